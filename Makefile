@@ -1,0 +1,38 @@
+# redline needs Python >= 3.12 (mitmproxy 12 and its patched h11 require it).
+# PYTHON may be given explicitly: make install PYTHON=/path/to/python3.12
+VENV := .venv
+BIN := $(VENV)/bin
+PYENV_ROOT ?= $(shell pyenv root 2>/dev/null || echo $(HOME)/.pyenv)
+CANDIDATES := python3.13 python3.12 $(wildcard $(PYENV_ROOT)/versions/3.13*/bin/python3) \
+	$(wildcard $(PYENV_ROOT)/versions/3.12*/bin/python3) /usr/bin/python3.13 /usr/bin/python3.12 python3
+PYTHON ?= $(shell for p in $(CANDIDATES); do \
+	command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(sys.version_info < (3, 12))' 2>/dev/null \
+	&& { command -v $$p; break; }; done)
+
+.PHONY: install test lint bench clean
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	@if [ -z "$(PYTHON)" ]; then \
+		echo "redline needs Python 3.12 or newer and none was found."; \
+		echo "Install one (e.g. 'apt-get install python3.13' or 'pyenv install 3.12') or run: make install PYTHON=/path/to/python3.12"; \
+		exit 2; fi
+	@[ -x $(BIN)/python ] || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $@
+
+test: install
+	$(BIN)/python -m pytest
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy redline transcripts proxy analyzers replay
+
+bench: install
+	@for f in bench/bench_*.py; do echo "== $$f"; $(BIN)/python $$f || exit 1; done
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
