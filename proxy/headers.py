@@ -1,0 +1,49 @@
+"""Which headers cross the proxy, and which are never written down."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+# RFC 9110 7.6.1 connection-specific headers, plus those the HTTP stack recomputes itself.
+HOP_BY_HOP = frozenset(
+    {
+        "connection",
+        "keep-alive",
+        "proxy-authenticate",
+        "proxy-authorization",
+        "proxy-connection",
+        "te",
+        "trailer",
+        "trailers",
+        "transfer-encoding",
+        "upgrade",
+    }
+)
+
+# Never stored, whatever else happens to a recording.
+SECRET = frozenset(
+    {
+        "authorization",
+        "proxy-authorization",
+        "x-api-key",
+        "api-key",
+        "x-goog-api-key",
+        "cookie",
+        "set-cookie",
+        "openai-api-key",
+        "anthropic-api-key",
+    }
+)
+REDACTED = "[redacted]"
+
+
+def forwardable(
+    headers: Iterable[tuple[str, str]], *, drop: Iterable[str] = ()
+) -> list[tuple[str, str]]:
+    dropped = HOP_BY_HOP | {d.lower() for d in drop}
+    return [(k, v) for k, v in headers if k.lower() not in dropped]
+
+
+def redacted(headers: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
+    """Headers as stored: secret values replaced, names kept so a reader sees auth was sent."""
+    return [(k, REDACTED if k.lower() in SECRET else v) for k, v in headers]

@@ -1,0 +1,99 @@
+"""Starting and stopping the proxy: in the foreground for `redline proxy`, or in a thread."""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import signal
+import threading
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from aiohttp import web
+
+from redline.errors import RedlineError
+from redline.proxy.recorder import Recorder
+from redline.proxy.server import Proxy, Route
+
+
+class ProxyRunner:
+    """A proxy bound to host:port, recording into `spool_dir`."""
+
+    def __init__(self, routes: Sequence[Route], spool_dir: Path, host: str, port: int) -> None:
+        self.routes, self.spool_dir, self.host, self.port = list(routes), spool_dir, host, port
+        self.recorder: Recorder | None = None
+        self._runner: web.AppRunner | None = None
+
+    async def start(self) -> int:
+        """Bind and serve; returns the port (useful with port 0)."""
+        self.recorder = Recorder(self.spool_dir)
+        proxy = Proxy(self.routes, self.recorder)
+        # handler_cancellation: a client that hangs up cancels its handler, which closes the
+        # upstream request, so an abandoned generation stops costing tokens.
+        self._runner = web.AppRunner(proxy.app(), handler_cancellation=True, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.host, self.port)
+        try:
+            await site.start()
+        except OSError as exc:
+            await self.stop()
+            if exc.errno == errno.EADDRINUSE:
+                raise RedlineError(
+                    f"{self.host}:{self.port} is already in use; choose another with --port"
+                ) from None
+            raise RedlineError(
+                f"cannot listen on {self.host}:{self.port}: {exc.strerror}"
+            ) from None
+        server = site._server
+        assert server is not None and server.sockets  # type: ignore[attr-defined]
+        self.port = server.sockets[0].getsockname()[1]  # type: ignore[attr-defined]
+        return self.port
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+        if self.recorder is not None:
+            self.recorder.close()
+
+
+def run_forever(runner: ProxyRunner, on_ready: Callable[[int], None]) -> None:
+    """Serve until SIGINT or SIGTERM, then finish recording what is in flight."""
+
+    async def main() -> None:
+        port = await runner.start()
+        on_ready(port)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        try:
+            await stop.wait()
+        finally:
+            await runner.stop()
+
+    asyncio.run(main())
+
+
+class ThreadedProxy:
+    """The proxy on its own event loop in a background thread (tests, benchmarks)."""
+
+    def __init__(self, runner: ProxyRunner) -> None:
+        self.runner = runner
+        self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+
+    def __enter__(self) -> ThreadedProxy:
+        self._thread.start()
+        asyncio.run_coroutine_threadsafe(self.runner.start(), self.loop).result(10)
+        return self
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.runner.host}:{self.runner.port}"
+
+    def __exit__(self, *exc: object) -> None:
+        asyncio.run_coroutine_threadsafe(self.runner.stop(), self.loop).result(30)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self._thread.join(10)
+        self.loop.close()

@@ -1,0 +1,240 @@
+"""The reverse proxy: forwards every request to its upstream and hands the finished exchange to
+the recorder.
+
+The hot path does no parsing, no tokenizing and no disk I/O: the request body is read once and
+sent on, response bytes go to the client the moment they arrive (a list keeps a copy), and the
+exchange is queued for the recorder only after the last byte.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import aiohttp
+from aiohttp import web
+from yarl import URL
+
+from redline.errors import RedlineError
+from redline.proxy.headers import forwardable, redacted
+from redline.proxy.recorder import Recorder
+from redline.transcripts.spool import RawExchange, new_id
+
+MAX_BODY_BYTES = 256 * 1024 * 1024
+# Models may think for minutes before the first byte; agents wait 5 minutes or more.
+UPSTREAM_TIMEOUT = aiohttp.ClientTimeout(total=None, sock_connect=30, sock_read=15 * 60)
+_AUTO_HEADERS = ("User-Agent", "Accept-Encoding", "Accept")
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    """Requests whose path starts with `prefix` go to `upstream`, with the prefix removed."""
+
+    prefix: str
+    upstream: URL
+
+    @classmethod
+    def parse(cls, prefix: str, upstream: str) -> Route:
+        url = URL(upstream.strip())
+        if url.scheme not in ("http", "https") or not url.host:
+            raise RedlineError(
+                f"upstream {upstream!r} is not an http(s) URL; give e.g. https://api.openai.com"
+            )
+        prefix = "/" + prefix.strip("/") if prefix.strip("/") else ""
+        return cls(prefix, url.with_query(None).with_fragment(None))
+
+    def target(self, path: str, query: str) -> URL:
+        rest = path[len(self.prefix) :] or "/"
+        base = str(self.upstream).rstrip("/")
+        return URL(base + rest + (f"?{query}" if query else ""), encoded=True)
+
+
+def match_route(routes: Sequence[Route], path: str) -> Route | None:
+    """The route with the longest prefix that matches whole path segments."""
+    best: Route | None = None
+    for route in routes:
+        p = route.prefix
+        if (not p or path == p or path.startswith(p + "/")) and (
+            best is None or len(p) > len(best.prefix)
+        ):
+            best = route
+    return best
+
+
+def _error(status: int, message: str, kind: str) -> web.Response:
+    body = {"error": {"message": message, "type": kind, "code": status}}
+    return web.Response(status=status, text=json.dumps(body), content_type="application/json")
+
+
+class Proxy:
+    def __init__(self, routes: Sequence[Route], recorder: Recorder) -> None:
+        if not routes:
+            raise RedlineError("give an upstream: --upstream URL or --route /PREFIX=URL")
+        self.routes = list(routes)
+        self.recorder = recorder
+        self._session: aiohttp.ClientSession | None = None
+        self._hosts = {(r.upstream.host, r.upstream.port) for r in routes}
+
+    async def start(self, app: web.Application) -> None:
+        # Pooled keep-alive connections to the upstreams; bytes are passed through as they
+        # came, so the client decodes any Content-Encoding, not us.
+        self._session = aiohttp.ClientSession(
+            auto_decompress=False,
+            timeout=UPSTREAM_TIMEOUT,
+            connector=aiohttp.TCPConnector(limit=0, ttl_dns_cache=300),
+            cookie_jar=aiohttp.DummyCookieJar(),
+        )
+
+    async def stop(self, app: web.Application) -> None:
+        if self._session is not None:
+            await self._session.close()
+
+    def app(self) -> web.Application:
+        app = web.Application(client_max_size=MAX_BODY_BYTES)
+        app.router.add_route("*", "/{tail:.*}", self.handle)
+        app.on_startup.append(self.start)
+        app.on_cleanup.append(self.stop)
+        return app
+
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        t0 = time.perf_counter()
+        started = datetime.now(UTC)
+        asked = request.message.url
+        if asked.is_absolute() and (asked.host, asked.port) not in self._hosts:
+            return _error(
+                400,
+                f"redline forwards only to its configured upstreams, not {asked.host}",
+                "forbidden_host",
+            )
+        path = request.rel_url.raw_path
+        query = request.rel_url.raw_query_string
+        route = match_route(self.routes, path)
+        if route is None:
+            prefixes = ", ".join(r.prefix for r in self.routes)
+            return _error(404, f"redline has no route for {path}; routes: {prefixes}", "no_route")
+        body = await request.read()
+        x = _Exchange(self, request, route, path, query, body, t0, started)
+        return await x.run()
+
+
+class _Exchange:
+    """One request's trip through the proxy; records itself exactly once, however it ends."""
+
+    def __init__(
+        self,
+        proxy: Proxy,
+        request: web.Request,
+        route: Route,
+        path: str,
+        query: str,
+        body: bytes,
+        t0: float,
+        started: datetime,
+    ) -> None:
+        self.proxy, self.request, self.route = proxy, request, route
+        self.path, self.query, self.body = path, query, body
+        self.t0, self.started = t0, started
+        self.status: int | None = None
+        self.response_headers: list[tuple[str, str]] = []
+        self.chunks: list[bytes] = []
+        self.ttfb: float | None = None
+        self.outcome = "incomplete"
+        self.error: str | None = None
+
+    def _ms(self) -> float:
+        return (time.perf_counter() - self.t0) * 1000
+
+    async def run(self) -> web.StreamResponse:
+        request = self.request
+        session = self.proxy._session
+        assert session is not None
+        present = {k.lower() for k in request.headers}
+        headers = forwardable(request.headers.items(), drop=("host", "content-length"))
+        skip = [h for h in _AUTO_HEADERS if h.lower() not in present]
+        target = self.route.target(self.path, self.query)
+        try:
+            try:
+                upstream = await session.request(
+                    request.method,
+                    target,
+                    headers=headers,
+                    data=self.body if self.body else None,
+                    allow_redirects=False,
+                    skip_auto_headers=skip,
+                )
+            except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+                self.outcome = "error"
+                self.error = (
+                    f"cannot reach upstream {self.route.upstream}: {exc or type(exc).__name__}"
+                )
+                self.status = 502
+                response = _error(502, f"redline: {self.error}", "upstream_unreachable")
+                self.response_headers = list(response.headers.items())
+                self.chunks = [response.body]  # type: ignore[list-item]
+                return response
+            async with upstream:
+                return await self._relay(upstream)
+        except asyncio.CancelledError:
+            self.outcome, self.error = "client_aborted", "the client went away"
+            raise
+        finally:
+            self._record()
+
+    async def _relay(self, upstream: aiohttp.ClientResponse) -> web.StreamResponse:
+        self.status = upstream.status
+        self.response_headers = list(upstream.headers.items())
+        response = web.StreamResponse(status=upstream.status, reason=upstream.reason)
+        for k, v in forwardable(upstream.headers.items()):
+            response.headers.add(k, v)
+        await response.prepare(self.request)
+        try:
+            async for chunk in upstream.content.iter_any():
+                if self.ttfb is None:
+                    self.ttfb = self._ms()
+                self.chunks.append(chunk)
+                await response.write(chunk)
+        except ConnectionResetError:
+            self.outcome, self.error = "client_aborted", "the client went away mid-response"
+            return response
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            # Never end a broken upstream stream cleanly: the agent must see a failure and retry.
+            self.outcome = "incomplete"
+            self.error = f"upstream stopped mid-response: {exc or type(exc).__name__}"
+            if self.request.transport is not None:
+                self.request.transport.abort()
+            return response
+        try:
+            await response.write_eof()
+        except ConnectionResetError:
+            self.outcome, self.error = "client_aborted", "the client went away mid-response"
+            return response
+        self.outcome = "complete"
+        return response
+
+    def _record(self) -> None:
+        request = self.request
+        self.proxy.recorder.record(
+            RawExchange(
+                id=new_id(self.started),
+                started_at=self.started,
+                method=request.method,
+                path=self.path,
+                query=self.query,
+                upstream=str(self.route.upstream),
+                request_headers=redacted(request.headers.items()),
+                request_body=self.body,
+                status=self.status,
+                response_headers=redacted(self.response_headers),
+                response_body=b"".join(self.chunks),
+                ttfb_ms=self.ttfb,
+                duration_ms=self._ms(),
+                outcome=self.outcome,
+                error=self.error,
+                client=request.headers.get("User-Agent"),
+                extra={"route": self.route.prefix} if self.route.prefix else {},
+            )
+        )

@@ -1,0 +1,254 @@
+"""`redline ls` and `redline show`: reading what the proxy recorded."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+from rich.console import Console, Group
+from rich.markup import escape
+from rich.panel import Panel
+from rich.syntax import Syntax
+from rich.table import Table
+from rich.text import Text as RichText
+
+from redline.clikit import DB_OPTION, JSON_OPTION, print_json, user_errors
+from redline.transcripts.model import (
+    Image,
+    Message,
+    Opaque,
+    Part,
+    Text,
+    Thinking,
+    ToolCall,
+    ToolResult,
+)
+from redline.transcripts.store import Store, open_store
+from redline.transcripts.store.queries import Call
+
+
+def _console() -> Console:
+    return Console(highlight=False, soft_wrap=False)
+
+
+def _report_ingest(store: Store) -> None:
+    for problem in store.last_ingest.problems:
+        typer.echo(f"warning: {problem}", err=True)
+
+
+def _tokens(inp: int | None, out: int | None) -> str:
+    if inp is None and out is None:
+        return ""
+    return f"{inp or 0:,} → {out or 0:,}"
+
+
+def _ms(value: float | None) -> str:
+    return "" if value is None else f"{value / 1000:.2f}s" if value >= 1000 else f"{value:.0f}ms"
+
+
+def ls(
+    conversation: str | None = typer.Argument(
+        None, help="A conversation id (or unique prefix): list its calls instead."
+    ),
+    limit: int = typer.Option(50, "--limit", "-n", help="Show at most this many conversations."),
+    as_json: bool = JSON_OPTION,
+    db: Path | None = DB_OPTION,
+) -> None:
+    """List conversations, newest first; or, given one, its calls in order."""
+    with open_store(db) as store:
+        _report_ingest(store)
+        if conversation is None:
+            convs = store.conversations(limit)
+            if as_json:
+                print_json({"conversations": [c.to_json() for c in convs]})
+                return
+            if not convs:
+                typer.echo(
+                    "No conversations yet. Start `redline proxy` and point your agent at it."
+                )
+                return
+            table = Table(box=None, header_style="bold")
+            for col in (
+                "conversation",
+                "last call (UTC)",
+                "calls",
+                "model",
+                "tokens in → out",
+                "title",
+            ):
+                table.add_column(col, no_wrap=col != "title", overflow="ellipsis")
+            for c in convs:
+                table.add_row(
+                    c.id,
+                    c.last_at.strftime("%Y-%m-%d %H:%M:%S"),
+                    str(c.calls),
+                    c.model or "",
+                    _tokens(c.input_tokens, c.output_tokens),
+                    escape(c.title or ""),
+                )
+            _console().print(table)
+            return
+        conv = store.conversation(conversation)
+        calls = store.calls(conv.id)
+        if as_json:
+            print_json({"conversation": conv.to_json(), "calls": [c.to_json() for c in calls]})
+            return
+        console = _console()
+        console.print(f"[bold]{conv.id}[/]  {escape(conv.title or '')}")
+        table = Table(box=None, header_style="bold")
+        for col in (
+            "#",
+            "call",
+            "started (UTC)",
+            "status",
+            "msgs",
+            "tokens in → out",
+            "ttfb",
+            "time",
+            "answer",
+        ):
+            table.add_column(col, no_wrap=col != "answer", overflow="ellipsis")
+        for c in calls:
+            status = c.status if c.http_status in (None, 200) else f"{c.status} {c.http_status}"
+            table.add_row(
+                str(c.seq),
+                c.id,
+                c.started_at.strftime("%H:%M:%S"),
+                status,
+                str(c.messages or ""),
+                _tokens(c.input_tokens, c.output_tokens),
+                _ms(c.ttfb_ms),
+                _ms(c.duration_ms),
+                escape(c.preview or ""),
+            )
+        console.print(table)
+
+
+def _render_part(part: Part) -> RichText | Syntax | Panel:
+    match part:
+        case Text(text):
+            return RichText(text)
+        case Thinking(text, signature, redacted):
+            shown = text or ("[redacted thinking]" if redacted else "")
+            sig = " (signed)" if signature else ""
+            return RichText(f"thinking{sig}: {shown}", style="dim italic")
+        case ToolCall(id_, name, arguments):
+            try:
+                pretty = json.dumps(json.loads(arguments), indent=2, ensure_ascii=False)
+                body: RichText | Syntax = Syntax(pretty, "json", word_wrap=True)
+            except ValueError:
+                body = RichText(arguments)
+            return Panel(
+                body, title=f"tool call {name} ({id_})", title_align="left", border_style="cyan"
+            )
+        case ToolResult(call_id, content, is_error):
+            text = (
+                content
+                if isinstance(content, str)
+                else "\n".join(
+                    p.text if isinstance(p, Text) else f"[{type(p).__name__.lower()}]"
+                    for p in content
+                )
+            )
+            style = "red" if is_error else "green"
+            label = "tool error" if is_error else "tool result"
+            return Panel(
+                RichText(text), title=f"{label} ({call_id})", title_align="left", border_style=style
+            )
+        case Image(url, media_type):
+            return RichText(f"[image {media_type or ''} {url[:60]}]", style="magenta")
+        case Opaque(data):
+            return RichText(
+                f"[{data.get('type', 'block')}] {json.dumps(data)[:200]}", style="yellow"
+            )
+    raise TypeError(part)
+
+
+def _render_message(m: Message, title: str | None = None) -> Panel:
+    colors = {
+        "system": "blue",
+        "developer": "blue",
+        "user": "white",
+        "assistant": "green",
+        "tool": "cyan",
+    }
+    return Panel(
+        Group(*(_render_part(p) for p in m.parts)),
+        title=title or m.role,
+        title_align="left",
+        border_style=colors.get(m.role, "white"),
+    )
+
+
+def _show_human(call: Call, last: int | None) -> None:
+    console = _console()
+    s = call.summary
+    console.print(f"[bold]call {s.id}[/]  conversation {s.conversation_id or '-'}  #{s.seq or '-'}")
+    console.print(
+        f"{s.method} {escape(call.upstream.rstrip('/') + s.path)}  wire {s.wire or '-'}  model {s.model or '-'}"
+    )
+    status = f"{s.status}" + (f" (HTTP {s.http_status})" if s.http_status is not None else "")
+    console.print(
+        f"status {status}  started {s.started_at:%Y-%m-%d %H:%M:%S} UTC  "
+        f"ttfb {_ms(s.ttfb_ms) or '-'}  total {_ms(s.duration_ms)}"
+    )
+    if call.response and call.response.usage:
+        u = call.response.usage
+        extra = f"  cache read {u.cache_read_tokens}" if u.cache_read_tokens else ""
+        console.print(f"tokens in {u.input_tokens}  out {u.output_tokens}{extra}")
+    if call.user_agent:
+        console.print(f"client {escape(call.user_agent)}")
+    for label, value in (("error", call.error), ("parse error", call.parse_error)):
+        if value:
+            console.print(f"[red]{label}: {escape(value)}[/]")
+    if call.request is not None:
+        req = call.request
+        if req.system:
+            console.print(_render_message(Message("system", req.system), "system"))
+        messages = req.messages[-last:] if last else req.messages
+        if last and len(req.messages) > last:
+            console.print(f"[dim]... {len(req.messages) - last} earlier messages[/]")
+        for m in messages:
+            console.print(_render_message(m))
+        if req.tools:
+            console.print(f"[dim]tools offered: {', '.join(t.name for t in req.tools)}[/]")
+    elif call.request_raw:
+        console.print(
+            Panel(RichText(call.request_raw[:4000].decode("utf-8", "replace")), title="raw request")
+        )
+    if call.response is not None:
+        finish = call.response.finish_reason
+        console.print(
+            _render_message(call.response.message, f"answer ({finish or 'no finish reason'})")
+        )
+    elif call.response_raw:
+        console.print(
+            Panel(
+                RichText(call.response_raw[:4000].decode("utf-8", "replace")), title="raw response"
+            )
+        )
+
+
+def show(
+    call_id: str = typer.Argument(..., help="A call id, or any unique prefix of one."),
+    last: int | None = typer.Option(None, "--last", help="Show only the last N request messages."),
+    raw: bool = typer.Option(False, "--raw", help="Print the response body exactly as recorded."),
+    as_json: bool = JSON_OPTION,
+    db: Path | None = DB_OPTION,
+) -> None:
+    """Show one call: messages, tool calls, the answer, tokens and timings."""
+    with open_store(db) as store:
+        _report_ingest(store)
+        call = store.load_call(call_id)
+    if raw:
+        typer.echo((call.response_raw or b"").decode("utf-8", "replace"), nl=False)
+    elif as_json:
+        print_json(call.to_json())
+    else:
+        _show_human(call, last)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("ls")(user_errors(ls))
+    app.command("show")(user_errors(show))

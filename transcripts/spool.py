@@ -1,0 +1,212 @@
+"""The spool: an append-only, fsync'd JSONL log of finished exchanges, the store's write-ahead log.
+
+The proxy never opens DuckDB (its file lock would shut out every `redline` command). It appends
+each finished exchange here as one line, and the store ingests pending lines later. A writer
+holds an exclusive `flock` on its segment for as long as it lives, which is how ingest tells a
+segment still being written from one whose writer is gone (and so may be deleted once ingested).
+"""
+
+from __future__ import annotations
+
+import base64
+import fcntl
+import json
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO, Any
+
+from ulid import ULID
+
+SEGMENT_BYTES = 64 * 1024 * 1024
+
+Headers = list[tuple[str, str]]
+
+
+def new_id(at: datetime | None = None) -> str:
+    """A time-sortable id (ULID): ids of later exchanges sort after earlier ones."""
+    return str(ULID.from_datetime(at) if at else ULID())
+
+
+@dataclass(frozen=True, slots=True)
+class RawExchange:
+    """One finished HTTP exchange exactly as it crossed the proxy, secrets already removed.
+
+    `outcome` is `complete`, `incomplete` (a stream cut by either side), `client_aborted` or
+    `error` (no answer from upstream). Times are UTC; `ttfb_ms`/`duration_ms` count from the
+    moment the proxy received the request.
+    """
+
+    id: str
+    started_at: datetime
+    method: str
+    path: str
+    query: str
+    upstream: str
+    request_headers: Headers
+    request_body: bytes
+    status: int | None
+    response_headers: Headers
+    response_body: bytes
+    ttfb_ms: float | None
+    duration_ms: float
+    outcome: str
+    error: str | None = None
+    client: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _encode_body(body: bytes) -> dict[str, str]:
+    try:
+        return {"text": body.decode("utf-8")}
+    except UnicodeDecodeError:
+        return {"b64": base64.b64encode(body).decode("ascii")}
+
+
+def _decode_body(d: dict[str, str]) -> bytes:
+    if "b64" in d:
+        return base64.b64decode(d["b64"])
+    return d.get("text", "").encode("utf-8")
+
+
+def to_line(x: RawExchange) -> bytes:
+    d = {
+        "v": 1,
+        "id": x.id,
+        "started_at": x.started_at.isoformat(),
+        "method": x.method,
+        "path": x.path,
+        "query": x.query,
+        "upstream": x.upstream,
+        "request_headers": x.request_headers,
+        "request_body": _encode_body(x.request_body),
+        "status": x.status,
+        "response_headers": x.response_headers,
+        "response_body": _encode_body(x.response_body),
+        "ttfb_ms": x.ttfb_ms,
+        "duration_ms": x.duration_ms,
+        "outcome": x.outcome,
+        "error": x.error,
+        "client": x.client,
+        "extra": x.extra,
+    }
+    return json.dumps(d, ensure_ascii=False, separators=(",", ":")).encode("utf-8") + b"\n"
+
+
+def from_line(line: bytes) -> RawExchange:
+    d = json.loads(line)
+    return RawExchange(
+        id=d["id"],
+        started_at=datetime.fromisoformat(d["started_at"]),
+        method=d["method"],
+        path=d["path"],
+        query=d.get("query", ""),
+        upstream=d["upstream"],
+        request_headers=[(k, v) for k, v in d["request_headers"]],
+        request_body=_decode_body(d["request_body"]),
+        status=d["status"],
+        response_headers=[(k, v) for k, v in d["response_headers"]],
+        response_body=_decode_body(d["response_body"]),
+        ttfb_ms=d["ttfb_ms"],
+        duration_ms=d["duration_ms"],
+        outcome=d["outcome"],
+        error=d.get("error"),
+        client=d.get("client"),
+        extra=d.get("extra") or {},
+    )
+
+
+class SpoolWriter:
+    """Appends exchanges to a segment of its own; not thread-safe (the recorder owns one)."""
+
+    def __init__(self, directory: Path, segment_bytes: int = SEGMENT_BYTES) -> None:
+        self.directory = directory
+        self.segment_bytes = segment_bytes
+        directory.mkdir(parents=True, exist_ok=True)
+        self._file: IO[bytes] | None = None
+        self._size = 0
+        self._open_segment()
+
+    @property
+    def path(self) -> Path:
+        assert self._file is not None
+        return Path(self._file.name)
+
+    def _open_segment(self) -> None:
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+        path = self.directory / f"{stamp}-{new_id()}.jsonl"
+        f = open(path, "ab")  # noqa: SIM115 (held open for the writer's life)
+        fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        self._file, self._size = f, 0
+
+    def append(self, exchanges: list[RawExchange]) -> None:
+        """Write and fsync: when this returns, the exchanges survive a crash."""
+        assert self._file is not None
+        if self._size >= self.segment_bytes:
+            self.close()
+            self._open_segment()
+        data = b"".join(to_line(x) for x in exchanges)
+        self._file.write(data)
+        self._file.flush()
+        os.fsync(self._file.fileno())
+        self._size += len(data)
+
+    def close(self) -> None:
+        if self._file is not None:
+            fcntl.flock(self._file.fileno(), fcntl.LOCK_UN)
+            self._file.close()
+            self._file = None
+
+
+def segment_is_live(path: Path) -> bool:
+    """True while a writer holds the segment."""
+    try:
+        with open(path, "rb") as f:
+            try:
+                fcntl.flock(f.fileno(), fcntl.LOCK_SH | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return True
+            fcntl.flock(f.fileno(), fcntl.LOCK_UN)
+            return False
+    except FileNotFoundError:
+        return False
+
+
+def segments(directory: Path) -> list[Path]:
+    if not directory.is_dir():
+        return []
+    return sorted(directory.glob("*.jsonl"))
+
+
+@dataclass(frozen=True, slots=True)
+class SpoolLine:
+    """A line read from a segment: an exchange, or the reason it could not be read."""
+
+    end_offset: int
+    exchange: RawExchange | None
+    problem: str | None = None
+
+
+def read_from(path: Path, offset: int, *, final: bool) -> Iterator[SpoolLine]:
+    """Lines after `offset`. An unterminated last line is a write still in progress unless the
+    segment is `final` (its writer is gone): then it was cut by a crash and is reported."""
+    with open(path, "rb") as f:
+        f.seek(offset)
+        data = f.read()
+    pos = 0
+    while pos < len(data):
+        nl = data.find(b"\n", pos)
+        if nl < 0:
+            if final:
+                yield SpoolLine(offset + len(data), None, "line cut short (the writer crashed)")
+            return
+        line = data[pos:nl]
+        pos = nl + 1
+        if not line.strip():
+            continue
+        try:
+            yield SpoolLine(offset + pos, from_line(line))
+        except (ValueError, KeyError, TypeError) as exc:
+            yield SpoolLine(offset + pos, None, f"unreadable line ({exc})")

@@ -1,0 +1,381 @@
+"""Spool → DuckDB: parse finished exchanges, dedup their messages into the tree, thread them.
+
+Ingest is idempotent by exchange id and runs one transaction per segment batch, with the spool
+offset advanced in the same transaction, so a crash at any point re-reads at most what was not
+committed. This is the only place that writes exchanges (one writer, STYLE.md habit 5).
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import zlib
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from redline.transcripts import wire as wires
+from redline.transcripts.model import (
+    Message,
+    Request,
+    Response,
+    canonical_json,
+    content_hash,
+    message_to_dict,
+    response_to_dict,
+)
+from redline.transcripts.spool import RawExchange, read_from, segment_is_live, segments
+from redline.transcripts.sse import parse_sse
+
+BATCH = 500
+# Bodies of non-model endpoints (/v1/models, embeddings...) are kept only up to this size.
+OTHER_BODY_LIMIT = 64 * 1024
+
+SESSION_HEADERS = (
+    ("x-claude-code-session-id", "claude-code"),
+    ("session_id", "codex"),
+    ("session-id", "codex"),
+    ("conversation_id", "codex"),
+)
+
+
+@dataclass
+class IngestReport:
+    ingested: int = 0
+    skipped: int = 0  # already in the store
+    problems: list[str] = field(default_factory=list)
+
+
+def header(headers: Iterable[tuple[str, str]], name: str) -> str | None:
+    name = name.lower()
+    for k, v in headers:
+        if k.lower() == name:
+            return v
+    return None
+
+
+def decode_body(body: bytes, encoding: str | None) -> bytes:
+    """Undo Content-Encoding (the proxy forwards and records bytes as they came)."""
+    for coding in reversed([c.strip().lower() for c in (encoding or "").split(",") if c.strip()]):
+        if coding in ("gzip", "x-gzip"):
+            body = gzip.decompress(body)
+        elif coding == "deflate":
+            try:
+                body = zlib.decompress(body)
+            except zlib.error:
+                body = zlib.decompress(body, -zlib.MAX_WBITS)
+        elif coding == "br":
+            import brotli
+
+            body = brotli.decompress(body)
+        elif coding != "identity":
+            raise ValueError(f"cannot decode Content-Encoding {coding!r}")
+    return body
+
+
+def session_key(headers: Iterable[tuple[str, str]]) -> str | None:
+    headers = list(headers)
+    for name, agent in SESSION_HEADERS:
+        value = header(headers, name)
+        if value:
+            sub = header(headers, "x-claude-code-agent-id") if agent == "claude-code" else None
+            return f"{agent}:{value}" + (f"/{sub}" if sub else "")
+    return None
+
+
+def node_id(parent: str | None, content: str) -> str:
+    """A node is its content under its parent: the same message at another place in a
+    conversation is another node. Hashes the parent id and the content's own hash, so the
+    chain costs one pass over each message, never over the whole history again."""
+    h = hashlib.blake2b(digest_size=16)
+    h.update((parent or "").encode())
+    h.update(hashlib.blake2b(content.encode(), digest_size=16).digest())
+    return h.hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class _Node:
+    id: str
+    parent: str | None
+    depth: int
+    role: str
+    content: str
+
+
+def chain(messages: Iterable[Message], parent: str | None = None, depth: int = 0) -> list[_Node]:
+    nodes: list[_Node] = []
+    for m in messages:
+        content = canonical_json(message_to_dict(m))
+        nid = node_id(parent, content)
+        nodes.append(_Node(nid, parent, depth, m.role, content))
+        parent, depth = nid, depth + 1
+    return nodes
+
+
+class _Ingestor:
+    def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
+        self.con = con
+        self.known_nodes: set[str] = set()
+        self.known_blobs: set[str] = set()
+
+    # -- dedup tables ---------------------------------------------------------------------------
+
+    def put_nodes(self, nodes: list[_Node]) -> None:
+        todo = [n for n in nodes if n.id not in self.known_nodes]
+        if not todo:
+            return
+        present = {
+            r[0]
+            for r in self.con.execute(
+                "SELECT id FROM nodes WHERE id IN (SELECT unnest(?))", [[n.id for n in todo]]
+            ).fetchall()
+        }
+        new = [n for n in todo if n.id not in present]
+        if new:
+            self.con.executemany(
+                "INSERT INTO nodes VALUES (?, ?, ?, ?, ?)",
+                [(n.id, n.parent, n.depth, n.role, n.content) for n in new],
+            )
+        self.known_nodes.update(n.id for n in todo)
+
+    def put_blob(self, kind: str, value: Any) -> str:
+        content = canonical_json(value)
+        digest = content_hash(value)
+        if digest not in self.known_blobs:
+            exists = self.con.execute("SELECT 1 FROM blobs WHERE hash = ?", [digest]).fetchone()
+            if not exists:
+                self.con.execute("INSERT INTO blobs VALUES (?, ?, ?)", [digest, kind, content])
+            self.known_blobs.add(digest)
+        return digest
+
+    # -- threading ------------------------------------------------------------------------------
+
+    def conversation_for(
+        self, x: RawExchange, nodes: list[_Node], key: str | None, title: str | None
+    ) -> str:
+        """The conversation this call continues: the one whose call (request or answer) is the
+        deepest prefix of this request; else the agent's session; else a new one, named after
+        this first call so that conversation ids sort by time too."""
+        if nodes:
+            row = self.con.execute(
+                """
+                SELECT e.conversation_id FROM exchanges e JOIN nodes n
+                  ON n.id = e.request_node OR n.id = e.response_node
+                WHERE n.id IN (SELECT unnest(?)) AND e.conversation_id IS NOT NULL
+                ORDER BY n.depth DESC, e.started_at DESC LIMIT 1
+                """,
+                [[n.id for n in nodes]],
+            ).fetchone()
+            if row:
+                return str(row[0])
+        if key:
+            row = self.con.execute(
+                "SELECT id FROM conversations WHERE session_key = ? ORDER BY started_at DESC LIMIT 1",
+                [key],
+            ).fetchone()
+            if row:
+                return str(row[0])
+        self.con.execute(
+            "INSERT INTO conversations VALUES (?, ?, ?, ?)", [x.id, x.started_at, key, title]
+        )
+        return x.id
+
+    # -- one exchange ---------------------------------------------------------------------------
+
+    def ingest(self, x: RawExchange) -> bool:
+        if self.con.execute("SELECT 1 FROM exchanges WHERE id = ?", [x.id]).fetchone():
+            return False
+        fmt = wires.detect(x.path)
+        parse_errors: list[str] = []
+        error = x.error
+        outcome = x.outcome
+
+        body: Any = None
+        request: Request | None = None
+        try:
+            raw_request = decode_body(x.request_body, header(x.request_headers, "content-encoding"))
+        except (ValueError, OSError, zlib.error) as exc:
+            raw_request = x.request_body
+            parse_errors.append(f"request: {exc}")
+        if fmt is not None and raw_request:
+            try:
+                body = json.loads(raw_request)
+                if not isinstance(body, dict):
+                    raise ValueError("the body is not a JSON object")
+                request = fmt.parse_request(body)
+            except (ValueError, KeyError, TypeError, AttributeError) as exc:
+                parse_errors.append(f"request: {exc}")
+                request, body = None, None
+
+        response: Response | None = None
+        try:
+            raw_response = decode_body(
+                x.response_body, header(x.response_headers, "content-encoding")
+            )
+        except (ValueError, OSError, zlib.error) as exc:
+            raw_response = x.response_body
+            parse_errors.append(f"response: {exc}")
+        content_type = (header(x.response_headers, "content-type") or "").lower()
+        stream = "text/event-stream" in content_type
+        if fmt is not None and x.status is not None and 200 <= x.status < 300 and raw_response:
+            try:
+                if stream:
+                    result = fmt.reassemble(parse_sse(raw_response.decode("utf-8", "replace")))
+                    response = result.response
+                    if result.error:
+                        outcome, error = "error", result.error
+                    elif not result.complete and outcome == "complete":
+                        outcome = "incomplete"
+                else:
+                    response = fmt.parse_response(json.loads(raw_response))
+            except (ValueError, KeyError, TypeError, AttributeError) as exc:
+                parse_errors.append(f"response: {exc}")
+        elif fmt is not None and x.status is not None and x.status >= 400 and not error:
+            error = f"upstream answered {x.status}: {raw_response[:500].decode('utf-8', 'replace')}"
+
+        nodes = chain(request.messages) if request else []
+        self.put_nodes(nodes)
+        request_node = nodes[-1].id if nodes else None
+        response_node = None
+        if response is not None:
+            tip = chain([response.message], request_node, len(nodes))
+            self.put_nodes(tip)
+            response_node = tip[0].id
+
+        tools_hash = system_hash = None
+        meta: dict[str, Any] | None = None
+        if body is not None and fmt is not None:
+            meta = {k: v for k, v in body.items() if k != fmt.history_key}
+            if "tools" in meta:
+                tools_hash = self.put_blob("tools", meta.pop("tools"))
+            for key in ("system", "instructions"):
+                if key in meta and fmt.history_key != key:
+                    system_hash = self.put_blob("system", meta.pop(key))
+                    break
+
+        key = session_key(x.request_headers)
+        conversation_id = seq = None
+        if request is not None:
+            conversation_id = self.conversation_for(x, nodes, key, _title(request))
+            row = self.con.execute(
+                "SELECT coalesce(max(seq), 0) + 1 FROM exchanges WHERE conversation_id = ?",
+                [conversation_id],
+            ).fetchone()
+            seq = int(row[0]) if row else 1
+
+        keep_raw_request = request is None and (
+            fmt is not None or len(raw_request) <= OTHER_BODY_LIMIT
+        )
+        keep_raw_response = fmt is not None or len(raw_response) <= OTHER_BODY_LIMIT
+        usage = response.usage if response else None
+        self.con.execute(
+            "INSERT INTO exchanges VALUES (" + ", ".join("?" * 36) + ")",
+            [
+                x.id,
+                conversation_id,
+                seq,
+                fmt.name if fmt else None,
+                x.method,
+                x.path,
+                x.query,
+                x.upstream,
+                x.status,
+                outcome,
+                error,
+                "; ".join(parse_errors) or None,
+                (request.model if request else None) or (response.model if response else None),
+                stream,
+                len(nodes) if request else None,
+                request_node,
+                response_node,
+                tools_hash,
+                system_hash,
+                None if meta is None else canonical_json(meta),
+                raw_request if keep_raw_request else None,
+                json.dumps(x.request_headers),
+                json.dumps(x.response_headers),
+                raw_response if keep_raw_response else None,
+                None if response is None else canonical_json(response_to_dict(response)),
+                response.finish_reason if response else None,
+                usage.input_tokens if usage else None,
+                usage.output_tokens if usage else None,
+                usage.cache_read_tokens if usage else None,
+                usage.cache_write_tokens if usage else None,
+                usage.reasoning_tokens if usage else None,
+                x.started_at,
+                x.ttfb_ms,
+                x.duration_ms,
+                x.client,
+                key,
+            ],
+        )
+        return True
+
+
+def _title(request: Request) -> str | None:
+    for m in request.messages:
+        if m.role == "user" and m.text.strip():
+            return " ".join(m.text.split())[:120]
+    return None
+
+
+def ingest_spool(con: duckdb.DuckDBPyConnection, spool_dir: Path) -> IngestReport:
+    """Ingest every pending spool line; delete segments that are done and no longer written."""
+    report = IngestReport()
+    ingestor = _Ingestor(con)
+    progress = dict(con.execute("SELECT segment, byte_offset FROM spool_progress").fetchall())
+    for path in segments(spool_dir):
+        final = not segment_is_live(path)
+        offset = int(progress.get(path.name, 0))
+        size = path.stat().st_size
+        if offset < size:
+            batch = []
+            for line in read_from(path, offset, final=final):
+                batch.append(line)
+                if len(batch) >= BATCH:
+                    offset = _commit(con, ingestor, path.name, batch, report)
+                    batch = []
+            if batch:
+                offset = _commit(con, ingestor, path.name, batch, report)
+        if final and offset >= size:
+            con.execute("DELETE FROM spool_progress WHERE segment = ?", [path.name])
+            path.unlink(missing_ok=True)
+    return report
+
+
+def _commit(
+    con: duckdb.DuckDBPyConnection,
+    ingestor: _Ingestor,
+    segment: str,
+    batch: list[Any],
+    report: IngestReport,
+) -> int:
+    con.execute("BEGIN TRANSACTION")
+    try:
+        for line in batch:
+            if line.exchange is None:
+                problem = f"spool {segment} at byte {line.end_offset}: {line.problem}; skipped"
+                report.problems.append(problem)
+                con.execute(
+                    "INSERT INTO ingest_problems VALUES (?, ?, ?, ?)",
+                    [segment, line.end_offset, line.problem, datetime.now(UTC)],
+                )
+            elif ingestor.ingest(line.exchange):
+                report.ingested += 1
+            else:
+                report.skipped += 1
+        end = batch[-1].end_offset
+        con.execute("INSERT OR REPLACE INTO spool_progress VALUES (?, ?)", [segment, end])
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        # Names cached during the failed transaction may not exist in the store.
+        ingestor.known_nodes.clear()
+        ingestor.known_blobs.clear()
+        raise
+    return end

@@ -1,0 +1,128 @@
+"""Numbered schema migrations, each recorded in `schema_migrations` when applied.
+
+Add a migration by appending a function to MIGRATIONS; never edit one that has shipped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+import duckdb
+
+Migration = Callable[[duckdb.DuckDBPyConnection], None]
+
+
+def m001_initial(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute("""
+        CREATE TABLE nodes (
+            id VARCHAR PRIMARY KEY,          -- hash(parent id, canonical message)
+            parent VARCHAR,                  -- NULL for the first message of a conversation
+            depth INTEGER NOT NULL,          -- 0 for the first message
+            role VARCHAR NOT NULL,
+            content VARCHAR NOT NULL         -- the canonical message, as JSON
+        )""")
+    con.execute("""
+        CREATE TABLE blobs (
+            hash VARCHAR PRIMARY KEY,        -- large repeated values: tool lists, system prompts
+            kind VARCHAR NOT NULL,
+            content VARCHAR NOT NULL
+        )""")
+    con.execute("""
+        CREATE TABLE conversations (
+            id VARCHAR PRIMARY KEY,
+            started_at TIMESTAMPTZ NOT NULL,
+            session_key VARCHAR,
+            title VARCHAR
+        )""")
+    con.execute("""
+        CREATE TABLE exchanges (
+            id VARCHAR PRIMARY KEY,
+            conversation_id VARCHAR,
+            seq INTEGER,
+            wire VARCHAR,
+            method VARCHAR NOT NULL,
+            path VARCHAR NOT NULL,
+            query VARCHAR NOT NULL,
+            upstream VARCHAR NOT NULL,
+            status_code INTEGER,
+            outcome VARCHAR NOT NULL,
+            error VARCHAR,
+            parse_error VARCHAR,
+            model VARCHAR,
+            stream BOOLEAN,
+            message_count INTEGER,
+            request_node VARCHAR,
+            response_node VARCHAR,
+            tools_hash VARCHAR,
+            system_hash VARCHAR,
+            request_meta VARCHAR,            -- the request body minus history, tools and system
+            request_raw BLOB,                -- kept only when the request could not be parsed
+            request_headers VARCHAR,
+            response_headers VARCHAR,
+            response_raw BLOB,               -- body or SSE text as received, decompressed
+            response VARCHAR,                -- the canonical response, as JSON
+            finish_reason VARCHAR,
+            input_tokens BIGINT,
+            output_tokens BIGINT,
+            cache_read_tokens BIGINT,
+            cache_write_tokens BIGINT,
+            reasoning_tokens BIGINT,
+            started_at TIMESTAMPTZ NOT NULL,
+            ttfb_ms DOUBLE,
+            duration_ms DOUBLE,
+            user_agent VARCHAR,
+            session_key VARCHAR
+        )""")
+    con.execute("CREATE INDEX exchanges_conversation ON exchanges (conversation_id)")
+    con.execute("CREATE INDEX exchanges_request_node ON exchanges (request_node)")
+    con.execute("CREATE INDEX exchanges_response_node ON exchanges (response_node)")
+    con.execute("""
+        CREATE TABLE spool_progress (
+            segment VARCHAR PRIMARY KEY,
+            byte_offset BIGINT NOT NULL
+        )""")
+    con.execute("""
+        CREATE TABLE ingest_problems (
+            segment VARCHAR NOT NULL,
+            byte_offset BIGINT NOT NULL,
+            problem VARCHAR NOT NULL,
+            seen_at TIMESTAMPTZ NOT NULL
+        )""")
+
+
+MIGRATIONS: list[Migration] = [m001_initial]
+
+
+def schema_version(con: duckdb.DuckDBPyConnection) -> int:
+    row = con.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_name = 'schema_migrations'"
+    ).fetchone()
+    if not row or row[0] == 0:
+        return 0
+    row = con.execute("SELECT coalesce(max(version), 0) FROM schema_migrations").fetchone()
+    return int(row[0]) if row else 0
+
+
+def migrate(con: duckdb.DuckDBPyConnection) -> int:
+    """Bring the schema up to date; returns the version reached."""
+    con.execute("""
+        CREATE TABLE IF NOT EXISTS schema_migrations (
+            version INTEGER PRIMARY KEY, name VARCHAR NOT NULL, applied_at TIMESTAMPTZ NOT NULL
+        )""")
+    current = schema_version(con)
+    for version, migration in enumerate(MIGRATIONS, start=1):
+        if version <= current:
+            continue
+        con.execute("BEGIN TRANSACTION")
+        try:
+            migration(con)
+            con.execute(
+                "INSERT INTO schema_migrations VALUES (?, ?, ?)",
+                [version, migration.__name__, datetime.now(UTC)],
+            )
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+    return len(MIGRATIONS)
