@@ -24,15 +24,25 @@ class Recorder:
         self._writer = SpoolWriter(spool_dir)
         self._queue: queue.SimpleQueue[object] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._run, name="redline-recorder", daemon=True)
+        self._done = threading.Condition()
+        self.queued = 0
+        self.written = 0
+        self.failed = 0
         self._thread.start()
-        self.recorded = 0
 
     @property
     def segment(self) -> Path:
         return self._writer.path
 
     def record(self, exchange: RawExchange) -> None:
+        with self._done:
+            self.queued += 1
         self._queue.put(exchange)
+
+    def flush(self, timeout: float = 10.0) -> bool:
+        """Wait until everything recorded so far is on disk (or failed); False on timeout."""
+        with self._done:
+            return self._done.wait_for(lambda: self.written + self.failed >= self.queued, timeout)
 
     def _run(self) -> None:
         while True:
@@ -53,9 +63,14 @@ class Recorder:
             if batch:
                 try:
                     self._writer.append(batch)
-                    self.recorded += len(batch)
+                    written, failed = len(batch), 0
                 except OSError:
                     log.exception("could not write %d exchange(s) to the spool", len(batch))
+                    written, failed = 0, len(batch)
+                with self._done:
+                    self.written += written
+                    self.failed += failed
+                    self._done.notify_all()
             if stop:
                 self._writer.close()
                 return

@@ -6,6 +6,7 @@ import asyncio
 import errno
 import signal
 import threading
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -22,12 +23,13 @@ class ProxyRunner:
     def __init__(self, routes: Sequence[Route], spool_dir: Path, host: str, port: int) -> None:
         self.routes, self.spool_dir, self.host, self.port = list(routes), spool_dir, host, port
         self.recorder: Recorder | None = None
+        self.proxy: Proxy | None = None
         self._runner: web.AppRunner | None = None
 
     async def start(self) -> int:
         """Bind and serve; returns the port (useful with port 0)."""
         self.recorder = Recorder(self.spool_dir)
-        proxy = Proxy(self.routes, self.recorder)
+        proxy = self.proxy = Proxy(self.routes, self.recorder)
         # handler_cancellation: a client that hangs up cancels its handler, which closes the
         # upstream request, so an abandoned generation stops costing tokens.
         self._runner = web.AppRunner(proxy.app(), handler_cancellation=True, access_log=None)
@@ -91,6 +93,17 @@ class ThreadedProxy:
     @property
     def url(self) -> str:
         return f"http://{self.runner.host}:{self.runner.port}"
+
+    def flush(self, timeout: float = 10.0) -> None:
+        """Wait until every exchange the proxy has seen is in the spool."""
+        deadline = time.monotonic() + timeout
+        while self.runner.proxy is not None and self.runner.proxy.in_flight:
+            if time.monotonic() > deadline:
+                raise TimeoutError("the proxy still has exchanges in flight")
+            time.sleep(0.005)
+        assert self.runner.recorder is not None
+        if not self.runner.recorder.flush(max(0.0, deadline - time.monotonic())):
+            raise TimeoutError("the recorder did not finish writing")
 
     def __exit__(self, *exc: object) -> None:
         asyncio.run_coroutine_threadsafe(self.runner.stop(), self.loop).result(30)

@@ -9,6 +9,7 @@ exchange is queued for the recorder only after the last byte.
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import time
 from collections.abc import Sequence
@@ -65,6 +66,13 @@ def match_route(routes: Sequence[Route], path: str) -> Route | None:
     return best
 
 
+def _payload(body: bytes) -> bytes | io.BytesIO | None:
+    # aiohttp writes a large bytes body in one go on the loop; a file-like body is streamed.
+    if not body:
+        return None
+    return io.BytesIO(body) if len(body) > 1024 * 1024 else body
+
+
 def _error(status: int, message: str, kind: str) -> web.Response:
     body = {"error": {"message": message, "type": kind, "code": status}}
     return web.Response(status=status, text=json.dumps(body), content_type="application/json")
@@ -78,6 +86,7 @@ class Proxy:
         self.recorder = recorder
         self._session: aiohttp.ClientSession | None = None
         self._hosts = {(r.upstream.host, r.upstream.port) for r in routes}
+        self.in_flight = 0  # exchanges not yet handed to the recorder
 
     async def start(self, app: web.Application) -> None:
         # Pooled keep-alive connections to the upstreams; bytes are passed through as they
@@ -103,20 +112,28 @@ class Proxy:
     async def handle(self, request: web.Request) -> web.StreamResponse:
         t0 = time.perf_counter()
         started = datetime.now(UTC)
-        asked = request.message.url
-        if asked.is_absolute() and (asked.host, asked.port) not in self._hosts:
-            return _error(
-                400,
-                f"redline forwards only to its configured upstreams, not {asked.host}",
-                "forbidden_host",
-            )
+        # An absolute-form target is what a client sends to a forward proxy: refuse any host
+        # but the upstreams, so the proxy can never be used to reach elsewhere.
+        if not request.raw_path.startswith("/"):
+            asked = request.url
+            if request.method == "CONNECT" or (asked.host, asked.port) not in self._hosts:
+                return _error(
+                    400,
+                    f"redline forwards only to its configured upstreams, not {asked.host}",
+                    "forbidden_host",
+                )
         path = request.rel_url.raw_path
         query = request.rel_url.raw_query_string
         route = match_route(self.routes, path)
         if route is None:
             prefixes = ", ".join(r.prefix for r in self.routes)
             return _error(404, f"redline has no route for {path}; routes: {prefixes}", "no_route")
-        body = await request.read()
+        self.in_flight += 1
+        try:
+            body = await request.read()
+        except BaseException:
+            self.in_flight -= 1
+            raise
         x = _Exchange(self, request, route, path, query, body, t0, started)
         return await x.run()
 
@@ -162,7 +179,7 @@ class _Exchange:
                     request.method,
                     target,
                     headers=headers,
-                    data=self.body if self.body else None,
+                    data=_payload(self.body),
                     allow_redirects=False,
                     skip_auto_headers=skip,
                 )
@@ -179,7 +196,7 @@ class _Exchange:
             async with upstream:
                 return await self._relay(upstream)
         except asyncio.CancelledError:
-            self.outcome, self.error = "client_aborted", "the client went away"
+            self.outcome, self.error = "incomplete", "the client went away"
             raise
         finally:
             self._record()
@@ -198,7 +215,7 @@ class _Exchange:
                 self.chunks.append(chunk)
                 await response.write(chunk)
         except ConnectionResetError:
-            self.outcome, self.error = "client_aborted", "the client went away mid-response"
+            self.outcome, self.error = "incomplete", "the client went away mid-response"
             return response
         except (aiohttp.ClientError, TimeoutError) as exc:
             # Never end a broken upstream stream cleanly: the agent must see a failure and retry.
@@ -210,7 +227,7 @@ class _Exchange:
         try:
             await response.write_eof()
         except ConnectionResetError:
-            self.outcome, self.error = "client_aborted", "the client went away mid-response"
+            self.outcome, self.error = "incomplete", "the client went away mid-response"
             return response
         self.outcome = "complete"
         return response
@@ -238,3 +255,4 @@ class _Exchange:
                 extra={"route": self.route.prefix} if self.route.prefix else {},
             )
         )
+        self.proxy.in_flight -= 1

@@ -1,0 +1,85 @@
+"""Fixtures: an isolated environment, fake upstreams on 127.0.0.1 and the proxy in front."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from redline import config
+from redline.cli import app
+from redline.proxy import ProxyRunner, Route, ThreadedProxy
+from tests.fakes.openai_chat import FakeOpenAI
+from tests.fakes.server import ServerThread
+
+PROXY_VARIABLES = (
+    "HTTP_PROXY",
+    "HTTPS_PROXY",
+    "ALL_PROXY",
+    "NO_PROXY",
+    "http_proxy",
+    "https_proxy",
+    "all_proxy",
+    "no_proxy",
+    "SSL_CERT_FILE",
+    "SSL_CERT_DIR",
+    "REQUESTS_CA_BUNDLE",
+    "OPENAI_BASE_URL",
+    "OPENAI_API_KEY",
+    "ANTHROPIC_BASE_URL",
+    "ANTHROPIC_API_KEY",
+)
+
+
+@pytest.fixture(autouse=True)
+def isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    """Every test gets its own database and no proxy or API settings from the environment."""
+    for name in PROXY_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    db = tmp_path / "redline.duckdb"
+    monkeypatch.setenv("REDLINE_DB", str(db))
+    return db
+
+
+@pytest.fixture
+def db_path(isolated: Path) -> Path:
+    return isolated
+
+
+@pytest.fixture
+def fake_openai() -> Iterator[FakeOpenAI]:
+    fake = FakeOpenAI()
+    with ServerThread(fake.app()) as server:
+        fake.url = server.url  # type: ignore[attr-defined]
+        yield fake
+
+
+@pytest.fixture
+def proxy(fake_openai: FakeOpenAI, db_path: Path) -> Iterator[ThreadedProxy]:
+    runner = ProxyRunner(
+        [Route.parse("", fake_openai.url)], config.spool_dir(db_path), "127.0.0.1", 0
+    )  # type: ignore[attr-defined]
+    with ThreadedProxy(runner) as running:
+        yield running
+
+
+class Cli:
+    def __init__(self) -> None:
+        self.runner = CliRunner()
+
+    def __call__(self, *args: str, expect: int = 0) -> Any:
+        result = self.runner.invoke(app, list(args), catch_exceptions=False)
+        assert result.exit_code == expect, (result.exit_code, result.output)
+        return result
+
+    def json(self, *args: str) -> Any:
+        return json.loads(self(*args, "--json").stdout)
+
+
+@pytest.fixture
+def cli() -> Cli:
+    return Cli()
