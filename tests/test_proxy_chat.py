@@ -21,7 +21,11 @@ TOOLS: list[Any] = [
         "function": {
             "name": "read_file",
             "description": "Read a file from the workspace.",
-            "parameters": {"type": "object", "properties": {"path": {"type": "string"}}, "required": ["path"]},
+            "parameters": {
+                "type": "object",
+                "properties": {"path": {"type": "string"}},
+                "required": ["path"],
+            },
         },
     },
     {
@@ -70,9 +74,15 @@ def test_plain_answer_reaches_the_client_byte_identical_to_a_direct_call(
 def test_the_request_reaches_the_upstream_unchanged_with_its_credentials(
     fake_openai: FakeOpenAI, proxy: ThreadedProxy
 ) -> None:
-    client(fake_openai, proxy.url).chat.completions.create(model="gpt-test", messages=MESSAGES, temperature=0.3)
+    client(fake_openai, proxy.url).chat.completions.create(
+        model="gpt-test", messages=MESSAGES, temperature=0.3
+    )
     received = fake_openai.received[-1]
-    assert json.loads(received.body) == {"model": "gpt-test", "messages": MESSAGES, "temperature": 0.3}
+    assert json.loads(received.body) == {
+        "model": "gpt-test",
+        "messages": MESSAGES,
+        "temperature": 0.3,
+    }
     assert received.headers["authorization"] == f"Bearer {fake_openai.api_key}"
     assert received.headers["host"] == fake_openai.url.removeprefix("http://")  # type: ignore[attr-defined]
 
@@ -82,7 +92,10 @@ def test_streamed_answer_is_byte_identical_to_a_direct_stream(
 ) -> None:
     def raw_stream(base: str) -> bytes:
         with client(fake_openai, base).chat.completions.with_streaming_response.create(
-            model="gpt-test", messages=MESSAGES, tools=TOOLS, stream=True,
+            model="gpt-test",
+            messages=MESSAGES,
+            tools=TOOLS,
+            stream=True,
             stream_options={"include_usage": True},
         ) as response:
             return b"".join(response.iter_bytes())
@@ -96,7 +109,13 @@ def test_show_holds_exactly_the_message_the_sdk_reassembled_from_a_tool_call_str
     fake_openai: FakeOpenAI, proxy: ThreadedProxy, cli: Cli
 ) -> None:
     fake_openai.script.append(
-        Answer(text="Let me look first.", tool_calls=[("read_file", '{"path": "config.py"}'), ("write_file", '{"path": "b.py", "content": "x = 1\\n"}')])
+        Answer(
+            text="Let me look first.",
+            tool_calls=[
+                ("read_file", '{"path": "config.py"}'),
+                ("write_file", '{"path": "b.py", "content": "x = 1\\n"}'),
+            ],
+        )
     )
     with client(fake_openai, proxy.url).chat.completions.stream(
         model="gpt-test", messages=MESSAGES, tools=TOOLS, stream_options={"include_usage": True}
@@ -134,11 +153,17 @@ def test_streamed_and_whole_answers_are_stored_as_the_same_message(
     assert whole == streamed
 
 
-def test_async_client_with_streaming_is_recorded(fake_openai: FakeOpenAI, proxy: ThreadedProxy, cli: Cli) -> None:
+def test_async_client_with_streaming_is_recorded(
+    fake_openai: FakeOpenAI, proxy: ThreadedProxy, cli: Cli
+) -> None:
     async def run() -> str:
-        aclient = openai.AsyncOpenAI(base_url=f"{proxy.url}/v1", api_key=fake_openai.api_key, max_retries=0)
+        aclient = openai.AsyncOpenAI(
+            base_url=f"{proxy.url}/v1", api_key=fake_openai.api_key, max_retries=0
+        )
         text = []
-        stream = await aclient.chat.completions.create(model="gpt-test", messages=MESSAGES, stream=True)
+        stream = await aclient.chat.completions.create(
+            model="gpt-test", messages=MESSAGES, stream=True
+        )
         async for chunk in stream:
             if chunk.choices and chunk.choices[0].delta.content:
                 text.append(chunk.choices[0].delta.content)
@@ -149,11 +174,18 @@ def test_async_client_with_streaming_is_recorded(fake_openai: FakeOpenAI, proxy:
     proxy.flush()
     shown = only_call(cli)
     assert shown["response"]["message"]["parts"] == [{"type": "text", "text": text}]
-    assert shown["request"]["messages"][0] == {"role": "developer", "parts": [{"type": "text", "text": MESSAGES[0]["content"]}]}
+    assert shown["request"]["messages"][0] == {
+        "role": "developer",
+        "parts": [{"type": "text", "text": MESSAGES[0]["content"]}],
+    }
 
 
-def test_show_lists_request_messages_tools_and_timings(fake_openai: FakeOpenAI, proxy: ThreadedProxy, cli: Cli) -> None:
-    client(fake_openai, proxy.url).chat.completions.create(model="gpt-test", messages=MESSAGES, tools=TOOLS, tool_choice="auto")
+def test_show_lists_request_messages_tools_and_timings(
+    fake_openai: FakeOpenAI, proxy: ThreadedProxy, cli: Cli
+) -> None:
+    client(fake_openai, proxy.url).chat.completions.create(
+        model="gpt-test", messages=MESSAGES, tools=TOOLS, tool_choice="auto"
+    )
     proxy.flush()
     shown = only_call(cli)
     request = shown["request"]
@@ -171,7 +203,9 @@ def test_other_endpoints_pass_through(fake_openai: FakeOpenAI, proxy: ThreadedPr
     assert [m.id for m in models.data] == ["fake-model"]
 
 
-def test_upstream_errors_reach_the_client_unchanged(fake_openai: FakeOpenAI, proxy: ThreadedProxy, cli: Cli) -> None:
+def test_upstream_errors_reach_the_client_unchanged(
+    fake_openai: FakeOpenAI, proxy: ThreadedProxy, cli: Cli
+) -> None:
     bad = openai.OpenAI(base_url=f"{proxy.url}/v1", api_key="sk-wrong", max_retries=0)
     with pytest.raises(openai.AuthenticationError) as caught:
         bad.chat.completions.create(model="gpt-test", messages=MESSAGES)
@@ -189,7 +223,11 @@ def test_gzip_compressed_answers_are_forwarded_intact_and_recorded_decoded(
         "POST",
         f"{proxy.url}/v1/chat/completions",
         json.dumps({"model": "gpt-test", "messages": MESSAGES}).encode(),
-        {"Authorization": f"Bearer {fake_openai.api_key}", "Accept-Encoding": "gzip", "Content-Type": "application/json"},
+        {
+            "Authorization": f"Bearer {fake_openai.api_key}",
+            "Accept-Encoding": "gzip",
+            "Content-Type": "application/json",
+        },
     )
     assert response.headers["content-encoding"] == "gzip"
     answer = json.loads(gzip.decompress(response.body))
@@ -200,7 +238,9 @@ def test_gzip_compressed_answers_are_forwarded_intact_and_recorded_decoded(
     assert shown["response"]["message"]["parts"][0]["text"].startswith("You said:")
 
 
-def test_request_bodies_of_tens_of_megabytes_are_accepted(fake_openai: FakeOpenAI, proxy: ThreadedProxy) -> None:
+def test_request_bodies_of_tens_of_megabytes_are_accepted(
+    fake_openai: FakeOpenAI, proxy: ThreadedProxy
+) -> None:
     big = "x" * (30 * 1024 * 1024)
     completion = client(fake_openai, proxy.url).chat.completions.create(
         model="gpt-test", messages=[{"role": "user", "content": big}]

@@ -39,7 +39,9 @@ def test_malformed_json_is_forwarded_and_recorded_raw_with_a_parse_error(
 ) -> None:
     garbage = b'{"model": "gpt-test", "messages": [ {"role": "user", '
     response = http.request(
-        "POST", f"{proxy.url}/v1/chat/completions", garbage,
+        "POST",
+        f"{proxy.url}/v1/chat/completions",
+        garbage,
         {"Authorization": f"Bearer {fake_openai.api_key}", "Content-Type": "application/json"},
     )
     assert response.status == 400
@@ -50,7 +52,9 @@ def test_malformed_json_is_forwarded_and_recorded_raw_with_a_parse_error(
     from redline.transcripts.store import open_store
 
     with open_store() as store:
-        row = store.con.execute("SELECT id, parse_error, request_raw, status_code FROM exchanges").fetchone()
+        row = store.con.execute(
+            "SELECT id, parse_error, request_raw, status_code FROM exchanges"
+        ).fetchone()
     assert row is not None
     assert row[1].startswith("request:")
     assert row[2] == garbage and row[3] == 400
@@ -76,7 +80,9 @@ def test_unreachable_upstream_gives_502_naming_it_and_is_recorded_as_an_error(
 def test_upstream_dropping_mid_stream_fails_the_client_and_keeps_the_partial_answer(
     fake_openai: FakeOpenAI, proxy: ThreadedProxy, cli: Cli
 ) -> None:
-    fake_openai.script.append(Answer(text="First I will read the uploader module and then", drop_after_events=4))
+    fake_openai.script.append(
+        Answer(text="First I will read the uploader module and then", drop_after_events=4)
+    )
     c = openai.OpenAI(base_url=f"{proxy.url}/v1", api_key=fake_openai.api_key, max_retries=0)
     received = []
     with pytest.raises(openai.APIConnectionError):
@@ -96,7 +102,9 @@ def test_client_dropping_mid_stream_is_recorded_incomplete_with_the_partial_answ
 ) -> None:
     fake_openai.script.append(Answer(text="word " * 4000))
     c = openai.OpenAI(base_url=f"{proxy.url}/v1", api_key=fake_openai.api_key, max_retries=0)
-    with c.chat.completions.with_streaming_response.create(model="gpt-test", messages=MESSAGES, stream=True) as resp:
+    with c.chat.completions.with_streaming_response.create(
+        model="gpt-test", messages=MESSAGES, stream=True
+    ) as resp:
         first = next(resp.iter_bytes())
     assert first.startswith(b"data: ")
     proxy.flush()
@@ -109,7 +117,9 @@ def test_client_dropping_mid_stream_is_recorded_incomplete_with_the_partial_answ
 def test_an_error_event_inside_a_200_stream_records_the_call_as_failed(
     fake_openai: FakeOpenAI, proxy: ThreadedProxy, cli: Cli
 ) -> None:
-    fake_openai.script.append(Answer(text="Partial answer before the failure.", error_after_events=3))
+    fake_openai.script.append(
+        Answer(text="Partial answer before the failure.", error_after_events=3)
+    )
     c = openai.OpenAI(base_url=f"{proxy.url}/v1", api_key=fake_openai.api_key, max_retries=0)
     with pytest.raises(openai.APIError):
         list(c.chat.completions.create(model="gpt-test", messages=MESSAGES, stream=True))
@@ -120,10 +130,14 @@ def test_an_error_event_inside_a_200_stream_records_the_call_as_failed(
     assert shown["response"]["message"]["parts"][0]["text"] == "Partial answer"
 
 
-def test_an_absolute_url_for_another_host_is_refused(fake_openai: FakeOpenAI, proxy: ThreadedProxy) -> None:
+def test_an_absolute_url_for_another_host_is_refused(
+    fake_openai: FakeOpenAI, proxy: ThreadedProxy
+) -> None:
     port = int(proxy.url.rsplit(":", 1)[1])
     with socket.create_connection(("127.0.0.1", port)) as s:
-        s.sendall(b"GET http://169.254.169.254/latest/meta-data HTTP/1.1\r\nHost: 169.254.169.254\r\nConnection: close\r\n\r\n")
+        s.sendall(
+            b"GET http://169.254.169.254/latest/meta-data HTTP/1.1\r\nHost: 169.254.169.254\r\nConnection: close\r\n\r\n"
+        )
         reply = b""
         while chunk := s.recv(65536):
             reply += chunk
@@ -136,10 +150,16 @@ def test_credentials_are_forwarded_but_never_stored(
     fake_openai: FakeOpenAI, proxy: ThreadedProxy, db_path: Path, cli: Cli
 ) -> None:
     http.request(
-        "POST", f"{proxy.url}/v1/chat/completions",
+        "POST",
+        f"{proxy.url}/v1/chat/completions",
         json.dumps({"model": "gpt-test", "messages": MESSAGES}).encode(),
-        {"Authorization": f"Bearer {fake_openai.api_key}", "x-api-key": "sk-ant-secret-1", "api-key": "azure-secret-2",
-         "Cookie": "session=cookie-secret-3", "Content-Type": "application/json"},
+        {
+            "Authorization": f"Bearer {fake_openai.api_key}",
+            "x-api-key": "sk-ant-secret-1",
+            "api-key": "azure-secret-2",
+            "Cookie": "session=cookie-secret-3",
+            "Content-Type": "application/json",
+        },
     )
     assert fake_openai.received[-1].headers["x-api-key"] == "sk-ant-secret-1"
     proxy.flush()
@@ -157,7 +177,9 @@ def test_a_spool_line_cut_short_is_skipped_and_reported_and_the_rest_ingested(
 ) -> None:
     c = openai.OpenAI(base_url=f"{proxy.url}/v1", api_key=fake_openai.api_key, max_retries=0)
     c.chat.completions.create(model="gpt-test", messages=MESSAGES)
-    c.chat.completions.create(model="gpt-test", messages=[{"role": "user", "content": "another task"}])
+    c.chat.completions.create(
+        model="gpt-test", messages=[{"role": "user", "content": "another task"}]
+    )
     proxy.flush()
     # A dead writer's segment: two good lines, then one cut short by a crash.
     segment = next(config.spool_dir(db_path).glob("*.jsonl"))
@@ -201,7 +223,9 @@ def test_unknown_and_ambiguous_ids_give_one_line_and_exit_code_2(
     proxy.flush()
     calls = cli.json("ls", cli.json("ls")["conversations"][0]["id"])["calls"]
     common = ""
-    while calls[0]["id"].startswith(common + calls[0]["id"][len(common)]) and calls[1]["id"].startswith(common + calls[0]["id"][len(common)]):
+    while calls[0]["id"].startswith(common + calls[0]["id"][len(common)]) and calls[1][
+        "id"
+    ].startswith(common + calls[0]["id"][len(common)]):
         common += calls[0]["id"][len(common)]
     result = cli("show", common, expect=2)
     assert "matches several calls" in result.output
@@ -210,15 +234,19 @@ def test_unknown_and_ambiguous_ids_give_one_line_and_exit_code_2(
 
 
 def test_waiting_for_a_locked_database_ends_with_a_clear_message(db_path: Path) -> None:
-    from redline.errors import StoreLocked
-    from redline.transcripts.store.db import connect
-
     # Within one process DuckDB shares the file, so the lock is taken by a child process.
     import subprocess
     import sys
 
+    from redline.errors import StoreLocked
+    from redline.transcripts.store.db import connect
+
     child = subprocess.Popen(
-            [sys.executable, "-c", f"import duckdb,time; c=duckdb.connect({str(db_path)!r}); print('ok', flush=True); time.sleep(30)"],
+        [
+            sys.executable,
+            "-c",
+            f"import duckdb,time; c=duckdb.connect({str(db_path)!r}); print('ok', flush=True); time.sleep(30)",
+        ],
         stdout=subprocess.PIPE,
     )
     try:

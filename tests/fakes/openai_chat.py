@@ -124,7 +124,9 @@ class FakeOpenAI:
             )
         ident = "chatcmpl-" + hashlib.sha256(raw).hexdigest()[:24]
         # Tool call ids depend on the conversation only, so a streamed and a whole answer agree.
-        self.call_prefix = "call_" + hashlib.sha256(json.dumps(body["messages"]).encode()).hexdigest()[:8]
+        self.call_prefix = (
+            "call_" + hashlib.sha256(json.dumps(body["messages"]).encode()).hexdigest()[:8]
+        )
         usage = {
             "prompt_tokens": sum(len(json.dumps(m).split()) for m in body["messages"]),
             "completion_tokens": len((answer.text or "").split()) + 10 * len(answer.tool_calls),
