@@ -23,8 +23,9 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	@touch $@
 
+# pytest exits 5 when it collects no test; that is not a failure of the code under test.
 test: install
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest; rc=$$?; [ $$rc -eq 5 ] && exit 0; exit $$rc
 
 lint: install
 	$(BIN)/ruff check .

@@ -34,8 +34,8 @@ def new_id(at: datetime | None = None) -> str:
 class RawExchange:
     """One finished HTTP exchange exactly as it crossed the proxy, secrets already removed.
 
-    `outcome` is `complete`, `incomplete` (a stream cut by either side), `client_aborted` or
-    `error` (no answer from upstream). Times are UTC; `ttfb_ms`/`duration_ms` count from the
+    `outcome` is `complete`, `incomplete` (cut by either side; `error` says which) or `error`
+    (no answer from upstream). Times are UTC; `ttfb_ms`/`duration_ms` count from the
     moment the proxy received the request.
     """
 
