@@ -1,8 +1,9 @@
 """The recorder: takes finished exchanges off the request path and makes them durable.
 
-Handlers call `record()`, which only puts the exchange on a queue. One thread drains the queue
-and appends everything waiting to the spool with a single fsync, so a burst of calls costs one
-disk flush and no handler ever waits on the disk.
+Handlers call `record()`, which only puts the exchange (or a function that builds it) on a
+queue. One thread drains the queue, builds the records and appends everything waiting to the
+spool with a single fsync, so a burst of calls costs one disk flush and no handler ever waits
+on the disk.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 from redline.transcripts.spool import RawExchange, SpoolWriter
@@ -34,7 +36,8 @@ class Recorder:
     def segment(self) -> Path:
         return self._writer.path
 
-    def record(self, exchange: RawExchange) -> None:
+    def record(self, exchange: RawExchange | Callable[[], RawExchange]) -> None:
+        """Queue an exchange, or a function that builds it (called on the recorder's thread)."""
         with self._done:
             self.queued += 1
         self._queue.put(exchange)
@@ -44,33 +47,40 @@ class Recorder:
         with self._done:
             return self._done.wait_for(lambda: self.written + self.failed >= self.queued, timeout)
 
+    def _take(self) -> tuple[list[object], bool]:
+        """Block for one item, then take whatever else is already waiting."""
+        items = [self._queue.get()]
+        while True:
+            try:
+                items.append(self._queue.get_nowait())
+            except queue.Empty:
+                break
+        stop = any(i is _STOP for i in items)
+        return [i for i in items if i is not _STOP], stop
+
     def _run(self) -> None:
         while True:
-            item = self._queue.get()
+            items, stop = self._take()
             batch: list[RawExchange] = []
-            stop = item is _STOP
-            if not stop:
-                batch.append(item)  # type: ignore[arg-type]
-            while not stop:
+            failed = 0
+            for item in items:
                 try:
-                    more = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-                if more is _STOP:
-                    stop = True
-                else:
-                    batch.append(more)  # type: ignore[arg-type]
+                    batch.append(item if isinstance(item, RawExchange) else item())  # type: ignore[operator]
+                except Exception:  # one bad exchange must not stop the recording of the rest
+                    log.exception("could not build the record of an exchange")
+                    failed += 1
+            written = 0
             if batch:
                 try:
                     self._writer.append(batch)
-                    written, failed = len(batch), 0
+                    written = len(batch)
                 except OSError:
                     log.exception("could not write %d exchange(s) to the spool", len(batch))
-                    written, failed = 0, len(batch)
-                with self._done:
-                    self.written += written
-                    self.failed += failed
-                    self._done.notify_all()
+                    failed += len(batch)
+            with self._done:
+                self.written += written
+                self.failed += failed
+                self._done.notify_all()
             if stop:
                 self._writer.close()
                 return

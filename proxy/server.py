@@ -23,7 +23,7 @@ from yarl import URL
 from redline.errors import RedlineError
 from redline.proxy.headers import forwardable, redacted
 from redline.proxy.recorder import Recorder
-from redline.transcripts.spool import RawExchange, new_id
+from redline.transcripts.spool import RawExchange, header, new_id
 
 MAX_BODY_BYTES = 256 * 1024 * 1024
 # Models may think for minutes before the first byte; agents wait 5 minutes or more.
@@ -233,26 +233,30 @@ class _Exchange:
         return response
 
     def _record(self) -> None:
-        request = self.request
-        self.proxy.recorder.record(
-            RawExchange(
-                id=new_id(self.started),
-                started_at=self.started,
-                method=request.method,
-                path=self.path,
-                query=self.query,
-                upstream=str(self.route.upstream),
-                request_headers=redacted(request.headers.items()),
-                request_body=self.body,
-                status=self.status,
-                response_headers=redacted(self.response_headers),
-                response_body=b"".join(self.chunks),
-                ttfb_ms=self.ttfb,
-                duration_ms=self._ms(),
-                outcome=self.outcome,
-                error=self.error,
-                client=request.headers.get("User-Agent"),
-                extra={"route": self.route.prefix} if self.route.prefix else {},
-            )
-        )
+        # Only references are captured here; building the record (ids, redaction, joining the
+        # chunks) happens on the recorder's thread, off the event loop.
+        self.duration_ms = self._ms()
+        self.request_headers = list(self.request.headers.items())
+        self.proxy.recorder.record(self.to_raw)
         self.proxy.in_flight -= 1
+
+    def to_raw(self) -> RawExchange:
+        return RawExchange(
+            id=new_id(self.started),
+            started_at=self.started,
+            method=self.request.method,
+            path=self.path,
+            query=self.query,
+            upstream=str(self.route.upstream),
+            request_headers=redacted(self.request_headers),
+            request_body=self.body,
+            status=self.status,
+            response_headers=redacted(self.response_headers),
+            response_body=b"".join(self.chunks),
+            ttfb_ms=self.ttfb,
+            duration_ms=self.duration_ms,
+            outcome=self.outcome,
+            error=self.error,
+            client=header(self.request_headers, "user-agent"),
+            extra={"route": self.route.prefix} if self.route.prefix else {},
+        )

@@ -12,7 +12,7 @@ import base64
 import fcntl
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -56,6 +56,15 @@ class RawExchange:
     error: str | None = None
     client: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+
+
+def header(headers: Iterable[tuple[str, str]], name: str) -> str | None:
+    """The first value of a header, by case-insensitive name."""
+    name = name.lower()
+    for k, v in headers:
+        if k.lower() == name:
+            return v
+    return None
 
 
 def _encode_body(body: bytes) -> dict[str, str]:

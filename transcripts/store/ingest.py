@@ -29,7 +29,7 @@ from redline.transcripts.model import (
     message_to_dict,
     response_to_dict,
 )
-from redline.transcripts.spool import RawExchange, read_from, segment_is_live, segments
+from redline.transcripts.spool import RawExchange, header, read_from, segment_is_live, segments
 from redline.transcripts.sse import parse_sse
 
 BATCH = 500
@@ -49,14 +49,6 @@ class IngestReport:
     ingested: int = 0
     skipped: int = 0  # already in the store
     problems: list[str] = field(default_factory=list)
-
-
-def header(headers: Iterable[tuple[str, str]], name: str) -> str | None:
-    name = name.lower()
-    for k, v in headers:
-        if k.lower() == name:
-            return v
-    return None
 
 
 def decode_body(body: bytes, encoding: str | None) -> bytes:
