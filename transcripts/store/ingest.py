@@ -245,9 +245,9 @@ class _Ingestor:
             meta = {k: v for k, v in body.items() if k != fmt.history_key}
             if "tools" in meta:
                 tools_hash = self.put_blob("tools", meta.pop("tools"))
-            for key in ("system", "instructions"):
-                if key in meta and fmt.history_key != key:
-                    system_hash = self.put_blob("system", meta.pop(key))
+            for name in ("system", "instructions"):
+                if name in meta and fmt.history_key != name:
+                    system_hash = self.put_blob("system", meta.pop(name))
                     break
 
         key = session_key(x.request_headers)

@@ -18,6 +18,7 @@ from redline.transcripts.model import (
     request_to_dict,
     response_from_dict,
     response_to_dict,
+    usage_to_dict,
 )
 
 
@@ -121,7 +122,7 @@ class Call:
             "started_at": s.started_at.isoformat(),
             "timings": {"ttfb_ms": s.ttfb_ms, "duration_ms": s.duration_ms},
             "client": {"user_agent": self.user_agent, "session_key": self.session_key},
-            "usage": None if usage is None else response_to_dict(self.response)["usage"],  # type: ignore[arg-type]
+            "usage": None if usage is None else usage_to_dict(usage),
             "request": None if self.request is None else request_to_dict(self.request),
             "response": None if self.response is None else response_to_dict(self.response),
         }
@@ -154,7 +155,8 @@ def _preview(response_json: str | None) -> str | None:
 
 
 def _call_summary(row: tuple[Any, ...]) -> CallSummary:
-    return CallSummary(*row[:17], preview=_preview(row[17]))
+    values: list[Any] = [*row[:17], _preview(row[17])]
+    return CallSummary(*values)
 
 
 def resolve(con: duckdb.DuckDBPyConnection, table: str, prefix: str, what: str) -> str:
@@ -263,8 +265,8 @@ def load_call(con: duckdb.DuckDBPyConnection, prefix: str) -> Call:
         session_key=row["session_key"],
         request=_rebuild_request(con, row),
         response=None if response is None else response_from_dict(json.loads(response)),
-        request_headers=[tuple(h) for h in json.loads(row["request_headers"])],  # type: ignore[misc]
-        response_headers=[tuple(h) for h in json.loads(row["response_headers"])],  # type: ignore[misc]
+        request_headers=[(k, v) for k, v in json.loads(row["request_headers"])],
+        response_headers=[(k, v) for k, v in json.loads(row["response_headers"])],
         response_raw=row["response_raw"],
         request_raw=row["request_raw"],
     )
