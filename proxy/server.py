@@ -23,6 +23,7 @@ from yarl import URL
 from redline.errors import RedlineError
 from redline.proxy.headers import forwardable, redacted
 from redline.proxy.recorder import Recorder
+from redline.proxy.websocket import WebSocketRelay, is_upgrade
 from redline.transcripts.spool import RawExchange, header, new_id
 
 MAX_BODY_BYTES = 256 * 1024 * 1024
@@ -128,6 +129,8 @@ class Proxy:
         if route is None:
             prefixes = ", ".join(r.prefix for r in self.routes)
             return _error(404, f"redline has no route for {path}; routes: {prefixes}", "no_route")
+        if is_upgrade(request):
+            return await WebSocketRelay(self, request, route, path, query).run()
         self.in_flight += 1
         try:
             body = await request.read()

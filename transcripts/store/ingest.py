@@ -148,12 +148,12 @@ class _Ingestor:
     # -- threading ------------------------------------------------------------------------------
 
     def conversation_for(
-        self, x: RawExchange, nodes: list[_Node], key: str | None, title: str | None
+        self, x: RawExchange, node_ids: list[str], key: str | None, title: str | None
     ) -> str:
         """The conversation this call continues: the one whose call (request or answer) is the
         deepest prefix of this request; else the agent's session; else a new one, named after
         this first call so that conversation ids sort by time too."""
-        if nodes:
+        if node_ids:
             row = self.con.execute(
                 """
                 SELECT e.conversation_id FROM exchanges e JOIN nodes n
@@ -161,7 +161,7 @@ class _Ingestor:
                 WHERE n.id IN (SELECT unnest(?)) AND e.conversation_id IS NOT NULL
                 ORDER BY n.depth DESC, e.started_at DESC LIMIT 1
                 """,
-                [[n.id for n in nodes]],
+                [node_ids],
             ).fetchone()
             if row:
                 return str(row[0])
@@ -179,70 +179,44 @@ class _Ingestor:
 
     # -- one exchange ---------------------------------------------------------------------------
 
+    def continued(self, request: Request) -> tuple[str | None, int, str | None]:
+        """For a call that continues a conversation the server holds (`previous_response_id`):
+        the node of the answer it continues, its depth + 1, and its conversation."""
+        previous = request.params.get("previous_response_id")
+        if not isinstance(previous, str):
+            return None, 0, None
+        row = self.con.execute(
+            """
+            SELECT e.response_node, n.depth + 1, e.conversation_id FROM exchanges e
+            JOIN nodes n ON n.id = e.response_node WHERE e.response_id = ?
+            ORDER BY e.started_at DESC LIMIT 1
+            """,
+            [previous],
+        ).fetchone()
+        return (str(row[0]), int(row[1]), row[2]) if row else (None, 0, None)
+
     def ingest(self, x: RawExchange) -> bool:
         if self.con.execute("SELECT 1 FROM exchanges WHERE id = ?", [x.id]).fetchone():
             return False
         fmt = wires.detect(x.path)
-        parse_errors: list[str] = []
-        error = x.error
-        outcome = x.outcome
+        req = _parse_request(x, fmt)
+        res = _parse_response(x, fmt)
+        request, response = req.request, res.response
 
-        body: Any = None
-        request: Request | None = None
-        try:
-            raw_request = decode_body(x.request_body, header(x.request_headers, "content-encoding"))
-        except (ValueError, OSError, zlib.error) as exc:
-            raw_request = x.request_body
-            parse_errors.append(f"request: {exc}")
-        if fmt is not None and raw_request:
-            try:
-                body = json.loads(raw_request)
-                if not isinstance(body, dict):
-                    raise ValueError("the body is not a JSON object")
-                request = fmt.parse_request(body)
-            except (ValueError, KeyError, TypeError, AttributeError) as exc:
-                parse_errors.append(f"request: {exc}")
-                request, body = None, None
-
-        response: Response | None = None
-        try:
-            raw_response = decode_body(
-                x.response_body, header(x.response_headers, "content-encoding")
-            )
-        except (ValueError, OSError, zlib.error) as exc:
-            raw_response = x.response_body
-            parse_errors.append(f"response: {exc}")
-        content_type = (header(x.response_headers, "content-type") or "").lower()
-        stream = "text/event-stream" in content_type
-        if fmt is not None and x.status is not None and 200 <= x.status < 300 and raw_response:
-            try:
-                if stream:
-                    result = fmt.reassemble(parse_sse(raw_response.decode("utf-8", "replace")))
-                    response = result.response
-                    if result.error:
-                        outcome, error = "error", result.error
-                    elif not result.complete and outcome == "complete":
-                        outcome = "incomplete"
-                else:
-                    response = fmt.parse_response(json.loads(raw_response))
-            except (ValueError, KeyError, TypeError, AttributeError) as exc:
-                parse_errors.append(f"response: {exc}")
-        elif fmt is not None and x.status is not None and x.status >= 400 and not error:
-            error = f"upstream answered {x.status}: {raw_response[:500].decode('utf-8', 'replace')}"
-
-        nodes = chain(request.messages) if request else []
+        parent, depth, conversation_id = self.continued(request) if request else (None, 0, None)
+        nodes = chain(request.messages, parent, depth) if request else []
         self.put_nodes(nodes)
-        request_node = nodes[-1].id if nodes else None
+        request_node = nodes[-1].id if nodes else parent
         response_node = None
         if response is not None:
-            tip = chain([response.message], request_node, len(nodes))
+            tip = chain([response.message], request_node, depth + len(nodes))
             self.put_nodes(tip)
             response_node = tip[0].id
 
         tools_hash = system_hash = None
         meta: dict[str, Any] | None = None
-        if body is not None and fmt is not None:
-            meta = {k: v for k, v in body.items() if k != fmt.history_key}
+        if req.body is not None and fmt is not None:
+            meta = {k: v for k, v in req.body.items() if k != fmt.history_key}
             if "tools" in meta:
                 tools_hash = self.put_blob("tools", meta.pop("tools"))
             for name in ("system", "instructions"):
@@ -251,62 +225,140 @@ class _Ingestor:
                     break
 
         key = session_key(x.request_headers)
-        conversation_id = seq = None
+        seq = None
         if request is not None:
-            conversation_id = self.conversation_for(x, nodes, key, _title(request))
+            ids = ([parent] if parent else []) + [n.id for n in nodes]
+            conversation_id = conversation_id or self.conversation_for(x, ids, key, _title(request))
             row = self.con.execute(
                 "SELECT coalesce(max(seq), 0) + 1 FROM exchanges WHERE conversation_id = ?",
                 [conversation_id],
             ).fetchone()
             seq = int(row[0]) if row else 1
 
-        keep_raw_request = request is None and (
-            fmt is not None or len(raw_request) <= OTHER_BODY_LIMIT
-        )
-        keep_raw_response = fmt is not None or len(raw_response) <= OTHER_BODY_LIMIT
+        keep_raw_request = request is None and (fmt is not None or len(req.raw) <= OTHER_BODY_LIMIT)
+        keep_raw_response = fmt is not None or len(res.raw) <= OTHER_BODY_LIMIT
         usage = response.usage if response else None
+        row_values: dict[str, Any] = {
+            "id": x.id,
+            "conversation_id": conversation_id,
+            "seq": seq,
+            "wire": fmt.name if fmt else None,
+            "method": x.method,
+            "path": x.path,
+            "query": x.query,
+            "upstream": x.upstream,
+            "status_code": x.status,
+            "outcome": res.outcome or x.outcome,
+            "error": res.error or x.error,
+            "parse_error": "; ".join(req.problems + res.problems) or None,
+            "model": (request.model if request else None) or (response.model if response else None),
+            "stream": res.stream,
+            "message_count": len(nodes) if request else None,
+            "request_node": request_node,
+            "response_node": response_node,
+            "response_id": response.id if response else None,
+            "tools_hash": tools_hash,
+            "system_hash": system_hash,
+            "request_meta": None if meta is None else canonical_json(meta),
+            "request_raw": req.raw if keep_raw_request else None,
+            "request_headers": json.dumps(x.request_headers),
+            "response_headers": json.dumps(x.response_headers),
+            "response_raw": res.raw if keep_raw_response else None,
+            "response": None if response is None else canonical_json(response_to_dict(response)),
+            "finish_reason": response.finish_reason if response else None,
+            "input_tokens": usage.input_tokens if usage else None,
+            "output_tokens": usage.output_tokens if usage else None,
+            "cache_read_tokens": usage.cache_read_tokens if usage else None,
+            "cache_write_tokens": usage.cache_write_tokens if usage else None,
+            "reasoning_tokens": usage.reasoning_tokens if usage else None,
+            "started_at": x.started_at,
+            "ttfb_ms": x.ttfb_ms,
+            "duration_ms": x.duration_ms,
+            "user_agent": x.client,
+            "session_key": key,
+        }
+        columns = ", ".join(row_values)
+        marks = ", ".join("?" * len(row_values))
         self.con.execute(
-            "INSERT INTO exchanges VALUES (" + ", ".join("?" * 36) + ")",
-            [
-                x.id,
-                conversation_id,
-                seq,
-                fmt.name if fmt else None,
-                x.method,
-                x.path,
-                x.query,
-                x.upstream,
-                x.status,
-                outcome,
-                error,
-                "; ".join(parse_errors) or None,
-                (request.model if request else None) or (response.model if response else None),
-                stream,
-                len(nodes) if request else None,
-                request_node,
-                response_node,
-                tools_hash,
-                system_hash,
-                None if meta is None else canonical_json(meta),
-                raw_request if keep_raw_request else None,
-                json.dumps(x.request_headers),
-                json.dumps(x.response_headers),
-                raw_response if keep_raw_response else None,
-                None if response is None else canonical_json(response_to_dict(response)),
-                response.finish_reason if response else None,
-                usage.input_tokens if usage else None,
-                usage.output_tokens if usage else None,
-                usage.cache_read_tokens if usage else None,
-                usage.cache_write_tokens if usage else None,
-                usage.reasoning_tokens if usage else None,
-                x.started_at,
-                x.ttfb_ms,
-                x.duration_ms,
-                x.client,
-                key,
-            ],
+            f"INSERT INTO exchanges ({columns}) VALUES ({marks})", list(row_values.values())
         )
         return True
+
+
+@dataclass
+class _ParsedRequest:
+    raw: bytes
+    body: dict[str, Any] | None = None
+    request: Request | None = None
+    problems: list[str] = field(default_factory=list)
+
+
+@dataclass
+class _ParsedResponse:
+    raw: bytes
+    stream: bool
+    response: Response | None = None
+    outcome: str | None = None  # overrides the proxy's when the body tells more (an error event)
+    error: str | None = None
+    problems: list[str] = field(default_factory=list)
+
+
+_PARSE_ERRORS = (ValueError, KeyError, TypeError, AttributeError, IndexError)
+
+
+def _parse_request(x: RawExchange, fmt: wires.WireFormat | None) -> _ParsedRequest:
+    try:
+        parsed = _ParsedRequest(
+            decode_body(x.request_body, header(x.request_headers, "content-encoding"))
+        )
+    except (ValueError, OSError, zlib.error) as exc:
+        return _ParsedRequest(x.request_body, problems=[f"request: {exc}"])
+    if fmt is None or not parsed.raw:
+        return parsed
+    try:
+        body = json.loads(parsed.raw)
+        if not isinstance(body, dict):
+            raise ValueError("the body is not a JSON object")
+        parsed.request = fmt.parse_request(body)
+        parsed.body = body
+    except _PARSE_ERRORS as exc:
+        parsed.problems.append(f"request: {exc}")
+    return parsed
+
+
+def _parse_response(x: RawExchange, fmt: wires.WireFormat | None) -> _ParsedResponse:
+    websocket = x.extra.get("transport") == "websocket"
+    content_type = (header(x.response_headers, "content-type") or "").lower()
+    stream = websocket or "text/event-stream" in content_type
+    try:
+        parsed = _ParsedResponse(
+            decode_body(x.response_body, header(x.response_headers, "content-encoding")), stream
+        )
+    except (ValueError, OSError, zlib.error) as exc:
+        return _ParsedResponse(x.response_body, stream, problems=[f"response: {exc}"])
+    if fmt is None or x.status is None or not parsed.raw:
+        return parsed
+    if x.status >= 400:
+        if not x.error:
+            parsed.error = (
+                f"upstream answered {x.status}: {parsed.raw[:500].decode('utf-8', 'replace')}"
+            )
+        return parsed
+    if not (200 <= x.status < 300 or websocket):
+        return parsed
+    try:
+        if stream:
+            result = fmt.reassemble(parse_sse(parsed.raw.decode("utf-8", "replace")))
+            parsed.response = result.response
+            if result.error:
+                parsed.outcome, parsed.error = "error", result.error
+            elif not result.complete and x.outcome == "complete":
+                parsed.outcome = "incomplete"
+        else:
+            parsed.response = fmt.parse_response(json.loads(parsed.raw))
+    except _PARSE_ERRORS as exc:
+        parsed.problems.append(f"response: {exc}")
+    return parsed
 
 
 def _title(request: Request) -> str | None:

@@ -91,7 +91,17 @@ def m001_initial(con: duckdb.DuckDBPyConnection) -> None:
         )""")
 
 
-MIGRATIONS: list[Migration] = [m001_initial]
+def m002_response_ids(con: duckdb.DuckDBPyConnection) -> None:
+    """The upstream's id of each answer, so a call that continues a conversation held by the
+    server (Responses API `previous_response_id`) can be threaded onto it."""
+    con.execute("ALTER TABLE exchanges ADD COLUMN response_id VARCHAR")
+    con.execute(
+        "UPDATE exchanges SET response_id = json_extract_string(response, '$.id') WHERE response IS NOT NULL"
+    )
+    con.execute("CREATE INDEX exchanges_response_id ON exchanges (response_id)")
+
+
+MIGRATIONS: list[Migration] = [m001_initial, m002_response_ids]
 
 
 def schema_version(con: duckdb.DuckDBPyConnection) -> int:

@@ -242,6 +242,8 @@ def _rebuild_request(con: duckdb.DuckDBPyConnection, row: dict[str, Any]) -> Req
         body["instructions" if fmt.name == "openai-responses" else "system"] = system
     shell = fmt.parse_request(body)
     messages = messages_up_to(con, row["request_node"]) if row["request_node"] else []
+    # A call that continued a server-held conversation sent only its newest messages.
+    messages = messages[len(messages) - (row["message_count"] or 0) :]
     return replace(shell, messages=tuple(message_from_dict(m) for m in messages))
 
 

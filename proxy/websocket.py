@@ -1,0 +1,181 @@
+"""WebSocket relay: frames pass both ways untouched; Responses API turns are recorded.
+
+Recent Codex CLI versions first try a WebSocket on `GET /v1/responses`. Each turn is one client
+frame (`{"type": "response.create", ...}`, often only the new items plus
+`previous_response_id`) answered by the same events the SSE stream carries. A turn is recorded
+as one exchange whose response is those events in SSE framing, so ingest reassembles it like a
+stream. A handshake the upstream refuses is passed back as its status, so the client falls back
+to HTTP as it would without the proxy.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+import aiohttp
+from aiohttp import web
+
+from redline.proxy.headers import forwardable, redacted
+from redline.transcripts.spool import RawExchange, header, new_id
+
+if TYPE_CHECKING:
+    from redline.proxy.server import Proxy, Route
+
+# The handshake headers aiohttp computes itself for the upstream connection.
+_HANDSHAKE = (
+    "host",
+    "content-length",
+    "sec-websocket-key",
+    "sec-websocket-version",
+    "sec-websocket-extensions",
+    "sec-websocket-protocol",
+)
+_TERMINAL = {
+    "response.completed",
+    "response.failed",
+    "response.incomplete",
+    "error",
+    "response.error",
+}
+
+
+def is_upgrade(request: web.Request) -> bool:
+    return request.headers.get("Upgrade", "").lower() == "websocket"
+
+
+class _Turn:
+    def __init__(self, frame: str) -> None:
+        self.t0 = time.perf_counter()
+        self.started = datetime.now(UTC)
+        self.frame = frame
+        self.events: list[str] = []
+        self.ttfb: float | None = None
+
+    def add(self, data: str) -> str | None:
+        """Keep one server event in SSE framing; returns its type."""
+        if self.ttfb is None:
+            self.ttfb = (time.perf_counter() - self.t0) * 1000
+        try:
+            kind = json.loads(data).get("type")
+        except (ValueError, AttributeError):
+            kind = None
+        self.events.append((f"event: {kind}\n" if kind else "") + f"data: {data}\n\n")
+        return kind if isinstance(kind, str) else None
+
+
+class WebSocketRelay:
+    def __init__(
+        self, proxy: Proxy, request: web.Request, route: Route, path: str, query: str
+    ) -> None:
+        self.proxy, self.request, self.route, self.path, self.query = (
+            proxy,
+            request,
+            route,
+            path,
+            query,
+        )
+        self.headers = list(request.headers.items())
+        self.turn: _Turn | None = None
+
+    async def run(self) -> web.StreamResponse:
+        session = self.proxy._session
+        assert session is not None
+        protocols = [
+            p.strip()
+            for p in self.request.headers.get("Sec-WebSocket-Protocol", "").split(",")
+            if p.strip()
+        ]
+        try:
+            upstream = await session.ws_connect(
+                self.route.target(self.path, self.query),
+                headers=forwardable(self.headers, drop=_HANDSHAKE),
+                protocols=protocols,
+                max_msg_size=0,
+                autoping=True,
+            )
+        except aiohttp.WSServerHandshakeError as exc:
+            return web.Response(status=exc.status, text=exc.message or "")
+        except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+            body = {
+                "error": {
+                    "message": f"redline: cannot reach upstream {self.route.upstream}: {exc}",
+                    "type": "upstream_unreachable",
+                    "code": 502,
+                }
+            }
+            return web.json_response(body, status=502)
+        client = web.WebSocketResponse(protocols=protocols, max_msg_size=0, autoping=True)
+        await client.prepare(self.request)
+        try:
+            async with upstream:
+                pumps = [
+                    asyncio.ensure_future(self._client_to_upstream(client, upstream)),
+                    asyncio.ensure_future(self._upstream_to_client(upstream, client)),
+                ]
+                try:
+                    await asyncio.wait(pumps, return_when=asyncio.FIRST_COMPLETED)
+                finally:
+                    for pump in pumps:
+                        pump.cancel()
+                    await asyncio.gather(*pumps, return_exceptions=True)
+        finally:
+            if self.turn is not None:
+                self._record("incomplete", "the WebSocket closed before the turn ended")
+            await client.close()
+        return client
+
+    async def _client_to_upstream(
+        self, client: web.WebSocketResponse, upstream: aiohttp.ClientWebSocketResponse
+    ) -> None:
+        async for msg in client:
+            if msg.type == aiohttp.WSMsgType.TEXT:
+                if self.turn is not None:
+                    self._record("incomplete", "a new turn started before this one ended")
+                self.turn = _Turn(msg.data)
+                await upstream.send_str(msg.data)
+            elif msg.type == aiohttp.WSMsgType.BINARY:
+                await upstream.send_bytes(msg.data)
+        await upstream.close()
+
+    async def _upstream_to_client(
+        self, upstream: aiohttp.ClientWebSocketResponse, client: web.WebSocketResponse
+    ) -> None:
+        async for msg in upstream:
+            if msg.type == aiohttp.WSMsgType.TEXT:
+                # Recorded before the last event is passed on: the client never sees a turn end
+                # that is not yet queued for the spool.
+                if self.turn is not None and self.turn.add(msg.data) in _TERMINAL:
+                    self._record("complete", None)
+                await client.send_str(msg.data)
+            elif msg.type == aiohttp.WSMsgType.BINARY:
+                await client.send_bytes(msg.data)
+        await client.close()
+
+    def _record(self, outcome: str, error: str | None) -> None:
+        turn, self.turn = self.turn, None
+        assert turn is not None
+        self.proxy.recorder.record(
+            RawExchange(
+                id=new_id(turn.started),
+                started_at=turn.started,
+                method="WEBSOCKET",
+                path=self.path,
+                query=self.query,
+                upstream=str(self.route.upstream),
+                request_headers=redacted(self.headers),
+                request_body=turn.frame.encode(),
+                status=101,
+                response_headers=[],
+                response_body="".join(turn.events).encode(),
+                ttfb_ms=turn.ttfb,
+                duration_ms=(time.perf_counter() - turn.t0) * 1000,
+                outcome=outcome,
+                error=error,
+                client=header(self.headers, "user-agent"),
+                extra={"transport": "websocket"},
+            )
+        )
