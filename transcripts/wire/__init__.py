@@ -66,9 +66,10 @@ def detect(path: str) -> WireFormat | None:
 
 
 def _register_builtins() -> None:
-    from redline.transcripts.wire import openai_chat
+    from redline.transcripts.wire import anthropic_messages, openai_chat
 
     register(openai_chat.FORMAT)
+    register(anthropic_messages.FORMAT)
 
 
 _register_builtins()

@@ -1,0 +1,294 @@
+"""What every format needs to render a request captured in another format.
+
+Each parser keeps what the canonical model has no field for verbatim in `extra`: a
+`cache_control` marker, an item id, how a content field was spelled. Those keys belong to the
+format that produced them; sent to another API they are at best ignored and usually a 400. So the
+anthropic-messages and openai-responses parsers record their name under `ORIGIN_KEY` in
+`Request.params` (a request without it counts as openai-chat, whose parser came first), and a
+renderer given a request from another format first reduces it with `neutral`:
+
+* no `extra` anywhere: only what the model itself says (text, images, calls, results);
+* `Thinking` and `Opaque` parts dropped. Signatures, redacted thinking and encrypted reasoning are
+  bound to the provider that made them, and replaying reasoning as visible text would change
+  the prompt;
+* each tool result moved out into its own `tool` message, ahead of whatever else its message
+  said, so a call is followed by its result;
+* consecutive user or assistant messages merged, empty and whitespace-only text dropped;
+* only function and custom (free-form) tools kept: provider built-ins do not travel;
+* params translated through the few that mean the same everywhere (`convert_params`).
+
+Each renderer then shapes the neutral request by its own API's rules.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from redline.transcripts.model import (
+    JSON,
+    Image,
+    Message,
+    Part,
+    Request,
+    Text,
+    Tool,
+    ToolCall,
+    ToolResult,
+)
+
+ORIGIN_KEY = "_wire"
+CHAT = "openai-chat"
+RESPONSES = "openai-responses"
+ANTHROPIC = "anthropic-messages"
+
+# Anthropic requires max_tokens; a request from a format where it is optional gets this.
+DEFAULT_MAX_TOKENS = 8192
+
+EMPTY_OBJECT_SCHEMA: JSON = {"type": "object", "properties": {}}
+
+
+def origin(request: Request) -> str:
+    """The wire format a request was parsed from."""
+    return str(request.params.get(ORIGIN_KEY, CHAT))
+
+
+def system_text(parts: tuple[Part, ...]) -> str:
+    """System parts as one string, for formats whose system prompt is a single string."""
+    return "\n\n".join(p.text for p in parts if isinstance(p, Text))
+
+
+# --- messages ---------------------------------------------------------------------------------
+
+
+def _neutral_content(part: Part) -> Part | None:
+    match part:
+        case Text(text) if text.strip():
+            return Text(text)
+        case Image(url, media_type):
+            return Image(url, media_type)
+    return None
+
+
+def _neutral_result(result: ToolResult) -> ToolResult:
+    content = result.content
+    if not isinstance(content, str):
+        parts = [p for p in (_neutral_content(c) for c in content) if p is not None]
+        if all(isinstance(p, Text) for p in parts):
+            content = "\n".join(p.text for p in parts if isinstance(p, Text))
+        else:
+            content = tuple(parts)
+    return ToolResult(result.call_id, content, result.is_error)
+
+
+def _neutral_call(call: ToolCall) -> ToolCall:
+    return ToolCall(
+        call.id, call.name, call.arguments, "custom" if call.kind == "custom" else "function"
+    )
+
+
+def _split(message: Message) -> list[Message]:
+    """A message as neutral messages: its tool results first, one `tool` message each."""
+    results = [
+        Message("tool", (_neutral_result(p),)) for p in message.parts if isinstance(p, ToolResult)
+    ]
+    rest: list[Part] = []
+    for p in message.parts:
+        if isinstance(p, ToolCall):
+            rest.append(_neutral_call(p))
+        elif (content := _neutral_content(p)) is not None:
+            rest.append(content)
+    role = "user" if message.role == "tool" else message.role
+    return results + ([Message(role, tuple(rest))] if rest else [])
+
+
+def neutral(request: Request) -> Request:
+    """The request with everything format-specific removed (see the module docstring)."""
+    messages: list[Message] = []
+    for message in request.messages:
+        for m in _split(message):
+            if messages and m.role in ("user", "assistant") and messages[-1].role == m.role:
+                m = Message(m.role, messages.pop().parts + m.parts)
+            messages.append(m)
+    system = None
+    if request.system is not None:
+        system = tuple(Text(p.text) for p in request.system if isinstance(p, Text) and p.text)
+    tools = None
+    if request.tools is not None:
+        tools = tuple(t for t in (_neutral_tool(t) for t in request.tools) if t is not None)
+    return Request(request.model, tuple(messages), system, tools, dict(request.params))
+
+
+def _neutral_tool(tool: Tool) -> Tool | None:
+    if "_raw" in tool.extra:
+        return None
+    if tool.kind == "custom":
+        fmt = tool.extra.get("format")
+        return Tool(tool.name, tool.description, None, "custom", {"format": fmt} if fmt else {})
+    if tool.kind == "function":
+        return Tool(tool.name, tool.description, tool.parameters)
+    return None
+
+
+# --- params -----------------------------------------------------------------------------------
+#
+# The portable form: max_tokens, temperature, top_p, stop (a list), stream, parallel (bool),
+# effort (OpenAI reasoning effort) and tool_choice, one of "auto", "none", "required" or
+# {"name": NAME}. Everything else is specific to its API and is dropped on the way across.
+
+
+def _choice_from_chat(choice: Any) -> Any:
+    if choice in ("auto", "none", "required"):
+        return choice
+    if isinstance(choice, Mapping):
+        body = choice.get(str(choice.get("type")))
+        if isinstance(body, Mapping) and isinstance(body.get("name"), str):
+            return {"name": body["name"]}
+    return None
+
+
+def _choice_from_responses(choice: Any) -> Any:
+    if choice in ("auto", "none", "required"):
+        return choice
+    if isinstance(choice, Mapping) and choice.get("type") in ("function", "custom"):
+        return {"name": choice.get("name")} if isinstance(choice.get("name"), str) else None
+    return None
+
+
+_ANTHROPIC_CHOICES = {"auto": "auto", "any": "required", "none": "none"}
+
+
+def _read_chat(p: Mapping[str, Any]) -> JSON:
+    stop = p.get("stop")
+    return {
+        "max_tokens": p.get("max_completion_tokens", p.get("max_tokens")),
+        "temperature": p.get("temperature"),
+        "top_p": p.get("top_p"),
+        "stop": [stop] if isinstance(stop, str) else stop,
+        "stream": p.get("stream"),
+        "parallel": p.get("parallel_tool_calls"),
+        "effort": p.get("reasoning_effort"),
+        "tool_choice": _choice_from_chat(p.get("tool_choice")),
+    }
+
+
+def _read_responses(p: Mapping[str, Any]) -> JSON:
+    reasoning = p.get("reasoning")
+    return {
+        "max_tokens": p.get("max_output_tokens"),
+        "temperature": p.get("temperature"),
+        "top_p": p.get("top_p"),
+        "stream": p.get("stream"),
+        "parallel": p.get("parallel_tool_calls"),
+        "effort": reasoning.get("effort") if isinstance(reasoning, Mapping) else None,
+        "tool_choice": _choice_from_responses(p.get("tool_choice")),
+    }
+
+
+def _read_anthropic(p: Mapping[str, Any]) -> JSON:
+    choice = p.get("tool_choice")
+    out: JSON = {
+        "max_tokens": p.get("max_tokens"),
+        "temperature": p.get("temperature"),
+        "top_p": p.get("top_p"),
+        "stop": p.get("stop_sequences"),
+        "stream": p.get("stream"),
+    }
+    if isinstance(choice, Mapping):
+        kind = choice.get("type")
+        if kind == "tool" and isinstance(choice.get("name"), str):
+            out["tool_choice"] = {"name": choice["name"]}
+        else:
+            out["tool_choice"] = _ANTHROPIC_CHOICES.get(str(kind))
+        if choice.get("disable_parallel_tool_use"):
+            out["parallel"] = False
+    return out
+
+
+def _write_chat(p: Mapping[str, Any]) -> JSON:
+    choice = p.get("tool_choice")
+    if isinstance(choice, Mapping):
+        choice = {"type": "function", "function": {"name": choice["name"]}}
+    return {
+        "max_completion_tokens": p.get("max_tokens"),
+        "temperature": p.get("temperature"),
+        "top_p": p.get("top_p"),
+        "stop": p.get("stop"),
+        "stream": p.get("stream"),
+        "parallel_tool_calls": p.get("parallel"),
+        "reasoning_effort": p.get("effort"),
+        "tool_choice": choice,
+    }
+
+
+def _write_responses(p: Mapping[str, Any]) -> JSON:
+    choice = p.get("tool_choice")
+    if isinstance(choice, Mapping):
+        choice = {"type": "function", "name": choice["name"]}
+    return {
+        "max_output_tokens": p.get("max_tokens"),
+        "temperature": p.get("temperature"),
+        "top_p": p.get("top_p"),
+        "stream": p.get("stream"),
+        "parallel_tool_calls": p.get("parallel"),
+        "reasoning": {"effort": p["effort"]} if p.get("effort") else None,
+        "tool_choice": choice,
+    }
+
+
+def _write_anthropic(p: Mapping[str, Any]) -> JSON:
+    choice = p.get("tool_choice")
+    tool_choice: JSON | None = None
+    if isinstance(choice, Mapping):
+        tool_choice = {"type": "tool", "name": choice["name"]}
+    elif choice is not None:
+        tool_choice = {"type": {"required": "any"}.get(choice, choice)}
+    if p.get("parallel") is False and (tool_choice or {}).get("type") != "none":
+        tool_choice = {"type": "auto", **(tool_choice or {}), "disable_parallel_tool_use": True}
+    temperature = p.get("temperature")
+    stop = p.get("stop")
+    return {
+        "max_tokens": p.get("max_tokens") or DEFAULT_MAX_TOKENS,
+        # Anthropic's temperature runs from 0 to 1, OpenAI's from 0 to 2.
+        "temperature": None if temperature is None else min(temperature, 1.0),
+        "top_p": p.get("top_p"),
+        "stop_sequences": stop or None,
+        "stream": p.get("stream"),
+        "tool_choice": tool_choice,
+    }
+
+
+_READERS: dict[str, Callable[[Mapping[str, Any]], JSON]] = {
+    CHAT: _read_chat,
+    RESPONSES: _read_responses,
+    ANTHROPIC: _read_anthropic,
+}
+_WRITERS: dict[str, Callable[[Mapping[str, Any]], JSON]] = {
+    CHAT: _write_chat,
+    RESPONSES: _write_responses,
+    ANTHROPIC: _write_anthropic,
+}
+
+
+def convert_params(params: Mapping[str, Any], source: str, target: str) -> JSON:
+    """Params for `target`: verbatim when the request came from `target` itself, otherwise only
+    the portable ones, translated. A source or target nobody knows passes params verbatim."""
+    own = {k: v for k, v in params.items() if k != ORIGIN_KEY}
+    if source == target or source not in _READERS or target not in _WRITERS:
+        return own
+    portable = _READERS[source](own)
+    return {k: v for k, v in _WRITERS[target](portable).items() if v is not None}
+
+
+__all__ = [
+    "ANTHROPIC",
+    "CHAT",
+    "DEFAULT_MAX_TOKENS",
+    "EMPTY_OBJECT_SCHEMA",
+    "ORIGIN_KEY",
+    "RESPONSES",
+    "convert_params",
+    "neutral",
+    "origin",
+    "system_text",
+]
