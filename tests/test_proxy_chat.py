@@ -247,3 +247,35 @@ def test_request_bodies_of_tens_of_megabytes_are_accepted(
     )
     assert completion.choices[0].finish_reason == "stop"
     assert len(fake_openai.received[-1].body) > 30 * 1024 * 1024
+
+
+def test_connections_to_the_upstream_are_pooled(
+    fake_openai: FakeOpenAI, proxy: ThreadedProxy
+) -> None:
+    c = client(fake_openai, proxy.url)
+    for _ in range(3):
+        c.chat.completions.create(model="gpt-test", messages=MESSAGES)
+    assert len({r.peer for r in fake_openai.received}) == 1
+
+
+def test_status_and_headers_pass_through_without_hop_by_hop_ones(
+    fake_openai: FakeOpenAI, proxy: ThreadedProxy
+) -> None:
+    response = http.request(
+        "POST",
+        f"{proxy.url}/v1/chat/completions",
+        json.dumps({"model": "gpt-test", "messages": MESSAGES}).encode(),
+        {
+            "Authorization": f"Bearer {fake_openai.api_key}",
+            "Content-Type": "application/json",
+            "Connection": "keep-alive, x-hop",
+            "x-hop": "only for the next hop",
+            "x-custom": "kept",
+        },
+    )
+    assert response.status == 200
+    assert response.headers["x-request-id"].startswith("req_")
+    assert response.headers["openai-processing-ms"] == "7"
+    received = fake_openai.received[-1].headers
+    assert received["x-custom"] == "kept"
+    assert "x-hop" not in received

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import typer
@@ -29,7 +30,9 @@ from redline.transcripts.store.queries import Call
 
 
 def _console() -> Console:
-    return Console(highlight=False, soft_wrap=False)
+    # Piped output is not cut to 80 columns: ids must survive a copy and paste.
+    width = None if sys.stdout.isatty() else 160
+    return Console(highlight=False, soft_wrap=False, width=width)
 
 
 def _report_ingest(store: Store) -> None:
@@ -68,26 +71,28 @@ def ls(
                     "No conversations yet. Start `redline proxy` and point your agent at it."
                 )
                 return
-            table = Table(box=None, header_style="bold")
-            for col in (
-                "conversation",
-                "last call (UTC)",
-                "calls",
-                "model",
-                "tokens in → out",
-                "title",
-            ):
-                table.add_column(col, no_wrap=col != "title", overflow="ellipsis")
-            for c in convs:
-                table.add_row(
-                    c.id,
-                    c.last_at.strftime("%Y-%m-%d %H:%M:%S"),
-                    str(c.calls),
-                    c.model or "",
-                    _tokens(c.input_tokens, c.output_tokens),
-                    escape(c.title or ""),
-                )
-            _console().print(table)
+            _print_table(
+                _console(),
+                [
+                    ("conversation", "id"),
+                    ("last call (UTC)", "opt"),
+                    ("calls", ""),
+                    ("model", ""),
+                    ("tokens in → out", "opt"),
+                    ("title", "fill"),
+                ],
+                [
+                    [
+                        c.id,
+                        f"{c.last_at:%Y-%m-%d %H:%M}",
+                        str(c.calls),
+                        c.model or "",
+                        _tokens(c.input_tokens, c.output_tokens),
+                        c.title or "",
+                    ]
+                    for c in convs
+                ],
+            )
             return
         conv = store.conversation(conversation)
         calls = store.calls(conv.id)
@@ -96,33 +101,59 @@ def ls(
             return
         console = _console()
         console.print(f"[bold]{conv.id}[/]  {escape(conv.title or '')}")
-        table = Table(box=None, header_style="bold")
-        for col in (
-            "#",
-            "call",
-            "started (UTC)",
-            "status",
-            "msgs",
-            "tokens in → out",
-            "ttfb",
-            "time",
-            "answer",
-        ):
-            table.add_column(col, no_wrap=col != "answer", overflow="ellipsis")
-        for c in calls:
-            status = c.status if c.http_status in (None, 200) else f"{c.status} {c.http_status}"
-            table.add_row(
-                str(c.seq),
-                c.id,
-                c.started_at.strftime("%H:%M:%S"),
-                status,
-                str(c.messages or ""),
-                _tokens(c.input_tokens, c.output_tokens),
-                _ms(c.ttfb_ms),
-                _ms(c.duration_ms),
-                escape(c.preview or ""),
-            )
-        console.print(table)
+        _print_table(
+            console,
+            [
+                ("#", ""),
+                ("call", "id"),
+                ("started (UTC)", "opt"),
+                ("status", ""),
+                ("msgs", "opt"),
+                ("tokens in → out", "opt"),
+                ("ttfb", "opt"),
+                ("time", ""),
+                ("answer", "fill"),
+            ],
+            [
+                [
+                    str(c.seq),
+                    c.id,
+                    f"{c.started_at:%H:%M:%S}",
+                    c.status if c.http_status in (None, 200) else f"{c.status} {c.http_status}",
+                    str(c.messages or ""),
+                    _tokens(c.input_tokens, c.output_tokens),
+                    _ms(c.ttfb_ms),
+                    _ms(c.duration_ms),
+                    c.preview or "",
+                ]
+                for c in calls
+            ],
+        )
+
+
+def _print_table(console: Console, columns: list[tuple[str, str]], rows: list[list[str]]) -> None:
+    """Columns keep their natural width (ids are for copying, never cut); on a narrow terminal
+    the optional ones are left out, and the last column gets the room that is left."""
+    natural = [max([len(name)] + [len(r[i]) for r in rows]) for i, (name, _) in enumerate(columns)]
+    keep = list(range(len(columns)))
+    for i in reversed(range(len(columns))):
+        used = sum(natural[j] + 2 for j in keep if columns[j][1] != "fill")
+        if used + 20 <= console.width:
+            break
+        if columns[i][1] == "opt":
+            keep.remove(i)
+    room = console.width - sum(natural[j] + 2 for j in keep if columns[j][1] != "fill") - 1
+    table = Table(box=None, header_style="bold", pad_edge=False)
+    for i in keep:
+        table.add_column(columns[i][0], no_wrap=True)
+    for r in rows:
+        cells = [r[i] if columns[i][1] != "fill" else _cut(r[i], room) for i in keep]
+        table.add_row(*(escape(c) for c in cells))
+    console.print(table)
+
+
+def _cut(text: str, room: int) -> str:
+    return text if len(text) <= room else text[: max(room - 1, 0)] + "…"
 
 
 def _render_part(part: Part) -> RichText | Syntax | Panel:

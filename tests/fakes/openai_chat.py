@@ -41,6 +41,9 @@ class Received:
     query: str
     headers: dict[str, str]
     body: bytes
+    peer: tuple[str, int] | None = (
+        None  # the client's address: the same one means a reused connection
+    )
 
 
 class FakeOpenAI:
@@ -50,11 +53,24 @@ class FakeOpenAI:
         self.api_key = "sk-test-fake-key-0123456789"
 
     def app(self) -> web.Application:
-        app = web.Application(client_max_size=512 * 1024 * 1024)
+        app = web.Application(client_max_size=512 * 1024 * 1024, middlewares=[self.api_headers])
         app.router.add_post("/v1/chat/completions", self.chat)
         app.router.add_get("/v1/models", self.models)
         app.router.add_route("*", "/{tail:.*}", self.not_found)
         return app
+
+    @web.middleware
+    async def api_headers(self, request: web.Request, handler: Any) -> web.StreamResponse:
+        # The real API adds these to every answer; a proxy must pass them on.
+        request_id = "req_" + hashlib.sha256(request.path.encode()).hexdigest()[:12]
+        try:
+            response = await handler(request)
+        except web.HTTPException as exc:
+            response = exc
+        if not response.prepared:
+            response.headers["x-request-id"] = request_id
+            response.headers["openai-processing-ms"] = "7"
+        return response
 
     async def _remember(self, request: web.Request) -> bytes:
         body = await request.read()
@@ -65,6 +81,7 @@ class FakeOpenAI:
                 request.query_string,
                 {k.lower(): v for k, v in request.headers.items()},
                 body,
+                request.transport.get_extra_info("peername") if request.transport else None,
             )
         )
         return body
