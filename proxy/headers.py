@@ -40,7 +40,16 @@ REDACTED = "[redacted]"
 def forwardable(
     headers: Iterable[tuple[str, str]], *, drop: Iterable[str] = ()
 ) -> list[tuple[str, str]]:
-    dropped = HOP_BY_HOP | {d.lower() for d in drop}
+    """Headers to send on: hop-by-hop ones left out, including any that the `Connection`
+    header names (RFC 9110 7.6.1)."""
+    headers = list(headers)
+    named = {
+        token.strip().lower()
+        for k, v in headers
+        if k.lower() == "connection"
+        for token in v.split(",")
+    }
+    dropped = HOP_BY_HOP | named | {d.lower() for d in drop}
     return [(k, v) for k, v in headers if k.lower() not in dropped]
 
 
