@@ -66,10 +66,11 @@ def detect(path: str) -> WireFormat | None:
 
 
 def _register_builtins() -> None:
-    from redline.transcripts.wire import anthropic_messages, openai_chat
+    from redline.transcripts.wire import anthropic_messages, openai_chat, openai_responses
 
     register(openai_chat.FORMAT)
     register(anthropic_messages.FORMAT)
+    register(openai_responses.FORMAT)
 
 
 _register_builtins()
