@@ -24,7 +24,7 @@ import aiohttp
 N = int(os.environ.get("BENCH_N", "2000"))
 WARMUP = 200
 
-UPSTREAM = r'''
+UPSTREAM = r"""
 import json, sys
 from aiohttp import web
 BODY = json.dumps({"id": "chatcmpl-1", "object": "chat.completion", "created": 1, "model": "m",
@@ -44,7 +44,7 @@ async def chat(request):
 app = web.Application()
 app.router.add_post("/v1/chat/completions", chat)
 web.run_app(app, host="127.0.0.1", port=int(sys.argv[1]), print=lambda *a: print("ready", flush=True))
-'''
+"""
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -52,18 +52,25 @@ def percentile(values: list[float], q: float) -> float:
 
 
 async def measure(direct: str, proxied: str, stream: bool) -> tuple[list[float], list[float]]:
-    payload = json.dumps({
-        "model": "m",
-        "messages": [{"role": "system", "content": "rules " * 2000}, {"role": "user", "content": "hi"}],
-        "stream": stream,
-    }).encode()
+    payload = json.dumps(
+        {
+            "model": "m",
+            "messages": [
+                {"role": "system", "content": "rules " * 2000},
+                {"role": "user", "content": "hi"},
+            ],
+            "stream": stream,
+        }
+    ).encode()
     headers = {"Content-Type": "application/json", "Authorization": "Bearer sk-bench"}
     times: dict[str, list[float]] = {direct: [], proxied: []}
     async with aiohttp.ClientSession() as session:
         for i in range(WARMUP + N):
             for base in (direct, proxied) if i % 2 else (proxied, direct):
                 t0 = time.perf_counter()
-                async with session.post(f"{base}/v1/chat/completions", data=payload, headers=headers) as r:
+                async with session.post(
+                    f"{base}/v1/chat/completions", data=payload, headers=headers
+                ) as r:
                     await r.read()
                 if i >= WARMUP:
                     times[base].append((time.perf_counter() - t0) * 1000)
@@ -82,26 +89,45 @@ def main() -> None:
     port = free_port()
     with tempfile.TemporaryDirectory() as tmp:
         env = dict(os.environ, REDLINE_DB=os.path.join(tmp, "bench.duckdb"))
-        upstream = subprocess.Popen([sys.executable, "-c", UPSTREAM, str(port)], stdout=subprocess.PIPE, text=True)
+        upstream = subprocess.Popen(
+            [sys.executable, "-c", UPSTREAM, str(port)], stdout=subprocess.PIPE, text=True
+        )
         assert upstream.stdout is not None and upstream.stdout.readline().strip() == "ready"
         proxy = subprocess.Popen(
-            [sys.executable, "-m", "redline", "proxy", "--port", "0", "--upstream", f"http://127.0.0.1:{port}"],
-            stderr=subprocess.PIPE, text=True, env=env,
+            [
+                sys.executable,
+                "-m",
+                "redline",
+                "proxy",
+                "--port",
+                "0",
+                "--upstream",
+                f"http://127.0.0.1:{port}",
+            ],
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
         )
         assert proxy.stderr is not None
         found = re.search(r"(http://[\d.]+:\d+)", proxy.stderr.readline())
         assert found
         try:
-            print(f"{N} requests each way, alternating; upstream answers at once; 12 KB request body")
+            print(
+                f"{N} requests each way, alternating; upstream answers at once; 12 KB request body"
+            )
             for stream in (False, True):
-                direct, proxied = asyncio.run(measure(f"http://127.0.0.1:{port}", found.group(1), stream))
+                direct, proxied = asyncio.run(
+                    measure(f"http://127.0.0.1:{port}", found.group(1), stream)
+                )
                 kind = "streamed (21 SSE events)" if stream else "non-streamed"
                 d50, d99 = percentile(direct, 0.5), percentile(direct, 0.99)
                 p50, p99 = percentile(proxied, 0.5), percentile(proxied, 0.99)
                 print(f"{kind}:")
                 print(f"  direct   p50 {d50:6.3f} ms   p99 {d99:6.3f} ms")
                 print(f"  proxied  p50 {p50:6.3f} ms   p99 {p99:6.3f} ms")
-                print(f"  added    p50 {p50 - d50:6.3f} ms   p99 {p99 - d99:6.3f} ms   (goal: 0.5 / 2)")
+                print(
+                    f"  added    p50 {p50 - d50:6.3f} ms   p99 {p99 - d99:6.3f} ms   (goal: 0.5 / 2)"
+                )
         finally:
             proxy.terminate()
             upstream.terminate()
