@@ -1,0 +1,149 @@
+"""The plain data of the checks: what extraction finds and what an analyzer returns.
+
+    Extraction              what a model output wrote
+     ├── Edit               a change to one file: `before` replaced by `after`
+     ├── CodeBlock          standalone code (a fenced block, a shell heredoc script)
+     └── Unparsed           a fragment that could not be read; reported, never judged
+    Verdict                 what one analyzer concluded about one output
+     └── Finding            one offending place: path, line, message, snippet
+
+All of it is frozen; analyzers are pure functions of (output, context).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
+
+if TYPE_CHECKING:
+    from redline.analyzers._context import Context
+    from redline.transcripts.model import Message
+
+EditKind = Literal["write", "replace", "insert", "delete", "lazy"]
+
+
+@dataclass(frozen=True, slots=True)
+class Edit:
+    """A change the output makes to one file.
+
+    kind: `write`: `after` is the whole new file (Write, create, Add File); `replace`: `before`
+    (a fragment of the file, "" when unknown) becomes `after`; `insert`: `after` is inserted
+    (at `start_line` when known); `delete`: the file is removed; `lazy`: `after` is a sketch
+    with elisions that the agent's tool merges (Continue `edit_existing_file`).
+    `start_line` is the line where `after` begins in the new file, when the output says so.
+    `origin` names the form it came from: a tool name, "aider", "apply_patch", "diff"...
+    """
+
+    path: str
+    before: str
+    after: str
+    language: str | None = None
+    kind: EditKind = "replace"
+    replace_all: bool = False
+    start_line: int | None = None
+    origin: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class CodeBlock:
+    """Code the output shows or runs without saying which part of a file it replaces: a fenced
+    block (with the path aider's whole-file format names, if any) or a script run in a shell."""
+
+    code: str
+    language: str | None
+    path: str | None = None
+    origin: str = "fence"
+    index: int = 0  # 1-based position among the output's blocks, for naming them
+
+
+@dataclass(frozen=True, slots=True)
+class Unparsed:
+    """Something that looked like code or an edit but could not be read. Checks list these and
+    judge nothing about them."""
+
+    path: str | None
+    reason: str
+    fragment: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Extraction:
+    edits: tuple[Edit, ...] = ()
+    blocks: tuple[CodeBlock, ...] = ()
+    unparsed: tuple[Unparsed, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """One offending place. `line` is 1-based in the file when the file position is known (new
+    files, diffs with line numbers, edits located in a file the transcript read), else counted
+    from the first line of the edit's new text; None where there is no line (a tool call)."""
+
+    path: str | None
+    line: int | None
+    message: str
+    snippet: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """`passed` is True when there are no findings. `unparsed` lists fragments the check could
+    not read: they were not judged either way."""
+
+    passed: bool
+    findings: tuple[Finding, ...] = ()
+    unparsed: tuple[Unparsed, ...] = ()
+
+    @classmethod
+    def of(cls, findings: list[Finding] | tuple[Finding, ...], unparsed: Any = ()) -> Verdict:
+        return cls(not findings, tuple(findings), tuple(unparsed))
+
+
+OptionType = Literal["bool", "str", "int", "regex", "choice"]
+
+
+@dataclass(frozen=True, slots=True)
+class Option:
+    """An option an analyzer accepts. `regex` values are compiled (a bad pattern is a usage
+    error) and handed to the analyzer as `re.Pattern`."""
+
+    name: str
+    type: OptionType
+    default: Any
+    help: str
+    choices: tuple[str, ...] = ()
+    required: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Example:
+    """A VALID or INVALID example kept beside a rule; each one runs as a test.
+
+    `output` is either Python source, checked as a new file `path` (or, with `before`, as a
+    Claude Code `Edit` replacing `before` with it), or a whole model output `Message`.
+    `options` is the option text as written after `NAME:` on the command line. `lines`, for an
+    INVALID example, lists the lines the findings must be on.
+    """
+
+    output: str | Message
+    options: str = ""
+    before: str | None = None
+    path: str = "example.py"
+    lines: tuple[int, ...] = ()
+    note: str = ""
+
+
+@runtime_checkable
+class Analyzer(Protocol):
+    """A check. Built-ins and plugins have this same shape; see `redline.analyzers.rules`.
+
+    `check` is pure: no network, no writes. It reads its options from `context.options` (every
+    declared option is present, defaults filled in) and judges only what the output introduced.
+    Rules may also carry `VALID` and `INVALID` tuples of `Example`.
+    """
+
+    name: str
+    description: str
+    options: tuple[Option, ...]
+
+    def check(self, output: Message, context: Context) -> Verdict: ...
