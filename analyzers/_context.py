@@ -1,0 +1,144 @@
+"""What a check sees besides the output: the request it answered, its own options, and the
+output's code as `Change`s located in the files the transcript shows.
+
+A `Context` memoizes extraction and parsing per output, so running several checks on one output
+reads it once. It is immutable from the outside; `with_options` gives the per-check copy that
+shares the memo.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any, TypeVar
+
+from redline.analyzers._files import Files, files_from_request
+from redline.analyzers._model import CodeBlock, Edit, Extraction
+from redline.analyzers.extract import extract
+from redline.transcripts.model import Message, Request
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """One piece of code an output leaves behind.
+
+    `after` is the code written, `before` what it replaces ("" for new code; for a whole-file
+    write over a file the transcript showed, that file's earlier text). `first_line` is the line
+    `after` starts on: in the file when the position is known, else 1. `file_before` and
+    `file_after` hold the window of the file the transcript showed (from line `file_start`)
+    before and after the change, when it did. `kind` is the edit's kind, or "block".
+    """
+
+    path: str
+    language: str | None
+    before: str
+    after: str
+    kind: str
+    first_line: int = 1
+    file_before: str | None = None
+    file_after: str | None = None
+    file_start: int = 1
+    edit: Edit | None = None
+    block: CodeBlock | None = None
+
+    def added_lines(self) -> list[tuple[int, str]]:
+        """(line, text) of each line of `after` that is not carried over from `before`."""
+        after = self.after.split("\n")
+        if after and after[-1] == "":
+            after.pop()
+        if not self.before:
+            return [(self.first_line + i, line) for i, line in enumerate(after)]
+        matcher = difflib.SequenceMatcher(None, self.before.split("\n"), after, autojunk=False)
+        out = []
+        for tag, _, _, j1, j2 in matcher.get_opcodes():
+            if tag in ("replace", "insert"):
+                out += [(self.first_line + j, after[j]) for j in range(j1, j2)]
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class Context:
+    """`request` is the request the output answered (None when checking a bare file)."""
+
+    request: Request | None = None
+    options: Mapping[str, Any] = field(default_factory=dict)
+    memo: dict[Any, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    def with_options(self, options: Mapping[str, Any]) -> Context:
+        return replace(self, options=dict(options))
+
+    def remember(self, key: str, output: Message, compute: Callable[[], T]) -> T:
+        """`compute()` once per (key, output) for the life of this context and its copies."""
+        slot = (key, id(output))
+        if slot not in self.memo:
+            self.memo[slot] = (output, compute())  # holding `output` keeps its id unique
+        value: T = self.memo[slot][1]
+        return value
+
+    def extraction(self, output: Message) -> Extraction:
+        return self.remember("extraction", output, lambda: extract(output))
+
+    def files(self) -> Files:
+        """The files as the request shows them, before the output."""
+        if "files" not in self.memo:
+            self.memo["files"] = files_from_request(self.request)
+        files: Files = self.memo["files"]
+        return files
+
+    def changes(self, output: Message) -> tuple[Change, ...]:
+        return self.remember(
+            "changes", output, lambda: changes(self.extraction(output), self.files())
+        )
+
+
+def changes(extraction: Extraction, known: Files) -> tuple[Change, ...]:
+    files = known.copy()
+    out = []
+    for edit in extraction.edits:
+        old = files.get(edit.path)
+        placed = files.apply(edit)
+        if edit.kind in ("write", "delete"):
+            before = old.text if old is not None else ""
+            out.append(
+                Change(
+                    edit.path,
+                    edit.language,
+                    before,
+                    edit.after,
+                    edit.kind,
+                    1,
+                    old.text if old is not None and old.start_line == 1 else None,
+                    edit.after if edit.kind == "write" else None,
+                    1,
+                    edit=edit,
+                )
+            )
+        elif placed is not None:
+            out.append(
+                Change(
+                    edit.path,
+                    edit.language,
+                    edit.before,
+                    edit.after,
+                    edit.kind,
+                    placed.line,
+                    placed.old.text,
+                    placed.new.text,
+                    placed.old.start_line,
+                    edit=edit,
+                )
+            )
+        else:
+            first = edit.start_line if edit.start_line and edit.start_line > 0 else 1
+            out.append(
+                Change(
+                    edit.path, edit.language, edit.before, edit.after, edit.kind, first, edit=edit
+                )
+            )
+    for block in extraction.blocks:
+        path = block.path or f"<block {block.index}>"
+        out.append(Change(path, block.language, "", block.code, "block", block=block))
+    return tuple(out)

@@ -1,0 +1,131 @@
+"""`--check NAME[:OPTIONS]`: reading a check's name and options from one argument.
+
+OPTIONS is either a JSON object (`regex:{"pattern": "a, b: c"}`) or `key=value` pairs separated
+by `;`. A value runs from the first `=` of its pair to the next `;` and is taken verbatim, commas,
+colons and spaces included; `\\;` stands for a literal `;` (harmless in a regex, where `\\;`
+already means `;`). A boolean option may be named alone to mean true (`allow-logging`).
+Option names may be written with `-` or `_`.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from redline.analyzers._model import Analyzer, Option
+from redline.errors import RedlineError
+
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
+_TRUE = {"true", "yes", "on", "1"}
+_FALSE = {"false", "no", "off", "0"}
+
+
+def split_spec(spec: str) -> tuple[str, str]:
+    """`NAME[:OPTIONS]` -> (NAME, OPTIONS); only the first colon separates them."""
+    name, _, options = spec.partition(":")
+    name = name.strip()
+    if not _NAME.fullmatch(name):
+        raise RedlineError(
+            f"bad check {spec!r}: write NAME or NAME:OPTIONS, e.g. broad-except:allow-logging"
+        )
+    return name, options
+
+
+def split_pairs(text: str) -> list[str]:
+    """Split on `;` not preceded by a backslash; `\\;` becomes `;`."""
+    pairs: list[str] = []
+    current: list[str] = []
+    i = 0
+    while i < len(text):
+        if text.startswith("\\;", i):
+            current.append(";")
+            i += 2
+            continue
+        if text[i] == ";":
+            pairs.append("".join(current))
+            current = []
+        else:
+            current.append(text[i])
+        i += 1
+    pairs.append("".join(current))
+    return [p for p in pairs if p.strip()]
+
+
+def raw_options(name: str, text: str) -> dict[str, Any]:
+    if text.lstrip().startswith("{"):
+        try:
+            value = json.loads(text)
+        except ValueError as error:
+            raise RedlineError(f"options of check {name!r} are not valid JSON: {error}") from None
+        if not isinstance(value, dict):
+            raise RedlineError(f"options of check {name!r} must be a JSON object")
+        return value
+    raw: dict[str, Any] = {}
+    for pair in split_pairs(text):
+        key, eq, value = pair.partition("=")
+        raw[key.strip()] = value if eq else True
+    return raw
+
+
+def parse_options(analyzer: Analyzer, text: str) -> dict[str, Any]:
+    """Every declared option of `analyzer`, from `text` or its default; typed and validated."""
+    declared = {o.name: o for o in analyzer.options}
+    values: dict[str, Any] = {}
+    for key, value in raw_options(analyzer.name, text).items():
+        option = declared.get(str(key).strip().replace("_", "-"))
+        if option is None:
+            known = ", ".join(declared) or "none"
+            raise RedlineError(
+                f"unknown option {key!r} for check {analyzer.name!r}; its options: {known}"
+            )
+        values[option.name] = convert(analyzer.name, option, value)
+    for option in analyzer.options:
+        if option.name not in values:
+            if option.required:
+                raise RedlineError(
+                    f"check {analyzer.name!r} needs option {option.name!r}, e.g. "
+                    f"--check '{analyzer.name}:{option.name}=...'"
+                )
+            values[option.name] = option.default
+    return values
+
+
+def convert(check: str, option: Option, value: Any) -> Any:
+    where = f"option {option.name!r} of check {check!r}"
+    if option.type == "bool":
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
+            return value.strip().lower() in _TRUE
+        raise RedlineError(f"{where} is true or false, not {value!r}")
+    if value is True:
+        raise RedlineError(f"{where} needs a value: {option.name}=...")
+    if option.type == "int":
+        try:
+            return int(value)
+        except (TypeError, ValueError):
+            raise RedlineError(f"{where} is a whole number, not {value!r}") from None
+    if not isinstance(value, str):
+        raise RedlineError(f"{where} is text, not {json.dumps(value)}")
+    if option.type == "regex":
+        try:
+            return re.compile(value)
+        except re.error as error:
+            raise RedlineError(f"{where} is not a valid regular expression: {error}") from None
+    if option.type == "choice" and value not in option.choices:
+        raise RedlineError(f"{where} is one of {', '.join(option.choices)}, not {value!r}")
+    return value
+
+
+def describe(option: Option) -> Mapping[str, Any]:
+    """The JSON form `redline analyzers --json` prints."""
+    out: dict[str, Any] = {"name": option.name, "type": option.type, "help": option.help}
+    default = option.default
+    out["default"] = default.pattern if isinstance(default, re.Pattern) else default
+    if option.choices:
+        out["choices"] = list(option.choices)
+    if option.required:
+        out["required"] = True
+    return out

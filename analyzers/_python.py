@@ -1,0 +1,351 @@
+"""Python code of an output, made parseable as honestly as possible, and handed to libcst in
+pieces small enough to be fast.
+
+For each Python `Change` the new code is read, in this order:
+
+1. inside its file, when the transcript showed the file (`Change.file_after`) and the result
+   parses: findings get file line numbers, and only the changed lines count as introduced;
+2. as a whole file, for a write: it must parse, or the change is `Broken`;
+3. as a fragment: as is, dedented, then with synthetic block openers (`if True:`, `try:`) above
+   a fragment that starts inside a block, `pass` under a dangling `...:` and `finally: pass`
+   after a dangling `try:`. Synthetic lines never carry a finding; line numbers are mapped back.
+
+A fragment that still does not parse is `Unparsed`, never guessed at. The old side (what the
+change replaced) is read the same way, so a rule can tell what was already there.
+
+`ast` (C speed) checks parseability and finds statement boundaries; the rules themselves match
+on libcst trees of only the top-level statements (or class members) that can hold a finding:
+`chunks()` parses those, so a 5 KB file with one relevant function costs one function's parse.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+import textwrap
+import warnings
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import libcst as cst
+from libcst.metadata import MetadataWrapper, PositionProvider
+
+from redline.analyzers._context import Change, Context
+from redline.analyzers._model import Unparsed
+from redline.analyzers.extract._diffs import excerpt
+from redline.transcripts.model import Message
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    """Code that parses. Line `m` of `text` is line `m + offset` of what is reported; lines
+    `region[0]..region[1]` (1-based, inclusive, of `text`) are the change's own."""
+
+    text: str
+    tree: ast.Module = field(compare=False, repr=False)
+    offset: int
+    region: tuple[int, int]
+
+    def line(self, module_line: int) -> int:
+        return module_line + self.offset
+
+
+@dataclass(frozen=True, slots=True)
+class PythonUnit:
+    change: Change
+    new: Source
+    old: Source | None  # None when there was no old code, or it did not parse
+    whole_file: bool  # `new` is a complete file (a write, or a file the transcript showed whole)
+
+
+@dataclass(frozen=True, slots=True)
+class Broken:
+    """New code that must parse and does not: a whole file written, or a file the transcript
+    showed that parsed before the change."""
+
+    change: Change
+    line: int | None
+    message: str
+    snippet: str
+
+
+@dataclass(frozen=True, slots=True)
+class PythonCode:
+    """How each Python change of an output was read."""
+
+    results: tuple[tuple[Change, PythonUnit | Broken | Unparsed], ...]
+
+    @property
+    def units(self) -> list[PythonUnit]:
+        return [r for _, r in self.results if isinstance(r, PythonUnit)]
+
+    @property
+    def broken(self) -> list[Broken]:
+        return [r for _, r in self.results if isinstance(r, Broken)]
+
+    @property
+    def unparsed(self) -> list[Unparsed]:
+        return [r for _, r in self.results if isinstance(r, Unparsed)]
+
+    def not_judged(self) -> list[Unparsed]:
+        """What a rule other than python-syntax cannot read: unparsed and broken code."""
+        broken = [
+            Unparsed(b.change.path, f"does not parse: {b.message}", b.snippet) for b in self.broken
+        ]
+        return self.unparsed + broken
+
+
+def python_code(output: Message, context: Context) -> PythonCode:
+    """The Python of `output`, read once per context."""
+    return context.remember("python", output, lambda: read_changes(context.changes(output)))
+
+
+def read_changes(changes: tuple[Change, ...]) -> PythonCode:
+    return PythonCode(
+        tuple(
+            (change, read_change(change))
+            for change in changes
+            if change.language == "python" and change.kind != "delete" and change.after.strip()
+        )
+    )
+
+
+def parse(text: str) -> ast.Module | SyntaxError:
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # invalid escape sequences warn; that is not ours
+            return ast.parse(text)
+    except SyntaxError as error:
+        return error
+    except (ValueError, MemoryError, RecursionError) as error:  # NUL bytes, absurd nesting
+        return SyntaxError(str(error))
+
+
+def _lines(text: str) -> int:
+    return text.count("\n") + (0 if text.endswith("\n") else 1)
+
+
+def read_change(change: Change) -> PythonUnit | Broken | Unparsed:
+    n_after = _lines(change.after)
+    if change.file_after is not None:
+        tree = parse(change.file_after)
+        start = change.first_line - change.file_start + 1
+        if isinstance(tree, ast.Module):
+            new = Source(
+                change.file_after, tree, change.file_start - 1, (start, start + n_after - 1)
+            )
+            old = None
+            if change.kind == "write":
+                old = _fragment(change.before, 1)
+            elif change.file_before is not None:
+                old_tree = parse(change.file_before)
+                if isinstance(old_tree, ast.Module):
+                    region = (start, start + _lines(change.before) - 1)
+                    old = Source(change.file_before, old_tree, change.file_start - 1, region)
+            complete = change.kind == "write" or (
+                change.file_start == 1 and change.file_before is not None
+            )
+            return PythonUnit(change, new, old, complete)
+        old_parsed = change.file_before is not None and isinstance(
+            parse(change.file_before), ast.Module
+        )
+        if change.kind == "write" or old_parsed:
+            line = (tree.lineno + change.file_start - 1) if tree.lineno else None
+            bad = change.file_after.split("\n")[tree.lineno - 1] if tree.lineno else ""
+            return Broken(change, line, tree.msg, bad.strip())
+    new_source = _fragment(change.after, change.first_line)
+    if new_source is None:
+        reason = "the new code does not parse on its own and the transcript does not show its file"
+        return Unparsed(change.path, reason, excerpt(change.after))
+    return PythonUnit(change, new_source, _fragment(change.before, change.first_line), False)
+
+
+def _fragment(code: str, first_line: int) -> Source | None:
+    if not code.strip():
+        return None
+    repaired = repair(code)
+    if repaired is None:
+        return None
+    text, tree, prefix = repaired
+    return Source(text, tree, first_line - 1 - prefix, (prefix + 1, prefix + _lines(code)))
+
+
+# --- fragment repair ---------------------------------------------------------------------------
+
+_CONTINUES_TRY = ("except", "finally")
+_CONTINUES_IF = ("elif", "else")
+
+
+def repair(code: str) -> tuple[str, ast.Module, int] | None:
+    """(parseable text, its tree, the number of synthetic lines put before the code)."""
+    tree = parse(code)
+    if isinstance(tree, ast.Module):
+        return code, tree, 0
+    dedented = textwrap.dedent(code)
+    tree = parse(dedented)
+    if isinstance(tree, ast.Module):
+        return dedented, tree, 0
+    if "\t" in code:
+        return None
+    lines = dedented.split("\n")
+    starts = _statement_starts(lines)
+    if not starts:
+        return None
+    prefix = _openers(lines, starts)
+    body = lines
+    for _ in range(3):
+        text = "\n".join(prefix + body)
+        tree = parse(text)
+        if isinstance(tree, ast.Module):
+            return text, tree, len(prefix)
+        tail = _closer(body, starts, tree)
+        if tail is None:
+            return None
+        body = body + tail
+    return None
+
+
+def _indent(line: str) -> int:
+    return len(line) - len(line.lstrip(" "))
+
+
+def _keyword(line: str) -> str:
+    match = re.match(r"\s*([a-z]+)\b", line)
+    return match.group(1) if match else ""
+
+
+def _openers(lines: list[str], starts: list[int]) -> list[str]:
+    first = _indent(lines[starts[0]])
+    levels = sorted({_indent(lines[i]) for i in starts if _indent(lines[i]) < first})
+    prefix = []
+    if (levels and levels[0] > 0) or (not levels and first > 0):
+        prefix.append("if True:")  # the outermost level must be column 0
+    for level in levels:
+        follower = next(_keyword(lines[i]) for i in starts if _indent(lines[i]) == level)
+        opener = "try:" if follower in _CONTINUES_TRY else "if True:"
+        prefix.append(" " * level + opener)
+    keyword = _keyword(lines[starts[0]])
+    if keyword in _CONTINUES_TRY:
+        prefix += [" " * first + "try:", " " * (first + 4) + "pass"]
+    elif keyword in _CONTINUES_IF:
+        prefix += [" " * first + "if True:", " " * (first + 4) + "pass"]
+    return prefix
+
+
+def _closer(body: list[str], starts: list[int], error: SyntaxError) -> list[str] | None:
+    """Lines to put after a fragment that ends inside a block."""
+    last = next((body[i] for i in reversed(starts) if body[i].strip()), "")
+    code = last.split("#", 1)[0].rstrip()
+    if code.endswith(":"):
+        return [" " * (_indent(last) + 4) + "pass"]
+    if "'except' or 'finally'" in (error.msg or ""):
+        tries = [i for i in starts if body[i].strip() == "try:"]
+        for i in reversed(tries):
+            level = _indent(body[i])
+            closed = any(
+                _indent(body[j]) == level and _keyword(body[j]) in _CONTINUES_TRY
+                for j in starts
+                if j > i
+            )
+            if not closed:
+                return [" " * level + "finally:", " " * (level + 4) + "pass"]
+    return None
+
+
+def _statement_starts(lines: list[str]) -> list[int]:
+    """Indexes of lines that begin a statement: not blank, not a comment, not inside brackets
+    or a triple-quoted string (a small scanner, since tokenize rejects a fragment's indents)."""
+    starts = []
+    depth = 0
+    quote: str | None = None
+    for i, line in enumerate(lines):
+        if quote is None and depth == 0 and line.strip() and not line.lstrip().startswith("#"):
+            starts.append(i)
+        j = 0
+        while j < len(line):
+            ch = line[j]
+            if quote is not None:
+                if ch == "\\":
+                    j += 2
+                    continue
+                if line.startswith(quote, j):
+                    j += len(quote)
+                    quote = None
+                    continue
+                j += 1
+                continue
+            if ch == "#":
+                break
+            if ch in "\"'":
+                triple = line[j : j + 3]
+                quote = triple if triple in ('"""', "'''") else ch
+                j += len(quote)
+                continue
+            if ch in "([{":
+                depth += 1
+            elif ch in ")]}":
+                depth = max(0, depth - 1)
+            j += 1
+        if quote is not None and len(quote) == 1:
+            quote = None  # an unterminated one-line string: let the parser complain
+    return [i for i in starts if not _continued(lines, i)]
+
+
+def _continued(lines: list[str], i: int) -> bool:
+    return i > 0 and lines[i - 1].rstrip().endswith("\\")
+
+
+# --- libcst on the pieces that matter ----------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Chunk:
+    """A statement of a `Source` parsed by libcst. Line `m` of `module` is line `m + offset` of
+    the source; `positions` maps nodes to their code ranges."""
+
+    module: cst.Module
+    offset: int
+    positions: object = field(repr=False)
+
+    def span(self, node: cst.CSTNode) -> tuple[int, int]:
+        pos = self.positions[node]  # type: ignore[index]
+        return pos.start.line + self.offset, pos.end.line + self.offset
+
+
+def chunks(
+    source: Source, pattern: re.Pattern[str], *, whole: bool = False
+) -> Iterator[Chunk | Unparsed]:
+    """libcst trees of the statements of `source` that overlap its region (every statement when
+    `whole`) and whose text matches `pattern`; a class is entered to pick single members."""
+    lines = source.text.split("\n")
+    low, high = (1, len(lines)) if whole else source.region
+    yield from _chunks(source.tree.body, lines, low, high, pattern)
+
+
+def _chunks(
+    body: list[ast.stmt], lines: list[str], low: int, high: int, pattern: re.Pattern[str]
+) -> Iterator[Chunk | Unparsed]:
+    for node in body:
+        decorators = getattr(node, "decorator_list", [])
+        start = min([node.lineno, *(d.lineno for d in decorators)])
+        end = node.end_lineno or node.lineno
+        if end < low or start > high:
+            continue
+        text = "\n".join(lines[start - 1 : end])
+        if not pattern.search(text):
+            continue
+        if isinstance(node, ast.ClassDef):
+            yield from _chunks(node.body, lines, low, high, pattern)
+            continue
+        wrapped = lines[start - 1][:1] in (" ", "\t")
+        code = ("if True:\n" + text if wrapped else text) + "\n"
+        try:
+            module = cst.parse_module(code)
+            wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
+            positions = wrapper.resolve(PositionProvider)
+        except (cst.ParserSyntaxError, RecursionError, ValueError) as error:
+            yield Unparsed(
+                None, f"libcst could not parse lines {start}-{end}: {error}", excerpt(text)
+            )
+            continue
+        yield Chunk(module, start - 1 - (1 if wrapped else 0), positions)

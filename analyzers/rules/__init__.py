@@ -1,0 +1,25 @@
+"""The built-in checks, one rule per module, registered through the same hook as any plugin.
+
+Each module defines its analyzer class (with VALID and INVALID examples) and `ANALYZER`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from redline.analyzers._model import Analyzer
+from redline.analyzers.rules import (
+    broad_except,
+    placeholder,
+    python_syntax,
+    regex,
+    test_tampering,
+    tool,
+)
+
+BUILTINS = (broad_except, regex, python_syntax, placeholder, test_tampering, tool)
+
+
+def register(add: Callable[[Analyzer], None]) -> None:
+    for module in BUILTINS:
+        add(module.ANALYZER)

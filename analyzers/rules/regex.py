@@ -1,0 +1,100 @@
+"""regex: forbid or require a pattern in the output's code or text.
+
+`in=code` (default) searches the code the output writes (every edit and code block, any
+language); `in=text` searches the output's text as written, fenced blocks included, reasoning
+excluded; `in=all` both. With `mode=forbid` (default) a match is a finding, but in code only a
+match that starts on a line the output introduced (not carried over from the code it replaced).
+With `mode=require` the check fails when nothing in scope matches. Python `re` syntax; flags
+inline, e.g. `(?i)`; `.` does not match a newline unless `(?s)`.
+"""
+
+from __future__ import annotations
+
+import re
+
+from redline.analyzers._context import Context
+from redline.analyzers._model import Example, Finding, Option, Verdict
+from redline.transcripts.model import Message, Text
+
+
+def _line_of(text: str, index: int) -> tuple[int, str]:
+    start = text.rfind("\n", 0, index) + 1
+    end = text.find("\n", index)
+    return text.count("\n", 0, index) + 1, text[start : end if end >= 0 else len(text)]
+
+
+class Regex:
+    name = "regex"
+    description = "forbid or require a regular expression in the output's code or text"
+    options = (
+        Option(
+            "pattern", "regex", None, "the regular expression (Python re syntax)", required=True
+        ),
+        Option(
+            "mode",
+            "choice",
+            "forbid",
+            "forbid: a match is a finding; require: no match is",
+            ("forbid", "require"),
+        ),
+        Option("in", "choice", "code", "where to search", ("code", "text", "all")),
+    )
+
+    def check(self, output: Message, context: Context) -> Verdict:
+        pattern: re.Pattern[str] = context.options["pattern"]
+        scope = context.options.get("in", "code")
+        require = context.options.get("mode") == "require"
+        findings: list[Finding] = []
+        matched = False
+        if scope in ("code", "all"):
+            for change in context.changes(output):
+                added = {line for line, _ in change.added_lines()}
+                for match in pattern.finditer(change.after):
+                    matched = True
+                    n, text = _line_of(change.after, match.start())
+                    line = change.first_line + n - 1
+                    if line in added:
+                        findings.append(
+                            Finding(
+                                change.path,
+                                line,
+                                f"matches forbidden /{pattern.pattern}/",
+                                text.strip(),
+                            )
+                        )
+        if scope in ("text", "all"):
+            for part in output.parts:
+                if not isinstance(part, Text):
+                    continue
+                for match in pattern.finditer(part.text):
+                    matched = True
+                    n, text = _line_of(part.text, match.start())
+                    findings.append(
+                        Finding("<text>", n, f"matches forbidden /{pattern.pattern}/", text.strip())
+                    )
+        if require:
+            if matched:
+                return Verdict(True)
+            return Verdict.of(
+                [
+                    Finding(
+                        None,
+                        None,
+                        f"nothing in the output's {scope} matches required /{pattern.pattern}/",
+                    )
+                ]
+            )
+        return Verdict.of(findings)
+
+    VALID = (
+        Example("x = 1\n", options="pattern=eval\\("),
+        Example("y = eval(s)\nz = 2\n", before="y = eval(s)\n", options="pattern=eval\\("),
+        Example("def f(a, b): return a\n", options="pattern=def f\\(a, b\\):;mode=require"),
+    )
+    INVALID = (
+        Example("x = 1\ny = eval(s)\n", options="pattern=eval\\(", lines=(2,)),
+        Example("x = 1\n", options='{"pattern": "timeout=\\\\d+", "mode": "require"}'),
+    )
+
+
+ANALYZER = Regex()

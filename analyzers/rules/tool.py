@@ -1,0 +1,133 @@
+"""tool: forbid or require a tool call, or a pattern in a tool's arguments.
+
+`name` is a regex that must match the whole tool name (any tool when absent); `pattern` is a
+regex searched in the call's arguments: the raw argument text, and every string inside the
+decoded JSON (so `\\n` and quotes are real characters there), with an argv list (`["bash",
+"-lc", "..."]`) also joined by spaces. With `mode=forbid` (default) each matching call is a
+finding; with `mode=require` the check fails when no call matches. Only calls the API returned
+as tool calls count (not tool calls spelled out in text).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from typing import Any
+
+from redline.analyzers._context import Context
+from redline.analyzers._model import Example, Finding, Option, Verdict
+from redline.analyzers.extract import decode_arguments
+from redline.transcripts.model import Message, Opaque, ToolCall
+
+
+def _strings(value: Any) -> Iterator[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, list):
+        if value and all(isinstance(v, str) for v in value):
+            yield " ".join(value)
+        for v in value:
+            yield from _strings(v)
+    elif isinstance(value, dict):
+        for v in value.values():
+            yield from _strings(v)
+
+
+def calls(output: Message) -> Iterator[tuple[str, str]]:
+    """(name, raw arguments) of each tool call, Responses items kept opaque included."""
+    for part in output.parts:
+        if isinstance(part, ToolCall):
+            yield part.name, part.arguments
+        elif isinstance(part, Opaque) and str(part.data.get("type", "")).endswith("_call"):
+            data = part.data
+            yield str(data.get("name") or data.get("type")), json.dumps(data)
+
+
+def _search(pattern: re.Pattern[str], raw: str) -> str | None:
+    for text in (raw, *_strings(decode_arguments(raw))):
+        match = pattern.search(text)
+        if match:
+            start = text.rfind("\n", 0, match.start()) + 1
+            end = text.find("\n", match.end())
+            return text[start : end if end >= 0 else len(text)].strip()[:200]
+    return None
+
+
+class Tool:
+    name = "tool"
+    description = "forbid or require a tool call, or a pattern in a tool's arguments"
+    options = (
+        Option("name", "regex", None, "regex for the whole tool name (default: any tool)"),
+        Option("pattern", "regex", None, "regex searched in the call's arguments"),
+        Option(
+            "mode",
+            "choice",
+            "forbid",
+            "forbid: a matching call is a finding; require: no matching call is",
+            ("forbid", "require"),
+        ),
+    )
+
+    def check(self, output: Message, context: Context) -> Verdict:
+        name: re.Pattern[str] | None = context.options.get("name")
+        pattern: re.Pattern[str] | None = context.options.get("pattern")
+        findings = []
+        for tool, raw in calls(output):
+            if name is not None and not name.fullmatch(tool):
+                continue
+            snippet = raw[:200]
+            if pattern is not None:
+                found = _search(pattern, raw)
+                if found is None:
+                    continue
+                snippet = found
+            what = f"matching /{pattern.pattern}/" if pattern is not None else "forbidden"
+            findings.append(Finding(None, None, f"call to {tool} {what}", snippet))
+        if context.options.get("mode") == "require":
+            if findings:
+                return Verdict(True)
+            wanted = f"a call to a tool matching /{name.pattern}/" if name else "a tool call"
+            extra = f" with arguments matching /{pattern.pattern}/" if pattern else ""
+            return Verdict.of(
+                [Finding(None, None, f"the output makes no {wanted.removeprefix('a ')}{extra}")]
+            )
+        return Verdict.of(findings)
+
+    VALID = (
+        Example(
+            Message("assistant", (ToolCall("1", "Bash", json.dumps({"command": "ls -la"})),)),
+            options="name=Bash;pattern=rm\\s+-rf",
+        ),
+        Example(
+            Message("assistant", (ToolCall("1", "Read", "{}"),)), options="name=Read;mode=require"
+        ),
+    )
+    INVALID = (
+        Example(
+            Message(
+                "assistant",
+                (ToolCall("1", "Bash", json.dumps({"command": "cd /tmp && rm -rf build"})),),
+            ),
+            options="name=Bash|exec_command;pattern=rm\\s+-rf",
+        ),
+        Example(
+            Message(
+                "assistant",
+                (
+                    ToolCall(
+                        "1",
+                        "exec_command",
+                        json.dumps({"cmd": ["bash", "-lc", "git push --force"]}),
+                    ),
+                ),
+            ),
+            options="pattern=git push --force",
+        ),
+        Example(
+            Message("assistant", (ToolCall("1", "Read", "{}"),)), options="name=Write;mode=require"
+        ),
+    )
+
+
+ANALYZER = Tool()

@@ -1,0 +1,63 @@
+"""Running the VALID and INVALID examples a rule keeps beside it (Fixit style).
+
+    from redline.analyzers.testing import check_examples
+    def test_my_rule_examples():
+        check_examples(MyRule())
+
+`tests/test_analyzers_rules.py` runs every registered analyzer's examples this way, built-in or
+plugin.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+
+from redline.analyzers._context import Context
+from redline.analyzers._model import Analyzer, Example, Verdict
+from redline.analyzers._options import parse_options
+from redline.transcripts.model import Message, ToolCall
+
+
+def example_output(example: Example) -> Message:
+    """A str example becomes a Claude Code tool call: `Write` of a new file, or `Edit` of
+    `before` into it."""
+    if isinstance(example.output, Message):
+        return example.output
+    if example.before is None:
+        args = {"file_path": example.path, "content": example.output}
+        return Message("assistant", (ToolCall("example", "Write", json.dumps(args)),))
+    args = {"file_path": example.path, "old_string": example.before, "new_string": example.output}
+    return Message("assistant", (ToolCall("example", "Edit", json.dumps(args)),))
+
+
+def run_example(analyzer: Analyzer, example: Example) -> Verdict:
+    context = Context(options=parse_options(analyzer, example.options))
+    return analyzer.check(example_output(example), context)
+
+
+def examples(analyzer: Analyzer) -> Iterator[tuple[str, Example, bool]]:
+    """(id, example, valid) for each example of `analyzer`."""
+    for valid, group in ((True, "VALID"), (False, "INVALID")):
+        for n, example in enumerate(getattr(analyzer, group, ()), 1):
+            yield f"{analyzer.name}-{group.lower()}-{n}", example, valid
+
+
+def check_example(analyzer: Analyzer, example: Example, valid: bool) -> None:
+    verdict = run_example(analyzer, example)
+    shown = example.output if isinstance(example.output, str) else example.output.text
+    where = f"{analyzer.name} on {shown!r} ({example.note or 'no note'})"
+    if valid:
+        assert verdict.passed, f"VALID example flagged: {where}: {verdict.findings}"
+        return
+    assert not verdict.passed, f"INVALID example passed: {where}; unparsed: {verdict.unparsed}"
+    if example.lines:
+        lines = tuple(f.line for f in verdict.findings)
+        assert lines == example.lines, (
+            f"{where}: findings on lines {lines}, expected {example.lines}"
+        )
+
+
+def check_examples(analyzer: Analyzer) -> None:
+    for _, example, valid in examples(analyzer):
+        check_example(analyzer, example, valid)
