@@ -1,0 +1,47 @@
+"""Checks: code extraction from model outputs, the analyzers, and their registry.
+
+    output (Message) ──extract──▶ Extraction: Edit, CodeBlock, Unparsed
+                                     │ located in the files the request shows
+                                     ▼
+                                  Change ──▶ Analyzer.check(output, context) ──▶ Verdict, Finding
+
+Everything else in this package is internal; other parts use only these names.
+"""
+
+from redline.analyzers._context import Change, Context
+from redline.analyzers._model import (
+    Analyzer,
+    CodeBlock,
+    Edit,
+    Example,
+    Extraction,
+    Finding,
+    Option,
+    Unparsed,
+    Verdict,
+)
+from redline.analyzers._registry import ENTRY_POINT_GROUP, Registry, default_registry
+from redline.analyzers._run import Check, parse_check, run_checks, verdict_to_dict
+from redline.analyzers.extract import extract
+
+__all__ = [
+    "ENTRY_POINT_GROUP",
+    "Analyzer",
+    "Change",
+    "Check",
+    "CodeBlock",
+    "Context",
+    "Edit",
+    "Example",
+    "Extraction",
+    "Finding",
+    "Option",
+    "Registry",
+    "Unparsed",
+    "Verdict",
+    "default_registry",
+    "extract",
+    "parse_check",
+    "run_checks",
+    "verdict_to_dict",
+]

@@ -1,0 +1,174 @@
+"""`redline check` and `redline analyzers`. Mounted by `redline.cli` through `register(app)`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from redline.analyzers._inputs import Output, load_call, load_file
+from redline.analyzers._model import Verdict
+from redline.analyzers._options import describe
+from redline.analyzers._registry import Registry, default_registry
+from redline.analyzers._run import Check, parse_check, run_checks, verdict_to_dict
+from redline.errors import RedlineError
+
+CHECK_HELP = (
+    "A check to run, NAME or NAME:OPTIONS; repeatable. OPTIONS is key=value pairs separated by "
+    "';' (\\; for a literal ;) or a JSON object, e.g. 'regex:pattern=except (A, B):' or "
+    '\'regex:{"pattern": "a;b"}\'.'
+)
+
+
+def _fail(message: str) -> typer.Exit:
+    typer.echo(f"error: {message}", err=True)
+    return typer.Exit(2)
+
+
+def _warn(message: str) -> None:
+    typer.echo(f"warning: {message}", err=True)
+
+
+def _registry(plugins: list[Path] | None) -> Registry:
+    return default_registry(plugins or (), warn=_warn)
+
+
+def check_command(
+    files: Annotated[
+        list[Path] | None,
+        typer.Argument(
+            help="Files to check: code (.py), response bodies (.json), streams (.sse), text (.md).",
+            show_default=False,
+        ),
+    ] = None,
+    check: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--check", "-c", help=CHECK_HELP, metavar="NAME[:OPTIONS]", show_default=False
+        ),
+    ] = None,
+    call: Annotated[
+        str | None,
+        typer.Option(
+            "--call",
+            help="Check the output of this recorded call (id or prefix).",
+            metavar="ID",
+            show_default=False,
+        ),
+    ] = None,
+    plugin: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--plugin",
+            help="Load analyzers from this Python file; repeatable.",
+            metavar="FILE",
+            show_default=False,
+        ),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the verdicts as JSON.")] = False,
+) -> None:
+    """Run checks on a recorded output or on files; exit 0 if all pass, 1 if any finds something."""
+    try:
+        if not check:
+            raise RedlineError(
+                "give at least one --check NAME[:OPTIONS]; `redline analyzers` lists them"
+            )
+        if call is not None and files:
+            raise RedlineError("give either --call ID or files, not both")
+        if call is None and not files:
+            raise RedlineError("nothing to check: give --call ID or one or more files")
+        registry = _registry(plugin)
+        checks = [parse_check(spec, registry) for spec in check]
+        outputs = [load_call(call)] if call is not None else [load_file(p) for p in files or ()]
+        results = [
+            (output, run_checks(checks, output.message, output.request)) for output in outputs
+        ]
+    except RedlineError as error:
+        raise _fail(str(error)) from None
+    if as_json:
+        typer.echo(
+            json.dumps(_json(results, checks, len(outputs) > 1), indent=2, ensure_ascii=False)
+        )
+    else:
+        _print(results, checks, len(outputs) > 1)
+    if not all(v.passed for _, verdicts in results for v in verdicts):
+        raise typer.Exit(1)
+
+
+def _json(
+    results: list[tuple[Output, list[Verdict]]], checks: list[Check], many: bool
+) -> dict[str, Any]:
+    verdicts = []
+    for output, found in results:
+        for check, verdict in zip(checks, found, strict=True):
+            entry = verdict_to_dict(check.spec, verdict)
+            if many:
+                entry = {"input": output.label, **entry}
+            verdicts.append(entry)
+    return {"verdicts": verdicts}
+
+
+def _print(results: list[tuple[Output, list[Verdict]]], checks: list[Check], many: bool) -> None:
+    width = max(len(c.spec) for c in checks)
+    for output, found in results:
+        if many:
+            typer.echo(f"== {output.label}")
+        for check, verdict in zip(checks, found, strict=True):
+            count = len(verdict.findings)
+            status = "pass" if verdict.passed else f"FAIL  {count} finding{'s' * (count != 1)}"
+            typer.echo(f"{check.spec:<{width}}  {status}")
+            for f in verdict.findings:
+                where = f"{f.path}:{f.line}" if f.path and f.line else (f.path or "output")
+                typer.echo(f"  {where}  {f.message}")
+                for line in f.snippet.splitlines()[:3]:
+                    typer.echo(f"      {line}")
+            for u in verdict.unparsed:
+                typer.echo(f"  not judged: {u.path or 'output'}: {u.reason}")
+
+
+def analyzers_command(
+    plugin: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--plugin",
+            help="Load analyzers from this Python file too; repeatable.",
+            metavar="FILE",
+            show_default=False,
+        ),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the list as JSON.")] = False,
+) -> None:
+    """List the checks `redline check --check` accepts, with their options."""
+    try:
+        registry = _registry(plugin)
+    except RedlineError as error:
+        raise _fail(str(error)) from None
+    if as_json:
+        listing = [
+            {
+                "name": a.name,
+                "description": a.description,
+                "origin": registry.origin(a.name),
+                "options": [describe(o) for o in a.options],
+            }
+            for a in registry
+        ]
+        typer.echo(json.dumps({"analyzers": listing}, indent=2))
+        return
+    width = max(len(a.name) for a in registry)
+    for a in registry:
+        origin = "" if registry.origin(a.name) == "built-in" else f"  [{registry.origin(a.name)}]"
+        typer.echo(f"{a.name:<{width}}  {a.description}{origin}")
+        for o in a.options:
+            d = describe(o)
+            kind = "|".join(o.choices) if o.choices else o.type
+            default = "required" if o.required else f"default {json.dumps(d['default'])}"
+            typer.echo(f"{'':<{width}}    {o.name} ({kind}, {default}): {o.help}")
+
+
+def register(app: typer.Typer) -> None:
+    """Add `check` and `analyzers` to `app`."""
+    app.command("check")(check_command)
+    app.command("analyzers")(analyzers_command)
