@@ -321,8 +321,10 @@ def test_parse_of_render_gives_back_the_canonical_request(body: dict[str, Any]) 
 def test_block_system_becomes_request_system_with_cache_markers_in_extra() -> None:
     system = anthropic.parse_request(CLAUDE_CODE_REQUEST).system
     assert system is not None
-    assert [p.text for p in system if isinstance(p, Text)][1].startswith("You are Claude Code")
-    assert system[1].extra == {"cache_control": {"type": "ephemeral"}}  # type: ignore[union-attr]
+    assert system[1] == Text(
+        "You are Claude Code, Anthropic's official CLI for Claude.",
+        {"cache_control": {"type": "ephemeral"}},
+    )
 
 
 def test_string_system_and_string_content_are_one_text_each() -> None:

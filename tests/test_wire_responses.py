@@ -325,7 +325,7 @@ def test_consecutive_model_items_form_one_assistant_message() -> None:
             "content": None,
         },
     )
-    assert text.text == "Running the tests first."  # type: ignore[union-attr]
+    assert text == Text("Running the tests first.", {"_item": {"type": "message"}})
     assert call == ToolCall(
         "call_Kx1sVtQ0b7nZ", "exec_command", '{"cmd":"pytest -q","workdir":"/repo"}'
     )
@@ -393,7 +393,7 @@ def test_previous_response_id_and_other_keys_are_params() -> None:
 
 # --- responses and streams --------------------------------------------------------------------
 
-REASONING_ITEM = {
+REASONING_ITEM: dict[str, Any] = {
     "id": "rs_68af4031",
     "type": "reasoning",
     "summary": [
@@ -404,7 +404,7 @@ REASONING_ITEM = {
     ],
     "encrypted_content": "gAAAAABor0Ax-new",
 }
-MESSAGE_ITEM = {
+MESSAGE_ITEM: dict[str, Any] = {
     "id": "msg_68af4033",
     "type": "message",
     "status": "completed",
@@ -418,7 +418,7 @@ MESSAGE_ITEM = {
     ],
     "role": "assistant",
 }
-CALL_ITEM = {
+CALL_ITEM: dict[str, Any] = {
     "id": "fc_68af4034",
     "type": "function_call",
     "status": "completed",
@@ -710,7 +710,7 @@ def test_custom_tool_call_input_streams_to_the_non_streamed_call() -> None:
         "input": PATCH,
     }
     answer = {**ANSWER, "output": [item]}
-    events = [
+    events: list[dict[str, Any]] = [
         {"type": "response.created", "response": _in_progress(answer)},
         {
             "type": "response.output_item.added",
