@@ -14,7 +14,9 @@ renderer given a request from another format first reduces it with `neutral`:
 * each tool result moved out into its own `tool` message, ahead of whatever else its message
   said, so a call is followed by its result;
 * consecutive user or assistant messages merged, empty and whitespace-only text dropped;
-* only function and custom (free-form) tools kept: provider built-ins do not travel;
+* only function and custom (free-form) tools kept: provider built-ins do not travel. A custom
+  tool's `format` is spelled as Responses spells it (`{"type": "grammar", "syntax",
+  "definition"}`; Chat Completions nests the last two under `grammar`);
 * params translated through the few that mean the same everywhere (`convert_params`).
 
 Each renderer then shapes the neutral request by its own API's rules.
@@ -124,6 +126,8 @@ def _neutral_tool(tool: Tool) -> Tool | None:
         return None
     if tool.kind == "custom":
         fmt = tool.extra.get("format")
+        if isinstance(fmt, Mapping) and isinstance(fmt.get("grammar"), Mapping):
+            fmt = {"type": "grammar", **fmt["grammar"]}  # Chat nests the grammar; Responses not
         return Tool(tool.name, tool.description, None, "custom", {"format": fmt} if fmt else {})
     if tool.kind == "function":
         return Tool(tool.name, tool.description, tool.parameters)

@@ -332,9 +332,22 @@ def _from_other_format(request: Request) -> Request:
         neutral.model,
         tuple(shaped),
         (Text(text, {"content_form": "string"}),) if text else None,
-        neutral.tools,
+        None if neutral.tools is None else tuple(_tool_from_other_format(t) for t in neutral.tools),
         neutral.params,
     )
+
+
+def _tool_from_other_format(tool: Tool) -> Tool:
+    """A neutral tool; a custom (free-form) tool takes one string, `input`, and its grammar, if
+    it has one, is told in the description."""
+    if tool.kind != "custom":
+        return tool
+    description = tool.description
+    fmt = tool.extra.get("format") or {}
+    if isinstance(fmt.get("definition"), str):
+        told = f"The input follows this {fmt.get('syntax', '')} grammar:\n{fmt['definition']}"
+        description = f"{description}\n\n{told}" if description else told
+    return Tool(tool.name, description, None, "custom")
 
 
 def _render_system(system: tuple[Part, ...]) -> str | list[JSON]:

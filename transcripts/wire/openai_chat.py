@@ -7,6 +7,7 @@ render(parse(x)) gives back x.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Mapping
 from typing import Any
@@ -27,9 +28,9 @@ from redline.transcripts.model import (
     Usage,
 )
 from redline.transcripts.sse import SSEEvent
-from redline.transcripts.wire import Reassembly
+from redline.transcripts.wire import Reassembly, _convert
 
-NAME = "openai-chat"
+NAME = _convert.CHAT
 
 
 # --- content ----------------------------------------------------------------------------------
@@ -218,18 +219,50 @@ def parse_request(body: Mapping[str, Any]) -> Request:
     )
 
 
+def _from_other_format(request: Request) -> Request:
+    """Shape a neutral request (see _convert) by Chat Completions' rules: a tool message's
+    content is text only, and an assistant turn without text has `content: null`."""
+    neutral = _convert.neutral(request)
+    messages: list[Message] = []
+    for m in neutral.messages:
+        result = m.parts[0]
+        if m.role == "tool" and isinstance(result, ToolResult):
+            if not isinstance(result.content, str):
+                text = "\n".join(p.text for p in result.content if isinstance(p, Text))
+                m = Message("tool", (ToolResult(result.call_id, text),))
+        elif m.role == "assistant" and not any(isinstance(p, Text) for p in m.parts):
+            m = Message("assistant", m.parts, {"content_form": "null"})
+        messages.append(m)
+    tools = (
+        None if neutral.tools is None else tuple(_tool_from_other_format(t) for t in neutral.tools)
+    )
+    return dataclasses.replace(neutral, messages=tuple(messages), tools=tools)
+
+
+def _tool_from_other_format(tool: Tool) -> Tool:
+    """A neutral custom tool's grammar nests under `grammar`, as Chat Completions spells it."""
+    fmt = tool.extra.get("format")
+    if isinstance(fmt, Mapping) and fmt.get("type") == "grammar":
+        grammar = {k: v for k, v in fmt.items() if k != "type"}
+        return dataclasses.replace(tool, extra={"format": {"type": "grammar", "grammar": grammar}})
+    return tool
+
+
 def render_request(request: Request) -> JSON:
+    source = _convert.origin(request)
+    params = _convert.convert_params(request.params, source, NAME)
+    if source != NAME:
+        request = _from_other_format(request)
     out: JSON = {}
     if request.model is not None:
         out["model"] = request.model
     messages = [render_message(m) for m in request.messages]
     if request.system:
-        system_text = "".join(p.text for p in request.system if isinstance(p, Text))
-        messages.insert(0, {"role": "system", "content": system_text})
+        messages.insert(0, {"role": "system", "content": _convert.system_text(request.system)})
     out["messages"] = messages
     if request.tools is not None:
         out["tools"] = [_render_tool(t) for t in request.tools]
-    out.update(request.params)
+    out.update(params)
     return out
 
 
