@@ -244,6 +244,7 @@ BUILTIN_ITEMS_REQUEST: dict[str, Any] = {
             "role": "user",
             "content": [{"type": "input_audio", "input_audio": {"data": "UklG", "format": "wav"}}],
         },
+        {"type": "message", "role": "user", "content": []},
     ],
     "tools": [{"type": "local_shell"}, {"type": "apply_patch"}],
 }

@@ -282,7 +282,7 @@ def parse_request(body: Mapping[str, Any]) -> Request:
     elif "system" in body:
         params["system"] = raw_system
     tools = body.get("tools")
-    if tools is not None and not isinstance(tools, list):
+    if "tools" in body and not isinstance(tools, list):  # null or junk: kept as sent
         params["tools"] = tools
         tools = None
     return Request(

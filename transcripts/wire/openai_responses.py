@@ -299,7 +299,7 @@ def render_items(m: Message) -> list[JSON]:
         return _render_model_message(m.parts)
     results = [_render_result(p) for p in m.parts if isinstance(p, ToolResult)]
     others = [p for p in m.parts if not isinstance(p, ToolResult)]
-    if m.role == "tool" or not others:
+    if m.role == "tool" or (results and not others):
         return results
     first = others[0] if len(others) == 1 else None
     content: str | list[JSON]
@@ -364,7 +364,7 @@ def parse_request(body: Mapping[str, Any]) -> Request:
     elif "input" in body:
         params["input"] = raw_input
     tools = body.get("tools")
-    if tools is not None and not isinstance(tools, list):
+    if "tools" in body and not isinstance(tools, list):  # null or junk: kept as sent
         params["tools"] = tools
         tools = None
     return Request(
