@@ -125,6 +125,7 @@ class Request:
     system: tuple[Part, ...] | None = None
     tools: tuple[Tool, ...] | None = None
     params: JSON = field(default_factory=_no_extra)
+    wire: str | None = None  # the format it was parsed from: `extra` keys are that format's
 
 
 @dataclass(frozen=True, slots=True)
@@ -257,7 +258,7 @@ def usage_from_dict(d: Mapping[str, Any]) -> Usage:
 
 
 def request_to_dict(r: Request) -> JSON:
-    d: JSON = {"model": r.model}
+    d: JSON = {"wire": r.wire, "model": r.model}
     if r.system is not None:
         d["system"] = [part_to_dict(p) for p in r.system]
     d["messages"] = [message_to_dict(m) for m in r.messages]
@@ -276,6 +277,7 @@ def request_from_dict(d: Mapping[str, Any]) -> Request:
         None if system is None else tuple(part_from_dict(p) for p in system),
         None if tools is None else tuple(tool_from_dict(t) for t in tools),
         dict(d.get("params") or {}),
+        d.get("wire"),
     )
 
 

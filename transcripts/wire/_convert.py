@@ -3,8 +3,7 @@
 Each parser keeps what the canonical model has no field for verbatim in `extra`: a
 `cache_control` marker, an item id, how a content field was spelled. Those keys belong to the
 format that produced them; sent to another API they are at best ignored and usually a 400. So the
-anthropic-messages and openai-responses parsers record their name under `ORIGIN_KEY` in
-`Request.params` (a request without it counts as openai-chat, whose parser came first), and a
+parsers record their name in `Request.wire` (a request without one counts as openai-chat), and a
 renderer given a request from another format first reduces it with `neutral`:
 
 * no `extra` anywhere: only what the model itself says (text, images, calls, results);
@@ -39,7 +38,6 @@ from redline.transcripts.model import (
     ToolResult,
 )
 
-ORIGIN_KEY = "_wire"
 CHAT = "openai-chat"
 RESPONSES = "openai-responses"
 ANTHROPIC = "anthropic-messages"
@@ -52,7 +50,7 @@ EMPTY_OBJECT_SCHEMA: JSON = {"type": "object", "properties": {}}
 
 def origin(request: Request) -> str:
     """The wire format a request was parsed from."""
-    return str(request.params.get(ORIGIN_KEY, CHAT))
+    return request.wire or CHAT
 
 
 def system_text(parts: tuple[Part, ...]) -> str:
@@ -277,7 +275,7 @@ _WRITERS: dict[str, Callable[[Mapping[str, Any]], JSON]] = {
 def convert_params(params: Mapping[str, Any], source: str, target: str) -> JSON:
     """Params for `target`: verbatim when the request came from `target` itself, otherwise only
     the portable ones, translated. A source or target nobody knows passes params verbatim."""
-    own = {k: v for k, v in params.items() if k != ORIGIN_KEY}
+    own = dict(params)
     if source == target or source not in _READERS or target not in _WRITERS:
         return own
     portable = _READERS[source](own)
@@ -289,7 +287,6 @@ __all__ = [
     "CHAT",
     "DEFAULT_MAX_TOKENS",
     "EMPTY_OBJECT_SCHEMA",
-    "ORIGIN_KEY",
     "RESPONSES",
     "convert_params",
     "neutral",

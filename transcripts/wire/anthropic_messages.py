@@ -272,7 +272,6 @@ def parse_request(body: Mapping[str, Any]) -> Request:
     if not isinstance(messages, list):
         raise ValueError("an Anthropic messages request needs a `messages` list")
     params = {k: v for k, v in body.items() if k not in ("model", "messages", "system", "tools")}
-    params[_convert.ORIGIN_KEY] = NAME
     system: tuple[Part, ...] | None = None
     raw_system = body.get("system")
     if isinstance(raw_system, str):
@@ -293,6 +292,7 @@ def parse_request(body: Mapping[str, Any]) -> Request:
         if tools is None
         else tuple(_parse_tool(t) for t in tools if isinstance(t, Mapping)),
         params=params,
+        wire=NAME,
     )
 
 
@@ -519,7 +519,9 @@ def reassemble(events: list[SSEEvent]) -> Reassembly:
 
 def matches(path: str) -> bool:
     """`/v1/messages` (and any prefix before it); `/v1/messages/count_tokens` is not a call."""
-    return path.rstrip("/").endswith("/messages")
+    path = path.rstrip("/")
+    # OpenAI's Assistants API also has `.../threads/{id}/messages`; that is not a model call.
+    return path.endswith("/messages") and "/threads/" not in path
 
 
 class _AnthropicMessages:

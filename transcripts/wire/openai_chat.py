@@ -216,6 +216,7 @@ def parse_request(body: Mapping[str, Any]) -> Request:
         if tools is None
         else tuple(_parse_tool(t) for t in tools if isinstance(t, Mapping)),
         params=params,
+        wire=NAME,
     )
 
 

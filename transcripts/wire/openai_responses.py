@@ -350,7 +350,6 @@ def _render_tool(t: Tool) -> JSON:
 
 def parse_request(body: Mapping[str, Any]) -> Request:
     params = {k: v for k, v in body.items() if k not in ("model", "input", "instructions", "tools")}
-    params[_convert.ORIGIN_KEY] = NAME
     instructions = body.get("instructions")
     system = (Text(instructions),) if isinstance(instructions, str) else None
     if "instructions" in body and system is None:
@@ -375,6 +374,7 @@ def parse_request(body: Mapping[str, Any]) -> Request:
         if tools is None
         else tuple(_parse_tool(t) for t in tools if isinstance(t, Mapping)),
         params=params,
+        wire=NAME,
     )
 
 
