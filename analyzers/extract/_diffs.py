@@ -131,12 +131,15 @@ def _section_edits(s: _Section, origin: str) -> list[Edit]:
     if s.action == "delete":
         return [Edit(s.path, "", "", language, "delete", origin=origin)]
     if s.action == "add":
-        content = "\n".join(line[1:] for line in s.chunks[0])
-        return [
-            Edit(s.path, "", _with_newline(content, s.chunks[0]), language, "write", origin=origin)
-        ]
+        lines = s.chunks[0]
+        while lines and not lines[-1].startswith("+"):
+            lines.pop()  # blank lines between sections are not the file's
+        content = "\n".join(line[1:] for line in lines)
+        return [Edit(s.path, "", _with_newline(content, lines), language, "write", origin=origin)]
     edits = []
     for chunk in s.chunks:
+        while chunk and chunk[-1] == "":
+            chunk.pop()  # a bare empty line ending a hunk separates; context has its space
         before, after, changed = _split_hunk(chunk)
         if changed:
             edits.append(Edit(s.path, before, after, language, origin=origin))

@@ -138,7 +138,7 @@ def from_arguments(name: str, args: Mapping[str, Any]) -> Extraction:
     if path is None:
         return Extraction()
     language = "python" if found and found[0] == "notebook_path" else from_path(path)
-    if args.get("command") in _EDITOR_COMMANDS:
+    if isinstance(args.get("command"), str) and args["command"] in _EDITOR_COMMANDS:
         return _editor(args, path, language, origin)
     edits_list = args.get("edits")
     if isinstance(edits_list, list):
@@ -261,7 +261,7 @@ def _operation(op: Mapping[str, Any], origin: str) -> Extraction:
     path = op["path"]
     diff = op.get("diff") if isinstance(op.get("diff"), str) else ""
     kind = {"create_file": "Add File", "update_file": "Update File", "delete_file": "Delete File"}
-    body = "" if op["type"] == "delete_file" else diff
+    body = "" if op["type"] == "delete_file" else diff.rstrip("\n")
     if op["type"] == "create_file" and body and not body.lstrip("\n").startswith("+"):
         body = "\n".join("+" + line for line in body.splitlines())
     patch = f"*** Begin Patch\n*** {kind[op['type']]}: {path}\n{body}\n*** End Patch\n"
@@ -287,7 +287,7 @@ def _shell_script(args: Mapping[str, Any]) -> str | None:
         return _shell_script(action)
     for key in _SHELL_KEYS:
         value = args.get(key)
-        if key == "command" and value in _EDITOR_COMMANDS:
+        if key == "command" and isinstance(value, str) and value in _EDITOR_COMMANDS:
             return None
         if isinstance(value, str):
             return value

@@ -133,3 +133,19 @@ def _call(header: str, body: str, n: int) -> ToolCall:
 
 def load_corpus(folder: str) -> list[Case]:
     return [load_case(p) for p in sorted((CORPUS / folder).glob("*.case"))]
+
+
+# --- builders for tests that write outputs inline ------------------------------------------------
+
+
+def call(
+    name: str, arguments: dict[str, Any] | str, kind: str = "function", id_: str = "call_1"
+) -> ToolCall:
+    """A tool call; dict arguments are JSON-encoded as an API would send them."""
+    raw = arguments if isinstance(arguments, str) else json.dumps(arguments)
+    return ToolCall(id_, name, raw, kind)
+
+
+def assistant(*parts: Part | str) -> Message:
+    """An assistant message; str parts are text."""
+    return Message("assistant", tuple(Text(p) if isinstance(p, str) else p for p in parts))
