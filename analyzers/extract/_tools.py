@@ -259,7 +259,8 @@ def _notebook(args: Mapping[str, Any], path: str, source: str, origin: str) -> E
 def _operation(op: Mapping[str, Any], origin: str) -> Extraction:
     """The Responses API's `apply_patch_call.operation`: one file, with a V4A `diff` body."""
     path = op["path"]
-    diff = op.get("diff") if isinstance(op.get("diff"), str) else ""
+    raw = op.get("diff")
+    diff = raw if isinstance(raw, str) else ""
     kind = {"create_file": "Add File", "update_file": "Update File", "delete_file": "Delete File"}
     body = "" if op["type"] == "delete_file" else diff.rstrip("\n")
     if op["type"] == "create_file" and body and not body.lstrip("\n").startswith("+"):

@@ -1,0 +1,371 @@
+"""`redline check` and `redline analyzers`, mounted on a bare typer app through `register`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+import typer
+from typer.testing import CliRunner, Result
+
+from redline.analyzers.cli import register
+from tests.corpus import CORPUS
+
+BROAD = "import os\n\n\ndef rm(p):\n    try:\n        os.remove(p)\n    except Exception:\n        pass\n"
+CLEAN = "def add(a, b):\n    return a + b\n"
+PLUGIN = CORPUS / "plugins" / "no_print.py"
+
+
+def run(*args: str, expect: int) -> Result:
+    app = typer.Typer()
+    register(app)
+    result = CliRunner().invoke(app, [str(a) for a in args], catch_exceptions=False)
+    assert result.exit_code == expect, (result.exit_code, result.stdout, result.stderr)
+    assert "Traceback" not in result.stdout + result.stderr
+    return result
+
+
+def write(tmp_path: Path, name: str, content: Any) -> Path:
+    path = tmp_path / name
+    path.write_text(content if isinstance(content, str) else json.dumps(content))
+    return path
+
+
+# --- files -------------------------------------------------------------------------------------
+
+
+def test_a_python_file_is_wholly_introduced_code(tmp_path: Path) -> None:
+    path = write(tmp_path, "rm.py", BROAD)
+    out = run("check", "--check", "broad-except", path, expect=1).stdout
+    assert "broad-except  FAIL  1 finding" in out
+    assert f"{path}:7  `except Exception:` catches every error and swallows it" in out
+
+
+def test_a_clean_file_passes_with_exit_0(tmp_path: Path) -> None:
+    out = run(
+        "check",
+        "-c",
+        "broad-except",
+        "-c",
+        "python-syntax",
+        write(tmp_path, "ok.py", CLEAN),
+        expect=0,
+    ).stdout
+    assert out.splitlines() == ["broad-except   pass", "python-syntax  pass"]
+
+
+def test_json_has_exactly_the_documented_keys(tmp_path: Path) -> None:
+    path = write(tmp_path, "rm.py", BROAD)
+    out = run(
+        "check",
+        "--check",
+        "broad-except",
+        "--check",
+        "regex:pattern=nothing here",
+        "--json",
+        path,
+        expect=1,
+    ).stdout
+    assert json.loads(out) == {
+        "verdicts": [
+            {
+                "check": "broad-except",
+                "passed": False,
+                "findings": [
+                    {
+                        "path": str(path),
+                        "line": 7,
+                        "message": "`except Exception:` catches every error and swallows it: the handler neither re-raises nor exits",
+                        "snippet": "except Exception:\npass",
+                    }
+                ],
+            },
+            {"check": "regex:pattern=nothing here", "passed": True, "findings": []},
+        ]
+    }
+
+
+def test_several_files_name_their_input(tmp_path: Path) -> None:
+    a, b = write(tmp_path, "a.py", BROAD), write(tmp_path, "b.py", CLEAN)
+    verdicts = json.loads(run("check", "-c", "broad-except", "--json", a, b, expect=1).stdout)[
+        "verdicts"
+    ]
+    assert [(v["input"], v["passed"]) for v in verdicts] == [(str(a), False), (str(b), True)]
+
+
+def test_unjudged_code_is_listed_and_does_not_fail_the_check(tmp_path: Path) -> None:
+    body = {
+        "role": "assistant",
+        "parts": [
+            {
+                "type": "tool_call",
+                "id": "1",
+                "name": "Edit",
+                "arguments": json.dumps(
+                    {"file_path": "a.py", "old_string": "x", "new_string": '    "k": 1,\n}'}
+                ),
+            }
+        ],
+    }
+    out = run("check", "-c", "broad-except", write(tmp_path, "m.json", body), expect=0).stdout
+    assert "not judged: a.py: the new code does not parse on its own" in out
+    verdict = json.loads(
+        run(
+            "check", "-c", "broad-except", "--json", write(tmp_path, "m.json", body), expect=0
+        ).stdout
+    )
+    assert verdict["verdicts"][0]["unparsed"][0]["path"] == "a.py"
+
+
+# --- response bodies in each wire format -------------------------------------------------------
+
+WRITE_ARGS = {"file_path": "/repo/rm.py", "content": BROAD}
+
+
+def chat_body() -> dict[str, Any]:
+    call = {
+        "id": "call_1",
+        "type": "function",
+        "function": {"name": "Write", "arguments": json.dumps(WRITE_ARGS)},
+    }
+    message = {"role": "assistant", "content": None, "tool_calls": [call]}
+    return {
+        "id": "chatcmpl-1",
+        "object": "chat.completion",
+        "created": 1,
+        "model": "gpt-x",
+        "choices": [{"index": 0, "message": message, "finish_reason": "tool_calls"}],
+    }
+
+
+def anthropic_body() -> dict[str, Any]:
+    return {
+        "id": "msg_1",
+        "type": "message",
+        "role": "assistant",
+        "model": "claude-x",
+        "content": [{"type": "tool_use", "id": "toolu_1", "name": "Write", "input": WRITE_ARGS}],
+        "stop_reason": "tool_use",
+        "stop_sequence": None,
+        "usage": {"input_tokens": 1, "output_tokens": 1},
+    }
+
+
+def responses_body() -> dict[str, Any]:
+    patch = (
+        "*** Begin Patch\n*** Add File: rm.py\n"
+        + "".join(f"+{line}\n" for line in BROAD.splitlines())
+        + "*** End Patch\n"
+    )
+    item = {
+        "type": "custom_tool_call",
+        "id": "ctc_1",
+        "call_id": "call_1",
+        "name": "apply_patch",
+        "input": patch,
+        "status": "completed",
+    }
+    return {
+        "id": "resp_1",
+        "object": "response",
+        "status": "completed",
+        "model": "gpt-5-codex",
+        "output": [item],
+        "usage": {"input_tokens": 1, "output_tokens": 1, "total_tokens": 2},
+    }
+
+
+@pytest.mark.parametrize(
+    "body",
+    [chat_body(), anthropic_body(), responses_body()],
+    ids=["openai-chat", "anthropic-messages", "openai-responses"],
+)
+def test_a_response_body_in_any_wire_format(tmp_path: Path, body: dict[str, Any]) -> None:
+    out = json.loads(
+        run(
+            "check", "-c", "broad-except", "--json", write(tmp_path, "r.json", body), expect=1
+        ).stdout
+    )
+    (finding,) = out["verdicts"][0]["findings"]
+    assert finding["path"].endswith("rm.py") and finding["line"] == 7
+
+
+def test_a_streamed_response_file(tmp_path: Path) -> None:
+    args = json.dumps(WRITE_ARGS)
+    chunks = [
+        {
+            "id": "c",
+            "object": "chat.completion.chunk",
+            "choices": [
+                {
+                    "index": 0,
+                    "delta": {
+                        "role": "assistant",
+                        "tool_calls": [
+                            {
+                                "index": 0,
+                                "id": "call_1",
+                                "type": "function",
+                                "function": {"name": "Write", "arguments": args[:30]},
+                            }
+                        ],
+                    },
+                    "finish_reason": None,
+                }
+            ],
+        },
+        {
+            "id": "c",
+            "object": "chat.completion.chunk",
+            "choices": [
+                {
+                    "index": 0,
+                    "delta": {"tool_calls": [{"index": 0, "function": {"arguments": args[30:]}}]},
+                    "finish_reason": "tool_calls",
+                }
+            ],
+        },
+    ]
+    text = "".join(f"data: {json.dumps(c)}\n\n" for c in chunks) + "data: [DONE]\n\n"
+    run("check", "-c", "broad-except", write(tmp_path, "stream.sse", text), expect=1)
+
+
+def test_canonical_json_with_its_request_gives_context(tmp_path: Path) -> None:
+    read_call = {
+        "type": "tool_call",
+        "id": "r1",
+        "name": "Read",
+        "arguments": json.dumps({"file_path": "/repo/rm.py"}),
+    }
+    numbered = "\n".join(f"{n:>6}→{line}" for n, line in enumerate(BROAD.splitlines(), 1))
+    request = {
+        "model": "m",
+        "messages": [
+            {"role": "assistant", "parts": [read_call]},
+            {
+                "role": "user",
+                "parts": [{"type": "tool_result", "call_id": "r1", "content": numbered}],
+            },
+        ],
+    }
+    edit = {"file_path": "/repo/rm.py", "old_string": "def rm(p):", "new_string": "def remove(p):"}
+    response = {
+        "message": {
+            "role": "assistant",
+            "parts": [
+                {"type": "tool_call", "id": "e1", "name": "Edit", "arguments": json.dumps(edit)}
+            ],
+        }
+    }
+    path = write(tmp_path, "exchange.json", {"request": request, "response": response})
+    run("check", "-c", "broad-except", "-c", "python-syntax", path, expect=0)
+
+
+def test_an_aider_answer_as_text(tmp_path: Path) -> None:
+    text = "rm.py\n```python\n<<<<<<< SEARCH\n    os.remove(p)\n=======\n    try:\n        os.remove(p)\n    except:\n        pass\n>>>>>>> REPLACE\n```\n"
+    run("check", "-c", "broad-except", write(tmp_path, "answer.md", text), expect=1)
+
+
+def test_a_plugin_check(tmp_path: Path) -> None:
+    path = write(tmp_path, "p.py", "print('x')\n")
+    out = run("check", "--plugin", PLUGIN, "-c", "no-print", path, expect=1).stdout
+    assert f"{path}:1  print() call" in out
+
+
+# --- usage errors: one line on stderr, exit 2 --------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["-c", "nope", "{py}"], "error: unknown check 'nope'; known checks: broad-except"),
+        (
+            ["-c", "regex:pattern=(", "{py}"],
+            "error: option 'pattern' of check 'regex' is not a valid regular expression",
+        ),
+        (["-c", "broad-except:loud", "{py}"], "error: unknown option 'loud'"),
+        (["{py}"], "error: give at least one --check"),
+        (["-c", "broad-except"], "error: nothing to check"),
+        (["-c", "broad-except", "--call", "abc", "{py}"], "error: give either --call ID or files"),
+        (["-c", "broad-except", "{missing}"], "error: cannot read"),
+        (["-c", "broad-except", "{dir}"], "error: cannot read"),
+        (["-c", "broad-except", "{bin}"], "error: do not know how to read"),
+        (["-c", "broad-except", "{badjson}"], "is not valid JSON"),
+        (
+            ["-c", "broad-except", "{notresponse}"],
+            "is not a response body in any known wire format",
+        ),
+        (["-c", "broad-except", "{list}"], "holds JSON list, not a response object"),
+        (["-c", "x", "--plugin", "{missing}", "{py}"], "error: plugin file"),
+    ],
+)
+def test_usage_errors_exit_2_with_one_line(tmp_path: Path, args: list[str], message: str) -> None:
+    names = {
+        "py": write(tmp_path, "a.py", CLEAN),
+        "missing": tmp_path / "missing.py",
+        "dir": tmp_path,
+        "bin": write(tmp_path, "a.bin", "x"),
+        "badjson": write(tmp_path, "b.json", "{"),
+        "notresponse": write(tmp_path, "c.json", {"hello": "world"}),
+        "list": write(tmp_path, "d.json", [1]),
+    }
+    result = run("check", *(a.format(**names) for a in args), expect=2)
+    assert message in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert result.stdout == ""
+
+
+# --- recorded calls ----------------------------------------------------------------------------
+
+
+def test_a_recorded_call(fake_openai: Any, proxy: Any) -> None:
+    store = pytest.importorskip("redline.transcripts.store", reason="the store is not built yet")
+    if not hasattr(store, "open_store"):
+        pytest.skip("redline.transcripts.store.open_store does not exist yet")
+    import openai
+
+    from tests.fakes.openai_chat import Answer
+
+    fake_openai.script.append(Answer(tool_calls=[("Write", json.dumps(WRITE_ARGS))]))
+    client = openai.OpenAI(base_url=f"{proxy.url}/v1", api_key=fake_openai.api_key, max_retries=0)
+    client.chat.completions.create(
+        model="gpt-test", messages=[{"role": "user", "content": "write rm.py"}]
+    )
+    proxy.flush()
+    with store.open_store() as s:
+        (conversation,) = s.conversations()
+        (summary,) = s.calls(conversation.id)
+    out = run("check", "-c", "broad-except", "--call", summary.id[:12], expect=1).stdout
+    assert "/repo/rm.py:7" in out
+    result = run("check", "-c", "broad-except", "--call", "zzzzzz", expect=2)
+    assert result.stderr.startswith("error: ")
+
+
+# --- redline analyzers -------------------------------------------------------------------------
+
+
+def test_analyzers_lists_every_check_with_options() -> None:
+    out = run("analyzers", expect=0).stdout
+    for name in ("broad-except", "regex", "python-syntax", "placeholder", "test-tampering", "tool"):
+        assert any(line.startswith(name) for line in out.splitlines()), name
+    assert "allow-logging (bool, default false)" in out
+    assert "pattern (regex, required)" in out
+
+
+def test_analyzers_json_and_plugins() -> None:
+    listing = json.loads(run("analyzers", "--json", "--plugin", PLUGIN, expect=0).stdout)[
+        "analyzers"
+    ]
+    by_name = {a["name"]: a for a in listing}
+    assert by_name["broad-except"]["options"] == [
+        {
+            "name": "allow-logging",
+            "type": "bool",
+            "help": "accept a broad handler whose body logs the error",
+            "default": False,
+        }
+    ]
+    assert by_name["regex"]["options"][1]["choices"] == ["forbid", "require"]
+    assert by_name["no-print"]["origin"] == f"plugin file {PLUGIN}"
