@@ -19,7 +19,7 @@ from redline.proxy import ThreadedProxy
 from redline.transcripts.store import open_store
 from tests.conftest import Cli
 from tests.fakes import fixtures
-from tests.fakes.fixtures import codex_history, only_call, shown_calls
+from tests.fakes.fixtures import CODEX_TOOLS, codex_history, only_call, shown_calls
 from tests.fakes.openai_responses import Answer, FakeResponses
 
 fake_responses = fixtures.fake_responses
@@ -27,20 +27,6 @@ responses_proxy = fixtures.responses_proxy
 
 MODEL = "gpt-5-codex"
 INSTRUCTIONS = "You are Codex, a coding agent. Never swallow exceptions."
-TOOLS: list[Any] = [
-    {
-        "type": "function",
-        "name": "exec_command",
-        "description": "Runs a command in a PTY.",
-        "strict": False,
-        "parameters": {
-            "type": "object",
-            "properties": {"cmd": {"type": "string"}, "workdir": {"type": "string"}},
-            "required": ["cmd"],
-            "additionalProperties": False,
-        },
-    }
-]
 INPUT: list[Any] = [
     {
         "type": "message",
@@ -70,7 +56,7 @@ def request(**overrides: Any) -> dict[str, Any]:
         "model": MODEL,
         "instructions": INSTRUCTIONS,
         "input": INPUT,
-        "tools": TOOLS,
+        "tools": CODEX_TOOLS,
         "reasoning": {"effort": "medium", "summary": "auto"},
         "include": ["reasoning.encrypted_content"],
         "store": False,

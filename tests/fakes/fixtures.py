@@ -72,6 +72,23 @@ def claude_code_client(base: str, api_key: str, session: str) -> anthropic.Anthr
     )
 
 
+# Codex's shell tool (wire_formats.md, observed first-hand: patches arrive through it too).
+CODEX_TOOLS: list[Any] = [
+    {
+        "type": "function",
+        "name": "exec_command",
+        "description": "Runs a command in a PTY, returning output or a session ID.",
+        "strict": False,
+        "parameters": {
+            "type": "object",
+            "properties": {"cmd": {"type": "string"}, "workdir": {"type": "string"}},
+            "required": ["cmd"],
+            "additionalProperties": False,
+        },
+    }
+]
+
+
 def codex_history(output: list[Any]) -> list[dict[str, Any]]:
     """Output items (openai SDK models) as Codex sends them back in the next request's `input`:
     no item ids or statuses, output text without annotations (codex-rs protocol `models.rs`)."""
