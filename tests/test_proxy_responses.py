@@ -315,3 +315,25 @@ def test_an_answer_sent_back_as_the_sdk_returned_it_is_stored_once(
     with open_store() as store:
         roles = dict(store.con.execute("SELECT role, count(*) FROM nodes GROUP BY role").fetchall())
     assert roles == {"user": 1, "assistant": 2, "tool": 1}
+
+
+def test_an_error_event_mid_stream_records_the_call_as_failed_with_the_partial_output(
+    fake_responses: FakeResponses, responses_proxy: ThreadedProxy, cli: Cli
+) -> None:
+    fake_responses.script.append(
+        Answer(text="Partial answer before the failure.", error_after_events=6)
+    )
+    text, kinds = "", []
+    with client(fake_responses, responses_proxy.url) as c:
+        for event in c.responses.create(**request(stream=True)):
+            kinds.append(event.type)
+            if event.type == "response.output_text.delta":
+                text += event.delta
+    assert kinds[-1] == "error"
+    responses_proxy.flush()
+    shown = only_call(cli)
+    assert shown["http_status"] == 200
+    assert shown["status"] == "error"
+    assert "server_error" in shown["error"]
+    assert recorded_parts(shown) == [{"type": "text", "text": text}]
+    assert text == "Partial answer"  # two 7-character deltas arrived

@@ -41,6 +41,8 @@ class Answer:
     cached_tokens: int = 0
     # The ChatGPT backend sends `response.completed` with an empty `output` (§1b).
     empty_completed_output: bool = False
+    # Send an `error` event after this many events (the HTTP status stays 200), then end.
+    error_after_events: int | None = None
 
 
 class FakeResponses:
@@ -370,4 +372,12 @@ class FakeResponses:
             emit("response.output_item.done", output_index=index, item=item)
         final = dict(response, output=[]) if answer.empty_completed_output else response
         emit("response.completed", response=final)
+        if answer.error_after_events is not None:
+            del events[answer.error_after_events :]
+            emit(
+                "error",
+                code="server_error",
+                message="The server had an error while processing your request.",
+                param=None,
+            )
         return events
