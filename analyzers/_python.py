@@ -24,11 +24,11 @@ import ast
 import re
 import textwrap
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 
 import libcst as cst
-from libcst.metadata import MetadataWrapper, PositionProvider
+from libcst.metadata import CodeRange, MetadataWrapper, PositionProvider
 
 from redline.analyzers._context import Change, Context
 from redline.analyzers._model import Unparsed
@@ -298,54 +298,80 @@ def _continued(lines: list[str], i: int) -> bool:
 # --- libcst on the pieces that matter ----------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(eq=False)
 class Chunk:
-    """A statement of a `Source` parsed by libcst. Line `m` of `module` is line `m + offset` of
-    the source; `positions` maps nodes to their code ranges."""
+    """Statements of a `Source` (`text`) parsed by libcst: `nodes` are the same statements as
+    `ast` nodes (their line numbers are the source's). Line `m` of `module` is line `m + offset` of
+    the source; `span` gives a libcst node's lines (positions are resolved on first use)."""
 
     module: cst.Module
     offset: int
-    positions: object = field(repr=False)
+    nodes: list[ast.stmt]
+    text: str
+    _positions: Mapping[cst.CSTNode, CodeRange] | None = None
 
     def span(self, node: cst.CSTNode) -> tuple[int, int]:
-        pos = self.positions[node]  # type: ignore[index]
+        if self._positions is None:
+            wrapper = MetadataWrapper(self.module, unsafe_skip_copy=True)
+            self._positions = wrapper.resolve(PositionProvider)
+        pos = self._positions[node]
         return pos.start.line + self.offset, pos.end.line + self.offset
+
+    def in_order(self, kind: type[ast.AST]) -> list[ast.AST]:
+        """The ast nodes of `kind` in these statements, in source order: the order in which a
+        libcst visitor meets the same nodes."""
+        found = [n for stmt in self.nodes for n in ast.walk(stmt) if isinstance(n, kind)]
+        found.sort(key=lambda n: (n.lineno, n.col_offset))  # type: ignore[attr-defined]
+        return found
 
 
 def chunks(
     source: Source, pattern: re.Pattern[str], *, whole: bool = False
 ) -> Iterator[Chunk | Unparsed]:
     """libcst trees of the statements of `source` that overlap its region (every statement when
-    `whole`) and whose text matches `pattern`; a class is entered to pick single members."""
+    `whole`) and whose text matches `pattern`; a class is entered to pick single members.
+    Statements sharing a line (`a(); b()`) stay together."""
     lines = source.text.split("\n")
     low, high = (1, len(lines)) if whole else source.region
     yield from _chunks(source.tree.body, lines, low, high, pattern)
 
 
-def _chunks(
-    body: list[ast.stmt], lines: list[str], low: int, high: int, pattern: re.Pattern[str]
-) -> Iterator[Chunk | Unparsed]:
+def _groups(body: list[ast.stmt]) -> Iterator[tuple[int, int, list[ast.stmt]]]:
+    group: list[ast.stmt] = []
+    first = last = 0
     for node in body:
         decorators = getattr(node, "decorator_list", [])
         start = min([node.lineno, *(d.lineno for d in decorators)])
         end = node.end_lineno or node.lineno
+        if group and start <= last:
+            group.append(node)
+            last = max(last, end)
+            continue
+        if group:
+            yield first, last, group
+        group, first, last = [node], start, end
+    if group:
+        yield first, last, group
+
+
+def _chunks(
+    body: list[ast.stmt], lines: list[str], low: int, high: int, pattern: re.Pattern[str]
+) -> Iterator[Chunk | Unparsed]:
+    for start, end, nodes in _groups(body):
         if end < low or start > high:
             continue
         text = "\n".join(lines[start - 1 : end])
         if not pattern.search(text):
             continue
-        if isinstance(node, ast.ClassDef):
-            yield from _chunks(node.body, lines, low, high, pattern)
+        if len(nodes) == 1 and isinstance(nodes[0], ast.ClassDef):
+            yield from _chunks(nodes[0].body, lines, low, high, pattern)
             continue
         wrapped = lines[start - 1][:1] in (" ", "\t")
         code = ("if True:\n" + text if wrapped else text) + "\n"
         try:
             module = cst.parse_module(code)
-            wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
-            positions = wrapper.resolve(PositionProvider)
         except (cst.ParserSyntaxError, RecursionError, ValueError) as error:
-            yield Unparsed(
-                None, f"libcst could not parse lines {start}-{end}: {error}", excerpt(text)
-            )
+            reason = f"libcst could not parse lines {start}-{end}: {error}"
+            yield Unparsed(None, reason, excerpt(text))
             continue
-        yield Chunk(module, start - 1 - (1 if wrapped else 0), positions)
+        yield Chunk(module, start - 1 - (1 if wrapped else 0), nodes, text)

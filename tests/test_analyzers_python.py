@@ -119,3 +119,14 @@ def test_non_python_code_is_not_read_as_python() -> None:
     check = parse_check("broad-except")
     verdict = check.analyzer.check(output, Context(options=check.options))
     assert verdict.passed and verdict.unparsed == ()
+
+
+def test_handler_lines_fall_back_to_libcst_positions(monkeypatch: pytest.MonkeyPatch) -> None:
+    from redline.analyzers._python import Chunk
+
+    code = "class A:\n    def f(self):\n        try:\n            g()\n        except Exception:\n            pass\n"
+    output = assistant(call("Write", {"file_path": "a.py", "content": code}))
+    check = parse_check("broad-except")
+    monkeypatch.setattr(Chunk, "in_order", lambda self, kind: [])
+    verdict = check.analyzer.check(output, Context(options=check.options))
+    assert [f.line for f in verdict.findings] == [5]

@@ -20,6 +20,7 @@ not the output's. Names bound to `Exception` by assignment or import aliases are
 
 from __future__ import annotations
 
+import ast
 import re
 from collections import Counter
 from dataclasses import dataclass
@@ -120,37 +121,72 @@ class Hit:
 
 
 class _Finder(cst.CSTVisitor):
-    def __init__(self, chunk: Chunk, allow_logging: bool) -> None:
+    """Collects every handler (broad or not, in visiting order, which is source order) and the
+    broad `suppress` calls. Simple statements hold no handler, so they are entered only when
+    the chunk mentions `suppress`: this visitor is where the time goes."""
+
+    def __init__(self, chunk: Chunk, want_calls: bool) -> None:
         self.chunk = chunk
-        self.allow_logging = allow_logging
-        self.hits: list[Hit] = []
+        self.want_calls = want_calls
+        self.handlers: list[tuple[cst.ExceptHandler | cst.ExceptStarHandler, str]] = []
+        self.suppress: list[cst.Call] = []
+
+    def visit_SimpleStatementLine(self, node: cst.SimpleStatementLine) -> bool:
+        return self.want_calls
+
+    def visit_SimpleStatementSuite(self, node: cst.SimpleStatementSuite) -> bool:
+        return self.want_calls
 
     def visit_ExceptHandler(self, node: cst.ExceptHandler) -> None:
-        self._handler(node, "except")
+        self.handlers.append((node, "except"))
 
     def visit_ExceptStarHandler(self, node: cst.ExceptStarHandler) -> None:
-        self._handler(node, "except*")
+        self.handlers.append((node, "except*"))
 
     def visit_Call(self, node: cst.Call) -> None:
-        if m.matches(node, SUPPRESS):
-            code = self.chunk.module.code_for_node(node)
-            self.hits.append(
-                Hit(_key(code), self.chunk.span(node), f"`{_short(code)}` swallows every error")
-            )
+        if self.want_calls and m.matches(node, SUPPRESS):
+            self.suppress.append(node)
 
-    def _handler(self, node: cst.ExceptHandler | cst.ExceptStarHandler, keyword: str) -> None:
-        if node.type is not None and not m.matches(node.type, BROAD_TYPE):
-            return
-        body = _Body()
-        node.body.visit(body)
-        if body.exits or (self.allow_logging and body.logs):
-            return
-        caught = "" if node.type is None else self.chunk.module.code_for_node(node.type)
-        header = f"{keyword} {caught}".strip() + ":"
-        what = "bare " if node.type is None else ""
-        how = "only logs it" if body.logs else "neither re-raises nor exits"
-        message = f"{what}`{_short(header)}` catches every error and swallows it: the handler {how}"
-        self.hits.append(Hit(_key(header), self.chunk.span(node), message))
+
+def _handler_hit(
+    chunk: Chunk,
+    node: cst.ExceptHandler | cst.ExceptStarHandler,
+    keyword: str,
+    span: tuple[int, int],
+    allow_logging: bool,
+) -> Hit | None:
+    if node.type is not None and not m.matches(node.type, BROAD_TYPE):
+        return None
+    body = _Body()
+    node.body.visit(body)
+    if body.exits or (allow_logging and body.logs):
+        return None
+    caught = "" if node.type is None else chunk.module.code_for_node(node.type)
+    header = f"{keyword} {caught}".strip() + ":"
+    what = "bare " if node.type is None else ""
+    how = "only logs it" if body.logs else "neither re-raises nor exits"
+    message = f"{what}`{_short(header)}` catches every error and swallows it: the handler {how}"
+    return Hit(_key(header), span, message)
+
+
+def chunk_hits(chunk: Chunk, allow_logging: bool) -> list[Hit]:
+    """Broad swallowing handlers and broad `suppress` calls of one chunk. Handler lines come
+    from the `ast` handlers of the same statements, matched by order (both parsers read the
+    same text); if the counts ever differed, libcst's own positions are used."""
+    finder = _Finder(chunk, "suppress" in chunk.text)
+    chunk.module.visit(finder)
+    lines = [(n.lineno, n.end_lineno or n.lineno) for n in chunk.in_order(ast.ExceptHandler)]
+    if len(lines) != len(finder.handlers):
+        lines = [chunk.span(node) for node, _ in finder.handlers]
+    out = []
+    for (node, keyword), span in zip(finder.handlers, lines, strict=True):
+        hit = _handler_hit(chunk, node, keyword, span, allow_logging)
+        if hit is not None:
+            out.append(hit)
+    for call in finder.suppress:
+        code = chunk.module.code_for_node(call)
+        out.append(Hit(_key(code), chunk.span(call), f"`{_short(code)}` swallows every error"))
+    return out
 
 
 def _key(code: str) -> str:
@@ -170,9 +206,9 @@ def hits(source: Source, allow_logging: bool, unparsed: list[Unparsed]) -> list[
         if isinstance(chunk, Unparsed):
             unparsed.append(chunk)
             continue
-        finder = _Finder(chunk, allow_logging)
-        chunk.module.visit(finder)
-        out += [h for h in finder.hits if h.span[1] >= low and h.span[0] <= high]
+        out += [
+            h for h in chunk_hits(chunk, allow_logging) if h.span[1] >= low and h.span[0] <= high
+        ]
     return out
 
 
