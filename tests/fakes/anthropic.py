@@ -11,13 +11,16 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import gzip
 import hashlib
 import json
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
+import brotli
 from aiohttp import web
+from backports import zstd
 
 from tests.fakes.openai_chat import FakeOpenAI, Received
 
@@ -77,6 +80,11 @@ class Answer:
     error_type: str = "overloaded_error"
     # Cut the connection right after this many non-empty `input_json_delta` fragments.
     cut_after_json_fragments: int | None = None
+    # Compress the whole body with this Content-Encoding when the client accepts it (§3.2.4).
+    content_encoding: str | None = None
+
+
+COMPRESS = {"gzip": gzip.compress, "br": brotli.compress, "zstd": zstd.compress}
 
 
 def sse(event: str, data: dict[str, Any]) -> bytes:
@@ -151,9 +159,28 @@ class FakeAnthropic:
         answer = self.script.popleft() if self.script else self.default_answer(body)
         message = self._message(body, answer, raw)
         headers = {"request-id": "req_011C" + _digest(raw, 20)}
+        coding = answer.content_encoding
+        if coding and coding in request.headers.get("Accept-Encoding", ""):
+            return self._compressed(body, message, answer, headers, coding)
         if body.get("stream"):
             return await self._stream(request, message, answer, headers)
         return web.json_response(message, headers=headers)
+
+    def _compressed(
+        self,
+        body: dict[str, Any],
+        message: dict[str, Any],
+        answer: Answer,
+        headers: dict[str, str],
+        coding: str,
+    ) -> web.Response:
+        if body.get("stream"):
+            data = b"".join(sse(name, d) for name, d in self.events(message, answer))
+            kind = "text/event-stream; charset=utf-8"
+        else:
+            data, kind = json.dumps(message).encode(), "application/json"
+        headers = {**headers, "Content-Type": kind, "Content-Encoding": coding}
+        return web.Response(body=COMPRESS[coding](data), headers=headers)
 
     @staticmethod
     def default_answer(body: dict[str, Any]) -> Answer:
