@@ -155,6 +155,22 @@ def test_a_turn_with_previous_response_id_and_only_new_items_joins_the_first_tur
     assert second["response"]["message"]["parts"][0]["text"] == "There are two files."
 
 
+def test_an_error_frame_ends_the_turn_and_records_it_as_failed(
+    fake_responses: FakeResponses, responses_proxy: ThreadedProxy, cli: Cli
+) -> None:
+    (turn,) = converse(
+        responses_proxy.url,
+        fake_responses.api_key,
+        create(previous_response_id="resp_forgotten", input=[user("Go on.")]),
+    )
+    (error,) = events(turn)
+    assert error["type"] == "error"
+    responses_proxy.flush()
+    shown = only_call(cli)
+    assert shown["status"] == "error"
+    assert "previous_response_not_found" in shown["error"]
+
+
 def test_a_refused_upgrade_is_passed_back_so_the_client_can_fall_back_to_http(
     db_path: Path,
 ) -> None:
