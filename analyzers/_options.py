@@ -121,11 +121,12 @@ def convert(check: str, option: Option, value: Any) -> Any:
 
 def describe(option: Option) -> Mapping[str, Any]:
     """The JSON form `redline analyzers --json` prints."""
-    out: dict[str, Any] = {"name": option.name, "type": option.type, "help": option.help}
     default = option.default
-    out["default"] = default.pattern if isinstance(default, re.Pattern) else default
-    if option.choices:
-        out["choices"] = list(option.choices)
-    if option.required:
-        out["required"] = True
-    return out
+    return {
+        "name": option.name,
+        "type": option.type,
+        "help": option.help,
+        "default": default.pattern if isinstance(default, re.Pattern) else default,
+        "choices": list(option.choices),
+        "required": option.required,
+    }

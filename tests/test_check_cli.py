@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -10,7 +11,9 @@ import pytest
 import typer
 from typer.testing import CliRunner, Result
 
+from redline.analyzers import default_registry
 from redline.analyzers.cli import register
+from redline.analyzers.testing import check_examples
 from tests.corpus import CORPUS
 
 BROAD = "import os\n\n\ndef rm(p):\n    try:\n        os.remove(p)\n    except Exception:\n        pass\n"
@@ -365,7 +368,73 @@ def test_analyzers_json_and_plugins() -> None:
             "type": "bool",
             "help": "accept a broad handler whose body logs the error",
             "default": False,
+            "choices": [],
+            "required": False,
         }
     ]
+    assert by_name["regex"]["options"][0]["required"] is True
     assert by_name["regex"]["options"][1]["choices"] == ["forbid", "require"]
     assert by_name["no-print"]["origin"] == f"plugin file {PLUGIN}"
+
+
+# --- the README section stays true -------------------------------------------------------------
+
+SECTION = (Path(__file__).parent.parent / "analyzers" / "README-section.md").read_text()
+
+
+def documented_json(name: str) -> Any:
+    found = re.search(rf"<!-- json: {re.escape(name)} -->\s*```json\n(.*?)```", SECTION, re.S)
+    assert found, f"README-section.md has no JSON example marked {name}"
+    return json.loads(found.group(1))
+
+
+def key_paths(value: Any, prefix: str = "") -> set[str]:
+    if isinstance(value, dict):
+        return {prefix + k for k in value} | {
+            p for k, v in value.items() for p in key_paths(v, f"{prefix}{k}.")
+        }
+    if isinstance(value, list):
+        return {p for item in value for p in key_paths(item, prefix + "[].")}
+    return set()
+
+
+def test_the_documented_json_has_the_keys_the_commands_print(tmp_path: Path) -> None:
+    checked = json.loads(
+        run(
+            "check", "-c", "broad-except", "--json", write(tmp_path, "rm.py", BROAD), expect=1
+        ).stdout
+    )
+    listed = json.loads(run("analyzers", "--json", expect=0).stdout)
+    assert key_paths(documented_json("check")) == key_paths(checked)
+    assert key_paths(documented_json("analyzers")) == key_paths(listed)
+    assert documented_json("analyzers")["analyzers"][0] == listed["analyzers"][0]
+
+
+def test_every_check_and_option_is_documented() -> None:
+    for analyzer in default_registry(entry_points=False):
+        assert f"**`{analyzer.name}`**" in SECTION, analyzer.name
+        for option in analyzer.options:
+            assert f"`{option.name}`" in SECTION, f"{analyzer.name} option {option.name}"
+
+
+def test_the_documented_examples_are_commands() -> None:
+    for command in ("check", "analyzers"):
+        assert f"### `redline {command}`" in SECTION
+        assert re.search(rf"^redline {command}\b", SECTION, re.M)
+
+
+def test_the_documented_plugin_runs(tmp_path: Path) -> None:
+    (code,) = re.findall(r"```python\n# my_checks.py\n(.*?)```", SECTION, re.S)
+    plugin = write(tmp_path, "my_checks.py", code)
+    analyzer = default_registry([plugin], entry_points=False).get("no-print")
+    check_examples(analyzer)
+    out = run(
+        "check",
+        "--plugin",
+        plugin,
+        "-c",
+        "no-print",
+        write(tmp_path, "p.py", "print(1)\n"),
+        expect=1,
+    ).stdout
+    assert "p.py:1  print() call" in out
