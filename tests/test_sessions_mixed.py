@@ -207,6 +207,12 @@ def node_counts() -> dict[str, int]:
     return dict(rows)
 
 
+def blob_counts() -> dict[str, int]:
+    with open_store() as store:
+        rows = store.con.execute("SELECT kind, count(*) FROM blobs GROUP BY kind").fetchall()
+    return dict(rows)
+
+
 def test_a_claude_code_and_a_codex_session_at_once_are_two_conversations_each_message_stored_once(
     fake_anthropic: FakeAnthropic,
     fake_responses: FakeResponses,
@@ -240,6 +246,8 @@ def test_a_claude_code_and_a_codex_session_at_once_are_two_conversations_each_me
         "developer": 1,
         "tool": CODEX_CALLS - 1,
     }
+    # The system prompt (Codex: instructions) and the tools of each session, once each.
+    assert blob_counts() == {"system": 2, "tools": 2}
 
 
 def test_each_route_strips_its_prefix_and_reaches_its_own_upstream(
