@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import pytest
 
-from redline.analyzers import Change, Context, parse_check
+from redline.analyzers import Change, Context, Unparsed, parse_check
 from redline.analyzers._python import Broken, PythonUnit, read_change, repair
 from redline.transcripts.model import Message
 from tests.corpus import assistant, call
 
 
-def fragment(after: str, before: str = "") -> PythonUnit | Broken | object:
+def fragment(after: str, before: str = "") -> PythonUnit | Broken | Unparsed:
     return read_change(Change("a.py", "python", before, after, "replace"))
 
 
@@ -45,8 +45,8 @@ def test_a_fragment_ending_inside_a_try_gets_a_finally_not_a_handler() -> None:
 
 def test_a_fragment_starting_inside_an_expression_is_unparsed() -> None:
     result = fragment('    "b": 2,\n}\nprint(d)\n')
-    assert not isinstance(result, PythonUnit | Broken)
-    assert "does not parse on its own" in result.reason  # type: ignore[attr-defined]
+    assert isinstance(result, Unparsed)
+    assert "does not parse on its own" in result.reason
 
 
 def test_line_numbers_skip_the_synthetic_lines() -> None:

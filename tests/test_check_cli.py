@@ -21,7 +21,7 @@ CLEAN = "def add(a, b):\n    return a + b\n"
 PLUGIN = CORPUS / "plugins" / "no_print.py"
 
 
-def run(*args: str, expect: int) -> Result:
+def run(*args: str | Path, expect: int) -> Result:
     app = typer.Typer()
     register(app)
     result = CliRunner().invoke(app, [str(a) for a in args], catch_exceptions=False)

@@ -5,11 +5,12 @@ edit tools (wire_formats.md §2.5-2.10)."""
 from __future__ import annotations
 
 from redline.analyzers import Edit, extract
+from redline.transcripts.model import Part
 from tests.corpus import assistant, call
 
 
-def edits(*parts: object) -> list[Edit]:
-    return list(extract(assistant(*parts)).edits)  # type: ignore[arg-type]
+def edits(*parts: Part | str) -> list[Edit]:
+    return list(extract(assistant(*parts)).edits)
 
 
 def test_str_replace_based_edit_tool_create_str_replace_insert() -> None:
