@@ -235,6 +235,110 @@ def test_a_streamed_response_file(tmp_path: Path) -> None:
     run("check", "-c", "broad-except", write(tmp_path, "stream.sse", text), expect=1)
 
 
+def sse(events: list[tuple[str, dict[str, Any]]]) -> str:
+    return "".join(f"event: {name}\ndata: {json.dumps(data)}\n\n" for name, data in events)
+
+
+def test_a_streamed_anthropic_response_file(tmp_path: Path) -> None:
+    encoded = json.dumps(WRITE_ARGS)
+    text = sse(
+        [
+            (
+                "message_start",
+                {
+                    "type": "message_start",
+                    "message": {
+                        "id": "msg_1",
+                        "type": "message",
+                        "role": "assistant",
+                        "content": [],
+                        "model": "claude-x",
+                        "stop_reason": None,
+                        "usage": {"input_tokens": 3, "output_tokens": 1},
+                    },
+                },
+            ),
+            (
+                "content_block_start",
+                {
+                    "type": "content_block_start",
+                    "index": 0,
+                    "content_block": {
+                        "type": "tool_use",
+                        "id": "toolu_1",
+                        "name": "Write",
+                        "input": {},
+                    },
+                },
+            ),
+            (
+                "content_block_delta",
+                {
+                    "type": "content_block_delta",
+                    "index": 0,
+                    "delta": {"type": "input_json_delta", "partial_json": encoded},
+                },
+            ),
+            ("content_block_stop", {"type": "content_block_stop", "index": 0}),
+            (
+                "message_delta",
+                {
+                    "type": "message_delta",
+                    "delta": {"stop_reason": "tool_use"},
+                    "usage": {"output_tokens": 9},
+                },
+            ),
+            ("message_stop", {"type": "message_stop"}),
+        ]
+    )
+    run("check", "-c", "broad-except", write(tmp_path, "claude.txt", text), expect=1)
+
+
+def test_a_streamed_responses_file(tmp_path: Path) -> None:
+    item = responses_body()["output"][0]
+    text = sse(
+        [
+            (
+                "response.created",
+                {
+                    "type": "response.created",
+                    "sequence_number": 0,
+                    "response": {
+                        "id": "resp_1",
+                        "object": "response",
+                        "status": "in_progress",
+                        "output": [],
+                    },
+                },
+            ),
+            (
+                "response.output_item.done",
+                {
+                    "type": "response.output_item.done",
+                    "sequence_number": 1,
+                    "output_index": 0,
+                    "item": item,
+                },
+            ),
+            (
+                "response.completed",
+                {
+                    "type": "response.completed",
+                    "sequence_number": 2,
+                    "response": {
+                        "id": "resp_1",
+                        "object": "response",
+                        "status": "completed",
+                        "output": [],
+                        "usage": {"input_tokens": 1, "output_tokens": 1, "total_tokens": 2},
+                    },
+                },
+            ),
+        ]
+    )
+    run("check", "-c", "broad-except", write(tmp_path, "codex.sse", text), expect=1)
+
+
 def test_canonical_json_with_its_request_gives_context(tmp_path: Path) -> None:
     read_call = {
         "type": "tool_call",
