@@ -236,8 +236,10 @@ def test_a_claude_code_and_a_codex_session_at_once_are_two_conversations_each_me
         f"claude-code:{CLAUDE_SESSION}",
     )
     assert (codex["calls"], codex["session_key"]) == (CODEX_CALLS, f"codex:{CODEX_SESSION}")
-    assert [c["status"] for c in cli.json("ls", claude["id"])["calls"]] == ["complete"] * 30
-    assert [c["status"] for c in cli.json("ls", codex["id"])["calls"]] == ["complete"] * 8
+    assert [c["status"] for c in cli.json("ls", claude["id"])["calls"]] == [
+        "complete"
+    ] * CLAUDE_CALLS
+    assert [c["status"] for c in cli.json("ls", codex["id"])["calls"]] == ["complete"] * CODEX_CALLS
     # Claude Code: the first prompt, 29 tool results and 30 answers. Codex: its four opening
     # items, 7 call outputs and 8 answers. Each once, however often the history was re-sent.
     assert node_counts() == {

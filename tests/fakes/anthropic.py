@@ -110,8 +110,11 @@ class FakeAnthropic:
     @staticmethod
     def error(status: int, kind: str, message: str, raw: bytes = b"") -> web.Response:
         request_id = "req_011C" + _digest(raw + kind.encode(), 20)
-        body = {"type": "error", "error": {"type": kind, "message": message}}
-        body["request_id"] = request_id
+        body = {
+            "type": "error",
+            "error": {"type": kind, "message": message},
+            "request_id": request_id,
+        }
         return web.json_response(body, status=status, headers={"request-id": request_id})
 
     async def not_found(self, request: web.Request) -> web.Response:
