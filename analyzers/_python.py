@@ -140,7 +140,8 @@ def read_change(change: Change) -> PythonUnit | Broken | Unparsed:
             elif change.file_before is not None:
                 old_tree = parse(change.file_before)
                 if isinstance(old_tree, ast.Module):
-                    region = (start, start + _lines(change.before) - 1)
+                    replaced = _lines(change.before) if change.before else 0  # 0: an insert
+                    region = (start, start + replaced - 1)
                     old = Source(change.file_before, old_tree, change.file_start - 1, region)
             complete = change.kind == "write" or (
                 change.file_start == 1 and change.file_before is not None
@@ -150,12 +151,17 @@ def read_change(change: Change) -> PythonUnit | Broken | Unparsed:
             parse(change.file_before), ast.Module
         )
         if change.kind == "write" or old_parsed:
-            line = (tree.lineno + change.file_start - 1) if tree.lineno else None
-            bad = change.file_after.split("\n")[tree.lineno - 1] if tree.lineno else ""
-            return Broken(change, line, tree.msg, bad.strip())
+            lines = change.file_after.split("\n")
+            known = tree.lineno is not None and 0 < tree.lineno <= len(lines)
+            line = tree.lineno + change.file_start - 1 if tree.lineno else None
+            bad = lines[tree.lineno - 1].strip() if known and tree.lineno else ""
+            return Broken(change, line, tree.msg or str(tree), bad)
     new_source = _fragment(change.after, change.first_line)
     if new_source is None:
-        reason = "the new code does not parse on its own and the transcript does not show its file"
+        where = "the transcript does not show its file"
+        if change.file_after is not None:
+            where = "its file as the transcript shows it does not parse either"
+        reason = f"the new code does not parse on its own and {where}"
         return Unparsed(change.path, reason, excerpt(change.after))
     return PythonUnit(change, new_source, _fragment(change.before, change.first_line), False)
 
