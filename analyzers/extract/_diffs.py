@@ -55,7 +55,7 @@ def parse_patch(text: str, origin: str = "apply_patch") -> Parsed:
     edits: list[Edit] = []
     unparsed: list[Unparsed] = []
     for body in patch_bodies(text):
-        e, u = _parse_patch_body(body.splitlines(), origin)
+        e, u = _parse_patch_body(body.split("\n"), origin)
         edits += e
         unparsed += u
     return edits, unparsed
@@ -205,7 +205,7 @@ def _diff_path(raw: str) -> str | None:
 def parse_udiff(text: str, origin: str = "diff") -> Parsed:
     edits: list[Edit] = []
     unparsed: list[Unparsed] = []
-    lines = text.splitlines()
+    lines = text.split("\n")  # not splitlines(): callers index lines split on "\n" only
     i = 0
     while i < len(lines):
         if not (
@@ -251,6 +251,8 @@ def parse_udiff(text: str, origin: str = "diff") -> Parsed:
                     elif line[:1] == "+":
                         new_count -= 1
                 i += 1
+            while old_count is None and body and not body[-1]:
+                body.pop()  # without counts, a hunk's trailing empty lines are not context
             hunks.append((start, body))
         if not hunks:
             unparsed.append(Unparsed(path, "a diff header without hunks", ""))
@@ -278,7 +280,7 @@ _FILENAME = re.compile(r"^[\w.~/\\][\w.~/\\@+\-]*$")
 
 
 def has_search_replace(text: str) -> bool:
-    return any(_HEAD.match(line) for line in text.splitlines())
+    return any(_HEAD.match(line) for line in text.split("\n"))
 
 
 def filename(line: str) -> str | None:
@@ -300,7 +302,7 @@ def parse_search_replace(
     """Blocks in `text`; with `path` None the file name is looked for on the three lines before
     each block (aider), else the previous block's is reused. Also returns the (first, last) line
     index of each block, so callers can leave them out of further scanning."""
-    lines = text.splitlines()
+    lines = text.split("\n")  # not splitlines(): the spans index the caller's "\n" lines
     edits: list[Edit] = []
     unparsed: list[Unparsed] = []
     spans: list[tuple[int, int]] = []

@@ -6,6 +6,7 @@ unified diffs, and tool calls spelled out in text by agents without native tool 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from redline.analyzers._model import CodeBlock, Edit, Extraction, Unparsed
@@ -75,10 +76,9 @@ def from_text(text: str) -> Extraction:
     aider_edits, aider_unparsed, spans = parse_search_replace(text, None, "aider")
     edits += aider_edits
     unparsed += aider_unparsed
-    in_blocks = [(a, b) for a, b in spans]
 
     taken = [False] * len(lines)
-    for a, b in in_blocks:
+    for a, b in spans:
         for k in range(a, b + 1):
             taken[k] = True
     for fence in found:
@@ -163,14 +163,13 @@ def _path_line_before(lines: list[str], first: int) -> str | None:
 def _tool_tags(
     text: str,
     pattern: re.Pattern[str],
-    arguments: object,
+    arguments: Callable[[str], Mapping[str, object]],
     edits: list[Edit],
     blocks: list[CodeBlock],
     unparsed: list[Unparsed],
 ) -> str:
     """Read tool calls written as tags; return the text with them blanked out (newlines kept,
     so line positions of the rest stay meaningful)."""
-    assert callable(arguments)
     out = []
     pos = 0
     for match in pattern.finditer(text):

@@ -264,7 +264,7 @@ def _operation(op: Mapping[str, Any], origin: str) -> Extraction:
     kind = {"create_file": "Add File", "update_file": "Update File", "delete_file": "Delete File"}
     body = "" if op["type"] == "delete_file" else diff.rstrip("\n")
     if op["type"] == "create_file" and body and not body.lstrip("\n").startswith("+"):
-        body = "\n".join("+" + line for line in body.splitlines())
+        body = "\n".join("+" + line for line in body.split("\n"))
     patch = f"*** Begin Patch\n*** {kind[op['type']]}: {path}\n{body}\n*** End Patch\n"
     return _extraction(parse_patch(patch, origin))
 
