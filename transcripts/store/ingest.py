@@ -51,22 +51,46 @@ class IngestReport:
     problems: list[str] = field(default_factory=list)
 
 
-def decode_body(body: bytes, encoding: str | None) -> bytes:
-    """Undo Content-Encoding (the proxy forwards and records bytes as they came)."""
-    for coding in reversed([c.strip().lower() for c in (encoding or "").split(",") if c.strip()]):
-        if coding in ("gzip", "x-gzip"):
-            body = gzip.decompress(body)
-        elif coding == "deflate":
-            try:
-                body = zlib.decompress(body)
-            except zlib.error:
-                body = zlib.decompress(body, -zlib.MAX_WBITS)
-        elif coding == "br":
-            import brotli
+def _inflate(body: bytes) -> bytes:
+    try:
+        return zlib.decompress(body)
+    except zlib.error:  # servers send raw deflate as often as zlib-wrapped
+        return zlib.decompress(body, -zlib.MAX_WBITS)
 
-            body = brotli.decompress(body)
-        elif coding != "identity":
+
+def _unbrotli(body: bytes) -> bytes:
+    import brotli
+
+    return bytes(brotli.decompress(body))
+
+
+def _unzstd(body: bytes) -> bytes:
+    import zstandard
+
+    return zstandard.ZstdDecompressor().stream_reader(body, read_across_frames=True).read()
+
+
+_DECODERS = {
+    "gzip": gzip.decompress,
+    "x-gzip": gzip.decompress,
+    "deflate": _inflate,
+    "br": _unbrotli,
+    "zstd": _unzstd,
+    "identity": bytes,
+}
+
+
+def decode_body(body: bytes, encoding: str | None) -> bytes:
+    """Undo Content-Encoding (the proxy forwards and records bytes as they came). Any failure is
+    a ValueError naming the coding."""
+    for coding in reversed([c.strip().lower() for c in (encoding or "").split(",") if c.strip()]):
+        decoder = _DECODERS.get(coding)
+        if decoder is None:
             raise ValueError(f"cannot decode Content-Encoding {coding!r}")
+        try:
+            body = decoder(body)
+        except Exception as exc:  # each library has its own error type; all mean "corrupt"
+            raise ValueError(f"corrupt {coding} body: {exc}") from exc
     return body
 
 
@@ -311,7 +335,7 @@ def _parse_request(x: RawExchange, fmt: wires.WireFormat | None) -> _ParsedReque
         parsed = _ParsedRequest(
             decode_body(x.request_body, header(x.request_headers, "content-encoding"))
         )
-    except (ValueError, OSError, zlib.error) as exc:
+    except ValueError as exc:
         return _ParsedRequest(x.request_body, problems=[f"request: {exc}"])
     if fmt is None or not parsed.raw:
         return parsed
@@ -334,7 +358,7 @@ def _parse_response(x: RawExchange, fmt: wires.WireFormat | None) -> _ParsedResp
         parsed = _ParsedResponse(
             decode_body(x.response_body, header(x.response_headers, "content-encoding")), stream
         )
-    except (ValueError, OSError, zlib.error) as exc:
+    except ValueError as exc:
         return _ParsedResponse(x.response_body, stream, problems=[f"response: {exc}"])
     if fmt is None or x.status is None or not parsed.raw:
         return parsed
