@@ -26,14 +26,13 @@ if TYPE_CHECKING:
     from redline.proxy.server import Proxy, Route
 
 # The handshake headers aiohttp computes itself for the upstream connection.
-_HANDSHAKE = (
-    "host",
-    "content-length",
+_SEC_WEBSOCKET = (
     "sec-websocket-key",
     "sec-websocket-version",
     "sec-websocket-extensions",
     "sec-websocket-protocol",
 )
+_HANDSHAKE = ("host", "content-length", *_SEC_WEBSOCKET)
 _TERMINAL = {
     "response.completed",
     "response.failed",
@@ -97,8 +96,8 @@ class WebSocketRelay:
                 max_msg_size=0,
                 autoping=True,
             )
-        except aiohttp.WSServerHandshakeError as exc:
-            return web.Response(status=exc.status, text=exc.message or "")
+        except aiohttp.WSServerHandshakeError:
+            return await self._refused()
         except (aiohttp.ClientError, TimeoutError, OSError) as exc:
             body = {
                 "error": {
@@ -127,6 +126,48 @@ class WebSocketRelay:
                 self._record("incomplete", "the WebSocket closed before the turn ended")
             await client.close()
         return client
+
+    async def _refused(self) -> web.Response:
+        """The upstream said no to the upgrade. aiohttp's WebSocket client drops the refusal's
+        body, so the handshake is asked once more as a plain request and that answer (status,
+        headers, error body) goes back: the client sees why, and falls back to HTTP as it would
+        without the proxy. The refusal is recorded like any other exchange."""
+        session = self.proxy._session
+        assert session is not None
+        t0, started = time.perf_counter(), datetime.now(UTC)
+        handshake = [(k, v) for k, v in self.headers if k.lower() in _SEC_WEBSOCKET]
+        headers = forwardable(self.headers, drop=_HANDSHAKE)
+        headers += [("Connection", "Upgrade"), ("Upgrade", "websocket"), *handshake]
+        async with session.get(
+            self.route.target(self.path, self.query), headers=headers
+        ) as refused:
+            body = await refused.read()
+            status, reply_headers = refused.status, list(refused.headers.items())
+        response = web.Response(status=status, body=body)
+        for k, v in forwardable(reply_headers, drop=("content-length",)):
+            response.headers.add(k, v)
+        self.proxy.recorder.record(
+            RawExchange(
+                id=new_id(started),
+                started_at=started,
+                method=self.request.method,
+                path=self.path,
+                query=self.query,
+                upstream=str(self.route.upstream),
+                request_headers=redacted(self.headers),
+                request_body=b"",
+                status=status,
+                response_headers=redacted(reply_headers),
+                response_body=body,
+                ttfb_ms=None,
+                duration_ms=(time.perf_counter() - t0) * 1000,
+                outcome="complete",
+                error=f"the upstream refused the WebSocket upgrade with {status}",
+                client=header(self.headers, "user-agent"),
+                extra={"transport": "websocket"},
+            )
+        )
+        return response
 
     async def _client_to_upstream(
         self, client: web.WebSocketResponse, upstream: aiohttp.ClientWebSocketResponse

@@ -483,12 +483,12 @@ def test_analyzers_json_and_plugins() -> None:
 
 # --- the README section stays true -------------------------------------------------------------
 
-SECTION = (Path(__file__).parent.parent / "analyzers" / "README-section.md").read_text()
+SECTION = (Path(__file__).parent.parent / "README.md").read_text()
 
 
 def documented_json(name: str) -> Any:
     found = re.search(rf"<!-- json: {re.escape(name)} -->\s*```json\n(.*?)```", SECTION, re.S)
-    assert found, f"README-section.md has no JSON example marked {name}"
+    assert found, f"README.md has no JSON example marked {name}"
     return json.loads(found.group(1))
 
 

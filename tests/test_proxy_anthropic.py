@@ -346,18 +346,7 @@ def test_tool_results_sent_back_continue_the_conversation_and_are_recorded(
     [
         "gzip",
         "br",
-        pytest.param(
-            "zstd",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason=(
-                    "ingest.decode_body knows gzip, deflate and br but not zstd, which the SDKs "
-                    "advertise (Accept-Encoding: gzip, deflate, br, zstd) and the proxy forwards: "
-                    "a zstd answer reaches the client intact but is recorded without a response, "
-                    "parse_error \"response: cannot decode Content-Encoding 'zstd'\""
-                ),
-            ),
-        ),
+        "zstd",
     ],
 )
 def test_a_compressed_stream_reaches_the_client_intact_and_is_recorded_decoded(

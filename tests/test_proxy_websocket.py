@@ -186,16 +186,6 @@ def test_a_refused_upgrade_is_passed_back_so_the_client_can_fall_back_to_http(
     assert answer.output_text.startswith("You said:")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "proxy/websocket.py WebSocketRelay.run answers an aiohttp.WSServerHandshakeError with "
-        "web.Response(status=exc.status, text=exc.message): the status passes, but the upstream's "
-        "refusal body and headers are replaced by text/plain 'Invalid response status', so a "
-        'client sent 401 {"error": {"message": "Incorrect API key provided.", ...}} cannot see '
-        "why, unlike over HTTP where error bodies pass unchanged"
-    ),
-)
 def test_a_refused_handshake_comes_back_with_the_upstreams_error_body(
     fake_responses: FakeResponses, responses_proxy: ThreadedProxy
 ) -> None:
