@@ -295,15 +295,6 @@ def test_a_previous_response_id_follow_up_is_threaded_into_the_same_conversation
     assert [r[0] for r in rows] == [0, 2]  # user message; user, first answer, tool output
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "dedup gap: openai_responses.parse_response strips the item keys a client does not send "
-        "back (id, status, empty annotations/logprobs) as Codex does, but a client that sends the "
-        "SDK's output items back unchanged (`input += response.output`, the SDK's documented "
-        "pattern) keeps them in the request, so the same answer becomes a second assistant node"
-    ),
-)
 def test_an_answer_sent_back_as_the_sdk_returned_it_is_stored_once(
     fake_responses: FakeResponses, responses_proxy: ThreadedProxy
 ) -> None:

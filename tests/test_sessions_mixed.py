@@ -267,16 +267,6 @@ def test_each_route_strips_its_prefix_and_reaches_its_own_upstream(
     assert [r.path for r in fake_responses.received] == ["/v1/responses"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "dedup gap: a message's node hashes its cache_control markers (ingest.chain over "
-        "message_to_dict, markers kept in Part.extra), so a message sent last with a "
-        "cache_control breakpoint and re-sent without it on the next call (Claude Code moves "
-        "its breakpoint to the newest message) is stored as two nodes, and the answer after it "
-        "is stored again under the new parent"
-    ),
-)
 def test_a_moving_cache_breakpoint_still_stores_each_message_once(
     fake_anthropic: FakeAnthropic, two_routes: ThreadedProxy, cli: Cli
 ) -> None:

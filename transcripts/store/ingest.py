@@ -31,6 +31,8 @@ from redline.transcripts.model import (
 )
 from redline.transcripts.spool import RawExchange, header, read_from, segment_is_live, segments
 from redline.transcripts.sse import parse_sse
+from redline.transcripts.store.decorations import Path as KeyPath
+from redline.transcripts.store.decorations import split
 
 BATCH = 500
 # Bodies of non-model endpoints (/v1/models, embeddings...) are kept only up to this size.
@@ -123,14 +125,21 @@ class _Node:
     content: str
 
 
-def chain(messages: Iterable[Message], parent: str | None = None, depth: int = 0) -> list[_Node]:
+def chain(
+    messages: Iterable[Message], parent: str | None = None, depth: int = 0
+) -> tuple[list[_Node], list[tuple[int, KeyPath, Any]]]:
+    """The tree nodes of `messages` under `parent`, and the decorations taken out of them as
+    (message index, path, value)."""
     nodes: list[_Node] = []
-    for m in messages:
-        content = canonical_json(message_to_dict(m))
+    decorations: list[tuple[int, KeyPath, Any]] = []
+    for index, m in enumerate(messages):
+        stable, removed = split(message_to_dict(m))
+        decorations.extend((index, path, value) for path, value in removed)
+        content = canonical_json(stable)
         nid = node_id(parent, content)
         nodes.append(_Node(nid, parent, depth, m.role, content))
         parent, depth = nid, depth + 1
-    return nodes
+    return nodes, decorations
 
 
 class _Ingestor:
@@ -228,12 +237,12 @@ class _Ingestor:
         request, response = req.request, res.response
 
         parent, depth, conversation_id = self.continued(request) if request else (None, 0, None)
-        nodes = chain(request.messages, parent, depth) if request else []
+        nodes, decorations = chain(request.messages, parent, depth) if request else ([], [])
         self.put_nodes(nodes)
         request_node = nodes[-1].id if nodes else parent
         response_node = None
         if response is not None:
-            tip = chain([response.message], request_node, depth + len(nodes))
+            tip, _ = chain([response.message], request_node, depth + len(nodes))
             self.put_nodes(tip)
             response_node = tip[0].id
 
@@ -284,6 +293,7 @@ class _Ingestor:
             "tools_hash": tools_hash,
             "system_hash": system_hash,
             "request_meta": None if meta is None else canonical_json(meta),
+            "request_decorations": json.dumps(decorations) if decorations else None,
             "request_raw": req.raw if keep_raw_request else None,
             "request_headers": json.dumps(x.request_headers),
             "response_headers": json.dumps(x.response_headers),

@@ -101,7 +101,12 @@ def m002_response_ids(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("CREATE INDEX exchanges_response_id ON exchanges (response_id)")
 
 
-MIGRATIONS: list[Migration] = [m001_initial, m002_response_ids]
+def m003_request_decorations(con: duckdb.DuckDBPyConnection) -> None:
+    """Per-call decorations of the request's messages (see store/decorations.py)."""
+    con.execute("ALTER TABLE exchanges ADD COLUMN request_decorations VARCHAR")
+
+
+MIGRATIONS: list[Migration] = [m001_initial, m002_response_ids, m003_request_decorations]
 
 
 def schema_version(con: duckdb.DuckDBPyConnection) -> int:

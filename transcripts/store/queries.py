@@ -20,6 +20,7 @@ from redline.transcripts.model import (
     response_to_dict,
     usage_to_dict,
 )
+from redline.transcripts.store.decorations import restore
 
 
 @dataclass(frozen=True, slots=True)
@@ -244,6 +245,8 @@ def _rebuild_request(con: duckdb.DuckDBPyConnection, row: dict[str, Any]) -> Req
     messages = messages_up_to(con, row["request_node"]) if row["request_node"] else []
     # A call that continued a server-held conversation sent only its newest messages.
     messages = messages[len(messages) - (row["message_count"] or 0) :]
+    for index, path, value in json.loads(row["request_decorations"] or "[]"):
+        restore(messages[index], [(path, value)])
     return replace(shell, messages=tuple(message_from_dict(m) for m in messages))
 
 
