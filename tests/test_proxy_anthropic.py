@@ -418,6 +418,7 @@ def test_a_stream_cut_inside_a_tool_calls_json_keeps_the_raw_fragment_and_a_pars
     assert call["type"] == "tool_call" and call["name"] == "write_file"
     assert call["arguments"] == fragments == '{"path": "config/loader.py"'
     assert call["extra"]["_parse_error"]
+    assert "arguments of tool call write_file" in shown["parse_error"]
 
 
 def test_an_unknown_content_block_is_kept_verbatim(

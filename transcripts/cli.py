@@ -170,8 +170,12 @@ def _render_part(part: Part) -> RichText | Syntax | Panel:
                 body: RichText | Syntax = Syntax(pretty, "json", word_wrap=True)
             except ValueError:
                 body = RichText(arguments)
+            broken = " [red](arguments cut off)[/]" if "_parse_error" in part.extra else ""
             return Panel(
-                body, title=f"tool call {name} ({id_})", title_align="left", border_style="cyan"
+                body,
+                title=f"tool call {escape(name)} ({escape(id_)}){broken}",
+                title_align="left",
+                border_style="cyan",
             )
         case ToolResult(call_id, content, is_error):
             text = (

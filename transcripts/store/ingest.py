@@ -392,6 +392,13 @@ def _parse_response(x: RawExchange, fmt: wires.WireFormat | None) -> _ParsedResp
             parsed.response = fmt.parse_response(json.loads(parsed.raw))
     except _PARSE_ERRORS as exc:
         parsed.problems.append(f"response: {exc}")
+    if parsed.response is not None:
+        # A tool call whose arguments were cut off keeps the raw fragment; say so at call level.
+        for call in parsed.response.message.tool_calls:
+            if "_parse_error" in call.extra:
+                parsed.problems.append(
+                    f"response: arguments of tool call {call.name} ({call.id}): {call.extra['_parse_error']}"
+                )
     return parsed
 
 
