@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
-from typer.testing import CliRunner
 
 from redline import config
-from redline.cli import app
 from redline.proxy import ProxyRunner, Route, ThreadedProxy
+
+# Fixtures for the Anthropic and Responses fakes, shared by every test module.
+from tests.fakes.fixtures import (  # noqa: F401
+    anthropic_proxy,
+    fake_anthropic,
+    fake_responses,
+    responses_proxy,
+)
 from tests.fakes.openai_chat import FakeOpenAI
 from tests.fakes.server import ServerThread
+from tests.support import Cli
 
 PROXY_VARIABLES = (
     "HTTP_PROXY",
@@ -65,19 +70,6 @@ def proxy(fake_openai: FakeOpenAI, db_path: Path) -> Iterator[ThreadedProxy]:
     )  # type: ignore[attr-defined]
     with ThreadedProxy(runner) as running:
         yield running
-
-
-class Cli:
-    def __init__(self) -> None:
-        self.runner = CliRunner()
-
-    def __call__(self, *args: str, expect: int = 0) -> Any:
-        result = self.runner.invoke(app, list(args), catch_exceptions=False)
-        assert result.exit_code == expect, (result.exit_code, result.output)
-        return result
-
-    def json(self, *args: str) -> Any:
-        return json.loads(self(*args, "--json").stdout)
 
 
 @pytest.fixture

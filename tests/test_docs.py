@@ -12,8 +12,8 @@ import typer
 
 from redline.cli import app
 from redline.proxy import ThreadedProxy
-from tests.conftest import Cli
 from tests.fakes.openai_chat import Answer, FakeOpenAI
+from tests.support import Cli
 
 README = (Path(__file__).parent.parent / "README.md").read_text()
 

@@ -12,8 +12,6 @@ import pytest
 
 from redline.proxy import ThreadedProxy
 from redline.transcripts.store import open_store
-from tests.conftest import Cli
-from tests.fakes import fixtures
 from tests.fakes.anthropic import MODEL, Answer, FakeAnthropic, Text, Thinking, ToolUse, Unknown
 from tests.fakes.fixtures import (
     CLAUDE_CODE_BETAS,
@@ -22,9 +20,7 @@ from tests.fakes.fixtures import (
     only_call,
     shown_calls,
 )
-
-fake_anthropic = fixtures.fake_anthropic
-anthropic_proxy = fixtures.anthropic_proxy
+from tests.support import Cli
 
 TOOLS: list[Any] = [
     {

@@ -11,9 +11,9 @@ import openai
 import pytest
 
 from redline.proxy import ThreadedProxy
-from tests.conftest import Cli
 from tests.fakes import http
 from tests.fakes.openai_chat import Answer, FakeOpenAI
+from tests.support import Cli
 
 TOOLS: list[Any] = [
     {

@@ -13,9 +13,9 @@ import pytest
 
 from redline import config
 from redline.proxy import ProxyRunner, Route, ThreadedProxy
-from tests.conftest import Cli
 from tests.fakes import http
 from tests.fakes.openai_chat import Answer, FakeOpenAI
+from tests.support import Cli
 
 MESSAGES: list[Any] = [{"role": "user", "content": "Write a retry loop for the uploader."}]
 

@@ -17,13 +17,9 @@ from openai.types.responses import (
 
 from redline.proxy import ThreadedProxy
 from redline.transcripts.store import open_store
-from tests.conftest import Cli
-from tests.fakes import fixtures
 from tests.fakes.fixtures import CODEX_TOOLS, codex_history, only_call, shown_calls
 from tests.fakes.openai_responses import Answer, FakeResponses
-
-fake_responses = fixtures.fake_responses
-responses_proxy = fixtures.responses_proxy
+from tests.support import Cli
 
 MODEL = "gpt-5-codex"
 INSTRUCTIONS = "You are Codex, a coding agent. Never swallow exceptions."

@@ -12,13 +12,10 @@ import openai
 import pytest
 
 from redline.proxy import ThreadedProxy
-from tests.conftest import Cli
-from tests.fakes import fixtures, http
+from tests.fakes import http
 from tests.fakes.fixtures import CODEX_TOOLS, only_call, recording_proxy, serving, shown_calls
 from tests.fakes.openai_responses import Answer, FakeResponses
-
-fake_responses = fixtures.fake_responses
-responses_proxy = fixtures.responses_proxy
+from tests.support import Cli
 
 TERMINAL = {"response.completed", "response.failed", "response.incomplete", "error"}
 

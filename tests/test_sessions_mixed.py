@@ -14,16 +14,12 @@ import pytest
 
 from redline.proxy import ThreadedProxy
 from redline.transcripts.store import open_store
-from tests.conftest import Cli
 from tests.fakes import anthropic as fake_claude
-from tests.fakes import fixtures
 from tests.fakes import openai_responses as fake_codex
 from tests.fakes.anthropic import FakeAnthropic
 from tests.fakes.fixtures import CODEX_TOOLS, claude_code_client, codex_history, recording_proxy
 from tests.fakes.openai_responses import FakeResponses
-
-fake_anthropic = fixtures.fake_anthropic
-fake_responses = fixtures.fake_responses
+from tests.support import Cli
 
 CLAUDE_SESSION = "5f0c1d2e-3b4a-4c5d-8e9f-0a1b2c3d4e5f"
 CODEX_SESSION = "019a8c3e-7f1d-7c22-9a40-5e2b1f0d9c11"

@@ -11,9 +11,9 @@ import pytest
 
 from redline.proxy import ThreadedProxy
 from redline.transcripts.store import open_store
-from tests.conftest import Cli
 from tests.fakes import http
 from tests.fakes.openai_chat import Answer, FakeOpenAI
+from tests.support import Cli
 
 SYSTEM = "You are a coding agent working in /repo. " + "Follow the rules. " * 100
 

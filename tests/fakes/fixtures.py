@@ -17,10 +17,10 @@ import pytest
 
 from redline import config
 from redline.proxy import ProxyRunner, Route, ThreadedProxy
-from tests.conftest import Cli
 from tests.fakes.anthropic import FakeAnthropic
 from tests.fakes.openai_responses import FakeResponses
 from tests.fakes.server import ServerThread
+from tests.support import Cli
 
 
 class Fake(Protocol):
