@@ -34,7 +34,7 @@ class Regex:
             "mode",
             "choice",
             "forbid",
-            "forbid: a match is a finding; require: no match is",
+            "forbid: each match is a finding; require: a finding when nothing matches",
             ("forbid", "require"),
         ),
         Option("in", "choice", "code", "where to search", ("code", "text", "all")),

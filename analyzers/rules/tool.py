@@ -64,7 +64,7 @@ class Tool:
             "mode",
             "choice",
             "forbid",
-            "forbid: a matching call is a finding; require: no matching call is",
+            "forbid: each matching call is a finding; require: a finding when no call matches",
             ("forbid", "require"),
         ),
     )
