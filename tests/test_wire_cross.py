@@ -17,9 +17,9 @@ import pytest
 
 from redline.transcripts import wire
 from redline.transcripts.model import Message, Request, Text, ToolCall, ToolResult
-from tests.test_wire_anthropic import CLAUDE_CODE_REQUEST, IMAGE_REQUEST, ODD_BLOCKS_REQUEST
 from tests.test_wire_chat import AGENT_REQUEST, AIDER_REQUEST
-from tests.test_wire_responses import CODEX_REQUEST, PATCH, SDK_REQUEST
+from tests.wire_samples_anthropic import CLAUDE_CODE_REQUEST, IMAGE_REQUEST, ODD_BLOCKS_REQUEST
+from tests.wire_samples_responses import CODEX_REQUEST, PATCH, SDK_REQUEST
 
 ANTHROPIC, CHAT, RESPONSES = "anthropic-messages", "openai-chat", "openai-responses"
 
