@@ -44,7 +44,12 @@ def proxy(
     ),
     host: str = typer.Option(config.DEFAULT_HOST, "--host", help="Interface to listen on."),
     port: int = typer.Option(
-        config.DEFAULT_PORT, "--port", "-p", help="Port to listen on (0 picks a free one)."
+        config.DEFAULT_PORT,
+        "--port",
+        "-p",
+        min=0,
+        max=65535,
+        help="Port to listen on (0 picks a free one).",
     ),
     db: Path | None = DB_OPTION,
 ) -> None:
@@ -57,7 +62,7 @@ def proxy(
         base = f"http://{host}:{bound}"
         typer.echo(f"redline proxy listening on {base}", err=True)
         for r in routes:
-            typer.echo(f"  {base}{r.prefix or '/'} -> {r.upstream}", err=True)
+            typer.echo(f"  {base}{r.prefix or '/'} -> {r.public}", err=True)
         typer.echo(f"recording into {db_path} (spool {config.spool_dir(db_path)})", err=True)
         if host not in ("127.0.0.1", "localhost", "::1"):
             typer.echo(

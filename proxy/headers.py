@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from urllib.parse import unquote_plus
 
 # RFC 9110 7.6.1 connection-specific headers, plus those the HTTP stack recomputes itself.
 HOP_BY_HOP = frozenset(
@@ -36,6 +37,22 @@ SECRET = frozenset(
 )
 REDACTED = "[redacted]"
 
+# Query parameters that carry credentials (Gemini's `?key=`, signed URLs...).
+SECRET_PARAMS = frozenset(
+    {
+        "key",
+        "api_key",
+        "api-key",
+        "apikey",
+        "token",
+        "access_token",
+        "sig",
+        "signature",
+        "password",
+        "secret",
+    }
+)
+
 
 def forwardable(
     headers: Iterable[tuple[str, str]], *, drop: Iterable[str] = ()
@@ -51,6 +68,19 @@ def forwardable(
     }
     dropped = HOP_BY_HOP | named | {d.lower() for d in drop}
     return [(k, v) for k, v in headers if k.lower() not in dropped]
+
+
+def redacted_query(query: str) -> str:
+    """A raw query string as stored: the values of credential parameters replaced."""
+    if not query:
+        return query
+    parts = []
+    for pair in query.split("&"):
+        name, sep, _ = pair.partition("=")
+        if sep and unquote_plus(name).lower() in SECRET_PARAMS:
+            pair = f"{name}={REDACTED}"
+        parts.append(pair)
+    return "&".join(parts)
 
 
 def redacted(headers: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:

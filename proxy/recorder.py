@@ -14,7 +14,7 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
-from redline.transcripts.spool import RawExchange, SpoolWriter
+from redline.transcripts.spool import RawExchange, SpoolWriter, to_line
 
 log = logging.getLogger("redline.proxy")
 
@@ -61,22 +61,23 @@ class Recorder:
     def _run(self) -> None:
         while True:
             items, stop = self._take()
-            batch: list[RawExchange] = []
+            lines: list[bytes] = []
             failed = 0
             for item in items:
                 try:
-                    batch.append(item if isinstance(item, RawExchange) else item())  # type: ignore[operator]
+                    exchange = item if isinstance(item, RawExchange) else item()  # type: ignore[operator]
+                    lines.append(to_line(exchange))
                 except Exception:  # one bad exchange must not stop the recording of the rest
                     log.exception("could not build the record of an exchange")
                     failed += 1
             written = 0
-            if batch:
+            if lines:
                 try:
-                    self._writer.append(batch)
-                    written = len(batch)
+                    self._writer.write_lines(lines)
+                    written = len(lines)
                 except OSError:
-                    log.exception("could not write %d exchange(s) to the spool", len(batch))
-                    failed += len(batch)
+                    log.exception("could not write %d exchange(s) to the spool", len(lines))
+                    failed += len(lines)
             with self._done:
                 self.written += written
                 self.failed += failed

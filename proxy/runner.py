@@ -28,7 +28,12 @@ class ProxyRunner:
 
     async def start(self) -> int:
         """Bind and serve; returns the port (useful with port 0)."""
-        self.recorder = Recorder(self.spool_dir)
+        try:
+            self.recorder = Recorder(self.spool_dir)
+        except OSError as exc:
+            raise RedlineError(
+                f"cannot write the spool in {self.spool_dir}: {exc.strerror}; check --db / REDLINE_DB"
+            ) from None
         proxy = self.proxy = Proxy(self.routes, self.recorder)
         # handler_cancellation: a client that hangs up cancels its handler, which closes the
         # upstream request, so an abandoned generation stops costing tokens.

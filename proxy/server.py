@@ -21,7 +21,7 @@ from aiohttp import web
 from yarl import URL
 
 from redline.errors import RedlineError
-from redline.proxy.headers import forwardable, redacted
+from redline.proxy.headers import forwardable, redacted, redacted_query
 from redline.proxy.recorder import Recorder
 from redline.proxy.websocket import WebSocketRelay, is_upgrade
 from redline.transcripts.spool import RawExchange, header, new_id
@@ -29,7 +29,11 @@ from redline.transcripts.spool import RawExchange, header, new_id
 MAX_BODY_BYTES = 256 * 1024 * 1024
 # Models may think for minutes before the first byte; agents wait 5 minutes or more.
 UPSTREAM_TIMEOUT = aiohttp.ClientTimeout(total=None, sock_connect=30, sock_read=15 * 60)
-_AUTO_HEADERS = ("User-Agent", "Accept-Encoding", "Accept")
+# Headers aiohttp's client would add on its own; the upstream must see only what the agent sent.
+_AUTO_HEADERS = ("User-Agent", "Accept-Encoding", "Accept", "Content-Type")
+# `Expect: 100-continue` was already answered by our server; passed on, it would make our
+# client wait for a 100 the upstream need never send.
+_NOT_FORWARDED = ("host", "content-length", "expect")
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,18 +45,31 @@ class Route:
 
     @classmethod
     def parse(cls, prefix: str, upstream: str) -> Route:
-        url = URL(upstream.strip())
-        if url.scheme not in ("http", "https") or not url.host:
-            raise RedlineError(
-                f"upstream {upstream!r} is not an http(s) URL; give e.g. https://api.openai.com"
-            )
+        problem = f"upstream {upstream!r} is not an http(s) URL; give e.g. https://api.openai.com"
+        try:
+            url = URL(upstream.strip())
+            valid = url.scheme in ("http", "https") and bool(url.host) and url.port is not None
+        except ValueError:  # yarl's word for a malformed host or port
+            valid = False
+        if not valid:
+            raise RedlineError(problem)
         prefix = "/" + prefix.strip("/") if prefix.strip("/") else ""
-        return cls(prefix, url.with_query(None).with_fragment(None))
+        return cls(prefix, url.with_fragment(None))
+
+    @property
+    def public(self) -> str:
+        """The upstream as shown and stored: no user:password, no credential parameters."""
+        url = self.upstream.with_user(None)
+        query = redacted_query(url.raw_query_string)
+        return str(url.with_query(None)) + (f"?{query}" if query else "")
 
     def target(self, path: str, query: str) -> URL:
+        """The upstream URL for a request path; an upstream's own query (Azure's
+        `?api-version=`) comes first, then the request's."""
         rest = path[len(self.prefix) :] or "/"
-        base = str(self.upstream).rstrip("/")
-        return URL(base + rest + (f"?{query}" if query else ""), encoded=True)
+        base = str(self.upstream.with_query(None)).rstrip("/")
+        both = "&".join(q for q in (self.upstream.raw_query_string, query) if q)
+        return URL(base + rest + (f"?{both}" if both else ""), encoded=True)
 
 
 def match_route(routes: Sequence[Route], path: str) -> Route | None:
@@ -173,7 +190,7 @@ class _Exchange:
         session = self.proxy._session
         assert session is not None
         present = {k.lower() for k in request.headers}
-        headers = forwardable(request.headers.items(), drop=("host", "content-length"))
+        headers = forwardable(request.headers.items(), drop=_NOT_FORWARDED)
         skip = [h for h in _AUTO_HEADERS if h.lower() not in present]
         target = self.route.target(self.path, self.query)
         try:
@@ -189,7 +206,7 @@ class _Exchange:
             except (aiohttp.ClientError, TimeoutError, OSError) as exc:
                 self.outcome = "error"
                 self.error = (
-                    f"cannot reach upstream {self.route.upstream}: {exc or type(exc).__name__}"
+                    f"cannot reach upstream {self.route.public}: {exc or type(exc).__name__}"
                 )
                 self.status = 502
                 response = _error(502, f"redline: {self.error}", "upstream_unreachable")
@@ -210,8 +227,8 @@ class _Exchange:
         response = web.StreamResponse(status=upstream.status, reason=upstream.reason)
         for k, v in forwardable(upstream.headers.items()):
             response.headers.add(k, v)
-        await response.prepare(self.request)
         try:
+            await response.prepare(self.request)
             async for chunk in upstream.content.iter_any():
                 if self.ttfb is None:
                     self.ttfb = self._ms()
@@ -249,8 +266,8 @@ class _Exchange:
             started_at=self.started,
             method=self.request.method,
             path=self.path,
-            query=self.query,
-            upstream=str(self.route.upstream),
+            query=redacted_query(self.query),
+            upstream=self.route.public,
             request_headers=redacted(self.request_headers),
             request_body=self.body,
             status=self.status,

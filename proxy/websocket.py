@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 import aiohttp
 from aiohttp import web
 
-from redline.proxy.headers import forwardable, redacted
+from redline.proxy.headers import forwardable, redacted, redacted_query
 from redline.transcripts.spool import RawExchange, header, new_id
 
 if TYPE_CHECKING:
@@ -88,6 +88,17 @@ class WebSocketRelay:
             for p in self.request.headers.get("Sec-WebSocket-Protocol", "").split(",")
             if p.strip()
         ]
+        # A malformed upgrade is refused here, before any connection to the upstream is made.
+        if not web.WebSocketResponse(protocols=protocols).can_prepare(self.request).ok:
+            return web.json_response(
+                {
+                    "error": {
+                        "message": "redline: not a valid WebSocket upgrade",
+                        "type": "bad_upgrade",
+                    }
+                },
+                status=400,
+            )
         try:
             upstream = await session.ws_connect(
                 self.route.target(self.path, self.query),
@@ -99,18 +110,13 @@ class WebSocketRelay:
         except aiohttp.WSServerHandshakeError:
             return await self._refused()
         except (aiohttp.ClientError, TimeoutError, OSError) as exc:
-            body = {
-                "error": {
-                    "message": f"redline: cannot reach upstream {self.route.upstream}: {exc}",
-                    "type": "upstream_unreachable",
-                    "code": 502,
-                }
-            }
-            return web.json_response(body, status=502)
-        client = web.WebSocketResponse(protocols=protocols, max_msg_size=0, autoping=True)
-        await client.prepare(self.request)
-        try:
-            async with upstream:
+            return self._unreachable(exc)
+        async with upstream:
+            # Answer with the subprotocol the upstream chose, not merely the first offered.
+            chosen = [upstream.protocol] if upstream.protocol else []
+            client = web.WebSocketResponse(protocols=chosen, max_msg_size=0, autoping=True)
+            try:
+                await client.prepare(self.request)
                 pumps = [
                     asyncio.ensure_future(self._client_to_upstream(client, upstream)),
                     asyncio.ensure_future(self._upstream_to_client(upstream, client)),
@@ -121,11 +127,20 @@ class WebSocketRelay:
                     for pump in pumps:
                         pump.cancel()
                     await asyncio.gather(*pumps, return_exceptions=True)
-        finally:
-            if self.turn is not None:
-                self._record("incomplete", "the WebSocket closed before the turn ended")
-            await client.close()
+            finally:
+                if self.turn is not None:
+                    self._record("incomplete", "the WebSocket closed before the turn ended")
+                await client.close(code=upstream.close_code or aiohttp.WSCloseCode.OK)
         return client
+
+    def _unreachable(self, exc: BaseException) -> web.Response:
+        error = f"cannot reach upstream {self.route.public}: {exc or type(exc).__name__}"
+        body = {
+            "error": {"message": f"redline: {error}", "type": "upstream_unreachable", "code": 502}
+        }
+        response = web.json_response(body, status=502)
+        self._record_plain(502, [], json.dumps(body).encode(), "error", error)
+        return response
 
     async def _refused(self) -> web.Response:
         """The upstream said no to the upgrade. aiohttp's WebSocket client drops the refusal's
@@ -134,40 +149,50 @@ class WebSocketRelay:
         without the proxy. The refusal is recorded like any other exchange."""
         session = self.proxy._session
         assert session is not None
-        t0, started = time.perf_counter(), datetime.now(UTC)
         handshake = [(k, v) for k, v in self.headers if k.lower() in _SEC_WEBSOCKET]
         headers = forwardable(self.headers, drop=_HANDSHAKE)
         headers += [("Connection", "Upgrade"), ("Upgrade", "websocket"), *handshake]
-        async with session.get(
-            self.route.target(self.path, self.query), headers=headers
-        ) as refused:
-            body = await refused.read()
-            status, reply_headers = refused.status, list(refused.headers.items())
+        try:
+            async with session.get(
+                self.route.target(self.path, self.query), headers=headers
+            ) as refused:
+                body = await refused.read()
+                status, reply_headers = refused.status, list(refused.headers.items())
+        except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+            return self._unreachable(exc)
         response = web.Response(status=status, body=body)
         for k, v in forwardable(reply_headers, drop=("content-length",)):
             response.headers.add(k, v)
+        error = f"the upstream refused the WebSocket upgrade with {status}"
+        self._record_plain(status, reply_headers, body, "complete", error)
+        return response
+
+    def _record_plain(
+        self, status: int, headers: list[tuple[str, str]], body: bytes, outcome: str, error: str
+    ) -> None:
+        """Record an upgrade that never became a WebSocket."""
+        started = datetime.now(UTC)
         self.proxy.recorder.record(
             RawExchange(
                 id=new_id(started),
                 started_at=started,
                 method=self.request.method,
                 path=self.path,
-                query=self.query,
-                upstream=str(self.route.upstream),
+                query=redacted_query(self.query),
+                upstream=self.route.public,
                 request_headers=redacted(self.headers),
                 request_body=b"",
                 status=status,
-                response_headers=redacted(reply_headers),
+                response_headers=redacted(headers),
                 response_body=body,
                 ttfb_ms=None,
-                duration_ms=(time.perf_counter() - t0) * 1000,
-                outcome="complete",
-                error=f"the upstream refused the WebSocket upgrade with {status}",
+                duration_ms=0.0,
+                outcome=outcome,
+                error=error,
                 client=header(self.headers, "user-agent"),
                 extra={"transport": "websocket"},
             )
         )
-        return response
 
     async def _client_to_upstream(
         self, client: web.WebSocketResponse, upstream: aiohttp.ClientWebSocketResponse
@@ -180,7 +205,8 @@ class WebSocketRelay:
                 await upstream.send_str(msg.data)
             elif msg.type == aiohttp.WSMsgType.BINARY:
                 await upstream.send_bytes(msg.data)
-        await upstream.close()
+        # The client's close code and reason go on to the upstream unchanged.
+        await upstream.close(code=client.close_code or aiohttp.WSCloseCode.OK)
 
     async def _upstream_to_client(
         self, upstream: aiohttp.ClientWebSocketResponse, client: web.WebSocketResponse
@@ -194,7 +220,7 @@ class WebSocketRelay:
                 await client.send_str(msg.data)
             elif msg.type == aiohttp.WSMsgType.BINARY:
                 await client.send_bytes(msg.data)
-        await client.close()
+        await client.close(code=upstream.close_code or aiohttp.WSCloseCode.OK)
 
     def _record(self, outcome: str, error: str | None) -> None:
         turn, self.turn = self.turn, None
@@ -205,8 +231,8 @@ class WebSocketRelay:
                 started_at=turn.started,
                 method="WEBSOCKET",
                 path=self.path,
-                query=self.query,
-                upstream=str(self.route.upstream),
+                query=redacted_query(self.query),
+                upstream=self.route.public,
                 request_headers=redacted(self.headers),
                 request_body=turn.frame.encode(),
                 status=101,

@@ -175,3 +175,33 @@ def test_show_rebuilds_the_full_request_from_the_tree(
         call = store.load_call(call_id)
     assert call.request is not None
     assert wire.get("openai-chat").render_request(call.request) == body
+
+
+def test_the_same_first_prompt_in_two_agent_sessions_is_two_conversations(
+    fake_openai: FakeOpenAI, proxy: ThreadedProxy, cli: Cli
+) -> None:
+    def call(messages: list[Any], session: str) -> None:
+        http.request(
+            "POST",
+            f"{proxy.url}/v1/chat/completions",
+            json.dumps({"model": "gpt-test", "messages": messages}).encode(),
+            {
+                "Authorization": f"Bearer {fake_openai.api_key}",
+                "Content-Type": "application/json",
+                "session_id": session,
+            },
+        )
+
+    first = [{"role": "user", "content": "run the test suite and fix what fails"}]
+    for session in ("s-1", "s-2"):
+        call(first, session)
+        call(
+            [*first, {"role": "assistant", "content": "ok"}, {"role": "user", "content": session}],
+            session,
+        )
+    proxy.flush()
+    convs = cli.json("ls")["conversations"]
+    assert sorted((c["session_key"], c["calls"]) for c in convs) == [
+        ("codex:s-1", 2),
+        ("codex:s-2", 2),
+    ]

@@ -54,7 +54,9 @@ def ls(
     conversation: str | None = typer.Argument(
         None, help="A conversation id (or unique prefix): list its calls instead."
     ),
-    limit: int = typer.Option(50, "--limit", "-n", help="Show at most this many conversations."),
+    limit: int = typer.Option(
+        50, "--limit", "-n", min=0, help="Show at most this many conversations (0: all)."
+    ),
     as_json: bool = JSON_OPTION,
     db: Path | None = DB_OPTION,
 ) -> None:

@@ -101,7 +101,10 @@ def to_line(x: RawExchange) -> bytes:
         "client": x.client,
         "extra": x.extra,
     }
-    return json.dumps(d, ensure_ascii=False, separators=(",", ":")).encode("utf-8") + b"\n"
+    # "replace": a header byte that was not UTF-8 reaches us as a lone surrogate; it becomes "?"
+    # rather than making the exchange unwritable.
+    text = json.dumps(d, ensure_ascii=False, separators=(",", ":"))
+    return text.encode("utf-8", "replace") + b"\n"
 
 
 def from_line(line: bytes) -> RawExchange:
@@ -136,30 +139,44 @@ class SpoolWriter:
         directory.mkdir(parents=True, exist_ok=True)
         self._file: IO[bytes] | None = None
         self._size = 0
+        self._path = directory
         self._open_segment()
 
     @property
     def path(self) -> Path:
-        assert self._file is not None
-        return Path(self._file.name)
+        return self._path
 
     def _open_segment(self) -> None:
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
         path = self.directory / f"{stamp}-{new_id()}.jsonl"
-        f = open(path, "ab")  # noqa: SIM115 (held open for the writer's life)
+        # Locked under a name ingest does not look at, then renamed: ingest never sees the
+        # segment unlocked, so it can never take it for a dead writer's and delete it.
+        pending = path.with_suffix(".jsonl.new")
+        f = open(pending, "ab")  # noqa: SIM115 (held open for the writer's life)
         fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        self._file, self._size = f, 0
+        pending.rename(path)
+        self._file, self._size, self._path = f, 0, path
+        _fsync_dir(self.directory)
 
     def append(self, exchanges: list[RawExchange]) -> None:
         """Write and fsync: when this returns, the exchanges survive a crash."""
+        self.write_lines([to_line(x) for x in exchanges])
+
+    def write_lines(self, lines: list[bytes]) -> None:
+        """Append serialized exchanges. A write that fails is cut back off the file, so a
+        half-written line can never swallow the next, successful one."""
         assert self._file is not None
         if self._size >= self.segment_bytes:
             self.close()
             self._open_segment()
-        data = b"".join(to_line(x) for x in exchanges)
-        self._file.write(data)
-        self._file.flush()
-        os.fsync(self._file.fileno())
+        data = b"".join(lines)
+        try:
+            self._file.write(data)
+            self._file.flush()
+            os.fsync(self._file.fileno())
+        except OSError:
+            self._file.truncate(self._size)
+            raise
         self._size += len(data)
 
     def close(self) -> None:
@@ -167,6 +184,15 @@ class SpoolWriter:
             fcntl.flock(self._file.fileno(), fcntl.LOCK_UN)
             self._file.close()
             self._file = None
+
+
+def _fsync_dir(directory: Path) -> None:
+    """Make a new or renamed file's name itself durable."""
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def segment_is_live(path: Path) -> bool:

@@ -15,7 +15,12 @@ LOCK_WAIT_SECONDS = 15.0
 
 def connect(path: Path, *, wait: float = LOCK_WAIT_SECONDS) -> duckdb.DuckDBPyConnection:
     """Open the database for writing, retrying with backoff while another process holds it."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise RedlineError(
+            f"cannot create the folder for the database {path}: {exc.strerror}; check --db / REDLINE_DB"
+        ) from None
     deadline = time.monotonic() + wait
     delay = 0.02
     while True:

@@ -29,7 +29,14 @@ from redline.transcripts.model import (
     message_to_dict,
     response_to_dict,
 )
-from redline.transcripts.spool import RawExchange, header, read_from, segment_is_live, segments
+from redline.transcripts.spool import (
+    RawExchange,
+    SpoolLine,
+    header,
+    read_from,
+    segment_is_live,
+    segments,
+)
 from redline.transcripts.sse import parse_sse
 from redline.transcripts.store.decorations import Path as KeyPath
 from redline.transcripts.store.decorations import split
@@ -185,16 +192,18 @@ class _Ingestor:
     ) -> str:
         """The conversation this call continues: the one whose call (request or answer) is the
         deepest prefix of this request; else the agent's session; else a new one, named after
-        this first call so that conversation ids sort by time too."""
+        this first call so that conversation ids sort by time too. A prefix never joins two
+        different agent sessions (the same first prompt run twice is two conversations)."""
         if node_ids:
             row = self.con.execute(
                 """
                 SELECT e.conversation_id FROM exchanges e JOIN nodes n
                   ON n.id = e.request_node OR n.id = e.response_node
                 WHERE n.id IN (SELECT unnest(?)) AND e.conversation_id IS NOT NULL
+                  AND (e.session_key IS NULL OR ?::VARCHAR IS NULL OR e.session_key = ?)
                 ORDER BY n.depth DESC, e.started_at DESC LIMIT 1
                 """,
-                [node_ids],
+                [node_ids, key, key],
             ).fetchone()
             if row:
                 return str(row[0])
@@ -228,13 +237,18 @@ class _Ingestor:
         ).fetchone()
         return (str(row[0]), int(row[1]), row[2]) if row else (None, 0, None)
 
-    def ingest(self, x: RawExchange) -> bool:
+    def ingest(self, x: RawExchange, parse_failure: str | None = None) -> bool:
+        """Store one exchange; False if it was stored before. With `parse_failure`, the
+        exchange is stored raw (bodies kept whole, nothing parsed) with that reason."""
         if self.con.execute("SELECT 1 FROM exchanges WHERE id = ?", [x.id]).fetchone():
             return False
-        fmt = wires.detect(x.path)
+        detected = wires.detect(x.path)
+        fmt = None if parse_failure else detected
         req = _parse_request(x, fmt)
         res = _parse_response(x, fmt)
         request, response = req.request, res.response
+        if parse_failure:
+            req.problems.append(parse_failure)
 
         parent, depth, conversation_id = self.continued(request) if request else (None, 0, None)
         nodes, decorations = chain(request.messages, parent, depth) if request else ([], [])
@@ -259,23 +273,25 @@ class _Ingestor:
 
         key = session_key(x.request_headers)
         seq = None
-        if request is not None:
+        if detected is not None:  # a model call: it belongs to a conversation, parsed or not
             ids = ([parent] if parent else []) + [n.id for n in nodes]
-            conversation_id = conversation_id or self.conversation_for(x, ids, key, _title(request))
+            title = _title(request) if request else "(request not parsed)"
+            conversation_id = conversation_id or self.conversation_for(x, ids, key, title)
             row = self.con.execute(
                 "SELECT coalesce(max(seq), 0) + 1 FROM exchanges WHERE conversation_id = ?",
                 [conversation_id],
             ).fetchone()
             seq = int(row[0]) if row else 1
 
-        keep_raw_request = request is None and (fmt is not None or len(req.raw) <= OTHER_BODY_LIMIT)
-        keep_raw_response = fmt is not None or len(res.raw) <= OTHER_BODY_LIMIT
+        model_call = detected is not None
+        keep_raw_request = request is None and (model_call or len(req.raw) <= OTHER_BODY_LIMIT)
+        keep_raw_response = model_call or len(res.raw) <= OTHER_BODY_LIMIT
         usage = response.usage if response else None
         row_values: dict[str, Any] = {
             "id": x.id,
             "conversation_id": conversation_id,
             "seq": seq,
-            "wire": fmt.name if fmt else None,
+            "wire": detected.name if detected else None,
             "method": x.method,
             "path": x.path,
             "query": x.query,
@@ -433,34 +449,60 @@ def ingest_spool(con: duckdb.DuckDBPyConnection, spool_dir: Path) -> IngestRepor
     return report
 
 
+class _Unstorable(Exception):
+    def __init__(self, index: int, cause: Exception) -> None:
+        super().__init__(f"{type(cause).__name__}: {cause}")
+        self.index = index
+
+
 def _commit(
     con: duckdb.DuckDBPyConnection,
     ingestor: _Ingestor,
     segment: str,
-    batch: list[Any],
+    batch: list[SpoolLine],
     report: IngestReport,
 ) -> int:
-    con.execute("BEGIN TRANSACTION")
-    try:
-        for line in batch:
-            if line.exchange is None:
-                problem = f"spool {segment} at byte {line.end_offset}: {line.problem}; skipped"
-                report.problems.append(problem)
+    """Ingest a batch in one transaction, with the spool offset. An exchange that cannot be
+    stored parsed (a body no parser foresaw) is stored raw instead, with the reason as its parse
+    error; only if even that fails is it skipped and reported. Either way the rest goes in, and
+    no command is blocked by one bad line."""
+    raw_only: dict[int, str] = {}
+    skipped: dict[int, str] = {}
+    while True:
+        ingested = already = 0
+        problems: list[tuple[int, str]] = []
+        con.execute("BEGIN TRANSACTION")
+        try:
+            for index, line in enumerate(batch):
+                if line.exchange is None or index in skipped:
+                    problems.append((line.end_offset, skipped.get(index) or str(line.problem)))
+                    continue
+                try:
+                    stored = ingestor.ingest(line.exchange, parse_failure=raw_only.get(index))
+                except Exception as exc:  # any failure of this one exchange, to retry without it
+                    raise _Unstorable(index, exc) from exc
+                ingested, already = ingested + stored, already + (not stored)
+            for offset, problem in problems:
                 con.execute(
                     "INSERT INTO ingest_problems VALUES (?, ?, ?, ?)",
-                    [segment, line.end_offset, line.problem, datetime.now(UTC)],
+                    [segment, offset, problem, datetime.now(UTC)],
                 )
-            elif ingestor.ingest(line.exchange):
-                report.ingested += 1
+            end = batch[-1].end_offset
+            con.execute("INSERT OR REPLACE INTO spool_progress VALUES (?, ?)", [segment, end])
+            con.execute("COMMIT")
+        except BaseException as exc:
+            con.execute("ROLLBACK")
+            # Names cached during the failed transaction may not exist in the store.
+            ingestor.known_nodes.clear()
+            ingestor.known_blobs.clear()
+            if not isinstance(exc, _Unstorable):
+                raise
+            if exc.index in raw_only:
+                skipped[exc.index] = f"exchange could not be stored ({exc}); skipped"
             else:
-                report.skipped += 1
-        end = batch[-1].end_offset
-        con.execute("INSERT OR REPLACE INTO spool_progress VALUES (?, ?)", [segment, end])
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        # Names cached during the failed transaction may not exist in the store.
-        ingestor.known_nodes.clear()
-        ingestor.known_blobs.clear()
-        raise
-    return end
+                raw_only[exc.index] = f"stored raw: the parsed form could not be stored ({exc})"
+            continue
+        report.ingested += ingested
+        report.skipped += already
+        report.problems.extend(f"spool {segment} at byte {o}: {p}" for o, p in problems)
+        return end
