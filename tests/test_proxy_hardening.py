@@ -100,13 +100,16 @@ def test_expect_100_continue_does_not_stall_the_request(
     fake_openai: FakeOpenAI, proxy: ThreadedProxy
 ) -> None:
     async def post() -> int:
-        async with aiohttp.ClientSession() as session, session.post(
-            f"{proxy.url}/v1/chat/completions",
-            expect100=True,
-            timeout=aiohttp.ClientTimeout(total=5),
-            json={"model": "gpt-test", "messages": [{"role": "user", "content": "hi"}]},
-            headers={"Authorization": f"Bearer {fake_openai.api_key}"},
-        ) as r:
+        async with (
+            aiohttp.ClientSession() as session,
+            session.post(
+                f"{proxy.url}/v1/chat/completions",
+                expect100=True,
+                timeout=aiohttp.ClientTimeout(total=5),
+                json={"model": "gpt-test", "messages": [{"role": "user", "content": "hi"}]},
+                headers={"Authorization": f"Bearer {fake_openai.api_key}"},
+            ) as r,
+        ):
             await r.read()
             return r.status
 
