@@ -41,3 +41,18 @@ def test_every_earlier_schema_upgrades_to_the_latest(db_path: Path, tmp_path: Pa
         assert migrate(con) == len(MIGRATIONS)
         assert schema_version(con) == len(MIGRATIONS)
         con.close()
+
+
+def test_a_database_from_a_newer_redline_is_refused_with_a_clear_message(db_path: Path) -> None:
+    import pytest
+
+    from redline.errors import RedlineError
+
+    con = connect(db_path)
+    migrate(con)
+    con.execute(
+        "INSERT INTO schema_migrations VALUES (?, 'm999_future', now())", [len(MIGRATIONS) + 1]
+    )
+    with pytest.raises(RedlineError, match="upgrade redline"):
+        migrate(con)
+    con.close()

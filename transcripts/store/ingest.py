@@ -444,8 +444,9 @@ def ingest_spool(con: duckdb.DuckDBPyConnection, spool_dir: Path) -> IngestRepor
             if batch:
                 offset = _commit(con, ingestor, path.name, batch, report)
         if final and offset >= size:
-            con.execute("DELETE FROM spool_progress WHERE segment = ?", [path.name])
+            # File first: a crash in between leaves a harmless row, never a re-read segment.
             path.unlink(missing_ok=True)
+            con.execute("DELETE FROM spool_progress WHERE segment = ?", [path.name])
     return report
 
 

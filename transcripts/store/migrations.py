@@ -10,6 +10,8 @@ from datetime import UTC, datetime
 
 import duckdb
 
+from redline.errors import RedlineError
+
 Migration = Callable[[duckdb.DuckDBPyConnection], None]
 
 
@@ -126,6 +128,11 @@ def migrate(con: duckdb.DuckDBPyConnection) -> int:
             version INTEGER PRIMARY KEY, name VARCHAR NOT NULL, applied_at TIMESTAMPTZ NOT NULL
         )""")
     current = schema_version(con)
+    if current > len(MIGRATIONS):
+        raise RedlineError(
+            f"this database has schema version {current}, newer than this redline knows "
+            f"({len(MIGRATIONS)}); upgrade redline to read it"
+        )
     for version, migration in enumerate(MIGRATIONS, start=1):
         if version <= current:
             continue
