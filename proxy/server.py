@@ -116,6 +116,12 @@ class Proxy:
             cookie_jar=aiohttp.DummyCookieJar(),
         )
 
+    @property
+    def session(self) -> aiohttp.ClientSession:
+        """The pooled client for the upstreams (exists while the app runs)."""
+        assert self._session is not None, "the proxy app has not started"
+        return self._session
+
     async def stop(self, app: web.Application) -> None:
         if self._session is not None:
             await self._session.close()
@@ -187,8 +193,7 @@ class _Exchange:
 
     async def run(self) -> web.StreamResponse:
         request = self.request
-        session = self.proxy._session
-        assert session is not None
+        session = self.proxy.session
         present = {k.lower() for k in request.headers}
         headers = forwardable(request.headers.items(), drop=_NOT_FORWARDED)
         skip = [h for h in _AUTO_HEADERS if h.lower() not in present]

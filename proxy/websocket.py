@@ -81,8 +81,7 @@ class WebSocketRelay:
         self.turn: _Turn | None = None
 
     async def run(self) -> web.StreamResponse:
-        session = self.proxy._session
-        assert session is not None
+        session = self.proxy.session
         protocols = [
             p.strip()
             for p in self.request.headers.get("Sec-WebSocket-Protocol", "").split(",")
@@ -147,8 +146,7 @@ class WebSocketRelay:
         body, so the handshake is asked once more as a plain request and that answer (status,
         headers, error body) goes back: the client sees why, and falls back to HTTP as it would
         without the proxy. The refusal is recorded like any other exchange."""
-        session = self.proxy._session
-        assert session is not None
+        session = self.proxy.session
         handshake = [(k, v) for k, v in self.headers if k.lower() in _SEC_WEBSOCKET]
         headers = forwardable(self.headers, drop=_HANDSHAKE)
         headers += [("Connection", "Upgrade"), ("Upgrade", "websocket"), *handshake]
