@@ -121,7 +121,9 @@ def ls(
                     str(c.seq),
                     c.id,
                     f"{c.started_at:%H:%M:%S}",
-                    c.status if c.http_status in (None, 200) else f"{c.status} {c.http_status}",
+                    c.status
+                    if c.http_status in (None, 101, 200)
+                    else f"{c.status} {c.http_status}",
                     str(c.messages or ""),
                     _tokens(c.input_tokens, c.output_tokens),
                     _ms(c.ttfb_ms),

@@ -10,6 +10,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
+import re
 import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -24,6 +25,7 @@ from redline.transcripts.model import (
     Message,
     Request,
     Response,
+    Text,
     canonical_json,
     content_hash,
     message_to_dict,
@@ -206,6 +208,7 @@ class _Ingestor:
                 [node_ids, key, key],
             ).fetchone()
             if row:
+                self.name_if_untitled(row[0], title)
                 return str(row[0])
         if key:
             row = self.con.execute(
@@ -213,11 +216,22 @@ class _Ingestor:
                 [key],
             ).fetchone()
             if row:
+                self.name_if_untitled(row[0], title)
                 return str(row[0])
         self.con.execute(
             "INSERT INTO conversations VALUES (?, ?, ?, ?)", [x.id, x.started_at, key, title]
         )
         return x.id
+
+    def name_if_untitled(self, conversation_id: str, title: str | None) -> None:
+        """A conversation whose first call said nothing to name it by (a warm-up turn, an
+        unparsed request) takes the first real title that comes along."""
+        if title:
+            self.con.execute(
+                "UPDATE conversations SET title = ? WHERE id = ? "
+                "AND (title IS NULL OR title = '(request not parsed)')",
+                [title, conversation_id],
+            )
 
     # -- one exchange ---------------------------------------------------------------------------
 
@@ -273,17 +287,22 @@ class _Ingestor:
 
         key = session_key(x.request_headers)
         seq = None
-        if detected is not None:  # a model call: it belongs to a conversation, parsed or not
+        # A model call belongs to a conversation, parsed or not; a bodiless request on a model
+        # path (a refused WebSocket upgrade, a probe) is not a call.
+        model_call = detected is not None and (bool(x.request_body) or x.method == "WEBSOCKET")
+        if model_call:
             ids = ([parent] if parent else []) + [n.id for n in nodes]
             title = _title(request) if request else "(request not parsed)"
-            conversation_id = conversation_id or self.conversation_for(x, ids, key, title)
+            if conversation_id is None:
+                conversation_id = self.conversation_for(x, ids, key, title)
+            elif title:
+                self.name_if_untitled(conversation_id, title)
             row = self.con.execute(
                 "SELECT coalesce(max(seq), 0) + 1 FROM exchanges WHERE conversation_id = ?",
                 [conversation_id],
             ).fetchone()
             seq = int(row[0]) if row else 1
 
-        model_call = detected is not None
         keep_raw_request = request is None and (model_call or len(req.raw) <= OTHER_BODY_LIMIT)
         keep_raw_response = model_call or len(res.raw) <= OTHER_BODY_LIMIT
         usage = response.usage if response else None
@@ -291,7 +310,7 @@ class _Ingestor:
             "id": x.id,
             "conversation_id": conversation_id,
             "seq": seq,
-            "wire": detected.name if detected else None,
+            "wire": detected.name if detected and model_call else None,
             "method": x.method,
             "path": x.path,
             "query": x.query,
@@ -418,10 +437,20 @@ def _parse_response(x: RawExchange, fmt: wires.WireFormat | None) -> _ParsedResp
     return parsed
 
 
+# A text part that is one tagged block is agent boilerplate (Claude Code's <system-reminder>,
+# Codex's <environment_context>), not what the user asked.
+_TAGGED_BLOCK = re.compile(r"<([A-Za-z][\w-]*)\b[^>]*>.*</\1>", re.S)
+
+
 def _title(request: Request) -> str | None:
+    """What the user first asked: the first user text that is not agent boilerplate."""
     for m in request.messages:
-        if m.role == "user" and m.text.strip():
-            return " ".join(m.text.split())[:120]
+        if m.role != "user":
+            continue
+        for part in m.parts:
+            text = part.text.strip() if isinstance(part, Text) else ""
+            if text and not _TAGGED_BLOCK.fullmatch(text):
+                return " ".join(text.split())[:120]
     return None
 
 
