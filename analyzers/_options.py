@@ -1,10 +1,12 @@
 """`--check NAME[:OPTIONS]`: reading a check's name and options from one argument.
 
 OPTIONS is either a JSON object (`regex:{"pattern": "a, b: c"}`) or `key=value` pairs separated
-by `;`. A value runs from the first `=` of its pair to the next `;` and is taken verbatim, commas,
-colons and spaces included; `\\;` stands for a literal `;` (harmless in a regex, where `\\;`
-already means `;`). A boolean option may be named alone to mean true (`allow-logging`).
-Option names may be written with `-` or `_`.
+by `;`. A value runs from the first `=` of its pair to the next `;`; `\\;` stands for a literal
+`;` (harmless in a regex, where `\\;` already means `;`). Text and regex values are taken
+verbatim, commas, colons and spaces included; the values of boolean, whole-number and choice
+options, and every key, may have spaces around them (`; mode = require`). A boolean option may
+be named alone to mean true (`allow-logging`). Option names may be written with `-` or `_`; an
+option given twice (in either spelling) is an error.
 """
 
 from __future__ import annotations
@@ -53,32 +55,50 @@ def split_pairs(text: str) -> list[str]:
     return [p for p in pairs if p.strip()]
 
 
-def raw_options(name: str, text: str) -> dict[str, Any]:
+def raw_options(name: str, text: str) -> list[tuple[str, Any]]:
+    """(key, value) pairs as written, in order, repeats included."""
     if text.lstrip().startswith("{"):
         try:
-            value = json.loads(text)
-        except ValueError as error:
+            value = json.loads(text, object_pairs_hook=_Pairs)
+        except (ValueError, RecursionError) as error:
             raise RedlineError(f"options of check {name!r} are not valid JSON: {error}") from None
-        if not isinstance(value, dict):
+        if not isinstance(value, _Pairs):
             raise RedlineError(f"options of check {name!r} must be a JSON object")
-        return value
-    raw: dict[str, Any] = {}
+        return [(k, _plain(v)) for k, v in value]
+    raw: list[tuple[str, Any]] = []
     for pair in split_pairs(text):
         key, eq, value = pair.partition("=")
-        raw[key.strip()] = value if eq else True
+        raw.append((key.strip(), value if eq else True))
     return raw
 
 
+class _Pairs(list[tuple[str, Any]]):
+    """A JSON object read as its (key, value) pairs, so that a repeated key can be seen."""
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, _Pairs):
+        return {k: _plain(v) for k, v in value}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
+
+
 def parse_options(analyzer: Analyzer, text: str) -> dict[str, Any]:
-    """Every declared option of `analyzer`, from `text` or its default; typed and validated."""
+    """Every declared option of `analyzer`, from `text` or its default; typed and validated.
+    An option given twice is an error, however its name is spelled (`-` or `_`)."""
     declared = {o.name: o for o in analyzer.options}
     values: dict[str, Any] = {}
-    for key, value in raw_options(analyzer.name, text).items():
+    for key, value in raw_options(analyzer.name, text):
         option = declared.get(str(key).strip().replace("_", "-"))
         if option is None:
             known = ", ".join(declared) or "none"
             raise RedlineError(
                 f"unknown option {key!r} for check {analyzer.name!r}; its options: {known}"
+            )
+        if option.name in values:
+            raise RedlineError(
+                f"option {option.name!r} of check {analyzer.name!r} is given twice; give it once"
             )
         values[option.name] = convert(analyzer.name, option, value)
     for option in analyzer.options:
@@ -104,7 +124,7 @@ def convert(check: str, option: Option, value: Any) -> Any:
         raise RedlineError(f"{where} needs a value: {option.name}=...")
     if option.type == "int":
         try:
-            return int(value)
+            return int(value.strip() if isinstance(value, str) else value)
         except (TypeError, ValueError):
             raise RedlineError(f"{where} is a whole number, not {value!r}") from None
     if not isinstance(value, str):
@@ -114,8 +134,10 @@ def convert(check: str, option: Option, value: Any) -> Any:
             return re.compile(value)
         except re.error as error:
             raise RedlineError(f"{where} is not a valid regular expression: {error}") from None
-    if option.type == "choice" and value not in option.choices:
-        raise RedlineError(f"{where} is one of {', '.join(option.choices)}, not {value!r}")
+    if option.type == "choice":
+        if value.strip() not in option.choices:
+            raise RedlineError(f"{where} is one of {', '.join(option.choices)}, not {value!r}")
+        return value.strip()
     return value
 
 

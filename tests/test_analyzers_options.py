@@ -48,6 +48,13 @@ def test_json_options() -> None:
     assert parse_check('broad-except:{"allow_logging": true}').options["allow-logging"] is True
 
 
+def test_spaces_around_keys_and_non_text_values_are_ignored() -> None:
+    check = parse_check("regex:pattern=x; mode = require ; in = text")
+    assert (check.options["mode"], check.options["in"]) == ("require", "text")
+    assert parse_check("broad-except: allow-logging = yes ").options["allow-logging"] is True
+    assert pattern("regex:pattern= x ;mode=forbid") == " x ", "text and regex values are verbatim"
+
+
 def test_a_bare_flag_means_true_and_bools_read_words() -> None:
     assert parse_check("broad-except:allow-logging").options["allow-logging"] is True
     assert parse_check("broad-except:allow_logging=no").options["allow-logging"] is False
@@ -70,6 +77,9 @@ def test_a_bare_flag_means_true_and_bools_read_words() -> None:
         ("regex:[1]", "unknown option '[1]'"),
         ('regex:["x"]', "unknown option"),
         (":x", "bad check"),
+        ("regex:pattern=a;pattern=b", "option 'pattern' of check 'regex' is given twice"),
+        ("broad-except:allow-logging;allow_logging=no", "'allow-logging' of check"),
+        ('regex:{"pattern": "a", "pattern": "b"}', "is given twice"),
         ("no-such-check", "unknown check 'no-such-check'"),
     ],
 )
