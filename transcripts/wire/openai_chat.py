@@ -313,6 +313,7 @@ def parse_response(body: Mapping[str, Any]) -> Response:
     if isinstance(content, list):
         text = "".join(i.get("text", "") for i in content if isinstance(i, Mapping))
     calls = [_parse_tool_call(c) for c in msg.get("tool_calls") or [] if isinstance(c, Mapping)]
+    calls += _legacy_function_call(msg.get("function_call"))
     reasoning = msg.get("reasoning_content") or msg.get("reasoning")
     message = _response_message(
         msg.get("role", "assistant"), text, msg.get("refusal"), reasoning, calls
@@ -328,6 +329,16 @@ def parse_response(body: Mapping[str, Any]) -> Response:
         model=body.get("model"),
         extra=extra,
     )
+
+
+def _legacy_function_call(fc: Any) -> list[ToolCall]:
+    """The pre-`tool_calls` spelling, `message.function_call` ({name, arguments}, no id): still
+    a call the model made, so it is kept as one."""
+    if not isinstance(fc, Mapping) or not isinstance(fc.get("name"), str):
+        return []
+    args = fc.get("arguments", "")
+    raw = args if isinstance(args, str) else json.dumps(args)
+    return [ToolCall("", fc["name"], raw)]
 
 
 class _CallBuilder:
@@ -381,6 +392,15 @@ def reassemble(events: list[SSEEvent]) -> Reassembly:
             for key in ("reasoning_content", "reasoning"):
                 if isinstance(delta.get(key), str):
                     reasoning.append(delta[key])
+            legacy = delta.get("function_call")
+            if isinstance(legacy, Mapping):  # pre-`tool_calls` streams: one call, no index
+                builder = by_index.get(-1)
+                if builder is None:
+                    builder = by_index[-1] = _CallBuilder()
+                    calls.append(builder)
+                builder.name = builder.name or legacy.get("name") or ""
+                if isinstance(legacy.get("arguments"), str):
+                    builder.args.append(legacy["arguments"])
             for tc in delta.get("tool_calls") or []:
                 index = tc.get("index", 0)
                 builder = by_index.get(index)
