@@ -168,7 +168,9 @@ def _result(files: Files, call: ToolCall, result: ToolResult) -> None:
             files.put(view)
         return
     for edit in from_call(call).edits:  # an earlier edit that succeeded changed the file
-        if files.apply(edit) is None and edit.kind not in ("write", "delete"):
+        if edit.truncated:  # what it wrote past the cut is unknown
+            files.drop(edit.path)
+        elif files.apply(edit) is None and edit.kind not in ("write", "delete"):
             files.drop(edit.path)  # the view no longer shows the file as it is
 
 

@@ -32,6 +32,9 @@ class Edit:
     with elisions that the agent's tool merges (Continue `edit_existing_file`).
     `start_line` is the line where `after` begins in the new file, when the output says so.
     `origin` names the form it came from: a tool name, "aider", "apply_patch", "diff"...
+    `truncated`: the output was cut off inside this edit (a length limit, tool-call arguments
+    that stop mid-string, a SEARCH/REPLACE block without its end): `after` is only the start of
+    what the output meant to write, and the code at its end may continue past the cut.
     """
 
     path: str
@@ -42,18 +45,21 @@ class Edit:
     replace_all: bool = False
     start_line: int | None = None
     origin: str = ""
+    truncated: bool = False
 
 
 @dataclass(frozen=True, slots=True)
 class CodeBlock:
     """Code the output shows or runs without saying which part of a file it replaces: a fenced
-    block (with the path aider's whole-file format names, if any) or a script run in a shell."""
+    block (with the path aider's whole-file format names, if any) or a script run in a shell.
+    `truncated`: the output was cut off inside it (a fence never closed), as for `Edit`."""
 
     code: str
     language: str | None
     path: str | None = None
     origin: str = "fence"
     index: int = 0  # 1-based position among the output's blocks, for naming them
+    truncated: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -80,11 +80,27 @@ def test_several_blocks_in_one_fence_share_the_path() -> None:
     ]
 
 
-def test_a_block_cut_short_is_unparsed() -> None:
+def test_a_block_cut_short_in_its_new_code_is_a_truncated_edit() -> None:
     text = "a.py\n```python\n<<<<<<< SEARCH\nx = 1\n=======\nx = 2\n"
-    found = extract(assistant(text))
+    (edit,) = extract(assistant(text)).edits
+    assert (edit.path, edit.before, edit.after, edit.truncated) == (
+        "a.py",
+        "x = 1",
+        "x = 2\n",
+        True,
+    )
+
+
+def test_a_block_cut_short_in_its_search_text_is_unparsed() -> None:
+    found = extract(assistant("a.py\n```python\n<<<<<<< SEARCH\nx = 1\n"))
     assert found.edits == () and found.unparsed[0].path == "a.py"
-    assert "REPLACE" in found.unparsed[0].reason
+    assert "divider" in found.unparsed[0].reason
+
+
+def test_a_block_without_replace_marker_before_more_text_is_unparsed() -> None:
+    text = "a.py\n<<<<<<< SEARCH\nx = 1\n=======\nx = 2\n<<<<<<< SEARCH\ny\n=======\nz\n"
+    found = extract(assistant(text))
+    assert [e.after for e in found.edits] == ["z\n"] and "REPLACE" in found.unparsed[0].reason
 
 
 def test_whole_format_names_the_file_before_its_fence() -> None:

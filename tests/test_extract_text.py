@@ -44,12 +44,15 @@ def test_indented_fence_in_a_list_item() -> None:
     assert block.code == "def g():\n    return 1\n"
 
 
-def test_unclosed_python_fence_is_unparsed() -> None:
+def test_unclosed_fence_is_a_truncated_block() -> None:
     found = extract(assistant("```python\ndef f():\n    return 1\n"))
-    assert (
-        found.blocks == ()
-        and found.unparsed[0].reason == "a fenced block without its closing fence"
-    )
+    (block,) = found.blocks
+    assert block.truncated and block.language == "python" and found.unparsed == ()
+
+
+def test_unclosed_untagged_fence_is_guessed_from_the_start_that_parses() -> None:
+    (block,) = extract(assistant("```\nimport os\n\ndef f(:\n")).blocks
+    assert block.truncated and block.language == "python"
 
 
 def test_git_diff_in_a_fence_with_line_numbers() -> None:

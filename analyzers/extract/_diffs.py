@@ -7,6 +7,7 @@ a malformed section never yields a guessed edit.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Iterable
 
@@ -32,10 +33,10 @@ def has_patch(text: str) -> bool:
     return _BEGIN in text
 
 
-def patch_bodies(text: str) -> list[str]:
+def patch_bodies(text: str) -> list[tuple[str, bool]]:
     """The text between each `*** Begin Patch` and its `*** End Patch` (or the end of the text,
-    for an output cut short), wherever the envelope sits: alone, in a heredoc, in a quoted
-    argument."""
+    for an output cut short: then the flag is True), wherever the envelope sits: alone, in a
+    heredoc, in a quoted argument."""
     bodies = []
     pos = text.find(_BEGIN)
     while pos >= 0:
@@ -44,18 +45,20 @@ def patch_bodies(text: str) -> list[str]:
             break
         end = text.find(_END, start)
         if end < 0:
-            bodies.append(text[start + 1 :])
+            bodies.append((text[start + 1 :], True))
             break
-        bodies.append(text[start + 1 : text.rfind("\n", 0, end) + 1])
+        bodies.append((text[start + 1 : text.rfind("\n", 0, end) + 1], False))
         pos = text.find(_BEGIN, end)
     return bodies
 
 
 def parse_patch(text: str, origin: str = "apply_patch") -> Parsed:
+    """Edits of every patch envelope in `text`. In an envelope without its `*** End Patch`
+    (cut short), the edits of the last file section are `truncated`."""
     edits: list[Edit] = []
     unparsed: list[Unparsed] = []
-    for body in patch_bodies(text):
-        e, u = _parse_patch_body(body.split("\n"), origin)
+    for body, cut in patch_bodies(text):
+        e, u = _parse_patch_body(body.split("\n"), origin, cut)
         edits += e
         unparsed += u
     return edits, unparsed
@@ -72,7 +75,7 @@ class _Section:
         self.bad: str | None = None
 
 
-def _parse_patch_body(lines: list[str], origin: str) -> Parsed:
+def _parse_patch_body(lines: list[str], origin: str, cut: bool = False) -> Parsed:
     sections: list[_Section] = []
     stray: list[str] = []
     current: _Section | None = None
@@ -98,11 +101,14 @@ def _parse_patch_body(lines: list[str], origin: str) -> Parsed:
     unparsed = [Unparsed(None, "text outside a file section of a patch", excerpt("\n".join(stray)))]
     if not stray:
         unparsed = []
-    for s in sections:
+    for n, s in enumerate(sections, 1):
         if s.bad is not None:
             unparsed.append(Unparsed(s.path, s.bad, excerpt("\n".join(s.lines))))
             continue
-        edits += _section_edits(s, origin)
+        found = _section_edits(s, origin)
+        if cut and n == len(sections):
+            found = [dataclasses.replace(e, truncated=True) for e in found if e.kind != "delete"]
+        edits += found
     return edits, unparsed
 
 
@@ -335,18 +341,30 @@ def parse_search_replace(
             replace, i = _until(lines, i + 1, _TAIL)
             if i >= len(lines) or not _TAIL.match(lines[i]):
                 problem, shown = "a SEARCH/REPLACE block without its REPLACE marker", replace
-        if problem is not None:
+        cut = problem is not None and "REPLACE" in problem and i >= len(lines)
+        if problem is not None and not cut:
             unparsed.append(Unparsed(block_path, problem, excerpt("\n".join(shown))))
             spans.append((head, i - 1))
             continue
-        spans.append((head, i))
+        spans.append((head, min(i, len(lines) - 1)))
         i += 1
         target = block_path or "<unknown file>"
+        if cut:  # the text ends inside the new code: an output cut short
+            while replace and not replace[-1].strip().strip("`~"):
+                replace.pop()  # a fence around the block, or the text's last newline
+            replace.append("")
         before, after = "\n".join(search), "\n".join(replace)
         kind = "insert" if not before.strip() else "replace"
         edits.append(
             Edit(
-                target, before, after, from_path(target), kind, start_line=start_line, origin=origin
+                target,
+                before,
+                after,
+                from_path(target),
+                kind,
+                start_line=start_line,
+                origin=origin,
+                truncated=cut,
             )
         )
     return edits, unparsed, spans

@@ -91,19 +91,48 @@ _PY_SIGNAL = re.compile(
 )
 
 
-def parses_as_python(code: str) -> bool:
+def python_error(code: str) -> SyntaxError | None:
+    """Why `code` does not parse as Python, or None when it does."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # invalid escape sequences and the like
             ast.parse(code)
-    except (SyntaxError, ValueError, MemoryError, RecursionError):
-        return False
-    return True
+    except SyntaxError as error:
+        return error
+    except (ValueError, MemoryError, RecursionError) as error:  # NUL bytes, absurd nesting
+        return SyntaxError(str(error))
+    return None
 
 
-def guess(code: str) -> str | None:
+def parses_as_python(code: str) -> bool:
+    return python_error(code) is None
+
+
+def cut_back(code: str, error: SyntaxError | None) -> str | None:
+    """Code cut short, shortened once more: to the lines before the one `error` points at, or
+    by its last line; None when nothing would be left. Whatever the output wrote before the
+    cut is kept whole; a tail that cannot parse is what goes."""
+    lines = code.rstrip("\n").split("\n")
+    keep = len(lines) - 1
+    if error is not None and error.lineno is not None and 1 < error.lineno <= len(lines):
+        keep = error.lineno - 1
+    while keep > 0 and not lines[keep - 1].strip():
+        keep -= 1
+    return "\n".join(lines[:keep]) + "\n" if keep > 0 else None
+
+
+def guess(code: str, cut: bool = False) -> str | None:
     """ "python" when untagged code both looks like Python and parses (after dedenting), else
-    None: a guess is only ever made when it is safe, and a failed guess is not reported."""
-    if _PY_SIGNAL.search(code) and parses_as_python(textwrap.dedent(code)):
-        return "python"
+    None: a guess is only ever made when it is safe, and a failed guess is not reported. Code
+    `cut` short needs only a part of it, from its start, to parse."""
+    if not _PY_SIGNAL.search(code):
+        return None
+    text: str | None = textwrap.dedent(code)
+    for _ in range(6 if cut else 1):
+        if text is None:
+            return None
+        error = python_error(text)
+        if error is None:
+            return "python"
+        text = cut_back(text, error)
     return None

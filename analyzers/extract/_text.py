@@ -5,6 +5,7 @@ unified diffs, and tool calls spelled out in text by agents without native tool 
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -64,7 +65,10 @@ def fences(lines: list[str]) -> list[Fence]:
     return out
 
 
-def from_text(text: str) -> Extraction:
+def from_text(text: str, cut_off: bool = False) -> Extraction:
+    """`cut_off`: the output stopped at a length limit inside this text, so a diff that runs to
+    its end is `truncated` (fences, patches and SEARCH/REPLACE blocks left open are marked so
+    whatever it says)."""
     edits: list[Edit] = []
     blocks: list[CodeBlock] = []
     unparsed: list[Unparsed] = []
@@ -95,6 +99,9 @@ def from_text(text: str) -> Extraction:
         unparsed += u
     elif looks_like_udiff(outside):
         e, u = parse_udiff(outside, "diff")
+        last = max((k for k, line in enumerate(lines) if line.strip()), default=-1)
+        if cut_off and e and last >= 0 and not taken[last]:
+            e[-1] = dataclasses.replace(e[-1], truncated=True)
         edits += e
         unparsed += u
     return Extraction(tuple(edits), tuple(blocks), tuple(unparsed))
@@ -116,6 +123,7 @@ def _fence(
         blocks += found.blocks
         unparsed += found.unparsed
         return
+    cut = not fence.closed  # the output ends inside the fence
     if has_patch(body):
         e, u = parse_patch(body, "apply_patch")
         edits += e
@@ -123,17 +131,16 @@ def _fence(
         return
     if (tag in ("diff", "patch", "udiff") or looks_like_udiff(body)) and looks_like_udiff(body):
         e, u = parse_udiff(body, "diff")
+        if cut and e:
+            e[-1] = dataclasses.replace(e[-1], truncated=True)
         edits += e
         unparsed += u
         return
     language, path = _info(tag, rest)
     if path is None:
         path = _path_line_before(lines, fence.first)
-    language = language or from_path(path) or guess(body)
-    if not fence.closed and language == "python":
-        unparsed.append(Unparsed(path, "a fenced block without its closing fence", excerpt(body)))
-        return
-    blocks.append(CodeBlock(body, language, path, "fence"))
+    language = language or from_path(path) or guess(body, cut)
+    blocks.append(CodeBlock(body, language, path, "fence", truncated=cut))
 
 
 def _info(tag: str, rest: str) -> tuple[str | None, str | None]:

@@ -14,7 +14,7 @@ tool names, so that the same rule covers every agent (wire_formats.md §2, §4):
 
 from __future__ import annotations
 
-import json
+import dataclasses
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -29,6 +29,7 @@ from redline.analyzers.extract._diffs import (
     parse_search_replace,
     parse_udiff,
 )
+from redline.analyzers.extract._json import Partial, decode_arguments, partial
 from redline.analyzers.extract._language import from_path
 from redline.transcripts.model import ToolCall
 
@@ -69,13 +70,15 @@ _SHELL_KEYS = ("command", "cmd", "commands", "script")
 _EDITOR_COMMANDS = {"create", "str_replace", "insert", "view", "undo_edit", "delete"}
 _PATCH_TOOLS = {"apply_patch", "applypatch"}
 _EDIT_HINT = re.compile(r'"(?:file_path|filePath|path|old_string|new_string|content|file_text)"')
-
-
-def decode_arguments(raw: str) -> Any:
-    try:
-        return json.loads(raw) if raw.strip() else {}
-    except ValueError:
-        return None
+_CODE_HINT = re.compile(r'"(?:command|cmd|input|patch|new_str|old_str|edits)"')
+# Keys whose value is the new code: a value cut short there is still the start of that code.
+_NEW_CODE_KEYS = {
+    *(new for _, new in _PAIRS),
+    *_CONTENT_KEYS,
+    *_PATCH_KEYS,
+    *_SHELL_KEYS,
+    "insert_text",
+}
 
 
 def from_call(call: ToolCall) -> Extraction:
@@ -86,6 +89,10 @@ def from_call(call: ToolCall) -> Extraction:
     if isinstance(args, list) and all(isinstance(a, str) for a in args):
         return from_shell(_argv_script(args), origin)
     raw = call.arguments
+    if args is None:
+        cut = partial(raw)
+        if cut is not None:
+            return _from_partial(call.name, cut, raw)
     if has_patch(raw):
         return _extraction(parse_patch(raw, origin))
     if call.name in _PATCH_TOOLS and raw.strip():
@@ -102,6 +109,55 @@ def from_call(call: ToolCall) -> Extraction:
             unparsed=(Unparsed(None, f"{origin} arguments are not valid JSON", excerpt(raw)),)
         )
     return Extraction()
+
+
+def _from_partial(name: str, cut: Partial, raw: str) -> Extraction:
+    """Arguments cut short (a length limit hit mid-call): what was completed, plus the code
+    value being written at the cut, as truncated edits. A cut anywhere else (in a path, in the
+    old side of a replacement) leaves nothing that can be judged soundly."""
+    origin = name or "tool"
+    args = cut.value
+    named = [k for k in cut.cut or () if isinstance(k, str)]
+    keep = bool(named) and named[-1] in _NEW_CODE_KEYS
+    if cut.cut is not None and not keep:
+        _drop(args, cut.cut)
+    _drop_orphans(args)
+    for item in args.get("edits") if isinstance(args.get("edits"), list) else ():
+        if isinstance(item, dict):
+            _drop_orphans(item)
+    found = from_arguments(name, args)
+    edits, blocks, unparsed = found.edits, found.blocks, found.unparsed
+    if keep:  # the cut was in code being written: the last edit (or script) holds it
+        if edits:
+            edits = (*edits[:-1], dataclasses.replace(edits[-1], truncated=True))
+        if blocks:
+            blocks = (*blocks[:-1], dataclasses.replace(blocks[-1], truncated=True))
+    if not edits and not blocks and (unparsed or _EDIT_HINT.search(raw) or _CODE_HINT.search(raw)):
+        path = _first_str(args, PATH_KEYS)
+        unparsed += (
+            Unparsed(
+                path[1] if path else None,
+                f"{origin} arguments are cut off before any code that can be judged",
+                excerpt(raw),
+            ),
+        )
+    return Extraction(edits, blocks, unparsed)
+
+
+def _drop(args: Any, path: tuple[str | int, ...]) -> None:
+    for key in path[:-1]:
+        args = args[key]
+    if isinstance(args, dict):
+        args.pop(path[-1], None)
+    elif isinstance(args, list) and isinstance(path[-1], int) and path[-1] < len(args):
+        args.pop(path[-1])
+
+
+def _drop_orphans(args: dict[str, Any]) -> None:
+    """An old side whose new side never arrived is no edit (not a deletion)."""
+    for old, new in _PAIRS:
+        if old in args and new not in args:
+            del args[old]
 
 
 def _extraction(parsed: tuple[list[Edit], list[Unparsed]]) -> Extraction:
@@ -221,7 +277,10 @@ def _editor(args: Mapping[str, Any], path: str, language: str | None, origin: st
             return Extraction((edit,))
         return Extraction(unparsed=(Unparsed(path, f"{origin} str_replace without old_str"),))
     if command == "insert":
-        text = args.get("new_str", args.get("text"))
+        text = next(
+            (args[k] for k in ("new_str", "insert_text", "text") if isinstance(args.get(k), str)),
+            None,
+        )
         line = args.get("insert_line")
         if isinstance(text, str):
             start = line + 1 if isinstance(line, int) and line >= 0 else None

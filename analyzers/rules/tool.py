@@ -3,9 +3,12 @@
 `name` is a regex that must match the whole tool name (any tool when absent); `pattern` is a
 regex searched in the call's arguments: the raw argument text, and every string inside the
 decoded JSON (so `\\n` and quotes are real characters there), with an argv list (`["bash",
-"-lc", "..."]`) also joined by spaces. With `mode=forbid` (default) each matching call is a
-finding; with `mode=require` the check fails when no call matches. Only calls the API returned
-as tool calls count (not tool calls spelled out in text).
+"-lc", "..."]`) also joined by spaces. Arguments sent as a JSON object rather than a string, or
+as a string holding the JSON, are decoded the same way. With `mode=forbid` (default) each
+matching call is a finding; with `mode=require` the check fails when no call matches. Only calls
+the API returned as tool calls count (not tool calls spelled out in text): function and custom
+tool calls, legacy `function_call`, Anthropic server and MCP tool uses, and the Responses API's
+built-in tool calls (`web_search_call`, `local_shell_call`...: name = the item's type).
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from typing import Any
 
 from redline.analyzers._context import Context
 from redline.analyzers._model import Example, Finding, Option, Verdict
-from redline.analyzers.extract import decode_arguments
+from redline.analyzers.extract import decode_arguments, tool_use
 from redline.transcripts.model import Message, Opaque, ToolCall
 
 
@@ -35,13 +38,16 @@ def _strings(value: Any) -> Iterator[str]:
 
 
 def calls(output: Message) -> Iterator[tuple[str, str]]:
-    """(name, raw arguments) of each tool call, Responses items kept opaque included."""
+    """(name, raw arguments) of each tool call, those a parser kept verbatim included: the
+    Responses API's `*_call` items (the whole item), Anthropic's `server_tool_use` and
+    `mcp_tool_use` blocks (their input)."""
     for part in output.parts:
         if isinstance(part, ToolCall):
             yield part.name, part.arguments
-        elif isinstance(part, Opaque) and str(part.data.get("type", "")).endswith("_call"):
-            data = part.data
-            yield str(data.get("name") or data.get("type")), json.dumps(data)
+        elif isinstance(part, Opaque):
+            found = tool_use(part.data)
+            if found is not None:
+                yield found
 
 
 def _search(pattern: re.Pattern[str], raw: str) -> str | None:
