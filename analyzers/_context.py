@@ -14,8 +14,9 @@ from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
 from redline.analyzers._files import Files, files_from_request
-from redline.analyzers._model import CodeBlock, Edit, Extraction
+from redline.analyzers._model import CodeBlock, Edit, Extraction, Unparsed
 from redline.analyzers.extract import extract
+from redline.analyzers.extract._diffs import excerpt
 from redline.transcripts.model import Message, Request
 
 T = TypeVar("T")
@@ -30,6 +31,8 @@ class Change:
     `after` starts on: in the file when the position is known, else 1. `file_before` and
     `file_after` hold the window of the file the transcript showed (from line `file_start`)
     before and after the change, when it did. `kind` is the edit's kind, or "block".
+    `truncated`: the output was cut off inside this code (see `Edit.truncated`); it is then
+    never placed in its file, and its end may continue past what `after` holds.
     """
 
     path: str
@@ -43,6 +46,7 @@ class Change:
     file_start: int = 1
     edit: Edit | None = None
     block: CodeBlock | None = None
+    truncated: bool = False
 
     def added_lines(self) -> list[tuple[int, str]]:
         """(line, text) of each line of `after` that is not carried over from `before`."""
@@ -61,11 +65,14 @@ class Change:
 
 @dataclass(frozen=True, slots=True)
 class Context:
-    """`request` is the request the output answered (None when checking a bare file)."""
+    """`request` is the request the output answered (None when checking a bare file).
+    `cut_off`: the output stopped at a length limit, or its stream ended early, so the last
+    thing it wrote may be unfinished (`extract(..., cut_off=True)`)."""
 
     request: Request | None = None
     options: Mapping[str, Any] = field(default_factory=dict)
     memo: dict[Any, Any] = field(default_factory=dict, repr=False, compare=False)
+    cut_off: bool = False
 
     def with_options(self, options: Mapping[str, Any]) -> Context:
         return replace(self, options=dict(options))
@@ -79,7 +86,7 @@ class Context:
         return value
 
     def extraction(self, output: Message) -> Extraction:
-        return self.remember("extraction", output, lambda: extract(output))
+        return self.remember("extraction", output, lambda: extract(output, self.cut_off))
 
     def files(self) -> Files:
         """The files as the request shows them, before the output."""
@@ -93,6 +100,21 @@ class Context:
             "changes", output, lambda: changes(self.extraction(output), self.files())
         )
 
+    def unjudged(self, output: Message) -> list[Unparsed]:
+        """What a check of the output's code cannot see: what extraction could not read, and
+        the rest of each piece of code the output was cut off in."""
+        cut = [
+            Unparsed(
+                c.path,
+                "the output was cut off inside this code: what it would have written next is "
+                "not judged",
+                excerpt("\n".join(c.after.rstrip("\n").split("\n")[-3:])),
+            )
+            for c in self.changes(output)
+            if c.truncated
+        ]
+        return [*self.extraction(output).unparsed, *cut]
+
 
 def changes(extraction: Extraction, known: Files) -> tuple[Change, ...]:
     files = known.copy()
@@ -100,45 +122,42 @@ def changes(extraction: Extraction, known: Files) -> tuple[Change, ...]:
     for edit in extraction.edits:
         old = files.get(edit.path)
         placed = files.apply(edit)
-        if edit.kind in ("write", "delete"):
-            before = old.text if old is not None else ""
-            out.append(
-                Change(
-                    edit.path,
-                    edit.language,
-                    before,
-                    edit.after,
-                    edit.kind,
-                    1,
-                    old.text if old is not None and old.start_line == 1 else None,
-                    edit.after if edit.kind == "write" else None,
-                    1,
-                    edit=edit,
-                )
-            )
+        before = old.text if edit.kind in ("write", "delete") and old is not None else edit.before
+        first = edit.start_line if edit.start_line and edit.start_line > 0 else 1
+        window: tuple[str | None, str | None, int] = (None, None, 1)
+        if edit.truncated:  # unfinished: not read inside its file, where it would not parse
+            first = placed.line if placed is not None else first
+        elif edit.kind in ("write", "delete"):
+            first = 1
+            whole = old.text if old is not None and old.start_line == 1 else None
+            window = (whole, edit.after if edit.kind == "write" else None, 1)
         elif placed is not None:
-            out.append(
-                Change(
-                    edit.path,
-                    edit.language,
-                    edit.before,
-                    edit.after,
-                    edit.kind,
-                    placed.line,
-                    placed.old.text,
-                    placed.new.text,
-                    placed.old.start_line,
-                    edit=edit,
-                )
+            first = placed.line
+            window = (placed.old.text, placed.new.text, placed.old.start_line)
+        out.append(
+            Change(
+                edit.path,
+                edit.language,
+                before,
+                edit.after,
+                edit.kind,
+                first,
+                *window,
+                edit=edit,
+                truncated=edit.truncated,
             )
-        else:
-            first = edit.start_line if edit.start_line and edit.start_line > 0 else 1
-            out.append(
-                Change(
-                    edit.path, edit.language, edit.before, edit.after, edit.kind, first, edit=edit
-                )
-            )
+        )
     for block in extraction.blocks:
         path = block.path or f"<block {block.index}>"
-        out.append(Change(path, block.language, "", block.code, "block", block=block))
+        out.append(
+            Change(
+                path,
+                block.language,
+                "",
+                block.code,
+                "block",
+                block=block,
+                truncated=block.truncated,
+            )
+        )
     return tuple(out)

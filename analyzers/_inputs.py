@@ -8,11 +8,17 @@
 * `.sse`, or any file whose text starts with an SSE field (`event:`, `data:`): a streamed
   response, reassembled by the wire format its events belong to;
 * `.md`, `.txt`: the text of an assistant message (aider's SEARCH/REPLACE blocks, fences...).
+
+Files are UTF-8 (a byte order mark dropped); Python source may declare its encoding (PEP 263).
+`Output.cut_off` says the output stopped before the model finished it: its finish reason, or a
+stream (or recorded call) that ended early.
 """
 
 from __future__ import annotations
 
+import io
 import json
+import tokenize
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,11 +42,32 @@ _TEXT_SUFFIXES = {".md", ".markdown", ".txt", ".text"}
 _PARSE_ERRORS = (ValueError, KeyError, TypeError, AttributeError, IndexError)
 
 
+# Finish reasons that mean the output stopped before the model finished it.
+CUT_OFF_REASONS = frozenset(
+    {
+        "length",  # openai-chat
+        "max_tokens",  # anthropic-messages
+        "model_context_window_exceeded",
+        "max_output_tokens",  # openai-responses (status incomplete)
+        "incomplete",
+        "content_filter",
+    }
+)
+
+
 @dataclass(frozen=True, slots=True)
 class Output:
+    """`cut_off`: the output stopped before the model finished it (a length limit, a stream
+    that ended early), so the last thing it wrote may be unfinished."""
+
     label: str  # the file path or call id, for reports
     message: Message
     request: Request | None = None
+    cut_off: bool = False
+
+
+def cut_off(finish_reason: str | None) -> bool:
+    return finish_reason in CUT_OFF_REASONS
 
 
 def load_call(id_prefix: str) -> Output:
@@ -54,21 +81,38 @@ def load_call(id_prefix: str) -> Output:
         call = store.load_call(id_prefix)
     if call.response is None:
         raise RedlineError(f"call {id_prefix} has no response to check (it failed or was cut off)")
-    return Output(id_prefix, call.response.message, call.request)
+    cut = cut_off(call.response.finish_reason) or call.summary.status == "incomplete"
+    return Output(id_prefix, call.response.message, call.request, cut)
+
+
+def _read(path: Path) -> str:
+    """The file's text: UTF-8 (a byte order mark dropped); Python source in the encoding its
+    coding line declares (PEP 263)."""
+    try:
+        data = path.read_bytes()
+    except OSError as error:
+        raise RedlineError(f"cannot read {str(path)!r}: {error.strerror or error}") from None
+    encoding = "utf-8-sig"
+    if from_path(str(path)) == "python":
+        try:
+            encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
+        except SyntaxError as error:  # an unknown or contradictory coding line
+            raise RedlineError(f"cannot read {str(path)!r}: {error}") from None
+    shown = "UTF-8" if encoding in ("utf-8", "utf-8-sig") else encoding
+    try:
+        return data.decode(encoding)
+    except (UnicodeDecodeError, LookupError) as error:
+        raise RedlineError(f"cannot read {str(path)!r}: it is not {shown} text ({error})") from None
 
 
 def load_file(path: Path) -> Output:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as error:
-        reason = error.strerror if isinstance(error, OSError) and error.strerror else str(error)
-        raise RedlineError(f"cannot read {str(path)!r}: {reason}") from None
+    text = _read(path)
     suffix = path.suffix.lower()
     label = str(path)
     if suffix == ".json":
         return _json_output(label, text)
     if suffix == ".sse" or text.lstrip().startswith(("event:", "data:")):
-        return Output(label, _stream_message(label, text))
+        return _stream_output(label, text)
     if suffix in _TEXT_SUFFIXES:
         return Output(label, Message("assistant", (Text(text),)))
     if from_path(label) is not None:
@@ -85,6 +129,10 @@ def _json_output(label: str, text: str) -> Output:
         body = json.loads(text)
     except ValueError as error:
         raise RedlineError(f"{label!r} is not valid JSON: {error}") from None
+    except RecursionError:
+        raise RedlineError(
+            f"{label!r} is not a response body: its JSON is nested too deeply"
+        ) from None
     if not isinstance(body, Mapping):
         raise RedlineError(f"{label!r} holds JSON {type(body).__name__}, not a response object")
     canonical = _canonical(body)
@@ -92,27 +140,30 @@ def _json_output(label: str, text: str) -> Output:
         return Output(label, *canonical)
     for name in _formats_for(body):
         try:
-            return Output(label, wire.get(name).parse_response(body).message)
-        except _PARSE_ERRORS:
+            response = wire.get(name).parse_response(body)
+        except (*_PARSE_ERRORS, RecursionError):
             continue
+        return Output(label, response.message, None, cut_off(response.finish_reason))
     raise RedlineError(
         f"{label!r} is not a response body in any known wire format ({', '.join(wire.names())}) "
         "nor redline's JSON of a message or response"
     )
 
 
-def _canonical(body: Mapping[str, Any]) -> tuple[Message, Request | None] | None:
+def _canonical(body: Mapping[str, Any]) -> tuple[Message, Request | None, bool] | None:
     try:
         if "parts" in body and "role" in body:
-            return message_from_dict(body), None
+            return message_from_dict(body), None, False
         message = body.get("message")
         if isinstance(message, Mapping) and "parts" in message:
-            return response_from_dict(body).message, None
-        response, request = body.get("response"), body.get("request")
-        if isinstance(response, Mapping) and isinstance(response.get("message"), Mapping):
+            response = response_from_dict(body)
+            return response.message, None, cut_off(response.finish_reason)
+        response_d, request = body.get("response"), body.get("request")
+        if isinstance(response_d, Mapping) and isinstance(response_d.get("message"), Mapping):
             parsed = request_from_dict(request) if isinstance(request, Mapping) else None
-            return response_from_dict(response).message, parsed
-    except _PARSE_ERRORS as error:
+            response = response_from_dict(response_d)
+            return response.message, parsed, cut_off(response.finish_reason)
+    except (*_PARSE_ERRORS, RecursionError) as error:
         raise RedlineError(f"malformed redline JSON: {type(error).__name__}: {error}") from None
     return None
 
@@ -131,10 +182,15 @@ def _formats_for(body: Mapping[str, Any]) -> list[str]:
     return first + [n for n in names if n != guess]
 
 
-def _stream_message(label: str, text: str) -> Message:
+def _stream_output(label: str, text: str) -> Output:
     events = parse_sse(text)
     if not events:
         raise RedlineError(f"{label!r} holds no server-sent events")
+    if not any(_json_object(e.data) for e in events):
+        raise RedlineError(
+            f"{label!r} is not a stream in any known wire format ({', '.join(wire.names())}): "
+            "none of its events carries a JSON object"
+        )
     kinds = {e.event for e in events}
     if any(k.startswith("response.") for k in kinds):
         name = "openai-responses"
@@ -145,8 +201,19 @@ def _stream_message(label: str, text: str) -> Message:
     if name not in wire.names():
         raise RedlineError(f"{label!r} is a {name} stream, and that wire format is not available")
     try:
-        return wire.get(name).reassemble(events).response.message
-    except _PARSE_ERRORS as error:
+        reassembled = wire.get(name).reassemble(events)
+    except (*_PARSE_ERRORS, RecursionError) as error:
         raise RedlineError(
             f"{label!r}: the {name} stream could not be reassembled: {error}"
         ) from None
+    response = reassembled.response
+    return Output(
+        label, response.message, None, not reassembled.complete or cut_off(response.finish_reason)
+    )
+
+
+def _json_object(data: str) -> bool:
+    try:
+        return isinstance(json.loads(data), Mapping)
+    except (ValueError, RecursionError):
+        return False

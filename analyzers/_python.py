@@ -13,6 +13,11 @@ For each Python `Change` the new code is read, in this order:
 A fragment that still does not parse is `Unparsed`, never guessed at. The old side (what the
 change replaced) is read the same way, so a rule can tell what was already there.
 
+Code the output was cut off in (`Change.truncated`) is read as a fragment, shortened from its
+end (never its start) until it parses: `Source.cut` is then its last line, and whatever ends
+there may have continued past the cut, so rules leave it alone. Code whose new side is empty
+(a deletion by an edit) is read too: its old side is what the rules compare against.
+
 `ast` (C speed) checks parseability and finds statement boundaries; the rules themselves match
 on libcst trees of only the top-level statements (or class members) that can hold a finding:
 `chunks()` parses those, so a 5 KB file with one relevant function costs one function's parse.
@@ -21,6 +26,7 @@ on libcst trees of only the top-level statements (or class members) that can hol
 from __future__ import annotations
 
 import ast
+import dataclasses
 import re
 import textwrap
 import warnings
@@ -33,6 +39,7 @@ from libcst.metadata import CodeRange, MetadataWrapper, PositionProvider
 from redline.analyzers._context import Change, Context
 from redline.analyzers._model import Unparsed
 from redline.analyzers.extract._diffs import excerpt
+from redline.analyzers.extract._language import cut_back, from_path
 from redline.transcripts.model import Message
 
 
@@ -45,9 +52,23 @@ class Source:
     tree: ast.Module = field(compare=False, repr=False)
     offset: int
     region: tuple[int, int]
+    # Truncated code: the last line of `text` read (what ends there may go on past the cut),
+    # and the indentation the code the output wrote after it (dropped, as it did not parse)
+    # starts at, when there is some.
+    cut: int | None = None
+    resumes_at: int | None = None
 
     def line(self, module_line: int) -> int:
         return module_line + self.offset
+
+    def closed(self, start: int, end: int) -> bool:
+        """Whether a block from line `start` to `end` (of `text`) is complete: always, except in
+        truncated code, where the last statement at every level may go on past the cut unless
+        the code that was dropped after it starts no deeper than its first line."""
+        if self.cut is None or end < self.cut:
+            return True
+        line = self.text.split("\n")[start - 1]
+        return self.resumes_at is not None and self.resumes_at <= _indent(line)
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +77,18 @@ class PythonUnit:
     new: Source
     old: Source | None  # None when there was no old code, or it did not parse
     whole_file: bool  # `new` is a complete file (a write, or a file the transcript showed whole)
+
+    def cut_note(self) -> Unparsed | None:
+        """For truncated code, what the rules could not see: listed as not judged."""
+        if self.new.cut is None:
+            return None
+        shown = self.change.after.rstrip("\n").split("\n")[-3:]
+        last = self.new.line(min(self.new.cut, self.new.region[1]))
+        reason = (
+            "the output was cut off inside this code: what it would have written next, and the "
+            f"code still open where it stopped, are not judged (read up to line {last})"
+        )
+        return Unparsed(self.change.path, reason, excerpt("\n".join(shown)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +107,7 @@ class PythonCode:
     """How each Python change of an output was read."""
 
     results: tuple[tuple[Change, PythonUnit | Broken | Unparsed], ...]
+    skipped: tuple[Unparsed, ...] = ()  # what extraction could not read, in Python or anything
 
     @property
     def units(self) -> list[PythonUnit]:
@@ -88,16 +122,25 @@ class PythonCode:
         return [r for _, r in self.results if isinstance(r, Unparsed)]
 
     def not_judged(self) -> list[Unparsed]:
-        """What a rule other than python-syntax cannot read: unparsed and broken code."""
+        """What a rule other than python-syntax cannot read: what extraction could not read,
+        unparsed and broken code, and the unfinished end of truncated code."""
         broken = [
             Unparsed(b.change.path, f"does not parse: {b.message}", b.snippet) for b in self.broken
         ]
-        return self.unparsed + broken
+        cut = [n for n in (u.cut_note() for u in self.units) if n is not None]
+        return [*self.skipped, *self.unparsed, *broken, *cut]
 
 
 def python_code(output: Message, context: Context) -> PythonCode:
     """The Python of `output`, read once per context."""
-    return context.remember("python", output, lambda: read_changes(context.changes(output)))
+
+    def read() -> PythonCode:
+        skipped = tuple(
+            u for u in context.extraction(output).unparsed if from_path(u.path) in (None, "python")
+        )
+        return dataclasses.replace(read_changes(context.changes(output)), skipped=skipped)
+
+    return context.remember("python", output, read)
 
 
 def read_changes(changes: tuple[Change, ...]) -> PythonCode:
@@ -105,7 +148,9 @@ def read_changes(changes: tuple[Change, ...]) -> PythonCode:
         tuple(
             (change, read_change(change))
             for change in changes
-            if change.language == "python" and change.kind != "delete" and change.after.strip()
+            if change.language == "python"
+            and change.kind != "delete"
+            and (change.after.strip() or change.before.strip())
         )
     )
 
@@ -121,12 +166,27 @@ def parse(text: str) -> ast.Module | SyntaxError:
         return SyntaxError(str(error))
 
 
+def _no_bom(text: str | None) -> str | None:
+    """A file may start with a UTF-8 byte order mark; Python reads past it, and so do we."""
+    return text[1:] if text is not None and text.startswith("\ufeff") else text
+
+
 def _lines(text: str) -> int:
     return text.count("\n") + (0 if text.endswith("\n") else 1)
 
 
 def read_change(change: Change) -> PythonUnit | Broken | Unparsed:
-    n_after = _lines(change.after)
+    if any(t is not None and t.startswith("\ufeff") for t in (change.after, change.file_after)):
+        change = dataclasses.replace(
+            change,
+            after=_no_bom(change.after) or "",
+            before=_no_bom(change.before) or "",
+            file_after=_no_bom(change.file_after),
+            file_before=_no_bom(change.file_before),
+        )
+    if change.truncated:
+        return _read_truncated(change)
+    n_after = _lines(change.after) if change.after.strip() else 0  # 0: a deletion
     if change.file_after is not None:
         tree = parse(change.file_after)
         start = change.first_line - change.file_start + 1
@@ -156,6 +216,8 @@ def read_change(change: Change) -> PythonUnit | Broken | Unparsed:
             line = tree.lineno + change.file_start - 1 if tree.lineno else None
             bad = lines[tree.lineno - 1].strip() if known and tree.lineno else ""
             return Broken(change, line, tree.msg or str(tree), bad)
+    if not n_after:
+        return _read_deletion(change)
     new_source = _fragment(change.after, change.first_line)
     if new_source is None:
         where = "the transcript does not show its file"
@@ -164,6 +226,57 @@ def read_change(change: Change) -> PythonUnit | Broken | Unparsed:
         reason = f"the new code does not parse on its own and {where}"
         return Unparsed(change.path, reason, excerpt(change.after))
     return PythonUnit(change, new_source, _fragment(change.before, change.first_line), False)
+
+
+def _read_deletion(change: Change) -> PythonUnit | Unparsed:
+    """An edit whose new code is empty, where the transcript does not show the file: the new
+    side is empty, the old side is what the rules compare against (a deleted test, removed
+    assertions)."""
+    old = _fragment(change.before, change.first_line)
+    if old is None:
+        reason = "the code this edit deletes does not parse on its own"
+        return Unparsed(change.path, reason, excerpt(change.before))
+    empty = Source("", ast.Module(body=[], type_ignores=[]), change.first_line - 1, (1, 0))
+    return PythonUnit(change, empty, old, False)
+
+
+def _read_truncated(change: Change) -> PythonUnit | Unparsed:
+    """Code the output was cut off in: the longest start of it that parses (repaired as a
+    fragment), with `cut` set to its last line and `resumes_at` to the indentation of the
+    first statement of what was dropped."""
+    whole = change.after.split("\n")
+    if whole and whole[-1] == "":
+        whole.pop()
+    text: str | None = change.after
+    if text and not text.endswith("\n"):
+        text = cut_back(text, None)  # the last line stopped mid-way (its indentation did not)
+    old = _fragment(change.before, change.first_line) if change.before.strip() else None
+    for _ in range(8):
+        if text is None or not text.strip():
+            break
+        source = _fragment(text, change.first_line)
+        if source is not None:
+            kept = _lines(text)
+            starts = _statement_starts(whole[kept:])
+            resumes = None
+            if starts:
+                first = next(k for k, line in enumerate(whole) if line.strip())
+                read = source.text.split("\n")[source.region[0] + first - 1]
+                shift = _indent(whole[first]) - _indent(read)  # what dedenting took off
+                resumes = _indent(whole[kept + starts[0]]) - shift
+            last = source.tree.body[-1].end_lineno if source.tree.body else 0
+            return PythonUnit(
+                change, dataclasses.replace(source, cut=last or 0, resumes_at=resumes), old, False
+            )
+        error = parse(textwrap.dedent(text))
+        text = cut_back(text, error if isinstance(error, SyntaxError) else None)
+    reason = "the output was cut off inside this code and no start of it parses"
+    return Unparsed(change.path, reason, excerpt(change.after))
+
+
+def fragment(code: str, first_line: int = 1) -> Source | None:
+    """`code` read as a fragment (repaired as above), or None when it does not parse."""
+    return _fragment(code, first_line)
 
 
 def _fragment(code: str, first_line: int) -> Source | None:

@@ -35,11 +35,16 @@ def parse_check(spec: str, registry: Registry | None = None) -> Check:
 
 
 def run_checks(
-    checks: Iterable[Check], output: Message, request: Request | None = None
+    checks: Iterable[Check],
+    output: Message,
+    request: Request | None = None,
+    *,
+    cut_off: bool = False,
 ) -> list[Verdict]:
     """One verdict per check, in order. The checks share one reading of the output. A check
-    that raises (a plugin's bug) is reported as a RedlineError naming it."""
-    context = Context(request)
+    that raises (a plugin's bug) is reported as a RedlineError naming it. `cut_off`: the
+    output stopped before the model finished it (see `Context.cut_off`)."""
+    context = Context(request, cut_off=cut_off)
     verdicts = []
     for check in checks:
         try:

@@ -17,7 +17,7 @@ from redline.errors import RedlineError
 
 CHECK_HELP = (
     "A check to run, NAME or NAME:OPTIONS; repeatable. OPTIONS is key=value pairs separated by "
-    "';' (\\; for a literal ;) or a JSON object, e.g. 'regex:pattern=except (A, B):' or "
+    "';' (\\; for a literal ;) or a JSON object, e.g. 'regex:pattern=except \\(A, B\\):' or "
     '\'regex:{"pattern": "a;b"}\'.'
 )
 
@@ -83,7 +83,8 @@ def check_command(
         checks = [parse_check(spec, registry) for spec in check]
         outputs = [load_call(call)] if call is not None else [load_file(p) for p in files or ()]
         results = [
-            (output, run_checks(checks, output.message, output.request)) for output in outputs
+            (output, run_checks(checks, output.message, output.request, cut_off=output.cut_off))
+            for output in outputs
         ]
     except RedlineError as error:
         raise _fail(str(error)) from None

@@ -405,6 +405,11 @@ def test_a_plugin_check(tmp_path: Path) -> None:
             "is not a response body in any known wire format",
         ),
         (["-c", "broad-except", "{list}"], "holds JSON list, not a response object"),
+        (["-c", "broad-except", "{deep}"], "its JSON is nested too deeply"),
+        (["-c", "broad-except", "{garbage}"], "is not a stream in any known wire format"),
+        (["-c", "broad-except", "{badcoding}"], "error: cannot read"),
+        (["-c", "broad-except", "{latin1}"], "is not UTF-8 text"),
+        (["-c", "regex:pattern=a;pattern=b", "{py}"], "is given twice"),
         (["-c", "x", "--plugin", "{missing}", "{py}"], "error: plugin file"),
     ],
 )
@@ -417,11 +422,64 @@ def test_usage_errors_exit_2_with_one_line(tmp_path: Path, args: list[str], mess
         "badjson": write(tmp_path, "b.json", "{"),
         "notresponse": write(tmp_path, "c.json", {"hello": "world"}),
         "list": write(tmp_path, "d.json", [1]),
+        "deep": write(tmp_path, "deep.json", "[" * 100_000 + "]" * 100_000),
+        "garbage": write(tmp_path, "g.sse", "data: {not json\n\ndata: [DONE]\n\n"),
+        "badcoding": write(tmp_path, "bad.py", "# -*- coding: no-such-codec -*-\nx = 1\n"),
+        "latin1": tmp_path / "notes.md",
     }
+    names["latin1"].write_bytes("caf\u00e9\n".encode("latin-1"))
     result = run("check", *(a.format(**names) for a in args), expect=2)
     assert message in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
     assert result.stdout == ""
+
+
+def test_a_file_with_a_byte_order_mark_is_judged(tmp_path: Path) -> None:
+    path = tmp_path / "bom.py"
+    path.write_bytes(b"\xef\xbb\xbf" + BROAD.encode())
+    out = run("check", "-c", "broad-except", "-c", "python-syntax", path, expect=1).stdout
+    assert f"{path}:7  `except Exception:`" in out and "python-syntax  pass" in out
+
+
+def test_code_written_with_a_byte_order_mark_is_judged(tmp_path: Path) -> None:
+    body = anthropic_body()
+    body["content"][0]["input"] = {"file_path": "/r/a.py", "content": "\ufeff" + BROAD}
+    out = run(
+        "check",
+        "-c",
+        "python-syntax",
+        "-c",
+        "broad-except",
+        write(tmp_path, "b.json", body),
+        expect=1,
+    )
+    assert "python-syntax  pass" in out.stdout and "/r/a.py:7" in out.stdout
+
+
+def test_python_in_the_encoding_its_coding_line_declares(tmp_path: Path) -> None:
+    path = tmp_path / "latin.py"
+    path.write_bytes(("# -*- coding: latin-1 -*-\ns = 'caf\u00e9'\n" + BROAD).encode("latin-1"))
+    out = run("check", "-c", "broad-except", path, expect=1).stdout
+    assert f"{path}:9  `except Exception:`" in out
+
+
+def test_a_cut_off_output_lists_what_it_did_not_judge(tmp_path: Path) -> None:
+    body = chat_body()
+    body["choices"][0]["finish_reason"] = "length"
+    body["choices"][0]["message"]["tool_calls"][0]["function"]["arguments"] = json.dumps(
+        {"file_path": "/repo/rm.py", "content": BROAD + "\n\ndef other():\n    return 1\n"}
+    )[:-12]
+    out = run(
+        "check",
+        "-c",
+        "broad-except",
+        "-c",
+        "python-syntax",
+        write(tmp_path, "cut.json", body),
+        expect=1,
+    ).stdout
+    assert "/repo/rm.py:7  `except Exception:`" in out
+    assert out.count("not judged: /repo/rm.py: the output was cut off inside this code") == 2
 
 
 # --- recorded calls ----------------------------------------------------------------------------

@@ -229,7 +229,7 @@ def _text_keys(code: str) -> Counter[str]:
 
 
 def judge(unit: PythonUnit, allow_logging: bool, unparsed: list[Unparsed]) -> list[Finding]:
-    new = hits(unit.new, allow_logging, unparsed)
+    new = [h for h in hits(unit.new, allow_logging, unparsed) if unit.new.closed(*h.span)]
     if not new:
         return []
     if unit.old is not None:

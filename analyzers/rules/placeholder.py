@@ -224,7 +224,7 @@ class Placeholder:
                             text.strip(),
                         )
                     )
-        return Verdict.of(findings)
+        return Verdict.of(findings, context.unjudged(output))
 
     VALID = (
         Example("def f():\n    # compute the total\n    return sum(xs)\n"),

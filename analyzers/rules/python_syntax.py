@@ -5,7 +5,8 @@ function counts too), and an edit placed in a file the transcript showed that pa
 edit. A fragment whose file the transcript does not show is judged only if it parses neither on
 its own nor with the repairs of `_python` (dedent, synthetic block openers): then it is listed
 as unparsed, since its surroundings are unknown. With `blocks`, a fenced block tagged as Python
-that does not parse is a finding too.
+that does not parse is a finding too. Code the output was cut off in is not judged (listed):
+it was never finished, so whether it would have parsed is unknown.
 """
 
 from __future__ import annotations
@@ -39,9 +40,13 @@ class PythonSyntax:
 
     def check(self, output: Message, context: Context) -> Verdict:
         findings: list[Finding] = []
-        unparsed: list[Unparsed] = []
-        for change, result in python_code(output, context).results:
-            if isinstance(result, Broken):
+        code = python_code(output, context)
+        unparsed: list[Unparsed] = list(code.skipped)
+        for change, result in code.results:
+            if isinstance(result, PythonUnit) and result.new.cut is not None:
+                note = result.cut_note()
+                unparsed += [note] if note is not None else []
+            elif isinstance(result, Broken):
                 findings.append(
                     Finding(
                         change.path,
@@ -54,7 +59,7 @@ class PythonSyntax:
                 error = _compile_error(result) if result.whole_file else None
                 if error is not None:
                     findings.append(error)
-            elif change.kind == "block" and context.options.get("blocks"):
+            elif change.kind == "block" and context.options.get("blocks") and not change.truncated:
                 findings.append(
                     Finding(
                         change.path, None, "a ```python block that does not parse", result.fragment

@@ -46,6 +46,7 @@ class Regex:
         require = context.options.get("mode") == "require"
         findings: list[Finding] = []
         matched = False
+        unparsed = context.unjudged(output) if scope in ("code", "all") else []
         if scope in ("code", "all"):
             for change in context.changes(output):
                 added = {line for line, _ in change.added_lines()}
@@ -74,7 +75,7 @@ class Regex:
                     )
         if require:
             if matched:
-                return Verdict(True)
+                return Verdict(True, (), tuple(unparsed))
             return Verdict.of(
                 [
                     Finding(
@@ -82,9 +83,10 @@ class Regex:
                         None,
                         f"nothing in the output's {scope} matches required /{pattern.pattern}/",
                     )
-                ]
+                ],
+                unparsed,
             )
-        return Verdict.of(findings)
+        return Verdict.of(findings, unparsed)
 
     VALID = (
         Example("x = 1\n", options="pattern=eval\\("),

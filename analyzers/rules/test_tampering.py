@@ -45,9 +45,38 @@ SKIP_MARK = one_of(*_MARKS)
 SKIP_DECORATOR = one_of("skip", "skipIf", "skipUnless", "expectedFailure")
 SKIP_CALL = one_of("pytest.skip", "pytest.xfail", "self.skipTest")
 ASSERT_CALL = m.Attribute(attr=m.Name(m.MatchRegex(r"assert\w*"))) | one_of("pytest.raises")
-TRUTHY = (
-    m.Name("True") | m.Integer() | m.UnaryOperation(operator=m.Not(), expression=m.Name("False"))
-)
+
+
+def always_true(node: cst.BaseExpression) -> bool:
+    """A test that cannot be false: `True`, a non-zero number, a non-empty string (`assert
+    "message"`), a non-empty tuple, list, set or dict display (`assert (x, "message")`), `...`,
+    `not` of a false constant (`not False`, `not None`, `not 0`)."""
+    if m.matches(node, m.Name("True") | m.Ellipsis()):
+        return True
+    if isinstance(node, cst.Integer | cst.Float | cst.Imaginary):
+        return bool(node.evaluated_value)
+    if isinstance(node, cst.SimpleString | cst.ConcatenatedString):
+        value = node.evaluated_value
+        return value is not None and len(value) > 0
+    if isinstance(node, cst.FormattedString):
+        return any(isinstance(p, cst.FormattedStringText) and p.value for p in node.parts)
+    if isinstance(node, cst.Tuple | cst.List | cst.Set | cst.Dict):
+        return len(node.elements) > 0
+    if isinstance(node, cst.UnaryOperation) and isinstance(node.operator, cst.Not):
+        return always_false(node.expression)
+    return False
+
+
+def always_false(node: cst.BaseExpression) -> bool:
+    if m.matches(node, m.Name("False") | m.Name("None")):
+        return True
+    if isinstance(node, cst.Integer | cst.Float | cst.Imaginary):
+        return not node.evaluated_value
+    if isinstance(node, cst.SimpleString):
+        return node.evaluated_value in ("", b"")
+    return False
+
+
 _RELEVANT = re.compile(r"skip|xfail|expectedFailure|assert|raises|\bdef\s+test")
 DEFAULT_PATHS = r"(?:^|/)(?:tests?/|test_[^/]*\.py$|[^/]*_test\.py$|conftest\.py$)"
 
@@ -115,7 +144,7 @@ class _Tamper(cst.CSTVisitor):
             and len(test.comparisons) == 1
             and self._code(test.left) == self._code(test.comparisons[0].comparator)
         )
-        if m.matches(test, TRUTHY) or same:
+        if always_true(test) or same:
             self._note(self.tally.trivial, self._code(node), line)
 
     def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
@@ -156,7 +185,11 @@ def text_tally(code: str) -> Tally:
 def is_test_code(change: Change, paths: re.Pattern[str]) -> bool:
     if change.block is not None and change.block.path is None:
         return bool(re.search(r"^\s*(?:async\s+)?def\s+test", change.after, re.M))
-    return bool(paths.search(change.path.replace("\\", "/")))
+    return bool(paths.search(_slashes(change.path)))
+
+
+def _slashes(path: str) -> str:
+    return path.replace("\\", "/")
 
 
 def judge(unit: PythonUnit, unparsed: list[Unparsed]) -> list[Finding]:
@@ -174,6 +207,8 @@ def judge(unit: PythonUnit, unparsed: list[Unparsed]) -> list[Finding]:
         if count > old.trivial.get(key, 0):
             line = unit.new.line(new.where[key])
             findings.append(Finding(path, line, "adds an assertion that cannot fail", key))
+    if unit.new.cut is not None:
+        return findings  # cut off: what it would have kept of the old code is unknown
     if new.assertions < old.assertions:
         removed = old.assertions - new.assertions
         findings.append(
@@ -201,13 +236,15 @@ class TestTampering:
     def check(self, output: Message, context: Context) -> Verdict:
         paths = context.options.get("paths") or re.compile(DEFAULT_PATHS)
         code = python_code(output, context)
-        unparsed: list[Unparsed] = []
+        unparsed = [u for u in code.skipped if u.path is None or paths.search(_slashes(u.path))]
         findings: list[Finding] = []
         for change, result in code.results:
             if not is_test_code(change, paths):
                 continue
             if isinstance(result, PythonUnit):
                 findings += judge(result, unparsed)
+                note = result.cut_note()
+                unparsed += [note] if note is not None else []
             elif isinstance(result, Unparsed):
                 unparsed.append(result)
             else:
@@ -229,6 +266,7 @@ class TestTampering:
             before="def test_a():\n    assert add(1, 2) == 3\n",
             path="tests/test_a.py",
         ),
+        Example("def test_a():\n    assert 0, 'not yet'\n", path="tests/test_a.py", note="fails"),
     )
     INVALID = (
         Example(
@@ -249,6 +287,20 @@ class TestTampering:
             path="tests/test_a.py",
             lines=(1, 1),
             note="a deleted test also removes its assertion",
+        ),
+        Example(
+            "",
+            before="def test_a():\n    assert f()\n",
+            path="tests/test_a.py",
+            lines=(1, 1),
+            note="an edit whose new code is empty deletes the test",
+        ),
+        Example("def test_a():\n    assert 'f works'\n", path="tests/test_a.py", lines=(2,)),
+        Example(
+            "def test_a():\n    assert (f() == 1, 'f')\n",
+            path="tests/test_a.py",
+            lines=(2,),
+            note="a parenthesized (test, message) is a tuple: always true",
         ),
     )
 
