@@ -1,26 +1,31 @@
 """broad-except: an exception handler that catches everything and swallows it.
 
 A handler is *broad* when it is bare (`except:`) or names `Exception` or `BaseException`
-(also as `builtins.Exception`, and as one element of a tuple), in `except` or `except*`.
-`contextlib.suppress(...)` with one of those among its arguments is broad too.
+(also as `builtins.Exception`, and inside a tuple, however nested or starred), in `except` or
+`except*`. `suppress(...)` / `contextlib.suppress(...)` with one of those among its arguments
+(`*[Exception]` too) is broad as well.
 
-A broad handler *swallows* unless its body, outside functions, classes and lambdas defined in
-it, has a `raise` statement (bare, `raise X`, `raise X from e`) or calls one of `sys.exit`,
+A broad handler *swallows* unless its body has a `raise` statement or calls one of `sys.exit`,
 `exit`, `quit`, `os._exit`, `os.abort`, `pytest.fail`, `pytest.exit`, `pytest.skip`,
-`pytest.xfail`, `self.fail`, `self.skipTest`. A handler that only logs swallows; with
-`allow-logging` a handler whose body makes a logging call is accepted: a `.debug/.info/
-.warning/.warn/.error/.exception/.critical/.fatal/.log` call on a name or attribute containing
-`log` (`logging`, `logger`, `self.log`, `LOG`), `traceback.print_exc`/`print_exception`,
-`warnings.warn`, or `print(..., file=...)`. `suppress` always swallows.
+`pytest.xfail`, `self.fail`, `self.skipTest`, in code that can run when the handler does: not
+inside functions, classes or lambdas it defines, not after a `return`/`continue`/`break`/
+`raise` of the same block, not in the dead branch of an `if`/`while` on a constant (`if
+False:`). A handler that only logs swallows; with `allow-logging` a handler whose body makes a
+logging call is accepted: `.debug/.info/.warning/.warn/.error/.exception/.critical/.fatal/.log`
+on `logging`, on a logger name (`log`, `logger`, `LOG`, `_logger`, `audit_log`, also as an
+attribute: `self.log`) or on `logging.getLogger(...)`; `traceback.print_exc`/`print_exception`,
+`warnings.warn`, or `print(..., file=X)` with X not None. `suppress` always swallows.
 
-Only what the output introduced counts: a broad swallowing handler with the same header
-(`except` or `except*`, and the caught types, spacing aside) in the code the edit replaced is
-not the output's. Names bound to `Exception` by assignment or import aliases are not followed.
+Only what the output introduced counts (`judge`): handlers are matched between the code the
+edit replaced and its new code by their header lines. Names bound to `Exception` by assignment
+or import aliases are not followed.
 """
 
 from __future__ import annotations
 
 import ast
+import dataclasses
+import difflib
 import re
 from collections import Counter
 from dataclasses import dataclass
@@ -31,7 +36,7 @@ import libcst.matchers as m
 
 from redline.analyzers._context import Context
 from redline.analyzers._model import Example, Finding, Option, Unparsed, Verdict
-from redline.analyzers._python import Chunk, PythonUnit, Source, chunks, python_code
+from redline.analyzers._python import Chunk, PythonUnit, Source, chunks, fragment, python_code
 from redline.transcripts.model import Message
 
 
@@ -48,9 +53,6 @@ def one_of(*names: str) -> Any:
 
 
 BROAD_NAME = one_of("Exception", "BaseException", "builtins.Exception", "builtins.BaseException")
-BROAD_TYPE = BROAD_NAME | m.Tuple(
-    elements=[m.ZeroOrMore(), m.Element(value=BROAD_NAME), m.ZeroOrMore()]
-)
 EXIT_FUNCS = one_of(
     "sys.exit",
     "exit",
@@ -64,29 +66,81 @@ EXIT_FUNCS = one_of(
     "self.fail",
     "self.skipTest",
 )
-SUPPRESS = m.Call(
-    func=one_of("suppress", "contextlib.suppress"),
-    args=[m.ZeroOrMore(), m.Arg(value=BROAD_NAME), m.ZeroOrMore()],
-)
+SUPPRESS_FUNC = one_of("suppress", "contextlib.suppress")
 _LOG_METHOD = m.Name(m.MatchRegex(r"debug|info|warning|warn|error|exception|critical|fatal|log"))
-_LOGGER = m.Name(m.MatchRegex(r"(?i).*log.*")) | m.Attribute(
-    attr=m.Name(m.MatchRegex(r"(?i).*log.*"))
+# A logger: `logging` itself, a name or attribute such as log, logger, LOG, _logger, self.log,
+# audit_log (`log`/`logger` alone or after `_`), or a call to logging.getLogger(...).
+_LOGGER_NAME = m.MatchRegex(r"(?i)logging|_*(?:[a-z0-9]+_+)*log(?:ger)?_*")
+_LOGGER = (
+    m.Name(_LOGGER_NAME)
+    | m.Attribute(attr=m.Name(_LOGGER_NAME))
+    | m.Call(func=one_of("logging.getLogger", "getLogger", "structlog.get_logger", "get_logger"))
 )
 LOGGING_CALL = (
     m.Call(func=m.Attribute(value=_LOGGER, attr=_LOG_METHOD))
     | m.Call(func=one_of("traceback.print_exc", "traceback.print_exception", "warnings.warn"))
     | m.Call(
-        func=m.Name("print"), args=[m.ZeroOrMore(), m.Arg(keyword=m.Name("file")), m.ZeroOrMore()]
+        func=m.Name("print"),
+        args=[
+            m.ZeroOrMore(),
+            m.Arg(keyword=m.Name("file"), value=~m.Name("None")),
+            m.ZeroOrMore(),
+        ],
     )
 )
 
-# A cheap filter before any libcst parse: every broad handler or suppress call matches this.
-CANDIDATE = re.compile(r"\bexcept\b\s*\*?\s*(?::|[^:]*?\b(?:Base)?Exception\b)|\bsuppress\b")
+# A cheap filter before any libcst parse: every broad handler or suppress call matches this
+# (a bare `except:`, or `except` followed anywhere later by a broad name: a tuple may span
+# lines and hold comments, colons and slices).
+CANDIDATE = re.compile(r"\bexcept\b(?:\s*:|(?=.*?\b(?:Base)?Exception\b))|\bsuppress\b", re.S)
+# Every handler, broad or not: the old side of an edit is matched handler by handler.
+ANY_HANDLER = re.compile(r"\bexcept\b|\bsuppress\b")
+
+
+def broad(node: cst.BaseExpression) -> bool:
+    """`Exception`, `BaseException` (also via `builtins.`), or a tuple holding one, however
+    deeply nested or starred (`(OSError, (Exception,))`, `(*[Exception],)`)."""
+    if m.matches(node, BROAD_NAME):
+        return True
+    if isinstance(node, cst.Tuple | cst.List | cst.Set):
+        return any(broad(e.value) for e in node.elements)
+    return False
+
+
+def broad_suppress(node: cst.Call) -> bool:
+    """`suppress(...)` / `contextlib.suppress(...)` with a broad argument (`*[Exception]` too)."""
+    if not m.matches(node.func, SUPPRESS_FUNC):
+        return False
+    return any(
+        broad(a.value) if a.star == "" and a.keyword is None else a.star == "*" and broad(a.value)
+        for a in node.args
+    )
+
+
+def _truth(node: cst.BaseExpression) -> bool | None:
+    """The truth of a constant test (`False`, `0`, `None`, `""`), None when not a constant."""
+    if m.matches(node, m.Name("False") | m.Name("None")):
+        return False
+    if m.matches(node, m.Name("True")):
+        return True
+    if isinstance(node, cst.Integer | cst.Float):
+        return node.evaluated_value != 0
+    if isinstance(node, cst.SimpleString):
+        return bool(node.evaluated_value)
+    if isinstance(node, cst.UnaryOperation) and isinstance(node.operator, cst.Not):
+        inner = _truth(node.expression)
+        return None if inner is None else not inner
+    return None
+
+
+_ENDS_BLOCK = (cst.Return, cst.Continue, cst.Break, cst.Raise)
 
 
 class _Body(cst.CSTVisitor):
-    """Whether a handler body exits (raises or calls an exit function) or logs, not looking
-    inside functions, classes or lambdas it defines (they do not run when the handler does)."""
+    """Whether a handler body exits (raises or calls an exit function) or logs, counting only
+    code that can run when the handler does: not functions, classes or lambdas it defines, not
+    statements after a `return`, `continue`, `break` or `raise` in the same block, not the
+    branch of an `if`/`while` whose test is a constant (`if False:`) that never runs it."""
 
     def __init__(self) -> None:
         self.exits = False
@@ -100,6 +154,42 @@ class _Body(cst.CSTVisitor):
 
     def visit_Lambda(self, node: cst.Lambda) -> bool:
         return False
+
+    def _block(self, statements: Any) -> bool:
+        for statement in statements:
+            statement.visit(self)
+            small = statement.body if isinstance(statement, cst.SimpleStatementLine) else ()
+            if isinstance(statement, _ENDS_BLOCK) or any(isinstance(s, _ENDS_BLOCK) for s in small):
+                break
+        return False
+
+    def visit_IndentedBlock(self, node: cst.IndentedBlock) -> bool:
+        return self._block(node.body)
+
+    def visit_SimpleStatementSuite(self, node: cst.SimpleStatementSuite) -> bool:
+        return self._block(node.body)
+
+    def visit_SimpleStatementLine(self, node: cst.SimpleStatementLine) -> bool:
+        return self._block(node.body)
+
+    def visit_If(self, node: cst.If) -> bool:
+        truth = _truth(node.test)
+        if truth is None:
+            return True
+        node.test.visit(self)
+        if truth:
+            node.body.visit(self)
+        elif node.orelse is not None:
+            node.orelse.visit(self)
+        return False
+
+    def visit_While(self, node: cst.While) -> bool:
+        if _truth(node.test) is False:
+            node.test.visit(self)
+            if node.orelse is not None:
+                node.orelse.visit(self)
+            return False
+        return True
 
     def visit_Raise(self, node: cst.Raise) -> bool:
         self.exits = True
@@ -115,9 +205,13 @@ class _Body(cst.CSTVisitor):
 
 @dataclass(frozen=True, slots=True)
 class Hit:
-    key: str  # the header, spacing removed: what "the same handler" means
-    span: tuple[int, int]  # source lines
+    """A handler (or a `suppress` call). `key` is its header without spacing and comments: what
+    "the same header" means; `span` its source lines (the header is on the first)."""
+
+    key: str
+    span: tuple[int, int]
     message: str
+    swallows: bool = True  # broad and swallowing: a finding, unless already there
 
 
 class _Finder(cst.CSTVisitor):
@@ -144,7 +238,7 @@ class _Finder(cst.CSTVisitor):
         self.handlers.append((node, "except*"))
 
     def visit_Call(self, node: cst.Call) -> None:
-        if self.want_calls and m.matches(node, SUPPRESS):
+        if self.want_calls and broad_suppress(node):
             self.suppress.append(node)
 
 
@@ -154,25 +248,30 @@ def _handler_hit(
     keyword: str,
     span: tuple[int, int],
     allow_logging: bool,
+    every: bool,
 ) -> Hit | None:
-    if node.type is not None and not m.matches(node.type, BROAD_TYPE):
-        return None
-    body = _Body()
-    node.body.visit(body)
-    if body.exits or (allow_logging and body.logs):
+    is_broad = node.type is None or broad(node.type)
+    if not is_broad and not every:
         return None
     caught = "" if node.type is None else chunk.module.code_for_node(node.type)
     header = f"{keyword} {caught}".strip() + ":"
+    if not is_broad:
+        return Hit(_key(header), span, "", False)
+    body = _Body()
+    node.body.visit(body)
+    if body.exits or (allow_logging and body.logs):
+        return Hit(_key(header), span, "", False) if every else None
     what = "bare " if node.type is None else ""
     how = "only logs it" if body.logs else "neither re-raises nor exits"
     message = f"{what}`{_short(header)}` catches every error and swallows it: the handler {how}"
     return Hit(_key(header), span, message)
 
 
-def chunk_hits(chunk: Chunk, allow_logging: bool) -> list[Hit]:
-    """Broad swallowing handlers and broad `suppress` calls of one chunk. Handler lines come
-    from the `ast` handlers of the same statements, matched by order (both parsers read the
-    same text); if the counts ever differed, libcst's own positions are used."""
+def chunk_hits(chunk: Chunk, allow_logging: bool, every: bool = False) -> list[Hit]:
+    """Broad swallowing handlers and broad `suppress` calls of one chunk (with `every`, the
+    other handlers too, `swallows` False). Handler lines come from the `ast` handlers of the
+    same statements, matched by order (both parsers read the same text); if the counts ever
+    differed, libcst's own positions are used."""
     finder = _Finder(chunk, "suppress" in chunk.text)
     chunk.module.visit(finder)
     lines = [(n.lineno, n.end_lineno or n.lineno) for n in chunk.in_order(ast.ExceptHandler)]
@@ -180,7 +279,7 @@ def chunk_hits(chunk: Chunk, allow_logging: bool) -> list[Hit]:
         lines = [chunk.span(node) for node, _ in finder.handlers]
     out = []
     for (node, keyword), span in zip(finder.handlers, lines, strict=True):
-        hit = _handler_hit(chunk, node, keyword, span, allow_logging)
+        hit = _handler_hit(chunk, node, keyword, span, allow_logging, every)
         if hit is not None:
             out.append(hit)
     for call in finder.suppress:
@@ -194,62 +293,189 @@ def _key(code: str) -> str:
 
 
 def _short(code: str) -> str:
-    code = " ".join(code.split())
+    code = " ".join(re.sub(r"#[^\n]*", "", code).split()).replace("( ", "(").replace(" )", ")")
     return code if len(code) <= 60 else code[:57] + "..."
 
 
-def hits(source: Source, allow_logging: bool, unparsed: list[Unparsed]) -> list[Hit]:
-    """Broad swallowing handlers of `source` that overlap its region."""
+def hits(
+    source: Source, allow_logging: bool, unparsed: list[Unparsed], *, every: bool = False
+) -> list[Hit]:
+    """Broad swallowing handlers of `source` that overlap its region; with `every`, all the
+    handlers in the whole source, broad or not (`swallows` tells which)."""
     out: list[Hit] = []
-    low, high = source.region
-    for chunk in chunks(source, CANDIDATE):
+    low, high = (1, len(source.text.split("\n"))) if every else source.region
+    for chunk in chunks(source, ANY_HANDLER if every else CANDIDATE, whole=every):
         if isinstance(chunk, Unparsed):
             unparsed.append(chunk)
             continue
         out += [
-            h for h in chunk_hits(chunk, allow_logging) if h.span[1] >= low and h.span[0] <= high
+            h
+            for h in chunk_hits(chunk, allow_logging, every)
+            if h.span[1] >= low and h.span[0] <= high
         ]
     return out
 
 
-_TEXT_HEADER = re.compile(r"^\s*(except\s*\*?)\s*(.*?)\s*(?:\bas\s+\w+\s*)?:", re.M)
+# --- the old side, when it does not parse: handler by handler, from the text ------------------
+
+_TEXT_HANDLER = re.compile(r"^([ \t]*)(except\b\s*\*?)(.*)$")
+_TEXT_SUPPRESS = re.compile(r"\b(?:contextlib\.)?suppress\([^()]*(?:\([^()]*\)[^()]*)*\)")
+_TEXT_EXITS = re.compile(
+    r"\braise\b|\b(?:sys\.exit|exit|quit|os\._exit|os\.abort|pytest\.(?:fail|exit|skip|xfail)"
+    r"|self\.(?:fail|skipTest))\s*\("
+)
 
 
-def _text_keys(code: str) -> Counter[str]:
-    """Headers of broad handlers in code that did not parse: the fallback that keeps a handler
-    already present in unparsable old code from being blamed on the output."""
-    keys: Counter[str] = Counter()
-    for match in _TEXT_HEADER.finditer(code):
-        caught = match.group(2)
-        if not caught or re.search(r"\b(?:Base)?Exception\b", caught):
-            keys[_key(f"{match.group(1)} {caught}:")] += 1
-    for match in re.finditer(r"\b(?:contextlib\.)?suppress\([^)]*\)", code):
-        keys[_key(match.group(0))] += 1
-    return keys
+def text_hits(code: str, allow_logging: bool) -> list[Hit]:
+    """The handlers of code that does not parse, read from its text: each `except` header (up
+    to its colon, across lines while brackets are open) with its body (the lines indented
+    deeper). A body that parses on its own is judged as parsed code is; one that does not is
+    taken to exit when it mentions `raise` or an exit function."""
+    lines = code.split("\n")
+    out: list[Hit] = []
+    for n, line in enumerate(lines):
+        match = _TEXT_HANDLER.match(line)
+        if match is None:
+            for call in _TEXT_SUPPRESS.finditer(line.split("#", 1)[0]):
+                if re.search(r"\b(?:Base)?Exception\b", call.group(0)):
+                    out.append(Hit(_key(call.group(0)), (n + 1, n + 1), ""))
+            continue
+        indent = len(match.group(1).expandtabs())
+        header, end = _text_header(lines, n)
+        body_end = end
+        while body_end + 1 < len(lines) and (
+            not lines[body_end + 1].strip()
+            or len(lines[body_end + 1]) - len(lines[body_end + 1].lstrip()) > indent
+        ):
+            body_end += 1
+        caught = header.split(None, 1)[1] if " " in header.strip() else ""
+        caught = re.sub(r"\bas\s+\w+\s*$", "", caught.split(":", 1)[0] if caught else "")
+        keyword = "except*" if "*" in match.group(2) else "except"
+        key = _key(f"{keyword} {caught.strip().lstrip('*').strip()}:")
+        is_broad = not caught.strip().lstrip("*").strip() or bool(
+            re.search(r"\b(?:Base)?Exception\b", caught)
+        )
+        segment = "\n".join(lines[n : body_end + 1])
+        swallows = is_broad and _segment_swallows(segment, allow_logging)
+        out.append(Hit(key, (n + 1, body_end + 1), "", swallows))
+    return out
+
+
+def _text_header(lines: list[str], n: int) -> tuple[str, int]:
+    """An `except` header from line `n` to its colon (brackets may carry it over lines)."""
+    text = ""
+    depth = 0
+    for k in range(n, min(n + 20, len(lines))):
+        code = lines[k].split("#", 1)[0]
+        for ch in code:
+            if ch in "([{":
+                depth += 1
+            elif ch in ")]}":
+                depth -= 1
+            elif ch == ":" and depth <= 0:
+                text += code[: code.index(":")]
+                return " ".join((text + ":").split()), k
+        text += code + " "
+    return " ".join(lines[n].split()), n
+
+
+def _segment_swallows(segment: str, allow_logging: bool) -> bool:
+    source = fragment(segment)
+    if source is not None:
+        found = hits(source, allow_logging, [], every=True)
+        handlers = [h for h in found if h.key.startswith("except")]
+        if handlers:
+            return handlers[0].swallows
+    body = "\n".join(line.split("#", 1)[0] for line in segment.split("\n")[1:])
+    if _TEXT_EXITS.search(body):
+        return False
+    return not (allow_logging and re.search(r"\blog(?:ger|ging)?\.\w+\(|print\(.*file=", body))
+
+
+# --- matching the new handlers with the old ones -----------------------------------------------
+
+
+def carried_lines(unit: PythonUnit, old_start: int) -> dict[int, int]:
+    """New-source line -> old line, for each line the edit carried over unchanged: the lines
+    of the change's new code that a line diff matches with its old code, and, in a file, the
+    lines around the change. `old_start` is the old line the old code starts on."""
+    new_start, new_end = unit.new.region
+    before, after = _split(unit.change.before), _split(unit.change.after)
+    matcher = difflib.SequenceMatcher(None, before, after, autojunk=False)
+    out: dict[int, int] = {}
+    for i, j, size in matcher.get_matching_blocks():
+        for k in range(size):
+            out[new_start + j + k] = old_start + i + k
+    if unit.change.file_after is not None and unit.old is not None and unit.old.text:
+        # the same file before and after: lines above the change are where they were, lines
+        # below it moved by as many lines as the file grew or shrank
+        new_total = unit.new.text.count("\n") + 1
+        shift = unit.old.text.count("\n") + 1 - new_total
+        for n in range(1, new_start):
+            out[n] = n - new_start + old_start
+        for n in range(max(new_end, new_start - 1) + 1, new_total + 1):
+            out[n] = n + shift
+    return out
+
+
+def _split(code: str) -> list[str]:
+    """The lines of `code`, as many as `_python` counts (a final newline ends the last)."""
+    if not code:
+        return []
+    return (code[:-1] if code.endswith("\n") else code).split("\n")
 
 
 def judge(unit: PythonUnit, allow_logging: bool, unparsed: list[Unparsed]) -> list[Finding]:
-    new = [h for h in hits(unit.new, allow_logging, unparsed) if unit.new.closed(*h.span)]
+    """Broad swallowing handlers the change introduced. A new one is the same handler as an
+    old one when its header line was carried over unchanged (a line diff of the old and new
+    code, plus the file around them): then it is a finding only if the old handler did not
+    already swallow (the edit made it broad, or made it swallow). A new one on a changed line
+    is matched, header for header, with the old swallowing handlers on changed lines (moved or
+    rewritten): one more of them than before is a finding."""
+    source = unit.new
+    low, high = source.region
+    if high < low:  # the edit deleted lines: what surrounds the gap is what it changed
+        source = dataclasses.replace(source, region=(high, low))
+    new = []
+    for h in hits(source, allow_logging, unparsed):
+        if not unit.new.closed(*h.span):
+            continue  # truncated code: the handler may go on past the cut
+        if unit.change.file_after is None and h.span[1] > unit.new.region[1]:
+            # a fragment ending in the header: its body is the `pass` the repair added
+            reason = f"the body of `{h.message.split('`')[1]}` is not in the edit: not judged"
+            unparsed.append(Unparsed(unit.change.path, reason, unit.change.after[-200:]))
+            continue
+        new.append(h)
     if not new:
         return []
     if unit.old is not None:
-        old = Counter(h.key for h in hits(unit.old, allow_logging, []))
+        old = hits(unit.old, allow_logging, [], every=True)
+        old_start = unit.old.region[0]
+    elif unit.change.before.strip():
+        old = text_hits(unit.change.before, allow_logging)
+        old_start = 1
     else:
-        old = _text_keys(unit.change.before)
-    added = {line for line, _ in unit.change.added_lines()}
+        old, old_start = [], 1
+    carried = carried_lines(unit, old_start)
+    by_line: dict[int, list[Hit]] = {}
+    for h in old:
+        by_line.setdefault(h.span[0], []).append(h)
+    kept_old = set(carried.values())
+    leftover = Counter(h.key for h in old if h.swallows and h.span[0] not in kept_old)
     lines = unit.new.text.split("\n")
     findings = []
-    for key, count in Counter(h.key for h in new).items():
-        introduced = count - old.get(key, 0)
-        if introduced <= 0:
+    for h in sorted(new, key=lambda h: h.span):
+        was = by_line.get(carried.get(h.span[0], -1), [])
+        same = [o for o in was if o.key == h.key]
+        if same:
+            was.remove(same[0])
+            if same[0].swallows:
+                continue  # the same handler, already swallowing
+        elif not was and leftover[h.key] > 0:
+            leftover[h.key] -= 1  # moved or rewritten, not new
             continue
-        same = [h for h in new if h.key == key]
-        same.sort(key=lambda h: unit.new.line(h.span[0]) not in added)  # new lines first
-        for h in same[:introduced]:
-            snippet = "\n".join(
-                x.strip() for x in lines[h.span[0] - 1 : min(h.span[1], h.span[0] + 1)]
-            )
-            findings.append(Finding(unit.change.path, unit.new.line(h.span[0]), h.message, snippet))
+        snippet = "\n".join(x.strip() for x in lines[h.span[0] - 1 : min(h.span[1], h.span[0] + 1)])
+        findings.append(Finding(unit.change.path, unit.new.line(h.span[0]), h.message, snippet))
     return findings
 
 
@@ -285,9 +511,38 @@ class BroadExcept:
             before="try:\n    run()\nexcept Exception:\n    pass\n",
             note="the handler was already there",
         ),
+        Example(
+            "try:\n    run()\nexcept Exception:\n    logging.getLogger(__name__).error('x')\n",
+            options="allow-logging",
+        ),
+        Example(
+            "try:\n    run()\nexcept Exception:\n    pass\n    cleanup()\n",
+            before="try:\n    run()\nexcept Exception:\n    pass\n",
+            note="a line added to a handler that already swallowed",
+        ),
     )
     INVALID = (
         Example("try:\n    run()\nexcept:\n    pass\n", lines=(3,)),
+        Example(
+            "try:\n    run()\nexcept Exception:\n    return None\n    raise\n",
+            lines=(3,),
+            note="a raise after return never runs",
+        ),
+        Example(
+            "try:\n    run()\nexcept Exception:\n    if False:\n        raise\n",
+            lines=(3,),
+            note="a raise under `if False:` never runs",
+        ),
+        Example(
+            "try:\n    run()\nexcept Exception:\n    catalog.error('x')\n",
+            options="allow-logging",
+            lines=(3,),
+            note="`catalog` is no logger",
+        ),
+        Example("with suppress(*[Exception]):\n    run()\n", lines=(1,)),
+        Example(
+            "try:\n    run()\nexcept ((OSError, Exception), KeyError):\n    pass\n", lines=(3,)
+        ),
         Example("try:\n    run()\nexcept Exception:\n    x = None\n", lines=(3,)),
         Example("try:\n    run()\nexcept (OSError, Exception) as e:\n    print(e)\n", lines=(3,)),
         Example("try:\n    run()\nexcept* BaseException:\n    pass\n", lines=(3,)),
@@ -303,6 +558,14 @@ class BroadExcept:
             before="try:\n    run()\nexcept Exception:\n    raise\n",
             lines=(3,),
             note="the edit made an existing handler swallow",
+        ),
+        Example(
+            "def a():\n    return x()\n\ndef b():\n    try:\n        y()\n    except Exception:\n"
+            "        pass\n",
+            before="def a():\n    try:\n        return x()\n    except Exception:\n        pass\n\n"
+            "def b():\n    try:\n        y()\n    except Exception:\n        raise\n",
+            lines=(7,),
+            note="one swallowing handler deleted, another made to swallow: same count, a finding",
         ),
     )
 
