@@ -170,21 +170,39 @@ class WebSocketRelay:
     ) -> None:
         """Record an upgrade that never became a WebSocket."""
         started = datetime.now(UTC)
+        self._store(
+            started, self.request.method, b"", status, headers, body, None, 0.0, outcome, error
+        )
+
+    def _store(
+        self,
+        started: datetime,
+        method: str,
+        request_body: bytes,
+        status: int,
+        response_headers: list[tuple[str, str]],
+        response_body: bytes,
+        ttfb_ms: float | None,
+        duration_ms: float,
+        outcome: str,
+        error: str | None,
+    ) -> None:
+        """Hand one exchange of this connection to the recorder, secrets removed."""
         self.proxy.recorder.record(
             RawExchange(
                 id=new_id(started),
                 started_at=started,
-                method=self.request.method,
+                method=method,
                 path=self.path,
                 query=redacted_query(self.query),
                 upstream=self.route.public,
                 request_headers=redacted(self.headers),
-                request_body=b"",
+                request_body=request_body,
                 status=status,
-                response_headers=redacted(headers),
-                response_body=body,
-                ttfb_ms=None,
-                duration_ms=0.0,
+                response_headers=redacted(response_headers),
+                response_body=response_body,
+                ttfb_ms=ttfb_ms,
+                duration_ms=duration_ms,
                 outcome=outcome,
                 error=error,
                 client=header(self.headers, "user-agent"),
@@ -221,26 +239,18 @@ class WebSocketRelay:
         await client.close(code=upstream.close_code or aiohttp.WSCloseCode.OK)
 
     def _record(self, outcome: str, error: str | None) -> None:
+        """Record the open turn: its frame as the request, its events in SSE framing."""
         turn, self.turn = self.turn, None
         assert turn is not None
-        self.proxy.recorder.record(
-            RawExchange(
-                id=new_id(turn.started),
-                started_at=turn.started,
-                method="WEBSOCKET",
-                path=self.path,
-                query=redacted_query(self.query),
-                upstream=self.route.public,
-                request_headers=redacted(self.headers),
-                request_body=turn.frame.encode(),
-                status=101,
-                response_headers=[],
-                response_body="".join(turn.events).encode(),
-                ttfb_ms=turn.ttfb,
-                duration_ms=(time.perf_counter() - turn.t0) * 1000,
-                outcome=outcome,
-                error=error,
-                client=header(self.headers, "user-agent"),
-                extra={"transport": "websocket"},
-            )
+        self._store(
+            turn.started,
+            "WEBSOCKET",
+            turn.frame.encode(),
+            101,
+            [],
+            "".join(turn.events).encode(),
+            turn.ttfb,
+            (time.perf_counter() - turn.t0) * 1000,
+            outcome,
+            error,
         )
