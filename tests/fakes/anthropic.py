@@ -22,7 +22,7 @@ import brotli
 from aiohttp import web
 from backports import zstd
 
-from tests.fakes.openai_chat import FakeOpenAI, Received
+from tests.fakes.server import Received, remember
 
 MODEL = "claude-sonnet-4-6"
 
@@ -105,7 +105,8 @@ class FakeAnthropic:
         app.router.add_route("*", "/{tail:.*}", self.not_found)
         return app
 
-    _remember = FakeOpenAI._remember  # keeps every request in `received`
+    async def _remember(self, request: web.Request) -> bytes:
+        return await remember(self.received, request)
 
     @staticmethod
     def error(status: int, kind: str, message: str, raw: bytes = b"") -> web.Response:

@@ -17,6 +17,8 @@ from typing import Any
 
 from aiohttp import web
 
+from tests.fakes.server import Received, remember
+
 CREATED = 1_764_000_000
 
 
@@ -32,18 +34,6 @@ class Answer:
     error_after_events: int | None = None
     status: int = 200
     error_body: dict[str, Any] | None = None
-
-
-@dataclass
-class Received:
-    method: str
-    path: str
-    query: str
-    headers: dict[str, str]
-    body: bytes
-    peer: tuple[str, int] | None = (
-        None  # the client's address: the same one means a reused connection
-    )
 
 
 class FakeOpenAI:
@@ -73,18 +63,7 @@ class FakeOpenAI:
         return response
 
     async def _remember(self, request: web.Request) -> bytes:
-        body = await request.read()
-        self.received.append(
-            Received(
-                request.method,
-                request.path,
-                request.query_string,
-                {k.lower(): v for k, v in request.headers.items()},
-                body,
-                request.transport.get_extra_info("peername") if request.transport else None,
-            )
-        )
-        return body
+        return await remember(self.received, request)
 
     @staticmethod
     def error(status: int, message: str, kind: str, code: str | None = None) -> web.Response:

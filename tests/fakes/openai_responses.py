@@ -20,7 +20,7 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
-from tests.fakes.openai_chat import FakeOpenAI, Received
+from tests.fakes.server import Received, remember
 
 CREATED = 1_764_000_000
 
@@ -63,7 +63,8 @@ class FakeResponses:
         app.router.add_route("*", "/{tail:.*}", self.not_found)
         return app
 
-    _remember = FakeOpenAI._remember  # keeps every request in `received`
+    async def _remember(self, request: web.Request) -> bytes:
+        return await remember(self.received, request)
 
     @staticmethod
     def error_body(

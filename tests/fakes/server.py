@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from dataclasses import dataclass
 
 from aiohttp import web
 
@@ -36,3 +37,31 @@ class ServerThread:
         self.loop.call_soon_threadsafe(self.loop.stop)
         self._thread.join(10)
         self.loop.close()
+
+
+@dataclass
+class Received:
+    method: str
+    path: str
+    query: str
+    headers: dict[str, str]
+    body: bytes
+    peer: tuple[str, int] | None = (
+        None  # the client's address: the same one means a reused connection
+    )
+
+
+async def remember(log: list[Received], request: web.Request) -> bytes:
+    """Read a request's body and keep the request in `log`, as the fakes' tests inspect it."""
+    body = await request.read()
+    log.append(
+        Received(
+            request.method,
+            request.path,
+            request.query_string,
+            {k.lower(): v for k, v in request.headers.items()},
+            body,
+            request.transport.get_extra_info("peername") if request.transport else None,
+        )
+    )
+    return body
