@@ -9,6 +9,7 @@ Everything else in this package is internal; other parts use only these names.
 """
 
 from redline.analyzers._context import Change, Context
+from redline.analyzers._inputs import Output, call_output, load_call, load_file
 from redline.analyzers._model import (
     Analyzer,
     CodeBlock,
@@ -20,6 +21,7 @@ from redline.analyzers._model import (
     Unparsed,
     Verdict,
 )
+from redline.analyzers._options import describe as describe_option
 from redline.analyzers._registry import ENTRY_POINT_GROUP, Registry, default_registry
 from redline.analyzers._run import Check, parse_check, run_checks, verdict_to_dict
 from redline.analyzers.extract import extract
@@ -36,11 +38,16 @@ __all__ = [
     "Extraction",
     "Finding",
     "Option",
+    "Output",
     "Registry",
     "Unparsed",
     "Verdict",
+    "call_output",
     "default_registry",
+    "describe_option",
     "extract",
+    "load_call",
+    "load_file",
     "parse_check",
     "run_checks",
     "verdict_to_dict",

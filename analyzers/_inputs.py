@@ -22,37 +22,27 @@ import tokenize
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from redline.analyzers.extract._language import from_path
-from redline.errors import RedlineError
-from redline.transcripts import wire
-from redline.transcripts.model import (
+from redline.transcripts import (
     Message,
+    RedlineError,
     Request,
     Text,
     ToolCall,
     message_from_dict,
+    parse_sse,
     request_from_dict,
     response_from_dict,
+    wire,
 )
-from redline.transcripts.sse import parse_sse
+
+if TYPE_CHECKING:
+    from redline.transcripts import Call
 
 _TEXT_SUFFIXES = {".md", ".markdown", ".txt", ".text"}
 _PARSE_ERRORS = (ValueError, KeyError, TypeError, AttributeError, IndexError)
-
-
-# Finish reasons that mean the output stopped before the model finished it.
-CUT_OFF_REASONS = frozenset(
-    {
-        "length",  # openai-chat
-        "max_tokens",  # anthropic-messages
-        "model_context_window_exceeded",
-        "max_output_tokens",  # openai-responses (status incomplete)
-        "incomplete",
-        "content_filter",
-    }
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,23 +56,26 @@ class Output:
     cut_off: bool = False
 
 
-def cut_off(finish_reason: str | None) -> bool:
-    return finish_reason in CUT_OFF_REASONS
+def cut_off(finish_reason: str | None, wire_name: str | None = None) -> bool:
+    return wire.is_cut_off(finish_reason, wire_name)
 
 
-def load_call(id_prefix: str) -> Output:
-    try:
-        from redline.transcripts.store import open_store
-    except ImportError:
-        raise RedlineError(
-            "this build of redline cannot load recorded calls yet; check files instead"
-        ) from None
-    with open_store() as store:
-        call = store.load_call(id_prefix)
+def call_output(call: Call) -> Output:
+    """A recorded call's answer, with its request as context."""
     if call.response is None:
-        raise RedlineError(f"call {id_prefix} has no response to check (it failed or was cut off)")
-    cut = cut_off(call.response.finish_reason) or call.summary.status == "incomplete"
-    return Output(id_prefix, call.response.message, call.request, cut)
+        raise RedlineError(f"call {call.id} has no response to check (it failed or was cut off)")
+    cut = cut_off(call.response.finish_reason, call.summary.wire)
+    return Output(
+        call.id, call.response.message, call.request, cut or call.summary.status == "incomplete"
+    )
+
+
+def load_call(id_prefix: str, db: str | Path | None = None) -> Output:
+    """The output of a recorded call (`db`: the database, else the default one)."""
+    from redline.transcripts import open_store
+
+    with open_store(db) as store:
+        return call_output(store.load_call(id_prefix))
 
 
 def _read(path: Path) -> str:
@@ -138,12 +131,12 @@ def _json_output(label: str, text: str) -> Output:
     canonical = _canonical(body)
     if canonical is not None:
         return Output(label, *canonical)
-    for name in _formats_for(body):
+    for fmt in wire.guess_response(body):
         try:
-            response = wire.get(name).parse_response(body)
+            response = fmt.parse_response(body)
         except (*_PARSE_ERRORS, RecursionError):
             continue
-        return Output(label, response.message, None, cut_off(response.finish_reason))
+        return Output(label, response.message, None, cut_off(response.finish_reason, fmt.name))
     raise RedlineError(
         f"{label!r} is not a response body in any known wire format ({', '.join(wire.names())}) "
         "nor redline's JSON of a message or response"
@@ -168,20 +161,6 @@ def _canonical(body: Mapping[str, Any]) -> tuple[Message, Request | None, bool] 
     return None
 
 
-def _formats_for(body: Mapping[str, Any]) -> list[str]:
-    """Registered formats, the one the body's shape suggests first."""
-    guess = None
-    if "choices" in body:
-        guess = "openai-chat"
-    elif body.get("type") == "message" or ("content" in body and "stop_reason" in body):
-        guess = "anthropic-messages"
-    elif "output" in body or body.get("object") == "response":
-        guess = "openai-responses"
-    names = wire.names()
-    first = [guess] if guess is not None and guess in names else []
-    return first + [n for n in names if n != guess]
-
-
 def _stream_output(label: str, text: str) -> Output:
     events = parse_sse(text)
     if not events:
@@ -191,25 +170,21 @@ def _stream_output(label: str, text: str) -> Output:
             f"{label!r} is not a stream in any known wire format ({', '.join(wire.names())}): "
             "none of its events carries a JSON object"
         )
-    kinds = {e.event for e in events}
-    if any(k.startswith("response.") for k in kinds):
-        name = "openai-responses"
-    elif kinds & {"message_start", "content_block_start", "content_block_delta"}:
-        name = "anthropic-messages"
-    else:
-        name = "openai-chat"
-    if name not in wire.names():
-        raise RedlineError(f"{label!r} is a {name} stream, and that wire format is not available")
+    fmt = wire.guess_stream(events)
+    if fmt is None:
+        raise RedlineError(
+            f"{label!r} is not a stream in any known wire format ({', '.join(wire.names())}): "
+            "its event types are none of theirs"
+        )
     try:
-        reassembled = wire.get(name).reassemble(events)
+        reassembled = fmt.reassemble(events)
     except (*_PARSE_ERRORS, RecursionError) as error:
         raise RedlineError(
-            f"{label!r}: the {name} stream could not be reassembled: {error}"
+            f"{label!r}: the {fmt.name} stream could not be reassembled: {error}"
         ) from None
     response = reassembled.response
-    return Output(
-        label, response.message, None, not reassembled.complete or cut_off(response.finish_reason)
-    )
+    cut = not reassembled.complete or cut_off(response.finish_reason, fmt.name)
+    return Output(label, response.message, None, cut)
 
 
 def _json_object(data: str) -> bool:

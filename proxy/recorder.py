@@ -14,7 +14,7 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
-from redline.transcripts.spool import RawExchange, SpoolWriter, to_line
+from redline.transcripts import RawExchange, SpoolWriter, to_line
 
 log = logging.getLogger("redline.proxy")
 

@@ -2,7 +2,7 @@
 the recorder.
 
 The hot path does no parsing, no tokenizing and no disk I/O: the request body is read once and
-sent on, response bytes go to the client the moment they arrive (a list keeps a copy), and the
+sent on, response bytes go to the client the moment they arrive (a `Capture` keeps a copy), and the
 exchange is queued for the recorder only after the last byte.
 """
 
@@ -10,21 +10,19 @@ from __future__ import annotations
 
 import asyncio
 import io
-import json
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import aiohttp
 from aiohttp import web
-from yarl import URL
 
 from redline.errors import RedlineError
-from redline.proxy.headers import forwardable, redacted, redacted_query
+from redline.proxy.capture import Capture, error_body
+from redline.proxy.headers import forwardable
 from redline.proxy.recorder import Recorder
+from redline.proxy.routes import Route, match_route
 from redline.proxy.websocket import WebSocketRelay, is_upgrade
-from redline.transcripts.spool import RawExchange, header, new_id
 
 MAX_BODY_BYTES = 256 * 1024 * 1024
 # Models may think for minutes before the first byte; agents wait 5 minutes or more.
@@ -36,54 +34,6 @@ _AUTO_HEADERS = ("User-Agent", "Accept-Encoding", "Accept", "Content-Type")
 _NOT_FORWARDED = ("host", "content-length", "expect")
 
 
-@dataclass(frozen=True, slots=True)
-class Route:
-    """Requests whose path starts with `prefix` go to `upstream`, with the prefix removed."""
-
-    prefix: str
-    upstream: URL
-
-    @classmethod
-    def parse(cls, prefix: str, upstream: str) -> Route:
-        problem = f"upstream {upstream!r} is not an http(s) URL; give e.g. https://api.openai.com"
-        try:
-            url = URL(upstream.strip())
-            valid = url.scheme in ("http", "https") and bool(url.host) and url.port is not None
-        except ValueError:  # yarl's word for a malformed host or port
-            valid = False
-        if not valid:
-            raise RedlineError(problem)
-        prefix = "/" + prefix.strip("/") if prefix.strip("/") else ""
-        return cls(prefix, url.with_fragment(None))
-
-    @property
-    def public(self) -> str:
-        """The upstream as shown and stored: no user:password, no credential parameters."""
-        url = self.upstream.with_user(None)
-        query = redacted_query(url.raw_query_string)
-        return str(url.with_query(None)) + (f"?{query}" if query else "")
-
-    def target(self, path: str, query: str) -> URL:
-        """The upstream URL for a request path; an upstream's own query (Azure's
-        `?api-version=`) comes first, then the request's."""
-        rest = path[len(self.prefix) :] or "/"
-        base = str(self.upstream.with_query(None)).rstrip("/")
-        both = "&".join(q for q in (self.upstream.raw_query_string, query) if q)
-        return URL(base + rest + (f"?{both}" if both else ""), encoded=True)
-
-
-def match_route(routes: Sequence[Route], path: str) -> Route | None:
-    """The route with the longest prefix that matches whole path segments."""
-    best: Route | None = None
-    for route in routes:
-        p = route.prefix
-        if (not p or path == p or path.startswith(p + "/")) and (
-            best is None or len(p) > len(best.prefix)
-        ):
-            best = route
-    return best
-
-
 def _payload(body: bytes) -> bytes | io.BytesIO | None:
     # aiohttp writes a large bytes body in one go on the loop; a file-like body is streamed.
     if not body:
@@ -92,8 +42,9 @@ def _payload(body: bytes) -> bytes | io.BytesIO | None:
 
 
 def _error(status: int, message: str, kind: str) -> web.Response:
-    body = {"error": {"message": message, "type": kind, "code": status}}
-    return web.Response(status=status, text=json.dumps(body), content_type="application/json")
+    """An answer of the proxy's own, before any upstream is involved (never recorded)."""
+    body = error_body(status, message, kind)
+    return web.Response(status=status, body=body, content_type="application/json")
 
 
 class Proxy:
@@ -160,128 +111,85 @@ class Proxy:
         except BaseException:
             self.in_flight -= 1
             raise
-        x = _Exchange(self, request, route, path, query, body, t0, started)
-        return await x.run()
+        capture = Capture(
+            method=request.method,
+            path=path,
+            query=query,
+            upstream=route.public,
+            request_headers=list(request.headers.items()),
+            request_body=body,
+            started=started,
+            t0=t0,
+            extra={"route": route.prefix} if route.prefix else {},
+        )
+        return await _Exchange(self, request, route, capture).run()
 
 
 class _Exchange:
     """One request's trip through the proxy; records itself exactly once, however it ends."""
 
-    def __init__(
-        self,
-        proxy: Proxy,
-        request: web.Request,
-        route: Route,
-        path: str,
-        query: str,
-        body: bytes,
-        t0: float,
-        started: datetime,
-    ) -> None:
-        self.proxy, self.request, self.route = proxy, request, route
-        self.path, self.query, self.body = path, query, body
-        self.t0, self.started = t0, started
-        self.status: int | None = None
-        self.response_headers: list[tuple[str, str]] = []
-        self.chunks: list[bytes] = []
-        self.ttfb: float | None = None
-        self.outcome = "incomplete"
-        self.error: str | None = None
-
-    def _ms(self) -> float:
-        return (time.perf_counter() - self.t0) * 1000
+    def __init__(self, proxy: Proxy, request: web.Request, route: Route, capture: Capture) -> None:
+        self.proxy, self.request, self.route, self.capture = proxy, request, route, capture
 
     async def run(self) -> web.StreamResponse:
-        request = self.request
+        request, capture = self.request, self.capture
         session = self.proxy.session
         present = {k.lower() for k in request.headers}
         headers = forwardable(request.headers.items(), drop=_NOT_FORWARDED)
         skip = [h for h in _AUTO_HEADERS if h.lower() not in present]
-        target = self.route.target(self.path, self.query)
+        target = self.route.target(capture.path, capture.query)
         try:
             try:
                 upstream = await session.request(
                     request.method,
                     target,
                     headers=headers,
-                    data=_payload(self.body),
+                    data=_payload(capture.request_body),
                     allow_redirects=False,
                     skip_auto_headers=skip,
                 )
             except (aiohttp.ClientError, TimeoutError, OSError) as exc:
-                self.outcome = "error"
-                self.error = (
-                    f"cannot reach upstream {self.route.public}: {exc or type(exc).__name__}"
-                )
-                self.status = 502
-                response = _error(502, f"redline: {self.error}", "upstream_unreachable")
-                self.response_headers = list(response.headers.items())
-                self.chunks = [response.body]  # type: ignore[list-item]
-                return response
+                error = f"cannot reach upstream {self.route.public}: {exc or type(exc).__name__}"
+                body = capture.failed(502, error, "upstream_unreachable")
+                return web.Response(status=502, body=body, content_type="application/json")
             async with upstream:
                 return await self._relay(upstream)
         except asyncio.CancelledError:
-            self.outcome, self.error = "incomplete", "the client went away"
+            capture.end("incomplete", "the client went away")
             raise
         finally:
-            self._record()
+            # Only references are handed over; the record is built (ids, redaction, joining
+            # the chunks) on the recorder's thread, off the event loop.
+            if capture.duration_ms is None:
+                capture.end(capture.outcome, capture.error)
+            self.proxy.recorder.record(capture.to_raw)
+            self.proxy.in_flight -= 1
 
     async def _relay(self, upstream: aiohttp.ClientResponse) -> web.StreamResponse:
-        self.status = upstream.status
-        self.response_headers = list(upstream.headers.items())
+        capture = self.capture
+        capture.status = upstream.status
+        capture.response_headers = list(upstream.headers.items())
         response = web.StreamResponse(status=upstream.status, reason=upstream.reason)
         for k, v in forwardable(upstream.headers.items()):
             response.headers.add(k, v)
         try:
             await response.prepare(self.request)
             async for chunk in upstream.content.iter_any():
-                if self.ttfb is None:
-                    self.ttfb = self._ms()
-                self.chunks.append(chunk)
+                capture.received(chunk)
                 await response.write(chunk)
         except ConnectionResetError:
-            self.outcome, self.error = "incomplete", "the client went away mid-response"
+            capture.end("incomplete", "the client went away mid-response")
             return response
         except (aiohttp.ClientError, TimeoutError) as exc:
             # Never end a broken upstream stream cleanly: the agent must see a failure and retry.
-            self.outcome = "incomplete"
-            self.error = f"upstream stopped mid-response: {exc or type(exc).__name__}"
+            capture.end("incomplete", f"upstream stopped mid-response: {exc or type(exc).__name__}")
             if self.request.transport is not None:
                 self.request.transport.abort()
             return response
         try:
             await response.write_eof()
         except ConnectionResetError:
-            self.outcome, self.error = "incomplete", "the client went away mid-response"
+            capture.end("incomplete", "the client went away mid-response")
             return response
-        self.outcome = "complete"
+        capture.end("complete")
         return response
-
-    def _record(self) -> None:
-        # Only references are captured here; building the record (ids, redaction, joining the
-        # chunks) happens on the recorder's thread, off the event loop.
-        self.duration_ms = self._ms()
-        self.request_headers = list(self.request.headers.items())
-        self.proxy.recorder.record(self.to_raw)
-        self.proxy.in_flight -= 1
-
-    def to_raw(self) -> RawExchange:
-        return RawExchange(
-            id=new_id(self.started),
-            started_at=self.started,
-            method=self.request.method,
-            path=self.path,
-            query=redacted_query(self.query),
-            upstream=self.route.public,
-            request_headers=redacted(self.request_headers),
-            request_body=self.body,
-            status=self.status,
-            response_headers=redacted(self.response_headers),
-            response_body=b"".join(self.chunks),
-            ttfb_ms=self.ttfb,
-            duration_ms=self.duration_ms,
-            outcome=self.outcome,
-            error=self.error,
-            client=header(self.request_headers, "user-agent"),
-            extra={"route": self.route.prefix} if self.route.prefix else {},
-        )

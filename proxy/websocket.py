@@ -12,15 +12,14 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 import aiohttp
 from aiohttp import web
 
-from redline.proxy.headers import forwardable, redacted, redacted_query
-from redline.transcripts.spool import RawExchange, header, new_id
+from redline.proxy.capture import Capture
+from redline.proxy.headers import forwardable
+from redline.transcripts import WireFormat, wire
 
 if TYPE_CHECKING:
     from redline.proxy.server import Proxy, Route
@@ -33,37 +32,20 @@ _SEC_WEBSOCKET = (
     "sec-websocket-protocol",
 )
 _HANDSHAKE = ("host", "content-length", *_SEC_WEBSOCKET)
-_TERMINAL = {
-    "response.completed",
-    "response.failed",
-    "response.incomplete",
-    "error",
-    "response.error",
-}
 
 
 def is_upgrade(request: web.Request) -> bool:
     return request.headers.get("Upgrade", "").lower() == "websocket"
 
 
-class _Turn:
-    def __init__(self, frame: str) -> None:
-        self.t0 = time.perf_counter()
-        self.started = datetime.now(UTC)
-        self.frame = frame
-        self.events: list[str] = []
-        self.ttfb: float | None = None
-
-    def add(self, data: str) -> str | None:
-        """Keep one server event in SSE framing; returns its type."""
-        if self.ttfb is None:
-            self.ttfb = (time.perf_counter() - self.t0) * 1000
-        try:
-            kind = json.loads(data).get("type")
-        except (ValueError, AttributeError):
-            kind = None
-        self.events.append((f"event: {kind}\n" if kind else "") + f"data: {data}\n\n")
-        return kind if isinstance(kind, str) else None
+def _event(data: str) -> tuple[str | None, bytes]:
+    """A server event's type, and the event in SSE framing."""
+    try:
+        kind = json.loads(data).get("type")
+    except (ValueError, AttributeError):
+        kind = None
+    kind = kind if isinstance(kind, str) else None
+    return kind, ((f"event: {kind}\n" if kind else "") + f"data: {data}\n\n").encode()
 
 
 class WebSocketRelay:
@@ -78,7 +60,10 @@ class WebSocketRelay:
             query,
         )
         self.headers = list(request.headers.items())
-        self.turn: _Turn | None = None
+        self.turn: Capture | None = None
+        # The events that end a turn are the wire format's; a path of no known format (a
+        # WebSocket to another endpoint) is relayed, and its frames are not turns.
+        self.fmt: WireFormat | None = wire.detect(path)
 
     async def run(self) -> web.StreamResponse:
         session = self.proxy.session
@@ -132,14 +117,23 @@ class WebSocketRelay:
                 await client.close(code=upstream.close_code or aiohttp.WSCloseCode.OK)
         return client
 
+    def _capture(self, method: str, request_body: bytes = b"") -> Capture:
+        return Capture(
+            method=method,
+            path=self.path,
+            query=self.query,
+            upstream=self.route.public,
+            request_headers=self.headers,
+            request_body=request_body,
+            extra={"transport": "websocket"},
+        )
+
     def _unreachable(self, exc: BaseException) -> web.Response:
         error = f"cannot reach upstream {self.route.public}: {exc or type(exc).__name__}"
-        body = {
-            "error": {"message": f"redline: {error}", "type": "upstream_unreachable", "code": 502}
-        }
-        response = web.json_response(body, status=502)
-        self._record_plain(502, [], json.dumps(body).encode(), "error", error)
-        return response
+        capture = self._capture(self.request.method)
+        body = capture.failed(502, error, "upstream_unreachable")
+        self.proxy.recorder.record(capture.to_raw())
+        return web.Response(status=502, body=body, content_type="application/json")
 
     async def _refused(self) -> web.Response:
         """The upstream said no to the upgrade. aiohttp's WebSocket client drops the refusal's
@@ -161,54 +155,11 @@ class WebSocketRelay:
         response = web.Response(status=status, body=body)
         for k, v in forwardable(reply_headers, drop=("content-length",)):
             response.headers.add(k, v)
-        error = f"the upstream refused the WebSocket upgrade with {status}"
-        self._record_plain(status, reply_headers, body, "complete", error)
+        capture = self._capture(self.request.method)
+        capture.status, capture.response_headers, capture.chunks = status, reply_headers, [body]
+        capture.end("complete", f"the upstream refused the WebSocket upgrade with {status}")
+        self.proxy.recorder.record(capture.to_raw())
         return response
-
-    def _record_plain(
-        self, status: int, headers: list[tuple[str, str]], body: bytes, outcome: str, error: str
-    ) -> None:
-        """Record an upgrade that never became a WebSocket."""
-        started = datetime.now(UTC)
-        self._store(
-            started, self.request.method, b"", status, headers, body, None, 0.0, outcome, error
-        )
-
-    def _store(
-        self,
-        started: datetime,
-        method: str,
-        request_body: bytes,
-        status: int,
-        response_headers: list[tuple[str, str]],
-        response_body: bytes,
-        ttfb_ms: float | None,
-        duration_ms: float,
-        outcome: str,
-        error: str | None,
-    ) -> None:
-        """Hand one exchange of this connection to the recorder, secrets removed."""
-        self.proxy.recorder.record(
-            RawExchange(
-                id=new_id(started),
-                started_at=started,
-                method=method,
-                path=self.path,
-                query=redacted_query(self.query),
-                upstream=self.route.public,
-                request_headers=redacted(self.headers),
-                request_body=request_body,
-                status=status,
-                response_headers=redacted(response_headers),
-                response_body=response_body,
-                ttfb_ms=ttfb_ms,
-                duration_ms=duration_ms,
-                outcome=outcome,
-                error=error,
-                client=header(self.headers, "user-agent"),
-                extra={"transport": "websocket"},
-            )
-        )
 
     async def _client_to_upstream(
         self, client: web.WebSocketResponse, upstream: aiohttp.ClientWebSocketResponse
@@ -217,7 +168,9 @@ class WebSocketRelay:
             if msg.type == aiohttp.WSMsgType.TEXT:
                 if self.turn is not None:
                     self._record("incomplete", "a new turn started before this one ended")
-                self.turn = _Turn(msg.data)
+                if self.fmt is not None:
+                    self.turn = self._capture("WEBSOCKET", msg.data.encode())
+                    self.turn.status = 101
                 await upstream.send_str(msg.data)
             elif msg.type == aiohttp.WSMsgType.BINARY:
                 await upstream.send_bytes(msg.data)
@@ -231,8 +184,11 @@ class WebSocketRelay:
             if msg.type == aiohttp.WSMsgType.TEXT:
                 # Recorded before the last event is passed on: the client never sees a turn end
                 # that is not yet queued for the spool.
-                if self.turn is not None and self.turn.add(msg.data) in _TERMINAL:
-                    self._record("complete", None)
+                if self.turn is not None and self.fmt is not None:
+                    kind, event = _event(msg.data)
+                    self.turn.received(event)
+                    if kind in self.fmt.terminal_events:
+                        self._record("complete", None)
                 await client.send_str(msg.data)
             elif msg.type == aiohttp.WSMsgType.BINARY:
                 await client.send_bytes(msg.data)
@@ -242,15 +198,5 @@ class WebSocketRelay:
         """Record the open turn: its frame as the request, its events in SSE framing."""
         turn, self.turn = self.turn, None
         assert turn is not None
-        self._store(
-            turn.started,
-            "WEBSOCKET",
-            turn.frame.encode(),
-            101,
-            [],
-            "".join(turn.events).encode(),
-            turn.ttfb,
-            (time.perf_counter() - turn.t0) * 1000,
-            outcome,
-            error,
-        )
+        turn.end(outcome, error)
+        self.proxy.recorder.record(turn.to_raw())

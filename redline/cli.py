@@ -1,16 +1,60 @@
-"""The `redline` command: mounts each part's commands (the parts own them)."""
+"""The `redline` command: the typer app, with every command mounted from redline.commands.
+
+The parts (transcripts, proxy, analyzers, replay) are libraries and know nothing of the command
+line; each module of `redline.commands` is one noun's commands, importing the parts it needs
+only when a command runs, so `redline --help` and `redline ls` stay quick.
+"""
 
 from __future__ import annotations
 
 import sys
+from collections.abc import Sequence
+from typing import Any
 
+import click
 import typer
+from typer.core import TyperGroup
 
+from redline.clikit import describe
 from redline.errors import RedlineError
+
+
+class _OneLineErrors(TyperGroup):
+    """Every mistake on the command line is one line on stderr and exit code 2: click's own
+    usage errors (`--limit -1`, an unknown option) as much as redline's."""
+
+    def main(
+        self,
+        args: Sequence[str] | None = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        windows_expand_args: bool = True,
+        **extra: Any,
+    ) -> Any:
+        try:
+            code = super().main(args, prog_name, complete_var, False, windows_expand_args, **extra)
+        except click.UsageError as exc:
+            where = f" (see `{exc.ctx.command_path} --help`)" if exc.ctx is not None else ""
+            message = exc.format_message()
+            print(f"error: {message[:1].lower()}{message[1:]}{where}", file=sys.stderr)
+            code = 2
+        except click.ClickException as exc:
+            print(f"error: {exc.format_message()}", file=sys.stderr)
+            code = exc.exit_code
+        except click.Abort:
+            print("aborted", file=sys.stderr)
+            code = 1
+        except RedlineError as exc:  # a command that forgot @user_errors still fails in one line
+            print(f"error: {describe(exc)}", file=sys.stderr)
+            code = 2
+        sys.exit(code if isinstance(code, int) else 0)
+
 
 app = typer.Typer(
     name="redline",
     help="A personal LLM coding benchmark, built from the moments a coding model let you down.",
+    cls=_OneLineErrors,
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -18,24 +62,13 @@ app = typer.Typer(
 
 
 def _mount() -> None:
-    from redline.proxy import cli as proxy_cli
-    from redline.transcripts import cli as transcripts_cli
+    from redline.commands import register_all
 
-    proxy_cli.register(app)
-    transcripts_cli.register(app)
-    try:
-        from redline.analyzers import cli as analyzers_cli
-    except ImportError:
-        return
-    analyzers_cli.register(app)
+    register_all(app)
 
 
 _mount()
 
 
 def main() -> None:
-    try:
-        app()
-    except RedlineError as exc:  # a command that forgot @user_errors still fails in one line
-        print(f"error: {exc}", file=sys.stderr)
-        sys.exit(2)
+    app()

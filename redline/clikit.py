@@ -1,4 +1,4 @@
-"""Small shared pieces for the CLI of every part: error handling and JSON output."""
+"""Small shared pieces for every command: error handling, JSON output, common options."""
 
 from __future__ import annotations
 
@@ -6,14 +6,37 @@ import functools
 import json
 import sys
 from collections.abc import Callable
-from typing import Any, ParamSpec, TypeVar
+from typing import Any
 
 import typer
 
-from redline.errors import RedlineError
+from redline.errors import NotFound, RedlineError, StoreLocked, StoreUnavailable
 
-P = ParamSpec("P")
-R = TypeVar("R")
+# What to do when an id names nothing, by what it should have named.
+_LISTED_BY = {
+    "call": "`redline ls` lists conversations, `redline ls CONVERSATION` their calls",
+    "conversation": "`redline ls` lists them",
+    "task": "`redline tasks` lists them",
+    "run": "`redline runs` lists them",
+}
+
+
+def describe(exc: RedlineError) -> str:
+    """The one line a user sees: what happened (the library's words), then what to do here."""
+    hint: str | None = None
+    if isinstance(exc, NotFound) and exc.query and not exc.matches:
+        hint = _LISTED_BY.get(exc.what)
+    elif isinstance(exc, StoreLocked):
+        hint = "wait for it to finish, or stop it"
+    elif isinstance(exc, StoreUnavailable):
+        hint = "choose another file with --db or $REDLINE_DB"
+    return f"{exc}; {hint}" if hint else str(exc)
+
+
+def fail(message: str) -> typer.Exit:
+    """Print a usage error (one line) and return the Exit(2) to raise."""
+    typer.echo(f"error: {message}", err=True)
+    return typer.Exit(2)
 
 
 def user_errors[**P, R](fn: Callable[P, R]) -> Callable[P, R]:
@@ -24,10 +47,13 @@ def user_errors[**P, R](fn: Callable[P, R]) -> Callable[P, R]:
         try:
             return fn(*args, **kwargs)
         except RedlineError as exc:
-            typer.echo(f"error: {exc}", err=True)
-            raise typer.Exit(2) from None
+            raise fail(describe(exc)) from None
 
     return wrapper
+
+
+def warn(message: str) -> None:
+    typer.echo(f"warning: {message}", err=True)
 
 
 def print_json(value: Any) -> None:

@@ -2,10 +2,18 @@
 
     RedlineError            any mistake the user can fix; the CLI prints its message, exits 2
      ├── NotFound           an id or prefix that matches nothing (or too much)
-     └── StoreLocked        another process holds the database longer than we wait
+     ├── StoreLocked        another process holds the database longer than we wait
+     └── StoreUnavailable   the database cannot be created or opened
 
-A message says what happened and what to do about it.
+A message says what happened; the CLI adds what to do about it there (`--db`, `redline ls`),
+so the library's words fit any front end. Errors carry their context as attributes, so a
+front end never parses a message. This module imports nothing of redline's.
 """
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
 
 
 class RedlineError(Exception):
@@ -13,8 +21,32 @@ class RedlineError(Exception):
 
 
 class NotFound(RedlineError):
-    pass
+    """`query` names no `what` (a call, a conversation, a task...), or several (`matches`)."""
+
+    def __init__(self, what: str, query: str, matches: Sequence[str] = ()) -> None:
+        self.what, self.query, self.matches = what, query, tuple(matches)
+        if not query:
+            message = f"give a {what} id (or a unique prefix of one)"
+        elif not self.matches:
+            message = f"no {what} matches {query!r}"
+        else:
+            shown = ", ".join(self.matches[:2])
+            message = f"{query!r} matches several {what}s ({shown}, ...); give more characters"
+        super().__init__(message)
 
 
 class StoreLocked(RedlineError):
-    pass
+    """Another process holds the database (`holder`, `pid` when DuckDB names them)."""
+
+    def __init__(self, path: Path, holder: str | None = None, pid: int | None = None) -> None:
+        self.path, self.holder, self.pid = path, holder, pid
+        who = f"{holder} (PID {pid})" if holder and pid else "another process"
+        super().__init__(f"the database {path} is locked by {who}")
+
+
+class StoreUnavailable(RedlineError):
+    """The database at `path` cannot be created or opened, for `reason`."""
+
+    def __init__(self, path: Path, reason: str) -> None:
+        self.path, self.reason = path, reason
+        super().__init__(f"cannot open the database {path}: {reason}")

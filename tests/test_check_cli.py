@@ -12,8 +12,8 @@ import typer
 from typer.testing import CliRunner, Result
 
 from redline.analyzers import default_registry
-from redline.analyzers.cli import register
 from redline.analyzers.testing import check_examples
+from redline.commands.checks import register
 from tests.corpus import CORPUS
 
 BROAD = "import os\n\n\ndef rm(p):\n    try:\n        os.remove(p)\n    except Exception:\n        pass\n"

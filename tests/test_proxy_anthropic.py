@@ -413,7 +413,7 @@ def test_a_stream_cut_inside_a_tool_calls_json_keeps_the_raw_fragment_and_a_pars
     (call,) = shown["response"]["message"]["parts"]
     assert call["type"] == "tool_call" and call["name"] == "write_file"
     assert call["arguments"] == fragments == '{"path": "config/loader.py"'
-    assert call["extra"]["_parse_error"]
+    assert call["parse_error"]
     assert "arguments of tool call write_file" in shown["parse_error"]
 
 

@@ -9,8 +9,7 @@ import pytest
 
 from redline import config
 from redline.errors import RedlineError
-from redline.proxy import ProxyRunner, Route, ThreadedProxy, match_route
-from redline.proxy.cli import parse_routes
+from redline.proxy import ProxyRunner, Route, ThreadedProxy, match_route, parse_routes
 from tests.fakes import http
 from tests.fakes.openai_chat import FakeOpenAI
 from tests.fakes.server import ServerThread

@@ -331,7 +331,7 @@ def test_tool_use_cut_off_mid_json_keeps_the_raw_fragment_and_a_parse_error() ->
     assert not result.complete
     assert isinstance(call, ToolCall)
     assert call.arguments == '{"file_path": "/home/u/proj/app.py", '
-    assert "_parse_error" in call.extra
+    assert call.parse_error is not None
 
 
 def test_tool_use_without_any_input_delta_has_empty_object_arguments() -> None:

@@ -1,0 +1,124 @@
+"""The transcript library: the one surface the proxy, the checks, replay and the CLI build on.
+
+    model         Message, parts, Tool, Request, Response, Usage: one canonical form per call
+    wire          WireFormat and its registry: everything a wire format knows lives behind it
+    exchange      RawExchange: one HTTP exchange as it crossed the proxy, secrets removed
+    spool         SpoolWriter: the proxy's durable, append-only log of exchanges
+    parse         parse_exchange(raw) -> ParsedExchange: pure, no database
+    store         open_store() -> Store: ingest the spool, read calls and conversations
+
+Other parts import from here only. The store (and DuckDB with it) is loaded on first use, so a
+command that never opens the database does not pay for importing it.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from redline.errors import NotFound, RedlineError, StoreLocked
+from redline.transcripts import wire
+from redline.transcripts.exchange import Headers, RawExchange, header, new_id
+from redline.transcripts.model import (
+    JSON,
+    Image,
+    Message,
+    Opaque,
+    Part,
+    Request,
+    Response,
+    Role,
+    Text,
+    Thinking,
+    Tool,
+    ToolCall,
+    ToolResult,
+    Usage,
+    canonical_json,
+    content_hash,
+    message_from_dict,
+    message_to_dict,
+    part_from_dict,
+    part_to_dict,
+    request_from_dict,
+    request_to_dict,
+    response_from_dict,
+    response_to_dict,
+    usage_to_dict,
+)
+from redline.transcripts.parse import ParsedExchange, parse_exchange
+from redline.transcripts.spool import SpoolWriter, to_line
+from redline.transcripts.sse import SSEEvent, parse_sse
+from redline.transcripts.wire import Reassembly, WireFormat
+
+if TYPE_CHECKING:
+    from redline.transcripts.store import (
+        Call,
+        CallSummary,
+        ConversationSummary,
+        IngestReport,
+        Store,
+        open_store,
+    )
+
+_STORE_NAMES = frozenset(
+    {"Call", "CallSummary", "ConversationSummary", "IngestReport", "Store", "open_store"}
+)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _STORE_NAMES:
+        from redline.transcripts import store
+
+        return getattr(store, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+__all__ = [
+    "JSON",
+    "Call",
+    "CallSummary",
+    "ConversationSummary",
+    "Headers",
+    "Image",
+    "IngestReport",
+    "Message",
+    "NotFound",
+    "Opaque",
+    "ParsedExchange",
+    "Part",
+    "RawExchange",
+    "Reassembly",
+    "RedlineError",
+    "Request",
+    "Response",
+    "Role",
+    "SSEEvent",
+    "SpoolWriter",
+    "Store",
+    "StoreLocked",
+    "Text",
+    "Thinking",
+    "Tool",
+    "ToolCall",
+    "ToolResult",
+    "Usage",
+    "WireFormat",
+    "canonical_json",
+    "content_hash",
+    "header",
+    "message_from_dict",
+    "message_to_dict",
+    "new_id",
+    "open_store",
+    "parse_exchange",
+    "parse_sse",
+    "part_from_dict",
+    "part_to_dict",
+    "request_from_dict",
+    "request_to_dict",
+    "response_from_dict",
+    "response_to_dict",
+    "to_line",
+    "usage_to_dict",
+    "wire",
+]

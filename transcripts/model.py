@@ -14,10 +14,19 @@ import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, cast, get_args
 
 Role = Literal["system", "developer", "user", "assistant", "tool"]
+ROLES: frozenset[str] = frozenset(get_args(Role))
 JSON = dict[str, Any]
+
+
+def as_role(value: object) -> Role:
+    """A role read from a body; any other value is a ValueError (the call is then kept raw,
+    with that as its parse error)."""
+    if value not in ROLES:
+        raise ValueError(f"unknown message role {value!r}")
+    return cast(Role, value)
 
 
 def _no_extra() -> JSON:
@@ -33,13 +42,15 @@ class Text:
 @dataclass(frozen=True, slots=True)
 class ToolCall:
     """A call the model made. `arguments` is the raw string as sent (JSON for function tools,
-    free text for custom tools), never re-serialized: it may be invalid JSON."""
+    free text for custom tools), never re-serialized: it may be invalid JSON. `parse_error`
+    says why arguments that had to be JSON could not be read (a stream cut mid-arguments)."""
 
     id: str
     name: str
     arguments: str
     kind: str = "function"
     extra: JSON = field(default_factory=_no_extra)
+    parse_error: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,7 +92,7 @@ Part = Text | ToolCall | ToolResult | Image | Thinking | Opaque
 
 @dataclass(frozen=True, slots=True)
 class Message:
-    role: str
+    role: Role
     parts: tuple[Part, ...]
     extra: JSON = field(default_factory=_no_extra)
 
@@ -152,10 +163,12 @@ def part_to_dict(part: Part) -> JSON:
     match part:
         case Text(text, extra):
             return _with_extra({"type": "text", "text": text}, extra)
-        case ToolCall(id_, name, arguments, kind, extra):
+        case ToolCall(id_, name, arguments, kind, extra, parse_error):
             d: JSON = {"type": "tool_call", "id": id_, "name": name, "arguments": arguments}
             if kind != "function":
                 d["kind"] = kind
+            if parse_error is not None:
+                d["parse_error"] = parse_error
             return _with_extra(d, extra)
         case ToolResult(call_id, content, is_error, extra):
             d = {"type": "tool_result", "call_id": call_id}
@@ -188,7 +201,11 @@ def part_from_dict(d: Mapping[str, Any]) -> Part:
         case "text":
             return Text(d["text"], extra)
         case "tool_call":
-            return ToolCall(d["id"], d["name"], d["arguments"], d.get("kind", "function"), extra)
+            # Stored before parse errors had a field of their own: they were kept in `extra`.
+            parse_error = d.get("parse_error", extra.pop("_parse_error", None))
+            return ToolCall(
+                d["id"], d["name"], d["arguments"], d.get("kind", "function"), extra, parse_error
+            )
         case "tool_result":
             content = d["content"]
             if not isinstance(content, str):
@@ -209,7 +226,7 @@ def message_to_dict(m: Message) -> JSON:
 
 def message_from_dict(d: Mapping[str, Any]) -> Message:
     return Message(
-        d["role"], tuple(part_from_dict(p) for p in d["parts"]), dict(d.get("extra") or {})
+        as_role(d["role"]), tuple(part_from_dict(p) for p in d["parts"]), dict(d.get("extra") or {})
     )
 
 
@@ -310,4 +327,9 @@ def canonical_json(value: Any) -> str:
 
 
 def content_hash(value: Any) -> str:
-    return hashlib.blake2b(canonical_json(value).encode(), digest_size=16).hexdigest()
+    return text_hash(canonical_json(value))
+
+
+def text_hash(text: str) -> str:
+    """The hash of a canonical JSON text (`content_hash` of the value it serializes)."""
+    return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()

@@ -12,59 +12,31 @@ import base64
 import fcntl
 import json
 import os
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, Any
+from typing import IO
 
-from ulid import ULID
+from redline.errors import RedlineError
+from redline.transcripts.exchange import RawExchange, new_id
 
 SEGMENT_BYTES = 64 * 1024 * 1024
-
-Headers = list[tuple[str, str]]
-
-
-def new_id(at: datetime | None = None) -> str:
-    """A time-sortable id (ULID): ids of later exchanges sort after earlier ones."""
-    return str(ULID.from_datetime(at) if at else ULID())
+# The version of the line format written by `to_line`; a reader refuses lines of another.
+LINE_VERSION = 1
 
 
-@dataclass(frozen=True, slots=True)
-class RawExchange:
-    """One finished HTTP exchange exactly as it crossed the proxy, secrets already removed.
+class SpoolVersionError(RedlineError):
+    """A spool line in a format this redline does not know (written by a newer one). Ingest
+    stops rather than skip it: skipping would advance past records that a newer redline can
+    still read."""
 
-    `outcome` is `complete`, `incomplete` (cut by either side; `error` says which) or `error`
-    (no answer from upstream). Times are UTC; `ttfb_ms`/`duration_ms` count from the
-    moment the proxy received the request.
-    """
-
-    id: str
-    started_at: datetime
-    method: str
-    path: str
-    query: str
-    upstream: str
-    request_headers: Headers
-    request_body: bytes
-    status: int | None
-    response_headers: Headers
-    response_body: bytes
-    ttfb_ms: float | None
-    duration_ms: float
-    outcome: str
-    error: str | None = None
-    client: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
-
-
-def header(headers: Iterable[tuple[str, str]], name: str) -> str | None:
-    """The first value of a header, by case-insensitive name."""
-    name = name.lower()
-    for k, v in headers:
-        if k.lower() == name:
-            return v
-    return None
+    def __init__(self, version: object) -> None:
+        super().__init__(
+            f"the spool holds a record in format {version!r}, and this redline reads format "
+            f"{LINE_VERSION}; upgrade redline to read it"
+        )
+        self.version = version
 
 
 def _encode_body(body: bytes) -> dict[str, str]:
@@ -82,7 +54,7 @@ def _decode_body(d: dict[str, str]) -> bytes:
 
 def to_line(x: RawExchange) -> bytes:
     d = {
-        "v": 1,
+        "v": LINE_VERSION,
         "id": x.id,
         "started_at": x.started_at.isoformat(),
         "method": x.method,
@@ -109,6 +81,10 @@ def to_line(x: RawExchange) -> bytes:
 
 def from_line(line: bytes) -> RawExchange:
     d = json.loads(line)
+    if not isinstance(d, dict):
+        raise ValueError("not a JSON object")
+    if d.get("v") != LINE_VERSION:
+        raise SpoolVersionError(d.get("v"))
     return RawExchange(
         id=d["id"],
         started_at=datetime.fromisoformat(d["started_at"]),

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import duckdb
 
-from redline.errors import RedlineError, StoreLocked
+from redline.errors import StoreLocked, StoreUnavailable
 
 LOCK_WAIT_SECONDS = 15.0
 
@@ -18,9 +18,7 @@ def connect(path: Path, *, wait: float = LOCK_WAIT_SECONDS) -> duckdb.DuckDBPyCo
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise RedlineError(
-            f"cannot create the folder for the database {path}: {exc.strerror}; check --db / REDLINE_DB"
-        ) from None
+        raise StoreUnavailable(path, f"cannot create its folder: {exc.strerror}") from None
     deadline = time.monotonic() + wait
     delay = 0.02
     while True:
@@ -31,16 +29,13 @@ def connect(path: Path, *, wait: float = LOCK_WAIT_SECONDS) -> duckdb.DuckDBPyCo
         except duckdb.IOException as exc:
             message = str(exc)
             if "lock" not in message.lower():
-                raise RedlineError(f"cannot open the database {path}: {message}") from None
+                raise StoreUnavailable(path, message) from None
             if time.monotonic() >= deadline:
                 holder = re.search(r"held in (.+?) \(PID (\d+)\)", message)
-                who = f"{holder.group(1)} (PID {holder.group(2)})" if holder else "another process"
-                raise StoreLocked(
-                    f"the database {path} is locked by {who}; wait for it to finish or stop it"
-                ) from None
+                if holder:
+                    raise StoreLocked(path, holder.group(1), int(holder.group(2))) from None
+                raise StoreLocked(path) from None
             time.sleep(delay)
             delay = min(delay * 2, 0.5)
         except duckdb.Error as exc:
-            raise RedlineError(
-                f"cannot open {path} as a redline database ({exc}); check --db / REDLINE_DB"
-            ) from None
+            raise StoreUnavailable(path, f"not a redline database ({exc})") from None

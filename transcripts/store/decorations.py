@@ -18,15 +18,15 @@ VOLATILE = frozenset({"cache_control", "id", "status"})
 # Keys that are decoration only while empty.
 VOLATILE_WHEN_EMPTY = frozenset({"annotations", "logprobs"})
 
-Path = list[str | int]
-Decoration = tuple[Path, Any]
+KeyPath = list[str | int]
+Decoration = tuple[KeyPath, Any]
 
 
 def split(message: dict[str, Any]) -> tuple[dict[str, Any], list[Decoration]]:
     """The message's stable form and the decorations taken out of it."""
     removed: list[Decoration] = []
 
-    def walk(node: Any, path: Path, in_extra: bool) -> Any:
+    def walk(node: Any, path: KeyPath, in_extra: bool) -> Any:
         if isinstance(node, dict):
             out: dict[str, Any] = {}
             for key, value in node.items():

@@ -1,9 +1,13 @@
-"""Reading the store: conversations, calls and one call in full."""
+"""Reading the store: conversations, calls and one call in full.
+
+Rows are read by column name (from the cursor's description) into records, never by position,
+so adding a column cannot shift a field.
+"""
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from datetime import datetime
 from typing import Any
 
@@ -21,6 +25,7 @@ from redline.transcripts.model import (
     usage_to_dict,
 )
 from redline.transcripts.store.decorations import restore
+from redline.transcripts.store.tree import messages_up_to
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,19 +43,10 @@ class ConversationSummary:
     output_tokens: int | None
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "started_at": self.started_at.isoformat(),
-            "last_at": self.last_at.isoformat(),
-            "calls": self.calls,
-            "model": self.model,
-            "wire": self.wire,
-            "title": self.title,
-            "session_key": self.session_key,
-            "user_agent": self.user_agent,
-            "input_tokens": self.input_tokens,
-            "output_tokens": self.output_tokens,
-        }
+        d = {f.name: getattr(self, f.name) for f in fields(self)}
+        d["started_at"] = self.started_at.isoformat()
+        d["last_at"] = self.last_at.isoformat()
+        return d
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,7 +71,7 @@ class CallSummary:
     preview: str | None
 
     def to_json(self) -> dict[str, Any]:
-        d = {f: getattr(self, f) for f in self.__slots__}
+        d = {f.name: getattr(self, f.name) for f in fields(self)}
         d["started_at"] = self.started_at.isoformat()
         return d
 
@@ -129,18 +125,34 @@ class Call:
         }
 
 
+def records(cursor: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
+    """The rows of the last statement as dicts keyed by column name."""
+    names = [d[0] for d in cursor.description or []]
+    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+
 _CONVERSATIONS = """
     SELECT c.id, c.started_at, max(e.started_at) AS last_at, count(e.id) AS calls,
-           arg_max(e.model, e.started_at), arg_max(e.wire, e.started_at), c.title, c.session_key,
-           arg_max(e.user_agent, e.started_at), sum(e.input_tokens), sum(e.output_tokens)
+           arg_max(e.model, e.started_at) AS model, arg_max(e.wire, e.started_at) AS wire,
+           c.title, c.session_key, arg_max(e.user_agent, e.started_at) AS user_agent,
+           sum(e.input_tokens) AS input_tokens, sum(e.output_tokens) AS output_tokens
     FROM conversations c JOIN exchanges e ON e.conversation_id = c.id
+    {where}
+    GROUP BY c.id, c.started_at, c.title, c.session_key
 """
 
-_CALLS = """
-    SELECT e.id, e.conversation_id, e.seq, e.started_at, e.wire, e.model, e.method, e.path,
-           e.status_code, e.outcome, e.stream, e.message_count, e.input_tokens, e.output_tokens,
-           e.ttfb_ms, e.duration_ms, e.finish_reason, e.response
-    FROM exchanges e
+# The columns of a CallSummary, by name, plus the answer its preview is made from.
+_CALL_COLUMNS = """
+    e.id, e.conversation_id, e.seq, e.started_at, e.wire, e.model, e.method, e.path,
+    e.status_code AS http_status, e.outcome AS status, e.stream, e.message_count AS messages,
+    e.input_tokens, e.output_tokens, e.ttfb_ms, e.duration_ms, e.finish_reason,
+    e.response AS response_json
+"""
+
+_CALL_DETAIL_COLUMNS = """
+    e.upstream, e.query, e.error, e.parse_error, e.user_agent, e.session_key,
+    e.request_meta, e.request_node, e.request_decorations, e.tools_hash, e.system_hash,
+    e.request_headers, e.response_headers, e.response_raw, e.request_raw
 """
 
 
@@ -155,96 +167,75 @@ def _preview(response_json: str | None) -> str | None:
     return text[:160]
 
 
-def _call_summary(row: tuple[Any, ...]) -> CallSummary:
-    values: list[Any] = [*row[:17], _preview(row[17])]
-    return CallSummary(*values)
+def _call_summary(row: dict[str, Any]) -> CallSummary:
+    names = {f.name for f in fields(CallSummary)} - {"preview"}
+    return CallSummary(**{k: row[k] for k in names}, preview=_preview(row["response_json"]))
 
 
 def resolve(con: duckdb.DuckDBPyConnection, table: str, prefix: str, what: str) -> str:
     """The one id in `table` that starts with `prefix` (ids may be abbreviated, like git)."""
     prefix = prefix.strip()
     if not prefix:
-        raise NotFound(f"give a {what} id (or a unique prefix of one)")
+        raise NotFound(what, prefix)
     rows = con.execute(
         f"SELECT id FROM {table} WHERE starts_with(id, ?) ORDER BY id LIMIT 3",
         [prefix.upper() if table != "nodes" else prefix],
     ).fetchall()
-    if not rows:
-        raise NotFound(f"no {what} matches {prefix!r}; `redline ls` lists them")
-    if len(rows) > 1:
-        raise NotFound(
-            f"{prefix!r} matches several {what}s ({rows[0][0]}, {rows[1][0]}, ...); give more characters"
-        )
+    if len(rows) != 1:
+        raise NotFound(what, prefix, [r[0] for r in rows])
     return str(rows[0][0])
 
 
 def conversations(con: duckdb.DuckDBPyConnection, limit: int | None) -> list[ConversationSummary]:
-    sql = (
-        _CONVERSATIONS
-        + " GROUP BY c.id, c.started_at, c.title, c.session_key ORDER BY last_at DESC"
-    )
+    sql = _CONVERSATIONS.format(where="") + " ORDER BY last_at DESC"
     if limit:
         sql += f" LIMIT {int(limit)}"
-    return [ConversationSummary(*row) for row in con.execute(sql).fetchall()]
+    return [ConversationSummary(**r) for r in records(con.execute(sql))]
 
 
 def conversation(con: duckdb.DuckDBPyConnection, prefix: str) -> ConversationSummary:
     cid = resolve(con, "conversations", prefix, "conversation")
-    row = con.execute(
-        _CONVERSATIONS + " WHERE c.id = ? GROUP BY c.id, c.started_at, c.title, c.session_key",
-        [cid],
-    ).fetchone()
-    assert row is not None
-    return ConversationSummary(*row)
+    rows = records(con.execute(_CONVERSATIONS.format(where="WHERE c.id = ?"), [cid]))
+    if not rows:  # a conversation whose calls are all gone
+        raise NotFound("conversation", prefix)
+    return ConversationSummary(**rows[0])
 
 
 def calls(con: duckdb.DuckDBPyConnection, conversation_id: str) -> list[CallSummary]:
-    rows = con.execute(
-        _CALLS + " WHERE e.conversation_id = ? ORDER BY e.seq, e.id", [conversation_id]
-    ).fetchall()
-    return [_call_summary(r) for r in rows]
+    cursor = con.execute(
+        f"SELECT {_CALL_COLUMNS} FROM exchanges e WHERE e.conversation_id = ? ORDER BY e.seq, e.id",
+        [conversation_id],
+    )
+    return [_call_summary(r) for r in records(cursor)]
 
 
-def messages_up_to(con: duckdb.DuckDBPyConnection, node: str) -> list[dict[str, Any]]:
-    rows = con.execute(
-        """
-        WITH RECURSIVE chain(id, parent, depth, content) AS (
-            SELECT id, parent, depth, content FROM nodes WHERE id = ?
-            UNION ALL
-            SELECT n.id, n.parent, n.depth, n.content FROM nodes n JOIN chain c ON n.id = c.parent
-        )
-        SELECT content FROM chain ORDER BY depth
-        """,
-        [node],
-    ).fetchall()
-    return [json.loads(r[0]) for r in rows]
+_MISSING = object()
 
 
 def _blob(con: duckdb.DuckDBPyConnection, digest: str | None) -> Any:
+    """A blob's value, or _MISSING when there is none."""
     if digest is None:
-        return None
+        return _MISSING
     row = con.execute("SELECT content FROM blobs WHERE hash = ?", [digest]).fetchone()
-    return None if row is None else json.loads(row[0])
+    return _MISSING if row is None else json.loads(row[0])
 
 
 def _rebuild_request(con: duckdb.DuckDBPyConnection, row: dict[str, Any]) -> Request | None:
     """Messages come from the tree; tools and system from their blobs; the rest from the
-    stored request minus its history."""
+    stored request minus its history. The wire format puts the body back together."""
     if row["wire"] is None or row["request_meta"] is None:
         return None
     fmt = wires.get(row["wire"])
-    body = json.loads(row["request_meta"])
-    body[fmt.history_key] = []
-    tools = _blob(con, row["tools_hash"])
-    if tools is not None:
-        body["tools"] = tools
-    system = _blob(con, row["system_hash"])
-    if system is not None:
-        body["instructions" if fmt.name == "openai-responses" else "system"] = system
+    blobs: dict[wires.BlobKind, Any] = {}
+    for kind, digest in (("tools", row["tools_hash"]), ("system", row["system_hash"])):
+        value = _blob(con, digest)
+        if value is not _MISSING:
+            blobs[kind] = value
+    body = fmt.join_body(wires.SplitBody(json.loads(row["request_meta"]), blobs))
     shell = fmt.parse_request(body)
     messages = messages_up_to(con, row["request_node"]) if row["request_node"] else []
     # A call that continued a server-held conversation sent only its newest messages.
-    messages = messages[len(messages) - (row["message_count"] or 0) :]
+    messages = messages[len(messages) - (row["messages"] or 0) :]
     for index, path, value in json.loads(row["request_decorations"] or "[]"):
         restore(messages[index], [(path, value)])
     return replace(shell, messages=tuple(message_from_dict(m) for m in messages))
@@ -252,16 +243,13 @@ def _rebuild_request(con: duckdb.DuckDBPyConnection, row: dict[str, Any]) -> Req
 
 def load_call(con: duckdb.DuckDBPyConnection, prefix: str) -> Call:
     cid = resolve(con, "exchanges", prefix, "call")
-    cur = con.execute(
-        _CALLS.replace("FROM exchanges e", ", e.* FROM exchanges e") + " WHERE e.id = ?", [cid]
+    cursor = con.execute(
+        f"SELECT {_CALL_COLUMNS}, {_CALL_DETAIL_COLUMNS} FROM exchanges e WHERE e.id = ?", [cid]
     )
-    names = [d[0] for d in cur.description or []]
-    values = cur.fetchone()
-    assert values is not None
-    row = dict(zip(names[18:], values[18:], strict=True))
-    response = row["response"]
+    row = records(cursor)[0]
+    response = row["response_json"]
     return Call(
-        summary=_call_summary(values[:18]),
+        summary=_call_summary(row),
         upstream=row["upstream"],
         query=row["query"],
         error=row["error"],

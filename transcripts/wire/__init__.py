@@ -1,17 +1,25 @@
 """Wire formats: how each API spells a request, a response and a stream.
 
-Every format is registered the same way and has the same shape (`WireFormat`). The proxy never
-calls these on the hot path; the store does, when it ingests finished exchanges.
+Every format is registered the same way and has the same shape (`WireFormat`), and everything
+redline knows about a format lives behind it: which paths it serves, how its bodies parse and
+render, which body keys hold the history, the tool list and the system prompt, which finish
+reasons mean the answer was cut off, which stream events end an answer. Adding a format is one
+new module and one `register` call; the store, the proxy, the checks and replay only ask.
+
+The proxy never calls these on the hot path; the store does, when it ingests finished exchanges.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
-from redline.transcripts.model import Request, Response
+from redline.errors import RedlineError
+from redline.transcripts.model import JSON, Request, Response
 from redline.transcripts.sse import SSEEvent
+
+BlobKind = Literal["tools", "system"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,15 +32,75 @@ class Reassembly:
     error: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class SplitBody:
+    """A request body taken apart for storage: the history goes to the message tree, the large
+    repeated values (`blobs`: the tool list, the system prompt, only those present) are stored
+    once by hash, and `meta` is everything else."""
+
+    meta: JSON
+    blobs: dict[BlobKind, Any]
+
+
 class WireFormat(Protocol):
     name: str
     history_key: str  # the body key that holds the conversation (dedup'd in the message tree)
+    system_key: str | None  # the body key of a top-level system prompt, if the format has one
+    terminal_events: frozenset[str]  # stream event types after which nothing more comes
 
     def matches(self, path: str) -> bool: ...
     def parse_request(self, body: Mapping[str, Any]) -> Request: ...
-    def render_request(self, request: Request) -> dict[str, Any]: ...
+    def render_request(self, request: Request) -> JSON: ...
     def parse_response(self, body: Mapping[str, Any]) -> Response: ...
     def reassemble(self, events: list[SSEEvent]) -> Reassembly: ...
+    def is_cut_off(self, finish_reason: str | None) -> bool:
+        """True when the finish reason says the model was stopped before it finished."""
+        ...
+
+    def continues(self, request: Request) -> str | None:
+        """The upstream id of an earlier answer this request continues on the server's side
+        (the Responses API's `previous_response_id`), or None."""
+        ...
+
+    def sniff_response(self, body: Mapping[str, Any]) -> bool:
+        """True when a response body has this format's shape."""
+        ...
+
+    def sniff_stream(self, event_types: Collection[str]) -> bool:
+        """True when a stream's SSE event types (`message` for events without one) are this
+        format's."""
+        ...
+
+    def split_body(self, body: Mapping[str, Any]) -> SplitBody: ...
+    def join_body(self, split: SplitBody) -> JSON:
+        """The body `split_body` took apart, with an empty history."""
+        ...
+
+
+class BodyKeys:
+    """`split_body` and `join_body` for a format whose history, tools and system prompt are
+    top-level keys of the request body (all three built-in formats)."""
+
+    history_key: str
+    system_key: str | None
+
+    def split_body(self, body: Mapping[str, Any]) -> SplitBody:
+        meta = {k: v for k, v in body.items() if k != self.history_key}
+        blobs: dict[BlobKind, Any] = {}
+        if "tools" in meta:
+            blobs["tools"] = meta.pop("tools")
+        if self.system_key is not None and self.system_key in meta:
+            blobs["system"] = meta.pop(self.system_key)
+        return SplitBody(meta, blobs)
+
+    def join_body(self, split: SplitBody) -> JSON:
+        body = dict(split.meta)
+        body[self.history_key] = []
+        if "tools" in split.blobs:
+            body["tools"] = split.blobs["tools"]
+        if self.system_key is not None and "system" in split.blobs:
+            body[self.system_key] = split.blobs["system"]
+        return body
 
 
 _REGISTRY: dict[str, WireFormat] = {}
@@ -47,8 +115,6 @@ def get(name: str) -> WireFormat:
     try:
         return _REGISTRY[name]
     except KeyError:
-        from redline.errors import RedlineError
-
         known = ", ".join(sorted(_REGISTRY))
         raise RedlineError(f"unknown wire format {name!r}; known formats: {known}") from None
 
@@ -65,6 +131,29 @@ def detect(path: str) -> WireFormat | None:
     return None
 
 
+def guess_response(body: Mapping[str, Any]) -> list[WireFormat]:
+    """Every format, those whose shape the response body has first: the order to try them in."""
+    formats = [_REGISTRY[n] for n in names()]
+    return sorted(formats, key=lambda f: not f.sniff_response(body))
+
+
+def guess_stream(events: list[SSEEvent]) -> WireFormat | None:
+    """The format a stream's events belong to, or None."""
+    types = {e.event for e in events}
+    for fmt in _REGISTRY.values():
+        if fmt.sniff_stream(types):
+            return fmt
+    return None
+
+
+def is_cut_off(finish_reason: str | None, wire: str | None = None) -> bool:
+    """True when `finish_reason` means the answer was cut off: by the format `wire` when it is
+    known, else by any registered format."""
+    if wire is not None and wire in _REGISTRY:
+        return _REGISTRY[wire].is_cut_off(finish_reason)
+    return any(f.is_cut_off(finish_reason) for f in _REGISTRY.values())
+
+
 def _register_builtins() -> None:
     from redline.transcripts.wire import anthropic_messages, openai_chat, openai_responses
 
@@ -75,4 +164,16 @@ def _register_builtins() -> None:
 
 _register_builtins()
 
-__all__ = ["Reassembly", "WireFormat", "detect", "get", "names", "register"]
+__all__ = [
+    "BodyKeys",
+    "Reassembly",
+    "SplitBody",
+    "WireFormat",
+    "detect",
+    "get",
+    "guess_response",
+    "guess_stream",
+    "is_cut_off",
+    "names",
+    "register",
+]

@@ -11,7 +11,7 @@ Facts: ../shared/reference/wire_formats.md section 1c. The mapping:
 * `ToolCall.arguments` is the JSON text of the `input` object, written by `arguments_text`
   (compact separators, key order kept, non-ASCII kept). A streamed call is parsed from its
   fragments and written by the same function, so a stream and a non-streamed answer agree; only
-  when the fragments do not parse does `arguments` hold them raw, with `extra["_parse_error"]`.
+  when the fragments do not parse does `arguments` hold them raw, with `parse_error` set.
 * tools with an `input_schema` are `Tool`s; server tools (`type: "web_search_20250305"`, ...) are
   kept whole in `extra["_raw"]`. Every other body key is a param.
 
@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any
 
 from redline.transcripts.model import (
@@ -40,14 +40,15 @@ from redline.transcripts.model import (
     ToolCall,
     ToolResult,
     Usage,
+    as_role,
 )
 from redline.transcripts.sse import SSEEvent
-from redline.transcripts.wire import Reassembly, _convert
+from redline.transcripts.wire import BodyKeys, Reassembly, _convert
 
 NAME = _convert.ANTHROPIC
 
 # Keys this module adds to `extra` for itself; never sent.
-_BOOKKEEPING = frozenset({"content_form", "_source", "_parse_error"})
+_BOOKKEEPING = frozenset({"content_form", "_source"})
 
 
 def arguments_text(value: Any) -> str:
@@ -209,7 +210,7 @@ def parse_message(d: Mapping[str, Any]) -> Message:
         extra["content_form"] = "absent"
         if "content" in d:
             extra["content"] = content
-    return Message(str(d.get("role", "")), parts, extra)
+    return Message(as_role(d.get("role")), parts, extra)
 
 
 def render_message(m: Message) -> JSON:
@@ -400,7 +401,7 @@ def _response(body: Mapping[str, Any], parts: list[Part], extra: JSON) -> Respon
         **extra,
     }
     return Response(
-        message=Message(str(body.get("role") or "assistant"), tuple(parts)),
+        message=Message(as_role(body.get("role") or "assistant"), tuple(parts)),
         finish_reason=body.get("stop_reason"),
         usage=parse_usage(body.get("usage")),
         id=body.get("id"),
@@ -457,8 +458,9 @@ class _Block:
         b = self.block
         if b.get("type") == "tool_use":
             extra = _rest(b, ("id", "name", "input"), True)
-            extra["_parse_error"] = error
-            return ToolCall(str(b.get("id", "")), str(b.get("name", "")), raw, "function", extra)
+            return ToolCall(
+                str(b.get("id", "")), str(b.get("name", "")), raw, "function", extra, error
+            )
         return Opaque({**b, "_partial_json": raw, "_parse_error": error})
 
 
@@ -524,14 +526,33 @@ def matches(path: str) -> bool:
     return path.endswith("/messages") and "/threads/" not in path
 
 
-class _AnthropicMessages:
+# Finish reasons that mean the model was stopped before it finished.
+_CUT_OFF = frozenset({"max_tokens", "model_context_window_exceeded"})
+_STREAM_EVENTS = frozenset({"message_start", "content_block_start", "content_block_delta"})
+
+
+class _AnthropicMessages(BodyKeys):
     name = NAME
     history_key = "messages"
+    system_key = "system"
+    terminal_events = frozenset({"message_stop", "error"})
     matches = staticmethod(matches)
     parse_request = staticmethod(parse_request)
     render_request = staticmethod(render_request)
     parse_response = staticmethod(parse_response)
     reassemble = staticmethod(reassemble)
+
+    def is_cut_off(self, finish_reason: str | None) -> bool:
+        return finish_reason in _CUT_OFF
+
+    def continues(self, request: Request) -> str | None:
+        return None
+
+    def sniff_response(self, body: Mapping[str, Any]) -> bool:
+        return body.get("type") == "message" or ("content" in body and "stop_reason" in body)
+
+    def sniff_stream(self, event_types: Collection[str]) -> bool:
+        return bool(_STREAM_EVENTS.intersection(event_types))
 
 
 FORMAT = _AnthropicMessages()

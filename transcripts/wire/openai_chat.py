@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any
 
 from redline.transcripts.model import (
@@ -26,9 +26,10 @@ from redline.transcripts.model import (
     ToolCall,
     ToolResult,
     Usage,
+    as_role,
 )
 from redline.transcripts.sse import SSEEvent
-from redline.transcripts.wire import Reassembly, _convert
+from redline.transcripts.wire import BodyKeys, Reassembly, _convert
 
 NAME = _convert.CHAT
 
@@ -120,7 +121,7 @@ _MESSAGE_KEYS = {"role", "content", "tool_calls", "tool_call_id"}
 
 
 def parse_message(d: Mapping[str, Any]) -> Message:
-    role = str(d.get("role", ""))
+    role = as_role(d.get("role"))
     extra = {k: v for k, v in d.items() if k not in _MESSAGE_KEYS}
     if "content" in d:
         parts, form = _parse_content(d["content"])
@@ -299,7 +300,7 @@ def _response_message(
     extra: JSON = {} if text else {"content_form": "null"}
     if refusal:
         extra["refusal"] = refusal
-    return Message(role or "assistant", tuple(parts), extra)
+    return Message(as_role(role or "assistant"), tuple(parts), extra)
 
 
 def parse_response(body: Mapping[str, Any]) -> Response:
@@ -428,14 +429,33 @@ def matches(path: str) -> bool:
     return path.rstrip("/").endswith("/chat/completions")
 
 
-class _OpenAIChat:
+# Finish reasons that mean the model was stopped before it finished.
+_CUT_OFF = frozenset({"length", "content_filter"})
+
+
+class _OpenAIChat(BodyKeys):
     name = NAME
     history_key = "messages"
+    system_key = None  # the system prompt is a message
+    terminal_events: frozenset[str] = frozenset()  # the end is `data: [DONE]`, not an event type
     matches = staticmethod(matches)
     parse_request = staticmethod(parse_request)
     render_request = staticmethod(render_request)
     parse_response = staticmethod(parse_response)
     reassemble = staticmethod(reassemble)
+
+    def is_cut_off(self, finish_reason: str | None) -> bool:
+        return finish_reason in _CUT_OFF
+
+    def continues(self, request: Request) -> str | None:
+        return None
+
+    def sniff_response(self, body: Mapping[str, Any]) -> bool:
+        return "choices" in body
+
+    def sniff_stream(self, event_types: Collection[str]) -> bool:
+        # Chat Completions streams carry no `event:` lines.
+        return set(event_types) <= {"message"}
 
 
 FORMAT = _OpenAIChat()

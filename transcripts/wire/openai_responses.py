@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any
 
 from redline.transcripts.model import (
@@ -44,9 +44,10 @@ from redline.transcripts.model import (
     ToolCall,
     ToolResult,
     Usage,
+    as_role,
 )
 from redline.transcripts.sse import SSEEvent
-from redline.transcripts.wire import Reassembly, _convert
+from redline.transcripts.wire import BodyKeys, Reassembly, _convert
 
 NAME = _convert.RESPONSES
 
@@ -200,15 +201,15 @@ def _parse_item(item: Mapping[str, Any]) -> Message:
             parts = tuple(
                 _parse_content_part(p, "input_text") for p in content if isinstance(p, Mapping)
             )
-        return Message(str(item.get("role", "user")), parts, extra)
+        return Message(as_role(item.get("role", "user")), parts, extra)
     if kind in ("function_call_output", "custom_tool_call_output"):
         result = _parse_result(item)
         if result is not None:
             return result
     role = item.get("role")
-    if not isinstance(role, str):
+    if role is None:
         role = "tool" if str(kind).endswith("_output") else "user"
-    return Message(role, (Opaque(dict(item)),), {"_raw_item": True})
+    return Message(as_role(role), (Opaque(dict(item)),), {"_raw_item": True})
 
 
 def parse_items(items: list[Any]) -> tuple[Message, ...]:
@@ -627,14 +628,35 @@ def matches(path: str) -> bool:
     return path.rstrip("/").endswith("/responses")
 
 
-class _OpenAIResponses:
+# Finish reasons (the status, or the reason an answer is incomplete) that mean the model was
+# stopped before it finished.
+_CUT_OFF = frozenset({"incomplete", "max_output_tokens", "content_filter"})
+
+
+class _OpenAIResponses(BodyKeys):
     name = NAME
     history_key = "input"
+    system_key = "instructions"
+    # A WebSocket turn also ends at an error event, which the HTTP stream would end with too.
+    terminal_events = frozenset({*_TERMINAL, "error", "response.error"})
     matches = staticmethod(matches)
     parse_request = staticmethod(parse_request)
     render_request = staticmethod(render_request)
     parse_response = staticmethod(parse_response)
     reassemble = staticmethod(reassemble)
+
+    def is_cut_off(self, finish_reason: str | None) -> bool:
+        return finish_reason in _CUT_OFF
+
+    def continues(self, request: Request) -> str | None:
+        previous = request.params.get("previous_response_id")
+        return previous if isinstance(previous, str) else None
+
+    def sniff_response(self, body: Mapping[str, Any]) -> bool:
+        return "output" in body or body.get("object") == "response"
+
+    def sniff_stream(self, event_types: Collection[str]) -> bool:
+        return any(t.startswith("response.") for t in event_types)
 
 
 FORMAT = _OpenAIResponses()

@@ -1,19 +1,18 @@
-"""`redline check` and `redline analyzers`. Mounted by `redline.cli` through `register(app)`."""
+"""`redline check` and `redline analyzers`: run checks on model outputs, list the checks."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from redline.analyzers._inputs import Output, load_call, load_file
-from redline.analyzers._model import Verdict
-from redline.analyzers._options import describe
-from redline.analyzers._registry import Registry, default_registry
-from redline.analyzers._run import Check, parse_check, run_checks, verdict_to_dict
+from redline.clikit import DB_OPTION, describe, fail, warn
 from redline.errors import RedlineError
+
+if TYPE_CHECKING:
+    from redline.analyzers import Check, Output, Registry, Verdict
 
 CHECK_HELP = (
     "A check to run, NAME or NAME:OPTIONS; repeatable. OPTIONS is key=value pairs separated by "
@@ -22,17 +21,11 @@ CHECK_HELP = (
 )
 
 
-def _fail(message: str) -> typer.Exit:
-    typer.echo(f"error: {message}", err=True)
-    return typer.Exit(2)
+def load_registry(plugins: list[Path] | None) -> Registry:
+    """The built-in checks, installed plugins (a broken one is a warning) and plugin files."""
+    from redline.analyzers import default_registry
 
-
-def _warn(message: str) -> None:
-    typer.echo(f"warning: {message}", err=True)
-
-
-def _registry(plugins: list[Path] | None) -> Registry:
-    return default_registry(plugins or (), warn=_warn)
+    return default_registry(plugins or (), warn=warn)
 
 
 def check_command(
@@ -68,8 +61,11 @@ def check_command(
         ),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the verdicts as JSON.")] = False,
+    db: Path | None = DB_OPTION,
 ) -> None:
     """Run checks on a recorded output or on files; exit 0 if all pass, 1 if any finds something."""
+    from redline.analyzers import load_call, load_file, parse_check, run_checks
+
     try:
         if not check:
             raise RedlineError(
@@ -79,15 +75,15 @@ def check_command(
             raise RedlineError("give either --call ID or files, not both")
         if call is None and not files:
             raise RedlineError("nothing to check: give --call ID or one or more files")
-        registry = _registry(plugin)
+        registry = load_registry(plugin)
         checks = [parse_check(spec, registry) for spec in check]
-        outputs = [load_call(call)] if call is not None else [load_file(p) for p in files or ()]
+        outputs = [load_call(call, db)] if call is not None else [load_file(p) for p in files or ()]
         results = [
             (output, run_checks(checks, output.message, output.request, cut_off=output.cut_off))
             for output in outputs
         ]
     except RedlineError as error:
-        raise _fail(str(error)) from None
+        raise fail(describe(error)) from None
     if as_json:
         typer.echo(
             json.dumps(_json(results, checks, len(outputs) > 1), indent=2, ensure_ascii=False)
@@ -101,6 +97,8 @@ def check_command(
 def _json(
     results: list[tuple[Output, list[Verdict]]], checks: list[Check], many: bool
 ) -> dict[str, Any]:
+    from redline.analyzers import verdict_to_dict
+
     verdicts = []
     for output, found in results:
         for check, verdict in zip(checks, found, strict=True):
@@ -140,19 +138,22 @@ def analyzers_command(
         ),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the list as JSON.")] = False,
+    db: Path | None = DB_OPTION,
 ) -> None:
     """List the checks `redline check --check` accepts, with their options."""
+    from redline.analyzers import describe_option
+
     try:
-        registry = _registry(plugin)
+        registry = load_registry(plugin)
     except RedlineError as error:
-        raise _fail(str(error)) from None
+        raise fail(describe(error)) from None
     if as_json:
         listing = [
             {
                 "name": a.name,
                 "description": a.description,
                 "origin": registry.origin(a.name),
-                "options": [describe(o) for o in a.options],
+                "options": [describe_option(o) for o in a.options],
             }
             for a in registry
         ]
@@ -163,7 +164,7 @@ def analyzers_command(
         origin = "" if registry.origin(a.name) == "built-in" else f"  [{registry.origin(a.name)}]"
         typer.echo(f"{a.name:<{width}}  {a.description}{origin}")
         for o in a.options:
-            d = describe(o)
+            d = describe_option(o)
             kind = "|".join(o.choices) if o.choices else o.type
             default = "required" if o.required else f"default {json.dumps(d['default'])}"
             typer.echo(f"{'':<{width}}    {o.name} ({kind}, {default}): {o.help}")

@@ -14,19 +14,20 @@ from rich.syntax import Syntax
 from rich.table import Table
 from rich.text import Text as RichText
 
-from redline.clikit import DB_OPTION, JSON_OPTION, print_json, user_errors
-from redline.transcripts.model import (
+from redline.clikit import DB_OPTION, JSON_OPTION, print_json, user_errors, warn
+from redline.transcripts import (
+    Call,
     Image,
     Message,
     Opaque,
     Part,
+    Store,
     Text,
     Thinking,
     ToolCall,
     ToolResult,
+    open_store,
 )
-from redline.transcripts.store import Store, open_store
-from redline.transcripts.store.queries import Call
 
 
 def _console() -> Console:
@@ -35,9 +36,10 @@ def _console() -> Console:
     return Console(highlight=False, soft_wrap=False, width=width)
 
 
-def _report_ingest(store: Store) -> None:
+def report_ingest(store: Store) -> None:
+    """Warn about spool lines the store could not take in (a crash cut one short...)."""
     for problem in store.last_ingest.problems:
-        typer.echo(f"warning: {problem}", err=True)
+        warn(problem)
 
 
 def _tokens(inp: int | None, out: int | None) -> str:
@@ -62,7 +64,7 @@ def ls(
 ) -> None:
     """List conversations, newest first; or, given one, its calls in order."""
     with open_store(db) as store:
-        _report_ingest(store)
+        report_ingest(store)
         if conversation is None:
             convs = store.conversations(limit)
             if as_json:
@@ -174,7 +176,7 @@ def _render_part(part: Part) -> RichText | Syntax | Panel:
                 body: RichText | Syntax = Syntax(pretty, "json", word_wrap=True)
             except ValueError:
                 body = RichText(arguments)
-            broken = " [red](arguments cut off)[/]" if "_parse_error" in part.extra else ""
+            broken = " [red](arguments cut off)[/]" if part.parse_error is not None else ""
             return Panel(
                 body,
                 title=f"tool call {escape(name)} ({escape(id_)}){broken}",
@@ -278,7 +280,7 @@ def show(
 ) -> None:
     """Show one call: messages, tool calls, the answer, tokens and timings."""
     with open_store(db) as store:
-        _report_ingest(store)
+        report_ingest(store)
         call = store.load_call(call_id)
     if raw:
         typer.echo((call.response_raw or b"").decode("utf-8", "replace"), nl=False)

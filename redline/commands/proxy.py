@@ -8,26 +8,6 @@ import typer
 
 from redline import config
 from redline.clikit import DB_OPTION, user_errors
-from redline.errors import RedlineError
-from redline.proxy.runner import ProxyRunner, run_forever
-from redline.proxy.server import Route
-
-
-def parse_routes(upstream: str | None, routes: list[str]) -> list[Route]:
-    parsed = [Route.parse("", upstream)] if upstream else []
-    for spec in routes:
-        prefix, sep, url = spec.partition("=")
-        if not sep or not prefix.startswith("/"):
-            raise RedlineError(f"--route {spec!r} should look like /PREFIX=https://host")
-        parsed.append(Route.parse(prefix, url))
-    if not parsed:
-        raise RedlineError(
-            "give an upstream: --upstream https://api.openai.com (or --route /PREFIX=URL)"
-        )
-    prefixes = [r.prefix for r in parsed]
-    if len(set(prefixes)) != len(prefixes):
-        raise RedlineError("two routes share a prefix; give each --route its own /PREFIX")
-    return parsed
 
 
 def proxy(
@@ -54,6 +34,8 @@ def proxy(
     db: Path | None = DB_OPTION,
 ) -> None:
     """Run the recording proxy: point your agent's base URL at it."""
+    from redline.proxy import ProxyRunner, parse_routes, run_forever
+
     routes = parse_routes(upstream, route)
     db_path = config.db_path(db)
     runner = ProxyRunner(routes, config.spool_dir(db_path), host, port)

@@ -1,0 +1,77 @@
+"""Routes: which upstream a request goes to, by path prefix."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from yarl import URL
+
+from redline.errors import RedlineError
+from redline.proxy.headers import redacted_query
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    """Requests whose path starts with `prefix` go to `upstream`, with the prefix removed."""
+
+    prefix: str
+    upstream: URL
+
+    @classmethod
+    def parse(cls, prefix: str, upstream: str) -> Route:
+        problem = f"upstream {upstream!r} is not an http(s) URL; give e.g. https://api.openai.com"
+        try:
+            url = URL(upstream.strip())
+            valid = url.scheme in ("http", "https") and bool(url.host) and url.port is not None
+        except ValueError:  # yarl's word for a malformed host or port
+            valid = False
+        if not valid:
+            raise RedlineError(problem)
+        prefix = "/" + prefix.strip("/") if prefix.strip("/") else ""
+        return cls(prefix, url.with_fragment(None))
+
+    @property
+    def public(self) -> str:
+        """The upstream as shown and stored: no user:password, no credential parameters."""
+        url = self.upstream.with_user(None)
+        query = redacted_query(url.raw_query_string)
+        return str(url.with_query(None)) + (f"?{query}" if query else "")
+
+    def target(self, path: str, query: str) -> URL:
+        """The upstream URL for a request path; an upstream's own query (Azure's
+        `?api-version=`) comes first, then the request's."""
+        rest = path[len(self.prefix) :] or "/"
+        base = str(self.upstream.with_query(None)).rstrip("/")
+        both = "&".join(q for q in (self.upstream.raw_query_string, query) if q)
+        return URL(base + rest + (f"?{both}" if both else ""), encoded=True)
+
+
+def match_route(routes: Sequence[Route], path: str) -> Route | None:
+    """The route with the longest prefix that matches whole path segments."""
+    best: Route | None = None
+    for route in routes:
+        p = route.prefix
+        if (not p or path == p or path.startswith(p + "/")) and (
+            best is None or len(p) > len(best.prefix)
+        ):
+            best = route
+    return best
+
+
+def parse_routes(upstream: str | None, routes: Sequence[str]) -> list[Route]:
+    """Routes from `--upstream URL` (prefix /) and `--route /PREFIX=URL` specs."""
+    parsed = [Route.parse("", upstream)] if upstream else []
+    for spec in routes:
+        prefix, sep, url = spec.partition("=")
+        if not sep or not prefix.startswith("/"):
+            raise RedlineError(f"--route {spec!r} should look like /PREFIX=https://host")
+        parsed.append(Route.parse(prefix, url))
+    if not parsed:
+        raise RedlineError(
+            "give an upstream: --upstream https://api.openai.com (or --route /PREFIX=URL)"
+        )
+    prefixes = [r.prefix for r in parsed]
+    if len(set(prefixes)) != len(prefixes):
+        raise RedlineError("two routes share a prefix; give each --route its own /PREFIX")
+    return parsed

@@ -1,0 +1,198 @@
+"""Reading a finished exchange: pure, no database, so the store, tasks and replay share it.
+
+`parse_exchange` undoes the content codings of redline's copy of the bodies, finds the wire
+format from the path, parses the request, parses or reassembles the response, and derives what
+threading needs (the agent's session key, a title). Nothing in it can fail: whatever cannot be
+read is reported in `problems` and the raw bytes are kept.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from redline.transcripts import wire as wires
+from redline.transcripts.codings import decode_body
+from redline.transcripts.exchange import RawExchange, header
+from redline.transcripts.model import Request, Response, Text
+from redline.transcripts.sse import parse_sse
+
+# Exceptions a parser raises on a body of an unexpected shape.
+PARSE_ERRORS = (ValueError, KeyError, TypeError, AttributeError, IndexError, RecursionError)
+
+# Headers by which an agent names its session, and the agent each belongs to.
+SESSION_HEADERS = (
+    ("x-claude-code-session-id", "claude-code"),
+    ("session_id", "codex"),
+    ("session-id", "codex"),
+    ("conversation_id", "codex"),
+)
+UNPARSED_TITLE = "(request not parsed)"
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedExchange:
+    """What a raw exchange says, read once.
+
+    `fmt` is the wire format its path belongs to (None for other endpoints); `model_call` is
+    True for a request to a model that carried a body (a bodiless request on a model path, such
+    as a refused WebSocket upgrade, is not a call). `request_body`/`response_body` are redline's
+    decoded copies (the raw bytes when decoding failed). `outcome` and `error` are the proxy's,
+    corrected by what the body says (an error event inside a stream). `split` is the request
+    body taken apart by the format, when it parsed.
+    """
+
+    raw: RawExchange
+    fmt: wires.WireFormat | None
+    model_call: bool
+    request: Request | None
+    response: Response | None
+    request_body: bytes
+    response_body: bytes
+    split: wires.SplitBody | None
+    stream: bool
+    outcome: str
+    error: str | None
+    problems: tuple[str, ...]
+    session_key: str | None
+    title: str | None
+
+    @property
+    def parse_error(self) -> str | None:
+        return "; ".join(self.problems) or None
+
+    @property
+    def continues(self) -> str | None:
+        """The upstream id of the answer this call continues on the server's side, if any."""
+        if self.fmt is None or self.request is None:
+            return None
+        return self.fmt.continues(self.request)
+
+
+def parse_exchange(x: RawExchange, *, unparsed_because: str | None = None) -> ParsedExchange:
+    """Read `x`. With `unparsed_because`, the bodies are decoded but not parsed, and that reason
+    is the parse problem (for an exchange whose parsed form could not be stored)."""
+    detected = wires.detect(x.path)
+    fmt = None if unparsed_because else detected
+    problems: list[str] = []
+    request_body, request, body = _request(x, fmt, problems)
+    if unparsed_because:
+        problems.append(unparsed_because)
+    response_body, stream, response, outcome, error = _response(x, fmt, problems)
+    model_call = detected is not None and (bool(x.request_body) or x.method == "WEBSOCKET")
+    title = None
+    if model_call:
+        title = _title(request) if request is not None else UNPARSED_TITLE
+    return ParsedExchange(
+        raw=x,
+        fmt=detected,
+        model_call=model_call,
+        request=request,
+        response=response,
+        request_body=request_body,
+        response_body=response_body,
+        split=fmt.split_body(body) if fmt is not None and body is not None else None,
+        stream=stream,
+        outcome=outcome or x.outcome,
+        error=error or x.error,
+        problems=tuple(problems),
+        session_key=session_key(x.request_headers),
+        title=title,
+    )
+
+
+def _request(
+    x: RawExchange, fmt: wires.WireFormat | None, problems: list[str]
+) -> tuple[bytes, Request | None, dict[str, Any] | None]:
+    try:
+        raw = decode_body(x.request_body, header(x.request_headers, "content-encoding"))
+    except ValueError as exc:
+        problems.append(f"request: {exc}")
+        return x.request_body, None, None
+    if fmt is None or not raw:
+        return raw, None, None
+    try:
+        body = json.loads(raw)
+        if not isinstance(body, dict):
+            raise ValueError("the body is not a JSON object")
+        return raw, fmt.parse_request(body), body
+    except PARSE_ERRORS as exc:
+        problems.append(f"request: {exc}")
+        return raw, None, None
+
+
+def _response(
+    x: RawExchange, fmt: wires.WireFormat | None, problems: list[str]
+) -> tuple[bytes, bool, Response | None, str | None, str | None]:
+    """The decoded body, whether it was a stream, the response, and the outcome and error the
+    body itself tells (None where it adds nothing to the proxy's)."""
+    websocket = x.extra.get("transport") == "websocket"
+    content_type = (header(x.response_headers, "content-type") or "").lower()
+    stream = websocket or "text/event-stream" in content_type
+    try:
+        raw = decode_body(x.response_body, header(x.response_headers, "content-encoding"))
+    except ValueError as exc:
+        problems.append(f"response: {exc}")
+        return x.response_body, stream, None, None, None
+    if fmt is None or x.status is None or not raw:
+        return raw, stream, None, None, None
+    if x.status >= 400:
+        error = None
+        if not x.error:
+            error = f"upstream answered {x.status}: {raw[:500].decode('utf-8', 'replace')}"
+        return raw, stream, None, None, error
+    if not (200 <= x.status < 300 or websocket):
+        return raw, stream, None, None, None
+    response: Response | None = None
+    outcome = error = None
+    try:
+        if stream:
+            result = fmt.reassemble(parse_sse(raw.decode("utf-8", "replace")))
+            response = result.response
+            if result.error:
+                outcome, error = "error", result.error
+            elif not result.complete and x.outcome == "complete":
+                outcome = "incomplete"
+        else:
+            response = fmt.parse_response(json.loads(raw))
+    except PARSE_ERRORS as exc:
+        problems.append(f"response: {exc}")
+    if response is not None:
+        # A tool call whose arguments were cut off keeps the raw fragment; say so at call level.
+        for call in response.message.tool_calls:
+            if call.parse_error is not None:
+                problems.append(
+                    f"response: arguments of tool call {call.name} ({call.id}): {call.parse_error}"
+                )
+    return raw, stream, response, outcome, error
+
+
+def session_key(headers: Iterable[tuple[str, str]]) -> str | None:
+    """The agent session a call belongs to, from the agent's own session header."""
+    headers = list(headers)
+    for name, agent in SESSION_HEADERS:
+        value = header(headers, name)
+        if value:
+            sub = header(headers, "x-claude-code-agent-id") if agent == "claude-code" else None
+            return f"{agent}:{value}" + (f"/{sub}" if sub else "")
+    return None
+
+
+# A text part that is one tagged block is agent boilerplate (Claude Code's <system-reminder>,
+# Codex's <environment_context>), not what the user asked.
+_TAGGED_BLOCK = re.compile(r"<([A-Za-z][\w-]*)\b[^>]*>.*</\1>", re.S)
+
+
+def _title(request: Request) -> str | None:
+    """What the user first asked: the first user text that is not agent boilerplate."""
+    for m in request.messages:
+        if m.role != "user":
+            continue
+        for part in m.parts:
+            text = part.text.strip() if isinstance(part, Text) else ""
+            if text and not _TAGGED_BLOCK.fullmatch(text):
+                return " ".join(text.split())[:120]
+    return None
