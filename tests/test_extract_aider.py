@@ -1,5 +1,5 @@
 """aider's text edit formats: SEARCH/REPLACE (`diff`, `diff-fenced`), `whole` and `udiff`
-(wire_formats.md §2.3)."""
+(docs/wire-formats.md §2.3)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Claude Code's file tools (wire_formats.md §2.1), read from real-shaped Anthropic responses."""
+"""Claude Code's file tools (docs/wire-formats.md §2.1), read from real-shaped Anthropic responses."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """Cline and Roo Code: XML tool tags in text (classic Cline), the same tools as native calls,
-and Roo's `apply_diff` blocks with `:start_line:` (wire_formats.md §2.4, §2.5)."""
+and Roo's `apply_diff` blocks with `:start_line:` (docs/wire-formats.md §2.4, §2.5)."""
 
 from __future__ import annotations
 

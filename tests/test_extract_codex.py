@@ -1,5 +1,5 @@
 """Codex `apply_patch` in its three forms (custom tool, function tool, shell command), and the
-Responses API's built-in `apply_patch_call` (wire_formats.md §2.2)."""
+Responses API's built-in `apply_patch_call` (docs/wire-formats.md §2.2)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Editor-command tools: Anthropic's `str_replace_based_edit_tool`, OpenHands
 `str_replace_editor` / `file_editor` (also spelled out in text), and the other agents' named
-edit tools (wire_formats.md §2.5-2.10)."""
+edit tools (docs/wire-formats.md §2.5-2.10)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """The anthropic-messages wire format, requests: path matching, parse/render identity, and
-how request bodies map onto canonical messages (reference/wire_formats.md section 1c).
+how request bodies map onto canonical messages (docs/wire-formats.md section 1c).
 """
 
 from __future__ import annotations

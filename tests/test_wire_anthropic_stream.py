@@ -1,5 +1,5 @@
 """The anthropic-messages wire format, responses: non-streamed answers and SSE stream
-reassembly (reference/wire_formats.md section 1c).
+reassembly (docs/wire-formats.md section 1c).
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """The openai-chat wire format: requests both ways, responses, stream reassembly.
 
 Bodies and streams are shaped as Chat Completions and its clients send them
-(reference/wire_formats.md section 1a).
+(docs/wire-formats.md section 1a).
 """
 
 from __future__ import annotations

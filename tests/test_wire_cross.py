@@ -1,7 +1,7 @@
 """A transcript captured in one wire format renders as a valid request of the other two.
 
 Replay needs it: a task recorded from Claude Code is sent to an OpenAI model and back. Validity
-is checked by the rules each API enforces (reference/wire_formats.md sections 1 and 3.2.10):
+is checked by the rules each API enforces (docs/wire-formats.md sections 1 and 3.2.10):
 only the keys the API knows, Anthropic's alternating turns with tool_result blocks first, every
 call followed by its result, no provider ciphertext sent to another provider.
 """

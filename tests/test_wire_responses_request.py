@@ -1,5 +1,5 @@
 """The openai-responses wire format, requests: path matching, parse/render identity, and
-how input items map onto canonical messages (reference/wire_formats.md section 1b).
+how input items map onto canonical messages (docs/wire-formats.md section 1b).
 """
 
 from __future__ import annotations

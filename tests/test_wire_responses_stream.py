@@ -1,5 +1,5 @@
 """The openai-responses wire format, responses: non-streamed answers and SSE stream
-reassembly (reference/wire_formats.md section 1b).
+reassembly (docs/wire-formats.md section 1b).
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Anthropic Messages request bodies shared by the anthropic wire tests and test_wire_cross.
 
-Shaped as the Messages API and Claude Code send them (reference/wire_formats.md section 1c).
+Shaped as the Messages API and Claude Code send them (docs/wire-formats.md section 1c).
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """OpenAI Responses request bodies shared by the responses wire tests and test_wire_cross.
 
-Shaped as the Responses API and Codex CLI send them (reference/wire_formats.md section 1b).
+Shaped as the Responses API and Codex CLI send them (docs/wire-formats.md section 1b).
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Code extraction: everything a model output wrote, as `Edit`s, `CodeBlock`s and `Unparsed`.
 
 `extract(message)` reads the output's text and tool calls (reasoning is not output and is
-skipped). The forms it knows are listed in `_text` and `_tools`; wire_formats.md §2 and §4 hold
+skipped). The forms it knows are listed in `_text` and `_tools`; docs/wire-formats.md §2 and §4 hold
 the facts about each agent.
 """
 

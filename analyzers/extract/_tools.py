@@ -1,5 +1,5 @@
 """Edits written through tool calls, read from the shape of the arguments rather than a list of
-tool names, so that the same rule covers every agent (wire_formats.md §2, §4):
+tool names, so that the same rule covers every agent (docs/wire-formats.md §2, §4):
 
 * a patch anywhere (`*** Begin Patch`): Codex `apply_patch` as a custom tool (raw input), a
   function tool (`input`, `patch`, `patchText`), or a shell command (`cmd`, `command`, argv);

@@ -1,7 +1,7 @@
 """A fake Anthropic Messages upstream on 127.0.0.1 that answers like the real API.
 
 Endpoints, auth, error bodies, the message JSON and the SSE event stream follow
-../shared/reference/wire_formats.md §1c and the `anthropic` SDK's types. Answers are deterministic
+docs/wire-formats.md §1c and the `anthropic` SDK's types. Answers are deterministic
 functions of the request (ids and signatures included), so a direct call and a call through the
 proxy can be compared byte for byte, and a streamed and a whole answer to the same conversation
 carry the same tool ids. `script` queues exact answers, faults included.

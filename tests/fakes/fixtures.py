@@ -55,7 +55,7 @@ CLAUDE_CODE_BETAS = "claude-code-20250219,interleaved-thinking-2025-05-14"
 
 
 def claude_code_client(base: str, api_key: str, session: str) -> anthropic.Anthropic:
-    """The anthropic SDK sending what Claude Code sends (wire_formats.md §1c, §2.1): its
+    """The anthropic SDK sending what Claude Code sends (docs/wire-formats.md §1c, §2.1): its
     User-Agent, `x-api-key`, a session id header and `?beta=true` on every call."""
     return anthropic.Anthropic(
         base_url=base,
@@ -72,7 +72,7 @@ def claude_code_client(base: str, api_key: str, session: str) -> anthropic.Anthr
     )
 
 
-# Codex's shell tool (wire_formats.md, observed first-hand: patches arrive through it too).
+# Codex's shell tool (docs/wire-formats.md, observed first-hand: patches arrive through it too).
 CODEX_TOOLS: list[Any] = [
     {
         "type": "function",

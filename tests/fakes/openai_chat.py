@@ -1,6 +1,6 @@
 """A fake OpenAI Chat Completions upstream on 127.0.0.1 that answers like the real API.
 
-Framing, error bodies and usage follow ../shared/reference/wire_formats.md §1a. Answers are
+Framing, error bodies and usage follow docs/wire-formats.md §1a. Answers are
 deterministic functions of the request (ids included), so a direct call and a call through the
 proxy can be compared byte for byte. `script` lets a test queue exact answers.
 """

@@ -3,7 +3,7 @@
 `POST /v1/responses` answers whole or streamed (`event:` + `data:` SSE, a `sequence_number` on
 every event, no `[DONE]`), and `GET /v1/responses` upgraded to a WebSocket answers each
 `{"type": "response.create", ...}` frame with the same events as text frames, as Codex uses it.
-Facts: ../shared/reference/wire_formats.md §1b and §3.2. Earlier responses are kept in memory, so
+Facts: docs/wire-formats.md §1b and §3.2. Earlier responses are kept in memory, so
 `previous_response_id` continues them. Answers are deterministic functions of the request: item
 and call ids depend on the conversation only, so a streamed and a whole answer agree.
 """

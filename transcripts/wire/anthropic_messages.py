@@ -1,6 +1,6 @@
 """Anthropic Messages (`POST /v1/messages`).
 
-Facts: ../shared/reference/wire_formats.md section 1c. The mapping:
+Facts: docs/wire-formats.md section 1c. The mapping:
 
 * top-level `system` (a string or text blocks) is `Request.system`; a string is one `Text` marked
   `content_form: "string"`. A message's `content` is a list of blocks unless marked the same way.

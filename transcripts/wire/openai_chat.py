@@ -1,6 +1,6 @@
 """OpenAI Chat Completions (`POST /v1/chat/completions`).
 
-Facts: ../shared/reference/wire_formats.md section 1a. How a message's `content` was spelled
+Facts: docs/wire-formats.md section 1a. How a message's `content` was spelled
 (a string, a list of parts, null or absent) is kept in `Message.extra["content_form"]` so that
 render(parse(x)) gives back x.
 """

@@ -1,6 +1,6 @@
 """OpenAI Responses (`POST /v1/responses`).
 
-Facts: ../shared/reference/wire_formats.md section 1b. The mapping:
+Facts: docs/wire-formats.md section 1b. The mapping:
 
 * `instructions` is `Request.system` (one `Text`); absent stays None. `input` as a bare string is
   one user message marked `content_form: "input_string"`.
