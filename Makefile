@@ -27,13 +27,20 @@ $(VENV)/.installed: pyproject.toml
 test: install
 	$(BIN)/python -m pytest; rc=$$?; [ $$rc -eq 5 ] && exit 0; exit $$rc
 
+# mypy finds modules by their import names, and the parts live in top-level folders that
+# pyproject maps into `redline`; so it checks a tree of links shaped like the installed package.
+TYPECHECK := .typecheck
+
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy redline transcripts proxy analyzers replay
+	@rm -rf $(TYPECHECK) && mkdir -p $(TYPECHECK)/redline
+	@for f in redline/*; do ln -s ../../$$f $(TYPECHECK)/redline/; done
+	@for p in transcripts proxy analyzers replay; do ln -s ../../$$p $(TYPECHECK)/redline/$$p; done
+	cd $(TYPECHECK) && ../$(BIN)/mypy redline
 
 bench: install
 	@for f in bench/bench_*.py; do echo "== $$f"; $(BIN)/python $$f || exit 1; done
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache $(TYPECHECK)

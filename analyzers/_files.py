@@ -15,9 +15,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
 from redline.analyzers._model import Edit
+from redline.analyzers.extract import decode_arguments
 from redline.analyzers.extract._text import fences
-from redline.analyzers.extract._tools import PATH_KEYS, decode_arguments, from_call
-from redline.transcripts.model import Message, Request, Text, ToolCall, ToolResult
+from redline.analyzers.extract._tools import PATH_KEYS, from_call
+from redline.transcripts import Message, Request, Text, ToolCall, ToolResult
 
 
 @dataclass(frozen=True, slots=True)
@@ -261,8 +262,9 @@ def _unwrap_exec_output(text: str) -> str:
             decoded = json.loads(stripped)
         except ValueError:
             decoded = None
-        if isinstance(decoded, Mapping) and isinstance(decoded.get("output"), str):
-            return decoded["output"]
+        output = decoded.get("output") if isinstance(decoded, Mapping) else None
+        if isinstance(output, str):
+            return output
     head = text[:600]
     marker = head.find("\nOutput:\n")
     if marker >= 0 and re.match(r"(?:Chunk ID|Wall time|Exit code|Process exited|Command)", text):

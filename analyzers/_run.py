@@ -11,7 +11,7 @@ from redline.analyzers._model import Analyzer, Verdict
 from redline.analyzers._options import parse_options, split_spec
 from redline.analyzers._registry import Registry, default_registry
 from redline.errors import RedlineError
-from redline.transcripts.model import Message, Request
+from redline.transcripts import Message, Request
 
 
 @dataclass(frozen=True, slots=True)

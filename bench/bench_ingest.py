@@ -14,8 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from redline import config
-from redline.transcripts.spool import RawExchange, SpoolWriter, new_id
-from redline.transcripts.store import open_store
+from redline.transcripts import RawExchange, SpoolWriter, new_id, open_store
 
 
 def session(calls: int) -> list[RawExchange]:

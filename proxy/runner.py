@@ -14,7 +14,8 @@ from aiohttp import web
 
 from redline.errors import RedlineError
 from redline.proxy.recorder import Recorder
-from redline.proxy.server import Proxy, Route
+from redline.proxy.routes import Route
+from redline.proxy.server import Proxy
 
 
 class ProxyRunner:

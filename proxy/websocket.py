@@ -22,7 +22,8 @@ from redline.proxy.headers import forwardable
 from redline.transcripts import WireFormat, wire
 
 if TYPE_CHECKING:
-    from redline.proxy.server import Proxy, Route
+    from redline.proxy.routes import Route
+    from redline.proxy.server import Proxy
 
 # The handshake headers aiohttp computes itself for the upstream connection.
 _SEC_WEBSOCKET = (

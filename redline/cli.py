@@ -11,9 +11,9 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-import click
 import typer
 from typer.core import TyperGroup
+from typer.exceptions import TyperException
 
 from redline.clikit import describe
 from redline.errors import RedlineError
@@ -34,15 +34,13 @@ class _OneLineErrors(TyperGroup):
     ) -> Any:
         try:
             code = super().main(args, prog_name, complete_var, False, windows_expand_args, **extra)
-        except click.UsageError as exc:
-            where = f" (see `{exc.ctx.command_path} --help`)" if exc.ctx is not None else ""
-            message = exc.format_message()
+        except TyperException as exc:  # click's usage errors, as typer vendors them
+            ctx = getattr(exc, "ctx", None)
+            where = f" (see `{ctx.command_path} --help`)" if ctx is not None else ""
+            message = " ".join(exc.format_message().split())
             print(f"error: {message[:1].lower()}{message[1:]}{where}", file=sys.stderr)
-            code = 2
-        except click.ClickException as exc:
-            print(f"error: {exc.format_message()}", file=sys.stderr)
             code = exc.exit_code
-        except click.Abort:
+        except typer.Abort:
             print("aborted", file=sys.stderr)
             code = 1
         except RedlineError as exc:  # a command that forgot @user_errors still fails in one line

@@ -27,6 +27,7 @@ from redline.transcripts.store import bulk
 from redline.transcripts.store.rows import Placement, exchange_row
 from redline.transcripts.store.threading import Answer, Threader
 from redline.transcripts.store.tree import DedupWriter, IndexedDecoration, Node, chain
+from redline.transcripts.wire import BlobKind
 
 BATCH = 500
 
@@ -290,7 +291,7 @@ class _Batch:
         return exchange_row(p, at)
 
 
-def _blobs(blobs: Mapping[str, Any]) -> Iterator[tuple[str, str, str]]:
+def _blobs(blobs: Mapping[BlobKind, Any]) -> Iterator[tuple[BlobKind, str, str]]:
     """(kind, hash, canonical JSON) of each blob."""
     for kind, value in blobs.items():
         content = canonical_json(value)

@@ -227,8 +227,12 @@ def _rebuild_request(con: duckdb.DuckDBPyConnection, row: dict[str, Any]) -> Req
         return None
     fmt = wires.get(row["wire"])
     blobs: dict[wires.BlobKind, Any] = {}
-    for kind, digest in (("tools", row["tools_hash"]), ("system", row["system_hash"])):
-        value = _blob(con, digest)
+    columns: tuple[tuple[wires.BlobKind, str], ...] = (
+        ("tools", "tools_hash"),
+        ("system", "system_hash"),
+    )
+    for kind, column in columns:
+        value = _blob(con, row[column])
         if value is not _MISSING:
             blobs[kind] = value
     body = fmt.join_body(wires.SplitBody(json.loads(row["request_meta"]), blobs))

@@ -43,10 +43,22 @@ class SplitBody:
 
 
 class WireFormat(Protocol):
-    name: str
-    history_key: str  # the body key that holds the conversation (dedup'd in the message tree)
-    system_key: str | None  # the body key of a top-level system prompt, if the format has one
-    terminal_events: frozenset[str]  # stream event types after which nothing more comes
+    @property
+    def name(self) -> str: ...
+    @property
+    def history_key(self) -> str:
+        """The body key that holds the conversation (dedup'd in the message tree)."""
+        ...
+
+    @property
+    def system_key(self) -> str | None:
+        """The body key of a top-level system prompt, if the format has one."""
+        ...
+
+    @property
+    def terminal_events(self) -> frozenset[str]:
+        """Stream event types after which nothing more comes."""
+        ...
 
     def matches(self, path: str) -> bool: ...
     def parse_request(self, body: Mapping[str, Any]) -> Request: ...
@@ -82,7 +94,7 @@ class BodyKeys:
     top-level keys of the request body (all three built-in formats)."""
 
     history_key: str
-    system_key: str | None
+    system_key: str | None = None
 
     def split_body(self, body: Mapping[str, Any]) -> SplitBody:
         meta = {k: v for k, v in body.items() if k != self.history_key}

@@ -34,6 +34,7 @@ from redline.transcripts.model import (
     Part,
     Request,
     Response,
+    Role,
     Text,
     Thinking,
     Tool,
@@ -320,7 +321,7 @@ def _from_other_format(request: Request) -> Request:
         system.extend(messages.pop(0).parts)
     shaped: list[Message] = []
     for m in messages:
-        role = "assistant" if m.role == "assistant" else "user"
+        role: Role = "assistant" if m.role == "assistant" else "user"
         parts = tuple(_safe_id(p) for p in m.parts if role == "user" or not isinstance(p, Image))
         if shaped and shaped[-1].role == role:
             parts = shaped.pop().parts + parts

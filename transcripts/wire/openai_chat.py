@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 from redline.transcripts.model import (
@@ -75,7 +75,7 @@ def _parse_content(content: Any) -> tuple[tuple[Part, ...], str | None]:
     return (Opaque({"content": content}),), "other"
 
 
-def _render_content(parts: list[Part], form: str | None) -> Any:
+def _render_content(parts: Sequence[Part], form: str | None) -> Any:
     if form == "null" and not parts:
         return None
     if form == "other" and len(parts) == 1 and isinstance(parts[0], Opaque):
