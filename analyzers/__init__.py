@@ -5,7 +5,8 @@
                                      ▼
                                   Change ──▶ Analyzer.check(output, context) ──▶ Verdict, Finding
 
-Everything else in this package is internal; other parts use only these names.
+Everything else in this package is internal; other parts use only these names, and checks
+(built-in or plugin) these and `redline.analyzers.python`, the tools for reading Python.
 """
 
 from redline.analyzers._context import Change, Context
@@ -24,7 +25,7 @@ from redline.analyzers._model import (
 from redline.analyzers._options import describe as describe_option
 from redline.analyzers._registry import ENTRY_POINT_GROUP, Registry, default_registry
 from redline.analyzers._run import Check, parse_check, run_checks, verdict_to_dict
-from redline.analyzers.extract import extract
+from redline.analyzers.extract import decode_arguments, extract, tool_use
 
 __all__ = [
     "ENTRY_POINT_GROUP",
@@ -43,6 +44,7 @@ __all__ = [
     "Unparsed",
     "Verdict",
     "call_output",
+    "decode_arguments",
     "default_registry",
     "describe_option",
     "extract",
@@ -50,5 +52,6 @@ __all__ = [
     "load_file",
     "parse_check",
     "run_checks",
+    "tool_use",
     "verdict_to_dict",
 ]

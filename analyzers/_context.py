@@ -13,10 +13,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
-from redline.analyzers._files import Files, files_from_request
+from redline.analyzers._files import Files, View, files_from_request
 from redline.analyzers._model import CodeBlock, Edit, Extraction, Unparsed
 from redline.analyzers.extract import extract
 from redline.analyzers.extract._diffs import excerpt
+from redline.analyzers.extract._language import from_shebang
 from redline.transcripts.model import Message, Request
 
 T = TypeVar("T")
@@ -116,6 +117,17 @@ class Context:
         return [*self.extraction(output).unparsed, *cut]
 
 
+def _shebang_language(edit: Edit, old: View | None) -> str | None:
+    """The language a file with no known extension declares on its first line (`#!/usr/bin/env
+    python3`): the new file's when the edit writes it whole, else the file's as the transcript
+    shows it, or the edit's own old code when it starts on line 1."""
+    if edit.kind == "write":
+        return from_shebang(edit.after)
+    if old is not None and old.start_line == 1:
+        return from_shebang(old.text)
+    return from_shebang(edit.before) if edit.start_line == 1 else None
+
+
 def changes(extraction: Extraction, known: Files) -> tuple[Change, ...]:
     files = known.copy()
     out = []
@@ -137,7 +149,7 @@ def changes(extraction: Extraction, known: Files) -> tuple[Change, ...]:
         out.append(
             Change(
                 edit.path,
-                edit.language,
+                edit.language or _shebang_language(edit, old),
                 before,
                 edit.after,
                 edit.kind,
@@ -152,7 +164,7 @@ def changes(extraction: Extraction, known: Files) -> tuple[Change, ...]:
         out.append(
             Change(
                 path,
-                block.language,
+                block.language or from_shebang(block.code),
                 "",
                 block.code,
                 "block",

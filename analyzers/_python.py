@@ -32,8 +32,10 @@ import textwrap
 import warnings
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
 import libcst as cst
+import libcst.matchers as m
 from libcst.metadata import CodeRange, MetadataWrapper, PositionProvider
 
 from redline.analyzers._context import Change, Context
@@ -73,6 +75,10 @@ class Source:
 
 @dataclass(frozen=True, slots=True)
 class PythonUnit:
+    """One Python change, read: `new` is the code after it (inside its file when the transcript
+    showed the file), `old` the code it replaced, read the same way. Report a finding on line
+    `m` of `new.text` as `new.line(m)`; only lines `new.region` are the change's own."""
+
     change: Change
     new: Source
     old: Source | None  # None when there was no old code, or it did not parse
@@ -140,7 +146,8 @@ def python_code(output: Message, context: Context) -> PythonCode:
         )
         return dataclasses.replace(read_changes(context.changes(output)), skipped=skipped)
 
-    return context.remember("python", output, read)
+    code: PythonCode = context.remember("python", output, read)
+    return code
 
 
 def read_changes(changes: tuple[Change, ...]) -> PythonCode:
@@ -414,6 +421,9 @@ def _continued(lines: list[str], i: int) -> bool:
     return i > 0 and lines[i - 1].rstrip().endswith("\\")
 
 
+# ast nodes that have a position (statements, expressions, handlers...)
+Located = TypeVar("Located", ast.stmt, ast.expr, ast.excepthandler)
+
 # --- libcst on the pieces that matter ----------------------------------------------------------
 
 
@@ -436,11 +446,11 @@ class Chunk:
         pos = self._positions[node]
         return pos.start.line + self.offset, pos.end.line + self.offset
 
-    def in_order(self, kind: type[ast.AST]) -> list[ast.AST]:
+    def in_order(self, kind: type[Located]) -> list[Located]:
         """The ast nodes of `kind` in these statements, in source order: the order in which a
         libcst visitor meets the same nodes."""
         found = [n for stmt in self.nodes for n in ast.walk(stmt) if isinstance(n, kind)]
-        found.sort(key=lambda n: (n.lineno, n.col_offset))  # type: ignore[attr-defined]
+        found.sort(key=lambda n: (n.lineno, n.col_offset))
         return found
 
 
@@ -494,3 +504,19 @@ def _chunks(
             yield Unparsed(None, reason, excerpt(text))
             continue
         yield Chunk(module, start - 1 - (1 if wrapped else 0), nodes, text)
+
+
+# --- matchers ------------------------------------------------------------------------------------
+
+
+def dotted(name: str) -> Any:
+    """A libcst matcher for a dotted name: `sys.exit` -> Attribute(Name("sys"), Name("exit"))."""
+    *head, last = name.split(".")
+    if not head:
+        return m.Name(last)
+    return m.Attribute(value=dotted(".".join(head)), attr=m.Name(last))
+
+
+def one_of(*names: str) -> Any:
+    """A libcst matcher for any of the dotted `names`: `one_of("exit", "sys.exit")`."""
+    return m.OneOf(*(dotted(n) for n in names)) if len(names) > 1 else dotted(names[0])

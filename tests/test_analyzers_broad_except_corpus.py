@@ -14,26 +14,7 @@ CHECK = "broad-except"
 CASES = load_corpus("broad_except")
 
 # cases the check gets wrong today, each with what it gets wrong
-KNOWN_MISSES: dict[str, str] = {
-    "pa01-alias-assign-exception": "`E = Exception` is not followed (issue 15 item 2)",
-    "pa02-alias-assign-baseexception": "`AnyError = BaseException` is not followed (item 2)",
-    "pa03-alias-import-from-builtins": (
-        "`from builtins import Exception as E` is not followed (issue 15 item 2)"
-    ),
-    "pa04-alias-tuple-bound-to-name": (
-        "`BROAD = (OSError, Exception)` then `except BROAD:` is not followed (item 2)"
-    ),
-    "pa05-alias-inside-tuple": "an alias of Exception inside a handler's tuple (item 2)",
-    "pa06-alias-edit-adds-handler": (
-        "an alias defined in the file the transcript read is not followed into the edit (item 2)"
-    ),
-    "pa07-shebang-write-no-extension": (
-        "a `#!/usr/bin/env python3` file without `.py` is not read as Python (issue 15 item 2)"
-    ),
-    "pa08-shebang-codex-add-file": (
-        "a `#!/usr/bin/python3` file added by apply_patch is not read as Python (item 2)"
-    ),
-}
+KNOWN_MISSES: dict[str, str] = {}
 
 
 @pytest.fixture(scope="module")

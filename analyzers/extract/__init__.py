@@ -12,8 +12,9 @@ import json
 from collections.abc import Mapping
 
 from redline.analyzers._model import CodeBlock, Edit, Extraction, Unparsed
+from redline.analyzers.extract._json import decode_arguments
 from redline.analyzers.extract._text import from_text
-from redline.analyzers.extract._tools import decode_arguments, from_arguments, from_call, from_shell
+from redline.analyzers.extract._tools import from_arguments, from_call, from_shell
 from redline.transcripts.model import Message, Opaque, Text, ToolCall
 
 
@@ -78,8 +79,9 @@ def _from_opaque(data: Mapping[str, object]) -> Extraction:
         return from_call(ToolCall(str(data.get("call_id", "")), name, str(data["arguments"])))
     if kind in ("shell_call", "local_shell_call") and isinstance(data.get("action"), Mapping):
         return from_arguments(name, data)
-    if kind in ("server_tool_use", "mcp_tool_use") and isinstance(data.get("input"), Mapping):
-        return from_arguments(name, data["input"])
+    tool_input = data.get("input")
+    if kind in ("server_tool_use", "mcp_tool_use") and isinstance(tool_input, Mapping):
+        return from_arguments(name, tool_input)
     return Extraction()
 
 

@@ -11,7 +11,7 @@ import dataclasses
 import re
 from collections.abc import Iterable
 
-from redline.analyzers._model import Edit, Unparsed
+from redline.analyzers._model import Edit, EditKind, Unparsed
 from redline.analyzers.extract._language import from_path
 
 Parsed = tuple[list[Edit], list[Unparsed]]
@@ -354,7 +354,7 @@ def parse_search_replace(
                 replace.pop()  # a fence around the block, or the text's last newline
             replace.append("")
         before, after = "\n".join(search), "\n".join(replace)
-        kind = "insert" if not before.strip() else "replace"
+        kind: EditKind = "insert" if not before.strip() else "replace"
         edits.append(
             Edit(
                 target,

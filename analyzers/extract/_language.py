@@ -78,6 +78,20 @@ def from_path(path: str | None) -> str | None:
     return _BY_EXTENSION.get(name[dot:]) if dot > 0 else None
 
 
+# `#!/usr/bin/python3`, `#!/usr/bin/env python3`, `#!/usr/bin/env -S python3 -u`, `#! pypy3`
+_PYTHON_SHEBANG = re.compile(
+    r"#![ \t]*(?:\S*/)?(?:env[ \t]+(?:-\S*[ \t]+)*)?(?:python|pypy)[0-9.]*(?:[ \t]|$)"
+)
+
+
+def from_shebang(text: str | None) -> str | None:
+    """ "python" when the first line of `text` is a Python shebang line (a script without a
+    `.py` name), else None."""
+    if not text or not text.startswith("#!"):
+        return None
+    return "python" if _PYTHON_SHEBANG.match(text.split("\n", 1)[0].rstrip()) else None
+
+
 def from_tag(tag: str) -> str | None:
     tag = tag.strip().lower()
     return _BY_TAG.get(tag, tag) if tag else None

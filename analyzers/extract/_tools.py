@@ -19,7 +19,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from redline.analyzers._model import CodeBlock, Edit, Extraction, Unparsed
+from redline.analyzers._model import CodeBlock, Edit, EditKind, Extraction, Unparsed
 from redline.analyzers.extract._diffs import (
     excerpt,
     has_patch,
@@ -311,7 +311,7 @@ def _notebook(args: Mapping[str, Any], path: str, source: str, origin: str) -> E
     if args.get("edit_mode") == "delete":
         return Extraction()
     language = "markdown" if args.get("cell_type") == "markdown" else "python"
-    kind = "insert" if args.get("edit_mode") == "insert" else "replace"
+    kind: EditKind = "insert" if args.get("edit_mode") == "insert" else "replace"
     return Extraction((Edit(path, "", source, language, kind, origin=origin),))
 
 
@@ -380,7 +380,7 @@ def from_shell(script: str, origin: str) -> Extraction:
                     Unparsed(path, "a heredoc without its closing delimiter", excerpt(body))
                 )
                 continue
-            kind = "insert" if append else "write"
+            kind: EditKind = "insert" if append else "write"
             edits.append(Edit(path, "", body, from_path(path), kind, origin=f"{origin} heredoc"))
         elif _PYTHON.search(line):
             blocks.append(CodeBlock(body, "python", None, f"{origin} heredoc"))

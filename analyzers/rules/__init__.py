@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from redline.analyzers._model import Analyzer
+from redline.analyzers import Analyzer
 from redline.analyzers.rules import (
     broad_except,
     placeholder,

@@ -16,9 +16,14 @@ on `logging`, on a logger name (`log`, `logger`, `LOG`, `_logger`, `audit_log`, 
 attribute: `self.log`) or on `logging.getLogger(...)`; `traceback.print_exc`/`print_exception`,
 `warnings.warn`, or `print(..., file=X)` with X not None. `suppress` always swallows.
 
+A name the module binds only to a broad type is followed (`aliases_in`): `E = Exception`,
+`AnyError = BaseException`, `BROAD = (OSError, Exception)`, `from builtins import Exception as
+E`, an alias of an alias; `except E:`, `except (KeyError, E):` and `suppress(E)` are then broad.
+"The module" is the code read with the handler: the file the transcript showed, else the
+fragment the output wrote.
+
 Only what the output introduced counts (`judge`): handlers are matched between the code the
-edit replaced and its new code by their header lines. Names bound to `Exception` by assignment
-or import aliases are not followed.
+edit replaced and its new code by their header lines.
 """
 
 from __future__ import annotations
@@ -26,31 +31,27 @@ from __future__ import annotations
 import ast
 import dataclasses
 import difflib
+import functools
 import re
 from collections import Counter
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from types import MappingProxyType
 
 import libcst as cst
 import libcst.matchers as m
 
-from redline.analyzers._context import Context
-from redline.analyzers._model import Example, Finding, Option, Unparsed, Verdict
-from redline.analyzers._python import Chunk, PythonUnit, Source, chunks, fragment, python_code
-from redline.transcripts.model import Message
-
-
-def dotted(name: str) -> Any:
-    """A matcher for a dotted name: `sys.exit` -> Attribute(Name("sys"), Name("exit"))."""
-    *head, last = name.split(".")
-    if not head:
-        return m.Name(last)
-    return m.Attribute(value=dotted(".".join(head)), attr=m.Name(last))
-
-
-def one_of(*names: str) -> Any:
-    return m.OneOf(*(dotted(n) for n in names)) if len(names) > 1 else dotted(names[0])
-
+from redline.analyzers import Context, Example, Finding, Option, Unparsed, Verdict
+from redline.analyzers.python import (
+    Chunk,
+    PythonUnit,
+    Source,
+    chunks,
+    fragment,
+    one_of,
+    python_code,
+)
+from redline.transcripts import Message
 
 BROAD_NAME = one_of("Exception", "BaseException", "builtins.Exception", "builtins.BaseException")
 EXIT_FUNCS = one_of(
@@ -96,25 +97,149 @@ CANDIDATE = re.compile(r"\bexcept\b(?:\s*:|(?=.*?\b(?:Base)?Exception\b))|\bsupp
 # Every handler, broad or not: the old side of an edit is matched handler by handler.
 ANY_HANDLER = re.compile(r"\bexcept\b|\bsuppress\b")
 
+Aliases = Mapping[str, str]  # a name bound to a broad type in the module -> what it is bound to
+NO_ALIASES: Aliases = MappingProxyType({})
 
-def broad(node: cst.BaseExpression) -> bool:
-    """`Exception`, `BaseException` (also via `builtins.`), or a tuple holding one, however
-    deeply nested or starred (`(OSError, (Exception,))`, `(*[Exception],)`)."""
+
+def broad(node: cst.BaseExpression, aliases: Aliases = NO_ALIASES) -> bool:
+    """`Exception`, `BaseException` (also via `builtins.`), a name in `aliases`, or a tuple
+    holding one, however deeply nested or starred (`(OSError, (Exception,))`, `(*[E],)`)."""
     if m.matches(node, BROAD_NAME):
         return True
+    if isinstance(node, cst.Name):
+        return node.value in aliases
     if isinstance(node, cst.Tuple | cst.List | cst.Set):
-        return any(broad(e.value) for e in node.elements)
+        return any(broad(e.value, aliases) for e in node.elements)
     return False
 
 
-def broad_suppress(node: cst.Call) -> bool:
+def broad_suppress(node: cst.Call, aliases: Aliases = NO_ALIASES) -> bool:
     """`suppress(...)` / `contextlib.suppress(...)` with a broad argument (`*[Exception]` too)."""
     if not m.matches(node.func, SUPPRESS_FUNC):
         return False
     return any(
-        broad(a.value) if a.star == "" and a.keyword is None else a.star == "*" and broad(a.value)
+        broad(a.value, aliases)
+        if a.star == "" and a.keyword is None
+        else a.star == "*" and broad(a.value, aliases)
         for a in node.args
     )
+
+
+# --- names the module binds to a broad type ------------------------------------------------------
+
+_BROAD_TYPES = ("Exception", "BaseException")
+# Cheap filters before looking for aliases (each starts with a literal, which `re` finds fast): a
+# value mentioning a broad type after an `=` on its line, or in brackets opened after an `=`.
+_ASSIGNED = re.compile(r"=[^=\n]*Exception")
+_ASSIGNED_BRACKETS = re.compile(r"=[ \t]*[(\[{][^)\]}]*Exception")
+_BUILTINS = re.compile(r"builtins\b")
+
+
+def _may_alias(source: Source) -> bool:
+    """Whether `source` binds a name directly to a broad type: the statements on the lines the
+    cheap filters point at are looked at, not the whole tree."""
+    text = source.text
+    if "Exception" not in text:
+        return False
+    hints = (_ASSIGNED, _ASSIGNED_BRACKETS, _BUILTINS)
+    lines = {text.count("\n", 0, hit.start()) + 1 for p in hints for hit in p.finditer(text)}
+    return any(
+        _broad(node.value, NO_ALIASES)
+        if isinstance(node, ast.Assign | ast.AnnAssign) and node.value is not None
+        else isinstance(node, ast.ImportFrom)
+        and node.module == "builtins"
+        and any(a.name in _BROAD_TYPES for a in node.names)
+        for node in _statements_on(source.tree.body, lines)
+    )
+
+
+def _statements_on(body: list[ast.stmt], lines: set[int]) -> Iterator[ast.stmt]:
+    """The statements of `body`, at any depth, whose lines include one of `lines`."""
+    for node in body:
+        end = node.end_lineno or node.lineno
+        if not any(node.lineno <= line <= end for line in lines):
+            continue
+        yield node
+        blocks = [getattr(node, f, []) for f in ("body", "orelse", "finalbody")]
+        blocks += [h.body for h in getattr(node, "handlers", [])]
+        blocks += [c.body for c in getattr(node, "cases", [])]
+        for block in blocks:
+            yield from _statements_on(block, lines)
+
+
+def aliases_in(source: Source) -> dict[str, str]:
+    """The names `source` binds to a broad type, each with the code it is bound to: names whose
+    every binding in the module is `NAME = value` (or `NAME: T = value`) with a broad value,
+    that is `Exception`, `BaseException`, `builtins.` either, another such name or a tuple, list
+    or set holding one; and names imported as `from builtins import Exception as E`. A name the
+    module binds in any other way too (a class, a function, a parameter, another import, an
+    unpacking, `except ... as`, a `for` target...) is not followed: which binding a handler sees
+    is then a question of scopes and order."""
+    if not _may_alias(source):
+        return {}
+    values: dict[str, list[ast.expr]] = {}
+    other: set[str] = set()
+    simple: set[int] = set()  # the target Names of `NAME = value`, which bind as aliases may
+    for node in ast.walk(source.tree):  # breadth first: an assignment before its targets
+        if isinstance(node, ast.Assign | ast.AnnAssign):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            if node.value is not None and all(isinstance(t, ast.Name) for t in targets):
+                for target in targets:
+                    assert isinstance(target, ast.Name)
+                    values.setdefault(target.id, []).append(node.value)
+                    simple.add(id(target))
+        elif isinstance(node, ast.ImportFrom) and node.module == "builtins":
+            for a in node.names:
+                bound = a.asname or a.name
+                if a.name in _BROAD_TYPES:
+                    values.setdefault(bound, []).append(ast.Name(a.name))
+                else:
+                    other.add(bound)
+        elif isinstance(node, ast.Import | ast.ImportFrom):
+            other.update((a.asname or a.name).split(".")[0] for a in node.names)
+        elif isinstance(node, ast.Name) and not isinstance(node.ctx, ast.Load):
+            if id(node) not in simple:
+                other.add(node.id)
+        elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            other.add(node.name)
+        elif isinstance(node, ast.arg):
+            other.add(node.arg)
+        elif isinstance(node, ast.ExceptHandler | ast.MatchAs | ast.MatchStar) and node.name:
+            other.add(node.name)
+        elif isinstance(node, ast.MatchMapping) and node.rest:
+            other.add(node.rest)
+    found: dict[str, str] = {}
+    grew = True
+    while grew:  # an alias of an alias: `E = Exception`, `F = (OSError, E)`
+        grew = False
+        for name, exprs in values.items():
+            if name not in found and name not in other and all(_broad(v, found) for v in exprs):
+                found[name] = ast.unparse(exprs[0])
+                grew = True
+    return found
+
+
+def _broad(node: ast.expr, aliases: Aliases) -> bool:
+    """`broad()` on an `ast` value."""
+    if isinstance(node, ast.Name):
+        return node.id in _BROAD_TYPES or node.id in aliases
+    if isinstance(node, ast.Attribute):
+        builtins = isinstance(node.value, ast.Name) and node.value.id == "builtins"
+        return builtins and node.attr in _BROAD_TYPES
+    if isinstance(node, ast.Tuple | ast.List | ast.Set):
+        return any(_broad(e, aliases) for e in node.elts)
+    if isinstance(node, ast.Starred):
+        return _broad(node.value, aliases)
+    return False
+
+
+@functools.lru_cache(maxsize=64)
+def _candidate(names: frozenset[str]) -> re.Pattern[str]:
+    """`CANDIDATE`, also matching an `except` followed by one of `names`."""
+    if not names:
+        return CANDIDATE
+    either = "|".join(sorted(map(re.escape, names)))
+    return re.compile(rf"{CANDIDATE.pattern}|\bexcept\b(?=.*?\b(?:{either})\b)", re.S)
 
 
 def _truth(node: cst.BaseExpression) -> bool | None:
@@ -155,7 +280,7 @@ class _Body(cst.CSTVisitor):
     def visit_Lambda(self, node: cst.Lambda) -> bool:
         return False
 
-    def _block(self, statements: Any) -> bool:
+    def _block(self, statements: Sequence[cst.CSTNode]) -> bool:
         for statement in statements:
             statement.visit(self)
             small = statement.body if isinstance(statement, cst.SimpleStatementLine) else ()
@@ -219,9 +344,10 @@ class _Finder(cst.CSTVisitor):
     broad `suppress` calls. Simple statements hold no handler, so they are entered only when
     the chunk mentions `suppress`: this visitor is where the time goes."""
 
-    def __init__(self, chunk: Chunk, want_calls: bool) -> None:
+    def __init__(self, chunk: Chunk, want_calls: bool, aliases: Aliases) -> None:
         self.chunk = chunk
         self.want_calls = want_calls
+        self.aliases = aliases
         self.handlers: list[tuple[cst.ExceptHandler | cst.ExceptStarHandler, str]] = []
         self.suppress: list[cst.Call] = []
 
@@ -238,7 +364,7 @@ class _Finder(cst.CSTVisitor):
         self.handlers.append((node, "except*"))
 
     def visit_Call(self, node: cst.Call) -> None:
-        if self.want_calls and broad_suppress(node):
+        if self.want_calls and broad_suppress(node, self.aliases):
             self.suppress.append(node)
 
 
@@ -249,8 +375,9 @@ def _handler_hit(
     span: tuple[int, int],
     allow_logging: bool,
     every: bool,
+    aliases: Aliases,
 ) -> Hit | None:
-    is_broad = node.type is None or broad(node.type)
+    is_broad = node.type is None or broad(node.type, aliases)
     if not is_broad and not every:
         return None
     caught = "" if node.type is None else chunk.module.code_for_node(node.type)
@@ -263,28 +390,40 @@ def _handler_hit(
         return Hit(_key(header), span, "", False) if every else None
     what = "bare " if node.type is None else ""
     how = "only logs it" if body.logs else "neither re-raises nor exits"
-    message = f"{what}`{_short(header)}` catches every error and swallows it: the handler {how}"
+    named = _alias_note(caught, aliases)
+    message = (
+        f"{what}`{_short(header)}`{named} catches every error and swallows it: the handler {how}"
+    )
     return Hit(_key(header), span, message)
 
 
-def chunk_hits(chunk: Chunk, allow_logging: bool, every: bool = False) -> list[Hit]:
+def _alias_note(code: str, aliases: Aliases) -> str:
+    """` (E = Exception)`: what the aliases named in `code` stand for."""
+    names = [n for n in dict.fromkeys(re.findall(r"\w+", code)) if n in aliases]
+    return f" ({', '.join(f'{n} = {aliases[n]}' for n in names)})" if names else ""
+
+
+def chunk_hits(
+    chunk: Chunk, allow_logging: bool, every: bool = False, aliases: Aliases = NO_ALIASES
+) -> list[Hit]:
     """Broad swallowing handlers and broad `suppress` calls of one chunk (with `every`, the
     other handlers too, `swallows` False). Handler lines come from the `ast` handlers of the
     same statements, matched by order (both parsers read the same text); if the counts ever
     differed, libcst's own positions are used."""
-    finder = _Finder(chunk, "suppress" in chunk.text)
+    finder = _Finder(chunk, "suppress" in chunk.text, aliases)
     chunk.module.visit(finder)
     lines = [(n.lineno, n.end_lineno or n.lineno) for n in chunk.in_order(ast.ExceptHandler)]
     if len(lines) != len(finder.handlers):
         lines = [chunk.span(node) for node, _ in finder.handlers]
     out = []
     for (node, keyword), span in zip(finder.handlers, lines, strict=True):
-        hit = _handler_hit(chunk, node, keyword, span, allow_logging, every)
+        hit = _handler_hit(chunk, node, keyword, span, allow_logging, every, aliases)
         if hit is not None:
             out.append(hit)
     for call in finder.suppress:
         code = chunk.module.code_for_node(call)
-        out.append(Hit(_key(code), chunk.span(call), f"`{_short(code)}` swallows every error"))
+        message = f"`{_short(code)}`{_alias_note(code, aliases)} swallows every error"
+        out.append(Hit(_key(code), chunk.span(call), message))
     return out
 
 
@@ -301,16 +440,19 @@ def hits(
     source: Source, allow_logging: bool, unparsed: list[Unparsed], *, every: bool = False
 ) -> list[Hit]:
     """Broad swallowing handlers of `source` that overlap its region; with `every`, all the
-    handlers in the whole source, broad or not (`swallows` tells which)."""
+    handlers in the whole source, broad or not (`swallows` tells which). Names the source binds
+    to a broad type are followed (`aliases_in`)."""
     out: list[Hit] = []
     low, high = (1, len(source.text.split("\n"))) if every else source.region
-    for chunk in chunks(source, ANY_HANDLER if every else CANDIDATE, whole=every):
+    aliases = aliases_in(source)
+    pattern = ANY_HANDLER if every else _candidate(frozenset(aliases))
+    for chunk in chunks(source, pattern, whole=every):
         if isinstance(chunk, Unparsed):
             unparsed.append(chunk)
             continue
         out += [
             h
-            for h in chunk_hits(chunk, allow_logging, every)
+            for h in chunk_hits(chunk, allow_logging, every, aliases)
             if h.span[1] >= low and h.span[0] <= high
         ]
     return out
@@ -520,6 +662,20 @@ class BroadExcept:
             before="try:\n    run()\nexcept Exception:\n    pass\n",
             note="a line added to a handler that already swallowed",
         ),
+        Example("E = ValueError\ntry:\n    run()\nexcept E:\n    pass\n", note="narrow alias"),
+        Example("class E(Exception):\n    pass\n\ntry:\n    run()\nexcept E:\n    pass\n"),
+        Example(
+            "E = Exception\nif strict:\n    E = ValueError\ntry:\n    run()\nexcept E:\n    pass\n",
+            note="bound to a narrow type too: which one the handler sees is not followed",
+        ),
+        Example(
+            "E = Exception\n\ndef f(E):\n    try:\n        run()\n    except E:\n        pass\n",
+            note="also bound as a parameter: not followed",
+        ),
+        Example(
+            "from errors import E\ntry:\n    run()\nexcept E:\n    pass\n",
+            note="imported from another module",
+        ),
     )
     INVALID = (
         Example("try:\n    run()\nexcept:\n    pass\n", lines=(3,)),
@@ -566,6 +722,29 @@ class BroadExcept:
             "def b():\n    try:\n        y()\n    except Exception:\n        raise\n",
             lines=(7,),
             note="one swallowing handler deleted, another made to swallow: same count, a finding",
+        ),
+        Example("E = Exception\ntry:\n    run()\nexcept E:\n    pass\n", lines=(4,)),
+        Example(
+            "from builtins import BaseException as Any\ntry:\n    run()\nexcept Any:\n    pass\n",
+            lines=(4,),
+        ),
+        Example(
+            "BROAD = (OSError, Exception)\ntry:\n    run()\nexcept BROAD:\n    return None\n",
+            lines=(4,),
+            note="a tuple bound to a name",
+        ),
+        Example(
+            "E = Exception\nANY = (KeyError, E)\ntry:\n    run()\nexcept (ValueError, ANY):\n"
+            "    pass\n",
+            lines=(5,),
+            note="an alias of an alias, inside the handler's tuple",
+        ),
+        Example("E = Exception\nwith suppress(E):\n    run()\n", lines=(2,)),
+        Example(
+            "#!/usr/bin/env python3\ntry:\n    run()\nexcept Exception:\n    pass\n",
+            path="bin/tool",
+            lines=(4,),
+            note="no .py name, a Python shebang line",
         ),
     )
 

@@ -25,9 +25,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from redline.analyzers._context import Change, Context
-from redline.analyzers._model import Example, Finding, Option, Verdict
-from redline.transcripts.model import Message, Text
+from redline.analyzers import Change, Context, Example, Finding, Option, Verdict
+from redline.transcripts import Message, Text
 
 _HASH = ("#",)
 _C = ("//", "/*")

@@ -13,10 +13,9 @@ from __future__ import annotations
 
 import warnings
 
-from redline.analyzers._context import Context
-from redline.analyzers._model import Example, Finding, Option, Unparsed, Verdict
-from redline.analyzers._python import Broken, PythonUnit, python_code
-from redline.transcripts.model import Message
+from redline.analyzers import Context, Example, Finding, Option, Unparsed, Verdict
+from redline.analyzers.python import Broken, PythonUnit, python_code
+from redline.transcripts import Message
 
 
 def _compile_error(unit: PythonUnit) -> Finding | None:

@@ -12,9 +12,8 @@ from __future__ import annotations
 
 import re
 
-from redline.analyzers._context import Context
-from redline.analyzers._model import Example, Finding, Option, Verdict
-from redline.transcripts.model import Message, Text
+from redline.analyzers import Context, Example, Finding, Option, Verdict
+from redline.transcripts import Message, Text
 
 
 def _line_of(text: str, index: int) -> tuple[int, str]:

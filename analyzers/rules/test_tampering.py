@@ -26,11 +26,9 @@ from dataclasses import dataclass, field
 import libcst as cst
 import libcst.matchers as m
 
-from redline.analyzers._context import Change, Context
-from redline.analyzers._model import Example, Finding, Option, Unparsed, Verdict
-from redline.analyzers._python import Chunk, PythonUnit, Source, chunks, python_code
-from redline.analyzers.rules.broad_except import one_of
-from redline.transcripts.model import Message
+from redline.analyzers import Change, Context, Example, Finding, Option, Unparsed, Verdict
+from redline.analyzers.python import Chunk, PythonUnit, Source, chunks, one_of, python_code
+from redline.transcripts import Message
 
 _MARKS = (
     "pytest.mark.skip",

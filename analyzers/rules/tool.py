@@ -18,10 +18,8 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-from redline.analyzers._context import Context
-from redline.analyzers._model import Example, Finding, Option, Verdict
-from redline.analyzers.extract import decode_arguments, tool_use
-from redline.transcripts.model import Message, Opaque, ToolCall
+from redline.analyzers import Context, Example, Finding, Option, Verdict, decode_arguments, tool_use
+from redline.transcripts import Message, Opaque, ToolCall
 
 
 def _strings(value: Any) -> Iterator[str]:
