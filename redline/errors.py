@@ -3,7 +3,8 @@
     RedlineError            any mistake the user can fix; the CLI prints its message, exits 2
      ├── NotFound           an id or prefix that matches nothing (or too much)
      ├── StoreLocked        another process holds the database longer than we wait
-     └── StoreUnavailable   the database cannot be created or opened
+     ├── StoreUnavailable   the database cannot be created or opened
+     └── TaskExists         a task of that name is stored already, with other content
 
 A message says what happened; the CLI adds what to do about it there (`--db`, `redline ls`),
 so the library's words fit any front end. Errors carry their context as attributes, so a
@@ -50,3 +51,11 @@ class StoreUnavailable(RedlineError):
     def __init__(self, path: Path, reason: str) -> None:
         self.path, self.reason = path, reason
         super().__init__(f"cannot open the database {path}: {reason}")
+
+
+class TaskExists(RedlineError):
+    """A task named `name` is stored already, with other content."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        super().__init__(f"a task named {name!r} exists already")

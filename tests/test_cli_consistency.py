@@ -22,6 +22,11 @@ RUNS: dict[str, tuple[list[str], int]] = {
     "check": (["-c", "broad-except", "--call", "{call}"], 0),
     "analyzers": ([], 0),
     "proxy": (["--upstream", "not a url"], 2),
+    "flag": (["{call}", "-c", "broad-except"], 1),  # refused: the answer swallows nothing
+    "tasks": ([], 0),
+    "task": (["show", "no-such-task"], 2),
+    "export": (["--out", "{tmp}/out"], 2),  # no tasks to export
+    "import": (["--examples"], 0),
 }
 
 
@@ -65,11 +70,11 @@ def _only_call() -> str:
 
 
 @pytest.mark.parametrize("command", sorted(RUNS))
-def test_every_command_takes_db(command: str, other_db: tuple[Path, str]) -> None:
+def test_every_command_takes_db(command: str, other_db: tuple[Path, str], tmp_path: Path) -> None:
     db, call = other_db
     args, code = RUNS[command]
     result = CliRunner().invoke(
-        app, [command, *(a.format(call=call) for a in args), "--db", str(db)]
+        app, [command, *(a.format(call=call, tmp=tmp_path) for a in args), "--db", str(db)]
     )
     assert "No such option" not in result.output
     assert result.exit_code == code, result.output

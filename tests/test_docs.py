@@ -82,3 +82,13 @@ def test_the_json_examples_have_exactly_the_keys_the_commands_print(
     shown = cli.json("show", conversation["calls"][0]["id"])
     for name, real in (("ls", listing), ("ls-conversation", conversation), ("show", shown)):
         assert key_paths(documented_json(name)) == key_paths(real), name
+
+
+def test_the_task_json_examples_have_exactly_the_keys_the_commands_print(cli: Cli) -> None:
+    cli("import", "--examples")
+    listing = cli.json("tasks")
+    shown = cli.json("task", "show", "claude-code-swallows-config-errors")["task"]
+    assert key_paths(documented_json("tasks")) == key_paths(listing)
+    documented = documented_json("task-file")
+    assert key_paths(documented) <= key_paths(shown) | {"good_output.message.parts.[].text"}
+    assert {k for k in key_paths(shown) if "." not in k} == set(documented)

@@ -5,7 +5,8 @@
     exchange      RawExchange: one HTTP exchange as it crossed the proxy, secrets removed
     spool         SpoolWriter: the proxy's durable, append-only log of exchanges
     parse         parse_exchange(raw) -> ParsedExchange: pure, no database
-    store         open_store() -> Store: ingest the spool, read calls and conversations
+    tasks         Task: a transcript, its known-bad output and the checks that catch it; task files
+    store         open_store() -> Store: ingest the spool, read calls, conversations and tasks
 
 Other parts import from here only. The store (and DuckDB with it) is loaded on first use, so a
 command that never opens the database does not pay for importing it.
@@ -15,7 +16,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from redline.errors import NotFound, RedlineError, StoreLocked
+from redline.errors import NotFound, RedlineError, StoreLocked, TaskExists
 from redline.transcripts import wire
 from redline.transcripts.exchange import Headers, RawExchange, header, new_id
 from redline.transcripts.model import (
@@ -48,6 +49,23 @@ from redline.transcripts.model import (
 from redline.transcripts.parse import ParsedExchange, parse_exchange
 from redline.transcripts.spool import SpoolWriter, to_line
 from redline.transcripts.sse import SSEEvent, parse_sse
+from redline.transcripts.tasks import (
+    TASK_FILE_VERSION,
+    Provenance,
+    Task,
+    TaskFileError,
+    TaskOutput,
+    check_name,
+    drop_last,
+    dumps_task_file,
+    example_files,
+    only_tool_call,
+    read_task_file,
+    suggest_name,
+    task_from_file,
+    task_hash,
+    task_to_file,
+)
 from redline.transcripts.wire import Reassembly, WireFormat
 
 if TYPE_CHECKING:
@@ -57,11 +75,20 @@ if TYPE_CHECKING:
         ConversationSummary,
         IngestReport,
         Store,
+        TaskSummary,
         open_store,
     )
 
 _STORE_NAMES = frozenset(
-    {"Call", "CallSummary", "ConversationSummary", "IngestReport", "Store", "open_store"}
+    {
+        "Call",
+        "CallSummary",
+        "ConversationSummary",
+        "IngestReport",
+        "Store",
+        "TaskSummary",
+        "open_store",
+    }
 )
 
 
@@ -75,6 +102,7 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     "JSON",
+    "TASK_FILE_VERSION",
     "Call",
     "CallSummary",
     "ConversationSummary",
@@ -86,6 +114,7 @@ __all__ = [
     "Opaque",
     "ParsedExchange",
     "Part",
+    "Provenance",
     "RawExchange",
     "Reassembly",
     "RedlineError",
@@ -96,6 +125,11 @@ __all__ = [
     "SpoolWriter",
     "Store",
     "StoreLocked",
+    "Task",
+    "TaskExists",
+    "TaskFileError",
+    "TaskOutput",
+    "TaskSummary",
     "Text",
     "Thinking",
     "Tool",
@@ -104,20 +138,30 @@ __all__ = [
     "Usage",
     "WireFormat",
     "canonical_json",
+    "check_name",
     "content_hash",
+    "drop_last",
+    "dumps_task_file",
+    "example_files",
     "header",
     "message_from_dict",
     "message_to_dict",
     "new_id",
+    "only_tool_call",
     "open_store",
     "parse_exchange",
     "parse_sse",
     "part_from_dict",
     "part_to_dict",
+    "read_task_file",
     "request_from_dict",
     "request_to_dict",
     "response_from_dict",
     "response_to_dict",
+    "suggest_name",
+    "task_from_file",
+    "task_hash",
+    "task_to_file",
     "to_line",
     "usage_to_dict",
     "wire",

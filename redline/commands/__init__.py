@@ -6,8 +6,9 @@ import typer
 
 
 def register_all(app: typer.Typer) -> None:
-    from redline.commands import calls, checks, proxy
+    from redline.commands import calls, checks, proxy, tasks
 
     proxy.register(app)
     calls.register(app)
     checks.register(app)
+    tasks.register(app)

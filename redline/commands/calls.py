@@ -30,7 +30,7 @@ from redline.transcripts import (
 )
 
 
-def _console() -> Console:
+def make_console() -> Console:
     # Piped output is not cut to 80 columns: ids must survive a copy and paste.
     width = None if sys.stdout.isatty() else 160
     return Console(highlight=False, soft_wrap=False, width=width)
@@ -75,8 +75,8 @@ def ls(
                     "No conversations yet. Start `redline proxy` and point your agent at it."
                 )
                 return
-            _print_table(
-                _console(),
+            print_table(
+                make_console(),
                 [
                     ("conversation", "id"),
                     ("last call (UTC)", "opt"),
@@ -103,9 +103,9 @@ def ls(
         if as_json:
             print_json({"conversation": conv.to_json(), "calls": [c.to_json() for c in calls]})
             return
-        console = _console()
+        console = make_console()
         console.print(f"[bold]{conv.id}[/]  {escape(conv.title or '')}")
-        _print_table(
+        print_table(
             console,
             [
                 ("#", ""),
@@ -137,7 +137,7 @@ def ls(
         )
 
 
-def _print_table(console: Console, columns: list[tuple[str, str]], rows: list[list[str]]) -> None:
+def print_table(console: Console, columns: list[tuple[str, str]], rows: list[list[str]]) -> None:
     """Columns keep their natural width (ids are for copying, never cut); on a narrow terminal
     the optional ones are left out, and the last column gets the room that is left."""
     natural = [max([len(name)] + [len(r[i]) for r in rows]) for i, (name, _) in enumerate(columns)]
@@ -162,7 +162,7 @@ def _cut(text: str, room: int) -> str:
     return text if len(text) <= room else text[: max(room - 1, 0)] + "…"
 
 
-def _render_part(part: Part) -> RichText | Syntax | Panel:
+def render_part(part: Part) -> RichText | Syntax | Panel:
     match part:
         case Text(text):
             return RichText(text)
@@ -206,7 +206,7 @@ def _render_part(part: Part) -> RichText | Syntax | Panel:
     raise TypeError(part)
 
 
-def _render_message(m: Message, title: str | None = None) -> Panel:
+def render_message(m: Message, title: str | None = None) -> Panel:
     colors = {
         "system": "blue",
         "developer": "blue",
@@ -215,7 +215,7 @@ def _render_message(m: Message, title: str | None = None) -> Panel:
         "tool": "cyan",
     }
     return Panel(
-        Group(*(_render_part(p) for p in m.parts)),
+        Group(*(render_part(p) for p in m.parts)),
         title=title or m.role,
         title_align="left",
         border_style=colors.get(m.role, "white"),
@@ -223,7 +223,7 @@ def _render_message(m: Message, title: str | None = None) -> Panel:
 
 
 def _show_human(call: Call, last: int | None) -> None:
-    console = _console()
+    console = make_console()
     s = call.summary
     console.print(f"[bold]call {s.id}[/]  conversation {s.conversation_id or '-'}  #{s.seq or '-'}")
     console.print(
@@ -246,12 +246,12 @@ def _show_human(call: Call, last: int | None) -> None:
     if call.request is not None:
         req = call.request
         if req.system:
-            console.print(_render_message(Message("system", req.system), "system"))
+            console.print(render_message(Message("system", req.system), "system"))
         messages = req.messages[-last:] if last else req.messages
         if last and len(req.messages) > last:
             console.print(f"[dim]... {len(req.messages) - last} earlier messages[/]")
         for m in messages:
-            console.print(_render_message(m))
+            console.print(render_message(m))
         if req.tools:
             console.print(f"[dim]tools offered: {', '.join(t.name for t in req.tools)}[/]")
     elif call.request_raw:
@@ -261,7 +261,7 @@ def _show_human(call: Call, last: int | None) -> None:
     if call.response is not None:
         finish = call.response.finish_reason
         console.print(
-            _render_message(call.response.message, f"answer ({finish or 'no finish reason'})")
+            render_message(call.response.message, f"answer ({finish or 'no finish reason'})")
         )
     elif call.response_raw:
         console.print(

@@ -110,21 +110,27 @@ def _json(
 
 
 def _print(results: list[tuple[Output, list[Verdict]]], checks: list[Check], many: bool) -> None:
-    width = max(len(c.spec) for c in checks)
     for output, found in results:
         if many:
             typer.echo(f"== {output.label}")
-        for check, verdict in zip(checks, found, strict=True):
-            count = len(verdict.findings)
-            status = "pass" if verdict.passed else f"FAIL  {count} finding{'s' * (count != 1)}"
-            typer.echo(f"{check.spec:<{width}}  {status}")
-            for f in verdict.findings:
-                where = f"{f.path}:{f.line}" if f.path and f.line else (f.path or "output")
-                typer.echo(f"  {where}  {f.message}")
-                for line in f.snippet.splitlines()[:3]:
-                    typer.echo(f"      {line}")
-            for u in verdict.unparsed:
-                typer.echo(f"  not judged: {u.path or 'output'}: {u.reason}")
+        print_verdicts([c.spec for c in checks], found)
+
+
+def print_verdicts(specs: list[str], verdicts: list[Verdict], indent: str = "") -> None:
+    """Each check's verdict, its findings (with a few lines of code) and what it could not
+    judge: the form `redline check`, `flag` and `task show` share."""
+    width = max(len(s) for s in specs)
+    for spec, verdict in zip(specs, verdicts, strict=True):
+        count = len(verdict.findings)
+        status = "pass" if verdict.passed else f"FAIL  {count} finding{'s' * (count != 1)}"
+        typer.echo(f"{indent}{spec:<{width}}  {status}")
+        for f in verdict.findings:
+            where = f"{f.path}:{f.line}" if f.path and f.line else (f.path or "output")
+            typer.echo(f"{indent}  {where}  {f.message}")
+            for line in f.snippet.splitlines()[:3]:
+                typer.echo(f"{indent}      {line}")
+        for u in verdict.unparsed:
+            typer.echo(f"{indent}  not judged: {u.path or 'output'}: {u.reason}")
 
 
 def analyzers_command(

@@ -9,11 +9,16 @@ from pathlib import Path
 import duckdb
 
 from redline import config
-from redline.transcripts.store import queries
+from redline.transcripts import wire as wires
+from redline.transcripts.model import Request, message_from_dict
+from redline.transcripts.store import queries, tasks
 from redline.transcripts.store.db import connect
 from redline.transcripts.store.ingest import IngestReport, ingest_spool
 from redline.transcripts.store.migrations import migrate
 from redline.transcripts.store.queries import Call, CallSummary, ConversationSummary
+from redline.transcripts.store.tasks import TaskSummary
+from redline.transcripts.store.tree import messages_up_to
+from redline.transcripts.tasks import Task
 
 
 class Store:
@@ -40,6 +45,43 @@ class Store:
     def load_call(self, prefix: str) -> Call:
         return queries.load_call(self.con, prefix)
 
+    def transcript(self, call: Call) -> Request | None:
+        """The call's request standing on its own: a call that continued a conversation held
+        by the server (and so sent only its newest messages) gets that conversation back."""
+        request = call.request
+        if request is None or call.summary.wire is None:
+            return request
+        fmt = wires.get(call.summary.wire)
+        if fmt.continues(request) is None:
+            return request
+        row = self.con.execute(
+            "SELECT request_node FROM exchanges WHERE id = ?", [call.id]
+        ).fetchone()
+        chain = messages_up_to(self.con, row[0]) if row and row[0] else []
+        earlier = chain[: len(chain) - len(request.messages)]
+        return fmt.detach(request, tuple(message_from_dict(m) for m in earlier))
+
+    def save_task(self, task: Task) -> None:
+        """Store a new task (TaskExists when one of its name, with other content, is stored)."""
+        tasks.save_tasks(self.con, [task])
+
+    def save_tasks(self, many: list[Task], *, replace_existing: bool = False) -> tuple[int, int]:
+        """Store tasks all at once or not at all; returns (stored, already there unchanged)."""
+        return tasks.save_tasks(self.con, many, replace_existing=replace_existing)
+
+    def task(self, name: str) -> Task:
+        """A task by name (or a unique prefix of one)."""
+        return tasks.load_task(self.con, name)
+
+    def tasks(self) -> list[TaskSummary]:
+        return tasks.list_tasks(self.con)
+
+    def task_names(self) -> set[str]:
+        return tasks.task_names(self.con)
+
+    def delete_task(self, name: str) -> None:
+        tasks.delete_task(self.con, name)
+
 
 @contextmanager
 def open_store(path: str | Path | None = None, *, ingest: bool = True) -> Iterator[Store]:
@@ -56,4 +98,12 @@ def open_store(path: str | Path | None = None, *, ingest: bool = True) -> Iterat
         con.close()
 
 
-__all__ = ["Call", "CallSummary", "ConversationSummary", "IngestReport", "Store", "open_store"]
+__all__ = [
+    "Call",
+    "CallSummary",
+    "ConversationSummary",
+    "IngestReport",
+    "Store",
+    "TaskSummary",
+    "open_store",
+]

@@ -108,7 +108,42 @@ def m003_request_decorations(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("ALTER TABLE exchanges ADD COLUMN request_decorations VARCHAR")
 
 
-MIGRATIONS: list[Migration] = [m001_initial, m002_response_ids, m003_request_decorations]
+def m004_tasks(con: duckdb.DuckDBPyConnection) -> None:
+    """Tasks: a transcript (by reference to the message tree), its known-bad output, the checks
+    that catch it, an optional known-good output, and where it came from."""
+    con.execute("""
+        CREATE TABLE tasks (
+            name VARCHAR PRIMARY KEY,
+            created_at TIMESTAMPTZ NOT NULL,
+            note VARCHAR NOT NULL,
+            checks VARCHAR NOT NULL,         -- JSON list of check specs
+            wire VARCHAR,
+            model VARCHAR,
+            request_node VARCHAR,            -- the transcript's last message in the tree
+            message_count INTEGER NOT NULL,  -- how many messages of that chain it holds
+            request_shell VARCHAR NOT NULL,  -- the canonical request minus messages, tools, system
+            tools_hash VARCHAR,              -- blobs of the canonical tools and system prompt
+            system_hash VARCHAR,
+            request_decorations VARCHAR,
+            output VARCHAR NOT NULL,         -- the known-bad output (JSON)
+            good_output VARCHAR,             -- the known-good output (JSON), if any
+            tool_call INTEGER,
+            drop_last INTEGER NOT NULL,
+            origin_call VARCHAR,
+            origin_conversation VARCHAR,
+            origin_model VARCHAR,
+            origin_client VARCHAR,
+            origin_at TIMESTAMPTZ,
+            content_hash VARCHAR NOT NULL    -- of the task file form: same file, same hash
+        )""")
+
+
+MIGRATIONS: list[Migration] = [
+    m001_initial,
+    m002_response_ids,
+    m003_request_decorations,
+    m004_tasks,
+]
 
 
 def schema_version(con: duckdb.DuckDBPyConnection) -> int:

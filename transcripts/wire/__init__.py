@@ -11,12 +11,13 @@ The proxy never calls these on the hot path; the store does, when it ingests fin
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
 from redline.errors import RedlineError
-from redline.transcripts.model import JSON, Request, Response
+from redline.transcripts.model import JSON, Message, Request, Response
 from redline.transcripts.sse import SSEEvent
 
 BlobKind = Literal["tools", "system"]
@@ -74,6 +75,11 @@ class WireFormat(Protocol):
         (the Responses API's `previous_response_id`), or None."""
         ...
 
+    def detach(self, request: Request, history: tuple[Message, ...]) -> Request:
+        """The request standing on its own: `history` (the conversation the server held)
+        before its messages, and no reference to the server's copy."""
+        ...
+
     def sniff_response(self, body: Mapping[str, Any]) -> bool:
         """True when a response body has this format's shape."""
         ...
@@ -91,10 +97,14 @@ class WireFormat(Protocol):
 
 class BodyKeys:
     """`split_body` and `join_body` for a format whose history, tools and system prompt are
-    top-level keys of the request body (all three built-in formats)."""
+    top-level keys of the request body (all three built-in formats), and `detach` for one
+    that keeps no conversation on the server."""
 
     history_key: str
     system_key: str | None = None
+
+    def detach(self, request: Request, history: tuple[Message, ...]) -> Request:
+        return dataclasses.replace(request, messages=history + request.messages)
 
     def split_body(self, body: Mapping[str, Any]) -> SplitBody:
         meta = {k: v for k, v in body.items() if k != self.history_key}

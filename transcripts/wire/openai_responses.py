@@ -652,6 +652,10 @@ class _OpenAIResponses(BodyKeys):
         previous = request.params.get("previous_response_id")
         return previous if isinstance(previous, str) else None
 
+    def detach(self, request: Request, history: tuple[Message, ...]) -> Request:
+        params = {k: v for k, v in request.params.items() if k != "previous_response_id"}
+        return dataclasses.replace(request, messages=history + request.messages, params=params)
+
     def sniff_response(self, body: Mapping[str, Any]) -> bool:
         return "output" in body or body.get("object") == "response"
 

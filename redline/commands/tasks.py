@@ -1,0 +1,414 @@
+"""`redline flag`, `tasks`, `task show|rm`, `export`, `import`: turning bad calls into tasks."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import typer
+
+from redline.clikit import DB_OPTION, JSON_OPTION, print_json, user_errors, warn
+from redline.errors import RedlineError
+
+if TYPE_CHECKING:
+    from redline.analyzers import Registry
+    from redline.replay import Judged, Validation
+    from redline.transcripts import Store, Task
+
+CHECK_OPTION = typer.Option(
+    ...,
+    "--check",
+    "-c",
+    metavar="NAME[:OPTIONS]",
+    help="A check that catches the failure; repeatable (as `redline check` takes them).",
+)
+PLUGIN_OPTION = typer.Option(
+    None, "--plugin", metavar="FILE", help="Load checks from this Python file; repeatable."
+)
+
+# Exit code of a task the checks cannot justify (refused, not a usage mistake).
+REFUSED = 1
+
+
+def _registry(plugins: list[Path] | None) -> Registry:
+    from redline.commands.checks import load_registry
+
+    return load_registry(plugins)
+
+
+def _print_judged(title: str, judged: tuple[Judged, ...]) -> None:
+    from redline.commands.checks import print_verdicts
+
+    typer.echo(title)
+    print_verdicts([j.check.spec for j in judged], [j.verdict for j in judged], indent="  ")
+
+
+def _verdicts_json(validation: Validation) -> dict[str, Any]:
+    from redline.analyzers import verdict_to_dict
+
+    def each(judged: tuple[Judged, ...] | None) -> list[dict[str, Any]] | None:
+        if judged is None:
+            return None
+        return [verdict_to_dict(j.check.spec, j.verdict) for j in judged]
+
+    return {"output": each(validation.bad), "good_output": each(validation.good)}
+
+
+@user_errors
+def flag(
+    call: str = typer.Argument(..., help="The call where the model went wrong (id or prefix)."),
+    check: list[str] = CHECK_OPTION,
+    plugin: list[Path] | None = PLUGIN_OPTION,
+    name: str | None = typer.Option(
+        None,
+        "--name",
+        help="The task's name (default: made from the check and the conversation's title).",
+    ),
+    note: str = typer.Option("", "--note", help="What went wrong, in your words."),
+    good: str | None = typer.Option(
+        None,
+        "--good",
+        metavar="FILE_OR_CALL",
+        help="A known-good output (a file `redline check` reads, or a call id): every check must pass on it.",
+    ),
+    tool_call: int | None = typer.Option(
+        None,
+        "--tool-call",
+        min=1,
+        metavar="N",
+        help="Keep only the Nth tool call of the output as the known-bad output.",
+    ),
+    drop_last: int = typer.Option(
+        0, "--drop-last", min=0, metavar="K", help="Cut the transcript K messages before the call."
+    ),
+    force: bool = typer.Option(
+        False, "--force", help="Keep the task even if no check fails on the original output."
+    ),
+    as_json: bool = JSON_OPTION,
+    db: Path | None = DB_OPTION,
+) -> None:
+    """Make a task from a recorded call: its transcript, its bad output, the checks that catch it."""
+    from redline.replay import (
+        TaskRefused,
+        checks_of,
+        good_output,
+        refuse_unless_valid,
+        task_from_call,
+        validate,
+    )
+    from redline.transcripts import open_store
+
+    registry = _registry(plugin)
+    checks_of(check, registry)  # unknown checks and bad options fail before anything is read
+    with open_store(db) as store:
+        found = store.load_call(call)
+        good_out = good_output(store, good) if good is not None else None
+        task = task_from_call(
+            store,
+            found,
+            check,
+            name=name,
+            note=note,
+            tool_call=tool_call,
+            drop=drop_last,
+            good=good_out,
+        )
+        validation = validate(task, registry)
+        refused: TaskRefused | None = None
+        try:
+            refuse_unless_valid(validation, good_out.source if good_out else None)
+        except TaskRefused as exc:
+            refused = exc
+        keep = refused is None or (force and validation.good_passes)
+        if keep:
+            store.save_task(task)
+    if as_json:
+        print_json({"task": task.name, "saved": keep, "verdicts": _verdicts_json(validation)})
+    else:
+        _print_judged(f"checks on the original output ({task.output.source}):", validation.bad)
+        if validation.good is not None and task.good is not None:
+            _print_judged(f"checks on the known-good output ({task.good.source}):", validation.good)
+        if keep:
+            forced = " (forced: no check fails on its original output)" if refused else ""
+            typer.echo(
+                f"saved task {task.name}: {len(task.request.messages)} messages, "
+                f"{len(task.checks)} check{'s' * (len(task.checks) != 1)}{forced}"
+            )
+    if refused is not None and not keep:
+        typer.echo(f"error: {refused}", err=True)
+        raise typer.Exit(REFUSED)
+
+
+@user_errors
+def tasks_command(as_json: bool = JSON_OPTION, db: Path | None = DB_OPTION) -> None:
+    """List the tasks: name, origin call, model, wire format, checks, created."""
+    from redline.commands.calls import make_console, print_table, report_ingest
+    from redline.transcripts import open_store
+
+    with open_store(db) as store:
+        report_ingest(store)
+        listed = store.tasks()
+    if as_json:
+        print_json({"tasks": [t.to_json() for t in listed]})
+        return
+    if not listed:
+        typer.echo("No tasks yet. Flag a call that went wrong: redline flag CALL -c CHECK")
+        return
+    print_table(
+        make_console(),
+        [
+            ("task", "id"),
+            ("from call", "opt"),
+            ("model", ""),
+            ("wire", "opt"),
+            ("created (UTC)", "opt"),
+            ("checks", "fill"),
+        ],
+        [
+            [
+                t.name,
+                t.origin_call or "(imported)",
+                t.model or "",
+                t.wire or "",
+                f"{t.created_at:%Y-%m-%d %H:%M}",
+                ", ".join(t.checks),
+            ]
+            for t in listed
+        ],
+    )
+
+
+task_app = typer.Typer(help="One task: show it or remove it.", no_args_is_help=True)
+
+
+@task_app.command("show")
+@user_errors
+def task_show(
+    name: str = typer.Argument(..., help="A task name (or a unique prefix of one)."),
+    last: int = typer.Option(
+        4, "--last", min=0, help="Show the last N messages of the transcript (0: all)."
+    ),
+    plugin: list[Path] | None = PLUGIN_OPTION,
+    as_json: bool = JSON_OPTION,
+    db: Path | None = DB_OPTION,
+) -> None:
+    """Show a task: the end of its transcript, its outputs, and its checks' verdicts now."""
+    from redline.replay import validate
+    from redline.transcripts import open_store, task_to_file
+
+    with open_store(db) as store:
+        task = store.task(name)
+    validation = validate(task, _registry(plugin))
+    if as_json:
+        print_json({"task": task_to_file(task), "verdicts": _verdicts_json(validation)})
+        return
+    _show_task(task, validation, last)
+
+
+def _show_task(task: Task, validation: Validation, last: int) -> None:
+    from rich.markup import escape
+
+    from redline.commands.calls import make_console, render_message
+    from redline.transcripts import Message
+
+    console = make_console()
+    p = task.provenance
+    console.print(f"[bold]task {escape(task.name)}[/]  {task.wire}  model {task.model or '-'}")
+    origin = f"call {p.call}" if p.call else "imported"
+    when = f" recorded {p.recorded_at:%Y-%m-%d %H:%M} UTC" if p.recorded_at else ""
+    console.print(f"from {origin}{when}; created {task.created_at:%Y-%m-%d %H:%M} UTC")
+    if task.note:
+        console.print(f"note: {escape(task.note)}")
+    cut = []
+    if task.drop_last:
+        cut.append(f"cut {task.drop_last} messages before the call")
+    if task.tool_call:
+        cut.append(f"only tool call {task.tool_call} of the output kept")
+    if cut:
+        console.print("; ".join(cut))
+    messages = task.request.messages
+    shown = messages[-last:] if last else messages
+    if task.request.system and not last:
+        console.print(render_message(Message("system", task.request.system), "system"))
+    if len(shown) < len(messages):
+        console.print(
+            f"[dim]... {len(messages) - len(shown)} earlier messages (--last 0 shows all)[/]"
+        )
+    for m in shown:
+        console.print(render_message(m))
+    reason = task.output.finish_reason or "no finish reason"
+    console.print(render_message(task.output.message, f"known-bad output ({reason})"))
+    _print_judged("checks on the known-bad output:", validation.bad)
+    if task.good is not None and validation.good is not None:
+        console.print(render_message(task.good.message, f"known-good output ({task.good.source})"))
+        _print_judged("checks on the known-good output:", validation.good)
+    if not validation.catches:
+        warn("no check fails on this task's known-bad output any more: the checks changed")
+    if not validation.good_passes:
+        warn("a check fails on this task's known-good output: the checks changed")
+
+
+@task_app.command("rm")
+@user_errors
+def task_rm(
+    name: str = typer.Argument(..., help="The task's exact name."),
+    db: Path | None = DB_OPTION,
+) -> None:
+    """Remove a task (its transcript stays recorded)."""
+    from redline.transcripts import open_store
+
+    with open_store(db) as store:
+        store.delete_task(name)
+    typer.echo(f"removed task {name}")
+
+
+@user_errors
+def export(
+    names: list[str] | None = typer.Argument(None, help="Tasks to export (default: all)."),
+    out: Path = typer.Option(
+        ..., "--out", "-o", help="The folder to write task files to (created if missing)."
+    ),
+    db: Path | None = DB_OPTION,
+) -> None:
+    """Write tasks as JSON files (one per task), with secrets in their messages masked."""
+    from redline.transcripts import open_store
+
+    with open_store(db) as store:
+        chosen = names or sorted(t.name for t in store.tasks())
+        if not chosen:
+            raise RedlineError("there are no tasks to export; flag a call first (`redline flag`)")
+        tasks = [store.task(n) for n in chosen]
+    documents, masked = _masked_documents(tasks)
+    written = _write_all(out, documents)
+    typer.echo(
+        f"wrote {len(written)} task file{'s' * (len(written) != 1)} to {out}; "
+        + (
+            f"masked {masked} secret{'s' * (masked != 1)} (look for [masked:...] in the files)"
+            if masked
+            else "no secrets found in their messages"
+        )
+    )
+
+
+def _masked_documents(tasks: list[Task]) -> tuple[dict[str, dict[str, Any]], int]:
+    """Each task's file document, with secrets in its messages and outputs masked."""
+    from redline.transcripts import task_to_file
+    from redline.transcripts.secrets import mask_json
+
+    documents: dict[str, dict[str, Any]] = {}
+    masked = 0
+    for task in tasks:
+        document = task_to_file(task)
+        for key in ("request", "output", "good_output"):
+            if document.get(key) is not None:
+                document[key], count = mask_json(document[key])
+                masked += count
+        documents[f"{task.name}.json"] = document
+    return documents, masked
+
+
+def _write_all(out: Path, documents: dict[str, dict[str, Any]]) -> list[Path]:
+    """Write every file or none: each goes to a temporary name first, renamed at the end."""
+    from redline.transcripts import dumps_task_file
+
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise RedlineError(f"cannot create the folder {out}: {exc.strerror}") from None
+    staged: list[tuple[Path, Path]] = []
+    try:
+        for filename, document in documents.items():
+            # Not mkstemp: its files are private (0600), and a task file is for sharing.
+            temporary = out / f".{filename}.{os.getpid()}.tmp"
+            with open(temporary, "w", encoding="utf-8") as f:
+                staged.append((temporary, out / filename))
+                f.write(dumps_task_file(document))
+    except OSError as exc:
+        for temporary, _ in staged:
+            temporary.unlink(missing_ok=True)
+        raise RedlineError(f"cannot write task files to {out}: {exc.strerror}") from None
+    for temporary, final in staged:
+        temporary.replace(final)
+    return [final for _, final in staged]
+
+
+@user_errors
+def import_command(
+    paths: list[Path] | None = typer.Argument(
+        None, help="Task files, or folders of them (*.json)."
+    ),
+    examples: bool = typer.Option(
+        False, "--examples", help="Import the example tasks redline ships."
+    ),
+    replace: bool = typer.Option(
+        False, "--replace", help="Overwrite same-named tasks whose content differs."
+    ),
+    plugin: list[Path] | None = PLUGIN_OPTION,
+    db: Path | None = DB_OPTION,
+) -> None:
+    """Import task files; all of them, or none when any is invalid."""
+    from redline.transcripts import example_files, open_store, read_task_file
+
+    if not paths and not examples:
+        raise RedlineError("give task files or folders to import, or --examples")
+    files = _task_files(paths or []) + (example_files() if examples else [])
+    tasks = [read_task_file(f) for f in files]
+    seen: dict[str, Path] = {}
+    for task, file in zip(tasks, files, strict=True):
+        if task.name in seen:
+            raise RedlineError(
+                f"{file} and {seen[task.name]} both hold a task named {task.name!r}; rename one"
+            )
+        seen[task.name] = file
+    registry = _registry(plugin)
+    known = set(registry.names())
+    for task in tasks:
+        unknown = sorted({spec.split(":", 1)[0].strip() for spec in task.checks} - known)
+        if unknown:
+            warn(
+                f"task {task.name} uses check {', '.join(unknown)}, not registered here; "
+                "replaying it needs --plugin or the package that provides it"
+            )
+    with open_store(db) as store:
+        added, unchanged = _save_all(store, tasks, replace)
+    typer.echo(
+        f"imported {added} task{'s' * (added != 1)}"
+        + (f"; {unchanged} already present, unchanged" if unchanged else "")
+    )
+
+
+def _task_files(paths: list[Path]) -> list[Path]:
+    files: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            found = sorted(p for p in path.glob("*.json") if p.is_file())
+            if not found:
+                raise RedlineError(f"{path} holds no task files (*.json)")
+            files.extend(found)
+        elif path.is_file():
+            files.append(path)
+        else:
+            raise RedlineError(f"{path} does not exist")
+    return files
+
+
+def _save_all(store: Store, tasks: list[Task], replace: bool) -> tuple[int, int]:
+    """Save in one transaction, so nothing is half-imported."""
+    from redline.errors import TaskExists
+
+    try:
+        return store.save_tasks(tasks, replace_existing=replace)
+    except TaskExists as exc:
+        raise RedlineError(
+            f"a task named {exc.name!r} exists already with other content; "
+            "import with --replace to overwrite it"
+        ) from None
+
+
+def register(app: typer.Typer) -> None:
+    app.command("flag")(flag)
+    app.command("tasks")(tasks_command)
+    app.add_typer(task_app, name="task")
+    app.command("export")(export)
+    app.command("import")(import_command)

@@ -1,0 +1,192 @@
+"""Making a task from a recorded call, and proving its checks both ways.
+
+A task is only worth keeping if its checks catch the failure it was made from (some check fails
+on the known-bad output) and, when a known-good output is given, let a good answer through
+(every check passes on it): a check that fails everything would fail every model too. `validate`
+runs the checks on both, with the task's transcript as context, exactly as `redline check
+--call` does; `flag` refuses a task that does not hold.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from redline.analyzers import (
+    Check,
+    Registry,
+    Verdict,
+    call_output,
+    load_file,
+    parse_check,
+    run_checks,
+)
+from redline.errors import RedlineError
+from redline.transcripts import (
+    Call,
+    Provenance,
+    Store,
+    Task,
+    TaskOutput,
+    check_name,
+    drop_last,
+    only_tool_call,
+    suggest_name,
+    wire,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Judged:
+    """One check's verdict on one output."""
+
+    check: Check
+    verdict: Verdict
+
+
+@dataclass(frozen=True, slots=True)
+class Validation:
+    """The checks' verdicts on a task's known-bad output, and on its known-good one."""
+
+    bad: tuple[Judged, ...]
+    good: tuple[Judged, ...] | None = None
+
+    @property
+    def catches(self) -> bool:
+        """Some check fails on the known-bad output."""
+        return any(not j.verdict.passed for j in self.bad)
+
+    @property
+    def good_passes(self) -> bool:
+        """Every check passes on the known-good output (or there is none)."""
+        return self.good is None or all(j.verdict.passed for j in self.good)
+
+    @property
+    def holds(self) -> bool:
+        return self.catches and self.good_passes
+
+
+class TaskRefused(RedlineError):
+    """The task's checks do not prove what a task must (`validation` says how)."""
+
+    def __init__(self, message: str, validation: Validation) -> None:
+        super().__init__(message)
+        self.validation = validation
+
+
+def checks_of(specs: Sequence[str], registry: Registry) -> list[Check]:
+    if not specs:
+        raise RedlineError(
+            "give at least one --check NAME[:OPTIONS]; `redline analyzers` lists them"
+        )
+    return [parse_check(spec, registry) for spec in specs]
+
+
+def _judge(checks: Sequence[Check], task: Task, output: TaskOutput) -> tuple[Judged, ...]:
+    verdicts = run_checks(checks, output.message, task.request, cut_off=output.cut_off)
+    return tuple(Judged(c, v) for c, v in zip(checks, verdicts, strict=True))
+
+
+def validate(task: Task, registry: Registry) -> Validation:
+    """Run the task's checks on its known-bad and known-good outputs."""
+    checks = checks_of(task.checks, registry)
+    good = None if task.good is None else _judge(checks, task, task.good)
+    return Validation(_judge(checks, task, task.output), good)
+
+
+def refuse_unless_valid(validation: Validation, good_label: str | None) -> None:
+    """Raise TaskRefused when the checks catch nothing, or fail the known-good output."""
+    if not validation.catches:
+        raise TaskRefused(
+            "every check passes on the original output, so this task cannot catch its own "
+            "failure; choose checks that fail on it (`redline check --call ID -c ...` tries "
+            "them), or --force to keep it anyway",
+            validation,
+        )
+    if validation.good is not None and not validation.good_passes:
+        failing = ", ".join(j.check.spec for j in validation.good if not j.verdict.passed)
+        raise TaskRefused(
+            f"{failing} fails on the known-good output ({good_label}), so it would fail every "
+            "model; change the check or the good output",
+            validation,
+        )
+
+
+def good_output(store: Store, source: str) -> TaskOutput:
+    """A known-good output from a file in any form `redline check` reads, or from a call."""
+    path = Path(source)
+    if path.exists():
+        output = load_file(path)
+        return TaskOutput(output.message, None, output.cut_off, f"file {source}")
+    found = call_output(store.load_call(source))
+    return TaskOutput(found.message, None, found.cut_off, f"call {found.label}")
+
+
+def task_from_call(
+    store: Store,
+    call: Call,
+    checks: Sequence[str],
+    *,
+    name: str | None = None,
+    note: str = "",
+    tool_call: int | None = None,
+    drop: int = 0,
+    good: TaskOutput | None = None,
+) -> Task:
+    """The task a recorded call makes: its transcript, its answer as the known-bad output.
+    Refuses calls that are no model call, were not parsed, or did not finish."""
+    s = call.summary
+    if s.wire is None:
+        raise RedlineError(
+            f"call {call.id} is {s.method} {s.path}, not a call to a model; flag a model call "
+            "(`redline ls CONVERSATION` lists them)"
+        )
+    request = store.transcript(call)
+    if request is None:
+        raise RedlineError(
+            f"call {call.id}: its request could not be parsed ({call.parse_error or 'no body'}), "
+            "and a task needs its transcript"
+        )
+    if s.status != "complete" or call.response is None:
+        why = call.error or (f"HTTP {s.http_status}" if s.http_status else "no answer")
+        raise RedlineError(
+            f"call {call.id} did not finish ({s.status}: {why}); a task needs the model's "
+            "whole answer"
+        )
+    response = call.response
+    message = response.message if tool_call is None else only_tool_call(response.message, tool_call)
+    output = TaskOutput(
+        message,
+        response.finish_reason,
+        wire.is_cut_off(response.finish_reason, s.wire),
+        f"call {call.id}",
+    )
+    conversation = store.conversation(s.conversation_id) if s.conversation_id else None
+    taken = store.task_names()
+    if name is None:
+        name = suggest_name(tuple(checks), conversation.title if conversation else None, taken)
+    else:
+        check_name(name)
+        if name in taken:
+            raise RedlineError(
+                f"a task named {name!r} exists already; choose another --name, or "
+                f"`redline task rm {name}` first"
+            )
+    return Task(
+        name=name,
+        request=drop_last(request, drop),
+        output=output,
+        checks=tuple(checks),
+        good=good,
+        note=note,
+        tool_call=tool_call,
+        drop_last=drop,
+        provenance=Provenance(
+            call=call.id,
+            conversation=s.conversation_id,
+            model=s.model,
+            client=call.user_agent,
+            recorded_at=s.started_at,
+        ),
+    )
