@@ -1,6 +1,6 @@
-"""placeholder: only a comment that stands for left-out code is one; a comment that mentions
-such words, a note after real code, or a marker inside a string literal is not (cases from an
-adversarial review, p01-p25)."""
+"""placeholder: only a comment that stands for left-out code is one (alone, or on a stub); a
+comment that mentions such words, a note after real code, or a marker inside a string literal is
+not (cases from an adversarial review, p01-p25, and from issue 15)."""
 
 from __future__ import annotations
 
@@ -40,6 +40,17 @@ def flagged(code: str, path: str = "a.py") -> list[int | None]:
         ("const s = '// ... rest of the code ...';\n", "a.js"),
         ("const url = `http://x/#... existing code ...`;\n", "a.ts"),
         ("x = '''\n# ... existing code ...\n'''\n", "a.py"),
+        ("for x in xs:\n    pass  # remaining items are ignored\n", "a.py"),
+        ("def f():\n    raise NotImplementedError  # unsupported on Windows\n", "a.py"),
+        ("if x:\n    pass\n# TODO: handle y\ny()\n", "a.py"),
+        (
+            "class P(ABC):\n    @abstractmethod\n    def f(self):\n        pass\n"
+            "        # TODO: implement\n",
+            "a.py",
+        ),
+        ("# Other settings\nDEBUG = True\n", "a.py"),
+        ("# implementation is the same as in the parent class, so call super\nx = 1\n", "a.py"),
+        ("# tests are slow on CI\ndef test_a():\n    assert f()\n", "a.py"),
     ],
     ids=[
         "p19",
@@ -55,6 +66,13 @@ def flagged(code: str, path: str = "a.py") -> list[int | None]:
         "js-string",
         "template",
         "triple",
+        "stub-note-about-data",
+        "notimplemented-reason",
+        "todo-after-the-block",
+        "abstract-todo-line-after-stub",
+        "section-label",
+        "same-as-parent-sentence",
+        "noun-are-sentence",
     ],
 )
 def test_not_a_placeholder(code: str, path: str) -> None:
@@ -79,6 +97,12 @@ def test_not_a_placeholder(code: str, path: str) -> None:
         ("render(); // ... rest of the code ...\n", "a.js", 1),
         ("return (\n  <div>{/* ... existing code ... */}</div>\n);\n", "a.tsx", 2),
         ("  {/* ... existing code ... */}\n", "a.tsx", 1),
+        ("def f():\n    raise NotImplementedError('xz')  # TODO: support xz\n", "a.py", 2),
+        ("def f():\n    ...  # and so forth\n", "a.py", 2),
+        ("def f():\n    pass  # to be implemented\n", "a.py", 2),
+        ("def f():\n    pass  # ...\n", "a.py", 2),
+        ("def f():\n    pass\n    # TODO\n", "a.py", 3),
+        ("# ... other settings ...\nDEBUG = True\n", "a.py", 1),
     ],
     ids=[
         "p01",
@@ -96,6 +120,12 @@ def test_not_a_placeholder(code: str, path: str) -> None:
         "after-code",
         "jsx-inline",
         "jsx",
+        "notimplemented-with-message-todo",
+        "stub-and-so-forth",
+        "stub-to-be-implemented",
+        "stub-bare-ellipsis-comment",
+        "todo-line-after-stub",
+        "dotted-family-any-noun",
     ],
 )
 def test_a_placeholder(code: str, path: str, line: int | None) -> None:

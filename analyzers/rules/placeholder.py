@@ -5,15 +5,24 @@ A line the output introduced is a placeholder when
 * it is a comment and nothing else (brackets aside: `{/* ... */}`), and the comment as a whole
   says code was left out: nothing but `...` or `…`; `existing code`, `rest of the file`,
   `remaining methods unchanged`, `previous implementation remains`, `same as before`, `code
-  omitted for brevity`, `your code here`, `implementation goes here`, `TODO: implement`... with
-  only dots, brackets and words such as `keep`, `the`, `here`, `unchanged` around it;
-* or its code is a stub (`pass`, `...`) and its comment starts with `TODO`, `FIXME`, `XXX` or
-  `implement` (`pass  # TODO: implement`, `...  # implement me`);
+  omitted for brevity`, `your code here`, `implementation goes here`, `TODO: implement`, `etc.`,
+  `and so on`... with only dots, brackets and words such as `keep`, `the`, `here`, `unchanged`
+  around it; between dots, `existing`, `other`, `remaining`... take any noun (`-- ... existing
+  columns ...`);
+* or its code is a stub (`pass`, `...`, `raise NotImplementedError`, with or without
+  arguments) and its comment says code was left out: it starts with `TODO`, `FIXME`, `XXX` or
+  `implement`, or is such an elision as a whole (`...  # remaining logic here`), or starts with
+  a stub lead: `etc.`, `and so on`, `fill in`, `to be implemented`, `rest of the
+  implementation`, `same as before` (`pass  # and so on for the other kinds`);
+* or it is a comment and nothing else right after a stub line, as deep or deeper, saying so
+  the same way (`pass` then `# rest of the implementation`): the finding is on the comment;
 * or it has code and then such a comment spelled with an ellipsis (`foo();  // ... rest of the
   code ...`), other than a `TODO`.
 
-A comment that only mentions such words (`# the existing code path is slow`, `return x  # TODO:
-implement validation`) is not one. Comments are found by the language's own markers (`#` in
+A `TODO`-like note on a stub in an abstract method (decorated `@abstractmethod`) or a Protocol
+class is not one: that body is meant to be empty. A comment that only mentions such words (`#
+the existing code path is slow`, `return x  # TODO: implement validation`, `pass  # missing
+keys, etc. are skipped`) is not one. Comments are found by the language's own markers (`#` in
 Python and shell, `//` and `/* */` in C-like languages, `--` in SQL and Lua, `<!--` in HTML and
 Markdown; all of them when the language is unknown), outside string literals. Lines carried
 over from the code the edit replaced do not count, nor do sketches meant to hold such markers
@@ -22,10 +31,13 @@ over from the code the edit replaced do not count, nor do sketches meant to hold
 
 from __future__ import annotations
 
+import ast
 import re
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 from redline.analyzers import Change, Context, Example, Finding, Option, Verdict
+from redline.analyzers.python import PythonUnit, Source, python_code
 from redline.transcripts import Message, Text
 
 _HASH = ("#",)
@@ -71,13 +83,14 @@ _STILL = (
     r"|the\s+same|unchanged|unmodified|untouched|intact|omitted|elided|here|below|above|before"
     r"|same\s+as\s+(?:before|above|original)|not\s+shown|as\s+(?:it\s+)?was|\.{3}|…)\s*)*"
 )
+_FAMILY = r"existing|remaining|previous|original|other|old|unchanged|current|same|more"
 # The whole comment, once dots, brackets and the like are trimmed, must be one of these.
 _ELISION = re.compile(
     rf"""(?ix)
     (?:keep\s+|keeping\s+|with\s+|plus\s+|and\s+)?(?:(?:all|the)\s+)*
     (?:
-        (?:existing|remaining|previous|original|other|old|unchanged|current|same|more)
-            (?:\s+\w+)?\s+{_NOUN}
+        (?:{_FAMILY})(?:\s+\w+)?\s+{_NOUN}
+      | etc | (?:and\s+)?so\s+(?:on|forth)
       | rest(?:\s+of\s+(?:the\s+)?(?:\w+\s+)?{_NOUN})?
       | (?:everything|all)\s+else
       | same\s+as\s+(?:before|above|original|the\s+original)
@@ -88,13 +101,28 @@ _ELISION = re.compile(
       | implement(?:\s+(?:me|this|it))?
       | implement(?:ation)?\s+(?:goes\s+)?here
       | (?:todo|fixme)\s*:?\s*(?:implement\w*|add\s+(?:the\s+)?implementation|fill\s+in)\b.*
-      | (?:code|implementation|{_NOUN})\s+(?:remains?|stays?|is|are|unchanged)\b.*
+      | (?:code|implementation|{_NOUN})\s+(?:(?:remains?|stays?|is|are)\s+)?
+            (?:unchanged|unmodified|untouched|intact|the\s+same|as\s+(?:it\s+)?(?:is|was|before)
+            |omitted|elided|not\s+shown)
+            (?:\s+(?:from|as\s+in)\s+(?:the\s+)?(?:original|before|above|previous\s+version))?
     )
     \s*{_STILL}
     """
 )
-_STUB_CODE = re.compile(r"^(?:pass|\.\.\.|…)\s*;?$")
+# Spelled with an ellipsis around it, the family takes any noun: `-- ... existing columns ...`.
+_ELISION_DOTTED = re.compile(
+    rf"(?i)(?:keep\s+)?(?:(?:all|the)\s+)*(?:{_FAMILY})(?:\s+\w+){{1,2}}\s*{_STILL}"
+)
+_STUB_CODE = re.compile(r"^(?:pass|\.\.\.|…|raise\s+NotImplementedError\b(?:\s*\(.*\))?)\s*;?$")
+# A note on a stub that marks code still to write.
 _STUB_NOTE = re.compile(r"(?i)^(?:todo|fixme|xxx|implement)\b")
+# A note on a stub that starts by saying code was left out (the rest of it may say which code).
+_STUB_LEAD = re.compile(
+    r"(?i)^(?:etc\b|(?:and\s+)?so\s+(?:on|forth)\b|fill\s+(?:in|out)\b|filled\s+in\s+later\b"
+    r"|to\s+be\s+(?:implemented|written|filled\s+in|added|done)\b"
+    r"|(?:the\s+)?rest\s+of\s+(?:the\s+)?(?:implementation|code|logic|function|method|body)\b"
+    r"|same\s+as\s+(?:before|above|the\s+original|original)\b)"
+)
 _TRIM = " \t.…·*-=_~:;,!?/<>()[]{}\"'`|"
 
 
@@ -165,36 +193,113 @@ def elided(comment: str) -> bool:
     text = " ".join(comment.strip(_TRIM).split())
     for closer in _CLOSERS:
         text = text.removesuffix(closer).strip(_TRIM)
+    dots = "..." in comment or "…" in comment
     if not text:  # nothing but dots: `# ...`, `/* … */` (an empty comment is no elision)
-        return "..." in comment or "…" in comment
-    return bool(_ELISION.fullmatch(text))
+        return dots
+    return bool(_ELISION.fullmatch(text) or (dots and _ELISION_DOTTED.fullmatch(text)))
 
 
-def placeholder(code: str, comment: str | None, extra: re.Pattern[str] | None, line: str) -> bool:
-    if extra is not None and extra.search(line):
-        return True
+def _note(comment: str) -> str:
+    return " ".join(comment.strip(_TRIM).split())
+
+
+def todo_note(comment: str) -> bool:
+    """Whether a stub's comment marks code still to write: `TODO`, `FIXME`, `XXX`, `implement`."""
+    return bool(_STUB_NOTE.match(_note(comment)))
+
+
+def stub_note(comment: str) -> bool:
+    """Whether a stub's comment says code was left out: a `TODO`-like note, an elision as a
+    whole, or a note that starts with one of the stub leads (`etc.`, `and so on for ...`, `fill
+    in ...`, `rest of the implementation ...`, `same as before ...`)."""
+    return todo_note(comment) or elided(comment) or bool(_STUB_LEAD.match(_note(comment)))
+
+
+def is_stub(code: str) -> bool:
+    """`pass`, `...` or `raise NotImplementedError` standing alone."""
+    return bool(_STUB_CODE.match(code.strip()))
+
+
+def placeholder(code: str, comment: str | None, after_stub: bool = False) -> bool:
+    """Whether a line with this code and comment (None: no comment) is a placeholder.
+    `after_stub`: the line right above is a stub, at this line's indentation or less."""
     if comment is None:
         return False
-    note = comment.strip(_TRIM)
+    if is_stub(code):
+        return stub_note(comment)
     bare = code.strip().strip("{}()[],;").strip()
     if not bare:
-        return elided(comment)
-    if _STUB_CODE.match(bare):
-        return bool(_STUB_NOTE.match(note))
+        return elided(comment) or (after_stub and stub_note(comment))
     # after code, only an elision spelled with an ellipsis: `foo();  // ... rest of the code`
-    return ("..." in comment or "…" in comment) and not _STUB_NOTE.match(note) and elided(comment)
+    return ("..." in comment or "…" in comment) and not todo_note(comment) and elided(comment)
 
 
-def _added(change: Change) -> Iterator[tuple[int, str, str, str | None]]:
-    """(line, text, code, comment) of each line the change introduced."""
+@dataclass(frozen=True, slots=True)
+class Line:
+    """A line the change introduced, with its code and comment, and what `placeholder` needs."""
+
+    number: int
+    text: str
+    code: str
+    comment: str | None
+    after_stub: bool
+    stub: int | None  # the line of the stub, for a stub line or the comment line after one
+
+
+def _added(change: Change) -> Iterator[Line]:
+    """Each line the change introduced."""
     added = dict(change.added_lines())
     if not added:
         return
     lines = change.after.split("\n")
+    stub_indent: int | None = None  # the indentation of the line above when it is a stub
     for n, (code, comment) in enumerate(comments(lines, change.language)):
+        indent = len(lines[n]) - len(lines[n].lstrip())
+        bare = not code.strip()
+        after_stub = bare and stub_indent is not None and indent >= stub_indent
         line = change.first_line + n
         if line in added:
-            yield line, lines[n], code, comment
+            stub = line if is_stub(code) else line - 1 if after_stub else None
+            yield Line(line, lines[n], code, comment, after_stub, stub)
+        stub_indent = indent if is_stub(code) else None
+
+
+_ABSTRACT = {"abstractmethod", "abstractproperty", "abstractclassmethod", "abstractstaticmethod"}
+
+
+def abstract_lines(change: Change, output: Message, context: Context) -> set[int]:
+    """The lines (as reported) of abstract methods (decorated `@abstractmethod`, also as
+    `abc.abstractmethod`) and of Protocol classes, in the Python the change leaves: a stub with a
+    `TODO` there is the body such a method is meant to have. Empty when the code is not read."""
+    if change.language != "python":
+        return set()
+    for read, result in python_code(output, context).results:
+        if read is change and isinstance(result, PythonUnit):
+            return _abstract(result.new)
+    return set()
+
+
+def _abstract(source: Source) -> set[int]:
+    lines: set[int] = set()
+    for node in ast.walk(source.tree):
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            abstract = any(_name(d) in _ABSTRACT for d in node.decorator_list)
+        elif isinstance(node, ast.ClassDef):
+            abstract = any(_name(b) == "Protocol" for b in node.bases)
+        else:
+            continue
+        if abstract:
+            lines.update(range(node.lineno, (node.end_lineno or node.lineno) + 1))
+    return {source.line(n) for n in lines}
+
+
+def _name(node: ast.expr) -> str:
+    """The last name of a decorator or base: `abc.abstractmethod` and `Protocol[T]` too."""
+    if isinstance(node, ast.Call | ast.Subscript):
+        return _name(node.func if isinstance(node, ast.Call) else node.value)
+    if isinstance(node, ast.Attribute):
+        return node.attr
+    return node.id if isinstance(node, ast.Name) else ""
 
 
 class Placeholder:
@@ -213,16 +318,16 @@ class Placeholder:
                 change.kind == "block" and not context.options.get("blocks", True)
             ):
                 continue
-            for line, text, code, comment in _added(change):
-                if placeholder(code, comment, extra, text):
-                    findings.append(
-                        Finding(
-                            change.path,
-                            line,
-                            "elided code: a placeholder instead of the code",
-                            text.strip(),
-                        )
-                    )
+            abstract: set[int] | None = None  # read on first need
+            for line in _added(change):
+                hit = placeholder(line.code, line.comment, line.after_stub)
+                if hit and line.stub and line.comment is not None and todo_note(line.comment):
+                    if abstract is None:
+                        abstract = abstract_lines(change, output, context)
+                    hit = line.stub not in abstract
+                if hit or (extra is not None and extra.search(line.text)):
+                    message = "elided code: a placeholder instead of the code"
+                    findings.append(Finding(change.path, line.number, message, line.text.strip()))
         return Verdict.of(findings, context.unjudged(output))
 
     VALID = (
@@ -240,6 +345,30 @@ class Placeholder:
         Example('url = "http://example.com/#... existing code ..."\n', note="# in a string"),
         Example("def f(x):\n    return x  # TODO: implement validation\n", note="code + note"),
         Example("def f():\n    pass  # nothing to implement: abstract\n"),
+        Example(
+            "for row in rows:\n    try:\n        add(row)\n    except KeyError:\n"
+            "        pass  # missing keys, short rows, etc. are skipped\n",
+            note="`etc.` inside a sentence about data",
+        ),
+        Example("class Empty(Model):\n    pass  # fields are filled in by __init_subclass__\n"),
+        Example(
+            "class Store(ABC):\n    @abstractmethod\n    def get(self, key):\n"
+            "        raise NotImplementedError  # TODO\n",
+            note="an abstract method's body",
+        ),
+        Example(
+            "class Plugin(Protocol):\n    def setup(self, app):\n        ...  # TODO: implement\n",
+            note="a Protocol member's body",
+        ),
+        Example(
+            "def decompress(data, codec):\n"
+            "    raise NotImplementedError(f'unsupported codec: {codec}')\n",
+            note="no comment: real behaviour",
+        ),
+        Example(
+            "def f(buf):\n    # The rest of the implementation follows RFC 6455.\n    return buf[1]\n",
+            note="not after a stub, and more than an elision",
+        ),
     )
     INVALID = (
         Example("def f():\n    # ... existing code ...\n    return 1\n", lines=(2,)),
@@ -248,6 +377,37 @@ class Placeholder:
         Example("function f() {\n  // ... rest of the code ...\n}\n", path="a.js", lines=(2,)),
         Example(Message("assistant", (Text("```python\ndef f():\n    ...  # TODO\n```\n"),))),
         Example("SELECT 1;\n-- rest of the query unchanged\n", path="q.sql", lines=(2,)),
+        Example(
+            "CREATE TABLE t (\n    id INT,\n    -- ... existing columns ...\n);\n",
+            path="t.sql",
+            lines=(3,),
+        ),
+        Example("def export(report):\n    raise NotImplementedError  # TODO\n", lines=(2,)),
+        Example("def retry(self):\n    ...  # remaining logic here\n", lines=(2,)),
+        Example(
+            "def rotate(key):\n    raise NotImplementedError  # implementation omitted for brevity\n",
+            lines=(2,),
+        ),
+        Example(
+            "if kind == 'a':\n    on_a()\nelse:\n    pass  # and so on for the other kinds\n",
+            lines=(4,),
+        ),
+        Example("def render(fmt):\n    pass  # etc.\n", lines=(2,)),
+        Example("def to_dict(self):\n    ...  # same as before\n", lines=(2,)),
+        Example(
+            "def parse(row):\n    raise NotImplementedError  # fill in the mapping\n", lines=(2,)
+        ),
+        Example(
+            "def compact(self):\n    raise NotImplementedError\n    # remaining logic here\n",
+            lines=(3,),
+            note="the comment line right after the stub",
+        ),
+        Example("def reconcile(self):\n    pass\n    # etc.\n", lines=(3,)),
+        Example(
+            "class Store(ABC):\n    def get(self, key):\n        raise NotImplementedError  # TODO\n",
+            lines=(3,),
+            note="not decorated @abstractmethod: a concrete method left unwritten",
+        ),
     )
 
 
