@@ -493,8 +493,13 @@ def _chunks(
         if not pattern.search(text):
             continue
         if len(nodes) == 1 and isinstance(nodes[0], ast.ClassDef):
-            yield from _chunks(nodes[0].body, lines, low, high, pattern)
-            continue
+            cls = nodes[0]
+            # a class is read member by member, unless its decorators (lines `start` to the
+            # `class` line) are in the region and match: then it is read whole
+            decorators = "\n".join(lines[start - 1 : cls.lineno - 1])
+            if not (start <= high and cls.lineno - 1 >= low and pattern.search(decorators)):
+                yield from _chunks(cls.body, lines, low, high, pattern)
+                continue
         wrapped = lines[start - 1][:1] in (" ", "\t")
         code = ("if True:\n" + text if wrapped else text) + "\n"
         try:

@@ -15,20 +15,7 @@ CHECK = "test-tampering"
 CASES = load_corpus("test_tampering")
 
 # cases the check gets wrong today, each with what it gets wrong
-KNOWN_MISSES: dict[str, str] = {
-    "n01-rename-test-same-asserts": (
-        "a test renamed with its assertions kept is reported as a deleted test function"
-    ),
-    "n20-split-test-same-asserts": (
-        "a test split into two that keep every assertion is reported as a deleted test function"
-    ),
-    "n32-asserts-moved-to-helper-module": (
-        "assertions are counted per edit: moved to a helper written in the same output (another "
-        "file), the test's edit reads as fewer assertions"
-    ),
-    "p32-codex-class-xfail": "`@pytest.mark.xfail` on a test class is not seen as a new marker",
-    "p34-unittest-skip-on-class": "`@unittest.skip` on a TestCase class is not seen as a new marker",
-}
+KNOWN_MISSES: dict[str, str] = {}
 
 
 @pytest.fixture(scope="module")
