@@ -17,7 +17,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-__all__ = ["render_markdown", "render_table"]
+__all__ = ["render_html", "render_markdown", "render_table"]
 
 Report = Mapping[str, Any]
 """The report dict: run, models, variants, tasks, cells, summary, comparisons, errors, samples."""
@@ -280,17 +280,35 @@ def errors_heading(report: Report) -> str:
     return f"{counted(n, 'sample')} errored and {'was' if n == 1 else 'were'} not judged"
 
 
+def render_html(report: Report) -> str:
+    """The report as one self-contained HTML page, down to every sample's code and findings."""
+    # The page lives in its own module, which builds on the rows above; importing it here,
+    # when called, keeps that one-way.
+    from redline.replay.render_html import render_html as page
+
+    return page(report)
+
+
 # Markdown
 
-_MD_SPECIAL = re.compile(r"([\\`*_\[\]<>|~&])")
+_MD_SPECIAL = re.compile(
+    r"[`*|\[\]]"  # code, emphasis, table cells, links
+    r"|\\(?=[!-/:-@\[-`{-~])"  # a backslash that would escape what follows it
+    r"|<(?=[A-Za-z/!?])"  # what could open an HTML tag or comment
+    r"|&(?=#?\w+;)"  # what could be an entity
+    r"|(?<![^\W_])_|_(?![^\W_])"  # emphasis; snake_case is left alone
+    r"|(?<=\S)~"  # strikethrough: escaping every `~` that could close one leaves none
+)
 
 
 def _md(text: str) -> str:
-    """Text that renders as itself in GitHub Markdown: one line, its syntax escaped.
+    """Text that renders as itself in GitHub Markdown, on one line.
 
-    `|` would split a table cell, `<` open HTML, `~` strike through, `_` and `*` emphasise.
+    Only what would change the rendering is escaped, so the raw text reads as the data does:
+    a verdict's `p<0.001`, an estimate's `~3,600` and a `snake_case` name stay as they are,
+    while a `|` cannot split a table cell nor a `<b>` turn into HTML.
     """
-    return _MD_SPECIAL.sub(r"\\\1", " ".join(text.split()))
+    return _MD_SPECIAL.sub(lambda m: "\\" + m.group(), " ".join(text.split()))
 
 
 def _md_table(

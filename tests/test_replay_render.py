@@ -15,8 +15,7 @@ from typing import Any
 
 from rich.console import Console
 
-from redline.replay.render import percent, render_markdown, render_table
-from redline.replay.render_html import render_html
+from redline.replay.render import percent, render_html, render_markdown, render_table
 from redline.replay.stats import wilson
 
 Key = tuple[str, str, str]  # task, model, variant
@@ -277,7 +276,7 @@ def test_markdown_has_no_errors_section_without_errors() -> None:
 
 def test_markdown_marks_estimated_token_counts_with_a_tilde() -> None:
     text = render_markdown(make_report(estimated=True))
-    assert r"\~3,600 → \~420" in text  # escaped: a `~` pair would strike text through on GitHub
+    assert "~3,600 → ~420" in text
     assert "estimated with tiktoken" in text
 
 
@@ -315,8 +314,24 @@ def test_markdown_has_no_losses_section_when_nothing_was_lost() -> None:
 
 def test_markdown_escapes_names_that_would_break_a_table() -> None:
     text = render_markdown(make_report({("t1", "a|b", "<b>x</b>"): (1, 2)}))
-    assert r"| a\|b | \<b\>x\</b\> | 50% (1/2) |" in text
-    assert "<b>" not in text
+    assert r"| a\|b | \<b>x\</b> | 50% (1/2) |" in text
+    assert not re.search(r"(?<!\\)<", text)  # no tag GitHub would render
+
+
+def test_markdown_leaves_text_that_renders_as_itself_unescaped() -> None:
+    report = make_report(
+        {("t1", "gpt_4_mini", "baseline"): (0, 1), ("t1", "gpt_4_mini", "v2"): (1, 1)}
+    )
+    verdict = "v2 passes more often than baseline (sign test p<0.001) & ~3 more; see a\\b"
+    report["comparisons"][0]["verdict"] = verdict
+    assert f"**v2 vs baseline (model gpt_4_mini)**: {verdict}" in render_markdown(report)
+
+
+def test_markdown_escapes_what_would_format_the_text() -> None:
+    report = make_report()
+    report["comparisons"][0]["verdict"] = "*a* _b_ x~y~ `c` [d](e) &amp; \\*"
+    expected = r"\*a\* \_b\_ x\~y\~ \`c\` \[d\](e) \&amp; \\\*"
+    assert f": {expected}\n" in render_markdown(report)
 
 
 def test_markdown_reports_cached_samples() -> None:
