@@ -13,14 +13,20 @@ inside functions, classes or lambdas it defines, not after a `return`/`continue`
 False:`). A handler that only logs swallows; with `allow-logging` a handler whose body makes a
 logging call is accepted: `.debug/.info/.warning/.warn/.error/.exception/.critical/.fatal/.log`
 on `logging`, on a logger name (`log`, `logger`, `LOG`, `_logger`, `audit_log`, also as an
-attribute: `self.log`) or on `logging.getLogger(...)`; `traceback.print_exc`/`print_exception`,
-`warnings.warn`, or `print(..., file=X)` with X not None. `suppress` always swallows.
+attribute: `self.log`), on `logging.getLogger(...)`, or on a name or attribute the module binds
+only to a logger (`loggers_in`: `audit = logging.getLogger("audit")`, `self.events =
+getLogger()`); `traceback.print_exc`/`print_exception`, `warnings.warn`, or `print(...,
+file=X)` with X not None. `suppress` always swallows.
 
 A name the module binds only to a broad type is followed (`aliases_in`): `E = Exception`,
 `AnyError = BaseException`, `BROAD = (OSError, Exception)`, `from builtins import Exception as
 E`, an alias of an alias; `except E:`, `except (KeyError, E):` and `suppress(E)` are then broad.
-"The module" is the code read with the handler: the file the transcript showed, else the
-fragment the output wrote.
+So is a name bound only to `contextlib.suppress` (`suppressors_in`: `from contextlib import
+suppress as quiet`, `cl.suppress` after `import contextlib as cl`). "The module" is the code read
+with the handler: the file the transcript showed, else the fragment the output wrote. A name
+bound in any other way too (a parameter, a class, another assignment, an import from elsewhere)
+is not followed: which binding a handler sees then depends on scopes and on the order the code
+runs in, or on another module.
 
 Only what the output introduced counts (`judge`): handlers are matched between the code the
 edit replaced and its new code by their header lines.
@@ -101,6 +107,33 @@ Aliases = Mapping[str, str]  # a name bound to a broad type in the module -> wha
 NO_ALIASES: Aliases = MappingProxyType({})
 
 
+@dataclass(frozen=True, slots=True)
+class Bound:
+    """What a module binds under names of its own: broad types (`aliases_in`), loggers
+    (`loggers_in`, looked for only with `allow-logging`) and `contextlib.suppress`
+    (`suppressors_in`: dotted names, `quiet` or `cl.suppress`)."""
+
+    aliases: Aliases = NO_ALIASES
+    loggers: frozenset[str] = frozenset()
+    suppress: frozenset[str] = frozenset()
+
+    @classmethod
+    def of(cls, source: Source, allow_logging: bool) -> Bound:
+        return cls(
+            aliases_in(source),
+            loggers_in(source) if allow_logging else frozenset(),
+            suppressors_in(source),
+        )
+
+    def suppress_func(self, func: cst.BaseExpression) -> bool:
+        return m.matches(func, SUPPRESS_FUNC) or (
+            bool(self.suppress) and m.matches(func, one_of(*self.suppress))
+        )
+
+
+NOTHING_BOUND = Bound()
+
+
 def broad(node: cst.BaseExpression, aliases: Aliases = NO_ALIASES) -> bool:
     """`Exception`, `BaseException` (also via `builtins.`), a name in `aliases`, or a tuple
     holding one, however deeply nested or starred (`(OSError, (Exception,))`, `(*[E],)`)."""
@@ -113,14 +146,15 @@ def broad(node: cst.BaseExpression, aliases: Aliases = NO_ALIASES) -> bool:
     return False
 
 
-def broad_suppress(node: cst.Call, aliases: Aliases = NO_ALIASES) -> bool:
-    """`suppress(...)` / `contextlib.suppress(...)` with a broad argument (`*[Exception]` too)."""
-    if not m.matches(node.func, SUPPRESS_FUNC):
+def broad_suppress(node: cst.Call, bound: Bound = NOTHING_BOUND) -> bool:
+    """`suppress(...)` / `contextlib.suppress(...)` (or a name the module binds to it) with a
+    broad argument (`*[Exception]` too)."""
+    if not bound.suppress_func(node.func):
         return False
     return any(
-        broad(a.value, aliases)
+        broad(a.value, bound.aliases)
         if a.star == "" and a.keyword is None
-        else a.star == "*" and broad(a.value, aliases)
+        else a.star == "*" and broad(a.value, bound.aliases)
         for a in node.args
     )
 
@@ -177,29 +211,59 @@ def aliases_in(source: Source) -> dict[str, str]:
     is then a question of scopes and order."""
     if not _may_alias(source):
         return {}
+    values, other = _bindings(source.tree)
+    found: dict[str, str] = {}
+    grew = True
+    while grew:  # an alias of an alias: `E = Exception`, `F = (OSError, E)`
+        grew = False
+        for name, exprs in values.items():
+            if (
+                not name.startswith(".")
+                and name not in found
+                and name not in other
+                and all(_broad(v, found) for v in exprs)
+            ):
+                found[name] = ast.unparse(exprs[0])
+                grew = True
+    return found
+
+
+# What an import binds that is followed: (module, name) of `from module import name [as x]`,
+# ("", module) of `import module [as x]`.
+_FOLLOWED = {
+    ("builtins", "Exception"),
+    ("builtins", "BaseException"),
+    ("contextlib", "suppress"),
+    ("", "contextlib"),
+}
+
+
+def _bindings(tree: ast.Module) -> tuple[dict[str, list[ast.expr]], set[str]]:
+    """(what each name is bound to by `NAME = value` or `NAME: T = value`, the names also bound
+    in any other way). An attribute assigned as `X.attr = value` is keyed `.attr`; the imports
+    in `_FOLLOWED` count as such assignments."""
     values: dict[str, list[ast.expr]] = {}
     other: set[str] = set()
-    simple: set[int] = set()  # the target Names of `NAME = value`, which bind as aliases may
-    for node in ast.walk(source.tree):  # breadth first: an assignment before its targets
-        if isinstance(node, ast.Assign | ast.AnnAssign):
+    simple: set[int] = set()  # the targets of `NAME = value`, which bind as aliases may
+    for node in ast.walk(tree):  # breadth first: an assignment before its targets
+        if isinstance(node, ast.Assign | ast.AnnAssign) and node.value is not None:
             targets = node.targets if isinstance(node, ast.Assign) else [node.target]
-            if node.value is not None and all(isinstance(t, ast.Name) for t in targets):
-                for target in targets:
-                    assert isinstance(target, ast.Name)
-                    values.setdefault(target.id, []).append(node.value)
+            for target in targets:
+                key = _key_of(target)
+                if key is not None:
+                    values.setdefault(key, []).append(node.value)
                     simple.add(id(target))
-        elif isinstance(node, ast.ImportFrom) and node.module == "builtins":
+        elif isinstance(node, ast.Import | ast.ImportFrom):
             for a in node.names:
-                bound = a.asname or a.name
-                if a.name in _BROAD_TYPES:
-                    values.setdefault(bound, []).append(ast.Name(a.name))
+                bound = (a.asname or a.name).split(".")[0]
+                if (node.module if isinstance(node, ast.ImportFrom) else "", a.name) in _FOLLOWED:
+                    values.setdefault(bound, []).append(ast.Name(a.name))  # as if `E = Exception`
                 else:
                     other.add(bound)
-        elif isinstance(node, ast.Import | ast.ImportFrom):
-            other.update((a.asname or a.name).split(".")[0] for a in node.names)
-        elif isinstance(node, ast.Name) and not isinstance(node.ctx, ast.Load):
-            if id(node) not in simple:
-                other.add(node.id)
+        elif isinstance(node, ast.Name | ast.Attribute) and not isinstance(node.ctx, ast.Load):
+            key = _key_of(node)
+            if key is not None and id(node) not in simple:
+                other.add(key)
         elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
             other.add(node.name)
         elif isinstance(node, ast.arg):
@@ -208,15 +272,13 @@ def aliases_in(source: Source) -> dict[str, str]:
             other.add(node.name)
         elif isinstance(node, ast.MatchMapping) and node.rest:
             other.add(node.rest)
-    found: dict[str, str] = {}
-    grew = True
-    while grew:  # an alias of an alias: `E = Exception`, `F = (OSError, E)`
-        grew = False
-        for name, exprs in values.items():
-            if name not in found and name not in other and all(_broad(v, found) for v in exprs):
-                found[name] = ast.unparse(exprs[0])
-                grew = True
-    return found
+    return values, other
+
+
+def _key_of(target: ast.expr) -> str | None:
+    if isinstance(target, ast.Name):
+        return target.id
+    return "." + target.attr if isinstance(target, ast.Attribute) else None
 
 
 def _broad(node: ast.expr, aliases: Aliases) -> bool:
@@ -233,13 +295,92 @@ def _broad(node: ast.expr, aliases: Aliases) -> bool:
     return False
 
 
+_LOGGER_FACTORIES = ("logging.getLogger", "getLogger", "structlog.get_logger", "get_logger")
+
+
+def loggers_in(source: Source) -> frozenset[str]:
+    """Names (and attributes, as `.attr`) bound to a logger under any name, by the rule
+    `aliases_in` follows: every binding is `NAME = logging.getLogger(...)` (or
+    `getLogger(...)`, `structlog.get_logger(...)`, `get_logger(...)`, another such name), or
+    for an attribute every `X.attr = ...` is."""
+    if "getLogger" not in source.text and "get_logger" not in source.text:
+        return frozenset()
+    values, other = _bindings(source.tree)
+    found: set[str] = set()
+    grew = True
+    while grew:  # a logger stored under a second name: `audit = log`
+        grew = False
+        for key, exprs in values.items():
+            if key not in found and key not in other and all(_logger(v, found) for v in exprs):
+                found.add(key)
+                grew = True
+    return frozenset(found)
+
+
+def _logger(node: ast.expr, loggers: set[str]) -> bool:
+    if isinstance(node, ast.Call):
+        return ast.unparse(node.func) in _LOGGER_FACTORIES
+    key = _key_of(node)
+    return key is not None and key in loggers
+
+
+_SUPPRESS_ALIAS = re.compile(
+    r"\bsuppress\s+as\b|\bcontextlib\s+as\b|=\s*(?:contextlib\.)?suppress\b"
+)
+
+
+def suppressors_in(source: Source) -> frozenset[str]:
+    """The dotted names, besides `suppress` and `contextlib.suppress`, that the module binds only
+    to `contextlib.suppress`, by the rule `aliases_in` follows: `from contextlib import suppress
+    as quiet`, `quiet = contextlib.suppress`; and `cl.suppress` after `import contextlib as
+    cl`."""
+    if "suppress" not in source.text or not _SUPPRESS_ALIAS.search(source.text):
+        return frozenset()
+    values, other = _bindings(source.tree)
+    modules = {
+        k for k, vs in values.items() if k not in other and all(_named(v, "contextlib") for v in vs)
+    }
+    found: set[str] = set()
+    grew = True
+    while grew:
+        grew = False
+        for key, exprs in values.items():
+            if key in found or key in other or key.startswith(".") or key == "suppress":
+                continue
+            if all(_is_suppress(v, found, modules) for v in exprs):
+                found.add(key)
+                grew = True
+    return frozenset(found | {f"{module}.suppress" for module in modules - {"contextlib"}})
+
+
+def _named(node: ast.expr, name: str) -> bool:
+    return isinstance(node, ast.Name) and node.id == name
+
+
+def _is_suppress(node: ast.expr, names: set[str], modules: set[str]) -> bool:
+    if isinstance(node, ast.Name):
+        return node.id == "suppress" or node.id in names
+    return (
+        isinstance(node, ast.Attribute)
+        and node.attr == "suppress"
+        and isinstance(node.value, ast.Name)
+        and node.value.id in modules | {"contextlib"}
+    )
+
+
 @functools.lru_cache(maxsize=64)
-def _candidate(names: frozenset[str]) -> re.Pattern[str]:
-    """`CANDIDATE`, also matching an `except` followed by one of `names`."""
-    if not names:
-        return CANDIDATE
-    either = "|".join(sorted(map(re.escape, names)))
-    return re.compile(rf"{CANDIDATE.pattern}|\bexcept\b(?=.*?\b(?:{either})\b)", re.S)
+def _pattern(every: bool, names: frozenset[str], calls: frozenset[str]) -> re.Pattern[str]:
+    """What a chunk's text must match to be read: `ANY_HANDLER` (`every`) or `CANDIDATE`, the
+    latter also matching an `except` followed by one of `names` (aliases of broad types); both
+    also matching one of `calls` (names bound to `suppress`)."""
+    if not calls and (every or not names):
+        return ANY_HANDLER if every else CANDIDATE
+    pattern = ANY_HANDLER.pattern if every else CANDIDATE.pattern
+    if names and not every:
+        pattern += rf"|\bexcept\b(?=.*?\b(?:{'|'.join(sorted(map(re.escape, names)))})\b)"
+    if calls:
+        pattern += rf"|\b(?:{'|'.join(sorted(re.escape(c.split('.')[-1]) for c in calls))})\b"
+    return re.compile(pattern, re.S)
 
 
 def _truth(node: cst.BaseExpression) -> bool | None:
@@ -267,9 +408,10 @@ class _Body(cst.CSTVisitor):
     statements after a `return`, `continue`, `break` or `raise` in the same block, not the
     branch of an `if`/`while` whose test is a constant (`if False:`) that never runs it."""
 
-    def __init__(self) -> None:
+    def __init__(self, loggers: frozenset[str] = frozenset()) -> None:
         self.exits = False
         self.logs = False
+        self.loggers = loggers  # names (`.attr` for attributes) bound to a logger elsewhere
 
     def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
         return False
@@ -323,9 +465,19 @@ class _Body(cst.CSTVisitor):
     def visit_Call(self, node: cst.Call) -> bool:
         if m.matches(node.func, EXIT_FUNCS):
             self.exits = True
-        elif m.matches(node, LOGGING_CALL):
+        elif m.matches(node, LOGGING_CALL) or self._stored_logger(node.func):
             self.logs = True
         return True
+
+    def _stored_logger(self, func: cst.BaseExpression) -> bool:
+        """`audit.warning(...)` where `audit` (or `self.audit`) was bound to a logger."""
+        if not self.loggers or not m.matches(func, m.Attribute(attr=_LOG_METHOD)):
+            return False
+        assert isinstance(func, cst.Attribute)
+        receiver = func.value
+        if isinstance(receiver, cst.Name):
+            return receiver.value in self.loggers
+        return isinstance(receiver, cst.Attribute) and "." + receiver.attr.value in self.loggers
 
 
 @dataclass(frozen=True, slots=True)
@@ -344,10 +496,10 @@ class _Finder(cst.CSTVisitor):
     broad `suppress` calls. Simple statements hold no handler, so they are entered only when
     the chunk mentions `suppress`: this visitor is where the time goes."""
 
-    def __init__(self, chunk: Chunk, want_calls: bool, aliases: Aliases) -> None:
+    def __init__(self, chunk: Chunk, want_calls: bool, bound: Bound) -> None:
         self.chunk = chunk
         self.want_calls = want_calls
-        self.aliases = aliases
+        self.bound = bound
         self.handlers: list[tuple[cst.ExceptHandler | cst.ExceptStarHandler, str]] = []
         self.suppress: list[cst.Call] = []
 
@@ -364,7 +516,7 @@ class _Finder(cst.CSTVisitor):
         self.handlers.append((node, "except*"))
 
     def visit_Call(self, node: cst.Call) -> None:
-        if self.want_calls and broad_suppress(node, self.aliases):
+        if self.want_calls and broad_suppress(node, self.bound):
             self.suppress.append(node)
 
 
@@ -375,8 +527,9 @@ def _handler_hit(
     span: tuple[int, int],
     allow_logging: bool,
     every: bool,
-    aliases: Aliases,
+    bound: Bound,
 ) -> Hit | None:
+    aliases = bound.aliases
     is_broad = node.type is None or broad(node.type, aliases)
     if not is_broad and not every:
         return None
@@ -384,7 +537,7 @@ def _handler_hit(
     header = f"{keyword} {caught}".strip() + ":"
     if not is_broad:
         return Hit(_key(header), span, "", False)
-    body = _Body()
+    body = _Body(bound.loggers)
     node.body.visit(body)
     if body.exits or (allow_logging and body.logs):
         return Hit(_key(header), span, "", False) if every else None
@@ -404,25 +557,31 @@ def _alias_note(code: str, aliases: Aliases) -> str:
 
 
 def chunk_hits(
-    chunk: Chunk, allow_logging: bool, every: bool = False, aliases: Aliases = NO_ALIASES
+    chunk: Chunk,
+    allow_logging: bool,
+    every: bool = False,
+    bound: Bound = NOTHING_BOUND,
 ) -> list[Hit]:
     """Broad swallowing handlers and broad `suppress` calls of one chunk (with `every`, the
     other handlers too, `swallows` False). Handler lines come from the `ast` handlers of the
     same statements, matched by order (both parsers read the same text); if the counts ever
     differed, libcst's own positions are used."""
-    finder = _Finder(chunk, "suppress" in chunk.text, aliases)
+    calls = "suppress" in chunk.text or any(
+        re.search(rf"\b{re.escape(c.split('.')[-1])}\b", chunk.text) for c in bound.suppress
+    )
+    finder = _Finder(chunk, calls, bound)
     chunk.module.visit(finder)
     lines = [(n.lineno, n.end_lineno or n.lineno) for n in chunk.in_order(ast.ExceptHandler)]
     if len(lines) != len(finder.handlers):
         lines = [chunk.span(node) for node, _ in finder.handlers]
     out = []
     for (node, keyword), span in zip(finder.handlers, lines, strict=True):
-        hit = _handler_hit(chunk, node, keyword, span, allow_logging, every, aliases)
+        hit = _handler_hit(chunk, node, keyword, span, allow_logging, every, bound)
         if hit is not None:
             out.append(hit)
     for call in finder.suppress:
         code = chunk.module.code_for_node(call)
-        message = f"`{_short(code)}`{_alias_note(code, aliases)} swallows every error"
+        message = f"`{_short(code)}`{_alias_note(code, bound.aliases)} swallows every error"
         out.append(Hit(_key(code), chunk.span(call), message))
     return out
 
@@ -441,18 +600,18 @@ def hits(
 ) -> list[Hit]:
     """Broad swallowing handlers of `source` that overlap its region; with `every`, all the
     handlers in the whole source, broad or not (`swallows` tells which). Names the source binds
-    to a broad type are followed (`aliases_in`)."""
+    to a broad type, a logger or `suppress` are followed (`Bound`)."""
     out: list[Hit] = []
     low, high = (1, len(source.text.split("\n"))) if every else source.region
-    aliases = aliases_in(source)
-    pattern = ANY_HANDLER if every else _candidate(frozenset(aliases))
+    bound = Bound.of(source, allow_logging)
+    pattern = _pattern(every, frozenset(bound.aliases), bound.suppress)
     for chunk in chunks(source, pattern, whole=every):
         if isinstance(chunk, Unparsed):
             unparsed.append(chunk)
             continue
         out += [
             h
-            for h in chunk_hits(chunk, allow_logging, every, aliases)
+            for h in chunk_hits(chunk, allow_logging, every, bound)
             if h.span[1] >= low and h.span[0] <= high
         ]
     return out
@@ -676,6 +835,19 @@ class BroadExcept:
             "from errors import E\ntry:\n    run()\nexcept E:\n    pass\n",
             note="imported from another module",
         ),
+        Example(
+            "audit = logging.getLogger('audit')\ntry:\n    run()\nexcept Exception:\n"
+            "    audit.warning('x')\n",
+            options="allow-logging",
+            note="a logger stored under another name",
+        ),
+        Example(
+            "class Job:\n    def __init__(self):\n        self.events = logging.getLogger('jobs')\n\n"
+            "    def run(self):\n        try:\n            step()\n        except Exception:\n"
+            "            self.events.error('failed')\n",
+            options="allow-logging",
+            note="a logger stored in an attribute",
+        ),
     )
     INVALID = (
         Example("try:\n    run()\nexcept:\n    pass\n", lines=(3,)),
@@ -740,6 +912,18 @@ class BroadExcept:
             note="an alias of an alias, inside the handler's tuple",
         ),
         Example("E = Exception\nwith suppress(E):\n    run()\n", lines=(2,)),
+        Example(
+            "from contextlib import suppress as quiet\nwith quiet(Exception):\n    run()\n",
+            lines=(2,),
+            note="suppress imported under another name",
+        ),
+        Example(
+            "audit = open_audit_trail()\ntry:\n    run()\nexcept Exception:\n"
+            "    audit.warning('x')\n",
+            options="allow-logging",
+            lines=(4,),
+            note="`audit` is bound to something other than a logger",
+        ),
         Example(
             "#!/usr/bin/env python3\ntry:\n    run()\nexcept Exception:\n    pass\n",
             path="bin/tool",
