@@ -458,8 +458,9 @@ def chunks(
     source: Source, pattern: re.Pattern[str], *, whole: bool = False
 ) -> Iterator[Chunk | Unparsed]:
     """libcst trees of the statements of `source` that overlap its region (every statement when
-    `whole`) and whose text matches `pattern`; a class is entered to pick single members.
-    Statements sharing a line (`a(); b()`) stay together."""
+    `whole`) and whose text matches `pattern`; a class is entered to pick single members, unless
+    its decorators overlap the region and match (then it is read whole: `@pytest.mark.skip` on
+    a test class). Statements sharing a line (`a(); b()`) stay together."""
     lines = source.text.split("\n")
     low, high = (1, len(lines)) if whole else source.region
     yield from _chunks(source.tree.body, lines, low, high, pattern)

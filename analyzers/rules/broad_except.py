@@ -43,6 +43,7 @@ from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
+from typing import Any
 
 import libcst as cst
 import libcst.matchers as m
@@ -127,8 +128,13 @@ class Bound:
 
     def suppress_func(self, func: cst.BaseExpression) -> bool:
         return m.matches(func, SUPPRESS_FUNC) or (
-            bool(self.suppress) and m.matches(func, one_of(*self.suppress))
+            bool(self.suppress) and m.matches(func, _any_of(self.suppress))
         )
+
+
+@functools.lru_cache(maxsize=64)
+def _any_of(names: frozenset[str]) -> Any:
+    return one_of(*sorted(names))
 
 
 NOTHING_BOUND = Bound()
@@ -159,7 +165,7 @@ def broad_suppress(node: cst.Call, bound: Bound = NOTHING_BOUND) -> bool:
     )
 
 
-# --- names the module binds to a broad type ------------------------------------------------------
+# --- names a module binds to a broad type, a logger or `suppress` --------------------------------
 
 _BROAD_TYPES = ("Exception", "BaseException")
 # Cheap filters before looking for aliases (each starts with a literal, which `re` finds fast): a
