@@ -9,7 +9,7 @@ PYTHON ?= $(shell for p in $(CANDIDATES); do \
 	command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(sys.version_info < (3, 12))' 2>/dev/null \
 	&& { command -v $$p; break; }; done)
 
-.PHONY: install test lint bench clean
+.PHONY: install demo test lint bench clean
 
 install: $(VENV)/.installed
 
@@ -22,6 +22,10 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	@touch $@
+
+# The whole loop offline, against a stand-in model: record, flag, replay, report.
+demo: install
+	$(BIN)/redline demo
 
 # pytest exits 5 when it collects no test; that is not a failure of the code under test.
 test: install

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import openai
+import pytest
 import typer
 
 from redline.cli import app
@@ -49,10 +50,10 @@ def test_every_command_is_documented_with_an_example() -> None:
         )
 
 
-def test_readme_starts_with_make_install() -> None:
+def test_readme_starts_with_make_demo_then_make_test() -> None:
     quick = README[README.index("## Quick start") :]
-    first_command = re.search(r"```sh\n(\S+ \S+)", quick)
-    assert first_command and first_command.group(1) == "make install"
+    commands = re.search(r"```sh\n(\S+ \S+)[^\n]*\n(\S+ \S+)", quick)
+    assert commands and commands.groups() == ("make demo", "make test")
 
 
 def test_the_json_examples_have_exactly_the_keys_the_commands_print(
@@ -92,3 +93,46 @@ def test_the_task_json_examples_have_exactly_the_keys_the_commands_print(cli: Cl
     documented = documented_json("task-file")
     assert key_paths(documented) <= key_paths(shown) | {"good_output.message.parts.[].text"}
     assert {k for k in key_paths(shown) if "." not in k} == set(documented)
+
+
+def test_the_run_json_examples_have_exactly_the_keys_the_commands_print(
+    cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.fakes.fixtures import serving
+    from tests.fakes.flaky import RuleAwareModel
+
+    cli("import", "--examples")
+    with serving(RuleAwareModel()) as fake:
+        config = tmp_path / "redline.toml"
+        config.write_text(
+            f'[models.m]\nbase_url = "{fake.url}/v1"\nwire = "openai-chat"\nmodel = "m"\n'
+            'api_key_env = ""\nprice_in = 1.0\nprice_out = 2.0\n'
+        )
+        rules = tmp_path / "RULES.md"
+        rules.write_text(RuleAwareModel.RULE)
+        cli(
+            "replay",
+            "aider-swallows-config-errors",
+            "--config",
+            str(config),
+            "-m",
+            "m",
+            "-n",
+            "2",
+            "-p",
+            f"strict={rules}",
+        )
+    report = cli.json("report")
+    assert key_paths(documented_json("runs")) == key_paths(cli.json("runs"))
+    documented = key_paths(documented_json("report"))
+    real = key_paths(report)
+    # The example shows an error and losses; this run had neither, which only removes keys.
+    assert real <= documented
+    assert documented - real <= {
+        "errors.[].task",
+        "errors.[].model",
+        "errors.[].variant",
+        "errors.[].sample",
+        "errors.[].error",
+        "tasks.[].losses.gpt-x",
+    }

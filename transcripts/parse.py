@@ -182,8 +182,11 @@ def session_key(headers: Iterable[tuple[str, str]]) -> str | None:
 
 
 # A text part that is one tagged block is agent boilerplate (Claude Code's <system-reminder>,
-# Codex's <environment_context>), not what the user asked.
+# Codex's <environment_context>), not what the user asked; so is Codex's AGENTS.md block.
 _TAGGED_BLOCK = re.compile(r"<([A-Za-z][\w-]*)\b[^>]*>.*</\1>", re.S)
+_AGENTS_MD = re.compile(
+    r"# AGENTS\.md instructions for [^\n]*\n\n<INSTRUCTIONS>\n.*</INSTRUCTIONS>", re.S
+)
 
 
 def _title(request: Request) -> str | None:
@@ -193,6 +196,6 @@ def _title(request: Request) -> str | None:
             continue
         for part in m.parts:
             text = part.text.strip() if isinstance(part, Text) else ""
-            if text and not _TAGGED_BLOCK.fullmatch(text):
+            if text and not _TAGGED_BLOCK.fullmatch(text) and not _AGENTS_MD.fullmatch(text):
                 return " ".join(text.split())[:120]
     return None

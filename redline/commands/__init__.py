@@ -6,9 +6,11 @@ import typer
 
 
 def register_all(app: typer.Typer) -> None:
-    from redline.commands import calls, checks, proxy, tasks
+    from redline.commands import calls, checks, demo, proxy, replay, tasks
 
     proxy.register(app)
     calls.register(app)
     checks.register(app)
     tasks.register(app)
+    replay.register(app)
+    demo.register(app)

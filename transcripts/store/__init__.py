@@ -16,6 +16,7 @@ from redline.transcripts.store.db import connect
 from redline.transcripts.store.ingest import IngestReport, ingest_spool
 from redline.transcripts.store.migrations import migrate
 from redline.transcripts.store.queries import Call, CallSummary, ConversationSummary
+from redline.transcripts.store.runs import RunStore, RunSummary
 from redline.transcripts.store.tasks import TaskSummary
 from redline.transcripts.store.tree import messages_up_to
 from redline.transcripts.tasks import Task
@@ -61,6 +62,11 @@ class Store:
         earlier = chain[: len(chain) - len(request.messages)]
         return fmt.detach(request, tuple(message_from_dict(m) for m in earlier))
 
+    @property
+    def runs(self) -> RunStore:
+        """Replay runs: their samples (the replay cache too) and verdicts."""
+        return RunStore(self.con)
+
     def save_task(self, task: Task) -> None:
         """Store a new task (TaskExists when one of its name, with other content, is stored)."""
         tasks.save_tasks(self.con, [task])
@@ -103,6 +109,8 @@ __all__ = [
     "CallSummary",
     "ConversationSummary",
     "IngestReport",
+    "RunStore",
+    "RunSummary",
     "Store",
     "TaskSummary",
     "open_store",

@@ -138,11 +138,74 @@ def m004_tasks(con: duckdb.DuckDBPyConnection) -> None:
         )""")
 
 
+def m005_runs(con: duckdb.DuckDBPyConnection) -> None:
+    """Replay runs: what was sent where, each sample's answer, and the checks' verdicts on them
+    (an evaluation per judging: the run's own, then one per `redline recheck`)."""
+    con.execute("""
+        CREATE TABLE runs (
+            id VARCHAR PRIMARY KEY,
+            started_at TIMESTAMPTZ NOT NULL,
+            finished_at TIMESTAMPTZ,
+            status VARCHAR NOT NULL,         -- running | finished | interrupted
+            samples INTEGER NOT NULL,        -- samples per task, model and variant
+            temperature DOUBLE,
+            tasks VARCHAR NOT NULL,          -- JSON: name, checks, conversion losses per model
+            models VARCHAR NOT NULL,         -- JSON: name, wire, model id, base URL, prices
+            variants VARCHAR NOT NULL        -- JSON: name, mode, path, text, sha256
+        )""")
+    con.execute("""
+        CREATE TABLE samples (
+            run_id VARCHAR NOT NULL,
+            task VARCHAR NOT NULL,
+            model VARCHAR NOT NULL,
+            variant VARCHAR NOT NULL,
+            sample INTEGER NOT NULL,
+            request_key VARCHAR NOT NULL,    -- hash of the endpoint, rendered body and sample index
+            created_at TIMESTAMPTZ NOT NULL,
+            status VARCHAR NOT NULL,         -- ok | error (not judged)
+            error VARCHAR,
+            http_status INTEGER,
+            attempts INTEGER,
+            output VARCHAR,                  -- the answer, a canonical message (JSON)
+            finish_reason VARCHAR,
+            cut_off BOOLEAN,
+            raw BLOB,                        -- the response body as received
+            input_tokens BIGINT,
+            output_tokens BIGINT,
+            tokens_estimated BOOLEAN,
+            latency_ms DOUBLE,
+            cost DOUBLE,
+            from_cache BOOLEAN NOT NULL
+        )""")
+    con.execute("CREATE INDEX samples_run ON samples (run_id)")
+    con.execute("CREATE INDEX samples_request_key ON samples (request_key)")
+    con.execute("""
+        CREATE TABLE evaluations (
+            run_id VARCHAR NOT NULL,
+            evaluation INTEGER NOT NULL,     -- 0: the run's own; then one per recheck
+            created_at TIMESTAMPTZ NOT NULL,
+            checks VARCHAR NOT NULL          -- JSON: the check specs of each task
+        )""")
+    con.execute("""
+        CREATE TABLE verdicts (
+            run_id VARCHAR NOT NULL,
+            evaluation INTEGER NOT NULL,
+            task VARCHAR NOT NULL,
+            model VARCHAR NOT NULL,
+            variant VARCHAR NOT NULL,
+            sample INTEGER NOT NULL,
+            passed BOOLEAN NOT NULL,
+            verdicts VARCHAR NOT NULL        -- JSON: each check's verdict and findings
+        )""")
+    con.execute("CREATE INDEX verdicts_run ON verdicts (run_id, evaluation)")
+
+
 MIGRATIONS: list[Migration] = [
     m001_initial,
     m002_response_ids,
     m003_request_decorations,
     m004_tasks,
+    m005_runs,
 ]
 
 

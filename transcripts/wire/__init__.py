@@ -89,6 +89,19 @@ class WireFormat(Protocol):
         format's."""
         ...
 
+    @property
+    def default_key_env(self) -> str:
+        """The environment variable this API's SDKs read the key from."""
+        ...
+
+    def endpoint(self, base_url: str) -> str:
+        """The URL a request goes to, given a base URL as this API's SDK takes it."""
+        ...
+
+    def auth_headers(self, key: str | None) -> dict[str, str]:
+        """The headers that carry `key` (none without one: a local server)."""
+        ...
+
     def split_body(self, body: Mapping[str, Any]) -> SplitBody: ...
     def join_body(self, split: SplitBody) -> JSON:
         """The body `split_body` took apart, with an empty history."""
@@ -168,6 +181,15 @@ def guess_stream(events: list[SSEEvent]) -> WireFormat | None:
     return None
 
 
+def conversion_losses(request: Request, target: str) -> list[str]:
+    """What rendering `request` in the format `target` leaves out (nothing when it is the format
+    the request came from): reasoning blocks, blocks of unknown type, provider built-in tools,
+    cache markers and other format-specific keys, params with no counterpart."""
+    from redline.transcripts.wire import _convert
+
+    return _convert.losses(request, target)
+
+
 def is_cut_off(finish_reason: str | None, wire: str | None = None) -> bool:
     """True when `finish_reason` means the answer was cut off: by the format `wire` when it is
     known, else by any registered format."""
@@ -191,6 +213,7 @@ __all__ = [
     "Reassembly",
     "SplitBody",
     "WireFormat",
+    "conversion_losses",
     "detect",
     "get",
     "guess_response",

@@ -30,9 +30,11 @@ from redline.transcripts.model import (
     JSON,
     Image,
     Message,
+    Opaque,
     Part,
     Request,
     Text,
+    Thinking,
     Tool,
     ToolCall,
     ToolResult,
@@ -272,6 +274,88 @@ _WRITERS: dict[str, Callable[[Mapping[str, Any]], JSON]] = {
 }
 
 
+# The params each reader turns into portable ones; the others have no counterpart elsewhere.
+_READ_KEYS = {
+    CHAT: frozenset(
+        {
+            "max_completion_tokens",
+            "max_tokens",
+            "temperature",
+            "top_p",
+            "stop",
+            "stream",
+            "parallel_tool_calls",
+            "reasoning_effort",
+            "tool_choice",
+        }
+    ),
+    RESPONSES: frozenset(
+        {
+            "max_output_tokens",
+            "temperature",
+            "top_p",
+            "stream",
+            "parallel_tool_calls",
+            "reasoning",
+            "tool_choice",
+        }
+    ),
+    ANTHROPIC: frozenset(
+        {"max_tokens", "temperature", "top_p", "stop_sequences", "stream", "tool_choice"}
+    ),
+}
+
+
+def _parts(request: Request) -> list[Part]:
+    parts: list[Part] = list(request.system or ())
+    for m in request.messages:
+        for p in m.parts:
+            parts.append(p)
+            if isinstance(p, ToolResult) and not isinstance(p.content, str):
+                parts.extend(p.content)
+    return parts
+
+
+def _has_key(value: Any, key: str) -> bool:
+    if isinstance(value, Mapping):
+        return key in value or any(_has_key(v, key) for v in value.values())
+    if isinstance(value, list):
+        return any(_has_key(v, key) for v in value)
+    return False
+
+
+def losses(request: Request, target: str) -> list[str]:
+    """What `neutral` (and so rendering to `target`) leaves out of `request`, in words."""
+    source = origin(request)
+    if source == target:
+        return []
+    out: list[str] = []
+    parts = _parts(request)
+    thinking = [p for p in parts if isinstance(p, Thinking)]
+    if thinking:
+        signed = sum(p.signature is not None or p.redacted is not None for p in thinking)
+        out.append(
+            f"{len(thinking)} reasoning block{'s' * (len(thinking) != 1)}"
+            + (f" ({signed} signed or encrypted)" if signed else "")
+        )
+    opaque = [p for p in parts if isinstance(p, Opaque)]
+    if opaque:
+        kinds = sorted({str(p.data.get("type", "unknown")) for p in opaque})
+        out.append(
+            f"{len(opaque)} block{'s' * (len(opaque) != 1)} of other types ({', '.join(kinds)})"
+        )
+    builtins = [t.name or t.kind for t in request.tools or () if _neutral_tool(t) is None]
+    if builtins:
+        out.append(f"provider tools: {', '.join(builtins)}")
+    carriers = [*request.messages, *parts]
+    if any(_has_key(getattr(c, "extra", {}), "cache_control") for c in carriers):
+        out.append("cache markers")
+    dropped = sorted(set(request.params) - _READ_KEYS.get(source, frozenset(request.params)))
+    if dropped:
+        out.append(f"params with no counterpart: {', '.join(dropped)}")
+    return out
+
+
 def convert_params(params: Mapping[str, Any], source: str, target: str) -> JSON:
     """Params for `target`: verbatim when the request came from `target` itself, otherwise only
     the portable ones, translated. A source or target nobody knows passes params verbatim."""
@@ -289,6 +373,7 @@ __all__ = [
     "EMPTY_OBJECT_SCHEMA",
     "RESPONSES",
     "convert_params",
+    "losses",
     "neutral",
     "origin",
     "system_text",

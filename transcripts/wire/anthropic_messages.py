@@ -47,6 +47,8 @@ from redline.transcripts.sse import SSEEvent
 from redline.transcripts.wire import BodyKeys, Reassembly, _convert
 
 NAME = _convert.ANTHROPIC
+# The API version sent with replayed requests (the one every current SDK sends).
+ANTHROPIC_VERSION = "2023-06-01"
 
 # Keys this module adds to `extra` for itself; never sent.
 _BOOKKEEPING = frozenset({"content_form", "_source"})
@@ -542,6 +544,18 @@ class _AnthropicMessages(BodyKeys):
     render_request = staticmethod(render_request)
     parse_response = staticmethod(parse_response)
     reassemble = staticmethod(reassemble)
+
+    default_key_env = "ANTHROPIC_API_KEY"
+
+    def endpoint(self, base_url: str) -> str:
+        # The SDK takes the base URL without /v1 (https://api.anthropic.com) and adds it.
+        return base_url.rstrip("/") + "/v1/messages"
+
+    def auth_headers(self, key: str | None) -> dict[str, str]:
+        headers = {"anthropic-version": ANTHROPIC_VERSION}
+        if key:
+            headers["x-api-key"] = key
+        return headers
 
     def is_cut_off(self, finish_reason: str | None) -> bool:
         return finish_reason in _CUT_OFF

@@ -645,6 +645,14 @@ class _OpenAIResponses(BodyKeys):
     parse_response = staticmethod(parse_response)
     reassemble = staticmethod(reassemble)
 
+    default_key_env = "OPENAI_API_KEY"
+
+    def endpoint(self, base_url: str) -> str:
+        return base_url.rstrip("/") + "/responses"
+
+    def auth_headers(self, key: str | None) -> dict[str, str]:
+        return {"Authorization": f"Bearer {key}"} if key else {}
+
     def is_cut_off(self, finish_reason: str | None) -> bool:
         return finish_reason in _CUT_OFF
 

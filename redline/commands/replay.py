@@ -1,0 +1,353 @@
+"""`redline replay`, `runs`, `report`, `recheck`: tasks sent to models and variants, judged."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import typer
+
+from redline.clikit import DB_OPTION, JSON_OPTION, print_json, user_errors
+from redline.errors import RedlineError
+
+if TYPE_CHECKING:
+    from redline.replay.dryrun import Estimate
+    from redline.replay.run import Progress
+
+FORMATS = ("table", "md", "json", "html")
+
+
+def _registry(plugins: list[Path] | None) -> Any:
+    from redline.commands.checks import load_registry
+
+    return load_registry(plugins)
+
+
+@user_errors
+def replay_command(
+    tasks: list[str] | None = typer.Argument(None, help="Tasks to replay (default: every task)."),
+    model: list[str] = typer.Option(
+        [],
+        "--model",
+        "-m",
+        metavar="MODEL",
+        help="A model from redline.toml, or WIRE:MODEL_ID@BASE_URL; repeatable.",
+    ),
+    samples: int = typer.Option(
+        3, "--samples", "-n", min=1, help="Samples per task, model and variant."
+    ),
+    prompt_variant: list[str] = typer.Option(
+        [],
+        "--prompt-variant",
+        "-p",
+        metavar="NAME=FILE[:MODE]",
+        help="A variant: FILE appended to the system prompt (append), replacing it (replace), or replacing the rules file the agent embedded (rules); repeatable.",
+    ),
+    concurrency: int = typer.Option(16, "--concurrency", min=1, help="Requests in flight at most."),
+    temperature: float | None = typer.Option(
+        None, "--temperature", min=0.0, help="Sampling temperature (default: the task's own)."
+    ),
+    timeout: float = typer.Option(
+        300.0, "--timeout", min=1.0, help="Seconds to wait for one answer."
+    ),
+    retries: int = typer.Option(
+        4, "--retries", min=0, help="Retries on 429, 5xx, timeouts and resets."
+    ),
+    no_cache: bool = typer.Option(
+        False, "--no-cache", help="Send everything, even what was answered before."
+    ),
+    dry_run: bool = typer.Option(
+        False, "--dry-run", help="Print requests, tokens and estimated cost; send nothing."
+    ),
+    plugin: list[Path] | None = typer.Option(
+        None, "--plugin", metavar="FILE", help="Load checks from this Python file; repeatable."
+    ),
+    config: Path | None = typer.Option(
+        None,
+        "--config",
+        help="The models file (default: ./redline.toml, else the user config dir).",
+    ),
+    as_json: bool = JSON_OPTION,
+    db: Path | None = DB_OPTION,
+) -> None:
+    """Replay tasks to models and prompt variants, judge the answers, report pass rates."""
+    from redline.replay.models import config_path, load_config, one_off, resolve_models
+    from redline.replay.run import Settings, plan, replay, with_baseline
+    from redline.replay.send import Policy
+    from redline.replay.variants import parse_variant
+    from redline.transcripts import open_store
+
+    variants = [parse_variant(v) for v in prompt_variant]
+    configured = load_config(config if config is not None else config_path())
+    if dry_run:
+        models = [configured[m] if m in configured else one_off(m) for m in model]
+        if not models:
+            raise RedlineError("give at least one --model")
+    else:
+        models = resolve_models(model, configured)
+    registry = _registry(plugin)
+    with open_store(db) as store:
+        chosen = tasks or sorted(t.name for t in store.tasks())
+        if not chosen:
+            raise RedlineError(
+                "there are no tasks yet; make one with `redline flag`, or `redline import --examples`"
+            )
+        task_list = [store.task(name) for name in chosen]
+        if dry_run:
+            from redline.replay.dryrun import estimate
+
+            jobs = plan(task_list, models, with_baseline(variants), samples, temperature)
+            _print_dry_run(estimate(jobs), as_json)
+            return
+        settings = Settings(
+            samples=samples,
+            temperature=temperature,
+            policy=Policy(concurrency=concurrency, timeout=timeout, retries=retries),
+            use_cache=not no_cache,
+        )
+        progress_bar = _ProgressBar(quiet=as_json)
+        try:
+            run_id = replay(
+                store,
+                task_list,
+                models,
+                variants,
+                registry,
+                settings,
+                on_progress=progress_bar.update,
+                on_start=progress_bar.start,
+            )
+        except KeyboardInterrupt:
+            progress_bar.stop()
+            done = progress_bar.last
+            kept = f"{done.done} of {done.total} samples kept" if done else "finished samples kept"
+            typer.echo(f"interrupted: {kept}; run the same command again to resume", err=True)
+            raise typer.Exit(130) from None
+        progress_bar.stop()
+        _print_report(store, run_id, "json" if as_json else "table", None)
+        last = progress_bar.last
+        if last is not None and not as_json:
+            typer.echo(
+                f"run {run_id}: {last.total} samples, {last.cached} from the cache, "
+                f"{last.total - last.cached - last.errors} sent and answered, {last.errors} errors"
+            )
+
+
+class _ProgressBar:
+    """A progress bar on a terminal; nothing when piped or printing JSON."""
+
+    def __init__(self, *, quiet: bool) -> None:
+        self.enabled = sys.stderr.isatty() and not quiet
+        self.last: Progress | None = None
+        self._bar: Any = None
+        self._task: Any = None
+
+    def start(self, run_id: str, progress: Progress) -> None:
+        self.last = progress
+        if not self.enabled:
+            return
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+        self._bar = Progress(
+            TextColumn(f"run {run_id}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[detail]}"),
+            console=Console(stderr=True),
+            transient=True,
+        )
+        self._bar.start()
+        self._task = self._bar.add_task("replay", total=progress.total, detail="")
+
+    def update(self, progress: Progress) -> None:
+        self.last = progress
+        if self._bar is not None:
+            detail = (
+                f"pass {progress.passed}  fail {progress.failed}  error {progress.errors}"
+                f"  cached {progress.cached}"
+            )
+            self._bar.update(self._task, completed=progress.done, detail=detail)
+
+    def stop(self) -> None:
+        if self._bar is not None:
+            self._bar.stop()
+            self._bar = None
+
+
+def _print_dry_run(estimates: list[Estimate], as_json: bool) -> None:
+    if as_json:
+        print_json({"requests": [e.to_json() for e in estimates], "sent": 0})
+        return
+    from redline.commands.calls import make_console, print_table
+
+    def tokens(e: Estimate) -> str:
+        if e.prompt_tokens is None:
+            return "-"
+        return ("~" if e.estimated else "") + f"{e.prompt_tokens:,}"
+
+    print_table(
+        make_console(),
+        [
+            ("task", "id"),
+            ("model", ""),
+            ("variant", ""),
+            ("messages", "opt"),
+            ("prompt tokens", ""),
+            ("samples", ""),
+            ("est. cost", ""),
+            ("endpoint", "fill"),
+        ],
+        [
+            [
+                e.task,
+                e.model,
+                e.variant,
+                str(e.messages),
+                tokens(e),
+                str(e.samples),
+                "-" if e.cost is None else f"${e.cost:.4f}",
+                e.error or e.endpoint,
+            ]
+            for e in estimates
+        ],
+    )
+    costs = [e.cost for e in estimates if e.cost is not None]
+    total = f"${sum(costs):.4f}" if costs else "unknown (no prices in redline.toml)"
+    typer.echo(
+        f"{sum(e.samples for e in estimates)} requests, estimated cost {total}; nothing was sent. "
+        "~ marks token counts estimated with cl100k_base, not the model's own tokenizer."
+    )
+
+
+def _print_report(store: Any, run_id: str, fmt: str, out: Path | None) -> None:
+    import json
+
+    from redline.replay.report import build_report
+
+    report = build_report(store, run_id)
+    if fmt == "table":
+        from redline.commands.calls import make_console
+        from redline.replay.render import render_table
+
+        render_table(report, make_console())
+        return
+    if fmt == "json":
+        text = json.dumps(report, indent=2, ensure_ascii=False) + "\n"
+    elif fmt == "md":
+        from redline.replay.render import render_markdown
+
+        text = render_markdown(report)
+    else:
+        from redline.replay.render import render_html
+
+        text = render_html(report)
+    if out is None:
+        sys.stdout.write(text)
+        return
+    try:
+        out.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise RedlineError(f"cannot write {out}: {exc.strerror}") from None
+    typer.echo(f"wrote {out}", err=True)
+
+
+@user_errors
+def runs_command(as_json: bool = JSON_OPTION, db: Path | None = DB_OPTION) -> None:
+    """List replay runs, newest first."""
+    from redline.commands.calls import make_console, print_table
+    from redline.transcripts import open_store
+
+    with open_store(db) as store:
+        listed = store.runs.list()
+    if as_json:
+        print_json({"runs": [r.to_json() for r in listed]})
+        return
+    if not listed:
+        typer.echo("No runs yet. Replay your tasks: redline replay --model MODEL")
+        return
+    print_table(
+        make_console(),
+        [
+            ("run", "id"),
+            ("started (UTC)", "opt"),
+            ("status", ""),
+            ("samples", ""),
+            ("errors", "opt"),
+            ("cached", "opt"),
+            ("models × variants", "fill"),
+        ],
+        [
+            [
+                r.id,
+                f"{r.started_at:%Y-%m-%d %H:%M}",
+                r.status,
+                str(r.sent),
+                str(r.errors),
+                str(r.from_cache),
+                f"{', '.join(r.models)} × {', '.join(r.variants)} on {len(r.tasks)} tasks",
+            ]
+            for r in listed
+        ],
+    )
+
+
+@user_errors
+def report_command(
+    run: str | None = typer.Argument(None, help="A run id or prefix (default: the latest run)."),
+    fmt: str = typer.Option("table", "--format", "-f", help="table, md, json or html."),
+    out: Path | None = typer.Option(
+        None, "--out", "-o", help="Write to this file instead of printing."
+    ),
+    as_json: bool = typer.Option(False, "--json", help="The same as --format json."),
+    db: Path | None = DB_OPTION,
+) -> None:
+    """Report a run: pass rates with intervals, paired comparisons, tokens, cost."""
+    from redline.transcripts import open_store
+
+    if as_json:
+        fmt = "json"
+    if fmt not in FORMATS:
+        raise RedlineError(f"--format {fmt!r} is none of {', '.join(FORMATS)}")
+    if fmt == "table" and out is not None:
+        raise RedlineError("--out needs --format md, json or html")
+    with open_store(db) as store:
+        run_id = store.runs.resolve(run)
+        _print_report(store, run_id, fmt, out)
+
+
+@user_errors
+def recheck_command(
+    run: str = typer.Argument(..., help="A run id or prefix."),
+    check: list[str] | None = typer.Option(
+        None,
+        "--check",
+        "-c",
+        metavar="NAME[:OPTIONS]",
+        help="Judge with these checks instead of each task's own; repeatable.",
+    ),
+    plugin: list[Path] | None = typer.Option(
+        None, "--plugin", metavar="FILE", help="Load checks from this Python file; repeatable."
+    ),
+    as_json: bool = JSON_OPTION,
+    db: Path | None = DB_OPTION,
+) -> None:
+    """Judge a run's stored answers again (new or changed checks); nothing is sent."""
+    from redline.replay.recheck import recheck
+    from redline.transcripts import open_store
+
+    registry = _registry(plugin)
+    with open_store(db) as store:
+        run_id = store.runs.resolve(run)
+        number = recheck(store, run_id, registry, check)
+        if not as_json:
+            typer.echo(f"run {run_id}: evaluation {number}")
+        _print_report(store, run_id, "json" if as_json else "table", None)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("replay")(replay_command)
+    app.command("runs")(runs_command)
+    app.command("report")(report_command)
+    app.command("recheck")(recheck_command)

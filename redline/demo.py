@@ -1,0 +1,176 @@
+"""`redline demo`: the whole loop, offline, narrated, in a temporary database.
+
+1. a stand-in model server starts on 127.0.0.1 (shipped with redline; not a real model);
+2. a short agent-shaped session goes through redline's proxy and is recorded: the agent's
+   project rules (an AGENTS.md it embeds, as Codex does) say nothing about exceptions, and the
+   model wraps a config loader in `except Exception: return {}`;
+3. that call is flagged with `broad-except`, which is proven to catch it;
+4. the task is replayed with and without a rules variant that forbids swallowing errors;
+5. the report says whether the rule helped.
+
+Each step prints the command a user would type. Nothing leaves the machine.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+import urllib.request
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from redline import config
+from redline.errors import RedlineError
+
+RULES_BEFORE = "Use type hints. Keep functions short."
+RULES_AFTER = (
+    "Use type hints. Keep functions short.\n"
+    "Never catch Exception: let errors propagate to the caller."
+)
+SAMPLES = 10
+
+WRITE_FILE = {
+    "type": "function",
+    "function": {
+        "name": "write_file",
+        "description": "Write a file in the repository.",
+        "parameters": {
+            "type": "object",
+            "properties": {"path": {"type": "string"}, "content": {"type": "string"}},
+            "required": ["path", "content"],
+        },
+    },
+}
+
+
+def _agents_md(text: str) -> str:
+    return f"# AGENTS.md instructions for /repo\n\n<INSTRUCTIONS>\n{text}\n</INSTRUCTIONS>"
+
+
+def _post(url: str, body: dict[str, Any]) -> dict[str, Any]:
+    request = urllib.request.Request(
+        url,
+        data=json.dumps(body).encode(),
+        headers={"Content-Type": "application/json", "User-Agent": "redline-demo-agent/1"},
+    )
+    with urllib.request.urlopen(request, timeout=30) as reply:
+        answer: dict[str, Any] = json.loads(reply.read())
+    return answer
+
+
+def record_session(base_url: str) -> None:
+    """A two-call agent loop: the model writes a file with a tool, the agent reports back."""
+    messages: list[dict[str, Any]] = [
+        {"role": "system", "content": "You are a coding agent. Use write_file to change files."},
+        {"role": "user", "content": _agents_md(RULES_BEFORE)},
+        {"role": "user", "content": "Add error handling to config.py's loader."},
+    ]
+    for _ in range(2):
+        answer = _post(
+            f"{base_url}/chat/completions",
+            {"model": "demo-model", "messages": messages, "tools": [WRITE_FILE]},
+        )
+        message = answer["choices"][0]["message"]
+        messages.append(message)
+        for call in message.get("tool_calls") or []:
+            messages.append(
+                {"role": "tool", "tool_call_id": call["id"], "content": "Wrote config.py."}
+            )
+        if not message.get("tool_calls"):
+            break
+
+
+def run(
+    say: Callable[[str], None],
+    show: Callable[[str], None],
+    report: Callable[[dict[str, Any]], None],
+    keep: Path | None = None,
+) -> str:
+    """Run the demo; `say` narrates, `show` prints a command's output, `report` prints the
+    run's report. With `keep`, the demo's data goes to that database (a new one) instead of
+    a temporary one. Returns the run id."""
+    from redline.analyzers import default_registry
+    from redline.proxy import ProxyRunner, Route, ThreadedProxy
+    from redline.replay import refuse_unless_valid, task_from_call, validate
+    from redline.replay.models import one_off
+    from redline.replay.report import build_report
+    from redline.replay.run import Settings, replay
+    from redline.replay.send import Policy
+    from redline.replay.standin import StandInServer
+    from redline.replay.variants import parse_variant
+    from redline.transcripts import open_store
+
+    with tempfile.TemporaryDirectory(prefix="redline-demo-") as tmp:
+        db = keep or Path(tmp) / "demo.duckdb"
+        if keep is None:
+            say(f"A throwaway database: {db} (your own data is not touched).")
+        elif keep.exists():
+            raise RedlineError(f"{keep} exists; give --db a new file for the demo to keep")
+        else:
+            say(f"The demo's data goes to {db}; explore it afterwards with --db {db}.")
+        with StandInServer(seed=7) as standin:
+            say(
+                f"1. A stand-in model answers on {standin.url}: not a real model, it writes "
+                "one config loader and follows a rule against swallowed errors only sometimes."
+            )
+            runner = ProxyRunner(
+                [Route.parse("", standin.url.removesuffix("/v1"))],
+                config.spool_dir(db),
+                "127.0.0.1",
+                0,
+            )
+            with ThreadedProxy(runner) as proxy:
+                say(
+                    f"2. The recording proxy:   redline proxy --upstream {standin.url.removesuffix('/v1')}"
+                )
+                say(
+                    f"   An agent session through it (OPENAI_BASE_URL={proxy.url}/v1), with an "
+                    "AGENTS.md that says nothing about exceptions:"
+                )
+                record_session(proxy.url + "/v1")
+                proxy.flush()
+            with open_store(db) as store:
+                (conversation,) = store.conversations()
+                calls = store.calls(conversation.id)
+                bad = calls[0]
+                say("   redline ls")
+                show(f"   {conversation.id}  {len(calls)} calls  {conversation.title}")
+                say(f"   redline show {bad.id[:10]}   # the model wrote: {bad.preview}")
+                say(f"3. Flag it:   redline flag {bad.id[:10]} -c broad-except --name demo")
+                registry = default_registry(entry_points=False)
+                task = task_from_call(store, store.load_call(bad.id), ["broad-except"], name="demo")
+                validation = validate(task, registry)
+                refuse_unless_valid(validation, None)
+                store.save_task(task)
+                for judged in validation.bad:
+                    for f in judged.verdict.findings:
+                        show(f"   {judged.check.spec}  FAIL  {f.path}:{f.line}  {f.message}")
+                show("   saved task demo: the check catches the failure it was made from")
+                rules = Path(tmp) / "AGENTS.md"
+                rules.write_text(RULES_AFTER + "\n")
+                say(
+                    f"4. Replay it, {SAMPLES} samples, as recorded and with a stricter AGENTS.md:\n"
+                    f"   redline replay demo --model openai-chat:redline-stand-in@{standin.url} "
+                    f"-n {SAMPLES} --prompt-variant strict=AGENTS.md:rules"
+                )
+                model = replace(
+                    one_off(f"openai-chat:redline-stand-in@{standin.url}"), name="stand-in"
+                )
+                run_id = replay(
+                    store,
+                    [task],
+                    [model],
+                    [parse_variant(f"strict={rules}:rules")],
+                    registry,
+                    Settings(samples=SAMPLES, policy=Policy(concurrency=4)),
+                )
+                say("5. The report:   redline report")
+                report(build_report(store, run_id))
+        say(
+            "That is the loop. With your own agent: `redline proxy --upstream URL`, work as usual, "
+            "`redline flag` the call that went wrong, then `redline replay --model ...` whenever "
+            "a new model or a rules change comes along."
+        )
+        return run_id

@@ -1,0 +1,175 @@
+"""Sending replayed requests: a bound on concurrency, a timeout per attempt, retries with
+exponential backoff and jitter on what is worth retrying (429, 5xx, timeouts, connections reset),
+`Retry-After` honoured. Redirects are never followed. A request that still fails is an error,
+never a failed check."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+import aiohttp
+
+from redline.replay.models import ModelSpec
+from redline.transcripts import Response, parse_sse, wire
+
+RETRY_STATUS = frozenset({408, 409, 425, 429, 500, 502, 503, 504, 529})
+# A Retry-After longer than this is cut to it: a replay should not sleep for an hour.
+MAX_RETRY_AFTER = 120.0
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    """How hard to try: `retries` after the first attempt, each attempt `timeout` seconds."""
+
+    concurrency: int = 16
+    timeout: float = 300.0
+    retries: int = 4
+    backoff: float = 1.0  # the first backoff, doubled each retry (with jitter)
+    max_backoff: float = 30.0
+
+
+@dataclass(frozen=True, slots=True)
+class Sent:
+    """What came back: an answer (`response`), or an `error` after every attempt."""
+
+    response: Response | None
+    raw: bytes
+    http_status: int | None
+    error: str | None
+    latency_ms: float
+    attempts: int
+
+
+class _Retry(Exception):
+    def __init__(self, reason: str, after: float | None = None, status: int | None = None) -> None:
+        super().__init__(reason)
+        self.after, self.status = after, status
+
+
+def retry_after(value: str | None, now: datetime | None = None) -> float | None:
+    """Seconds to wait from a Retry-After header (seconds, or an HTTP date)."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
+
+
+class Sender:
+    """Sends requests for a replay over one pooled session."""
+
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        policy: Policy,
+        *,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.session, self.policy, self.sleep = session, policy, sleep
+        self.rng = rng or random.Random()
+        self.limit = asyncio.Semaphore(policy.concurrency)
+
+    async def send(self, model: ModelSpec, body: dict[str, Any]) -> Sent:
+        fmt = wire.get(model.wire)
+        headers = {"Content-Type": "application/json", **fmt.auth_headers(model.key())}
+        data = json.dumps(body).encode()
+        attempts = 0
+        t0 = time.perf_counter()
+        last: _Retry | None = None
+        async with self.limit:
+            while True:
+                attempts += 1
+                started = time.perf_counter()
+                try:
+                    return await self._attempt(model, data, headers, body, started, attempts)
+                except _Retry as retry:
+                    last = retry
+                if attempts > self.policy.retries:
+                    break
+                await self.sleep(self._delay(attempts, last.after))
+        return Sent(
+            None,
+            b"",
+            last.status,
+            f"{last} (after {attempts} attempt{'s' * (attempts != 1)})",
+            (time.perf_counter() - t0) * 1000,
+            attempts,
+        )
+
+    def _delay(self, attempt: int, after: float | None) -> float:
+        if after is not None:
+            return min(after, MAX_RETRY_AFTER)
+        base: float = min(self.policy.max_backoff, self.policy.backoff * 2.0 ** (attempt - 1))
+        return base * (0.5 + self.rng.random())  # jitter around the exponential step
+
+    async def _attempt(
+        self,
+        model: ModelSpec,
+        data: bytes,
+        headers: dict[str, str],
+        body: dict[str, Any],
+        started: float,
+        attempts: int,
+    ) -> Sent:
+        timeout = aiohttp.ClientTimeout(total=self.policy.timeout)
+        try:
+            async with self.session.post(
+                model.endpoint, data=data, headers=headers, timeout=timeout, allow_redirects=False
+            ) as reply:
+                raw = await reply.read()
+                status = reply.status
+                after = retry_after(reply.headers.get("Retry-After"))
+                content_type = reply.headers.get("Content-Type", "")
+        except TimeoutError:
+            raise _Retry(f"no answer within {self.policy.timeout:g}s") from None
+        except (aiohttp.ClientError, OSError) as exc:
+            raise _Retry(f"the connection failed: {exc or type(exc).__name__}") from None
+        latency = (time.perf_counter() - started) * 1000
+        if status in RETRY_STATUS:
+            raise _Retry(f"upstream answered {status}: {_excerpt(raw)}", after, status)
+        if status >= 300:
+            error = f"upstream answered {status}: {_excerpt(raw)}"
+            return Sent(None, raw, status, error, latency, attempts)
+        try:
+            response = _parse(
+                model, raw, "text/event-stream" in content_type or bool(body.get("stream"))
+            )
+        except (ValueError, KeyError, TypeError, AttributeError, IndexError) as exc:
+            error = f"the answer could not be read as {model.wire}: {exc}"
+            return Sent(None, raw, status, error, latency, attempts)
+        return Sent(response, raw, status, None, latency, attempts)
+
+
+def _parse(model: ModelSpec, raw: bytes, stream: bool) -> Response:
+    fmt = wire.get(model.wire)
+    if stream:
+        result = fmt.reassemble(parse_sse(raw.decode("utf-8", "replace")))
+        if result.error:
+            raise ValueError(f"the stream carried an error: {result.error}")
+        if not result.complete:
+            raise ValueError("the stream ended before the answer did")
+        return result.response
+    return fmt.parse_response(json.loads(raw))
+
+
+def _excerpt(raw: bytes) -> str:
+    text = " ".join(raw[:300].decode("utf-8", "replace").split())
+    return text or "(no body)"

@@ -1,0 +1,103 @@
+"""Sending replayed requests: retried with backoff on 429, 5xx, hangs and resets (Retry-After
+honoured), never following a redirect, an error after the last attempt."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
+
+import aiohttp
+import pytest
+
+from redline.replay.models import one_off
+from redline.replay.send import Policy, Sender, Sent, retry_after
+from tests.fakes.flaky import Behaviour, FlakyModel
+from tests.fakes.server import ServerThread
+
+BODY = {"model": "m", "messages": [{"role": "user", "content": "go"}]}
+
+
+@pytest.fixture
+def flaky() -> Iterator[FlakyModel]:
+    fake = FlakyModel()
+    with ServerThread(fake.app()) as server:
+        fake.url = server.url
+        yield fake
+
+
+def send(fake: FlakyModel, policy: Policy, waits: list[float] | None = None) -> Sent:
+    async def sleep(seconds: float) -> None:
+        if waits is not None:
+            waits.append(seconds)
+
+    async def go() -> Sent:
+        model = one_off(f"openai-chat:m@{fake.url}/v1")
+        async with aiohttp.ClientSession() as session:
+            return await Sender(session, policy, sleep=sleep).send(model, BODY)
+
+    return asyncio.run(go())
+
+
+def test_an_answer_comes_back_parsed(flaky: FlakyModel) -> None:
+    sent = send(flaky, Policy())
+    assert sent.error is None and sent.attempts == 1 and sent.http_status == 200
+    assert sent.response is not None and "except Exception" in sent.response.message.text
+
+
+def test_5xx_is_retried_with_growing_backoff(flaky: FlakyModel) -> None:
+    flaky.script.extend([Behaviour("status", 500), Behaviour("status", 503)])
+    waits: list[float] = []
+    sent = send(flaky, Policy(backoff=1.0), waits)
+    assert sent.response is not None and sent.attempts == 3
+    assert len(waits) == 2 and 0.5 <= waits[0] < 1.5 and 1.0 <= waits[1] < 3.0
+
+
+def test_429_waits_as_retry_after_says(flaky: FlakyModel) -> None:
+    flaky.script.append(Behaviour("status", 429, {"Retry-After": "7"}))
+    waits: list[float] = []
+    sent = send(flaky, Policy(), waits)
+    assert sent.response is not None and waits == [7.0]
+
+
+def test_retry_after_may_be_a_date() -> None:
+    now = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
+    assert retry_after(format_datetime(now + timedelta(seconds=30), usegmt=True), now) == 30.0
+    assert retry_after("soon") is None and retry_after(None) is None
+
+
+def test_after_the_last_retry_it_is_an_error_not_a_failed_check(flaky: FlakyModel) -> None:
+    flaky.script.extend([Behaviour("status", 500)] * 3)
+    sent = send(flaky, Policy(retries=2), [])
+    assert sent.response is None and sent.attempts == 3
+    assert sent.error is not None and sent.error.startswith("upstream answered 500")
+    assert "after 3 attempts" in sent.error and len(flaky.requests) == 3
+
+
+def test_a_hang_times_out_and_is_retried(flaky: FlakyModel) -> None:
+    flaky.script.append(Behaviour("hang", seconds=2.0))
+    sent = send(flaky, Policy(timeout=0.3), [])
+    assert sent.response is not None and sent.attempts == 2
+
+
+def test_a_reset_connection_is_retried(flaky: FlakyModel) -> None:
+    flaky.script.append(Behaviour("reset"))
+    sent = send(flaky, Policy(), [])
+    assert sent.response is not None and sent.attempts == 2
+
+
+def test_a_client_error_is_not_retried(flaky: FlakyModel) -> None:
+    flaky.script.append(Behaviour("status", 400))
+    sent = send(flaky, Policy(), [])
+    assert sent.attempts == 1 and sent.http_status == 400
+    assert (
+        sent.error
+        == 'upstream answered 400: {"error": {"message": "flaky says 400", "type": "server_error"}}'
+    )
+
+
+def test_a_redirect_is_never_followed(flaky: FlakyModel) -> None:
+    flaky.script.append(Behaviour("redirect", to="http://127.0.0.1:9/stolen"))
+    sent = send(flaky, Policy(), [])
+    assert sent.response is None and sent.http_status == 302 and len(flaky.requests) == 1
