@@ -330,8 +330,11 @@ def _logger(node: ast.expr, loggers: set[str]) -> bool:
     return key is not None and key in loggers
 
 
-_SUPPRESS_ALIAS = re.compile(
-    r"\bsuppress\s+as\b|\bcontextlib\s+as\b|=\s*(?:contextlib\.)?suppress\b"
+# Cheap filters (each starts with a literal): `suppress as`, `contextlib as`, `= suppress`.
+_SUPPRESS_ALIAS = (
+    re.compile(r"suppress\s+as\b"),
+    re.compile(r"contextlib\s+as\b"),
+    re.compile(r"=[ \t]*(?:contextlib\.)?suppress\b"),
 )
 
 
@@ -340,7 +343,8 @@ def suppressors_in(source: Source) -> frozenset[str]:
     to `contextlib.suppress`, by the rule `aliases_in` follows: `from contextlib import suppress
     as quiet`, `quiet = contextlib.suppress`; and `cl.suppress` after `import contextlib as
     cl`."""
-    if "suppress" not in source.text or not _SUPPRESS_ALIAS.search(source.text):
+    text = source.text
+    if "suppress" not in text or not any(p.search(text) for p in _SUPPRESS_ALIAS):
         return frozenset()
     values, other = _bindings(source.tree)
     modules = {
