@@ -200,12 +200,36 @@ def m005_runs(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("CREATE INDEX verdicts_run ON verdicts (run_id, evaluation)")
 
 
+def m006_scan_verdicts(con: duckdb.DuckDBPyConnection) -> None:
+    """`redline scan`'s verdict cache: each check's verdict on each recorded answer, keyed by
+    the call and the check's key (a hash of its name, options and version), so a scan judges
+    an answer once per version of a check."""
+    con.execute("""
+        CREATE TABLE scan_checks (
+            key VARCHAR PRIMARY KEY,         -- hash of name, options, version
+            name VARCHAR NOT NULL,
+            options VARCHAR NOT NULL,        -- canonical JSON of the options
+            version VARCHAR NOT NULL,        -- the check's version and the readers' (see scan.py)
+            created_at TIMESTAMPTZ NOT NULL
+        )""")
+    con.execute("""
+        CREATE TABLE scan_verdicts (
+            call_id VARCHAR NOT NULL,
+            check_key VARCHAR NOT NULL,
+            passed BOOLEAN NOT NULL,
+            verdict VARCHAR NOT NULL,        -- JSON: passed, findings, unparsed
+            judged_at TIMESTAMPTZ NOT NULL,
+            PRIMARY KEY (call_id, check_key)
+        )""")
+
+
 MIGRATIONS: list[Migration] = [
     m001_initial,
     m002_response_ids,
     m003_request_decorations,
     m004_tasks,
     m005_runs,
+    m006_scan_verdicts,
 ]
 
 
