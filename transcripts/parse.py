@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -59,6 +59,9 @@ class ParsedExchange:
     problems: tuple[str, ...]
     session_key: str | None
     title: str | None
+    title_at: int | None = None  # the index in request.messages of the message it came from
+    items: list[Any] | None = None  # the request's raw history list, when it is one
+    skipped: int = 0  # leading history items not parsed (`skip`): `request` holds the rest
 
     @property
     def parse_error(self) -> str | None:
@@ -72,20 +75,31 @@ class ParsedExchange:
         return self.fmt.continues(self.request)
 
 
-def parse_exchange(x: RawExchange, *, unparsed_because: str | None = None) -> ParsedExchange:
+# Given a format and a request's history list, how many leading items need no parsing (their
+# messages are known already). Must return a cut the format allows (`WireFormat.can_split`).
+Skip = Callable[[wires.WireFormat, list[Any]], int]
+
+
+def parse_exchange(
+    x: RawExchange, *, unparsed_because: str | None = None, skip: Skip | None = None
+) -> ParsedExchange:
     """Read `x`. With `unparsed_because`, the bodies are decoded but not parsed, and that reason
-    is the parse problem (for an exchange whose parsed form could not be stored)."""
+    is the parse problem (for an exchange whose parsed form could not be stored). With `skip`,
+    the leading history items it names are not parsed: `request.messages` holds only the rest,
+    `skipped` says how many items were left out, and `title` is None when any were (an agent
+    re-sends its history on every call; ingest knows that prefix already): the title is then
+    the first in the messages that were read."""
     detected = wires.detect(x.path)
     fmt = None if unparsed_because else detected
     problems: list[str] = []
-    request_body, request, body = _request(x, fmt, problems)
+    request_body, request, body, items, skipped = _request(x, fmt, problems, skip)
     if unparsed_because:
         problems.append(unparsed_because)
     response_body, stream, response, outcome, error = _response(x, fmt, problems)
     model_call = detected is not None and (bool(x.request_body) or x.method == "WEBSOCKET")
-    title = None
+    title = title_at = None
     if model_call:
-        title = _title(request) if request is not None else UNPARSED_TITLE
+        title, title_at = _title(request) if request is not None else (UNPARSED_TITLE, None)
     return ParsedExchange(
         raw=x,
         fmt=detected,
@@ -101,27 +115,35 @@ def parse_exchange(x: RawExchange, *, unparsed_because: str | None = None) -> Pa
         problems=tuple(problems),
         session_key=session_key(x.request_headers),
         title=title,
+        title_at=title_at,
+        items=items,
+        skipped=skipped,
     )
 
 
 def _request(
-    x: RawExchange, fmt: wires.WireFormat | None, problems: list[str]
-) -> tuple[bytes, Request | None, dict[str, Any] | None]:
+    x: RawExchange, fmt: wires.WireFormat | None, problems: list[str], skip: Skip | None
+) -> tuple[bytes, Request | None, dict[str, Any] | None, list[Any] | None, int]:
     try:
         raw = decode_body(x.request_body, header(x.request_headers, "content-encoding"))
     except ValueError as exc:
         problems.append(f"request: {exc}")
-        return x.request_body, None, None
+        return x.request_body, None, None, None, 0
     if fmt is None or not raw:
-        return raw, None, None
+        return raw, None, None, None, 0
     try:
         body = json.loads(raw)
         if not isinstance(body, dict):
             raise ValueError("the body is not a JSON object")
-        return raw, fmt.parse_request(body), body
+        items = body.get(fmt.history_key)
+        if not isinstance(items, list):
+            return raw, fmt.parse_request(body), body, None, 0
+        skipped = skip(fmt, items) if skip is not None else 0
+        tail = body if not skipped else {**body, fmt.history_key: items[skipped:]}
+        return raw, fmt.parse_request(tail), body, items, skipped
     except PARSE_ERRORS as exc:
         problems.append(f"request: {exc}")
-        return raw, None, None
+        return raw, None, None, None, 0
 
 
 def _response(
@@ -189,13 +211,14 @@ _AGENTS_MD = re.compile(
 )
 
 
-def _title(request: Request) -> str | None:
-    """What the user first asked: the first user text that is not agent boilerplate."""
-    for m in request.messages:
+def _title(request: Request) -> tuple[str | None, int | None]:
+    """What the user first asked: the first user text that is not agent boilerplate, and the
+    index of its message."""
+    for index, m in enumerate(request.messages):
         if m.role != "user":
             continue
         for part in m.parts:
             text = part.text.strip() if isinstance(part, Text) else ""
             if text and not _TAGGED_BLOCK.fullmatch(text) and not _AGENTS_MD.fullmatch(text):
-                return " ".join(text.split())[:120]
-    return None
+                return " ".join(text.split())[:120], index
+    return None, None

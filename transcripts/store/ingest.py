@@ -11,6 +11,7 @@ each table is written with one bulk statement.
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -21,13 +22,14 @@ import duckdb
 
 from redline.transcripts.exchange import RawExchange
 from redline.transcripts.model import canonical_json, text_hash
-from redline.transcripts.parse import ParsedExchange, parse_exchange
+from redline.transcripts.parse import ParsedExchange, Skip, parse_exchange
 from redline.transcripts.spool import SpoolLine, read_from, segment_is_live, segments
 from redline.transcripts.store import bulk
+from redline.transcripts.store.prefixes import PrefixCache, Reuse
 from redline.transcripts.store.rows import Placement, exchange_row
 from redline.transcripts.store.threading import Answer, Threader
 from redline.transcripts.store.tree import DedupWriter, IndexedDecoration, Node, chain
-from redline.transcripts.wire import BlobKind
+from redline.transcripts.wire import BlobKind, WireFormat
 
 BATCH = 500
 
@@ -47,6 +49,7 @@ def ingest_spool(con: duckdb.DuckDBPyConnection, spool_dir: Path) -> IngestRepor
     """Ingest every pending spool line; delete segments that are done and no longer written."""
     report = IngestReport()
     writer = DedupWriter(con)
+    prefixes = PrefixCache()
     progress = dict(con.execute("SELECT segment, byte_offset FROM spool_progress").fetchall())
     for path in segments(spool_dir):
         final = not segment_is_live(path)
@@ -54,7 +57,7 @@ def ingest_spool(con: duckdb.DuckDBPyConnection, spool_dir: Path) -> IngestRepor
         size = path.stat().st_size
         if offset < size:
             for batch in _batches(read_from(path, offset, final=final)):
-                offset = _commit(con, writer, path.name, batch, report)
+                offset = _commit(con, writer, prefixes, path.name, batch, report)
         if final and offset >= size:
             # File first: a crash in between leaves a harmless row, never a re-read segment.
             path.unlink(missing_ok=True)
@@ -76,6 +79,7 @@ def _batches(lines: Iterator[SpoolLine]) -> Iterator[list[SpoolLine]]:
 def _commit(
     con: duckdb.DuckDBPyConnection,
     writer: DedupWriter,
+    prefixes: PrefixCache,
     segment: str,
     lines: list[SpoolLine],
     report: IngestReport,
@@ -91,7 +95,7 @@ def _commit(
     end = lines[-1].end_offset
     con.execute("BEGIN TRANSACTION")
     try:
-        batch = _Batch(con, writer, raw_only)
+        batch = _Batch(con, writer, prefixes, raw_only)
         problems = batch.store(lines)
         bulk.insert(
             con,
@@ -108,20 +112,23 @@ def _commit(
     except BaseException as exc:
         con.execute("ROLLBACK")
         writer.forget()  # what it saw in the failed transaction was not kept
+        prefixes.forget()
         if not isinstance(exc, _DATA_ERRORS):
             raise
         if len(lines) > 1:
             half = len(lines) // 2
-            _commit(con, writer, segment, lines[:half], report, raw_only)
-            return _commit(con, writer, segment, lines[half:], report, raw_only)
+            _commit(con, writer, prefixes, segment, lines[:half], report, raw_only)
+            return _commit(con, writer, prefixes, segment, lines[half:], report, raw_only)
         x = lines[0].exchange
         assert x is not None  # a line without an exchange writes no data
         reason = f"{type(exc).__name__}: {exc}"
         if x.id not in raw_only:
             stored_raw = f"stored raw: the parsed form could not be stored ({reason})"
-            return _commit(con, writer, segment, lines, report, {**raw_only, x.id: stored_raw})
+            return _commit(
+                con, writer, prefixes, segment, lines, report, {**raw_only, x.id: stored_raw}
+            )
         problem = f"exchange could not be stored ({reason}); skipped"
-        return _commit(con, writer, segment, [SpoolLine(end, None, problem)], report)
+        return _commit(con, writer, prefixes, segment, [SpoolLine(end, None, problem)], report)
     report.ingested += batch.ingested
     report.skipped += batch.already
     report.problems.extend(f"spool {segment} at byte {o}: {p}" for o, p in problems)
@@ -138,6 +145,7 @@ class _Call:
     nodes: list[Node] = field(default_factory=list)
     decorations: list[IndexedDecoration] = field(default_factory=list)
     answer: Node | None = None  # the response's node
+    reused: Reuse | None = None  # the known prefix its history starts with (not parsed again)
     continued: Answer | int | None = None  # a stored answer, or the batch call that gave it
     conversation_id: str | None = None
 
@@ -161,9 +169,13 @@ class _Call:
 
 class _Batch:
     def __init__(
-        self, con: duckdb.DuckDBPyConnection, writer: DedupWriter, raw_only: Mapping[str, str]
+        self,
+        con: duckdb.DuckDBPyConnection,
+        writer: DedupWriter,
+        prefixes: PrefixCache,
+        raw_only: Mapping[str, str],
     ) -> None:
-        self.con, self.writer, self.raw_only = con, writer, raw_only
+        self.con, self.writer, self.prefixes, self.raw_only = con, writer, prefixes, raw_only
         self.threader = Threader(con)
         self.ingested = self.already = 0
 
@@ -200,12 +212,30 @@ class _Batch:
     def _place(self, exchanges: list[RawExchange]) -> list[_Call]:
         """Parse each exchange and lay its messages out in the tree, under the answer it
         continues when it continues one."""
-        parsed = [parse_exchange(x, unparsed_because=self.raw_only.get(x.id)) for x in exchanges]
-        self.threader.load_answers({p.continues for p in parsed if p.continues})
+        reused: dict[str, Reuse] = {}
+
+        def skip(x: RawExchange) -> Skip:
+            def known(fmt: WireFormat, items: list[Any]) -> int:
+                reuse = self.prefixes.reuse(fmt, items)
+                if reuse is None:
+                    return 0
+                reused[x.id] = reuse
+                return reuse.items
+
+            return known
+
         calls: list[_Call] = []
         answers: dict[str, int] = {}  # upstream response id -> the batch call that gave it
-        for p in parsed:
-            call = self._chain(p, answers, calls)
+        for x in exchanges:
+            # One at a time: each call's history is laid out before the next is read, so a
+            # call extending the one before it in the same batch reuses its prefix.
+            p = parse_exchange(x, unparsed_because=self.raw_only.get(x.id), skip=skip(x))
+            reuse = reused.get(p.raw.id) if p.skipped else None
+            if reuse is not None and p.continues is not None:
+                # A server-held conversation's call sends only its newest items; their likeness
+                # to a known history is a coincidence: read it whole.
+                p, reuse = parse_exchange(p.raw, unparsed_because=self.raw_only.get(p.raw.id)), None
+            call = self._chain(p, answers, calls, reuse)
             if call is None:  # its parsed form cannot be stored: keep it raw
                 reason = "stored raw: its messages could not be stored"
                 call = self._chain(parse_exchange(p.raw, unparsed_because=reason), answers, calls)
@@ -216,9 +246,15 @@ class _Batch:
         return calls
 
     def _chain(
-        self, p: ParsedExchange, answers: dict[str, int], calls: list[_Call]
+        self,
+        p: ParsedExchange,
+        answers: dict[str, int],
+        calls: list[_Call],
+        reuse: Reuse | None = None,
     ) -> _Call | None:
-        call = _Call(p)
+        call = _Call(p, reused=reuse)
+        if reuse is not None:
+            call.parent, call.depth = reuse.node, reuse.messages
         previous = p.continues
         if previous is not None:
             stored = self.threader.answer(previous)
@@ -236,6 +272,9 @@ class _Batch:
         try:
             if p.request is not None:
                 call.nodes, call.decorations = chain(p.request.messages, call.parent, call.depth)
+                if reuse is not None:
+                    shifted = [(i + reuse.messages, path, v) for i, path, v in call.decorations]
+                    call.decorations = [*reuse.decorations, *shifted]
             if p.response is not None:
                 tip, _ = chain(
                     [p.response.message], call.request_node, call.depth + len(call.nodes)
@@ -243,12 +282,32 @@ class _Batch:
                 call.answer = tip[0]
         except UnicodeError:  # a lone surrogate in a message: no node id can be made of it
             return None
+        if p.request is not None:
+            self._remember(call)
         return call
+
+    def _remember(self, call: _Call) -> None:
+        """A history read from its first item on: later calls that extend it reuse it."""
+        p = call.parsed
+        if p.items is None or p.fmt is None or p.continues is not None or call.continued:
+            return
+        known = call.reused.nodes if call.reused else ()
+        title, title_at = _title(call)
+        self.prefixes.remember(
+            p.fmt,
+            p.items,
+            (*known, *(n.id for n in call.nodes)),
+            tuple(call.decorations),
+            title,
+            title_at,
+        )
 
     def _thread(self, calls: list[_Call]) -> None:
         depths: dict[str, int] = {}
         for c in calls:
-            if c.parent is not None:
+            if c.reused is not None:
+                depths.update((node, depth) for depth, node in enumerate(c.reused.nodes))
+            elif c.parent is not None:
                 depths[c.parent] = c.depth - 1
             depths.update((n.id, n.depth) for n in c.nodes)
         keys = {c.parsed.session_key for c in calls if c.parsed.session_key}
@@ -263,13 +322,15 @@ class _Batch:
             elif c.continued is not None:
                 c.conversation_id = c.continued.conversation_id
             x = p.raw
+            title, _ = _title(c)
             if c.conversation_id is None:
-                prefix = ([c.parent] if c.parent else []) + [n.id for n in c.nodes]
+                known = c.reused.nodes if c.reused else ([c.parent] if c.parent else [])
+                prefix = [*known, *(n.id for n in c.nodes)]
                 c.conversation_id = self.threader.conversation_for(
-                    x.id, x.started_at, prefix, p.session_key, p.title
+                    x.id, x.started_at, prefix, p.session_key, title
                 )
             else:
-                self.threader.name(c.conversation_id, p.title)
+                self.threader.name(c.conversation_id, title)
             self.threader.ended_at(c.ends(), x.started_at, c.conversation_id, p.session_key)
 
     def _row(self, c: _Call) -> dict[str, Any]:
@@ -283,7 +344,9 @@ class _Batch:
             seq=seq,
             request_node=c.request_node,
             response_node=c.response_node,
-            message_count=len(c.nodes) if p.request is not None else None,
+            message_count=(
+                None if p.request is None else len(c.nodes) + (c.reused.messages if c.reused else 0)
+            ),
             tools_hash=blobs.get("tools"),
             system_hash=blobs.get("system"),
             decorations=c.decorations,
@@ -291,8 +354,28 @@ class _Batch:
         return exchange_row(p, at)
 
 
+def _title(call: _Call) -> tuple[str | None, int | None]:
+    """The call's title and the index of its message: from the reused prefix when one of its
+    messages gave it, else from the messages read."""
+    reused, p = call.reused, call.parsed
+    if reused is not None and reused.title is not None:
+        return reused.title, reused.title_at
+    if p.title_at is not None and reused is not None:
+        return p.title, reused.messages + p.title_at
+    return p.title, p.title_at
+
+
 def _blobs(blobs: Mapping[BlobKind, Any]) -> Iterator[tuple[BlobKind, str, str]]:
-    """(kind, hash, canonical JSON) of each blob."""
+    """(kind, hash, canonical JSON) of each blob. A tool list or system prompt is usually the
+    one the call before sent: found by comparing values (in C), not serialized again."""
     for kind, value in blobs.items():
-        content = canonical_json(value)
-        yield kind, text_hash(content), content
+        found = next((r for r in _RECENT_BLOBS if r[0] == value), None)
+        if found is None:
+            content = canonical_json(value)
+            found = (value, text_hash(content), content)
+            _RECENT_BLOBS.appendleft(found)
+        yield kind, found[1], found[2]
+
+
+# The last few blob values ingest serialized, with their hashes (values are never mutated).
+_RECENT_BLOBS: deque[tuple[Any, str, str]] = deque(maxlen=16)

@@ -64,6 +64,7 @@ class Threader:
     _sessions: dict[str, tuple[datetime, str]] = field(default_factory=dict)
     _answers: dict[str, Answer] = field(default_factory=dict)
     _conversations: dict[str, _Conversation] = field(default_factory=dict)
+    _looked_up: set[str] = field(default_factory=set)
 
     # -- loading --------------------------------------------------------------------------------
 
@@ -112,6 +113,10 @@ class Threader:
     # -- threading ------------------------------------------------------------------------------
 
     def answer(self, response_id: str) -> Answer | None:
+        """The latest answer with this upstream id, stored or of this batch."""
+        if response_id not in self._answers and response_id not in self._looked_up:
+            self._looked_up.add(response_id)
+            self.load_answers([response_id])
         return self._answers.get(response_id)
 
     def add_answer(self, response_id: str, answer: Answer) -> None:

@@ -12,7 +12,7 @@ The proxy never calls these on the hot path; the store does, when it ingests fin
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
@@ -102,6 +102,11 @@ class WireFormat(Protocol):
         """The headers that carry `key` (none without one: a local server)."""
         ...
 
+    def can_split(self, items: Sequence[Any], index: int) -> bool:
+        """True when the history list `items` can be cut before `items[index]`: the items
+        before it parse to whole messages of their own (ingest reuses a known prefix)."""
+        ...
+
     def split_body(self, body: Mapping[str, Any]) -> SplitBody: ...
     def join_body(self, split: SplitBody) -> JSON:
         """The body `split_body` took apart, with an empty history."""
@@ -118,6 +123,9 @@ class BodyKeys:
 
     def detach(self, request: Request, history: tuple[Message, ...]) -> Request:
         return dataclasses.replace(request, messages=history + request.messages)
+
+    def can_split(self, items: Sequence[Any], index: int) -> bool:
+        return True  # one history item is one message
 
     def split_body(self, body: Mapping[str, Any]) -> SplitBody:
         meta = {k: v for k, v in body.items() if k != self.history_key}

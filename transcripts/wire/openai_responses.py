@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 from redline.transcripts.model import (
@@ -659,6 +659,18 @@ class _OpenAIResponses(BodyKeys):
     def continues(self, request: Request) -> str | None:
         previous = request.params.get("previous_response_id")
         return previous if isinstance(previous, str) else None
+
+    def can_split(self, items: Sequence[Any], index: int) -> bool:
+        # Consecutive model items form one assistant message: never cut between two.
+        if not 0 < index < len(items):
+            return True
+        before, after = items[index - 1], items[index]
+        return not (
+            isinstance(before, Mapping)
+            and isinstance(after, Mapping)
+            and _is_model_item(before)
+            and _is_model_item(after)
+        )
 
     def detach(self, request: Request, history: tuple[Message, ...]) -> Request:
         params = {k: v for k, v in request.params.items() if k != "previous_response_id"}
