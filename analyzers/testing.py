@@ -13,10 +13,9 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 
-from redline.analyzers._context import Context
-from redline.analyzers._model import Analyzer, Example, Verdict
+from redline.analyzers import Analyzer, Context, Example, Verdict
 from redline.analyzers._options import parse_options
-from redline.transcripts.model import Message, ToolCall
+from redline.transcripts import Message, ToolCall
 
 
 def example_output(example: Example) -> Message:
