@@ -2,9 +2,9 @@
 
 The reverse proxy, the WebSocket relay and the mitmproxy addon each describe a finished
 exchange as a `Capture` and hand it to the recorder; `Capture.to_raw` turns it into the
-`RawExchange` the spool stores, removing secrets here and nowhere else. The answers the proxy
-gives itself (a 502 for an unreachable upstream...) are built here too, so every path says the
-same thing.
+`RawExchange` the spool stores, removing secrets here and nowhere else (the rules are in
+proxy/headers.py). The answers the proxy gives itself (a 502 for an unreachable upstream...) are
+built here too, so every path says the same thing.
 """
 
 from __future__ import annotations
@@ -15,8 +15,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from redline.proxy.headers import redacted, redacted_query
+from redline.proxy.headers import masked, redacted, redacted_path, redacted_query
 from redline.transcripts import RawExchange, header, new_id
+from redline.transcripts.codings import decode_body
+from redline.transcripts.secrets import mask_text
+
+# The most of a body a record keeps. A request over it is refused (413); a response over it is
+# passed on whole, and its record keeps this much and says how much there was.
+BODY_LIMIT = 256 * 1024 * 1024
 
 
 @dataclass(slots=True)
@@ -40,6 +46,9 @@ class Capture:
     outcome: str = "incomplete"
     error: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    kept: int = 0  # bytes of the response in `chunks`
+    dropped: int = 0  # bytes of the response past BODY_LIMIT, passed on but not kept
+    limit: int = BODY_LIMIT
 
     def elapsed_ms(self) -> float:
         return (time.perf_counter() - self.t0) * 1000
@@ -48,7 +57,11 @@ class Capture:
         """Keep a copy of a response chunk; the first one sets the time to first byte."""
         if self.ttfb_ms is None:
             self.ttfb_ms = self.elapsed_ms()
-        self.chunks.append(chunk)
+        if self.kept + len(chunk) <= self.limit:
+            self.chunks.append(chunk)
+            self.kept += len(chunk)
+        else:
+            self.dropped += len(chunk)
 
     def end(self, outcome: str, error: str | None = None) -> None:
         self.outcome, self.error = outcome, error
@@ -60,30 +73,68 @@ class Capture:
         self.status = status
         self.response_headers = [("Content-Type", "application/json")]
         self.chunks = [body]
+        self.kept = len(body)
         self.end("error", error)
         return body
 
+    @property
+    def size(self) -> int:
+        """Bytes of body the record will hold: what building it costs, roughly."""
+        return len(self.request_body) + self.kept
+
     def to_raw(self) -> RawExchange:
-        """The record as stored: credentials in headers and the query string replaced."""
+        """The record as stored: credentials in headers, the path and the query string
+        replaced, anything shaped like a credential masked, in an error body too."""
+        request_headers = redacted(self.request_headers)
+        response_headers = redacted(self.response_headers)
+        body = b"".join(self.chunks)
+        extra = self.extra
+        if self.dropped:
+            extra = {**extra, "response_bytes_not_kept": self.dropped}
+        if self.status is not None and self.status >= 400 and body:
+            body, response_headers, note = _masked_error_body(body, response_headers)
+            if note:
+                extra = {**extra, "error_body": note}
         return RawExchange(
             id=new_id(self.started),
             started_at=self.started,
             method=self.method,
-            path=self.path,
+            path=redacted_path(self.path),
             query=redacted_query(self.query),
             upstream=self.upstream,
-            request_headers=redacted(self.request_headers),
+            request_headers=request_headers,
             request_body=self.request_body,
             status=self.status,
-            response_headers=redacted(self.response_headers),
-            response_body=b"".join(self.chunks),
+            response_headers=response_headers,
+            response_body=body,
             ttfb_ms=self.ttfb_ms,
             duration_ms=self.duration_ms if self.duration_ms is not None else self.elapsed_ms(),
             outcome=self.outcome,
-            error=self.error,
-            client=header(self.request_headers, "user-agent"),
-            extra=self.extra,
+            error=masked(self.error) if self.error else self.error,
+            client=header(request_headers, "user-agent"),
+            extra=extra,
         )
+
+
+def _masked_error_body(
+    body: bytes, headers: list[tuple[str, str]]
+) -> tuple[bytes, list[tuple[str, str]], str | None]:
+    """An error body as stored: upstreams echo the key they refused ("Incorrect API key
+    provided: sk-..."), so it is read (decoded if compressed) and anything shaped like a
+    credential masked. A body with nothing to mask is kept as it came; one that cannot be read
+    is not kept at all."""
+    encoding = header(headers, "content-encoding")
+    try:
+        plain = decode_body(body, encoding)
+    except ValueError as exc:
+        return b"", headers, f"not kept: it could not be read to mask secrets ({exc})"
+    result = mask_text(plain.decode("utf-8", "surrogateescape"))
+    if not result.count:
+        return body, headers, None
+    dropped = ("content-encoding", "content-length")
+    kept = [(k, v) for k, v in headers if k.lower() not in dropped]
+    note = f"{result.count} secret(s) masked" + (f", decoded from {encoding}" if encoding else "")
+    return result.text.encode("utf-8", "surrogateescape"), kept, note
 
 
 def error_body(status: int, message: str, kind: str) -> bytes:

@@ -1,9 +1,29 @@
-"""Which headers cross the proxy, and which are never written down."""
+"""Which headers cross the proxy, and which values are never written down.
+
+What is never stored (README "What redline never stores"):
+
+* the value of a header or query parameter whose **name** says it holds a credential: one of
+  `SECRET`/`SECRET_PARAMS`, or any name containing key, token, secret, signature, auth,
+  password, passwd or credential (`X-Auth-Token`, `client_secret`, `X-Amz-Signature`...), except
+  where "tokens" counts model tokens (`x-ratelimit-remaining-tokens`); parameters are split at
+  `&` and at `;`, so `;key=` is one too, in the query and in the path;
+* a header value that is a credential by its **place** (`Bearer ...`, `Basic ...`), whatever
+  the header's name;
+* any value **shaped** like a provider key, a JWT, a private key or a URL password, wherever it
+  stands (`redline.transcripts.secrets.mask_text`).
+
+Names are judged by pattern, and over-redacting a harmless header is preferred to storing a
+credential.
+"""
 
 from __future__ import annotations
 
+import functools
+import re
 from collections.abc import Iterable
 from urllib.parse import unquote_plus
+
+from redline.transcripts.secrets import mask_text
 
 # RFC 9110 7.6.1 connection-specific headers, plus those the HTTP stack recomputes itself.
 HOP_BY_HOP = frozenset(
@@ -21,7 +41,7 @@ HOP_BY_HOP = frozenset(
     }
 )
 
-# Never stored, whatever else happens to a recording.
+# Never stored, whatever else happens to a recording (and any name `_SECRET_NAME` finds).
 SECRET = frozenset(
     {
         "authorization",
@@ -37,7 +57,8 @@ SECRET = frozenset(
 )
 REDACTED = "[redacted]"
 
-# Query parameters that carry credentials (Gemini's `?key=`, signed URLs...).
+# Query parameters that carry credentials (Gemini's `?key=`, signed URLs...), besides any name
+# `_SECRET_NAME` finds.
 SECRET_PARAMS = frozenset(
     {
         "key",
@@ -50,8 +71,24 @@ SECRET_PARAMS = frozenset(
         "signature",
         "password",
         "secret",
+        "code",  # an OAuth authorization code
     }
 )
+
+# A name holds a credential when it contains one of these words; `tokens` (a count of model
+# tokens, as in the rate-limit headers) is not `token`.
+_SECRET_NAME = re.compile(
+    r"key|token(?!s(?![a-z]))|secret|signature|auth|passw(?:or)?d|credential", re.IGNORECASE
+)
+# Values worth asking `mask_text` about: a run of 15 or more key characters (every key shape is
+# at least that long), a URL with user information, an assignment. Everything else (content
+# types, dates, numbers, short words) is kept without the slower look.
+_MAYBE_SECRET = re.compile(r"[A-Za-z0-9_+=-]{15}|://[^/\s]*@|[=:]\s*\S{8}")
+_CREDENTIAL_SCHEME = re.compile(r"\s*(?:bearer|basic|digest|token|apikey)\s", re.IGNORECASE)
+# Headers whose value is a URL, whose query may carry a credential.
+_URL_HEADERS = frozenset({"location", "content-location", "link", "refresh"})
+# `name=value` parameters, split at `&` (a query) or `;` (a query, or a path segment's).
+_PARAM = re.compile(r"(^|[&;])([^&;=/?#]*)=([^&;/?#]*)")
 
 
 def forwardable(
@@ -70,19 +107,61 @@ def forwardable(
     return [(k, v) for k, v in headers if k.lower() not in dropped]
 
 
+@functools.lru_cache(maxsize=1024)
+def secret_header(name: str) -> bool:
+    """True when a header of this name is never stored."""
+    return name.lower() in SECRET or _SECRET_NAME.search(name) is not None
+
+
+@functools.lru_cache(maxsize=1024)
+def secret_param(name: str) -> bool:
+    """True when a query (or path) parameter of this name is never stored."""
+    plain = unquote_plus(name)
+    return plain.lower() in SECRET_PARAMS or _SECRET_NAME.search(plain) is not None
+
+
+@functools.lru_cache(maxsize=4096)
+def _masked(value: str) -> str:
+    return mask_text(value).text
+
+
+def masked(value: str) -> str:
+    """`value` with anything shaped like a credential masked (`[masked:<kind>]`)."""
+    if _MAYBE_SECRET.search(value) is None:
+        return value
+    return _masked(value) if len(value) <= 4096 else mask_text(value).text
+
+
+def _param(m: re.Match[str]) -> str:
+    sep, name, value = m.groups()
+    return f"{sep}{name}={REDACTED if secret_param(name) else value}"
+
+
 def redacted_query(query: str) -> str:
-    """A raw query string as stored: the values of credential parameters replaced."""
+    """A raw query string as stored: the values of credential parameters replaced, anything
+    shaped like a credential masked."""
     if not query:
         return query
-    parts = []
-    for pair in query.split("&"):
-        name, sep, _ = pair.partition("=")
-        if sep and unquote_plus(name).lower() in SECRET_PARAMS:
-            pair = f"{name}={REDACTED}"
-        parts.append(pair)
-    return "&".join(parts)
+    return masked(_PARAM.sub(_param, query))
+
+
+def redacted_path(path: str) -> str:
+    """A path as stored: `;name=value` parameters of credential names replaced, anything shaped
+    like a credential masked."""
+    if ";" in path:
+        path = re.sub(r"(;)([^;=/?#]*)=([^;/?#]*)", _param, path)
+    return masked(path)
+
+
+def _stored(name: str, value: str) -> str:
+    if secret_header(name) or _CREDENTIAL_SCHEME.match(value):
+        return REDACTED
+    if name.lower() in _URL_HEADERS and "?" in value:  # a redirect to a signed URL
+        base, _, query = value.partition("?")
+        value = f"{base}?{_PARAM.sub(_param, query)}"
+    return masked(value)
 
 
 def redacted(headers: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
     """Headers as stored: secret values replaced, names kept so a reader sees auth was sent."""
-    return [(k, REDACTED if k.lower() in SECRET else v) for k, v in headers]
+    return [(k, _stored(k, v)) for k, v in headers]

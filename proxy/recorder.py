@@ -1,9 +1,19 @@
-"""The recorder: takes finished exchanges off the request path and makes them durable.
+"""The recorder: the one writer of a proxy's spool segment.
 
-Handlers call `record()`, which only puts the exchange (or a function that builds it) on a
-queue. One thread drains the queue, builds the records and appends everything waiting to the
-spool with a single fsync, so a burst of calls costs one disk flush and no handler ever waits
-on the disk.
+Two ways in:
+
+* `write(exchange)` builds the record and appends it to the spool on the caller's thread, before
+  the caller releases the last bytes of the answer: once it returns, a `kill -9` of the proxy
+  cannot lose the record (the kernel holds the line). The fsync that makes it survive a power
+  loss too follows on the recorder's thread, batched with every other line written meanwhile,
+  so no request ever waits on the disk.
+* `record(exchange)` only queues it (or a function that builds it); the recorder's thread builds,
+  writes and fsyncs. For exchanges nobody is waiting on: a call the client abandoned, a capture
+  path of its own (the mitmproxy addon).
+
+A record that cannot be written (a full disk) is lost, never retried and never blocking: each
+loss is logged as an error, counted in `failed`, and when the spool takes records again a
+warning says how many were lost meanwhile.
 """
 
 from __future__ import annotations
@@ -19,33 +29,100 @@ from redline.transcripts import RawExchange, SpoolWriter, to_line
 log = logging.getLogger("redline.proxy")
 
 _STOP = object()
+_SYNC = object()  # a line was written on another thread: fsync it
+
+Buildable = RawExchange | Callable[[], RawExchange]
 
 
 class Recorder:
     def __init__(self, spool_dir: Path) -> None:
         self._writer = SpoolWriter(spool_dir)
+        # Serializes writes to the segment and its rotation; never held during an fsync.
+        self._lock = threading.Lock()
         self._queue: queue.SimpleQueue[object] = queue.SimpleQueue()
-        self._thread = threading.Thread(target=self._run, name="redline-recorder", daemon=True)
         self._done = threading.Condition()
-        self.queued = 0
-        self.written = 0
-        self.failed = 0
+        self.queued = 0  # exchanges handed over, by either way
+        self.written = 0  # lines in the spool file
+        self.synced = 0  # of those, fsync'd
+        self.failed = 0  # lost: the record could not be built or written
+        self._losing = 0  # lost since the last line that was written
+        self._thread = threading.Thread(target=self._run, name="redline-recorder", daemon=True)
         self._thread.start()
 
     @property
     def segment(self) -> Path:
         return self._writer.path
 
-    def record(self, exchange: RawExchange | Callable[[], RawExchange]) -> None:
+    def record(self, exchange: Buildable) -> None:
         """Queue an exchange, or a function that builds it (called on the recorder's thread)."""
         with self._done:
             self.queued += 1
         self._queue.put(exchange)
 
-    def flush(self, timeout: float = 10.0) -> bool:
-        """Wait until everything recorded so far is on disk (or failed); False on timeout."""
+    def write(self, exchange: Buildable) -> bool:
+        """Build the record and append it to the spool now, on this thread. True: the line is
+        in the spool file (fsync'd soon after). False: the record is lost, which has been
+        logged and counted; the caller carries on as if it had been written."""
         with self._done:
-            return self._done.wait_for(lambda: self.written + self.failed >= self.queued, timeout)
+            self.queued += 1
+        built = self._build(exchange)
+        if built is None:
+            return False
+        ok = self._append([built])
+        self._queue.put(_SYNC)
+        return ok
+
+    def flush(self, timeout: float = 10.0) -> bool:
+        """Wait until everything recorded so far is fsync'd (or lost); False on timeout."""
+        with self._done:
+            return self._done.wait_for(
+                lambda: self.written + self.failed >= self.queued and self.synced >= self.written,
+                timeout,
+            )
+
+    def _build(self, exchange: Buildable) -> tuple[bytes, str] | None:
+        """The spool line, and what it is for the log; None (logged, counted) if it failed."""
+        try:
+            x = exchange if isinstance(exchange, RawExchange) else exchange()
+            return to_line(x), f"{x.method} {x.path}"
+        except Exception:  # one bad exchange must not stop the recording of the rest
+            log.exception("could not build the record of an exchange; it is lost")
+            with self._done:
+                self.failed += 1
+                self._losing += 1
+                self._done.notify_all()
+            return None
+
+    def _append(self, built: list[tuple[bytes, str]]) -> bool:
+        try:
+            with self._lock:
+                self._writer.write_lines([line for line, _ in built], sync=False)
+        except OSError as exc:
+            with self._done:
+                self.failed += len(built)
+                self._losing += len(built)
+                losing = self._losing
+                self._done.notify_all()
+            for _, what in built:
+                log.error(
+                    "could not write the record of %s to the spool (%s): the call went through "
+                    "but is not recorded (%d lost since the spool stopped taking records)",
+                    what,
+                    exc.strerror or exc,
+                    losing,
+                )
+            return False
+        with self._done:
+            self.written += len(built)
+            lost, self._losing = self._losing, 0
+            self._done.notify_all()
+        if lost:
+            log.warning(
+                "the spool takes records again: %d record(s) were lost while it could not be "
+                "written",
+                lost,
+            )
+        return True
 
     def _take(self) -> tuple[list[object], bool]:
         """Block for one item, then take whatever else is already waiting."""
@@ -61,33 +138,47 @@ class Recorder:
     def _run(self) -> None:
         while True:
             items, stop = self._take()
-            lines: list[bytes] = []
-            failed = 0
-            for item in items:
-                try:
-                    exchange = item if isinstance(item, RawExchange) else item()  # type: ignore[operator]
-                    lines.append(to_line(exchange))
-                except Exception:  # one bad exchange must not stop the recording of the rest
-                    log.exception("could not build the record of an exchange")
-                    failed += 1
-            written = 0
-            if lines:
-                try:
-                    self._writer.write_lines(lines)
-                    written = len(lines)
-                except OSError:
-                    log.exception("could not write %d exchange(s) to the spool", len(lines))
-                    failed += len(lines)
-            with self._done:
-                self.written += written
-                self.failed += failed
-                self._done.notify_all()
+            built = [
+                b
+                for item in items
+                if item is not _SYNC and (b := self._build(item)) is not None  # type: ignore[arg-type]
+            ]
+            if built:
+                self._append(built)
+            self._sync()
             if stop:
-                self._writer.close()
+                with self._lock:
+                    self._writer.close()
+                if self._losing:
+                    log.error(
+                        "%d record(s) were lost and the spool still could not be written",
+                        self._losing,
+                    )
                 return
 
+    def _sync(self) -> None:
+        """fsync every line written so far, then start a new segment if this one is full. Only
+        this thread rotates or closes the segment, so the fsync needs no lock."""
+        with self._done:
+            target = self.written
+        if target > self.synced:
+            try:
+                self._writer.sync()
+            except OSError as exc:
+                log.error(
+                    "could not fsync the spool (%s): records written since the last fsync "
+                    "survive a crash of the proxy but may not survive a power loss",
+                    exc.strerror or exc,
+                )
+            if self._writer.full:
+                with self._lock:
+                    self._writer.rotate()
+        with self._done:
+            self.synced = max(self.synced, target)
+            self._done.notify_all()
+
     def close(self) -> None:
-        """Flush what is queued, then stop. Safe to call twice."""
+        """Write and fsync what is queued, then stop. Safe to call twice."""
         if self._thread.is_alive():
             self._queue.put(_STOP)
             self._thread.join()

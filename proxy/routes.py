@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import aiohttp
 from yarl import URL
 
 from redline.errors import RedlineError
@@ -38,11 +39,21 @@ class Route:
         query = redacted_query(url.raw_query_string)
         return str(url.with_query(None)) + (f"?{query}" if query else "")
 
+    @property
+    def authorization(self) -> str | None:
+        """The `Authorization` header that an upstream URL's `user:password@` stands for. It is
+        sent only with requests that carry no `Authorization` of their own: the client's header
+        wins (README, `redline proxy`)."""
+        if self.upstream.user is None and self.upstream.password is None:
+            return None
+        return aiohttp.BasicAuth(self.upstream.user or "", self.upstream.password or "").encode()
+
     def target(self, path: str, query: str) -> URL:
         """The upstream URL for a request path; an upstream's own query (Azure's
-        `?api-version=`) comes first, then the request's."""
+        `?api-version=`) comes first, then the request's. Never with `user:password@`: those
+        travel as a header (`authorization`)."""
         rest = path[len(self.prefix) :] or "/"
-        base = str(self.upstream.with_query(None)).rstrip("/")
+        base = str(self.upstream.with_user(None).with_query(None)).rstrip("/")
         both = "&".join(q for q in (self.upstream.raw_query_string, query) if q)
         return URL(base + rest + (f"?{both}" if both else ""), encoded=True)
 

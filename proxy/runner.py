@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import logging
 import signal
+import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -15,17 +17,34 @@ from aiohttp import web
 from redline.errors import RedlineError
 from redline.proxy.recorder import Recorder
 from redline.proxy.routes import Route
-from redline.proxy.server import Proxy
+from redline.proxy.server import MAX_BODY_BYTES, Proxy
+
+log = logging.getLogger("redline.proxy")
+
+# How long a stopping proxy lets the calls under way finish (`redline proxy --drain`).
+DEFAULT_DRAIN = 30.0
 
 
 class ProxyRunner:
-    """A proxy bound to host:port, recording into `spool_dir`."""
+    """A proxy bound to host:port, recording into `spool_dir`. When stopped, it lets the calls
+    under way finish for up to `drain` seconds, then cuts the rest (recorded as such)."""
 
-    def __init__(self, routes: Sequence[Route], spool_dir: Path, host: str, port: int) -> None:
+    def __init__(
+        self,
+        routes: Sequence[Route],
+        spool_dir: Path,
+        host: str,
+        port: int,
+        *,
+        drain: float = DEFAULT_DRAIN,
+        max_body: int = MAX_BODY_BYTES,
+    ) -> None:
         self.routes, self.spool_dir, self.host, self.port = list(routes), spool_dir, host, port
+        self.drain, self.max_body = drain, max_body
         self.recorder: Recorder | None = None
         self.proxy: Proxy | None = None
         self._runner: web.AppRunner | None = None
+        self._site: web.TCPSite | None = None
 
     async def start(self) -> int:
         """Bind and serve; returns the port (useful with port 0)."""
@@ -35,12 +54,21 @@ class ProxyRunner:
             raise RedlineError(
                 f"cannot write the spool in {self.spool_dir}: {exc.strerror}; check --db / REDLINE_DB"
             ) from None
-        proxy = self.proxy = Proxy(self.routes, self.recorder)
+        proxy = self.proxy = Proxy(self.routes, self.recorder, max_body=self.max_body)
         # handler_cancellation: a client that hangs up cancels its handler, which closes the
         # upstream request, so an abandoned generation stops costing tokens.
-        self._runner = web.AppRunner(proxy.app(), handler_cancellation=True, access_log=None)
+        # auto_decompress=False: a compressed request body is forwarded as it came (aiohttp
+        # would inflate it, unbounded, and send it on still labelled compressed).
+        # shutdown_timeout: the drain (stop) has already waited for the calls under way.
+        self._runner = web.AppRunner(
+            proxy.app(),
+            handler_cancellation=True,
+            access_log=None,
+            auto_decompress=False,
+            shutdown_timeout=2.0,
+        )
         await self._runner.setup()
-        site = web.TCPSite(self._runner, self.host, self.port)
+        site = self._site = web.TCPSite(self._runner, self.host, self.port)
         try:
             await site.start()
         except OSError as exc:
@@ -57,8 +85,27 @@ class ProxyRunner:
         self.port = server.sockets[0].getsockname()[1]  # type: ignore[attr-defined]
         return self.port
 
-    async def stop(self) -> None:
+    async def stop(self, hurry: asyncio.Event | None = None) -> None:
+        """Stop taking connections, let the calls under way finish (at most `drain` seconds,
+        less if `hurry` is set), cut and record the rest, then write out what is queued."""
         if self._runner is not None:
+            if self._site is not None:
+                await self._site.stop()  # no new connections
+                self._site = None
+            if self._runner.server is not None:
+                self._runner.server.pre_shutdown()  # idle keep-alive connections close
+            if self.proxy is not None and self.proxy.busy:
+                calls = self.proxy.in_flight + self.proxy.turns
+                log.warning(
+                    "stopping: waiting up to %g s for %d call(s) under way (stop again to cut "
+                    "them now)",
+                    self.drain,
+                    calls,
+                )
+            if self.proxy is not None:
+                cut = await self.proxy.drain(self.drain, hurry)
+                if cut:
+                    log.warning("cut %d call(s) still under way; each is recorded as cut", cut)
             await self._runner.cleanup()
             self._runner = None
         if self.recorder is not None:
@@ -66,21 +113,38 @@ class ProxyRunner:
 
 
 def run_forever(runner: ProxyRunner, on_ready: Callable[[int], None]) -> None:
-    """Serve until SIGINT or SIGTERM, then finish recording what is in flight."""
+    """Serve until SIGINT or SIGTERM, then let the calls under way finish (`runner.drain`
+    seconds at most; a second signal cuts them at once) and finish recording."""
+    _log_to_stderr()
 
     async def main() -> None:
         port = await runner.start()
         on_ready(port)
-        stop = asyncio.Event()
+        stop, hurry = asyncio.Event(), asyncio.Event()
+
+        def signalled() -> None:
+            (hurry if stop.is_set() else stop).set()
+
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
+            loop.add_signal_handler(sig, signalled)
         try:
             await stop.wait()
         finally:
-            await runner.stop()
+            await runner.stop(hurry)
 
     asyncio.run(main(), loop_factory=_loop_factory())
+
+
+def _log_to_stderr() -> None:
+    """The proxy's warnings and errors (a record lost to a full disk...) go to stderr."""
+    logger = logging.getLogger("redline.proxy")
+    if not logger.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("redline proxy: %(levelname)s: %(message)s"))
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+        logger.propagate = False
 
 
 def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
@@ -121,7 +185,9 @@ class ThreadedProxy:
             raise TimeoutError("the recorder did not finish writing")
 
     def __exit__(self, *exc: object) -> None:
-        asyncio.run_coroutine_threadsafe(self.runner.stop(), self.loop).result(30)
+        asyncio.run_coroutine_threadsafe(self.runner.stop(), self.loop).result(
+            self.runner.drain + 30
+        )
         self.loop.call_soon_threadsafe(self.loop.stop)
         self._thread.join(10)
         self.loop.close()

@@ -25,6 +25,16 @@ if TYPE_CHECKING:
     from redline.proxy.routes import Route
     from redline.proxy.server import Proxy
 
+
+class RedirectRefused(Exception):
+    """The upstream answered with a redirect where aiohttp would have followed it (server.py
+    raises it from a trace hook: `ws_connect` cannot be told not to follow)."""
+
+    def __init__(self, status: int) -> None:
+        super().__init__(f"the upstream answered {status}, a redirect; redline never follows one")
+        self.status = status
+
+
 # The handshake headers aiohttp computes itself for the upstream connection.
 _SEC_WEBSOCKET = (
     "sec-websocket-key",
@@ -87,12 +97,13 @@ class WebSocketRelay:
         try:
             upstream = await session.ws_connect(
                 self.route.target(self.path, self.query),
-                headers=forwardable(self.headers, drop=_HANDSHAKE),
+                headers=self._upstream_headers(),
                 protocols=protocols,
                 max_msg_size=0,
                 autoping=True,
             )
-        except aiohttp.WSServerHandshakeError:
+        except (aiohttp.WSServerHandshakeError, RedirectRefused):
+            # A redirect is passed back like any other refusal, never followed.
             return await self._refused()
         except (aiohttp.ClientError, TimeoutError, OSError) as exc:
             return self._unreachable(exc)
@@ -114,9 +125,22 @@ class WebSocketRelay:
                     await asyncio.gather(*pumps, return_exceptions=True)
             finally:
                 if self.turn is not None:
-                    self._record("incomplete", "the WebSocket closed before the turn ended")
-                await client.close(code=upstream.close_code or aiohttp.WSCloseCode.OK)
+                    self._record(
+                        "incomplete",
+                        self.proxy.stopping or "the WebSocket closed before the turn ended",
+                    )
+                code = upstream.close_code or aiohttp.WSCloseCode.OK
+                if self.proxy.stopping:
+                    code = aiohttp.WSCloseCode.GOING_AWAY
+                await client.close(code=code)
         return client
+
+    def _upstream_headers(self) -> list[tuple[str, str]]:
+        headers = forwardable(self.headers, drop=_HANDSHAKE)
+        present = {k.lower() for k, _ in self.headers}
+        if self.route.authorization is not None and "authorization" not in present:
+            headers.append(("Authorization", self.route.authorization))
+        return headers
 
     def _capture(self, method: str, request_body: bytes = b"") -> Capture:
         return Capture(
@@ -133,7 +157,7 @@ class WebSocketRelay:
         error = f"cannot reach upstream {self.route.public}: {exc or type(exc).__name__}"
         capture = self._capture(self.request.method)
         body = capture.failed(502, error, "upstream_unreachable")
-        self.proxy.recorder.record(capture.to_raw())
+        self.proxy.recorder.write(capture.to_raw)
         return web.Response(status=502, body=body, content_type="application/json")
 
     async def _refused(self) -> web.Response:
@@ -143,11 +167,11 @@ class WebSocketRelay:
         without the proxy. The refusal is recorded like any other exchange."""
         session = self.proxy.session
         handshake = [(k, v) for k, v in self.headers if k.lower() in _SEC_WEBSOCKET]
-        headers = forwardable(self.headers, drop=_HANDSHAKE)
+        headers = self._upstream_headers()
         headers += [("Connection", "Upgrade"), ("Upgrade", "websocket"), *handshake]
         try:
             async with session.get(
-                self.route.target(self.path, self.query), headers=headers
+                self.route.target(self.path, self.query), headers=headers, allow_redirects=False
             ) as refused:
                 body = await refused.read()
                 status, reply_headers = refused.status, list(refused.headers.items())
@@ -158,8 +182,9 @@ class WebSocketRelay:
             response.headers.add(k, v)
         capture = self._capture(self.request.method)
         capture.status, capture.response_headers, capture.chunks = status, reply_headers, [body]
+        capture.kept = len(body)
         capture.end("complete", f"the upstream refused the WebSocket upgrade with {status}")
-        self.proxy.recorder.record(capture.to_raw())
+        await self.proxy.persist(capture)
         return response
 
     async def _client_to_upstream(
@@ -172,6 +197,7 @@ class WebSocketRelay:
                 if self.fmt is not None:
                     self.turn = self._capture("WEBSOCKET", msg.data.encode())
                     self.turn.status = 101
+                    self.proxy.turns += 1
                 await upstream.send_str(msg.data)
             elif msg.type == aiohttp.WSMsgType.BINARY:
                 await upstream.send_bytes(msg.data)
@@ -189,7 +215,10 @@ class WebSocketRelay:
                     kind, event = _event(msg.data)
                     self.turn.received(event)
                     if kind in self.fmt.terminal_events:
-                        self._record("complete", None)
+                        turn, self.turn = self.turn, None
+                        turn.end("complete", None)
+                        self.proxy.turns -= 1
+                        await self.proxy.persist(turn)
                 await client.send_str(msg.data)
             elif msg.type == aiohttp.WSMsgType.BINARY:
                 await client.send_bytes(msg.data)
@@ -199,5 +228,6 @@ class WebSocketRelay:
         """Record the open turn: its frame as the request, its events in SSE framing."""
         turn, self.turn = self.turn, None
         assert turn is not None
+        self.proxy.turns -= 1
         turn.end(outcome, error)
-        self.proxy.recorder.record(turn.to_raw())
+        self.proxy.recorder.record(turn.to_raw)

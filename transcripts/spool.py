@@ -9,6 +9,7 @@ segment still being written from one whose writer is gone (and so may be deleted
 from __future__ import annotations
 
 import base64
+import contextlib
 import fcntl
 import json
 import os
@@ -128,7 +129,8 @@ class SpoolWriter:
         # Locked under a name ingest does not look at, then renamed: ingest never sees the
         # segment unlocked, so it can never take it for a dead writer's and delete it.
         pending = path.with_suffix(".jsonl.new")
-        f = open(pending, "ab")  # noqa: SIM115 (held open for the writer's life)
+        # Unbuffered: a write that fails leaves nothing behind in a buffer to come out later.
+        f = open(pending, "ab", buffering=0)  # noqa: SIM115 (held open for the writer's life)
         fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         pending.rename(path)
         self._file, self._size, self._path = f, 0, path
@@ -138,25 +140,49 @@ class SpoolWriter:
         """Write and fsync: when this returns, the exchanges survive a crash."""
         self.write_lines([to_line(x) for x in exchanges])
 
-    def write_lines(self, lines: list[bytes]) -> None:
+    def write_lines(self, lines: list[bytes], *, sync: bool = True) -> None:
         """Append serialized exchanges. A write that fails is cut back off the file, so a
-        half-written line can never swallow the next, successful one."""
+        half-written line can never swallow the next, successful one.
+
+        With `sync=False` the lines are written (a process kill no longer loses them: the
+        kernel holds them) but not fsync'd, and no new segment is started: the owner calls
+        `sync()` soon after, from one thread, and `rotate()` there. Neither is thread-safe
+        against a write; the owner serializes writes and rotation (proxy/recorder.py)."""
         assert self._file is not None
-        if self._size >= self.segment_bytes:
-            self.close()
-            self._open_segment()
+        if sync:
+            self.rotate()
         data = b"".join(lines)
         try:
-            self._file.write(data)
-            self._file.flush()
-            os.fsync(self._file.fileno())
+            view = memoryview(data)
+            while view:
+                view = view[self._file.write(view) or 0 :]
+            if sync:
+                os.fsync(self._file.fileno())
         except OSError:
             self._file.truncate(self._size)
             raise
         self._size += len(data)
 
+    def sync(self) -> None:
+        """fsync what `write_lines(..., sync=False)` wrote. Safe to call while another thread
+        writes; not while one rotates or closes."""
+        if self._file is not None:
+            os.fsync(self._file.fileno())
+
+    @property
+    def full(self) -> bool:
+        return self._size >= self.segment_bytes
+
+    def rotate(self) -> None:
+        """Start the next segment once this one is full."""
+        if self.full:
+            self.close()
+            self._open_segment()
+
     def close(self) -> None:
         if self._file is not None:
+            with contextlib.suppress(OSError):  # lines written with sync=False
+                os.fsync(self._file.fileno())
             fcntl.flock(self._file.fileno(), fcntl.LOCK_UN)
             self._file.close()
             self._file = None

@@ -64,6 +64,14 @@ def proxy(
     print_ca: bool = typer.Option(
         False, "--print-ca", help="mitm: print the CA certificate's path and exit."
     ),
+    drain: float = typer.Option(
+        30.0,
+        "--drain",
+        min=0,
+        metavar="SECONDS",
+        help="On SIGTERM/Ctrl-C, let calls under way finish for at most this long, then cut "
+        "them (recorded as cut). A second signal cuts them at once.",
+    ),
     db: Path | None = DB_OPTION,
 ) -> None:
     """Run the recording proxy: point your agent's base URL at it (or HTTPS_PROXY, --mode mitm)."""
@@ -76,7 +84,7 @@ def proxy(
 
     routes = parse_routes(upstream, route)
     db_path = config.db_path(db)
-    runner = ProxyRunner(routes, config.spool_dir(db_path), host, port)
+    runner = ProxyRunner(routes, config.spool_dir(db_path), host, port, drain=drain)
 
     def ready(bound: int) -> None:
         base = f"http://{host}:{bound}"
