@@ -5,6 +5,7 @@ went wrong: Claude Code writing a file (Anthropic), Codex patching one through i
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 import openai
@@ -180,3 +181,179 @@ def call_ids(cli: Cli) -> list[str]:
     for conversation in reversed(cli.json("ls")["conversations"]):
         ids += [c["id"] for c in cli.json("ls", conversation["id"])["calls"]]
     return ids
+
+
+# -- multi-turn sessions whose user answers back (redline scan --corrections) --------------------
+
+# What Claude Code and Codex put in the history when the user says no (docs/wire-formats.md).
+CLAUDE_REJECTED = (
+    "The user doesn't want to proceed with this tool use. The tool use was rejected (eg. if it "
+    "was a file edit, the new_string was NOT written to the file). STOP what you are doing and "
+    "wait for the user to tell you how to proceed."
+)
+CLAUDE_REJECTED_WITH_REASON = (
+    "The user doesn't want to proceed with this tool use. The tool use was rejected (eg. if it "
+    "was a file edit, the new_string was NOT written to the file). To tell you how to proceed, "
+    "the user said:\n"
+)
+CLAUDE_INTERRUPTED = "[Request interrupted by user]"
+CLAUDE_INTERRUPTED_FOR_TOOL_USE = "[Request interrupted by user for tool use]"
+CODEX_REJECTED = "exec command rejected by user"
+CODEX_TURN_ABORTED = (
+    "<turn_aborted>\nThe user interrupted the previous turn on purpose. Any running unified exec "
+    "processes were terminated. If any tools/commands were aborted, they may have partially "
+    "executed; verify current state before retrying.\n</turn_aborted>"
+)
+
+# The user's next message after an answer, given the ids of the answer's tool calls.
+Reply = Callable[[list[str]], list[dict[str, Any]]]
+
+
+def tool_results(text: str = "File written.") -> Reply:
+    """Claude Code ran every tool call: one result each (or "Go on." when there were none)."""
+    return lambda ids: (
+        [{"type": "tool_result", "tool_use_id": i, "content": text} for i in ids]
+        or [{"type": "text", "text": "Go on."}]
+    )
+
+
+def says(text: str) -> Reply:
+    """The tools ran, then the user typed `text`."""
+    return lambda ids: [
+        *({"type": "tool_result", "tool_use_id": i, "content": "File written."} for i in ids),
+        {"type": "text", "text": text},
+    ]
+
+
+def rejected(reason: str | None = None) -> Reply:
+    """The user rejected the tool calls in Claude Code's permission prompt (with a reason)."""
+    content = CLAUDE_REJECTED if reason is None else CLAUDE_REJECTED_WITH_REASON + reason
+    return lambda ids: [
+        {"type": "tool_result", "tool_use_id": i, "content": content, "is_error": True} for i in ids
+    ]
+
+
+def interrupted(then: str) -> Reply:
+    """The user pressed Esc during the tool calls, then typed `then`."""
+    return lambda ids: [
+        *(
+            {
+                "type": "tool_result",
+                "tool_use_id": i,
+                "content": CLAUDE_INTERRUPTED_FOR_TOOL_USE,
+                "is_error": True,
+            }
+            for i in ids
+        ),
+        {"type": "text", "text": CLAUDE_INTERRUPTED},
+        {"type": "text", "text": then},
+    ]
+
+
+def claude_code_turns(
+    fake: FakeAnthropic,
+    proxy_url: str,
+    *turns: tuple[list[Any], Reply],
+    session: str = "s-turns",
+    prompt: str = "Add error handling to the config loader.",
+) -> None:
+    """A Claude Code session of several turns: each answer, then the user's reply to it (tool
+    results, a rejection, an interruption, a correction), re-sending the history every call.
+    The reply to the last answer is never sent: end with an answer nobody replies to."""
+    client = claude_code_client(proxy_url, fake.api_key, session)
+    messages: list[dict[str, Any]] = [
+        {
+            "role": "user",
+            "content": [
+                {"type": "text", "text": CLAUDE_REMINDER},
+                {"type": "text", "text": prompt},
+            ],
+        }
+    ]
+    with client:
+        for blocks, reply in turns:
+            fake.script.append(fake_anthropic_module.Answer(list(blocks)))
+            answer = client.messages.create(
+                model="claude-sonnet-4-5",
+                max_tokens=4096,
+                system=[{"type": "text", "text": "You are Claude Code, a coding agent."}],
+                tools=CLAUDE_TOOLS,  # type: ignore[arg-type]
+                messages=messages,  # type: ignore[arg-type]
+            )
+            messages.append(
+                {
+                    "role": "assistant",
+                    "content": [b.model_dump(exclude_none=True) for b in answer.content],
+                }
+            )
+            ids = [b.id for b in answer.content if b.type == "tool_use"]
+            messages.append({"role": "user", "content": reply(ids)})
+
+
+def edit_block(old: str, new: str, path: str = "/repo/config.py") -> fake_anthropic_module.ToolUse:
+    return fake_anthropic_module.ToolUse(
+        "Edit", {"file_path": path, "old_string": old, "new_string": new}
+    )
+
+
+# Codex's reply items after an answer, given the ids of its function calls.
+CodexReply = Callable[[list[str]], list[dict[str, Any]]]
+
+
+def codex_outputs(text: str = "Success. Updated the following files:\nA config.py") -> CodexReply:
+    return lambda ids: [{"type": "function_call_output", "call_id": i, "output": text} for i in ids]
+
+
+def codex_rejected() -> CodexReply:
+    """The user declined the command in Codex's approval prompt."""
+    return codex_outputs(CODEX_REJECTED)
+
+
+def codex_aborted(then: str) -> CodexReply:
+    """The user interrupted the turn (Esc): the pending calls are `aborted`, Codex records a
+    `<turn_aborted>` message, then the user types `then`."""
+    return lambda ids: [
+        *({"type": "function_call_output", "call_id": i, "output": "aborted"} for i in ids),
+        {
+            "type": "message",
+            "role": "user",
+            "content": [{"type": "input_text", "text": CODEX_TURN_ABORTED}],
+        },
+        {"type": "message", "role": "user", "content": [{"type": "input_text", "text": then}]},
+    ]
+
+
+def codex_turns(
+    fake: FakeResponses,
+    proxy_url: str,
+    api_key: str,
+    *turns: tuple[openai_responses.Answer, CodexReply],
+    prompt: str = "Make the loader robust.",
+) -> None:
+    """Codex CLI over HTTP for several turns, sending the whole item history every call."""
+    items: list[dict[str, Any]] = [
+        {
+            "type": "message",
+            "role": "user",
+            "content": [
+                {
+                    "type": "input_text",
+                    "text": "# AGENTS.md instructions for /repo\n\n<INSTRUCTIONS>\n"
+                    f"{AGENTS_MD}\n</INSTRUCTIONS>",
+                },
+            ],
+        },
+        {"type": "message", "role": "user", "content": [{"type": "input_text", "text": prompt}]},
+    ]
+    with openai.OpenAI(base_url=proxy_url + "/v1", api_key=api_key, max_retries=0) as client:
+        for answer, reply in turns:
+            fake.script.append(answer)
+            response = client.responses.create(
+                model="gpt-5-codex",
+                instructions="You are Codex, a coding agent.",
+                tools=CODEX_TOOLS,  # type: ignore[arg-type]
+                input=items,  # type: ignore[arg-type]
+            )
+            out = [item.model_dump(exclude_none=True) for item in response.output]
+            items += out
+            items += reply([o["call_id"] for o in out if o.get("type") == "function_call"])

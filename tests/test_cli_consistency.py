@@ -31,6 +31,7 @@ RUNS: dict[str, tuple[list[str], int]] = {
     "runs": ([], 0),
     "report": ([], 2),  # no runs
     "recheck": (["NONE"], 2),
+    "scan": (["-c", "broad-except", "--corrections"], 0),
 }
 
 
