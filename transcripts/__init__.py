@@ -84,7 +84,6 @@ if TYPE_CHECKING:
         Store,
         TaskSummary,
         open_store,
-        rebuild,
         rebuild_outputs,
     )
 
@@ -104,7 +103,6 @@ _STORE_NAMES = frozenset(
         "Store",
         "TaskSummary",
         "open_store",
-        "rebuild",
         "rebuild_outputs",
     }
 )
@@ -179,7 +177,6 @@ __all__ = [
     "part_from_dict",
     "part_to_dict",
     "read_task_file",
-    "rebuild",
     "rebuild_outputs",
     "request_from_dict",
     "request_to_dict",

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -10,12 +9,10 @@ from pathlib import Path
 import duckdb
 
 from redline import config
-from redline.errors import StoreUnavailable
 from redline.transcripts import wire as wires
 from redline.transcripts.model import Request, message_from_dict
 from redline.transcripts.store import queries, tasks
-from redline.transcripts.store.browse import Browse
-from redline.transcripts.store.db import connect, looks_like_duckdb, set_aside
+from redline.transcripts.store.db import connect
 from redline.transcripts.store.ingest import IngestReport, ingest_spool
 from redline.transcripts.store.migrations import migrate
 from redline.transcripts.store.queries import Call, CallSummary, ConversationSummary
@@ -31,18 +28,6 @@ from redline.transcripts.store.scan import (
 from redline.transcripts.store.tasks import TaskSummary
 from redline.transcripts.store.tree import messages_up_to
 from redline.transcripts.tasks import Task
-
-
-log = logging.getLogger("redline.store")
-
-
-def rebuild(path: str | Path | None = None) -> tuple[Path | None, IngestReport]:
-    """A new database from the spool segments that are still there: the current one (if any)
-    is set aside first. Returns where it went and what was ingested."""
-    db = config.db_path(path)
-    aside = set_aside(db) if db.exists() else None
-    with open_store(db) as store:
-        return aside, store.last_ingest
 
 
 class Store:
@@ -91,11 +76,6 @@ class Store:
         return RunStore(self.con)
 
     @property
-    def browse(self) -> Browse:
-        """Pages of conversations (filters, search) and timelines, for the web view."""
-        return Browse(self.con)
-
-    @property
     def scans(self) -> ScanStore:
         """`redline scan`: recorded answers in bulk, the verdict cache, what followed a call."""
         return ScanStore(self.con)
@@ -124,25 +104,9 @@ class Store:
 
 @contextmanager
 def open_store(path: str | Path | None = None, *, ingest: bool = True) -> Iterator[Store]:
-    """Open (creating and migrating as needed) and, by default, ingest what the proxy spooled.
-
-    A database that will not open although it is one (damaged: DuckDB's header is there) is
-    set aside under a `.broken-TIME` name, loudly, and a new one is made, so no command and no
-    proxy loops on it; `rebuild` recovers what the spool still holds."""
+    """Open (creating and migrating as needed) and, by default, ingest what the proxy spooled."""
     db = config.db_path(path)
-    try:
-        con = connect(db)
-    except StoreUnavailable:
-        if not (db.is_file() and looks_like_duckdb(db)):
-            raise
-        aside = set_aside(db)
-        log.error(
-            "the database %s could not be opened; it was moved to %s and a new one was made "
-            "(`redline store rebuild` recovers what the spool still holds)",
-            db,
-            aside,
-        )
-        con = connect(db)
+    con = connect(db)
     try:
         migrate(con)
         store = Store(con, db)
@@ -155,7 +119,6 @@ def open_store(path: str | Path | None = None, *, ingest: bool = True) -> Iterat
 
 __all__ = [
     "Call",
-    "rebuild",
     "CallOutput",
     "CallSummary",
     "ConversationSummary",
