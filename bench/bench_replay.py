@@ -80,13 +80,15 @@ def main() -> None:
         (path,) = [p for p in example_files() if p.name.startswith("aider")]
         task = read_task_file(path)
         floor = asyncio.run(direct(model.endpoint, render(task.request, model, None)))
-        with tempfile.TemporaryDirectory() as tmp, open_store(Path(tmp) / "b.duckdb") as store:
-            store.save_task(task)
+        with tempfile.TemporaryDirectory() as tmp:
+            db = Path(tmp) / "b.duckdb"
+            with open_store(db) as store:
+                store.save_task(task)
             registry = default_registry(entry_points=False)
             settings = Settings(samples=N, policy=Policy(concurrency=CONCURRENCY))
             t0 = time.perf_counter()
             cpu0 = time.process_time()
-            replay(store, [task], [model], [], registry, settings)
+            replay(db, [task], [model], [], registry, settings)
             wall = time.perf_counter() - t0
             cpu = time.process_time() - cpu0
     finally:

@@ -7,6 +7,7 @@ only when a command runs, so `redline --help` and `redline ls` stay quick.
 
 from __future__ import annotations
 
+import logging
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -17,6 +18,24 @@ from typer.exceptions import TyperException
 
 from redline.clikit import describe
 from redline.errors import RedlineError
+
+
+class _OneLine(logging.Handler):
+    """What redline's parts log (a wait for the database, a store set aside) is one line on
+    stderr, worded as the CLI words its own messages."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            print(f"{record.levelname.lower()}: {record.getMessage()}", file=sys.stderr)
+        except Exception:  # a broken stderr must not break the command
+            self.handleError(record)
+
+
+def _log_to_stderr() -> None:
+    logger = logging.getLogger("redline")
+    if not any(isinstance(h, _OneLine) for h in logger.handlers):
+        logger.addHandler(_OneLine(logging.WARNING))
+        logger.setLevel(logging.WARNING)
 
 
 class _OneLineErrors(TyperGroup):
@@ -32,6 +51,7 @@ class _OneLineErrors(TyperGroup):
         windows_expand_args: bool = True,
         **extra: Any,
     ) -> Any:
+        _log_to_stderr()
         try:
             code = super().main(args, prog_name, complete_var, False, windows_expand_args, **extra)
         except TyperException as exc:  # click's usage errors, as typer vendors them

@@ -148,25 +148,24 @@ def run(
                     for f in judged.verdict.findings:
                         show(f"   {judged.check.spec}  FAIL  {f.path}:{f.line}  {f.message}")
                 show("   saved task demo: the check catches the failure it was made from")
-                rules = Path(tmp) / "AGENTS.md"
-                rules.write_text(RULES_AFTER + "\n")
-                say(
-                    f"4. Replay it, {SAMPLES} samples, as recorded and with a stricter AGENTS.md:\n"
-                    f"   redline replay demo --model openai-chat:redline-stand-in@{standin.url} "
-                    f"-n {SAMPLES} --prompt-variant strict=AGENTS.md:rules"
-                )
-                model = replace(
-                    one_off(f"openai-chat:redline-stand-in@{standin.url}"), name="stand-in"
-                )
-                run_id = replay(
-                    store,
-                    [task],
-                    [model],
-                    [parse_variant(f"strict={rules}:rules")],
-                    registry,
-                    Settings(samples=SAMPLES, policy=Policy(concurrency=4)),
-                )
-                say("5. The report:   redline report")
+            rules = Path(tmp) / "AGENTS.md"
+            rules.write_text(RULES_AFTER + "\n")
+            say(
+                f"4. Replay it, {SAMPLES} samples, as recorded and with a stricter AGENTS.md:\n"
+                f"   redline replay demo --model openai-chat:redline-stand-in@{standin.url} "
+                f"-n {SAMPLES} --prompt-variant strict=AGENTS.md:rules"
+            )
+            model = replace(one_off(f"openai-chat:redline-stand-in@{standin.url}"), name="stand-in")
+            run_id = replay(
+                db,
+                [task],
+                [model],
+                [parse_variant(f"strict={rules}:rules")],
+                registry,
+                Settings(samples=SAMPLES, policy=Policy(concurrency=4)),
+            )
+            say("5. The report:   redline report")
+            with open_store(db, ingest=False) as store:
                 report(build_report(store, run_id))
         say(
             "That is the loop. With your own agent: `redline proxy --upstream URL`, work as usual, "

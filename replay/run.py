@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -31,12 +32,12 @@ from redline.transcripts import (
     Message,
     Request,
     Response,
-    Store,
     Task,
     canonical_json,
     message_from_dict,
     message_to_dict,
     new_id,
+    open_store,
     wire,
 )
 from redline.transcripts.secrets import mask_text
@@ -155,10 +156,12 @@ def losses(tasks: Sequence[Task], models: Sequence[ModelSpec]) -> list[dict[str,
 
 
 class _Writer:
-    """Buffers finished samples and writes them in batches (one transaction each)."""
+    """Buffers finished samples and writes them in batches (one transaction each), through a
+    connection opened for that batch only: a replay waits on the network for minutes, and the
+    proxy's ingest and every other command need the database meanwhile."""
 
-    def __init__(self, store: Store) -> None:
-        self.store = store
+    def __init__(self, db: Path) -> None:
+        self.db = db
         self.samples: list[dict[str, Any]] = []
         self.verdicts: list[dict[str, Any]] = []
         self.last = time.monotonic()
@@ -172,7 +175,8 @@ class _Writer:
 
     def flush(self) -> None:
         if self.samples:
-            self.store.runs.add_samples(self.samples, self.verdicts)
+            with open_store(self.db, ingest=False) as store:
+                store.runs.add_samples(self.samples, self.verdicts)
             self.samples, self.verdicts = [], []
         self.last = time.monotonic()
 
@@ -327,7 +331,7 @@ class Settings:
 
 
 def replay(
-    store: Store,
+    db: Path,
     tasks: Sequence[Task],
     models: Sequence[ModelSpec],
     variants: Sequence[Variant],
@@ -337,33 +341,37 @@ def replay(
     on_progress: Callable[[Progress], None] | None = None,
     on_start: Callable[[str, Progress], None] | None = None,
 ) -> str:
-    """Run a replay and return its id. KeyboardInterrupt stops it: what finished is kept, the
-    run is marked interrupted, and the interrupt goes on."""
+    """Run a replay into the database `db` and return its id. KeyboardInterrupt stops it:
+    what finished is kept, the run is marked interrupted, and the interrupt goes on. The
+    database is open only while the run is created, while finished samples are written, and
+    when it ends."""
     all_variants = with_baseline(variants)
     checks = {t.name: checks_of(t.checks, registry) for t in tasks}
     jobs = plan(tasks, models, all_variants, settings.samples, settings.temperature)
     run_id = new_id()
-    store.runs.create(
-        run_id,
-        samples=settings.samples,
-        temperature=settings.temperature,
-        tasks=losses(tasks, models),
-        models=[m.to_json() for m in models],
-        variants=[{**v.to_json(), "text": v.text or None} for v in all_variants],
-        checks={t.name: list(t.checks) for t in tasks},
-    )
-    cache = store.runs.cached([j.key for j in jobs]) if settings.use_cache else {}
+    with open_store(db, ingest=False) as store:
+        store.runs.create(
+            run_id,
+            samples=settings.samples,
+            temperature=settings.temperature,
+            tasks=losses(tasks, models),
+            models=[m.to_json() for m in models],
+            variants=[{**v.to_json(), "text": v.text or None} for v in all_variants],
+            checks={t.name: list(t.checks) for t in tasks},
+        )
+        cache = store.runs.cached([j.key for j in jobs]) if settings.use_cache else {}
     progress = Progress(len(jobs), on_change=on_progress)
     if on_start is not None:
         on_start(run_id, progress)
-    writer = _Writer(store)
+    writer = _Writer(db)
     status = "interrupted"
     try:
         asyncio.run(_run_all(jobs, run_id, settings.policy, cache, checks, writer, progress))
         status = "finished"
     finally:
         writer.flush()
-        store.runs.finish(run_id, status)
+        with open_store(db, ingest=False) as store:
+            store.runs.finish(run_id, status)
     return run_id
 
 

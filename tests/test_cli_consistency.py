@@ -32,6 +32,7 @@ RUNS: dict[str, tuple[list[str], int]] = {
     "report": ([], 2),  # no runs
     "recheck": (["NONE"], 2),
     "scan": (["-c", "broad-except", "--corrections"], 0),
+    "store": (["rebuild"], 0),
 }
 
 

@@ -84,6 +84,7 @@ if TYPE_CHECKING:
         Store,
         TaskSummary,
         open_store,
+        rebuild,
         rebuild_outputs,
     )
 
@@ -103,6 +104,7 @@ _STORE_NAMES = frozenset(
         "Store",
         "TaskSummary",
         "open_store",
+        "rebuild",
         "rebuild_outputs",
     }
 )
@@ -177,6 +179,7 @@ __all__ = [
     "part_from_dict",
     "part_to_dict",
     "read_task_file",
+    "rebuild",
     "rebuild_outputs",
     "request_from_dict",
     "request_to_dict",

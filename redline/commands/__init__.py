@@ -6,7 +6,7 @@ import typer
 
 
 def register_all(app: typer.Typer) -> None:
-    from redline.commands import calls, checks, demo, proxy, replay, scan, tasks
+    from redline.commands import calls, checks, demo, proxy, replay, scan, store, tasks
 
     proxy.register(app)
     calls.register(app)
@@ -15,3 +15,4 @@ def register_all(app: typer.Typer) -> None:
     scan.register(app)
     replay.register(app)
     demo.register(app)
+    store.register(app)

@@ -94,44 +94,46 @@ def replay_command(
                 "there are no tasks yet; make one with `redline flag`, or `redline import --examples`"
             )
         task_list = [store.task(name) for name in chosen]
-        if dry_run:
-            from redline.replay.dryrun import estimate
+        path = store.path
+    if dry_run:
+        from redline.replay.dryrun import estimate
 
-            jobs = plan(task_list, models, with_baseline(variants), samples, temperature)
-            _print_dry_run(estimate(jobs), as_json)
-            return
-        settings = Settings(
-            samples=samples,
-            temperature=temperature,
-            policy=Policy(concurrency=concurrency, timeout=timeout, retries=retries),
-            use_cache=not no_cache,
+        jobs = plan(task_list, models, with_baseline(variants), samples, temperature)
+        _print_dry_run(estimate(jobs), as_json)
+        return
+    settings = Settings(
+        samples=samples,
+        temperature=temperature,
+        policy=Policy(concurrency=concurrency, timeout=timeout, retries=retries),
+        use_cache=not no_cache,
+    )
+    progress_bar = _ProgressBar(quiet=as_json)
+    try:
+        run_id = replay(
+            path,
+            task_list,
+            models,
+            variants,
+            registry,
+            settings,
+            on_progress=progress_bar.update,
+            on_start=progress_bar.start,
         )
-        progress_bar = _ProgressBar(quiet=as_json)
-        try:
-            run_id = replay(
-                store,
-                task_list,
-                models,
-                variants,
-                registry,
-                settings,
-                on_progress=progress_bar.update,
-                on_start=progress_bar.start,
-            )
-        except KeyboardInterrupt:
-            progress_bar.stop()
-            done = progress_bar.last
-            kept = f"{done.done} of {done.total} samples kept" if done else "finished samples kept"
-            typer.echo(f"interrupted: {kept}; run the same command again to resume", err=True)
-            raise typer.Exit(130) from None
+    except KeyboardInterrupt:
         progress_bar.stop()
+        done = progress_bar.last
+        kept = f"{done.done} of {done.total} samples kept" if done else "finished samples kept"
+        typer.echo(f"interrupted: {kept}; run the same command again to resume", err=True)
+        raise typer.Exit(130) from None
+    progress_bar.stop()
+    with open_store(path, ingest=False) as store:
         _print_report(store, run_id, "json" if as_json else "table", None)
-        last = progress_bar.last
-        if last is not None and not as_json:
-            typer.echo(
-                f"run {run_id}: {last.total} samples, {last.cached} from the cache, "
-                f"{last.total - last.cached - last.errors} sent and answered, {last.errors} errors"
-            )
+    last = progress_bar.last
+    if last is not None and not as_json:
+        typer.echo(
+            f"run {run_id}: {last.total} samples, {last.cached} from the cache, "
+            f"{last.total - last.cached - last.errors} sent and answered, {last.errors} errors"
+        )
 
 
 class _ProgressBar:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -9,10 +10,11 @@ from pathlib import Path
 import duckdb
 
 from redline import config
+from redline.errors import StoreUnavailable
 from redline.transcripts import wire as wires
 from redline.transcripts.model import Request, message_from_dict
 from redline.transcripts.store import queries, tasks
-from redline.transcripts.store.db import connect
+from redline.transcripts.store.db import connect, looks_like_duckdb, set_aside
 from redline.transcripts.store.ingest import IngestReport, ingest_spool
 from redline.transcripts.store.migrations import migrate
 from redline.transcripts.store.queries import Call, CallSummary, ConversationSummary
@@ -28,6 +30,18 @@ from redline.transcripts.store.scan import (
 from redline.transcripts.store.tasks import TaskSummary
 from redline.transcripts.store.tree import messages_up_to
 from redline.transcripts.tasks import Task
+
+
+log = logging.getLogger("redline.store")
+
+
+def rebuild(path: str | Path | None = None) -> tuple[Path | None, IngestReport]:
+    """A new database from the spool segments that are still there: the current one (if any)
+    is set aside first. Returns where it went and what was ingested."""
+    db = config.db_path(path)
+    aside = set_aside(db) if db.exists() else None
+    with open_store(db) as store:
+        return aside, store.last_ingest
 
 
 class Store:
@@ -104,9 +118,25 @@ class Store:
 
 @contextmanager
 def open_store(path: str | Path | None = None, *, ingest: bool = True) -> Iterator[Store]:
-    """Open (creating and migrating as needed) and, by default, ingest what the proxy spooled."""
+    """Open (creating and migrating as needed) and, by default, ingest what the proxy spooled.
+
+    A database that will not open although it is one (damaged: DuckDB's header is there) is
+    set aside under a `.broken-TIME` name, loudly, and a new one is made, so no command and no
+    proxy loops on it; `rebuild` recovers what the spool still holds."""
     db = config.db_path(path)
-    con = connect(db)
+    try:
+        con = connect(db)
+    except StoreUnavailable:
+        if not (db.is_file() and looks_like_duckdb(db)):
+            raise
+        aside = set_aside(db)
+        log.error(
+            "the database %s could not be opened; it was moved to %s and a new one was made "
+            "(`redline store rebuild` recovers what the spool still holds)",
+            db,
+            aside,
+        )
+        con = connect(db)
     try:
         migrate(con)
         store = Store(con, db)
@@ -119,6 +149,7 @@ def open_store(path: str | Path | None = None, *, ingest: bool = True) -> Iterat
 
 __all__ = [
     "Call",
+    "rebuild",
     "CallOutput",
     "CallSummary",
     "ConversationSummary",

@@ -1,7 +1,16 @@
-"""Short-lived DuckDB connections that wait politely for a lock held by another process."""
+"""Short-lived DuckDB connections that wait politely for a lock held by another process.
+
+A new database is created whole or not at all: under a temporary name, then renamed, so a full
+disk or a crash never leaves a 0-byte or half-made file that every later command trips over (a
+0-byte file left by an older redline counts as absent). New databases use 16 KiB blocks instead
+of DuckDB's 256 KiB: a few blocks per table is most of a small store's size.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import logging
+import os
 import re
 import time
 from pathlib import Path
@@ -10,17 +19,65 @@ import duckdb
 
 from redline.errors import StoreLocked, StoreUnavailable
 
-LOCK_WAIT_SECONDS = 15.0
+log = logging.getLogger("redline.store")
+
+# How long to wait for another process that holds the database. Commands wait as long as a
+# live process holds it (ingest is quick; a reader must not fail because another is ingesting).
+LOCK_WAIT_SECONDS = 600.0
+BLOCK_SIZE = 16 * 1024
+_HOLDER = re.compile(r"held in (.+?) \(PID (\d+)\)")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def create(path: Path) -> None:
+    """Create an empty database at `path` atomically (nothing when one exists already)."""
+    if path.exists() and path.stat().st_size > 0:
+        return
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.new")
+    for leftover in (temporary, temporary.with_name(temporary.name + ".wal")):
+        leftover.unlink(missing_ok=True)
+    try:
+        con = duckdb.connect()
+        try:
+            con.execute(f"ATTACH '{temporary}' AS new (BLOCK_SIZE {BLOCK_SIZE})")
+            con.execute("DETACH new")
+        finally:
+            con.close()
+        with open(temporary, "rb") as f:
+            os.fsync(f.fileno())
+        if path.exists() and path.stat().st_size > 0:  # another process made it meanwhile
+            return
+        os.replace(temporary, path)
+    except OSError as exc:
+        raise StoreUnavailable(path, f"cannot create it: {exc.strerror}") from None
+    except duckdb.Error as exc:
+        raise StoreUnavailable(path, f"cannot create it: {exc}") from None
+    finally:
+        for leftover in (temporary, temporary.with_name(temporary.name + ".wal")):
+            with contextlib.suppress(OSError):
+                leftover.unlink(missing_ok=True)
 
 
 def connect(path: Path, *, wait: float = LOCK_WAIT_SECONDS) -> duckdb.DuckDBPyConnection:
-    """Open the database for writing, retrying with backoff while another process holds it."""
+    """Open the database for writing (creating it when absent), waiting with backoff while
+    another live process holds it, up to `wait` seconds."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise StoreUnavailable(path, f"cannot create its folder: {exc.strerror}") from None
+    create(path)
     deadline = time.monotonic() + wait
     delay = 0.02
+    told = time.monotonic() - 4.0  # the first notice after a second of waiting
     while True:
         try:
             con = duckdb.connect(str(path))
@@ -30,12 +87,41 @@ def connect(path: Path, *, wait: float = LOCK_WAIT_SECONDS) -> duckdb.DuckDBPyCo
             message = str(exc)
             if "lock" not in message.lower():
                 raise StoreUnavailable(path, message) from None
-            if time.monotonic() >= deadline:
-                holder = re.search(r"held in (.+?) \(PID (\d+)\)", message)
+            holder = _HOLDER.search(message)
+            who = f"{holder.group(1)} (PID {holder.group(2)})" if holder else "another process"
+            gone = holder is not None and not _alive(int(holder.group(2)))
+            if time.monotonic() >= deadline or (gone and delay >= 0.5):
                 if holder:
                     raise StoreLocked(path, holder.group(1), int(holder.group(2))) from None
                 raise StoreLocked(path) from None
+            if time.monotonic() - told > 5.0:
+                log.warning("waiting for the database %s: %s holds it", path, who)
+                told = time.monotonic()
             time.sleep(delay)
             delay = min(delay * 2, 0.5)
         except duckdb.Error as exc:
             raise StoreUnavailable(path, f"not a redline database ({exc})") from None
+
+
+# Bytes 8-11 of every DuckDB file, damaged or not.
+_MAGIC = b"DUCK"
+
+
+def looks_like_duckdb(path: Path) -> bool:
+    """True when the file has DuckDB's header: a database, even if it will not open."""
+    try:
+        with open(path, "rb") as f:
+            return f.read(12)[8:12] == _MAGIC
+    except OSError:
+        return False
+
+
+def set_aside(path: Path) -> Path:
+    """Move a database that will not open (and its WAL) out of the way; returns where."""
+    stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime())
+    aside = path.with_name(f"{path.name}.broken-{stamp}")
+    os.replace(path, aside)
+    wal = path.with_name(path.name + ".wal")
+    if wal.exists():
+        os.replace(wal, aside.with_name(aside.name + ".wal"))
+    return aside
