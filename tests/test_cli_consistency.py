@@ -42,7 +42,8 @@ def commands() -> list[str]:
 
 def test_the_table_covers_every_command() -> None:
     # `demo` takes --db too, but as the new file to keep its data in (tests/test_demo.py).
-    assert sorted([*RUNS, "demo"]) == commands()
+    # `ui` serves until stopped: tests/test_ui.py starts it with --port 0 --db in a subprocess.
+    assert sorted([*RUNS, "demo", "ui"]) == commands()
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ import typer
 
 
 def register_all(app: typer.Typer) -> None:
-    from redline.commands import calls, checks, demo, proxy, replay, scan, store, tasks
+    from redline.commands import calls, checks, demo, proxy, replay, scan, store, tasks, ui
 
     proxy.register(app)
     calls.register(app)
@@ -14,5 +14,6 @@ def register_all(app: typer.Typer) -> None:
     tasks.register(app)
     scan.register(app)
     replay.register(app)
+    ui.register(app)
     demo.register(app)
     store.register(app)

@@ -14,6 +14,7 @@ from redline.errors import StoreUnavailable
 from redline.transcripts import wire as wires
 from redline.transcripts.model import Request, message_from_dict
 from redline.transcripts.store import queries, tasks
+from redline.transcripts.store.browse import Browse
 from redline.transcripts.store.db import connect, looks_like_duckdb, set_aside
 from redline.transcripts.store.ingest import IngestReport, ingest_spool
 from redline.transcripts.store.migrations import migrate
@@ -88,6 +89,11 @@ class Store:
     def runs(self) -> RunStore:
         """Replay runs: their samples (the replay cache too) and verdicts."""
         return RunStore(self.con)
+
+    @property
+    def browse(self) -> Browse:
+        """Pages of conversations (filters, search) and timelines, for the web view."""
+        return Browse(self.con)
 
     @property
     def scans(self) -> ScanStore:

@@ -1,0 +1,679 @@
+"""Browsing the store: pages of conversations (filtered, searched), a conversation's timeline.
+
+Pages are done by queries (filters in SQL, LIMIT/OFFSET, the total counted by the same query),
+so a page costs the same on a store of 100,000 calls as on one of 100 (bench/bench_ui.py).
+
+Search finds text in any message of a conversation, case-insensitively, as a plain substring.
+Messages live in the content-addressed tree as canonical JSON, and a message belongs to every
+conversation whose calls' chains pass through it; scanning that JSON per search would read
+every key and escape of hundreds of MB. So search reads a derived index instead, made here on
+demand and kept up to date from the calls not yet indexed (no migration: the `browse_*` tables
+are derived, can be dropped at any time, and are rebuilt by the next search):
+
+    browse_calls (id)                     calls already indexed
+    browse_nodes (node, conversation_id)  which messages belong to which conversation
+    browse_text  (node, prose, tools)     each message's text, lower-cased, once per message:
+                                          prose: text and thinking; tools: tool names, call
+                                          arguments and tool results
+
+Prose is what a search reads by default (a few tens of MB at 100,000 calls); tool calls and
+results are an order of magnitude more (file contents), searched only when asked (`tools`).
+DuckDB's full-text extension would have to be downloaded (it is not built into the Python
+package) and redline runs offline, so the index is our own.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field, fields
+from datetime import datetime
+from typing import Any
+
+import duckdb
+
+from redline.errors import NotFound
+from redline.transcripts import wire as wires
+from redline.transcripts.model import part_to_dict, tool_to_dict
+from redline.transcripts.store.queries import records, resolve
+
+# The agent that made a call: the product token of its User-Agent ("claude-cli/1.0.83 (...)"
+# is claude-cli), in SQL and in Python alike.
+CLIENT_SQL = "nullif(split_part(split_part(coalesce({ua}, ''), ' ', 1), '/', 1), '')"
+
+
+def client_name(user_agent: str | None) -> str | None:
+    return (user_agent or "").split(" ", 1)[0].split("/", 1)[0] or None
+
+
+@dataclass(frozen=True, slots=True)
+class ConversationRow:
+    """One line of the conversation list."""
+
+    id: str
+    title: str | None
+    started_at: datetime
+    last_at: datetime
+    calls: int
+    model: str | None
+    wire: str | None
+    client: str | None
+    input_tokens: int | None
+    output_tokens: int | None
+    cache_read_tokens: int | None
+    tasks: int
+    snippet: str | None = None  # where the search text was found
+
+    def to_json(self) -> dict[str, Any]:
+        d = {f.name: getattr(self, f.name) for f in fields(self)}
+        d["started_at"] = self.started_at.isoformat()
+        d["last_at"] = self.last_at.isoformat()
+        return d
+
+
+@dataclass(frozen=True, slots=True)
+class ConversationPage:
+    rows: list[ConversationRow]
+    total: int  # conversations matching, over all pages
+    offset: int
+    limit: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "conversations": [r.to_json() for r in self.rows],
+            "total": self.total,
+            "offset": self.offset,
+            "limit": self.limit,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class IndexState:
+    """How far the search index is: calls indexed now, and calls waiting."""
+
+    added: int
+    pending: int
+
+
+@dataclass(frozen=True, slots=True)
+class Latest:
+    """What the live view compares: how many calls there are and the newest one."""
+
+    calls: int
+    last_at: datetime | None
+    last_id: str | None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "calls": self.calls,
+            "last_at": None if self.last_at is None else self.last_at.isoformat(),
+            "last_id": self.last_id,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class TimelineCall:
+    """One call of a conversation, with only what it added to the conversation: the request's
+    messages that no earlier call of it had sent or received, and its answer."""
+
+    id: str
+    seq: int | None
+    started_at: datetime
+    wire: str | None
+    model: str | None
+    status: str
+    http_status: int | None
+    stream: bool | None
+    finish_reason: str | None
+    user_agent: str | None
+    error: str | None
+    parse_error: str | None
+    usage: dict[str, int | None]
+    timings: dict[str, float | None]
+    messages: int | None  # messages in the request
+    kept: int | None  # of those, how many earlier calls had already sent or received
+    rewritten: bool  # the request does not extend what came before (history edited, compacted)
+    added: list[dict[str, Any]]  # the new messages, canonical JSON
+    answer: dict[str, Any] | None
+    system: list[dict[str, Any]] | None  # shown when first seen or changed
+    tools: list[dict[str, Any]] | None
+    system_changed: bool = False
+    tools_changed: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        d = {f.name: getattr(self, f.name) for f in fields(self)}
+        d["started_at"] = self.started_at.isoformat()
+        return d
+
+
+@dataclass(frozen=True, slots=True)
+class Timeline:
+    conversation: ConversationRow
+    calls: list[TimelineCall] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "conversation": self.conversation.to_json(),
+            "calls": [c.to_json() for c in self.calls],
+        }
+
+
+# -- the search index -------------------------------------------------------------------------
+
+# Bump when the shape of the derived tables changes: they are dropped and rebuilt.
+INDEX_VERSION = 1
+
+_TABLES = {
+    "browse_calls": "id VARCHAR NOT NULL",
+    "browse_nodes": "node VARCHAR NOT NULL, conversation_id VARCHAR NOT NULL",
+    "browse_text": "node VARCHAR NOT NULL, prose VARCHAR, tools VARCHAR",
+    "browse_conversations": """
+        id VARCHAR NOT NULL, started_at TIMESTAMPTZ, last_at TIMESTAMPTZ, calls INTEGER,
+        model VARCHAR, wire VARCHAR, client VARCHAR, input_tokens HUGEINT,
+        output_tokens HUGEINT, cache_read_tokens HUGEINT,
+        models VARCHAR[], wires VARCHAR[], clients VARCHAR[]""",
+}
+
+# A message's text from its canonical JSON: `text` is the key of text and thinking parts;
+# tool calls have `name` and `arguments` (JSON in a string: its own escapes are undone for the
+# common ones, so code reads as written); tool results have `content`, a string or parts.
+_PROSE = "lower(array_to_string(json_extract_string(content, '$.parts[*].text'), chr(10)))"
+_TOOLS = """lower(
+    array_to_string(json_extract_string(content, '$.parts[*].name'), ' ') || chr(10) ||
+    replace(replace(replace(
+        array_to_string(json_extract_string(content, '$.parts[*].arguments'), chr(10)),
+        '\\n', chr(10)), '\\"', '"'), '\\t', chr(9)) || chr(10) ||
+    array_to_string(json_extract_string(content, '$.parts[*].content'), chr(10)) || chr(10) ||
+    array_to_string(json_extract_string(content, '$.parts[*].content[*].text'), chr(10))
+)"""
+
+
+def ensure_index(con: duckdb.DuckDBPyConnection) -> None:
+    """Create the derived tables, or rebuild them when this redline shapes them otherwise."""
+    con.execute("CREATE TABLE IF NOT EXISTS browse_meta (version INTEGER NOT NULL)")
+    row = con.execute("SELECT max(version) FROM browse_meta").fetchone()
+    if row is not None and row[0] == INDEX_VERSION:
+        return
+    con.execute("BEGIN TRANSACTION")
+    try:
+        for name, columns in _TABLES.items():
+            con.execute(f"DROP TABLE IF EXISTS {name}")
+            con.execute(f"CREATE TABLE {name} ({columns})")
+        con.execute("DELETE FROM browse_meta")
+        con.execute("INSERT INTO browse_meta VALUES (?)", [INDEX_VERSION])
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+
+
+def pending(con: duckdb.DuckDBPyConnection) -> int:
+    """Calls in conversations that the index does not hold yet."""
+    ensure_index(con)
+    row = con.execute(
+        """
+        SELECT (SELECT count(*) FROM exchanges WHERE conversation_id IS NOT NULL)
+             - (SELECT count(*) FROM browse_calls)
+        """
+    ).fetchone()
+    return max(int(row[0]), 0) if row else 0
+
+
+def refresh_index(con: duckdb.DuckDBPyConnection, batch: int | None = None) -> IndexState:
+    """Index the calls not indexed yet (at most `batch` of them, oldest first), in one
+    transaction: their messages' membership of their conversation, and the text of messages
+    not seen before. Calls are never removed from the store, so a count tells what is new."""
+    waiting = pending(con)
+    if waiting == 0:
+        return IndexState(0, 0)
+    limit = "" if batch is None else f"LIMIT {int(batch)}"
+    con.execute("BEGIN TRANSACTION")
+    try:
+        con.execute(
+            f"""
+            CREATE OR REPLACE TEMP TABLE browse_fresh AS
+            SELECT e.id, e.conversation_id, e.request_node, e.response_node FROM exchanges e
+            WHERE e.conversation_id IS NOT NULL
+              AND NOT EXISTS (SELECT 1 FROM browse_calls b WHERE b.id = e.id)
+            ORDER BY e.started_at, e.id {limit}
+            """
+        )
+        # Up each new call's chain until a message already known to be in its conversation.
+        con.execute(
+            """
+            CREATE OR REPLACE TEMP TABLE browse_fresh_nodes AS
+            WITH RECURSIVE walk(node, conversation_id) AS (
+                SELECT request_node, conversation_id FROM browse_fresh WHERE request_node IS NOT NULL
+                UNION
+                SELECT response_node, conversation_id FROM browse_fresh
+                WHERE response_node IS NOT NULL
+                UNION
+                SELECT n.parent, w.conversation_id FROM walk w JOIN nodes n ON n.id = w.node
+                WHERE n.parent IS NOT NULL AND NOT EXISTS (
+                    SELECT 1 FROM browse_nodes b
+                    WHERE b.node = n.parent AND b.conversation_id = w.conversation_id)
+            )
+            SELECT DISTINCT node, conversation_id FROM walk w WHERE NOT EXISTS (
+                SELECT 1 FROM browse_nodes b
+                WHERE b.node = w.node AND b.conversation_id = w.conversation_id)
+            """
+        )
+        con.execute("INSERT INTO browse_nodes SELECT node, conversation_id FROM browse_fresh_nodes")
+        con.execute(
+            f"""
+            INSERT INTO browse_text
+            SELECT id, {_PROSE}, {_TOOLS} FROM nodes
+            WHERE id IN (SELECT node FROM browse_fresh_nodes)
+              AND id NOT IN (SELECT node FROM browse_text)
+            """
+        )
+        # The list's line of each conversation the new calls belong to, made again.
+        con.execute(
+            """
+            DELETE FROM browse_conversations
+            WHERE id IN (SELECT conversation_id FROM browse_fresh)
+            """
+        )
+        con.execute(
+            f"""
+            INSERT INTO browse_conversations
+            {_SUMMARY} AND conversation_id IN (SELECT conversation_id FROM browse_fresh)
+            GROUP BY conversation_id
+            """
+        )
+        row = con.execute("SELECT count(*) FROM browse_fresh").fetchone()
+        con.execute("INSERT INTO browse_calls SELECT id FROM browse_fresh")
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    finally:
+        con.execute("DROP TABLE IF EXISTS browse_fresh")
+        con.execute("DROP TABLE IF EXISTS browse_fresh_nodes")
+    added = int(row[0]) if row else 0
+    return IndexState(added, max(waiting - added, 0))
+
+
+# -- the conversation list --------------------------------------------------------------------
+
+_CLIENT = CLIENT_SQL.format(ua="user_agent")
+# One line of the list per conversation, from its calls; the lists are what filters match.
+_SUMMARY = f"""
+    SELECT conversation_id AS id, min(started_at) AS started_at, max(started_at) AS last_at,
+           count(*) AS calls, arg_max(model, started_at) AS model,
+           arg_max(wire, started_at) AS wire, arg_max({_CLIENT}, started_at) AS client,
+           sum(input_tokens) AS input_tokens, sum(output_tokens) AS output_tokens,
+           sum(cache_read_tokens) AS cache_read_tokens,
+           list_distinct(list(model)) AS models, list_distinct(list(wire)) AS wires,
+           list_distinct(list({_CLIENT})) AS clients
+    FROM exchanges WHERE conversation_id IS NOT NULL
+"""
+_ROW = """
+    c.id, c.title, k.started_at, k.last_at, k.calls, k.model, k.wire, k.client,
+    k.input_tokens::BIGINT AS input_tokens, k.output_tokens::BIGINT AS output_tokens,
+    k.cache_read_tokens::BIGINT AS cache_read_tokens
+"""
+
+
+def conversations(
+    con: duckdb.DuckDBPyConnection,
+    *,
+    text: str = "",
+    tools: bool = False,
+    client: str | None = None,
+    model: str | None = None,
+    wire: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    has_task: bool | None = None,
+    offset: int = 0,
+    limit: int = 50,
+) -> ConversationPage:
+    """A page of conversations, newest last call first. `client`, `model` and `wire` match a
+    conversation when any of its calls has them; `since`/`until` keep conversations active
+    between those times (`until` exclusive); `text` is searched in every message's text
+    (and, with `tools`, in tool calls and results), case-insensitively."""
+    refresh_index(con)
+    where: list[str] = []
+    params: list[Any] = []
+    for column, value in (("clients", client), ("models", model), ("wires", wire)):
+        if value:
+            where.append(f"list_contains(k.{column}, ?)")
+            params.append(value)
+    if since is not None:
+        where.append("k.last_at >= ?")
+        params.append(since)
+    if until is not None:
+        where.append("k.started_at < ?")
+        params.append(until)
+    if has_task is not None:
+        where.append("t.tasks IS NOT NULL" if has_task else "t.tasks IS NULL")
+    needle = text.strip().lower()
+    search_sql = ""
+    search_params: list[Any] = []
+    if needle:
+        column = "tools" if tools else "prose"
+        # With the text around a place found in each conversation, for the list.
+        search_sql = f"""
+            , found AS (
+                SELECT b.conversation_id AS id, any_value(x.node) AS node
+                FROM browse_text x JOIN browse_nodes b ON b.node = x.node
+                WHERE contains(x.{column}, ?)
+                GROUP BY b.conversation_id
+            )"""
+        search_params = [needle]
+    sql = f"""
+        WITH t AS (SELECT origin_conversation AS id, count(*) AS tasks FROM tasks
+                   WHERE origin_conversation IS NOT NULL GROUP BY 1)
+        {search_sql}
+        SELECT {_ROW}, coalesce(t.tasks, 0) AS tasks,
+               {"f.node" if needle else "NULL"} AS snippet, count(*) OVER () AS total
+        FROM browse_conversations k JOIN conversations c ON c.id = k.id
+        LEFT JOIN t ON t.id = k.id
+        {"JOIN found f ON f.id = k.id" if needle else ""}
+        {"WHERE " + " AND ".join(where) if where else ""}
+        ORDER BY k.last_at DESC, k.id DESC
+        LIMIT ? OFFSET ?
+    """
+    bound = [*search_params, *params]
+    rows = records(con.execute(sql, [*bound, int(limit), int(max(offset, 0))]))
+    total = int(rows[0]["total"]) if rows else 0
+    if not rows and offset > 0:  # past the end: count what there is
+        total = _count(con, sql, bound)
+    texts = _texts(con, [r["snippet"] for r in rows if r["snippet"]], tools)
+    listed = []
+    for r in rows:
+        r.pop("total")
+        r["snippet"] = _snippet(texts.get(r["snippet"]), needle)
+        listed.append(ConversationRow(**r))
+    return ConversationPage(listed, total, offset, limit)
+
+
+def _count(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any]) -> int:
+    inner = sql.rsplit("ORDER BY", 1)[0]
+    row = con.execute(f"SELECT count(*) FROM ({inner})", params).fetchone()
+    return int(row[0]) if row else 0
+
+
+def _texts(con: duckdb.DuckDBPyConnection, ids: list[str], tools: bool) -> dict[str, str]:
+    """The text of these messages as written (the index keeps it lower-cased)."""
+    if not ids:
+        return {}
+    out = {}
+    for node, content in _contents(con, ids).items():
+        message = json.loads(content)
+        out[node] = "\n".join(_strings(message, tools))
+    return out
+
+
+def _strings(message: dict[str, Any], tools: bool) -> list[str]:
+    """The texts of a stored message that search reads: prose, or tool calls and results."""
+    out = []
+    for part in message.get("parts", ()):
+        if not tools:
+            if isinstance(part.get("text"), str):
+                out.append(part["text"])
+            continue
+        for key in ("name", "arguments"):
+            if isinstance(part.get(key), str):
+                out.append(part[key])
+        content = part.get("content")
+        if isinstance(content, str):
+            out.append(content)
+        elif isinstance(content, list):
+            out += [
+                p["text"] for p in content if isinstance(p, dict) and isinstance(p.get("text"), str)
+            ]
+    if tools:
+        out = [o.replace("\\n", "\n").replace('\\"', '"').replace("\\t", "\t") for o in out]
+    return out
+
+
+def _snippet(text: str | None, needle: str) -> str | None:
+    """About 160 characters around the first match, on one line."""
+    if not text:
+        return None
+    at = text.lower().find(needle)
+    start = max(at - 50, 0) if at >= 0 else 0
+    cut = " ".join(text[start : start + 160].split())
+    return ("…" if start > 0 else "") + cut + ("…" if start + 160 < len(text) else "")
+
+
+def facets(con: duckdb.DuckDBPyConnection) -> dict[str, list[dict[str, Any]]]:
+    """The values the filters offer, with how many calls have each."""
+    out: dict[str, list[dict[str, Any]]] = {}
+    for name, column in (
+        ("clients", CLIENT_SQL.format(ua="user_agent")),
+        ("models", "model"),
+        ("wires", "wire"),
+    ):
+        rows = con.execute(
+            f"""
+            SELECT {column} AS value, count(*) AS calls FROM exchanges
+            WHERE conversation_id IS NOT NULL AND {column} IS NOT NULL
+            GROUP BY 1 ORDER BY 2 DESC, 1
+            """
+        ).fetchall()
+        out[name] = [{"value": v, "calls": n} for v, n in rows]
+    return out
+
+
+def latest(con: duckdb.DuckDBPyConnection) -> Latest:
+    row = con.execute(
+        "SELECT count(*), max(started_at), arg_max(id, started_at) FROM exchanges"
+    ).fetchone()
+    assert row is not None
+    return Latest(int(row[0]), row[1], row[2])
+
+
+# -- one conversation -------------------------------------------------------------------------
+
+_TIMELINE_COLUMNS = """
+    id, seq, started_at, wire, model, outcome AS status, status_code AS http_status, stream,
+    finish_reason, user_agent, error, parse_error, input_tokens, output_tokens,
+    cache_read_tokens, cache_write_tokens, reasoning_tokens, ttfb_ms, duration_ms,
+    message_count, request_node, response_node, tools_hash, system_hash, request_meta
+"""
+
+
+def conversation_row(con: duckdb.DuckDBPyConnection, prefix: str) -> ConversationRow:
+    cid = resolve(con, "conversations", prefix, "conversation")
+    refresh_index(con)
+    rows = records(
+        con.execute(
+            f"""
+            SELECT {_ROW},
+                   (SELECT count(*) FROM tasks WHERE origin_conversation = c.id) AS tasks
+            FROM browse_conversations k JOIN conversations c ON c.id = k.id
+            WHERE k.id = ?
+            """,
+            [cid],
+        )
+    )
+    if not rows:  # a conversation whose calls are all gone
+        raise NotFound("conversation", prefix)
+    return ConversationRow(**rows[0])
+
+
+def timeline(con: duckdb.DuckDBPyConnection, prefix: str) -> Timeline:
+    """The conversation's calls in order, each with only what it added."""
+    conversation = conversation_row(con, prefix)
+    calls = records(
+        con.execute(
+            f"SELECT {_TIMELINE_COLUMNS} FROM exchanges WHERE conversation_id = ? ORDER BY seq, id",
+            [conversation.id],
+        )
+    )
+    nodes = _nodes(con, conversation.id)
+    blobs = _blobs(con, {h for c in calls for h in (c["tools_hash"], c["system_hash"]) if h})
+    seen: set[str] = set()
+    previous: list[str] = []
+    shown_system: Any = None
+    shown_tools: Any = None
+    out = []
+    for c in calls:
+        path = _path(nodes, c["request_node"])
+        kept = 0
+        while kept < len(path) and path[kept] in seen:
+            kept += 1
+        rewritten = bool(previous) and kept < len(previous) and kept < len(path)
+        added = [json.loads(nodes[n][3]) for n in path[kept:]]
+        seen.update(path)
+        answer = None
+        if c["response_node"] and c["response_node"] in nodes:
+            seen.add(c["response_node"])
+            answer = json.loads(nodes[c["response_node"]][3])
+            previous = [*path, c["response_node"]]
+        else:
+            previous = path
+        system, tools = _system_and_tools(c, blobs)
+        system_changed = system is not None and shown_system is not None and system != shown_system
+        tools_changed = tools is not None and shown_tools is not None and tools != shown_tools
+        out.append(
+            TimelineCall(
+                id=c["id"],
+                seq=c["seq"],
+                started_at=c["started_at"],
+                wire=c["wire"],
+                model=c["model"],
+                status=c["status"],
+                http_status=c["http_status"],
+                stream=c["stream"],
+                finish_reason=c["finish_reason"],
+                user_agent=c["user_agent"],
+                error=c["error"],
+                parse_error=c["parse_error"],
+                usage={
+                    k: c[k]
+                    for k in (
+                        "input_tokens",
+                        "output_tokens",
+                        "cache_read_tokens",
+                        "cache_write_tokens",
+                        "reasoning_tokens",
+                    )
+                },
+                timings={"ttfb_ms": c["ttfb_ms"], "duration_ms": c["duration_ms"]},
+                messages=c["message_count"],
+                kept=kept if c["request_node"] else None,
+                rewritten=rewritten,
+                added=added,
+                answer=answer,
+                system=system if system != shown_system else None,
+                tools=tools if tools != shown_tools else None,
+                system_changed=system_changed,
+                tools_changed=tools_changed,
+            )
+        )
+        shown_system = system if system is not None else shown_system
+        shown_tools = tools if tools is not None else shown_tools
+    return Timeline(conversation, out)
+
+
+Node = tuple[str, str | None, int, str]  # id, parent, depth, content
+
+
+def _contents(con: duckdb.DuckDBPyConnection, ids: list[str]) -> dict[str, str]:
+    """The stored content of these messages. Found by id, then read by row number: a filter
+    on the random ids would make DuckDB read the content of the rows around each match too
+    (tens of ms on a cold connection), a row number reads only those rows."""
+    return {r[0]: r[3] for r in _rows(con, "SELECT unnest(?::VARCHAR[])", [ids])}
+
+
+def _rows(con: duckdb.DuckDBPyConnection, ids_sql: str, params: list[Any]) -> list[Any]:
+    found = con.execute(f"SELECT rowid FROM nodes WHERE id IN ({ids_sql})", params).fetchall()
+    return con.execute(
+        "SELECT id, parent, depth, content FROM nodes WHERE rowid IN (SELECT unnest(?::BIGINT[]))",
+        [[r[0] for r in found]],
+    ).fetchall()
+
+
+def _nodes(con: duckdb.DuckDBPyConnection, conversation_id: str) -> dict[str, Node]:
+    """Every message of the conversation, each read once."""
+    rows = _rows(con, "SELECT node FROM browse_nodes WHERE conversation_id = ?", [conversation_id])
+    return {r[0]: (r[0], r[1], r[2], r[3]) for r in rows}
+
+
+def _path(nodes: dict[str, Node], end: str | None) -> list[str]:
+    out: list[str] = []
+    current = end
+    while current is not None and current in nodes:
+        out.append(current)
+        current = nodes[current][1]
+    out.reverse()
+    return out
+
+
+def _blobs(con: duckdb.DuckDBPyConnection, hashes: set[str]) -> dict[str, Any]:
+    if not hashes:
+        return {}
+    rows = con.execute(
+        "SELECT hash, content FROM blobs WHERE hash IN (SELECT unnest(?::VARCHAR[]))",
+        [sorted(hashes)],
+    ).fetchall()
+    return {h: json.loads(content) for h, content in rows}
+
+
+def _system_and_tools(
+    call: dict[str, Any], blobs: dict[str, Any]
+) -> tuple[list[dict[str, Any]] | None, list[dict[str, Any]] | None]:
+    """The call's system prompt and tool list in canonical form: the wire format reads its
+    own body, rebuilt from the stored parts."""
+    if call["wire"] is None or call["request_meta"] is None:
+        return None, None
+    if not call["system_hash"] and not call["tools_hash"]:
+        return None, None
+    fmt = wires.get(call["wire"])
+    parts: dict[wires.BlobKind, Any] = {}
+    if call["tools_hash"] in blobs:
+        parts["tools"] = blobs[call["tools_hash"]]
+    if call["system_hash"] in blobs:
+        parts["system"] = blobs[call["system_hash"]]
+    try:
+        shell = fmt.parse_request(
+            fmt.join_body(wires.SplitBody(json.loads(call["request_meta"]), parts))
+        )
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return None, None
+    system = None if shell.system is None else [part_to_dict(p) for p in shell.system]
+    tools = None if shell.tools is None else [tool_to_dict(t) for t in shell.tools]
+    return system, tools
+
+
+class Browse:
+    """Browsing an open store (`Store.browse`)."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
+        self.con = con
+
+    def conversations(self, **filters: Any) -> ConversationPage:
+        return conversations(self.con, **filters)
+
+    def facets(self) -> dict[str, list[dict[str, Any]]]:
+        return facets(self.con)
+
+    def conversation(self, prefix: str) -> ConversationRow:
+        return conversation_row(self.con, prefix)
+
+    def timeline(self, prefix: str) -> Timeline:
+        return timeline(self.con, prefix)
+
+    def latest(self) -> Latest:
+        return latest(self.con)
+
+    def refresh_index(self, batch: int | None = None) -> IndexState:
+        return refresh_index(self.con, batch)
+
+    def pending(self) -> int:
+        return pending(self.con)
+
+
+__all__ = [
+    "Browse",
+    "ConversationPage",
+    "ConversationRow",
+    "IndexState",
+    "Latest",
+    "Timeline",
+    "TimelineCall",
+    "client_name",
+]
