@@ -5,32 +5,26 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
-from rich.console import Console, Group
-from rich.markup import escape
-from rich.panel import Panel
-from rich.syntax import Syntax
-from rich.table import Table
-from rich.text import Text as RichText
 
 from redline.clikit import DB_OPTION, JSON_OPTION, print_json, user_errors, warn
-from redline.transcripts import (
-    Call,
-    Image,
-    Message,
-    Opaque,
-    Part,
-    Store,
-    Text,
-    Thinking,
-    ToolCall,
-    ToolResult,
-    open_store,
-)
+
+if TYPE_CHECKING:
+    # Imported where used: `redline --help` and the commands that never print a table need
+    # neither rich nor the store (and DuckDB with it).
+    from rich.console import Console
+    from rich.panel import Panel
+    from rich.syntax import Syntax
+    from rich.text import Text as RichText
+
+    from redline.transcripts import Call, Message, Part, Store
 
 
 def make_console() -> Console:
+    from rich.console import Console
+
     # Piped output is not cut to 80 columns: ids must survive a copy and paste.
     width = None if sys.stdout.isatty() else 160
     return Console(highlight=False, soft_wrap=False, width=width)
@@ -63,6 +57,10 @@ def ls(
     db: Path | None = DB_OPTION,
 ) -> None:
     """List conversations, newest first; or, given one, its calls in order."""
+    from rich.markup import escape
+
+    from redline.transcripts import open_store
+
     with open_store(db) as store:
         report_ingest(store)
         if conversation is None:
@@ -140,6 +138,9 @@ def ls(
 def print_table(console: Console, columns: list[tuple[str, str]], rows: list[list[str]]) -> None:
     """Columns keep their natural width (ids are for copying, never cut); on a narrow terminal
     the optional ones are left out, and the last column gets the room that is left."""
+    from rich.markup import escape
+    from rich.table import Table
+
     natural = [max([len(name)] + [len(r[i]) for r in rows]) for i, (name, _) in enumerate(columns)]
     keep = list(range(len(columns)))
     for i in reversed(range(len(columns))):
@@ -163,6 +164,13 @@ def _cut(text: str, room: int) -> str:
 
 
 def render_part(part: Part) -> RichText | Syntax | Panel:
+    from rich.markup import escape
+    from rich.panel import Panel
+    from rich.syntax import Syntax
+    from rich.text import Text as RichText
+
+    from redline.transcripts import Image, Opaque, Text, Thinking, ToolCall, ToolResult
+
     match part:
         case Text(text):
             return RichText(text)
@@ -207,6 +215,9 @@ def render_part(part: Part) -> RichText | Syntax | Panel:
 
 
 def render_message(m: Message, title: str | None = None) -> Panel:
+    from rich.console import Group
+    from rich.panel import Panel
+
     colors = {
         "system": "blue",
         "developer": "blue",
@@ -223,6 +234,12 @@ def render_message(m: Message, title: str | None = None) -> Panel:
 
 
 def _show_human(call: Call, last: int | None) -> None:
+    from rich.markup import escape
+    from rich.panel import Panel
+    from rich.text import Text as RichText
+
+    from redline.transcripts import Message
+
     console = make_console()
     s = call.summary
     console.print(f"[bold]call {s.id}[/]  conversation {s.conversation_id or '-'}  #{s.seq or '-'}")
@@ -279,6 +296,8 @@ def show(
     db: Path | None = DB_OPTION,
 ) -> None:
     """Show one call: messages, tool calls, the answer, tokens and timings."""
+    from redline.transcripts import open_store
+
     with open_store(db) as store:
         report_ingest(store)
         call = store.load_call(call_id)
