@@ -16,7 +16,8 @@ import typer
 from typer.core import TyperGroup
 from typer.exceptions import TyperException
 
-from redline.clikit import describe
+from redline import config
+from redline.clikit import IngestBar, describe
 from redline.errors import RedlineError
 
 
@@ -36,6 +37,8 @@ def _log_to_stderr() -> None:
     if not any(isinstance(h, _OneLine) for h in logger.handlers):
         logger.addHandler(_OneLine(logging.WARNING))
         logger.setLevel(logging.WARNING)
+    if sys.stderr.isatty() and config.ingest_progress is None:
+        config.ingest_progress = IngestBar()
 
 
 class _OneLineErrors(TyperGroup):

@@ -52,6 +52,38 @@ def user_errors[**P, R](fn: Callable[P, R]) -> Callable[P, R]:
     return wrapper
 
 
+class IngestBar:
+    """A progress bar on stderr while a command reads a spool backlog big enough to notice
+    (a few hundred calls); nothing for the usual handful."""
+
+    THRESHOLD = 4 * 1024 * 1024  # bytes pending
+
+    def __init__(self) -> None:
+        self._bar: Any = None
+        self._task: Any = None
+
+    def __call__(self, done: int, pending: int) -> None:
+        if self._bar is None:
+            if pending < self.THRESHOLD:
+                return
+            from rich.console import Console
+            from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn
+
+            self._bar = Progress(
+                TextColumn("reading what the proxy recorded"),
+                BarColumn(),
+                DownloadColumn(),
+                console=Console(stderr=True),
+                transient=True,
+            )
+            self._bar.start()
+            self._task = self._bar.add_task("ingest", total=pending)
+        self._bar.update(self._task, completed=done)
+        if done >= pending:
+            self._bar.stop()
+            self._bar = None
+
+
 def warn(message: str) -> None:
     typer.echo(f"warning: {message}", err=True)
 

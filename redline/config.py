@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import platformdirs
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8787
+
+# Told (bytes done, bytes pending) while a command ingests a spool backlog; the CLI sets it to
+# draw a progress bar on a terminal. None: silent.
+ingest_progress: Callable[[int, int], None] | None = None
 
 
 def db_path(explicit: str | Path | None = None) -> Path:

@@ -15,9 +15,10 @@ from redline.transcripts import wire as wires
 from redline.transcripts.model import Request, message_from_dict
 from redline.transcripts.store import queries, tasks
 from redline.transcripts.store.browse import Browse
-from redline.transcripts.store.db import connect, looks_like_duckdb, set_aside
-from redline.transcripts.store.ingest import IngestReport, ingest_spool
+from redline.transcripts.store.db import LOCK_WAIT_SECONDS, connect, looks_like_duckdb, set_aside
+from redline.transcripts.store.ingest import IngestReport, Progress, ingest_spool
 from redline.transcripts.store.migrations import migrate
+from redline.transcripts.store.prefixes import PrefixCache
 from redline.transcripts.store.queries import Call, CallSummary, ConversationSummary
 from redline.transcripts.store.runs import RunStore, RunSummary
 from redline.transcripts.store.scan import (
@@ -31,7 +32,6 @@ from redline.transcripts.store.scan import (
 from redline.transcripts.store.tasks import TaskSummary
 from redline.transcripts.store.tree import messages_up_to
 from redline.transcripts.tasks import Task
-
 
 log = logging.getLogger("redline.store")
 
@@ -53,8 +53,18 @@ class Store:
         self.path = path
         self.last_ingest = IngestReport()
 
-    def ingest(self) -> IngestReport:
-        self.last_ingest = ingest_spool(self.con, config.spool_dir(self.path))
+    def ingest(
+        self, *, prefixes: PrefixCache | None = None, progress: Progress | None = None
+    ) -> IngestReport:
+        """Read what the proxy spooled into the store. `progress` defaults to
+        `config.ingest_progress`, which a front end may set (the CLI draws a bar on a
+        terminal)."""
+        self.last_ingest = ingest_spool(
+            self.con,
+            config.spool_dir(self.path),
+            prefixes=prefixes,
+            progress=progress if progress is not None else config.ingest_progress,
+        )
         return self.last_ingest
 
     def conversations(self, limit: int | None = None) -> list[ConversationSummary]:
@@ -123,15 +133,18 @@ class Store:
 
 
 @contextmanager
-def open_store(path: str | Path | None = None, *, ingest: bool = True) -> Iterator[Store]:
+def open_store(
+    path: str | Path | None = None, *, ingest: bool = True, wait: float = LOCK_WAIT_SECONDS
+) -> Iterator[Store]:
     """Open (creating and migrating as needed) and, by default, ingest what the proxy spooled.
 
     A database that will not open although it is one (damaged: DuckDB's header is there) is
     set aside under a `.broken-TIME` name, loudly, and a new one is made, so no command and no
-    proxy loops on it; `rebuild` recovers what the spool still holds."""
+    proxy loops on it; `rebuild` recovers what the spool still holds. `wait`: how long to wait
+    for another process that holds the database (then StoreLocked)."""
     db = config.db_path(path)
     try:
-        con = connect(db)
+        con = connect(db, wait=wait)
     except StoreUnavailable:
         if not (db.is_file() and looks_like_duckdb(db)):
             raise
@@ -142,7 +155,7 @@ def open_store(path: str | Path | None = None, *, ingest: bool = True) -> Iterat
             db,
             aside,
         )
-        con = connect(db)
+        con = connect(db, wait=wait)
     try:
         migrate(con)
         store = Store(con, db)
@@ -155,7 +168,6 @@ def open_store(path: str | Path | None = None, *, ingest: bool = True) -> Iterat
 
 __all__ = [
     "Call",
-    "rebuild",
     "CallOutput",
     "CallSummary",
     "ConversationSummary",
@@ -169,5 +181,6 @@ __all__ = [
     "Store",
     "TaskSummary",
     "open_store",
+    "rebuild",
     "rebuild_outputs",
 ]

@@ -12,7 +12,7 @@ each table is written with one bulk statement.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -45,19 +45,36 @@ class IngestReport:
     problems: list[str] = field(default_factory=list)
 
 
-def ingest_spool(con: duckdb.DuckDBPyConnection, spool_dir: Path) -> IngestReport:
-    """Ingest every pending spool line; delete segments that are done and no longer written."""
+# Called as (bytes done, bytes pending) while a backlog is ingested; `None`: silent.
+Progress = Callable[[int, int], None]
+
+
+def ingest_spool(
+    con: duckdb.DuckDBPyConnection,
+    spool_dir: Path,
+    *,
+    prefixes: PrefixCache | None = None,
+    progress: Progress | None = None,
+) -> IngestReport:
+    """Ingest every pending spool line; delete segments that are done and no longer written.
+    `prefixes`: histories known from earlier ingests of this process (the proxy's background
+    ingest keeps one); `progress` hears of each batch."""
     report = IngestReport()
     writer = DedupWriter(con)
-    prefixes = PrefixCache()
-    progress = dict(con.execute("SELECT segment, byte_offset FROM spool_progress").fetchall())
-    for path in segments(spool_dir):
+    prefixes = prefixes if prefixes is not None else PrefixCache()
+    offsets = dict(con.execute("SELECT segment, byte_offset FROM spool_progress").fetchall())
+    found = [(p, int(offsets.get(p.name, 0)), p.stat().st_size) for p in segments(spool_dir)]
+    pending = sum(max(0, size - offset) for _, offset, size in found)
+    done = 0
+    for path, offset, size in found:
         final = not segment_is_live(path)
-        offset = int(progress.get(path.name, 0))
-        size = path.stat().st_size
         if offset < size:
             for batch in _batches(read_from(path, offset, final=final)):
+                start = offset
                 offset = _commit(con, writer, prefixes, path.name, batch, report)
+                done += offset - start
+                if progress is not None:
+                    progress(done, pending)
         if final and offset >= size:
             # File first: a crash in between leaves a harmless row, never a re-read segment.
             path.unlink(missing_ok=True)

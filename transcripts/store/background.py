@@ -1,0 +1,92 @@
+"""Ingest in the background: a proxy keeps the store current, so a command finds almost nothing
+left to read from the spool after a day of recording.
+
+A thread wakes when told that lines were written (or every `interval` seconds), opens the
+database only for as long as one ingest takes, and closes it. When a command holds the database
+it does not wait: it tries again later, backing off, because the commands' reads come first and
+the spool keeps every line meanwhile. It never touches the request path and never stops the
+proxy: a failure is logged and retried.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from pathlib import Path
+
+from redline.errors import RedlineError, StoreLocked
+from redline.transcripts.store.prefixes import PrefixCache
+
+log = logging.getLogger("redline.store")
+
+
+class BackgroundIngest:
+    def __init__(self, db: Path, *, interval: float = 5.0, max_backoff: float = 60.0) -> None:
+        self.db, self.interval, self.max_backoff = db, interval, max_backoff
+        # Histories seen in earlier rounds: the next round reuses them (see prefixes.py).
+        self.prefixes = PrefixCache()
+        self._identity: tuple[int, int] | None = None
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="redline-ingest", daemon=True)
+        self.rounds = 0
+        self.ingested = 0
+
+    def start(self) -> BackgroundIngest:
+        self._thread.start()
+        return self
+
+    def poke(self) -> None:
+        """Lines were written: ingest soon."""
+        self._wake.set()
+
+    def stop(self, timeout: float = 30.0) -> None:
+        self._stop.set()
+        self._wake.set()
+        self._thread.join(timeout)
+
+    def _run(self) -> None:
+        delay = self.interval
+        while not self._stop.is_set():
+            self._wake.wait(delay)
+            self._wake.clear()
+            if self._stop.is_set():
+                return
+            try:
+                self.round()
+                delay = self.interval
+            except StoreLocked:  # a command is reading: its turn first
+                delay = min(max(delay * 2, 1.0), self.max_backoff)
+            except (RedlineError, OSError) as exc:
+                log.warning("background ingest failed, will retry: %s", exc)
+                delay = min(max(delay * 2, 1.0), self.max_backoff)
+            except Exception:  # never let the proxy lose its ingest thread to a bug
+                log.exception("background ingest failed, will retry")
+                delay = min(max(delay * 2, 1.0), self.max_backoff)
+
+    def round(self) -> int:
+        """One ingest, now; returns how many exchanges it stored."""
+        from redline.transcripts.store import open_store
+
+        identity = self._db_identity()
+        if identity != self._identity:  # a new or rebuilt database: its nodes are not ours
+            self.prefixes.forget()
+            self._identity = identity
+        t0 = time.perf_counter()
+        with open_store(self.db, ingest=False, wait=0.5) as store:
+            report = store.ingest(prefixes=self.prefixes)
+        self.rounds += 1
+        self.ingested += report.ingested
+        for problem in report.problems:
+            log.warning("%s", problem)
+        if report.ingested:
+            log.debug("ingested %d exchanges in %.2fs", report.ingested, time.perf_counter() - t0)
+        return report.ingested
+
+    def _db_identity(self) -> tuple[int, int] | None:
+        try:
+            stat = self.db.stat()
+        except OSError:
+            return None
+        return stat.st_ino, stat.st_dev
