@@ -54,6 +54,7 @@ class UiServer:
     def __init__(self, db: Path, registry: Any = None, port: int = 0) -> None:
         from redline.analyzers import default_registry
 
+        self.db = db
         self.app = make_app(db, registry or default_registry())
         self.port = port
         self.loop = asyncio.new_event_loop()

@@ -1,0 +1,194 @@
+"""The web view in a real headless Chromium (Debian's `chromium`, driven by Playwright): from the
+list to a flagged task and a run's report, without the terminal.
+
+One browser and one server for the module; the store holds the demo's session, task and run,
+and two recorded conversations (one whose messages hold markup). Skipped only when no chromium
+binary is installed (.ci/run installs it).
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from redline.ui import UiServer, prepare
+from tests.test_ui_fixtures import config_session, demo_store, hostile_session, record, session
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--headless=new",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+TIMEOUT_MS = 10_000
+
+if not Path(CHROMIUM).is_file():
+    pytest.skip(
+        "no chromium binary (/usr/bin/chromium): `apt-get install chromium`, as .ci/run does",
+        allow_module_level=True,
+    )
+playwright_api = pytest.importorskip(
+    "playwright.sync_api", reason="playwright is in the dev extras: make install"
+)
+expect = playwright_api.expect
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[UiServer]:
+    db = tmp_path_factory.mktemp("ui") / "ui.duckdb"
+    demo_store(db)
+    now = datetime.now(UTC)
+    record(db, config_session(now - timedelta(hours=1)) + hostile_session(now))
+    prepare(db, lambda _: None)
+    with UiServer(db) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def browser(server: UiServer) -> Iterator[Any]:
+    # After the server: Playwright's sync API keeps an event loop running in this thread,
+    # and the demo's replay starts one of its own.
+    with playwright_api.sync_playwright() as p:
+        launched = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def page(browser: Any, server: UiServer) -> Iterator[Any]:
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    opened = context.new_page()
+    opened.set_default_timeout(TIMEOUT_MS)
+    errors: list[str] = []
+    opened.on("pageerror", lambda error: errors.append(str(error)))
+    opened.goto(server.url + "/")
+    yield opened
+    context.close()
+    assert errors == []
+
+
+def rows(page: Any) -> Any:
+    return page.locator("table.conversations tbody tr")
+
+
+def open_conversation(page: Any, title_start: str) -> None:
+    page.get_by_role("link", name=title_start).first.click()
+    page.locator("section.call").first.wait_for()
+
+
+def test_the_list_shows_every_conversation_newest_first(page: Any) -> None:
+    rows(page).first.wait_for()
+    assert rows(page).count() == 3
+    assert rows(page).first.locator("a.title").inner_text().startswith("Look at this:")
+    assert "1 task" in page.locator("table.conversations").inner_text()
+
+
+def test_search_narrows_the_list_and_marks_what_it_found(page: Any) -> None:
+    rows(page).first.wait_for()
+    page.get_by_role("searchbox").fill("the LOADER handles")
+    page.get_by_role("searchbox").press("Enter")
+    page.wait_for_url("**q=the+LOADER+handles**")
+    expect(rows(page)).to_have_count(1)
+    assert rows(page).locator("a.title").inner_text().startswith("Add error handling")
+    assert rows(page).locator(".snippet mark").inner_text() == "the loader handles"
+
+
+def test_a_conversation_is_a_timeline_of_what_each_call_added(page: Any) -> None:
+    open_conversation(page, "Add error handling to the config loader")
+    calls = page.locator("section.call")
+    assert calls.count() == 2
+    first = calls.nth(0)
+    # The tool's result (sent with the second call) is shown under the tool call that asked.
+    assert first.locator(".tool-call .tool-result").count() == 1
+    assert "shown with its call above" in calls.nth(1).inner_text()
+    assert first.locator("details.tools summary").inner_text() == "tools: write_file"
+    assert first.locator("pre.code .tok-keyword", has_text="except").count() >= 1
+    assert first.locator(".md strong").inner_text() == "wrap"
+    assert "cache 1,024" in first.locator("header .stats").inner_text()
+    assert first.locator("a.raw").get_attribute("href").startswith("/api/calls/")
+
+
+def test_markup_in_a_message_shows_as_text(page: Any) -> None:
+    open_conversation(page, "Look at this:")
+    main = page.locator("main")
+    assert "<script>window.pwned = 1</script>" in main.inner_text()
+    assert '<img src=x onerror="window.pwned = 2">' in main.inner_text()
+    assert main.locator("img").count() == 0 and main.locator("script").count() == 0
+    assert page.evaluate("window.pwned") is None
+    # A javascript: link is not made a link.
+    assert main.locator("a", has_text="a link").count() == 0
+
+
+def test_make_a_task_from_an_answer_that_swallows_errors(page: Any) -> None:
+    open_conversation(page, "Add error handling to the config loader")
+    page.locator("section.call").first.get_by_role("button", name="Make a task").click()
+    form = page.locator("form.flag-form")
+    # broad-except is ticked to begin with, and its verdict comes without asking.
+    verdicts = form.locator(".verdicts")
+    verdicts.locator(".verdict-list li.fail").wait_for()
+    assert "FAIL broad-except" in verdicts.inner_text()
+    hit = verdicts.locator("figure.file pre .line.hit")
+    assert hit.count() == 1 and hit.get_attribute("data-line") == "7"
+    assert "except Exception:" in hit.inner_text()
+    form.get_by_label("note").fill("swallows a broken config")
+    form.get_by_role("button", name="Save task").click()
+    saved = form.locator(".saved a")
+    saved.wait_for()
+    name = saved.inner_text()
+    assert name.startswith("broad-except-")
+    page.get_by_role("link", name="Tasks").click()
+    listed = page.locator(f'table.tasks tr[data-task="{name}"]')
+    listed.wait_for()
+    assert "swallows a broken config" in listed.inner_text()
+    listed.get_by_role("link", name=name).click()
+    page.locator("figure.file .line.hit").first.wait_for()
+    assert "FAIL broad-except" in page.locator("main").inner_text()
+
+
+def test_a_task_no_check_fails_on_is_refused(page: Any) -> None:
+    open_conversation(page, "Add error handling to the config loader")
+    page.locator("section.call").nth(1).get_by_role("button", name="Make a task").click()
+    form = page.locator("form.flag-form")
+    form.locator(".verdict-list li.pass").wait_for()
+    form.get_by_role("button", name="Save task").click()
+    refused = form.locator(".refused")
+    refused.wait_for()
+    assert "every check passes on the original output" in refused.inner_text()
+
+
+def test_a_runs_report_shows_its_grid_chart_and_samples(page: Any) -> None:
+    page.get_by_role("link", name="Runs").click()
+    page.locator("table.runs tbody tr a").first.click()
+    page.locator("svg.chart").wait_for()
+    grid = page.locator("table.grid")
+    assert grid.locator("td.cell").count() == 2
+    assert "samples passed" in grid.inner_text() and "95% interval" in grid.inner_text()
+    assert page.locator("svg.chart rect.bar").count() == 2
+    assert page.locator("svg.chart line.ci").count() >= 2
+    assert "strict vs baseline" in page.locator("ul.comparisons").inner_text()
+    failed = page.locator("details.sample.failed").first
+    failed.locator("summary").click()
+    assert failed.locator(".line.hit").count() >= 1
+
+
+def test_new_calls_appear_while_the_proxy_records(page: Any, server: UiServer) -> None:
+    rows(page).first.wait_for()
+    page.locator("#live.on").wait_for()
+    before = rows(page).count()
+    answer = {"role": "assistant", "content": "Recorded just now."}
+    asked = "A question asked while the page is open."
+    record(server.db, session(asked, [answer], at=datetime.now(UTC)))
+    # No eval here: the page's Content-Security-Policy forbids it, Playwright's too.
+    expect(rows(page)).to_have_count(before + 1)
+    # Marked as new until the page is left.
+    assert rows(page).first.locator("a.title").inner_text() == asked
+    assert rows(page).first.get_attribute("class") == "fresh"
