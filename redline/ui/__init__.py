@@ -19,10 +19,10 @@ import errno
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 from aiohttp import web
 
+from redline.analyzers import Registry
 from redline.errors import RedlineError
 from redline.ui.server import HOST, TOKEN, allow_port, make_app
 
@@ -51,7 +51,7 @@ class UiServer:
     """The web view on its own event loop in a background thread (tests, benchmarks, the
     screenshots); `redline ui` runs `serve` in the foreground instead."""
 
-    def __init__(self, db: Path, registry: Any = None, port: int = 0) -> None:
+    def __init__(self, db: Path, registry: Registry | None = None, port: int = 0) -> None:
         from redline.analyzers import default_registry
 
         self.db = db
@@ -100,7 +100,7 @@ def serve(
     db: Path,
     *,
     port: int,
-    registry: Any,
+    registry: Registry,
     say: Callable[[str], None],
     open_browser: bool = False,
 ) -> None:

@@ -20,7 +20,7 @@ from typing import Any
 from aiohttp import web
 
 from redline import config
-from redline.ui.server import LIVE, StoreGate
+from redline.ui.server import StoreGate
 
 INTERVAL = 1.0  # seconds between looks at the files
 KEEPALIVE = 15.0  # seconds between comments on an idle stream
@@ -112,8 +112,11 @@ class Live:
                 await self._poller
 
 
+LIVE = web.AppKey("live", Live)
+
+
 async def events(request: web.Request) -> web.StreamResponse:
-    live: Live = request.app[LIVE]
+    live = request.app[LIVE]
     response = web.StreamResponse(
         headers={"Content-Type": "text/event-stream", "Cache-Control": "no-store"}
     )

@@ -7,15 +7,18 @@ GET /api/runs/{id}/report             the report JSON (README, "JSON formats"), 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
 from redline.ui.server import GATE, json_response
 
+if TYPE_CHECKING:
+    from redline.transcripts import Store
+
 
 async def list_runs(request: web.Request) -> web.Response:
-    def work(store: Any) -> dict[str, Any]:
+    def work(store: Store) -> dict[str, Any]:
         return {"runs": [r.to_json() for r in store.runs.list()]}
 
     return json_response(await request.app[GATE].run(work))
@@ -26,7 +29,7 @@ async def report(request: web.Request) -> web.Response:
 
     prefix = request.match_info["id"]
 
-    def work(store: Any) -> dict[str, Any]:
+    def work(store: Store) -> dict[str, Any]:
         return build_report(store, store.runs.resolve(prefix))
 
     return json_response(await request.app[GATE].run(work))

@@ -27,11 +27,15 @@ import secrets
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from aiohttp import web
 
+from redline.analyzers import Registry
 from redline.errors import NotFound, RedlineError, StoreLocked, StoreUnavailable
+
+if TYPE_CHECKING:
+    from redline.transcripts import Store
 
 STATIC = Path(__file__).parent / "static"
 HOST = "127.0.0.1"
@@ -55,13 +59,6 @@ SECURITY_HEADERS = {
 T = TypeVar("T")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
-# Keys of the aiohttp application.
-GATE = web.AppKey("gate", "StoreGate")
-TOKEN = web.AppKey("token", str)
-ALLOWED_HOSTS = web.AppKey("allowed_hosts", set[str])
-REGISTRY = web.AppKey("registry", Any)
-LIVE = web.AppKey("live", Any)
-
 
 class StoreGate:
     """Runs work on the store on one worker thread, opening it for each piece of work and
@@ -71,11 +68,11 @@ class StoreGate:
         self.db = db
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="redline-ui-store")
 
-    async def run(self, work: Callable[[Any], T]) -> T:
+    async def run(self, work: Callable[[Store], T]) -> T:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._executor, self._open_and_run, work)
 
-    def _open_and_run(self, work: Callable[[Any], T]) -> T:
+    def _open_and_run(self, work: Callable[[Store], T]) -> T:
         from redline.transcripts import open_store
 
         with open_store(self.db) as store:
@@ -83,6 +80,13 @@ class StoreGate:
 
     def close(self) -> None:
         self._executor.shutdown(wait=True, cancel_futures=True)
+
+
+# Keys of the aiohttp application (the live view's is in live.py).
+GATE = web.AppKey("gate", StoreGate)
+TOKEN = web.AppKey("token", str)
+ALLOWED_HOSTS = web.AppKey("allowed_hosts", set[str])
+REGISTRY = web.AppKey("registry", Registry)
 
 
 def json_response(value: Any, status: int = 200) -> web.Response:
@@ -149,7 +153,7 @@ async def static(request: web.Request) -> web.FileResponse:
     return web.FileResponse(path, headers={"Cache-Control": "no-cache"})
 
 
-def make_app(db: Path, registry: Any, *, token: str | None = None) -> web.Application:
+def make_app(db: Path, registry: Registry, *, token: str | None = None) -> web.Application:
     """The application. `allow_port(app, port)` must be called once the port is known."""
     from redline.ui import conversations, live, runs, tasks
 
@@ -158,7 +162,7 @@ def make_app(db: Path, registry: Any, *, token: str | None = None) -> web.Applic
     app[TOKEN] = token or secrets.token_urlsafe(32)
     app[ALLOWED_HOSTS] = set()
     app[REGISTRY] = registry
-    app[LIVE] = live.Live(app[GATE])
+    app[live.LIVE] = live.Live(app[GATE])
     app.router.add_get("/", index)
     app.router.add_get("/static/{name}", static)
     conversations.routes(app)
@@ -167,7 +171,7 @@ def make_app(db: Path, registry: Any, *, token: str | None = None) -> web.Applic
     live.routes(app)
 
     async def stop(app: web.Application) -> None:
-        await app[LIVE].close()
+        await app[live.LIVE].close()
 
     async def close_gate(app: web.Application) -> None:
         app[GATE].close()

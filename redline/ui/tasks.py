@@ -11,18 +11,22 @@ GET  /api/tasks/{name}                one task: transcript, outputs, checks' ver
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
+from redline.analyzers import Registry
 from redline.errors import RedlineError
 from redline.ui.present import code_of, findings, verdicts
 from redline.ui.server import GATE, REGISTRY, json_response, read_json
 
+if TYPE_CHECKING:
+    from redline.transcripts import Store, TaskOutput
+
 GOOD_PATH = "good.py"
 
 
-def checks_listing(registry: Any) -> list[dict[str, Any]]:
+def checks_listing(registry: Registry) -> list[dict[str, Any]]:
     """What `redline analyzers --json` lists."""
     from redline.analyzers import describe_option
 
@@ -64,7 +68,7 @@ def _text(body: dict[str, Any], key: str) -> str:
     return value
 
 
-def _good(store: Any, given: Any, bad_code: list[dict[str, Any]]) -> Any:
+def _good(store: Store, given: Any, bad_code: list[dict[str, Any]]) -> TaskOutput | None:
     """The known-good output: pasted code (a file the output writes, as `redline check` reads
     a code file; text with a ``` fence is read as an answer's text), or another call's answer.
     Never a file path: a page cannot make the server read its files."""
@@ -90,7 +94,7 @@ def _good(store: Any, given: Any, bad_code: list[dict[str, Any]]) -> Any:
     return TaskOutput(message, None, False, f"pasted code ({path})")
 
 
-def _judge(store: Any, registry: Any, call_id: str, body: dict[str, Any]) -> dict[str, Any]:
+def _judge(store: Store, registry: Registry, call_id: str, body: dict[str, Any]) -> dict[str, Any]:
     """The task the call would make, and the checks' verdicts on its outputs: `flag`'s rules
     (`redline.replay.tasks`), with nothing saved unless `save`."""
     from redline.replay import TaskRefused, checks_of, refuse_unless_valid, task_from_call, validate
@@ -177,7 +181,7 @@ async def make_task(request: web.Request) -> web.Response:
 
 
 async def list_tasks(request: web.Request) -> web.Response:
-    def work(store: Any) -> dict[str, Any]:
+    def work(store: Store) -> dict[str, Any]:
         results = store.runs.last_results()
         return {
             "tasks": [{**t.to_json(), "last_result": results.get(t.name)} for t in store.tasks()]
@@ -192,7 +196,7 @@ async def show_task(request: web.Request) -> web.Response:
 
     name, registry = request.match_info["name"], request.app[REGISTRY]
 
-    def work(store: Any) -> dict[str, Any]:
+    def work(store: Store) -> dict[str, Any]:
         task = store.task(name)
         document = task_to_file(task)
         try:
