@@ -88,7 +88,8 @@ _CREDENTIAL_SCHEME = re.compile(r"\s*(?:bearer|basic|digest|token|apikey)\s", re
 # Headers whose value is a URL, whose query may carry a credential.
 _URL_HEADERS = frozenset({"location", "content-location", "link", "refresh"})
 # `name=value` parameters, split at `&` (a query) or `;` (a query, or a path segment's).
-_PARAM = re.compile(r"(^|[&;])([^&;=/?#]*)=([^&;/?#]*)")
+_PARAM = re.compile(r"(^|[&;])([^&;=#]*)=([^&;#]*)")
+_PATH_PARAM = re.compile(r"(;)([^;=/?#]*)=([^;/?#]*)")
 
 
 def forwardable(
@@ -149,10 +150,11 @@ def redacted_path(path: str) -> str:
     """A path as stored: `;name=value` parameters of credential names replaced, anything shaped
     like a credential masked."""
     if ";" in path:
-        path = re.sub(r"(;)([^;=/?#]*)=([^;/?#]*)", _param, path)
+        path = _PATH_PARAM.sub(_param, path)
     return masked(path)
 
 
+@functools.lru_cache(maxsize=4096)  # most headers repeat call after call
 def _stored(name: str, value: str) -> str:
     if secret_header(name) or _CREDENTIAL_SCHEME.match(value):
         return REDACTED

@@ -21,12 +21,17 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 
 from redline.transcripts import RawExchange, SpoolWriter, to_line
 
 log = logging.getLogger("redline.proxy")
+
+# The shortest time between two fsyncs: the longest a written line waits to be made durable
+# against a power loss, beyond the fsync itself.
+SYNC_INTERVAL = 0.02
 
 _STOP = object()
 _SYNC = object()  # a line was written on another thread: fsync it
@@ -36,8 +41,12 @@ Buildable = RawExchange | Callable[[], RawExchange]
 
 class Recorder:
     def __init__(self, spool_dir: Path) -> None:
-        self._writer = SpoolWriter(spool_dir)
-        # Serializes writes to the segment and its rotation; never held during an fsync.
+        # Two segments, written in turn: lines go to the active one while the other is
+        # fsync'd, since a write to a file being fsync'd can wait for the disk (milliseconds).
+        self._writers = (SpoolWriter(spool_dir), SpoolWriter(spool_dir))
+        self._active = 0
+        # Serializes writes, the switch between segments and rotation; never held during an
+        # fsync.
         self._lock = threading.Lock()
         self._queue: queue.SimpleQueue[object] = queue.SimpleQueue()
         self._done = threading.Condition()
@@ -46,12 +55,18 @@ class Recorder:
         self.synced = 0  # of those, fsync'd
         self.failed = 0  # lost: the record could not be built or written
         self._losing = 0  # lost since the last line that was written
+        self._dirty = [False, False]  # a segment holds lines not yet fsync'd
         self._thread = threading.Thread(target=self._run, name="redline-recorder", daemon=True)
         self._thread.start()
 
     @property
     def segment(self) -> Path:
-        return self._writer.path
+        """The segment being written now."""
+        return self._writers[self._active].path
+
+    @property
+    def segments(self) -> list[Path]:
+        return [w.path for w in self._writers]
 
     def record(self, exchange: Buildable) -> None:
         """Queue an exchange, or a function that builds it (called on the recorder's thread)."""
@@ -96,7 +111,8 @@ class Recorder:
     def _append(self, built: list[tuple[bytes, str]]) -> bool:
         try:
             with self._lock:
-                self._writer.write_lines([line for line, _ in built], sync=False)
+                self._writers[self._active].write_lines([line for line, _ in built], sync=False)
+                self._dirty[self._active] = True
         except OSError as exc:
             with self._done:
                 self.failed += len(built)
@@ -124,9 +140,9 @@ class Recorder:
             )
         return True
 
-    def _take(self) -> tuple[list[object], bool]:
-        """Block for one item, then take whatever else is already waiting."""
-        items = [self._queue.get()]
+    def _take(self, block: bool = True) -> tuple[list[object], bool]:
+        """Block for one item (unless told not to), then take whatever else is waiting."""
+        items = [self._queue.get()] if block else []
         while True:
             try:
                 items.append(self._queue.get_nowait())
@@ -136,8 +152,16 @@ class Recorder:
         return [i for i in items if i is not _STOP], stop
 
     def _run(self) -> None:
+        last_sync = 0.0
         while True:
             items, stop = self._take()
+            # Group commit: at most one fsync per SYNC_INTERVAL; lines arriving meanwhile
+            # share it.
+            wait = last_sync + SYNC_INTERVAL - time.monotonic()
+            if wait > 0 and not stop:
+                time.sleep(wait)
+                more, stop = self._take(block=False)
+                items += more
             built = [
                 b
                 for item in items
@@ -146,9 +170,11 @@ class Recorder:
             if built:
                 self._append(built)
             self._sync()
+            last_sync = time.monotonic()
             if stop:
                 with self._lock:
-                    self._writer.close()
+                    for writer in self._writers:
+                        writer.close()
                 if self._losing:
                     log.error(
                         "%d record(s) were lost and the spool still could not be written",
@@ -157,22 +183,29 @@ class Recorder:
                 return
 
     def _sync(self) -> None:
-        """fsync every line written so far, then start a new segment if this one is full. Only
-        this thread rotates or closes the segment, so the fsync needs no lock."""
-        with self._done:
+        """fsync every line written so far: switch writing to the other segment, then fsync
+        this one, which nobody writes meanwhile (so the fsync needs no lock, and no write waits
+        on it); start a new segment in its place if it is full."""
+        with self._lock, self._done:
             target = self.written
+            synced = self._active
+            if not self._dirty[synced]:
+                synced = 1 - synced  # lines written before the last switch (a failed fsync)
+            if self._dirty[synced]:
+                self._active = 1 - synced
+                self._dirty[synced] = False
         if target > self.synced:
+            writer = self._writers[synced]
             try:
-                self._writer.sync()
+                writer.sync()
             except OSError as exc:
                 log.error(
                     "could not fsync the spool (%s): records written since the last fsync "
                     "survive a crash of the proxy but may not survive a power loss",
                     exc.strerror or exc,
                 )
-            if self._writer.full:
-                with self._lock:
-                    self._writer.rotate()
+            if writer.full:
+                writer.rotate()  # not the active segment: nobody writes to it
         with self._done:
             self.synced = max(self.synced, target)
             self._done.notify_all()

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-import aiohttp
 from yarl import URL
 
 from redline.errors import RedlineError
@@ -46,7 +46,12 @@ class Route:
         wins (README, `redline proxy`)."""
         if self.upstream.user is None and self.upstream.password is None:
             return None
-        return aiohttp.BasicAuth(self.upstream.user or "", self.upstream.password or "").encode()
+        pair = f"{self.upstream.user or ''}:{self.upstream.password or ''}"
+        try:
+            raw = pair.encode("latin-1")  # what clients have always sent (RFC 7617 2.1)
+        except UnicodeEncodeError:
+            raw = pair.encode("utf-8")
+        return "Basic " + base64.b64encode(raw).decode("ascii")
 
     def target(self, path: str, query: str) -> URL:
         """The upstream URL for a request path; an upstream's own query (Azure's

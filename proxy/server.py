@@ -188,12 +188,14 @@ class Proxy:
         # An absolute-form target or a CONNECT is what a client sends to a forward proxy:
         # refuse any host but the upstreams, so the proxy can never be used to reach elsewhere.
         if request.method == "CONNECT":
-            return _error(
+            refused = _error(
                 400,
                 f"redline forwards only to its configured upstreams; CONNECT {request.raw_path} "
                 "is refused",
                 "forbidden_host",
             )
+            refused.force_close()  # no tunnel follows
+            return refused
         if not request.raw_path.startswith("/"):
             asked = request.url
             if (asked.host, asked.port) not in self._hosts:

@@ -19,6 +19,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO
 
+import orjson
+
 from redline.errors import RedlineError
 from redline.transcripts.exchange import RawExchange, new_id
 
@@ -74,6 +76,12 @@ def to_line(x: RawExchange) -> bytes:
         "client": x.client,
         "extra": x.extra,
     }
+    try:
+        # The proxy writes each line before it releases an answer's last bytes: orjson writes
+        # the same compact UTF-8 JSON as json.dumps(ensure_ascii=False) some 40 times faster.
+        return orjson.dumps(d) + b"\n"
+    except TypeError:  # orjson refuses lone surrogates (and integers past 64 bits)
+        pass
     # "replace": a header byte that was not UTF-8 reaches us as a lone surrogate; it becomes "?"
     # rather than making the exchange unwritable.
     text = json.dumps(d, ensure_ascii=False, separators=(",", ":"))

@@ -1,0 +1,344 @@
+"""What the reliability tests share: an upstream that misbehaves on cue and sees bytes exactly as
+sent, a listener that must hear nothing, raw HTTP, the spool as written, resident memory.
+
+The upstream answers `POST /v1/chat/completions` as the `X-Behave` request header says (the
+proxy forwards it like any header):
+
+    json            a chat completion, with Content-Length (the default)
+    chunked         the same JSON in a chunked body
+    stream          an SSE stream: `X-Events` deltas, then `data: [DONE]`
+    slow-stream     the same, `X-Delay` seconds between events
+    done-then-wait  the whole stream, then `X-Delay` seconds before the body ends
+    forever         an SSE delta every 0.1 s, never ending
+    no-done         an SSE stream that stops without `data: [DONE]`
+    gzip / br / zstd / deflate   the JSON answer in that Content-Encoding
+    redirect        302 to `X-Location`
+    echo-key        401 whose error message quotes the key it was sent (as real APIs do)
+    echo-key-gzip   the same, gzip-compressed
+    bomb            a gzip body of 1 MB that inflates to 1 GiB
+
+`GET /v1/responses` with a WebSocket upgrade is refused with a 302 to `X-Location` (or 401
+quoting the key with `X-Behave: echo-key`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import http.client
+import json
+import os
+import socket
+import threading
+import zlib
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from aiohttp import web
+
+from redline import config
+from redline.transcripts import RawExchange
+from redline.transcripts.spool import from_line
+
+
+@dataclass
+class Seen:
+    method: str
+    path: str
+    query: str
+    headers: dict[str, str]
+    body: bytes  # exactly as it arrived: the upstream decompresses nothing
+
+
+def completion(text: str = "ok") -> bytes:
+    return json.dumps(
+        {
+            "id": "chatcmpl-rel",
+            "object": "chat.completion",
+            "created": 1_764_000_000,
+            "model": "gpt-test",
+            "choices": [
+                {
+                    "index": 0,
+                    "message": {"role": "assistant", "content": text},
+                    "finish_reason": "stop",
+                }
+            ],
+            "usage": {"prompt_tokens": 3, "completion_tokens": 1, "total_tokens": 4},
+        }
+    ).encode()
+
+
+def sse_delta(text: str) -> bytes:
+    chunk = {
+        "id": "chatcmpl-rel",
+        "object": "chat.completion.chunk",
+        "created": 1_764_000_000,
+        "model": "gpt-test",
+        "choices": [{"index": 0, "delta": {"content": text}, "finish_reason": None}],
+    }
+    return b"data: " + json.dumps(chunk).encode() + b"\n\n"
+
+
+DONE = b"data: [DONE]\n\n"
+
+
+@cache
+def gzip_bomb() -> bytes:
+    """1 GiB of zeros, gzip-compressed to about 1 MB."""
+    z = zlib.compressobj(9, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+    block = bytes(1 << 20)
+    return b"".join([*(z.compress(block) for _ in range(1024)), z.flush()])
+
+
+def _compress(body: bytes, coding: str) -> bytes:
+    if coding == "gzip":
+        return gzip.compress(body)
+    if coding == "deflate":
+        return zlib.compress(body)
+    if coding == "br":
+        import brotli
+
+        return bytes(brotli.compress(body))
+    import zstandard
+
+    return zstandard.ZstdCompressor().compress(body)
+
+
+def compress(body: bytes, coding: str) -> bytes:
+    return _compress(body, coding)
+
+
+class Upstream:
+    def __init__(self) -> None:
+        self.seen: list[Seen] = []
+        self.url = ""
+
+    def app(self) -> web.Application:
+        app = web.Application(client_max_size=1 << 30)
+        app.router.add_post("/v1/chat/completions", self.chat)
+        app.router.add_get("/v1/responses", self.websocket)
+        app.router.add_route("*", "/{tail:.*}", self.other)
+        return app
+
+    async def _seen(self, request: web.Request) -> Seen:
+        body = await request.read()
+        seen = Seen(
+            request.method,
+            request.path,
+            request.query_string,
+            {k.lower(): v for k, v in request.headers.items()},
+            body,
+        )
+        self.seen.append(seen)
+        return seen
+
+    async def other(self, request: web.Request) -> web.Response:
+        await self._seen(request)
+        return web.json_response({"object": "list", "data": []})
+
+    async def websocket(self, request: web.Request) -> web.StreamResponse:
+        seen = await self._seen(request)
+        if seen.headers.get("x-behave") == "echo-key":
+            return self._echo_key(seen, gzipped=False)
+        return web.Response(status=302, headers={"Location": seen.headers.get("x-location", "/")})
+
+    @staticmethod
+    def _echo_key(seen: Seen, *, gzipped: bool) -> web.Response:
+        key = seen.headers.get("authorization", "").removeprefix("Bearer ")
+        key = key or seen.headers.get("x-api-key", "")
+        body = json.dumps(
+            {
+                "error": {
+                    "message": f"Incorrect API key provided: {key}. Find your key in settings.",
+                    "type": "invalid_request_error",
+                    "code": "invalid_api_key",
+                }
+            }
+        ).encode()
+        headers = {"Content-Type": "application/json"}
+        if gzipped:
+            body, headers["Content-Encoding"] = gzip.compress(body), "gzip"
+        return web.Response(status=401, body=body, headers=headers)
+
+    async def chat(self, request: web.Request) -> web.StreamResponse:
+        seen = await self._seen(request)
+        behave = seen.headers.get("x-behave", "json")
+        delay = float(seen.headers.get("x-delay", "0"))
+        events = int(seen.headers.get("x-events", "3"))
+        if behave == "json":
+            return web.Response(body=completion(), content_type="application/json")
+        if behave in ("gzip", "br", "zstd", "deflate"):
+            return web.Response(
+                body=_compress(completion(), behave),
+                headers={"Content-Type": "application/json", "Content-Encoding": behave},
+            )
+        if behave == "redirect":
+            return web.Response(status=302, headers={"Location": seen.headers["x-location"]})
+        if behave in ("echo-key", "echo-key-gzip"):
+            return self._echo_key(seen, gzipped=behave == "echo-key-gzip")
+        if behave == "bomb":
+            return web.Response(
+                body=gzip_bomb(),
+                headers={"Content-Type": "application/json", "Content-Encoding": "gzip"},
+            )
+        response = web.StreamResponse(
+            headers={
+                "Content-Type": "application/json" if behave == "chunked" else "text/event-stream"
+            }
+        )
+        await response.prepare(request)
+        if behave == "chunked":
+            body = completion()
+            await response.write(body[:20])
+            await response.write(body[20:])
+        elif behave == "forever":
+            while True:
+                await response.write(sse_delta("more "))
+                await asyncio.sleep(0.1)
+        else:
+            for i in range(events):
+                await response.write(sse_delta(f"part {i} "))
+                if behave == "slow-stream":
+                    await asyncio.sleep(delay)
+            if behave != "no-done":
+                await response.write(DONE)
+            if behave == "done-then-wait":
+                await asyncio.sleep(delay)
+        await response.write_eof()
+        return response
+
+
+class Listener:
+    """A host an upstream redirects to: every request it gets is a leak."""
+
+    def __init__(self) -> None:
+        self.seen: list[tuple[str, str, dict[str, str]]] = []
+        self.url = ""
+
+    def app(self) -> web.Application:
+        app = web.Application()
+        app.router.add_route("*", "/{tail:.*}", self.any)
+        return app
+
+    async def any(self, request: web.Request) -> web.Response:
+        self.seen.append((request.method, request.path, dict(request.headers)))
+        return web.Response(text="a third party's answer")
+
+
+class Serving:
+    """An aiohttp app on 127.0.0.1 in a background thread. Request bodies are not decompressed
+    (`auto_decompress=False`): the app sees the bytes exactly as they were sent."""
+
+    def __init__(self, app: web.Application) -> None:
+        self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self._runner = web.AppRunner(
+            app, access_log=None, auto_decompress=False, shutdown_timeout=0.1
+        )
+        self.port = 0
+
+    async def _start(self) -> None:
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def __enter__(self) -> Serving:
+        self._thread.start()
+        asyncio.run_coroutine_threadsafe(self._start(), self.loop).result(10)
+        return self
+
+    async def _stop(self) -> None:
+        await self._runner.cleanup()
+        # Handlers still running (a stream the test walked away from) end here.
+        others = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+        for task in others:
+            task.cancel()
+        await asyncio.gather(*others, return_exceptions=True)
+
+    def __exit__(self, *exc: object) -> None:
+        asyncio.run_coroutine_threadsafe(self._stop(), self.loop).result(10)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self._thread.join(10)
+        self.loop.close()
+
+
+@dataclass
+class Reply:
+    status: int
+    headers: dict[str, str]
+    body: bytes
+
+
+def request(
+    url: str,
+    method: str = "POST",
+    path: str = "/v1/chat/completions",
+    body: bytes | None = None,
+    headers: dict[str, str] | None = None,
+    timeout: float = 30,
+) -> Reply:
+    """One request from the standard library, read to the end; nothing decoded."""
+    parts = urlsplit(url)
+    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=timeout)
+    try:
+        conn.request(method, path, body=body, headers=headers or {})
+        resp = conn.getresponse()
+        return Reply(resp.status, {k.lower(): v for k, v in resp.getheaders()}, resp.read())
+    finally:
+        conn.close()
+
+
+def chat_body(content: str, *, stream: bool = False) -> bytes:
+    return json.dumps(
+        {"model": "gpt-test", "messages": [{"role": "user", "content": content}], "stream": stream}
+    ).encode()
+
+
+def raw_exchange(url: str, data: bytes, *, read_until: bytes | None = None) -> bytes:
+    """Send raw bytes; read until the server closes (or `read_until` has been seen)."""
+    host, port = urlsplit(url).hostname, urlsplit(url).port
+    assert host is not None and port is not None
+    with socket.create_connection((host, port), timeout=30) as s:
+        s.sendall(data)
+        reply = b""
+        while chunk := s.recv(65536):
+            reply += chunk
+            if read_until is not None and read_until in reply:
+                break
+    return reply
+
+
+def spooled(db_path: Path) -> list[RawExchange]:
+    """Every exchange in the spool, in file order (complete lines only)."""
+    found = []
+    for segment in sorted(config.spool_dir(db_path).glob("*.jsonl")):
+        for line in segment.read_bytes().splitlines(keepends=True):
+            if line.endswith(b"\n"):
+                found.append(from_line(line))
+    return found
+
+
+def rss_mb(pid: int) -> float:
+    """Resident memory of a process, in MB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise AssertionError(f"no VmRSS for {pid}")
+
+
+def everything_written(root: Path) -> bytes:
+    """Every byte of every file under `root`."""
+    return b"".join(p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file())
+
+
+def environ(**extra: str) -> dict[str, Any]:
+    return {**os.environ, **extra}

@@ -1,0 +1,260 @@
+"""No secret is stored anywhere: canaries sent in every header, query and echoed-body form are
+found in no file redline wrote and in nothing it printed (issue 13, defect 9: `X-Auth-Token`,
+`client_secret`, `refresh_token`, `X-Amz-Signature`, `;key=` and keys echoed in error bodies
+were stored as sent)."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import logging
+import secrets
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import duckdb
+import pytest
+
+from redline import config
+from redline.proxy.headers import redacted, redacted_path, redacted_query
+from tests.reliability.conftest import proxy_to
+from tests.reliability.support import Upstream, chat_body, everything_written, request
+from tests.support import Cli
+
+
+def key() -> str:
+    """A value shaped like an OpenAI project key (what `mask_text` knows by shape)."""
+    return "sk-proj-" + secrets.token_hex(24)
+
+
+def canary(name: str) -> str:
+    return f"CANARY{name.upper()}{secrets.token_hex(6)}"
+
+
+def every_row(db: Path) -> str:
+    """Every value of every table, as text."""
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        tables = [t for (t,) in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()]
+        return "\n".join(repr(con.execute(f'SELECT * FROM "{t}"').fetchall()) for t in tables)
+    finally:
+        con.close()
+
+
+def printed(cli: Cli) -> str:
+    """What every reading command prints about everything recorded."""
+    out = [cli("ls").output, cli.json("ls").__repr__()]
+    for conv in cli.json("ls")["conversations"]:
+        out.append(cli("ls", conv["id"]).output)
+        for call in cli.json("ls", conv["id"])["calls"]:
+            for flags in ((), ("--json",), ("--raw",)):
+                out.append(cli("show", call["id"], *flags).output)
+    return "\n".join(out)
+
+
+def test_canaries_in_every_header_query_and_echoed_body_form_are_stored_and_printed_nowhere(
+    upstream: Upstream, db_path: Path, cli: Cli, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    bearer, echoed_gzip, echoed_ws, in_other_header = key(), key(), key(), key()
+    named = {
+        h: canary(h.replace("-", ""))
+        for h in (
+            "x-api-key",
+            "api-key",
+            "x-goog-api-key",
+            "X-Auth-Token",
+            "X-Client-Secret",
+            "X-Refresh-Token",
+            "X-Amz-Security-Token",
+            "X-Upstream-Credential",
+            "X-Db-Password",
+            "X-Custom-Signature",
+            "Private-Token",
+        )
+    }
+    cookie, proxy_auth, url_password = canary("cookie"), canary("proxyauth"), canary("urlpass")
+    params = {
+        p: canary(p.replace("-", "").replace("_", ""))
+        for p in (
+            "client_secret",
+            "refresh_token",
+            "X-Amz-Signature",
+            "X-Amz-Credential",
+            "access_token",
+            "key",
+            "sig",
+            "password",
+            "apikey",
+        )
+    }
+    semicolon, path_param = canary("semicolon"), canary("pathparam")
+    every = [
+        bearer,
+        echoed_gzip,
+        echoed_ws,
+        in_other_header,
+        cookie,
+        proxy_auth,
+        url_password,
+        semicolon,
+        path_param,
+        *named.values(),
+        *params.values(),
+    ]
+
+    headers = {
+        "Authorization": f"Bearer {bearer}",
+        "Cookie": f"session={cookie}",
+        "Proxy-Authorization": "Basic " + base64.b64encode(f"u:{proxy_auth}".encode()).decode(),
+        "X-Debug": f"using {in_other_header} today",
+        "Content-Type": "application/json",
+        **named,
+    }
+    query = "&".join(f"{k}={v}" for k, v in params.items()) + f";key={semicolon}&limit=5"
+    with_password = upstream.url.replace("http://", f"http://user:{url_password}@")
+    with proxy_to(db_path, with_password) as proxy:
+        ok = request(proxy.url, path=f"/v1/chat/completions?{query}", body=chat_body("hi"))
+        echoed = request(
+            proxy.url, body=chat_body("echo"), headers={**headers, "X-Behave": "echo-key"}
+        )
+        echoed_compressed = request(
+            proxy.url,
+            body=chat_body("echo gzip"),
+            headers={"Authorization": f"Bearer {echoed_gzip}", "X-Behave": "echo-key-gzip"},
+        )
+        models = request(proxy.url, method="GET", path=f"/v1/models;key={path_param}")
+        refused_ws = _refused_websocket(proxy.url, echoed_ws)
+        proxy.flush()
+        spooled = everything_written(config.spool_dir(db_path))
+    assert (ok.status, echoed.status, echoed_compressed.status, models.status) == (
+        200,
+        401,
+        401,
+        200,
+    )
+    assert refused_ws == 401
+    # The upstream got every credential as sent (and echoed the keys back).
+    assert params["X-Amz-Signature"] in upstream.seen[0].query
+    assert bearer.encode() in echoed.body
+
+    output = printed(cli)
+    stored = everything_written(db_path.parent) + spooled
+    rows = every_row(db_path)
+    leaks = {
+        c for c in every if c.encode() in stored or c in rows or c in output or c in caplog.text
+    }
+    assert leaks == set()
+    assert "[masked:openai-key]" in output  # the echoed keys were there, masked
+
+
+def _refused_websocket(url: str, api_key: str) -> int:
+    async def upgrade() -> int:
+        async with (
+            aiohttp.ClientSession() as session,
+            session.get(
+                f"{url}/v1/responses",
+                headers={
+                    "Connection": "Upgrade",
+                    "Upgrade": "websocket",
+                    "Sec-WebSocket-Version": "13",
+                    "Sec-WebSocket-Key": base64.b64encode(b"0123456789abcdef").decode(),
+                    "Authorization": f"Bearer {api_key}",
+                    "X-Behave": "echo-key",
+                },
+            ) as r,
+        ):
+            await r.read()
+            return r.status
+
+    return asyncio.run(upgrade())
+
+
+# The rule, one case at a time (README, "What redline never stores").
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "Authorization",
+        "X-Auth-Token",
+        "x-api-key",
+        "Private-Token",
+        "X-Client-Secret",
+        "X-Amz-Signature",
+        "X-Db-Password",
+        "X-Vault-Credential",
+        "Cookie",
+        "Set-Cookie",
+    ],
+)
+def test_a_header_named_like_a_credential_is_redacted(name: str) -> None:
+    assert redacted([(name, "hunter2")]) == [(name, "[redacted]")]
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "x-ratelimit-remaining-tokens",
+        "anthropic-ratelimit-input-tokens-limit",
+        "Content-Type",
+        "x-claude-code-session-id",
+    ],
+)
+def test_a_header_of_another_name_is_kept(name: str) -> None:
+    assert redacted([(name, "1234")]) == [(name, "1234")]
+
+
+def test_a_credential_scheme_is_redacted_whatever_the_header_is_called() -> None:
+    assert redacted([("X-Forwarded-Auth-Thing", "Bearer abc")])[0][1] == "[redacted]"
+    assert redacted([("X-Upstream", "Basic dTpw")]) == [("X-Upstream", "[redacted]")]
+
+
+def test_a_key_shaped_value_is_masked_in_any_header() -> None:
+    [(_, value)] = redacted([("X-Debug", f"key {key()} here")])
+    assert value == "key [masked:openai-key] here"
+
+
+def test_a_redirect_to_a_signed_url_keeps_the_url_but_not_its_signature() -> None:
+    location = "https://bucket.example/o?X-Amz-Credential=AKIA/x&X-Amz-Signature=abc&v=1"
+    assert redacted([("Location", location)]) == [
+        (
+            "Location",
+            "https://bucket.example/o?X-Amz-Credential=[redacted]&X-Amz-Signature=[redacted]&v=1",
+        )
+    ]
+
+
+@pytest.mark.parametrize(
+    ("query", "stored"),
+    [
+        ("client_secret=s&a=1", "client_secret=[redacted]&a=1"),
+        ("a=1;key=s", "a=1;key=[redacted]"),
+        ("refresh_token=s", "refresh_token=[redacted]"),
+        ("X-Amz-Signature=s&X-Amz-Date=20250101", "X-Amz-Signature=[redacted]&X-Amz-Date=20250101"),
+        ("max_tokens=5&beta=true", "max_tokens=5&beta=true"),
+    ],
+)
+def test_query_parameters_named_like_credentials_are_redacted(query: str, stored: str) -> None:
+    assert redacted_query(query) == stored
+
+
+def test_a_path_parameter_named_like_a_credential_is_redacted() -> None:
+    assert redacted_path("/v1/models;key=s;v=2") == "/v1/models;key=[redacted];v=2"
+
+
+def test_an_echoed_key_in_an_error_body_is_masked_and_the_rest_kept() -> None:
+    from redline.proxy import Capture
+
+    leaked = key()
+    capture = Capture("POST", "/v1/chat/completions", "", "http://u", [])
+    capture.status = 401
+    body: dict[str, Any] = {"error": {"message": f"Incorrect API key provided: {leaked}."}}
+    capture.received(json.dumps(body).encode())
+    raw = capture.to_raw()
+    assert json.loads(raw.response_body) == {
+        "error": {"message": "Incorrect API key provided: [masked:openai-key]."}
+    }
+    assert raw.extra["error_body"] == "1 secret(s) masked"
