@@ -1,0 +1,92 @@
+"""Bounded memory: the proxy's resident memory comes back to its baseline after oversized,
+compressed and refused bodies, and no decoding holds more than its bound (issue 13, defect 4:
+each 413 left its 265 MB body in reference cycles; a 1 MB gzip bomb cost 1.8 GB for good).
+`bench/bench_memory.py` shows the same at full size (300 MB bodies, a 256 MB cap)."""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+
+from redline.transcripts import parse_exchange
+from redline.transcripts.codings import TooLarge, decode_body
+from tests.reliability.conftest import Zygote
+from tests.reliability.support import (
+    Upstream,
+    chat_body,
+    gzip_bomb,
+    request,
+    rss_mb,
+    spooled,
+)
+
+MB = 1024 * 1024
+CAP = 48 * MB
+ROUNDS = 3
+
+
+def oversized(url: str, *, chunked: bool) -> int:
+    """Send a body over the cap (announced by Content-Length, or chunked and unannounced);
+    return the status the proxy answers."""
+    parts = urlsplit(url)
+    assert parts.hostname is not None and parts.port is not None
+    size = CAP + 8 * MB
+    with socket.create_connection((parts.hostname, parts.port), timeout=30) as s:
+        framing = b"Transfer-Encoding: chunked" if chunked else f"Content-Length: {size}".encode()
+        s.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\n" + framing + b"\r\n\r\n")
+        block = b"x" * MB
+        try:
+            for _ in range(size // MB if chunked else 0):
+                s.sendall(b"%x\r\n%s\r\n" % (len(block), block))
+            if chunked:
+                s.sendall(b"0\r\n\r\n")
+        except OSError:  # the proxy may hang up once it has refused
+            pass
+        reply = s.recv(65536)
+    return int(reply.split(b" ", 2)[1])
+
+
+def test_resident_memory_returns_to_baseline_after_refused_and_compressed_bodies(
+    zygote: Zygote, upstream: Upstream, db_path: Path
+) -> None:
+    proxy = zygote.fork(upstream.url, db_path, max_body=CAP)
+    for _ in range(3):
+        request(proxy.url, body=chat_body("warm up"))
+    baseline = rss_mb(proxy.pid)
+    after: list[float] = []
+    for _ in range(ROUNDS):
+        assert oversized(proxy.url, chunked=False) == 413  # refused before reading
+        assert oversized(proxy.url, chunked=True) == 413  # read to the cap, then refused
+        bomb = request(
+            proxy.url,
+            body=gzip_bomb(),
+            headers={"Content-Encoding": "gzip", "Content-Type": "application/json"},
+        )
+        assert bomb.status == 200  # forwarded as it came, never inflated
+        answer = request(proxy.url, body=chat_body("bomb"), headers={"X-Behave": "bomb"})
+        assert answer.body == gzip_bomb()  # passed through as it came
+        after.append(rss_mb(proxy.pid))
+    # No body is kept (a kept one alone would be CAP) and nothing stays behind.
+    assert after[-1] - baseline < 16, (baseline, after)
+    assert [s.body for s in upstream.seen if s.headers.get("content-encoding")] == [
+        gzip_bomb()
+    ] * ROUNDS
+
+
+def test_ingest_reads_a_gzip_bomb_as_a_problem_not_as_a_gigabyte(
+    zygote: Zygote, upstream: Upstream, db_path: Path
+) -> None:
+    proxy = zygote.fork(upstream.url, db_path)
+    request(proxy.url, body=chat_body("bomb"), headers={"X-Behave": "bomb"})
+    [record] = spooled(db_path)  # written before the answer's last bytes
+    parsed = parse_exchange(record)
+    assert any("decodes to more than" in p for p in parsed.problems), parsed.problems
+    assert parsed.response_body == record.response_body  # kept as it came
+
+
+def test_decoding_stops_at_the_bound() -> None:
+    with pytest.raises(TooLarge):
+        decode_body(gzip_bomb(), "gzip", limit=10 * MB)
