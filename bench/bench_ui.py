@@ -15,11 +15,18 @@ request, ingest's check of the spool included. Goal (issue 12): each page < 200 
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import random
+import socket
+import statistics
+import subprocess
 import sys
+import tempfile
 import time
+import urllib.parse
+import urllib.request
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -451,7 +458,173 @@ def _tasks(con: Any, rng: random.Random) -> None:
     bulk.insert(con, "tasks", rows)
 
 
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Ui:
+    """`redline ui` in its own process, as a user starts it."""
+
+    def __init__(self, db: Path) -> None:
+        started = time.perf_counter()
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "redline", "ui", "--port", "0", "--db", str(db)],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert self.process.stdout is not None
+        while True:
+            line = self.process.stdout.readline()
+            if not line:
+                raise SystemExit("redline ui stopped before serving")
+            if "http://" in line:
+                self.url = line.split()[2]
+                break
+        self.start_seconds = time.perf_counter() - started
+        page = urllib.request.urlopen(self.url + "/").read().decode()
+        self.token = page.split('name="redline-token" content="', 1)[1].split('"', 1)[0]
+
+    def get(self, path: str, body: Any = None) -> bytes:
+        request = urllib.request.Request(self.url + path)
+        if body is not None:
+            request.data = json.dumps(body).encode()
+            request.add_header("Content-Type", "application/json")
+            request.add_header("X-Redline-Token", self.token)
+        with urllib.request.urlopen(request, timeout=60) as reply:
+            return bytes(reply.read())
+
+    def close(self) -> None:
+        self.process.terminate()
+        self.process.wait(20)
+
+
+def timed(ui: Ui, label: str, path: str, body: Any = None) -> None:
+    size = len(ui.get(path, body))  # warm-up (the OS caches the file; DuckDB reopens it cold)
+    times = []
+    for _ in range(RUNS):
+        t = time.perf_counter()
+        ui.get(path, body)
+        times.append((time.perf_counter() - t) * 1000)
+    times.sort()
+    p95 = times[min(len(times) - 1, int(len(times) * 0.95))]
+    print(
+        f"{label:<44} {statistics.median(times):>7.1f} {p95:>7.1f} {times[-1]:>7.1f} "
+        f"{size / 1024:>8.1f}"
+    )
+
+
+def pages(ui: Ui, db: Path) -> None:
+    with open_store(db) as store:
+        con = store.con
+        sizes = con.execute(
+            "SELECT conversation_id, count(*) AS n FROM exchanges GROUP BY 1 ORDER BY 2 DESC"
+        ).fetchall()
+        biggest = sizes[0]
+        median = sizes[len(sizes) // 2]
+        call = con.execute(
+            "SELECT id FROM exchanges WHERE conversation_id = ? ORDER BY seq LIMIT 1",
+            [median[0]],
+        ).fetchone()[0]
+        client, model = con.execute(
+            "SELECT split_part(user_agent, '/', 1), model FROM exchanges LIMIT 1"
+        ).fetchone()
+        day = con.execute("SELECT max(started_at)::DATE - 7 FROM exchanges").fetchone()[0]
+        total = con.execute("SELECT count(*) FROM conversations").fetchone()[0]
+    q = urllib.parse.quote
+    print(f"{'page (GET unless said)':<44} {'p50 ms':>7} {'p95 ms':>7} {'max ms':>7} {'KB':>8}")
+    timed(ui, "runs list (the floor: open, ingest, close)", "/api/runs")
+    timed(ui, "conversations, page 1", "/api/conversations")
+    timed(
+        ui,
+        f"conversations, page {total // 50 // 2} (offset)",
+        f"/api/conversations?offset={total // 2}",
+    )
+    timed(
+        ui,
+        "conversations, agent + model",
+        f"/api/conversations?client={q(client)}&model={q(model)}",
+    )
+    timed(ui, "conversations, last 7 days, has a task", f"/api/conversations?since={day}&task=yes")
+    timed(ui, "filter values (facets)", "/api/facets")
+    timed(ui, "search: a ticket id (1 hit)", f"/api/conversations?q={q('RL-1234:')}")
+    timed(ui, "search: a common phrase", f"/api/conversations?q={q('handle retry')}")
+    timed(ui, "search + filter", f"/api/conversations?q={q('handle retry')}&model={q(model)}")
+    timed(
+        ui,
+        "search, tools too (tool calls, results)",
+        f"/api/conversations?q={q('load_config(')}&tools=1",
+    )
+    timed(ui, f"timeline, {median[1]} calls (the median)", f"/api/conversations/{median[0]}")
+    timed(ui, f"timeline, {biggest[1]} calls (the largest)", f"/api/conversations/{biggest[0]}")
+    timed(ui, "raw exchange of a call", f"/api/calls/{call}")
+    timed(ui, "tasks list", "/api/tasks")
+    timed(
+        ui,
+        "POST: run broad-except on a call's answer",
+        f"/api/calls/{call}/check",
+        {"checks": ["broad-except"]},
+    )
+
+
+def in_process(db: Path) -> None:
+    """The same queries on one open connection: what the data costs, without the request's
+    own share (HTTP, opening and closing the store)."""
+    with open_store(db) as store:
+        b = store.browse
+        biggest = store.con.execute(
+            "SELECT conversation_id FROM exchanges GROUP BY 1 ORDER BY count(*) DESC LIMIT 1"
+        ).fetchone()[0]
+        work = {
+            "conversations, page 1": lambda: b.conversations(),
+            "search: a common phrase": lambda: b.conversations(text="handle retry"),
+            "search, tools too": lambda: b.conversations(text="load_config(", tools=True),
+            "timeline, the largest": lambda: b.timeline(biggest),
+        }
+        print(f"{'in-process, one open connection':<44} {'p50 ms':>7}")
+        for label, run in work.items():
+            run()
+            times = []
+            for _ in range(RUNS):
+                t = time.perf_counter()
+                run()
+                times.append((time.perf_counter() - t) * 1000)
+            print(f"{label:<44} {statistics.median(times):>7.1f}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--keep", type=Path, help="generate into this file, or reuse it")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="redline-bench-ui-") as tmp:
+        db = args.keep or Path(tmp) / "bench.duckdb"
+        if not db.exists():
+            t = time.perf_counter()
+            generate(db, CALLS)
+            print(
+                f"generated {CALLS:,} calls in {time.perf_counter() - t:.0f} s: {db.stat().st_size / 1e6:.0f} MB"
+            )
+        with open_store(db) as store:
+            row = store.con.execute(
+                "SELECT (SELECT count(*) FROM conversations), (SELECT count(*) FROM nodes), "
+                "(SELECT sum(length(content)) FROM nodes)"
+            ).fetchone()
+        print(
+            f"{row[0]:,} conversations, {row[1]:,} messages, {row[2] / 1e6:.0f} MB of message JSON"
+        )
+        ui = Ui(db)
+        try:
+            print(
+                f"redline ui served after {ui.start_seconds:.1f} s (indexing for search included)"
+            )
+            pages(ui, db)
+        finally:
+            ui.close()
+        in_process(db)
+        load = os.getloadavg()
+        print(f"load average {load[0]:.1f} on {os.cpu_count()} cores (figures grow with it)")
+
+
 if __name__ == "__main__":
-    t = time.perf_counter()
-    generate(Path(sys.argv[1]), int(sys.argv[2]))
-    print(time.perf_counter() - t)
+    main()

@@ -134,14 +134,14 @@ def test_a_bad_filter_is_a_400_in_json(ui: Client) -> None:
     assert json.loads(body) == {"error": "since is a date, YYYY-MM-DD, not 'yesterday'"}
 
 
-def test_facets_count_calls_per_agent_model_and_wire(ui: Client) -> None:
+def test_facets_count_conversations_per_agent_model_and_wire(ui: Client) -> None:
     facets = ui.json("/api/facets")
     assert facets["clients"] == [
-        {"value": "aider", "calls": 2},
-        {"value": "claude-cli", "calls": 1},
+        {"value": "aider", "conversations": 1},
+        {"value": "claude-cli", "conversations": 1},
     ]
-    assert facets["models"] == [{"value": "gpt-test", "calls": 3}]
-    assert facets["wires"] == [{"value": "openai-chat", "calls": 3}]
+    assert facets["models"] == [{"value": "gpt-test", "conversations": 2}]
+    assert facets["wires"] == [{"value": "openai-chat", "conversations": 2}]
 
 
 def test_has_a_task_filters_on_tasks_flagged_from_the_conversation(ui: Client) -> None:

@@ -354,11 +354,11 @@ def conversations(
         column = "tools" if tools else "prose"
         # With the text around a place found in each conversation, for the list.
         search_sql = f"""
+            , hits AS (SELECT node FROM browse_text WHERE contains({column}, ?))
             , found AS (
-                SELECT b.conversation_id AS id, any_value(x.node) AS node
-                FROM browse_text x JOIN browse_nodes b ON b.node = x.node
-                WHERE contains(x.{column}, ?)
-                GROUP BY b.conversation_id
+                SELECT conversation_id AS id, any_value(node) AS node FROM browse_nodes
+                WHERE node IN (SELECT node FROM hits)
+                GROUP BY conversation_id
             )"""
         search_params = [needle]
     sql = f"""
@@ -439,21 +439,18 @@ def _snippet(text: str | None, needle: str) -> str | None:
 
 
 def facets(con: duckdb.DuckDBPyConnection) -> dict[str, list[dict[str, Any]]]:
-    """The values the filters offer, with how many calls have each."""
+    """The values the filters offer, with how many conversations have each."""
+    refresh_index(con)
     out: dict[str, list[dict[str, Any]]] = {}
-    for name, column in (
-        ("clients", CLIENT_SQL.format(ua="user_agent")),
-        ("models", "model"),
-        ("wires", "wire"),
-    ):
+    for name in ("clients", "models", "wires"):
         rows = con.execute(
             f"""
-            SELECT {column} AS value, count(*) AS calls FROM exchanges
-            WHERE conversation_id IS NOT NULL AND {column} IS NOT NULL
-            GROUP BY 1 ORDER BY 2 DESC, 1
+            SELECT value, count(*) AS conversations
+            FROM (SELECT unnest({name}) AS value FROM browse_conversations)
+            WHERE value IS NOT NULL GROUP BY 1 ORDER BY 2 DESC, 1
             """
         ).fetchall()
-        out[name] = [{"value": v, "calls": n} for v, n in rows]
+        out[name] = [{"value": v, "conversations": n} for v, n in rows]
     return out
 
 
@@ -509,6 +506,7 @@ def timeline(con: duckdb.DuckDBPyConnection, prefix: str) -> Timeline:
     previous: list[str] = []
     shown_system: Any = None
     shown_tools: Any = None
+    shells: dict[tuple[Any, ...], tuple[Any, Any]] = {}
     out = []
     for c in calls:
         path = _path(nodes, c["request_node"])
@@ -525,7 +523,10 @@ def timeline(con: duckdb.DuckDBPyConnection, prefix: str) -> Timeline:
             previous = [*path, c["response_node"]]
         else:
             previous = path
-        system, tools = _system_and_tools(c, blobs)
+        key = (c["wire"], c["request_meta"], c["tools_hash"], c["system_hash"])
+        if key not in shells:
+            shells[key] = _system_and_tools(c, blobs)
+        system, tools = shells[key]
         system_changed = system is not None and shown_system is not None and system != shown_system
         tools_changed = tools is not None and shown_tools is not None and tools != shown_tools
         out.append(

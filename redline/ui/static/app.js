@@ -159,7 +159,7 @@
       h("select", { name },
         h("option", { value: "" }, "any"),
         values.map((v) => h("option", { value: v.value, selected: query.get(name) === v.value },
-          `${v.value} (${R.number(v.calls)})`))));
+          `${v.value} (${R.number(v.conversations)})`))));
     const form = h("form", { class: "filters", role: "search" },
       h("input", { type: "search", name: "q", placeholder: "Search messages\u2026", value: query.get("q") || "", "aria-label": "search" }),
       h("label", { class: "check", title: "Also search tool calls and their results (file contents, command output): slower on big stores" },
