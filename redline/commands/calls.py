@@ -163,6 +163,26 @@ def _cut(text: str, room: int) -> str:
     return text if len(text) <= room else text[: max(room - 1, 0)] + "…"
 
 
+# Readable output stays quick whatever a call holds (a 50,000-message request, a 33 MB
+# message): at most this many request messages unless --last says otherwise, and at most this
+# many characters of any one part, each cut said so. `--json` and `--raw` print everything.
+SHOWN_MESSAGES = 100
+SHOWN_CHARS = 20_000
+
+
+def clipped(text: str, style: str = "") -> RichText:
+    """`text` as rich text, cut after SHOWN_CHARS characters with a note saying how much more
+    there was."""
+    from rich.text import Text as RichText
+
+    if len(text) <= SHOWN_CHARS:
+        return RichText(text, style=style)
+    shown = RichText(text[:SHOWN_CHARS], style=style)
+    more = len(text) - SHOWN_CHARS
+    shown.append(f"\n… {more:,} more characters not shown (--json shows them)", style="dim")
+    return shown
+
+
 def render_part(part: Part) -> RichText | Syntax | Panel:
     from rich.markup import escape
     from rich.panel import Panel
@@ -173,17 +193,20 @@ def render_part(part: Part) -> RichText | Syntax | Panel:
 
     match part:
         case Text(text):
-            return RichText(text)
+            return clipped(text)
         case Thinking(text, signature, redacted):
             shown = text or ("[redacted thinking]" if redacted else "")
             sig = " (signed)" if signature else ""
-            return RichText(f"thinking{sig}: {shown}", style="dim italic")
+            return clipped(f"thinking{sig}: {shown}", style="dim italic")
         case ToolCall(id_, name, arguments):
+            body: RichText | Syntax
             try:
+                if len(arguments) > SHOWN_CHARS:
+                    raise ValueError("too long to lay out")
                 pretty = json.dumps(json.loads(arguments), indent=2, ensure_ascii=False)
-                body: RichText | Syntax = Syntax(pretty, "json", word_wrap=True)
+                body = Syntax(pretty, "json", word_wrap=True)
             except ValueError:
-                body = RichText(arguments)
+                body = clipped(arguments)
             broken = " [red](arguments cut off)[/]" if part.parse_error is not None else ""
             return Panel(
                 body,
@@ -203,7 +226,7 @@ def render_part(part: Part) -> RichText | Syntax | Panel:
             style = "red" if is_error else "green"
             label = "tool error" if is_error else "tool result"
             return Panel(
-                RichText(text), title=f"{label} ({call_id})", title_align="left", border_style=style
+                clipped(text), title=f"{label} ({call_id})", title_align="left", border_style=style
             )
         case Image(url, media_type):
             return RichText(f"[image {media_type or ''} {url[:60]}]", style="magenta")
@@ -264,9 +287,14 @@ def _show_human(call: Call, last: int | None) -> None:
         req = call.request
         if req.system:
             console.print(render_message(Message("system", req.system), "system"))
-        messages = req.messages[-last:] if last else req.messages
-        if last and len(req.messages) > last:
-            console.print(f"[dim]... {len(req.messages) - last} earlier messages[/]")
+        shown = SHOWN_MESSAGES if last is None else last
+        messages = req.messages[-shown:] if shown else req.messages
+        if len(messages) < len(req.messages):
+            earlier = len(req.messages) - len(messages)
+            console.print(
+                f"[dim]... {earlier:,} earlier messages not shown (--last N shows N, --last 0 "
+                "all of them)[/]"
+            )
         for m in messages:
             console.print(render_message(m))
         if req.tools:
@@ -290,7 +318,12 @@ def _show_human(call: Call, last: int | None) -> None:
 
 def show(
     call_id: str = typer.Argument(..., help="A call id, or any unique prefix of one."),
-    last: int | None = typer.Option(None, "--last", help="Show only the last N request messages."),
+    last: int | None = typer.Option(
+        None,
+        "--last",
+        min=0,
+        help=f"Show only the last N request messages (default {SHOWN_MESSAGES}; 0: all).",
+    ),
     raw: bool = typer.Option(False, "--raw", help="Print the response body exactly as recorded."),
     as_json: bool = JSON_OPTION,
     db: Path | None = DB_OPTION,
