@@ -97,7 +97,7 @@ def test_search_narrows_the_list_and_marks_what_it_found(page: Any) -> None:
     page.get_by_role("searchbox").fill("the LOADER handles")
     page.get_by_role("searchbox").press("Enter")
     page.wait_for_url("**q=the+LOADER+handles**")
-    expect(rows(page)).to_have_count(1)
+    expect(rows(page)).to_have_count(1, timeout=TIMEOUT_MS)
     assert rows(page).locator("a.title").inner_text().startswith("Add error handling")
     assert rows(page).locator(".snippet mark").inner_text() == "the loader handles"
 
@@ -188,7 +188,7 @@ def test_new_calls_appear_while_the_proxy_records(page: Any, server: UiServer) -
     asked = "A question asked while the page is open."
     record(server.db, session(asked, [answer], at=datetime.now(UTC)))
     # No eval here: the page's Content-Security-Policy forbids it, Playwright's too.
-    expect(rows(page)).to_have_count(before + 1)
+    expect(rows(page)).to_have_count(before + 1, timeout=TIMEOUT_MS)
     # Marked as new until the page is left.
     assert rows(page).first.locator("a.title").inner_text() == asked
     assert rows(page).first.get_attribute("class") == "fresh"

@@ -209,7 +209,7 @@
         `tokens ${R.number(c.input_tokens)} \u2192 ${R.number(c.output_tokens)}, cache read ${R.number(c.cache_read_tokens)}`,
         c.tasks ? h("span", { class: "badge" }, `${c.tasks} task${c.tasks > 1 ? "s" : ""}`) : null),
       h("div", { class: "timeline" },
-        data.calls.map((call) => callCard(call, results, previous && !previous.includes(call.id))))
+        data.calls.map((call) => callCard(call, results, previous && !previous.includes(call.id), data.calls)))
     );
     if (quiet) window.scrollTo(0, scroll);
   }
@@ -225,7 +225,7 @@
     return found;
   }
 
-  function callCard(call, results, fresh) {
+  function callCard(call, results, fresh, calls) {
     const u = call.usage;
     const status = call.status === "complete" ? null :
       h("span", { class: "bad" }, ` ${call.status}${call.http_status ? " " + call.http_status : ""}`);
@@ -274,7 +274,7 @@
       const flag = h("button", { type: "button", class: "make-task" }, "Make a task");
       flag.addEventListener("click", () => {
         flag.disabled = true;
-        card.appendChild(flagForm(call, () => { flag.disabled = false; }));
+        card.appendChild(flagForm(call, () => { flag.disabled = false; }, calls));
       });
       answer.querySelector(".role").appendChild(flag);
       card.appendChild(answer);
@@ -376,7 +376,7 @@
     return Object.keys(options).length ? `${check.name}:${JSON.stringify(options)}` : check.name;
   }
 
-  function flagForm(call, closed) {
+  function flagForm(call, closed, calls) {
     const panel = h("div", { class: "flag" }, h("p", { class: "muted" }, "Loading the checks\u2026"));
     const toolCalls = (call.answer ? call.answer.parts : []).filter((p) => p.type === "tool_call");
     checks().then((list) => {
@@ -393,8 +393,12 @@
       const goodCode = h("div", { class: "good-code", hidden: true },
         h("label", null, "file path ", h("input", { name: "good-path", placeholder: "as the bad output's file" })),
         h("textarea", { name: "good-code", rows: 8, placeholder: "The code a good answer would write" }));
+      /* Any call's answer, by id; this conversation's other calls are offered. */
+      const listId = "calls-" + call.id;
       const goodCall = h("div", { class: "good-call", hidden: true },
-        h("label", null, "call id ", h("input", { name: "good-call", placeholder: "a call id or prefix" })));
+        h("label", null, "call ", h("input", { name: "good-call", list: listId, placeholder: "a call id or prefix", size: 30 })),
+        h("datalist", { id: listId }, (calls || []).filter((c) => c.id !== call.id && c.answer).map((c) =>
+          h("option", { value: c.id }, `#${c.seq}: ${answerPreview(c.answer)}`))));
       goodKind.addEventListener("change", () => {
         goodCode.hidden = goodKind.value !== "code";
         goodCall.hidden = goodKind.value !== "call";
@@ -484,6 +488,12 @@
       run();
     }).catch((error) => panel.replaceChildren(failure(error)));
     return panel;
+  }
+
+  function answerPreview(message) {
+    const text = message.parts.map((p) => (p.type === "text" ? p.text : p.type === "tool_call" ? `[${p.name}]` : "")).join(" ");
+    const flat = text.replace(/\s+/g, " ").trim();
+    return flat.length > 80 ? flat.slice(0, 79) + "\u2026" : flat;
   }
 
   function optionInput(check, o) {
