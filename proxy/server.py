@@ -93,20 +93,27 @@ class _TooLarge(Exception):
 class EndMarker:
     """Tells when a server-sent-event stream's last event has fully arrived: a `data: [DONE]`
     or an event of the wire format's terminal types, at the start of a line, followed by the
-    blank line that ends an event. A substring search on each chunk; no parsing."""
+    blank line that ends an event. A search over each chunk and the end of the one before (a
+    marker may be split between chunks); no parsing. Inside a message's text a newline is
+    escaped (JSON), so the text can never look like the end."""
+
+    _TAIL = 64
 
     def __init__(self, fmt: WireFormat | None) -> None:
         names = sorted(fmt.terminal_events) if fmt is not None else []
         events = b"|".join(re.escape(n.encode()) for n in names)
         alternatives = rb"data: ?\[DONE\]" + (rb"|event: ?(?:" + events + rb")" if events else b"")
-        self._pattern = re.compile(rb"(?:^|\n)(?:" + alternatives + rb")\r?\n")
+        self._pattern = re.compile(rb"\n(?:" + alternatives + rb")\r?\n")
         self._armed = False
+        self._tail = b"\n"  # the stream starts at the start of a line
 
     def done(self, chunk: bytes) -> bool:
         """True when this chunk completes the terminal event (and so the answer)."""
-        if not self._armed and self._pattern.search(chunk) is not None:
+        seen = self._tail + chunk
+        if not self._armed and self._pattern.search(seen) is not None:
             self._armed = True
-        return self._armed and chunk.endswith((b"\n\n", b"\r\n\r\n", b"\r\r"))
+        self._tail = seen[-self._TAIL :]
+        return self._armed and seen.endswith((b"\n\n", b"\r\n\r\n"))
 
 
 class Proxy:

@@ -5,8 +5,10 @@ zygote.py)."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -18,6 +20,11 @@ import pytest
 from redline import config
 from redline.proxy import ProxyRunner, Route, ThreadedProxy
 from tests.reliability.support import Listener, Serving, Upstream
+
+# Hypothesis keeps its example database and caches outside the repository.
+os.environ.setdefault(
+    "HYPOTHESIS_STORAGE_DIRECTORY", os.path.join(tempfile.gettempdir(), "redline-hypothesis")
+)
 
 
 @pytest.fixture
