@@ -3,6 +3,7 @@ localhost and 127.0.0.1, and `TlsServerThread`, which serves an aiohttp app with
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import ipaddress
 import ssl
@@ -113,3 +114,17 @@ class TlsServerThread(ServerThread):
     @property
     def url(self) -> str:
         return f"https://localhost:{self.port}"
+
+    async def _drop_connections(self) -> None:
+        # A TLS connection closed politely waits for the peer's close_notify, which a client
+        # still holding a keep-alive connection (a proxy) does not send before the loop stops:
+        # its socket would be left open. Cut them instead.
+        server = self._runner.server
+        for handler in list(server.connections) if server is not None else []:
+            if handler.transport is not None:
+                handler.transport.abort()
+        await asyncio.sleep(0)
+
+    def __exit__(self, *exc: object) -> None:
+        asyncio.run_coroutine_threadsafe(self._drop_connections(), self.loop).result(10)
+        super().__exit__(*exc)
