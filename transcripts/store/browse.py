@@ -160,12 +160,12 @@ class Timeline:
 # -- the search index -------------------------------------------------------------------------
 
 # Bump when the shape of the derived tables changes: they are dropped and rebuilt.
-INDEX_VERSION = 1
+INDEX_VERSION = 2
 
 _TABLES = {
     "browse_calls": "id VARCHAR NOT NULL",
     "browse_nodes": "node VARCHAR NOT NULL, conversation_id VARCHAR NOT NULL",
-    "browse_text": "node VARCHAR NOT NULL, prose VARCHAR, tools VARCHAR",
+    "browse_text": "node VARCHAR NOT NULL, prose VARCHAR, tools VARCHAR, written VARCHAR",
     "browse_conversations": """
         id VARCHAR NOT NULL, started_at TIMESTAMPTZ, last_at TIMESTAMPTZ, calls INTEGER,
         model VARCHAR, wire VARCHAR, client VARCHAR, input_tokens HUGEINT,
@@ -176,7 +176,7 @@ _TABLES = {
 # A message's text from its canonical JSON: `text` is the key of text and thinking parts;
 # tool calls have `name` and `arguments` (JSON in a string: its own escapes are undone for the
 # common ones, so code reads as written); tool results have `content`, a string or parts.
-_PROSE = "lower(array_to_string(json_extract_string(content, '$.parts[*].text'), chr(10)))"
+_WRITTEN = "array_to_string(json_extract_string(content, '$.parts[*].text'), chr(10))"
 _TOOLS = """lower(
     array_to_string(json_extract_string(content, '$.parts[*].name'), ' ') || chr(10) ||
     replace(replace(replace(
@@ -261,9 +261,11 @@ def refresh_index(con: duckdb.DuckDBPyConnection, batch: int | None = None) -> I
         con.execute(
             f"""
             INSERT INTO browse_text
-            SELECT id, {_PROSE}, {_TOOLS} FROM nodes
-            WHERE id IN (SELECT node FROM browse_fresh_nodes)
-              AND id NOT IN (SELECT node FROM browse_text)
+            SELECT id, lower(written), tools, written FROM (
+                SELECT id, {_WRITTEN} AS written, {_TOOLS} AS tools FROM nodes
+                WHERE id IN (SELECT node FROM browse_fresh_nodes)
+                  AND id NOT IN (SELECT node FROM browse_text)
+            )
             """
         )
         # The list's line of each conversation the new calls belong to, made again.
@@ -351,22 +353,28 @@ def conversations(
     search_sql = ""
     search_params: list[Any] = []
     if needle:
-        column = "tools" if tools else "prose"
-        # With the text around a place found in each conversation, for the list.
+        # Each conversation's first hit, with the text around it for the list: prose as
+        # written (read only for the rows found); tool text from the stored messages later.
+        column, around = ("tools", "NULL") if tools else ("prose", "written")
         search_sql = f"""
-            , hits AS (SELECT node FROM browse_text WHERE contains({column}, ?))
+            , hits AS (
+                SELECT node, substr({around}, greatest(strpos({column}, ?) - 60, 1), 240) AS text
+                FROM browse_text WHERE contains({column}, ?)
+            )
             , found AS (
-                SELECT conversation_id AS id, any_value(node) AS node FROM browse_nodes
-                WHERE node IN (SELECT node FROM hits)
-                GROUP BY conversation_id
+                SELECT b.conversation_id AS id, min(h.node) AS node,
+                       arg_min(h.text, h.node) AS text
+                FROM hits h JOIN browse_nodes b ON b.node = h.node
+                GROUP BY b.conversation_id
             )"""
-        search_params = [needle]
+        search_params = [needle, needle]
     sql = f"""
         WITH t AS (SELECT origin_conversation AS id, count(*) AS tasks FROM tasks
                    WHERE origin_conversation IS NOT NULL GROUP BY 1)
         {search_sql}
         SELECT {_ROW}, coalesce(t.tasks, 0) AS tasks,
-               {"f.node" if needle else "NULL"} AS snippet, count(*) OVER () AS total
+               {"f.node" if needle else "NULL"} AS snippet,
+               {"f.text" if needle else "NULL"} AS around, count(*) OVER () AS total
         FROM browse_conversations k JOIN conversations c ON c.id = k.id
         LEFT JOIN t ON t.id = k.id
         {"JOIN found f ON f.id = k.id" if needle else ""}
@@ -379,11 +387,12 @@ def conversations(
     total = int(rows[0]["total"]) if rows else 0
     if not rows and offset > 0:  # past the end: count what there is
         total = _count(con, sql, bound)
-    texts = _texts(con, [r["snippet"] for r in rows if r["snippet"]], tools)
+    texts = _texts(con, [r["snippet"] for r in rows if r["snippet"]], tools) if tools else {}
     listed = []
     for r in rows:
         r.pop("total")
-        r["snippet"] = _snippet(texts.get(r["snippet"]), needle)
+        around = r.pop("around")
+        r["snippet"] = _snippet(texts.get(r["snippet"], around), needle)
         listed.append(ConversationRow(**r))
     return ConversationPage(listed, total, offset, limit)
 
