@@ -19,10 +19,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from sessions import write_spool  # noqa: E402
+from sessions import write_spool
 
-from redline import config  # noqa: E402
-from redline.transcripts import RawExchange, SpoolWriter, new_id, open_store  # noqa: E402
+from redline import config
+from redline.transcripts import RawExchange, SpoolWriter, new_id, open_store
 
 
 def big_session(calls: int, new_kb: int = 20) -> list[RawExchange]:
@@ -31,7 +31,12 @@ def big_session(calls: int, new_kb: int = 20) -> list[RawExchange]:
     history: list[dict[str, str]] = [{"role": "system", "content": "You are a coding agent. " * 40}]
     out = []
     for i in range(calls):
-        history.append({"role": "user", "content": f"output {i}\n" + f"line {i} of a long file\n" * (new_kb * 45)})
+        history.append(
+            {
+                "role": "user",
+                "content": f"output {i}\n" + f"line {i} of a long file\n" * (new_kb * 45),
+            }
+        )
         when = start + timedelta(seconds=i)
         answer = {"role": "assistant", "content": f"step {i}: I will read the next file."}
         out.append(
@@ -46,7 +51,15 @@ def big_session(calls: int, new_kb: int = 20) -> list[RawExchange]:
                 request_body=json.dumps({"model": "gpt-x", "messages": history}).encode(),
                 status=200,
                 response_headers=[("content-type", "application/json")],
-                response_body=json.dumps({"id": f"c{i}", "object": "chat.completion", "model": "gpt-x", "choices": [{"index": 0, "message": answer, "finish_reason": "stop"}], "usage": {"prompt_tokens": 1, "completion_tokens": 1}}).encode(),
+                response_body=json.dumps(
+                    {
+                        "id": f"c{i}",
+                        "object": "chat.completion",
+                        "model": "gpt-x",
+                        "choices": [{"index": 0, "message": answer, "finish_reason": "stop"}],
+                        "usage": {"prompt_tokens": 1, "completion_tokens": 1},
+                    }
+                ).encode(),
                 ttfb_ms=1.0,
                 duration_ms=1.0,
                 outcome="complete",
@@ -57,14 +70,16 @@ def big_session(calls: int, new_kb: int = 20) -> list[RawExchange]:
 
 
 def footprint(db: Path) -> int:
-    files = [db, db.with_name(db.name + ".wal")] + list(config.spool_dir(db).glob("*"))
+    files = [db, db.with_name(db.name + ".wal"), *list(config.spool_dir(db).glob("*"))]
     return sum(f.stat().st_size for f in files if f.exists())
 
 
 def first_ls(db: Path) -> float:
     env = {**os.environ, "REDLINE_DB": str(db)}
     t0 = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "redline", "ls"], env=env, check=True, capture_output=True)
+    subprocess.run(
+        [sys.executable, "-m", "redline", "ls"], env=env, check=True, capture_output=True
+    )
     return time.perf_counter() - t0
 
 
@@ -82,15 +97,21 @@ def main() -> None:
                 pass
             sent = sum(len(x.request_body) for x in exchanges)
             disk = footprint(db)
-            print(f"{f'{calls} calls, +20 KB each':>28} {sent / 1e6:>12.2f} {disk / 1e6:>11.2f} {sent / disk:>6.1f}")
+            print(
+                f"{f'{calls} calls, +20 KB each':>28} {sent / 1e6:>12.2f} {disk / 1e6:>11.2f} {sent / disk:>6.1f}"
+            )
     with tempfile.TemporaryDirectory() as tmp:
         db = Path(tmp) / "b.duckdb"
         count, sent = write_spool(db, 20, 100)
         took = first_ls(db)
         disk = footprint(db)
-        print(f"{'20 agents x 100 calls':>28} {sent / 1e6:>12.1f} {disk / 1e6:>11.2f} {sent / disk:>6.1f}")
-        print(f"\nthe first `redline ls` after a {count}-call backlog ({sent / 1e6:.0f} MB): {took:.2f} s "
-              f"({count / took:,.0f} exchanges/s, start-up included)")
+        print(
+            f"{'20 agents x 100 calls':>28} {sent / 1e6:>12.1f} {disk / 1e6:>11.2f} {sent / disk:>6.1f}"
+        )
+        print(
+            f"\nthe first `redline ls` after a {count}-call backlog ({sent / 1e6:.0f} MB): {took:.2f} s "
+            f"({count / took:,.0f} exchanges/s, start-up included)"
+        )
 
 
 if __name__ == "__main__":
