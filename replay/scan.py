@@ -38,9 +38,11 @@ from redline.analyzers import Check, default_registry, parse_check, run_checks, 
 from redline.errors import RedlineError
 from redline.transcripts import OutputRows, ScanCall, Store, rebuild_outputs, wire
 
-# Calls judged per batch (a batch carries its calls' history once), and the fewest answers to
+# Calls judged per batch (a batch carries its calls' history once); calls read from the store
+# per statement (a statement costs about the same whatever it reads); the fewest answers to
 # judge for which worker processes are worth starting.
 BATCH = 100
+READ = 2000
 PARALLEL_FROM = 200
 
 Progress = Callable[[int, int], None]
@@ -348,11 +350,12 @@ def scan(
 
     groups = list(_batches(calls, todo))
     workers = min(jobs or default_jobs(), len(groups))
+    batches = _read(store, groups)
     if workers <= 1 or total < PARALLEL_FROM:
-        for group in groups:
-            take(judge(scans.output_rows(group), {i: todo[i] for i in group}, checks))
+        for batch in batches:
+            take(judge(batch, {r["id"]: todo[r["id"]] for r in batch.rows}, checks))
     else:
-        for results in _in_workers(store, groups, todo, checks, plugins, workers):
+        for results in _in_workers(batches, todo, checks, plugins, workers):
             take(results)
     flagged = scans.flagged()
     hits = []
@@ -378,18 +381,29 @@ def _batches(calls: Sequence[ScanCall], todo: Mapping[str, Sequence[int]]) -> It
             yield ids[start : start + BATCH]
 
 
+def _read(store: Store, groups: Sequence[list[str]]) -> Iterator[OutputRows]:
+    """The batches' rows, read READ calls at a time, as they are wanted."""
+    start = 0
+    while start < len(groups):
+        end, size = start, 0
+        while end < len(groups) and (end == start or size + len(groups[end]) <= READ):
+            size += len(groups[end])
+            end += 1
+        chunk = groups[start:end]
+        yield from store.scans.output_rows([i for g in chunk for i in g]).split(chunk)
+        start = end
+
+
 def _in_workers(
-    store: Store,
-    groups: list[list[str]],
+    batches: Iterator[OutputRows],
     todo: Mapping[str, list[int]],
     checks: Sequence[Check],
     plugins: Sequence[str | Path],
     workers: int,
 ) -> Iterator[list[Judgement]]:
-    """Judge the batches in `workers` processes, reading each batch just before it is sent
-    (at most two per worker in flight); yields each batch's judgements as it finishes."""
+    """Judge the batches in `workers` processes, at most two per worker in flight; yields
+    each batch's judgements as it finishes."""
     pending: set[Future[list[Judgement]]] = set()
-    queue = iter(groups)
     with ProcessPoolExecutor(
         max_workers=workers,
         mp_context=get_context("spawn"),
@@ -398,10 +412,10 @@ def _in_workers(
     ) as pool:
 
         def send() -> None:
-            group = next(queue, None)
-            if group is not None:
-                rows = store.scans.output_rows(group)
-                pending.add(pool.submit(_judge_in_worker, rows, {i: todo[i] for i in group}))
+            batch = next(batches, None)
+            if batch is not None:
+                wanted = {r["id"]: todo[r["id"]] for r in batch.rows}
+                pending.add(pool.submit(_judge_in_worker, batch, wanted))
 
         for _ in range(2 * workers):
             send()

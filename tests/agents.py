@@ -357,3 +357,12 @@ def codex_turns(
             out = [item.model_dump(exclude_none=True) for item in response.output]
             items += out
             items += reply([o["call_id"] for o in out if o.get("type") == "function_call"])
+
+
+def calls_by_time(cli: Cli) -> list[str]:
+    """Every recorded call in the order they started (a conversation's `seq` follows the order
+    the proxy finished recording them, which two quick calls may swap)."""
+    calls = []
+    for conversation in cli.json("ls")["conversations"]:
+        calls += cli.json("ls", conversation["id"])["calls"]
+    return [c["id"] for c in sorted(calls, key=lambda c: (c["started_at"], c["id"]))]

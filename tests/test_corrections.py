@@ -25,7 +25,7 @@ from tests.agents import (
     CODEX_REJECTED,
     CODEX_TURN_ABORTED,
     SWALLOWING,
-    call_ids,
+    calls_by_time,
     claude_code_turns,
     codex_aborted,
     codex_outputs,
@@ -57,10 +57,10 @@ def signal_names(found: dict[str, Any]) -> list[str]:
 @pytest.fixture
 def claude(fake_anthropic: FakeAnthropic, anthropic_proxy: ThreadedProxy, cli: Cli) -> Any:
     def record(*turns: Any, session: str = "s-1") -> list[str]:
-        before = set(call_ids(cli))
+        before = set(calls_by_time(cli))
         claude_code_turns(fake_anthropic, anthropic_proxy.url, *turns, session=session)
         anthropic_proxy.flush()
-        return [c for c in call_ids(cli) if c not in before]
+        return [c for c in calls_by_time(cli) if c not in before]
 
     return record
 
@@ -68,10 +68,10 @@ def claude(fake_anthropic: FakeAnthropic, anthropic_proxy: ThreadedProxy, cli: C
 @pytest.fixture
 def codex(fake_responses: FakeResponses, responses_proxy: ThreadedProxy, cli: Cli) -> Any:
     def record(*turns: Any) -> list[str]:
-        before = set(call_ids(cli))
+        before = set(calls_by_time(cli))
         codex_turns(fake_responses, responses_proxy.url, fake_responses.api_key, *turns)
         responses_proxy.flush()
-        return [c for c in call_ids(cli) if c not in before]
+        return [c for c in calls_by_time(cli) if c not in before]
 
     return record
 

@@ -17,7 +17,7 @@ from tests.agents import (
     SWALLOWING,
     aider_reply,
     aider_session,
-    call_ids,
+    calls_by_time,
     claude_code_turns,
     codex_outputs,
     codex_turns,
@@ -60,7 +60,7 @@ def history(
         session="s-told-off",
     )
     anthropic_proxy.flush()
-    told_off, fixed, done = call_ids(cli)
+    told_off, fixed, done = calls_by_time(cli)
     claude_code_turns(
         fake_anthropic,
         anthropic_proxy.url,
@@ -70,7 +70,7 @@ def history(
         prompt="Load the settings file.",
     )
     anthropic_proxy.flush()
-    rejected_write, understood = call_ids(cli)[3:]
+    rejected_write, understood = calls_by_time(cli)[3:]
     codex_turns(
         fake_responses,
         responses_proxy.url,
@@ -82,10 +82,10 @@ def history(
         (openai_responses.Answer(text="Patched."), codex_outputs()),
     )
     responses_proxy.flush()
-    codex_patch, patched = call_ids(cli)[5:]
+    codex_patch, patched = calls_by_time(cli)[5:]
     aider_session(fake_openai, proxy.url, aider_reply("", CAREFUL))
     proxy.flush()
-    (aider,) = call_ids(cli)[7:]
+    (aider,) = calls_by_time(cli)[7:]
     return {
         "told_off": told_off,
         "fixed": fixed,

@@ -7,7 +7,7 @@ from pathlib import Path
 from redline.proxy import ThreadedProxy
 from tests.agents import (
     SWALLOWING,
-    call_ids,
+    calls_by_time,
     claude_code_turns,
     says,
     write_block,
@@ -42,7 +42,7 @@ def test_the_scan_json_examples_have_exactly_the_keys_scan_prints(
         ([fa.Text("Sorry.")], says("Go on.")),
     )
     anthropic_proxy.flush()
-    first, _ = call_ids(cli)
+    first, _ = calls_by_time(cli)
     cli("flag", first, "-c", "broad-except")
     plugin = tmp_path / "raises.py"
     plugin.write_text(RAISES)

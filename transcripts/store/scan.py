@@ -64,6 +64,24 @@ class OutputRows:
     nodes: dict[str, tuple[str | None, str]]
     blobs: dict[str, str]
 
+    def split(self, groups: Sequence[Sequence[str]]) -> list[OutputRows]:
+        """One OutputRows per group of call ids, each with only what its calls need: reading
+        many batches in one statement costs about what reading one does."""
+        by_id = {r["id"]: r for r in self.rows}
+        out = []
+        for group in groups:
+            rows = tuple(by_id[i] for i in group if i in by_id)
+            nodes: dict[str, tuple[str | None, str]] = {}
+            for row in rows:
+                node = row["request_node"]
+                while node is not None and node not in nodes and node in self.nodes:
+                    nodes[node] = self.nodes[node]
+                    node = nodes[node][0]
+            digests = {r[k] for r in rows for k in ("tools_hash", "system_hash") if r[k]}
+            blobs = {d: self.blobs[d] for d in digests if d in self.blobs}
+            out.append(OutputRows(rows, nodes, blobs))
+        return out
+
 
 @dataclass(frozen=True, slots=True)
 class CallOutput:
@@ -94,7 +112,7 @@ _SCAN_COLUMNS = """
 """
 
 _OUTPUT_COLUMNS = """
-    e.id, e.wire, e.outcome, e.request_meta, e.request_node, e.message_count,
+    e.id, e.conversation_id, e.started_at, e.wire, e.outcome, e.request_meta, e.request_node, e.message_count,
     e.request_decorations, e.tools_hash, e.system_hash, e.response
 """
 
@@ -165,23 +183,37 @@ class ScanStore:
         )
         by_id = {r["id"]: r for r in records(cursor)}
         rows = tuple(by_id[i] for i in ids if i in by_id)
-        heads = sorted({r["request_node"] for r in rows if r["request_node"]})
         nodes: dict[str, tuple[str | None, str]] = {}
-        if heads:
+        conversations = sorted({r["conversation_id"] for r in rows if r["conversation_id"]})
+        if conversations:
+            # An agent's history is mostly the requests and answers of its conversation's calls:
+            # read those (up to the batch's last call) in one statement...
             found = self.con.execute(
                 """
-                WITH RECURSIVE chain(id) AS (
-                    SELECT unnest(?::VARCHAR[])
+                WITH ends AS (
+                    SELECT request_node AS id FROM exchanges
+                    WHERE conversation_id IN (SELECT unnest(?::VARCHAR[])) AND started_at <= ?
                     UNION
-                    SELECT n.parent FROM nodes n JOIN chain c ON n.id = c.id
-                    WHERE n.parent IS NOT NULL
+                    SELECT response_node FROM exchanges
+                    WHERE conversation_id IN (SELECT unnest(?::VARCHAR[])) AND started_at <= ?
                 )
-                SELECT n.id, n.parent, n.content FROM nodes n
-                WHERE n.id IN (SELECT id FROM chain)
+                SELECT n.id, n.parent, n.content FROM nodes n WHERE n.id IN (SELECT id FROM ends)
                 """,
-                [heads],
+                [conversations, max(r["started_at"] for r in rows)] * 2,
             ).fetchall()
             nodes = {nid: (parent, content) for nid, parent, content in found}
+        # ...then whatever the chains still lack, a level at a time.
+        missing = {r["request_node"] for r in rows if r["request_node"]} - nodes.keys()
+        missing |= {p for p, _ in nodes.values() if p is not None} - nodes.keys()
+        while missing:
+            found = self.con.execute(
+                "SELECT id, parent, content FROM nodes WHERE id IN (SELECT unnest(?::VARCHAR[]))",
+                [sorted(missing)],
+            ).fetchall()
+            if not found:
+                break
+            nodes.update((nid, (parent, content)) for nid, parent, content in found)
+            missing = {p for _, p, _ in found if p is not None} - nodes.keys()
         digests = sorted({r[k] for r in rows for k in ("tools_hash", "system_hash") if r[k]})
         blobs: dict[str, str] = {}
         if digests:
@@ -231,36 +263,22 @@ class ScanStore:
         )
 
     def save_verdicts(self, verdicts: Sequence[tuple[str, str, bool, str]]) -> None:
-        """Store (call id, check key, passed, verdict JSON) rows; a row already there is kept."""
+        """Store (call id, check key, passed, verdict JSON) rows, in one statement. A scan saves
+        only verdicts it did not find in the cache; should one be stored twice (two scans at
+        once), the two are the same verdict and `cached` reads either."""
         if not verdicts:
             return
-        now = datetime.now(UTC)
-        self.con.execute("BEGIN TRANSACTION")
-        try:
-            self.con.execute(
-                "CREATE TEMP TABLE IF NOT EXISTS scan_new (call_id VARCHAR, check_key VARCHAR, "
-                "passed BOOLEAN, verdict VARCHAR, judged_at TIMESTAMPTZ)"
-            )
-            self.con.execute("DELETE FROM scan_new")
-            bulk.insert(
-                self.con,
-                "scan_new",
-                {
-                    "call_id": [v[0] for v in verdicts],
-                    "check_key": [v[1] for v in verdicts],
-                    "passed": [v[2] for v in verdicts],
-                    "verdict": [v[3] for v in verdicts],
-                    "judged_at": [now] * len(verdicts),
-                },
-            )
-            self.con.execute(
-                "INSERT INTO scan_verdicts SELECT DISTINCT ON (call_id, check_key) * FROM scan_new "
-                "ON CONFLICT DO NOTHING"
-            )
-            self.con.execute("COMMIT")
-        except BaseException:
-            self.con.execute("ROLLBACK")
-            raise
+        bulk.insert(
+            self.con,
+            "scan_verdicts",
+            {
+                "call_id": [v[0] for v in verdicts],
+                "check_key": [v[1] for v in verdicts],
+                "passed": [v[2] for v in verdicts],
+                "verdict": [v[3] for v in verdicts],
+                "judged_at": [datetime.now(UTC)] * len(verdicts),
+            },
+        )
 
     # -- what followed ---------------------------------------------------------------------------
 
