@@ -612,6 +612,8 @@ def hits(
     handlers in the whole source, broad or not (`swallows` tells which). Names the source binds
     to a broad type, a logger or `suppress` are followed (`Bound`)."""
     out: list[Hit] = []
+    if "except" not in source.text and "suppress" not in source.text:
+        return out  # no handler, and no `suppress` under any name (its import would say it)
     low, high = (1, len(source.text.split("\n"))) if every else source.region
     bound = Bound.of(source, allow_logging)
     pattern = _pattern(every, frozenset(bound.aliases), bound.suppress)
