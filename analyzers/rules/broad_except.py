@@ -606,16 +606,24 @@ def _short(code: str) -> str:
 
 
 def hits(
-    source: Source, allow_logging: bool, unparsed: list[Unparsed], *, every: bool = False
+    source: Source,
+    allow_logging: bool,
+    unparsed: list[Unparsed],
+    *,
+    every: bool = False,
+    aliases: Aliases = NO_ALIASES,
 ) -> list[Hit]:
     """Broad swallowing handlers of `source` that overlap its region; with `every`, all the
     handlers in the whole source, broad or not (`swallows` tells which). Names the source binds
-    to a broad type, a logger or `suppress` are followed (`Bound`)."""
+    to a broad type, a logger or `suppress` are followed (`Bound`), and so are `aliases` (bound
+    in code around the source)."""
     out: list[Hit] = []
     if "except" not in source.text and "suppress" not in source.text:
         return out  # no handler, and no `suppress` under any name (its import would say it)
     low, high = (1, len(source.text.split("\n"))) if every else source.region
     bound = Bound.of(source, allow_logging)
+    if aliases:
+        bound = dataclasses.replace(bound, aliases={**aliases, **bound.aliases})
     pattern = _pattern(every, frozenset(bound.aliases), bound.suppress)
     for chunk in chunks(source, pattern, whole=every):
         if isinstance(chunk, Unparsed):
@@ -639,11 +647,13 @@ _TEXT_EXITS = re.compile(
 )
 
 
-def text_hits(code: str, allow_logging: bool) -> list[Hit]:
+def text_hits(code: str, allow_logging: bool, aliases: Aliases = NO_ALIASES) -> list[Hit]:
     """The handlers of code that does not parse, read from its text: each `except` header (up
     to its colon, across lines while brackets are open) with its body (the lines indented
     deeper). A body that parses on its own is judged as parsed code is; one that does not is
-    taken to exit when it mentions `raise` or an exit function."""
+    taken to exit when it mentions `raise` or an exit function. A header naming one of
+    `aliases` (those of the new code: the old one cannot be read) is broad."""
+    named = "|".join(["(?:Base)?Exception", *map(re.escape, aliases)])
     lines = code.split("\n")
     out: list[Hit] = []
     for n, line in enumerate(lines):
@@ -666,10 +676,10 @@ def text_hits(code: str, allow_logging: bool) -> list[Hit]:
         keyword = "except*" if "*" in match.group(2) else "except"
         key = _key(f"{keyword} {caught.strip().lstrip('*').strip()}:")
         is_broad = not caught.strip().lstrip("*").strip() or bool(
-            re.search(r"\b(?:Base)?Exception\b", caught)
+            re.search(rf"\b(?:{named})\b", caught)
         )
         segment = "\n".join(lines[n : body_end + 1])
-        swallows = is_broad and _segment_swallows(segment, allow_logging)
+        swallows = is_broad and _segment_swallows(segment, allow_logging, aliases)
         out.append(Hit(key, (n + 1, body_end + 1), "", swallows))
     return out
 
@@ -692,10 +702,10 @@ def _text_header(lines: list[str], n: int) -> tuple[str, int]:
     return " ".join(lines[n].split()), n
 
 
-def _segment_swallows(segment: str, allow_logging: bool) -> bool:
+def _segment_swallows(segment: str, allow_logging: bool, aliases: Aliases) -> bool:
     source = fragment(segment)
     if source is not None:
-        found = hits(source, allow_logging, [], every=True)
+        found = hits(source, allow_logging, [], every=True, aliases=aliases)
         handlers = [h for h in found if h.key.startswith("except")]
         if handlers:
             return handlers[0].swallows
@@ -765,7 +775,7 @@ def judge(unit: PythonUnit, allow_logging: bool, unparsed: list[Unparsed]) -> li
         old = hits(unit.old, allow_logging, [], every=True)
         old_start = unit.old.region[0]
     elif unit.change.before.strip():
-        old = text_hits(unit.change.before, allow_logging)
+        old = text_hits(unit.change.before, allow_logging, aliases_in(unit.new))
         old_start = 1
     else:
         old, old_start = [], 1
@@ -846,6 +856,11 @@ class BroadExcept:
         Example(
             "from errors import E\ntry:\n    run()\nexcept E:\n    pass\n",
             note="imported from another module",
+        ),
+        Example(
+            "E = Exception\ntry:\n    run()\nexcept E:\n    pass\n",
+            before="E = Exception\ntry:\n    run(\nexcept E:\n    pass\n",
+            note="the old code does not parse: its handlers are read from the text, aliases too",
         ),
         Example(
             "audit = logging.getLogger('audit')\ntry:\n    run()\nexcept Exception:\n"
