@@ -115,16 +115,25 @@ class TlsServerThread(ServerThread):
     def url(self) -> str:
         return f"https://localhost:{self.port}"
 
-    async def _drop_connections(self) -> None:
+    async def _shutdown(self) -> None:
         # A TLS connection closed politely waits for the peer's close_notify, which a client
-        # still holding a keep-alive connection (a proxy) does not send before the loop stops:
-        # its socket would be left open. Cut them instead.
+        # still holding a keep-alive connection (a proxy) does not send before the loop stops,
+        # and a handshake a client gave up on may still be pending: their sockets would be left
+        # open. Cut the connections, cancel what is pending, and let the loop close the sockets.
         server = self._runner.server
         for handler in list(server.connections) if server is not None else []:
             if handler.transport is not None:
                 handler.transport.abort()
-        await asyncio.sleep(0)
+        await self._runner.cleanup()
+        pending = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
+        for _ in range(3):
+            await asyncio.sleep(0)
 
     def __exit__(self, *exc: object) -> None:
-        asyncio.run_coroutine_threadsafe(self._drop_connections(), self.loop).result(10)
-        super().__exit__(*exc)
+        asyncio.run_coroutine_threadsafe(self._shutdown(), self.loop).result(10)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self._thread.join(10)
+        self.loop.close()
