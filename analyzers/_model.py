@@ -145,7 +145,9 @@ class Analyzer(Protocol):
 
     `check` is pure: no network, no writes. It reads its options from `context.options` (every
     declared option is present, defaults filled in) and judges only what the output introduced.
-    Rules may also carry `VALID` and `INVALID` tuples of `Example`.
+    Rules may also carry `VALID` and `INVALID` tuples of `Example`, and a `version` string:
+    `redline scan` keeps each check's verdicts until its version changes (without one, until
+    the source file that defines `check` changes; see `redline.replay.scan`).
     """
 
     name: str

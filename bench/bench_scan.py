@@ -208,6 +208,7 @@ def main() -> None:
             print(
                 f"{label:<12} {elapsed:6.2f} s  scanned {out['scanned']:,}  judged {out['judged']:,}"
                 f"  from the cache {out['cached']:,}  calls with findings {len(out['calls']):,}"
+                f"  (check key {out['checks'][0]['key']})"
             )
         elapsed, out = timed_scan(db, "--jobs", "1", "-c", "broad-except:allow-logging")
         print(

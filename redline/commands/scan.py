@@ -143,10 +143,10 @@ def _heading(call: ScanCall, flagged: tuple[str, ...]) -> str:
 
 def _print_scan(result: ScanResult) -> None:
     names = ", ".join(k.check.spec for k in result.checks)
-    answers = f"{result.scanned} answer{'s' * (result.scanned != 1)}"
+    answers = f"{result.scanned:,} answer{'s' * (result.scanned != 1)}"
     typer.echo(
-        f"scanned {answers} with {names}: {len(result.hits)} with findings "
-        f"({result.cached} verdicts from the cache, {result.judged} judged now)"
+        f"scanned {answers} with {names}: {len(result.hits):,} with findings "
+        f"({result.cached:,} verdicts from the cache, {result.judged:,} judged now)"
     )
     for hit in result.hits:
         typer.echo("")
