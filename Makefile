@@ -9,19 +9,32 @@ PYTHON ?= $(shell for p in $(CANDIDATES); do \
 	command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(sys.version_info < (3, 12))' 2>/dev/null \
 	&& { command -v $$p; break; }; done)
 
-.PHONY: install demo test lint bench clean
+.PHONY: install lock demo test lint bench clean
 
 install: $(VENV)/.installed
 
-$(VENV)/.installed: pyproject.toml
+# Exactly the versions and file hashes of requirements-dev.lock (redline's dependencies, the
+# dev tools and the build backend): pip refuses any file whose hash differs. Then redline
+# itself, with no dependency resolution and no build environment fetched on the side.
+$(VENV)/.installed: pyproject.toml requirements-dev.lock
 	@if [ -z "$(PYTHON)" ]; then \
 		echo "redline needs Python 3.12 or newer and none was found."; \
 		echo "Install one (e.g. 'apt-get install python3.13' or 'pyenv install 3.12') or run: make install PYTHON=/path/to/python3.12"; \
 		exit 2; fi
 	@[ -x $(BIN)/python ] || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet --require-hashes -r requirements-dev.lock
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
 	@touch $@
+
+# Re-resolve both lock files from pyproject.toml (the newest versions it allows, every file's
+# hash) for the Python of the venv; commit them. README "Development" says when.
+PIP_COMPILE := CUSTOM_COMPILE_COMMAND="make lock" $(BIN)/pip-compile --quiet --upgrade \
+	--generate-hashes --allow-unsafe --strip-extras --no-emit-index-url --no-emit-find-links \
+	--build-deps-for editable
+
+lock: install
+	$(PIP_COMPILE) -o requirements.lock pyproject.toml
+	$(PIP_COMPILE) --extra dev -o requirements-dev.lock pyproject.toml
 
 # The whole loop offline, against a stand-in model: record, flag, replay, report.
 demo: install
