@@ -88,7 +88,9 @@ def open_conversation(page: Any, title_start: str) -> None:
 def test_the_list_shows_every_conversation_newest_first(page: Any) -> None:
     rows(page).first.wait_for()
     assert rows(page).count() == 3
-    assert rows(page).first.locator("a.title").inner_text().startswith("Look at this:")
+    newest = rows(page).first.locator("a.title")
+    assert newest.inner_text().startswith("Look at this: <script>window.pwned = 1</script>")
+    assert page.locator("table.conversations img").count() == 0
     assert "1 task" in page.locator("table.conversations").inner_text()
 
 

@@ -369,7 +369,8 @@
       else if (o.type === "int") value = input.value === "" ? null : Number(input.value);
       else value = input.value;
       const fallback = o.default === null || o.default === undefined ? (o.type === "bool" ? false : "") : o.default;
-      if (value === null || value === "" && !o.required) continue;
+      /* An empty required option is left out: the server then says it is needed. */
+      if (value === null || value === "") continue;
       if (value === fallback) continue;
       options[o.name] = value;
     }
