@@ -15,11 +15,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from playwright.sync_api import sync_playwright  # noqa: E402
+from playwright.sync_api import sync_playwright
 
-from redline.ui import UiServer, prepare  # noqa: E402
-from tests.test_ui_browser import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
-from tests.test_ui_fixtures import (  # noqa: E402
+from redline.ui import UiServer, prepare
+from tests.test_ui_fixtures import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
     config_session,
     demo_store,
     record,

@@ -8,7 +8,6 @@ binary is installed (.ci/run installs it).
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -17,18 +16,16 @@ from typing import Any
 import pytest
 
 from redline.ui import UiServer, prepare
-from tests.test_ui_fixtures import config_session, demo_store, hostile_session, record, session
+from tests.test_ui_fixtures import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    config_session,
+    demo_store,
+    hostile_session,
+    record,
+    session,
+)
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--headless=new",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 TIMEOUT_MS = 10_000
 
 if not Path(CHROMIUM).is_file():

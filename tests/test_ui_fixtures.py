@@ -4,6 +4,7 @@ would, so the store ingests them through the real path; and a store with a run (
 from __future__ import annotations
 
 import json
+import shutil
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -14,6 +15,17 @@ import pytest
 from redline import config
 from redline.transcripts import RawExchange, SpoolWriter, new_id
 
+# Debian's chromium, which the browser tests and docs/screenshots.py drive through Playwright.
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--headless=new",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 SWALLOWING = (
     "import json\n\n\n"
     "def load_config(path):\n"
