@@ -18,6 +18,11 @@ mitmproxy's hooks, in the order it calls them for one request (every flow ends w
     error            no response (upstream unreachable, its certificate refused) or a broken
                      one (either side hung up): recorded as `error` or `incomplete`
     done             the proxy stops: what is still in flight is recorded as incomplete
+
+A WebSocket on a recorded path of a known wire format (Codex's Responses API over
+`GET /v1/responses`) is recorded as the reverse proxy's relay records it (proxy/websocket.py):
+not the handshake, but each turn, a client frame and the server events up to the one that ends
+it (`websocket_message`, `websocket_end`). A refused upgrade is recorded like any exchange.
 """
 
 from __future__ import annotations
@@ -30,6 +35,8 @@ from typing import TYPE_CHECKING
 from redline.errors import RedlineError
 from redline.proxy.capture import Capture
 from redline.proxy.recorder import Recorder
+from redline.proxy.websocket import _event as sse_event
+from redline.transcripts import WireFormat, wire
 
 if TYPE_CHECKING:  # mitmproxy is imported by the runner; the patterns need none of it
     from mitmproxy import http
@@ -95,6 +102,32 @@ def _headers(headers: http.Headers) -> list[tuple[str, str]]:
     return list(headers.items(multi=True))
 
 
+# The extra every mitm record carries; WebSocket turns add the transport parse_exchange reads.
+MITM = {"mode": "mitm"}
+
+
+class _Socket:
+    """A recorded WebSocket: its handshake, and the turn under way."""
+
+    def __init__(self, handshake: Capture, fmt: WireFormat) -> None:
+        self.handshake, self.fmt = handshake, fmt
+        self.turn: Capture | None = None
+
+    def start_turn(self, frame: bytes) -> Capture:
+        h = self.handshake
+        self.turn = Capture(
+            method="WEBSOCKET",
+            path=h.path,
+            query=h.query,
+            upstream=h.upstream,
+            request_headers=h.request_headers,
+            request_body=frame,
+            status=101,
+            extra={"transport": "websocket", **MITM},
+        )
+        return self.turn
+
+
 class RecordingAddon:
     """Records the flows that match `patterns` into `recorder`; streams the rest through."""
 
@@ -102,11 +135,12 @@ class RecordingAddon:
         self.patterns = tuple(patterns)
         self.recorder = recorder
         self._live: dict[str, Capture] = {}  # flow id -> its capture, until recorded
+        self._sockets: dict[str, _Socket] = {}  # flow id -> a recorded WebSocket, while open
 
     @property
     def in_flight(self) -> int:
-        """Recorded exchanges not yet handed to the recorder."""
-        return len(self._live)
+        """Recorded exchanges (WebSocket turns included) not yet handed to the recorder."""
+        return len(self._live) + sum(s.turn is not None for s in self._sockets.values())
 
     def recorded(self, host: str, path: str) -> bool:
         path = path.partition("?")[0]
@@ -126,7 +160,7 @@ class RecordingAddon:
             query=query,
             upstream=_origin(request.scheme, request.host, request.port),
             request_headers=_headers(request.headers),
-            extra={"transport": "mitm"},
+            extra=dict(MITM),
         )
 
     def responseheaders(self, flow: http.HTTPFlow) -> None:
@@ -152,7 +186,50 @@ class RecordingAddon:
         response.stream = tee
 
     def response(self, flow: http.HTTPFlow) -> None:
-        self._record(flow, "complete", None)
+        capture = self._live.get(flow.id)
+        if capture is None:
+            return
+        upgrade = flow.request.headers.get("upgrade", "").lower() == "websocket"
+        if flow.websocket is not None:  # the upgrade was accepted: turns are recorded instead
+            del self._live[flow.id]
+            fmt = wire.detect(capture.path)
+            if fmt is not None:
+                self._sockets[flow.id] = _Socket(capture, fmt)
+            return
+        refused = f"the upstream refused the WebSocket upgrade with {capture.status}"
+        self._record(flow, "complete", refused if upgrade else None)
+
+    def websocket_message(self, flow: http.HTTPFlow) -> None:
+        assert flow.websocket is not None
+        message = flow.websocket.messages[-1]
+        # mitmproxy keeps every message of a WebSocket in memory for as long as it is open;
+        # nothing here needs them once seen (it sends on the message object it holds itself).
+        flow.websocket.messages.clear()
+        socket = self._sockets.get(flow.id)
+        if socket is None or not message.is_text:
+            return
+        if message.from_client:
+            if socket.turn is not None:
+                self._end_turn(socket, "incomplete", "a new turn started before this one ended")
+            socket.start_turn(message.content)
+        elif socket.turn is not None:
+            # Recorded before the event goes on to the client (the hook runs first): the client
+            # never sees a turn end that is not yet queued for the spool.
+            kind, event = sse_event(message.text)
+            socket.turn.received(event)
+            if kind in socket.fmt.terminal_events:
+                self._end_turn(socket, "complete", None)
+
+    def websocket_end(self, flow: http.HTTPFlow) -> None:
+        socket = self._sockets.pop(flow.id, None)
+        if socket is not None and socket.turn is not None:
+            self._end_turn(socket, "incomplete", "the WebSocket closed before the turn ended")
+
+    def _end_turn(self, socket: _Socket, outcome: str, error: str | None) -> None:
+        turn, socket.turn = socket.turn, None
+        assert turn is not None
+        turn.end(outcome, error)
+        self.recorder.record(turn.to_raw)
 
     def error(self, flow: http.HTTPFlow) -> None:
         capture = self._live.get(flow.id)
@@ -166,11 +243,15 @@ class RecordingAddon:
             self._record(flow, "incomplete", f"the exchange broke off mid-response: {why}")
 
     def done(self) -> None:
+        stopped = "the proxy stopped before the exchange finished"
         for flow_id, capture in list(self._live.items()):
             del self._live[flow_id]
-            outcome = "incomplete" if capture.status is not None else "error"
-            capture.end(outcome, "the proxy stopped before the exchange finished")
+            capture.end("incomplete" if capture.status is not None else "error", stopped)
             self.recorder.record(capture.to_raw)
+        for flow_id, socket in list(self._sockets.items()):
+            del self._sockets[flow_id]
+            if socket.turn is not None:
+                self._end_turn(socket, "incomplete", stopped)
 
     def _record(self, flow: http.HTTPFlow, outcome: str, error: str | None) -> None:
         capture = self._live.pop(flow.id, None)

@@ -24,6 +24,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import anthropic
 import httpx2
 import openai
@@ -43,8 +44,9 @@ from redline.proxy import (
 )
 from redline.proxy.mitm import scrub
 from tests.fakes import anthropic as fake_anthropic
-from tests.fakes.fixtures import recording_proxy, serving
+from tests.fakes.fixtures import CODEX_TOOLS, recording_proxy, serving
 from tests.fakes.openai_chat import FakeOpenAI
+from tests.fakes.openai_responses import FakeResponses
 from tests.fakes.tls import Pki, TlsServerThread, make_pki
 from tests.support import Cli
 
@@ -143,7 +145,7 @@ def assert_spooled_alike(reverse_db: Path, mitm_db: Path) -> tuple[list[str], li
     assert len(reverse) == len(through_mitm) >= 1
     for r, m in zip(reverse, through_mitm, strict=True):
         assert m.keys() == r.keys()
-        assert m["extra"] == {"transport": "mitm"}
+        assert m["extra"] == {**r["extra"], "mode": "mitm"}
         for key in ("method", "path", "query", "request_body", "status", "outcome", "error"):
             assert m[key] == r[key], key
     return [x["id"] for x in reverse], [x["id"] for x in through_mitm]
@@ -255,6 +257,71 @@ def test_anthropic_calls_are_recorded_as_the_reverse_proxy_records_them(
         )
         parts = shown["response"]["message"]["parts"]
         assert [p["type"] for p in parts] == ["thinking", "text", "tool_call"]
+
+
+def codex_frame(text: str) -> str:
+    """A `response.create` frame as Codex sends it over its WebSocket."""
+    item = {"type": "message", "role": "user", "content": [{"type": "input_text", "text": text}]}
+    return json.dumps(
+        {
+            "type": "response.create",
+            "model": "gpt-5-codex",
+            "instructions": "You are Codex, a coding agent.",
+            "tools": CODEX_TOOLS,
+            "store": False,
+            "input": [item],
+        }
+    )
+
+
+def converse(url: str, api_key: str, frames: list[str], **connect: Any) -> None:
+    """Each frame on one WebSocket to `url`, waiting for its turn to end."""
+
+    async def run() -> None:
+        async with (
+            aiohttp.ClientSession() as session,
+            session.ws_connect(
+                url, headers={"Authorization": f"Bearer {api_key}"}, **connect
+            ) as ws,
+        ):
+            sock = ws.get_extra_info("socket")
+            for frame in frames:
+                await ws.send_str(frame)
+                async for msg in ws:
+                    if json.loads(msg.data)["type"] in RESPONSES_TERMINAL:
+                        break
+        # A TLS connection is closed by sending close_notify and waiting for the peer's; let the
+        # loop run until that is done, or the socket outlives the loop (aiohttp issue 1925).
+        for _ in range(200):
+            if sock is None or sock.fileno() == -1:
+                break
+            await asyncio.sleep(0.005)
+
+    asyncio.run(run())
+
+
+RESPONSES_TERMINAL = {"response.completed", "response.failed", "response.incomplete", "error"}
+
+
+def test_websocket_turns_are_recorded_as_the_reverse_proxy_records_them(
+    tmp_path: Path, pki: Pki, cli: Cli
+) -> None:
+    """Codex's Responses API over a WebSocket: each turn is a call, as the reverse relay has it."""
+    fake = FakeResponses()
+    frames = [codex_frame("List the files."), codex_frame("Count the tests.")]
+    reverse_db, mitm_db = tmp_path / "reverse.duckdb", tmp_path / "mitm.duckdb"
+    with serving(fake), recording_proxy(reverse_db, ("", fake.url)) as reverse:
+        converse(f"{reverse.url}/v1/responses", fake.api_key, frames)
+        reverse.flush()
+    with tls(fake.app(), pki) as url, mitm_proxy(mitm_db, pki) as proxy:
+        trust = ssl.create_default_context(cafile=str(proxy.runner.ca.cert_pem))
+        converse(f"{url}/v1/responses", fake.api_key, frames, proxy=proxy.url, ssl=trust)
+        proxy.flush()
+    shown = assert_recorded_alike(cli, reverse_db, mitm_db)
+    assert [(s["method"], s["wire"], s["status"]) for s in shown] == [
+        ("WEBSOCKET", "openai-responses", "complete")
+    ] * 2
+    assert fake.frames == frames * 2
 
 
 def test_credentials_are_never_stored(
