@@ -344,3 +344,43 @@ def test_git_checkout_of_an_edited_file_is_undone() -> None:
     restore = Message("assistant", (ToolCall("t2", "Bash", '{"command": "git checkout -- a.py"}'),))
     signal = undone(_edit("a = 1", "a = 2"), restore)
     assert signal is not None and signal.evidence == "git checkout -- a.py"
+
+
+def test_an_answer_the_agent_kept_in_another_form_is_matched_by_its_request(
+    fake_anthropic: FakeAnthropic, anthropic_proxy: ThreadedProxy, cli: Cli
+) -> None:
+    """Interrupted mid-answer, Claude Code keeps what it had shown, not the recorded answer:
+    the next request then extends the call's request, not its answer."""
+    from tests.fakes.fixtures import claude_code_client
+
+    first: list[dict[str, Any]] = [{"role": "user", "content": "Add error handling."}]
+    with claude_code_client(anthropic_proxy.url, fake_anthropic.api_key, "s-cut") as client:
+        for messages, blocks in (
+            (first, [write_block(SWALLOWING)]),
+            (
+                [
+                    *first,
+                    {"role": "assistant", "content": [{"type": "text", "text": "I will wr"}]},
+                    {
+                        "role": "user",
+                        "content": [
+                            {"type": "text", "text": CLAUDE_INTERRUPTED},
+                            {"type": "text", "text": "no, let the errors through"},
+                        ],
+                    },
+                ],
+                [fa.Text("OK.")],
+            ),
+        ):
+            fake_anthropic.script.append(fa.Answer(list(blocks)))
+            client.messages.create(
+                model="claude-sonnet-4-5",
+                max_tokens=1024,
+                messages=messages,  # type: ignore[arg-type]
+            )
+    anthropic_proxy.flush()
+    write, answer = calls_by_time(cli)
+    (found,) = corrections(cli)
+    assert (found["id"], found["next_call"]) == (write, answer)
+    assert signal_names(found) == ["interrupted", "no"]
+    assert found["said"] == "no, let the errors through"

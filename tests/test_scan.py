@@ -330,3 +330,15 @@ def test_since_takes_an_iso_date_or_time(text: str, expected: datetime) -> None:
 def test_since_refuses_anything_else(text: str) -> None:
     with pytest.raises(RedlineError, match="--since takes"):
         parse_since(text)
+
+
+def test_a_check_defined_in_main_without_a_version_is_never_cached() -> None:
+    from redline.replay.scan import analyzer_version
+
+    def check(self: object, output: object, context: object) -> None: ...
+
+    check.__module__ = "__main__"  # as if typed into `python -i`
+    unversioned = type("Unversioned", (), {"__module__": "__main__", "check": check})
+    versioned = type("Versioned", (), {"__module__": "__main__", "check": check, "version": "3"})
+    assert analyzer_version(unversioned()) is None
+    assert analyzer_version(versioned()) == "version 3"
