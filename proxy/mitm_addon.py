@@ -13,8 +13,11 @@ mitmproxy's hooks, in the order it calls them for one request (every flow ends w
     responseheaders  the response is streamed through a tee: each chunk reaches the client as
                      it arrives (SSE events included), and the Capture keeps the bytes as
                      received (chunked framing removed, content-encoding kept)
-    response         the last body byte went to the client; the record is queued before the
-                     end of the message is sent
+    (the tee)        as in reverse mode, the record is written to the spool just before the
+                     bytes that complete the answer go on: the chunk that reaches the
+                     Content-Length, or completes a stream's end event (`EndMarker`)
+    response         the answer ended otherwise (a chunked body without an end event): the
+                     record is written before the end of the message is sent
     error            no response (upstream unreachable, its certificate refused) or a broken
                      one (either side hung up): recorded as `error` or `incomplete`
     done             the proxy stops: what is still in flight is recorded as incomplete
@@ -35,6 +38,7 @@ from typing import TYPE_CHECKING
 from redline.errors import RedlineError
 from redline.proxy.capture import Capture
 from redline.proxy.recorder import Recorder
+from redline.proxy.server import INLINE_RECORD_BYTES, EndMarker
 from redline.proxy.websocket import _event as sse_event
 from redline.transcripts import WireFormat, wire
 
@@ -128,19 +132,30 @@ class _Socket:
         return self.turn
 
 
+class _Flow:
+    """A recorded HTTP exchange under way: its capture, and how to tell its last bytes."""
+
+    def __init__(self, capture: Capture) -> None:
+        self.capture = capture
+        self.remaining: int | None = None  # body bytes still to come, when a length was given
+        self.end: EndMarker | None = None  # for a stream: finds its end event
+        self.recorded = False
+
+
 class RecordingAddon:
     """Records the flows that match `patterns` into `recorder`; streams the rest through."""
 
     def __init__(self, patterns: Sequence[ApiPattern], recorder: Recorder) -> None:
         self.patterns = tuple(patterns)
         self.recorder = recorder
-        self._live: dict[str, Capture] = {}  # flow id -> its capture, until recorded
+        self._live: dict[str, _Flow] = {}  # flow id -> a recorded exchange, until it ends
         self._sockets: dict[str, _Socket] = {}  # flow id -> a recorded WebSocket, while open
 
     @property
     def in_flight(self) -> int:
         """Recorded exchanges (WebSocket turns included) not yet handed to the recorder."""
-        return len(self._live) + sum(s.turn is not None for s in self._sockets.values())
+        open_turns = sum(s.turn is not None for s in self._sockets.values())
+        return sum(not f.recorded for f in self._live.values()) + open_turns
 
     def recorded(self, host: str, path: str) -> bool:
         path = path.partition("?")[0]
@@ -154,7 +169,7 @@ class RecordingAddon:
             request.stream = True  # forwarded as it comes, nothing kept
             return
         path, _, query = request.path.partition("?")
-        self._live[flow.id] = Capture(
+        capture = Capture(
             method=request.method,
             path=path,
             query=query,
@@ -162,33 +177,47 @@ class RecordingAddon:
             request_headers=_headers(request.headers),
             extra=dict(MITM),
         )
+        self._live[flow.id] = _Flow(capture)
 
     def responseheaders(self, flow: http.HTTPFlow) -> None:
         response = flow.response
         assert response is not None
-        capture = self._live.get(flow.id)
-        if capture is None:
+        live = self._live.get(flow.id)
+        if live is None:
             response.stream = True
             return
+        capture = live.capture
         # The request body was buffered (recorded requests are not streamed): it is complete.
         capture.request_body = flow.request.raw_content or b""
         capture.status = response.status_code
         capture.response_headers = _headers(response.headers)
+        # Which bytes complete the answer: a Content-Length says how many there are; a stream
+        # ends with its end event; anything else ends with the message.
+        length = response.headers.get("content-length", "")
+        live.remaining = int(length) if length.isdigit() else None
+        if "text/event-stream" in response.headers.get("content-type", "").lower():
+            live.end = EndMarker(wire.detect(capture.path))
+        bodyless = flow.request.method == "HEAD" or response.status_code in (204, 304)
+        if (bodyless or live.remaining == 0) and response.status_code != 101:
+            self._persist(live, "complete", None)  # before the headers go on: they are all
 
         def tee(chunk: bytes) -> bytes:
             # mitmproxy calls this with each body chunk before it goes on, and with b"" at the
             # end; the bytes are those received, before any content decoding.
             if chunk:
                 capture.received(chunk)
+                if not live.recorded and _completes(live, chunk):
+                    self._persist(live, "complete", None)
             return chunk
 
         # Every recorded response is streamed, SSE or not: nothing is held back from the client.
         response.stream = tee
 
     def response(self, flow: http.HTTPFlow) -> None:
-        capture = self._live.get(flow.id)
-        if capture is None:
+        live = self._live.get(flow.id)
+        if live is None:
             return
+        capture = live.capture
         upgrade = flow.request.headers.get("upgrade", "").lower() == "websocket"
         if flow.websocket is not None:  # the upgrade was accepted: turns are recorded instead
             del self._live[flow.id]
@@ -196,8 +225,58 @@ class RecordingAddon:
             if fmt is not None:
                 self._sockets[flow.id] = _Socket(capture, fmt)
             return
+        if capture.status is None and flow.response is not None:
+            # Answered without passing responseheaders (not streamed): the body is whole.
+            capture.request_body = flow.request.raw_content or b""
+            capture.status = flow.response.status_code
+            capture.response_headers = _headers(flow.response.headers)
+            capture.received(flow.response.raw_content or b"")
         refused = f"the upstream refused the WebSocket upgrade with {capture.status}"
-        self._record(flow, "complete", refused if upgrade else None)
+        self._finish(flow, "complete", refused if upgrade else None)
+
+    def error(self, flow: http.HTTPFlow) -> None:
+        live = self._live.get(flow.id)
+        if live is None:
+            return
+        capture = live.capture
+        why = flow.error.msg if flow.error is not None else "unknown error"
+        if capture.status is None:  # no answer at all: the client got mitmproxy's 502
+            capture.request_body = flow.request.raw_content or b""
+            self._finish(flow, "error", f"cannot reach upstream {capture.upstream}: {why}")
+        else:
+            # After the record was written (the whole answer was through), this changes nothing.
+            self._finish(flow, "incomplete", f"the exchange broke off mid-response: {why}")
+
+    def done(self) -> None:
+        stopped = "the proxy stopped before the exchange finished"
+        for flow_id, live in list(self._live.items()):
+            del self._live[flow_id]
+            if not live.recorded:
+                outcome = "incomplete" if live.capture.status is not None else "error"
+                self._persist(live, outcome, stopped)
+        for flow_id, socket in list(self._sockets.items()):
+            del self._sockets[flow_id]
+            if socket.turn is not None:
+                self._end_turn(socket, "incomplete", stopped)
+
+    def _finish(self, flow: http.HTTPFlow, outcome: str, error: str | None) -> None:
+        live = self._live.pop(flow.id, None)
+        if live is not None and not live.recorded:
+            self._persist(live, outcome, error)
+
+    def _persist(self, live: _Flow, outcome: str, error: str | None) -> None:
+        live.recorded = True
+        live.capture.end(outcome, error)
+        self._write(live.capture)
+
+    def _write(self, capture: Capture) -> None:
+        """Append the record to the spool now, as the reverse proxy does, so a crash after the
+        client has its answer cannot lose it. A big one is only queued (built and written on
+        the recorder's thread): building it here would hold up every other flow."""
+        if capture.size <= INLINE_RECORD_BYTES:
+            self.recorder.write(capture.to_raw)
+        else:
+            self.recorder.record(capture.to_raw)
 
     def websocket_message(self, flow: http.HTTPFlow) -> None:
         assert flow.websocket is not None
@@ -229,45 +308,15 @@ class RecordingAddon:
         turn, socket.turn = socket.turn, None
         assert turn is not None
         turn.end(outcome, error)
-        self.recorder.record(turn.to_raw)
+        self._write(turn)
 
-    def error(self, flow: http.HTTPFlow) -> None:
-        capture = self._live.get(flow.id)
-        if capture is None:
-            return
-        why = flow.error.msg if flow.error is not None else "unknown error"
-        if capture.status is None:  # no answer at all: the client got mitmproxy's 502
-            capture.request_body = flow.request.raw_content or b""
-            self._record(flow, "error", f"cannot reach upstream {capture.upstream}: {why}")
-        else:
-            self._record(flow, "incomplete", f"the exchange broke off mid-response: {why}")
 
-    def done(self) -> None:
-        stopped = "the proxy stopped before the exchange finished"
-        for flow_id, capture in list(self._live.items()):
-            del self._live[flow_id]
-            capture.end("incomplete" if capture.status is not None else "error", stopped)
-            self.recorder.record(capture.to_raw)
-        for flow_id, socket in list(self._sockets.items()):
-            del self._sockets[flow_id]
-            if socket.turn is not None:
-                self._end_turn(socket, "incomplete", stopped)
-
-    def _record(self, flow: http.HTTPFlow, outcome: str, error: str | None) -> None:
-        capture = self._live.pop(flow.id, None)
-        if capture is None:
-            return
-        response = flow.response
-        if capture.status is None and response is not None and outcome == "complete":
-            # Answered without passing responseheaders (not streamed): the body is whole.
-            capture.request_body = flow.request.raw_content or b""
-            capture.status = response.status_code
-            capture.response_headers = _headers(response.headers)
-            capture.received(response.raw_content or b"")
-        capture.end(outcome, error)
-        # Only a reference is queued: the record is built (ids, redaction, joining the chunks)
-        # on the recorder's thread, off mitmproxy's event loop.
-        self.recorder.record(capture.to_raw)
+def _completes(live: _Flow, chunk: bytes) -> bool:
+    """Whether this chunk completes the answer (the reverse proxy's rule)."""
+    if live.remaining is not None:
+        live.remaining -= len(chunk)
+        return live.remaining <= 0
+    return live.end is not None and live.end.done(chunk)
 
 
 def _origin(scheme: str, host: str, port: int) -> str:

@@ -351,11 +351,16 @@ def test_credentials_are_never_stored(
 
 
 class Gate:
-    """An upstream that sends one SSE event, then waits for `release` before the rest."""
+    """An upstream that streams `first`, then waits for `release` before `rest` and the end of
+    the body."""
 
-    def __init__(self) -> None:
+    def __init__(
+        self,
+        first: bytes = b'data: {"n": 1}\n\n',
+        rest: bytes = b'data: {"n": 2}\n\ndata: [DONE]\n\n',
+    ) -> None:
+        self.first, self.rest = first, rest
         self.release = threading.Event()
-        self.done = threading.Event()
 
     def app(self) -> web.Application:
         app = web.Application()
@@ -366,14 +371,10 @@ class Gate:
         await request.read()
         response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
         await response.prepare(request)
-        await response.write(b'data: {"n": 1}\n\n')
-        try:
-            released = await asyncio.to_thread(self.release.wait, 10)
-            if released:
-                await response.write(b'data: {"n": 2}\n\ndata: [DONE]\n\n')
-                await response.write_eof()
-        finally:
-            self.done.set()
+        await response.write(self.first)
+        if await asyncio.to_thread(self.release.wait, 10):
+            await response.write(self.rest)
+            await response.write_eof()
         return response
 
 
@@ -395,6 +396,25 @@ def test_a_streamed_event_reaches_the_client_before_the_upstream_sends_the_next(
     (line,) = spooled(db_path)
     assert line["outcome"] == "complete"
     assert line["response_body"]["text"] == 'data: {"n": 1}\n\ndata: {"n": 2}\n\ndata: [DONE]\n\n'
+
+
+def test_the_record_is_written_before_the_end_event_reaches_the_client(
+    mitm: ThreadedMitm, pki: Pki, db_path: Path
+) -> None:
+    """As in reverse mode: once the client has the answer's end, a crash cannot lose the call."""
+    gate = Gate(first=b'data: {"n": 1}\n\ndata: [DONE]\n\n', rest=b"")
+    with (
+        tls(gate.app(), pki) as url,
+        through(mitm) as http,
+        http.stream("POST", f"{url}/v1/chat/completions", json={"stream": True}) as response,
+    ):
+        events = response.iter_lines()
+        assert [next(events), next(events), next(events)] == ['data: {"n": 1}', "", "data: [DONE]"]
+        (line,) = spooled(db_path)  # the body has not ended: the upstream waits for `release`
+        gate.release.set()
+        assert [e for e in events if e] == []
+    assert line["outcome"] == "complete"
+    assert line["response_body"]["text"] == 'data: {"n": 1}\n\ndata: [DONE]\n\n'
 
 
 def test_stopping_records_an_exchange_in_flight_as_incomplete(pki: Pki, db_path: Path) -> None:
