@@ -183,12 +183,16 @@ def test_a_spool_line_cut_short_is_skipped_and_reported_and_the_rest_ingested(
         model="gpt-test", messages=[{"role": "user", "content": "another task"}]
     )
     proxy.flush()
-    # A dead writer's segment: two good lines, then one cut short by a crash.
-    segment = next(config.spool_dir(db_path).glob("*.jsonl"))
-    lines = segment.read_bytes().splitlines(keepends=True)
-    dead = segment.with_name("20200101T000000-DEAD.jsonl")
+    # A dead writer's segment: two good lines, then one cut short by a crash. (The proxy
+    # writes two segments in turn: the two lines may be in either.)
+    segments = sorted(config.spool_dir(db_path).glob("*.jsonl"))
+    lines = [line for s in segments for line in s.read_bytes().splitlines(keepends=True)]
+    assert len(lines) == 2
+    dead = segments[0].with_name("20200101T000000-DEAD.jsonl")
     dead.write_bytes(lines[0] + lines[1][: len(lines[1]) // 2])
-    segment.write_bytes(lines[1])
+    segments[0].write_bytes(lines[1])
+    for other in segments[1:]:
+        other.write_bytes(b"")
 
     result = cli("ls", "--json")
     assert "line cut short" in result.stderr
