@@ -8,7 +8,6 @@ import re
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -80,14 +79,8 @@ def test_kill_9_loses_no_finished_exchange(fake_openai: FakeOpenAI, db_path: Pat
         c.chat.completions.create(
             model="gpt-test", messages=[{"role": "user", "content": f"task {i}"}]
         )
-    # The client has its answer a moment before the recorder's fsync returns; wait for that.
-    spool = db_path.with_name(db_path.name + ".spool")
-    deadline = time.monotonic() + 5
-    while (
-        sum(p.read_bytes().count(b"\n") for p in spool.glob("*.jsonl")) < 5
-        and time.monotonic() < deadline
-    ):
-        time.sleep(0.02)
+    # Each record is written before its answer's last bytes: killed the moment the client has
+    # its last answer, the proxy has lost none of them.
     running.stop(signal.SIGKILL)
     listed = redline("ls", "--json")
     assert listed.returncode == 0, listed.stderr
