@@ -57,7 +57,7 @@ class Capture:
         """Keep a copy of a response chunk; the first one sets the time to first byte."""
         if self.ttfb_ms is None:
             self.ttfb_ms = self.elapsed_ms()
-        if self.kept + len(chunk) <= self.limit:
+        if not self.dropped and self.kept + len(chunk) <= self.limit:
             self.chunks.append(chunk)
             self.kept += len(chunk)
         else:

@@ -135,3 +135,15 @@ def test_a_refused_body_is_freed_at_once_not_by_the_cycle_collector(
             tracemalloc.stop()
             gc.enable()
     assert kept < MB, f"{kept / MB:.1f} MB kept after three refused bodies of {cap // MB + 1} MB"
+
+
+def test_an_answer_past_the_cap_is_kept_up_to_it_and_the_rest_counted() -> None:
+    from redline.proxy import Capture
+
+    capture = Capture("POST", "/v1/chat/completions", "", "http://u", [], limit=10)
+    capture.status = 200
+    for chunk in (b"abcdef", b"ghijkl", b"mn"):
+        capture.received(chunk)
+    raw = capture.to_raw()
+    assert raw.response_body == b"abcdef"  # whole chunks, in order, none after a gap
+    assert raw.extra["response_bytes_not_kept"] == 8
