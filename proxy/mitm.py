@@ -5,7 +5,8 @@ redline's CA (proxy/mitm_ca.py), and the calls they make are recorded into the s
 the reverse proxy's, by the same `Capture` and `Recorder` (proxy/mitm_addon.py).
 
     MitmRunner       the proxy bound to host:port, recording into a spool; `serve()` runs it on
-                     the caller's event loop until `stop()`
+                     the caller's event loop until `stop()` (`drain()` first lets the recorded
+                     calls under way finish)
     run_forever      in the foreground until SIGINT or SIGTERM (`redline proxy --mode mitm`)
     ThreadedMitm     the same on a thread of its own (tests, benchmarks)
 
@@ -74,8 +75,10 @@ class MitmRunner:
         upstream_ca: Path | None = None,
         confdir: Path | None = None,
         on_log: OnLog | None = None,
+        drain: float = 30.0,
     ) -> None:
         self.spool_dir, self.host, self.port = spool_dir, host, port
+        self.drain_seconds = drain
         self.patterns = tuple(patterns)
         self.ca: CaFiles = ensure_ca(confdir)
         self.upstream_bundle = (
@@ -180,6 +183,22 @@ class MitmRunner:
             # Recorded exchanges still open (stopped before the servers came up): recorded now.
             self.addon.done()
 
+    async def drain(self, hurry: asyncio.Event | None = None) -> int:
+        """Let the recorded calls under way finish, for at most `drain_seconds` (or until `hurry`
+        is set); what is left is recorded as cut when `stop()` follows. Returns how many."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.drain_seconds
+        while self.in_flight and loop.time() < deadline and not (hurry and hurry.is_set()):
+            await asyncio.sleep(min(0.05, max(0.0, deadline - loop.time())))
+        why = (
+            "the proxy was stopped a second time"
+            if hurry is not None and hurry.is_set()
+            else f"the drain bound ({self.drain_seconds:g} s) was reached"
+        )
+        if self.addon is not None:
+            self.addon.stopping = f"redline proxy shut down while the call was under way: {why}"
+        return self.in_flight
+
     def stop(self) -> None:
         """Stop serving; thread-safe and idempotent. Open client connections are dropped."""
         self._stop_requested = True
@@ -224,15 +243,29 @@ def _listen_error(runner: MitmRunner, failures: Sequence[BaseException]) -> Redl
 
 
 def run_forever(runner: MitmRunner, on_ready: Callable[[int], None]) -> None:
-    """Serve on the main thread until SIGINT or SIGTERM, then record what is in flight."""
+    """Serve on the main thread until SIGINT or SIGTERM; then let the recorded calls under way
+    finish (`runner.drain_seconds` at most; a second signal cuts them at once), record what is
+    cut, and return once everything is on disk."""
 
     async def main() -> None:
         loop = asyncio.get_running_loop()
+        stop, hurry = asyncio.Event(), asyncio.Event()
+
+        def signalled() -> None:
+            (hurry if stop.is_set() else stop).set()
+
         for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, runner.stop)
+            loop.add_signal_handler(sig, signalled)
+        serving = asyncio.ensure_future(runner.serve(on_ready))
+        stopping = asyncio.ensure_future(stop.wait())
         try:
-            await runner.serve(on_ready)
+            await asyncio.wait([serving, stopping], return_when=asyncio.FIRST_COMPLETED)
+            if stop.is_set():
+                await runner.drain(hurry)
+            runner.stop()
+            await serving  # raises what kept it from starting, if anything did
         finally:
+            stopping.cancel()
             for sig in (signal.SIGINT, signal.SIGTERM):
                 loop.remove_signal_handler(sig)
 

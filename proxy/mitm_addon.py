@@ -150,6 +150,8 @@ class RecordingAddon:
         self.recorder = recorder
         self._live: dict[str, _Flow] = {}  # flow id -> a recorded exchange, until it ends
         self._sockets: dict[str, _Socket] = {}  # flow id -> a recorded WebSocket, while open
+        # Why the calls still under way when the proxy stops are cut (the runner says more).
+        self.stopping = "redline proxy shut down while the call was under way"
 
     @property
     def in_flight(self) -> int:
@@ -248,7 +250,7 @@ class RecordingAddon:
             self._finish(flow, "incomplete", f"the exchange broke off mid-response: {why}")
 
     def done(self) -> None:
-        stopped = "the proxy stopped before the exchange finished"
+        stopped = self.stopping
         for flow_id, live in list(self._live.items()):
             del self._live[flow_id]
             if not live.recorded:

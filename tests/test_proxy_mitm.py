@@ -19,6 +19,7 @@ import stat
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -432,7 +433,7 @@ def test_stopping_records_an_exchange_in_flight_as_incomplete(pki: Pki, db_path:
         gate.release.set()
         (line,) = spooled(db_path)  # on disk once the proxy has stopped
     assert line["outcome"] == "incomplete" and line["status"] == 200
-    assert line["error"] == "the proxy stopped before the exchange finished"
+    assert line["error"] == "redline proxy shut down while the call was under way"
 
 
 # --- what is not recorded --------------------------------------------------------------------
@@ -719,41 +720,108 @@ def test_the_command_prints_what_to_export_records_and_stops_on_sigterm(
     assert conversation["title"] == "Add error handling to the config loader."
 
 
+def in_the_foreground(runner: MitmRunner, work: Callable[[str], None]) -> None:
+    """`run_mitm(runner)` on this (the main) thread, as the command runs it; `work(proxy_url)`
+    on another once it listens (it sends the signals, to this process). Raises what `work` did."""
+    failures: list[BaseException] = []
+    workers: list[threading.Thread] = []
+
+    def guarded(url: str) -> None:
+        try:
+            work(url)
+        except BaseException as exc:
+            failures.append(exc)
+            runner.stop()
+
+    def ready(port: int) -> None:
+        workers.append(threading.Thread(target=guarded, args=(f"http://127.0.0.1:{port}",)))
+        workers[0].start()
+
+    run_mitm(runner, ready)
+    workers[0].join(10)
+    if failures:
+        raise failures[0]
+
+
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
 def test_in_the_foreground_it_stops_on(
     sig: signal.Signals, pki: Pki, db_path: Path, cli: Cli
 ) -> None:
-    """`run_mitm` on this (the main) thread: a call is made, then the signal sent to ourselves."""
     fake = FakeOpenAI()
     runner = MitmRunner(config.spool_dir(db_path), patterns=LOCALHOST_API, upstream_ca=pki.ca_pem)
-    failures: list[BaseException] = []
 
     def call_then_signal(url: str) -> None:
-        try:
-            verify = ssl.create_default_context(cafile=str(runner.ca.cert_pem))
-            with (
-                httpx2.Client(proxy=url, verify=verify) as http,
-                openai.OpenAI(
-                    base_url=f"{upstream}/v1", api_key=fake.api_key, http_client=http, max_retries=0
-                ) as client,
-            ):
-                client.chat.completions.create(model="gpt-test", messages=MESSAGES)
-        except BaseException as exc:
-            failures.append(exc)
-        finally:
-            os.kill(os.getpid(), sig)
+        verify = ssl.create_default_context(cafile=str(runner.ca.cert_pem))
+        with (
+            httpx2.Client(proxy=url, verify=verify) as http,
+            openai.OpenAI(
+                base_url=f"{upstream}/v1", api_key=fake.api_key, http_client=http, max_retries=0
+            ) as client,
+        ):
+            client.chat.completions.create(model="gpt-test", messages=MESSAGES)
+        os.kill(os.getpid(), sig)
 
     with tls(fake.app(), pki) as upstream:
-        caller: list[threading.Thread] = []
-
-        def ready(port: int) -> None:
-            caller.append(
-                threading.Thread(target=call_then_signal, args=(f"http://127.0.0.1:{port}",))
-            )
-            caller[0].start()
-
-        run_mitm(runner, ready)
-        caller[0].join(10)
-    assert failures == []
+        in_the_foreground(runner, call_then_signal)
     (conversation,) = cli.json("ls")["conversations"]
     assert conversation["title"] == "Add error handling to the config loader."
+
+
+def test_a_call_under_way_at_sigterm_is_let_finish(pki: Pki, db_path: Path) -> None:
+    gate = Gate()
+    runner = MitmRunner(config.spool_dir(db_path), patterns=LOCALHOST_API, upstream_ca=pki.ca_pem)
+
+    def stream_through_a_sigterm(url: str) -> None:
+        verify = ssl.create_default_context(cafile=str(runner.ca.cert_pem))
+        with (
+            httpx2.Client(proxy=url, verify=verify) as http,
+            http.stream("POST", f"{upstream}/v1/chat/completions", json={}) as response,
+        ):
+            events = response.iter_lines()
+            assert next(events) == 'data: {"n": 1}'
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(0.1)  # the proxy is draining now; the upstream goes on
+            gate.release.set()
+            assert [e for e in events if e] == ['data: {"n": 2}', "data: [DONE]"]
+
+    with tls(gate.app(), pki) as upstream:
+        in_the_foreground(runner, stream_through_a_sigterm)
+    (line,) = spooled(db_path)
+    assert (line["outcome"], line["error"]) == ("complete", None)
+
+
+@pytest.mark.parametrize(
+    ("drain", "signals", "why"),
+    [
+        (0.2, 1, "the drain bound (0.2 s) was reached"),
+        (30, 2, "the proxy was stopped a second time"),
+    ],
+    ids=["drain-bound", "second-signal"],
+)
+def test_a_call_still_under_way_is_cut_and_recorded_as_cut_at_the(
+    drain: float, signals: int, why: str, pki: Pki, db_path: Path
+) -> None:
+    gate = Gate()
+    runner = MitmRunner(
+        config.spool_dir(db_path), patterns=LOCALHOST_API, upstream_ca=pki.ca_pem, drain=drain
+    )
+
+    def stream_through_signals(url: str) -> None:
+        verify = ssl.create_default_context(cafile=str(runner.ca.cert_pem))
+        with (
+            httpx2.Client(proxy=url, verify=verify) as http,
+            http.stream("POST", f"{upstream}/v1/chat/completions", json={}) as response,
+            pytest.raises(httpx2.RemoteProtocolError),  # broken off, never ended cleanly
+        ):
+            for event in response.iter_lines():
+                if event:
+                    for _ in range(signals):
+                        os.kill(os.getpid(), signal.SIGTERM)
+                        time.sleep(0.05)
+
+    with tls(gate.app(), pki) as upstream:
+        in_the_foreground(runner, stream_through_signals)
+        gate.release.set()
+    (line,) = spooled(db_path)
+    assert (line["outcome"], line["status"]) == ("incomplete", 200)
+    assert line["error"] == f"redline proxy shut down while the call was under way: {why}"

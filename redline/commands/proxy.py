@@ -77,7 +77,8 @@ def proxy(
     """Run the recording proxy: point your agent's base URL at it (or HTTPS_PROXY, --mode mitm)."""
     _check_options(mode, upstream, route, host_match, upstream_ca, print_ca)
     if mode is Mode.mitm:
-        _mitm(host, MITM_PORT if port is None else port, host_match, upstream_ca, print_ca, db)
+        port = MITM_PORT if port is None else port
+        _mitm(host, port, host_match, upstream_ca, print_ca, drain, db)
         return
     port = config.DEFAULT_PORT if port is None else port
     from redline.proxy import ProxyRunner, parse_routes, run_forever
@@ -134,6 +135,7 @@ def _mitm(
     host_match: list[str],
     upstream_ca: Path | None,
     print_ca: bool,
+    drain: float,
     db: Path | None,
 ) -> None:
     """`redline proxy --mode mitm`: the HTTPS intercepting proxy in the foreground."""
@@ -157,6 +159,7 @@ def _mitm(
         patterns=patterns,
         upstream_ca=upstream_ca,
         on_log=on_log,
+        drain=drain,
     )
     ca = runner.ca
 
