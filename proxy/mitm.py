@@ -46,6 +46,7 @@ from redline.errors import RedlineError
 from redline.proxy.mitm_addon import DEFAULT_PATTERNS, ApiPattern, RecordingAddon
 from redline.proxy.mitm_ca import CaFiles, ensure_ca, upstream_trust_bundle
 from redline.proxy.recorder import Recorder
+from redline.proxy.runner import _log_to_stderr
 
 with warnings.catch_warnings():
     warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"ldap3(\.|$)")
@@ -246,6 +247,7 @@ def run_forever(runner: MitmRunner, on_ready: Callable[[int], None]) -> None:
     """Serve on the main thread until SIGINT or SIGTERM; then let the recorded calls under way
     finish (`runner.drain_seconds` at most; a second signal cuts them at once), record what is
     cut, and return once everything is on disk."""
+    _log_to_stderr()  # redline's own warnings (a record lost to a full disk...), as reverse mode
 
     async def main() -> None:
         loop = asyncio.get_running_loop()

@@ -30,17 +30,20 @@ it (`websocket_message`, `websocket_end`). A refused upgrade is recorded like an
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from redline.errors import RedlineError
-from redline.proxy.capture import Capture
+from redline.proxy.capture import BODY_LIMIT, Capture
 from redline.proxy.recorder import Recorder
 from redline.proxy.server import INLINE_RECORD_BYTES, EndMarker
 from redline.proxy.websocket import _event as sse_event
 from redline.transcripts import WireFormat, wire
+
+log = logging.getLogger("redline.proxy.mitm")
 
 if TYPE_CHECKING:  # mitmproxy is imported by the runner; the patterns need none of it
     from mitmproxy import http
@@ -106,6 +109,10 @@ def _headers(headers: http.Headers) -> list[tuple[str, str]]:
     return list(headers.items(multi=True))
 
 
+# A recorded request is buffered whole (mitmproxy reads it before forwarding it); one that says
+# it is larger than this is streamed through unrecorded instead, like any other traffic.
+MAX_RECORDED_REQUEST = BODY_LIMIT
+
 # The extra every mitm record carries; WebSocket turns add the transport parse_exchange reads.
 MITM = {"mode": "mitm"}
 
@@ -169,6 +176,17 @@ class RecordingAddon:
         # header: a client cannot get a call recorded, or kept out, by naming another host in it.
         if not self.recorded(request.host, request.path):
             request.stream = True  # forwarded as it comes, nothing kept
+            return
+        length = request.headers.get("content-length", "")
+        if length.isdigit() and int(length) > MAX_RECORDED_REQUEST:
+            log.warning(
+                "%s %s%s: a %s-byte request is passed on unrecorded (more than redline keeps)",
+                request.method,
+                request.host,
+                request.path.partition("?")[0],
+                length,
+            )
+            request.stream = True
             return
         path, _, query = request.path.partition("?")
         capture = Capture(

@@ -40,6 +40,7 @@ from redline.proxy import (
     MitmRunner,
     ThreadedMitm,
     ensure_ca,
+    mitm_addon,
     parse_pattern,
     run_mitm,
 )
@@ -468,6 +469,23 @@ def test_a_host_that_matches_no_pattern_is_not_even_decrypted(
     assert spooled(db_path) == []
 
 
+def test_a_request_larger_than_a_record_keeps_passes_through_unrecorded(
+    mitm: ThreadedMitm,
+    pki: Pki,
+    db_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    monkeypatch.setattr(mitm_addon, "MAX_RECORDED_REQUEST", 1000)
+    fake = FakeOpenAI()
+    with tls(fake.app(), pki) as url, through(mitm) as http:
+        answer = http.post(f"{url}/v1/chat/completions", content=b"x" * 1001)
+    assert answer.status_code == 401 and fake.received[-1].body == b"x" * 1001
+    mitm.flush()
+    assert spooled(db_path) == []
+    assert "a 1001-byte request is passed on unrecorded" in caplog.text
+
+
 def test_an_untrusted_upstream_certificate_is_an_error_for_the_client_and_the_record(
     mitm: ThreadedMitm, untrusted_pki: Pki, db_path: Path
 ) -> None:
@@ -518,6 +536,12 @@ def test_start_and_stop_repeatedly_in_one_process(db_path: Path, pki: Pki) -> No
             socket.create_connection(("127.0.0.1", port), timeout=2).close()
         with pytest.raises(OSError):
             socket.create_connection(("127.0.0.1", port), timeout=2).close()
+
+
+def test_one_mitm_proxy_runs_in_a_process_at_a_time(mitm: ThreadedMitm, tmp_path: Path) -> None:
+    second = MitmRunner(tmp_path / "spool")
+    with pytest.raises(RedlineError, match="a mitm proxy is running in this process already"):
+        ThreadedMitm(second).__enter__()
 
 
 def test_a_port_in_use_is_a_one_line_error(db_path: Path) -> None:
