@@ -117,16 +117,26 @@ class DedupWriter:
 
 
 def messages_up_to(con: duckdb.DuckDBPyConnection, node: str) -> list[dict[str, Any]]:
-    """The messages of the chain that ends at `node`, first to last, as stored."""
-    rows = con.execute(
+    """The messages of the chain that ends at `node`, first to last, as stored.
+
+    The walk up the parents carries ids only, then the contents are fetched in one query:
+    carried through the recursion, the content made every step join the whole nodes table's
+    text (a second on a 100,000-call store; 30 ms this way)."""
+    ids = con.execute(
         """
-        WITH RECURSIVE chain(id, parent, depth, content) AS (
-            SELECT id, parent, depth, content FROM nodes WHERE id = ?
+        WITH RECURSIVE chain(id, parent, depth) AS (
+            SELECT id, parent, depth FROM nodes WHERE id = ?
             UNION ALL
-            SELECT n.id, n.parent, n.depth, n.content FROM nodes n JOIN chain c ON n.id = c.parent
+            SELECT n.id, n.parent, n.depth FROM nodes n JOIN chain c ON n.id = c.parent
         )
-        SELECT content FROM chain ORDER BY depth
+        SELECT id FROM chain ORDER BY depth
         """,
         [node],
     ).fetchall()
-    return [json.loads(r[0]) for r in rows]
+    order = [r[0] for r in ids]
+    rows = dict(
+        con.execute(
+            "SELECT id, content FROM nodes WHERE id IN (SELECT unnest(?::VARCHAR[]))", [order]
+        ).fetchall()
+    )
+    return [json.loads(rows[i]) for i in order]
