@@ -146,6 +146,7 @@ class _Flow:
         self.capture = capture
         self.remaining: int | None = None  # body bytes still to come, when a length was given
         self.end: EndMarker | None = None  # for a stream: finds its end event
+        self.note: str | None = None  # the error a complete record carries, if any
         self.recorded = False
 
 
@@ -195,7 +196,8 @@ class RecordingAddon:
             query=query,
             upstream=_origin(request.scheme, request.host, request.port),
             request_headers=_headers(request.headers),
-            extra=dict(MITM),
+            # A WebSocket upgrade is recorded only when refused (or unreachable): as the relay's.
+            extra={"transport": "websocket", **MITM} if _upgrade(flow) else dict(MITM),
         )
         self._live[flow.id] = _Flow(capture)
 
@@ -217,6 +219,8 @@ class RecordingAddon:
         live.remaining = int(length) if length.isdigit() else None
         if "text/event-stream" in response.headers.get("content-type", "").lower():
             live.end = EndMarker(wire.detect(capture.path))
+        if _upgrade(flow) and response.status_code != 101:
+            live.note = f"the upstream refused the WebSocket upgrade with {response.status_code}"
         bodyless = flow.request.method == "HEAD" or response.status_code in (204, 304)
         if (bodyless or live.remaining == 0) and response.status_code != 101:
             self._persist(live, "complete", None)  # before the headers go on: they are all
@@ -238,7 +242,6 @@ class RecordingAddon:
         if live is None:
             return
         capture = live.capture
-        upgrade = flow.request.headers.get("upgrade", "").lower() == "websocket"
         if flow.websocket is not None:  # the upgrade was accepted: turns are recorded instead
             del self._live[flow.id]
             fmt = wire.detect(capture.path)
@@ -251,8 +254,9 @@ class RecordingAddon:
             capture.status = flow.response.status_code
             capture.response_headers = _headers(flow.response.headers)
             capture.received(flow.response.raw_content or b"")
-        refused = f"the upstream refused the WebSocket upgrade with {capture.status}"
-        self._finish(flow, "complete", refused if upgrade else None)
+            if _upgrade(flow) and capture.status != 101:
+                live.note = f"the upstream refused the WebSocket upgrade with {capture.status}"
+        self._finish(flow, "complete", None)
 
     def error(self, flow: http.HTTPFlow) -> None:
         live = self._live.get(flow.id)
@@ -286,7 +290,7 @@ class RecordingAddon:
 
     def _persist(self, live: _Flow, outcome: str, error: str | None) -> None:
         live.recorded = True
-        live.capture.end(outcome, error)
+        live.capture.end(outcome, live.note if outcome == "complete" else error)
         self._write(live.capture)
 
     def _write(self, capture: Capture) -> None:
@@ -312,8 +316,8 @@ class RecordingAddon:
                 self._end_turn(socket, "incomplete", "a new turn started before this one ended")
             socket.start_turn(message.content)
         elif socket.turn is not None:
-            # Recorded before the event goes on to the client (the hook runs first): the client
-            # never sees a turn end that is not yet queued for the spool.
+            # Written before the event goes on to the client (the hook runs first): the client
+            # never sees a turn end that is not in the spool.
             kind, event = sse_event(message.text)
             socket.turn.received(event)
             if kind in socket.fmt.terminal_events:
@@ -329,6 +333,10 @@ class RecordingAddon:
         assert turn is not None
         turn.end(outcome, error)
         self._write(turn)
+
+
+def _upgrade(flow: http.HTTPFlow) -> bool:
+    return bool(flow.request.headers.get("upgrade", "").lower() == "websocket")
 
 
 def _completes(live: _Flow, chunk: bytes) -> bool:

@@ -326,6 +326,34 @@ def test_websocket_turns_are_recorded_as_the_reverse_proxy_records_them(
     assert fake.frames == frames * 2
 
 
+def test_a_refused_websocket_upgrade_is_recorded_as_the_reverse_proxy_records_it(
+    tmp_path: Path, pki: Pki, cli: Cli
+) -> None:
+    fake = FakeResponses(websocket=False)  # answers the upgrade with 405, as the API may
+    upgrade = {
+        "Authorization": f"Bearer {fake.api_key}",
+        "Connection": "Upgrade",
+        "Upgrade": "websocket",
+        "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==",
+        "Sec-WebSocket-Version": "13",
+    }
+    reverse_db, mitm_db = tmp_path / "reverse.duckdb", tmp_path / "mitm.duckdb"
+    with (
+        serving(fake),
+        recording_proxy(reverse_db, ("", fake.url)) as reverse,
+        httpx2.Client(timeout=10) as http,
+    ):
+        assert http.get(f"{reverse.url}/v1/responses", headers=upgrade).status_code == 405
+        reverse.flush()
+    with tls(fake.app(), pki) as url, mitm_proxy(mitm_db, pki) as proxy, through(proxy) as http:
+        assert http.get(f"{url}/v1/responses", headers=upgrade).status_code == 405
+        proxy.flush()
+    (line,) = spooled(mitm_db)
+    assert (line["status"], line["outcome"]) == (405, "complete")
+    assert line["error"] == "the upstream refused the WebSocket upgrade with 405"
+    assert_recorded_alike(cli, reverse_db, mitm_db)
+
+
 def test_credentials_are_never_stored(
     mitm: ThreadedMitm, pki: Pki, db_path: Path, cli: Cli
 ) -> None:
