@@ -49,6 +49,21 @@ class Capture:
     kept: int = 0  # bytes of the response in `chunks`
     dropped: int = 0  # bytes of the response past BODY_LIMIT, passed on but not kept
     limit: int = BODY_LIMIT
+    # What `prepare` worked out ahead of time: the id and the request's stored form.
+    _prepared: tuple[str, list[tuple[str, str]], str, str] | None = field(
+        default=None, init=False, repr=False
+    )
+
+    def prepare(self) -> None:
+        """Work out the request's part of the record now (its id, the redacted headers, path
+        and query), so that less is left to do when the answer ends. The proxy calls it while
+        it waits for the upstream; `to_raw` does it itself when nobody did."""
+        self._prepared = (
+            new_id(self.started),
+            redacted(self.request_headers),
+            redacted_path(self.path),
+            redacted_query(self.query),
+        )
 
     def elapsed_ms(self) -> float:
         return (time.perf_counter() - self.t0) * 1000
@@ -85,7 +100,10 @@ class Capture:
     def to_raw(self) -> RawExchange:
         """The record as stored: credentials in headers, the path and the query string
         replaced, anything shaped like a credential masked, in an error body too."""
-        request_headers = redacted(self.request_headers)
+        if self._prepared is None:
+            self.prepare()
+        assert self._prepared is not None
+        ident, request_headers, path, query = self._prepared
         response_headers = redacted(self.response_headers)
         body = b"".join(self.chunks)
         extra = self.extra
@@ -96,11 +114,11 @@ class Capture:
             if note:
                 extra = {**extra, "error_body": note}
         return RawExchange(
-            id=new_id(self.started),
+            id=ident,
             started_at=self.started,
             method=self.method,
-            path=redacted_path(self.path),
-            query=redacted_query(self.query),
+            path=path,
+            query=query,
             upstream=self.upstream,
             request_headers=request_headers,
             request_body=self.request_body,
