@@ -56,6 +56,7 @@ class Recorder:
         self.failed = 0  # lost: the record could not be built or written
         self._losing = 0  # lost since the last line that was written
         self._dirty = [False, False]  # a segment holds lines not yet fsync'd
+        self._sync_asked = False  # a _SYNC is on its way to the recorder's thread
         self._thread = threading.Thread(target=self._run, name="redline-recorder", daemon=True)
         self._thread.start()
 
@@ -84,7 +85,9 @@ class Recorder:
         if built is None:
             return False
         ok = self._append([built])
-        self._queue.put(_SYNC)
+        if not self._sync_asked:  # one wake-up of the recorder's thread per group commit
+            self._sync_asked = True
+            self._queue.put(_SYNC)
         return ok
 
     def flush(self, timeout: float = 10.0) -> bool:
@@ -187,6 +190,7 @@ class Recorder:
         this one, which nobody writes meanwhile (so the fsync needs no lock, and no write waits
         on it); start a new segment in its place if it is full."""
         with self._lock, self._done:
+            self._sync_asked = False  # a line written from now on asks for the next fsync
             target = self.written
             synced = self._active
             if not self._dirty[synced]:
