@@ -15,12 +15,7 @@ CHECK = "placeholder"
 CASES = load_corpus("placeholder")
 
 # cases the check gets wrong today, each with what it gets wrong
-KNOWN_MISSES: dict[str, str] = {
-    "p19-pass-and-so-on": (
-        "the stub is flagged, on line 10 of the file written (`pass  # and so on ...`); the case's "
-        "`lines: 9` names the `else:` above it, which looks like a miscount in the label"
-    ),
-}
+KNOWN_MISSES: dict[str, str] = {}
 
 
 @pytest.fixture(scope="module")
