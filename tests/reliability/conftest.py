@@ -4,8 +4,10 @@ zygote.py)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -69,6 +71,7 @@ class Zygote:
     """Forks proxy processes on request (see zygote.py)."""
 
     def __init__(self) -> None:
+        self.forked: list[int] = []
         self.proc = subprocess.Popen(
             [sys.executable, str(Path(__file__).with_name("zygote.py"))],
             stdin=subprocess.PIPE,
@@ -87,8 +90,17 @@ class Zygote:
         log = db_path.with_name("proxy.log")
         spec = {"upstream": upstream, "spool": str(config.spool_dir(db_path)), "log": str(log)}
         reply = self._ask({"fork": {**spec, **options}})
+        self.forked.append(reply["pid"])
         assert reply["port"], log.read_text() if log.exists() else "the proxy did not start"
         return Forked(reply["pid"], f"http://127.0.0.1:{reply['port']}", log)
+
+    def kill_all(self) -> None:
+        """End every proxy forked so far that a test left running."""
+        for pid in self.forked:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+                self.wait(pid, 10)
+        self.forked.clear()
 
     def wait(self, pid: int, timeout: float) -> int | None:
         code: int | None = self._ask({"wait": pid, "timeout": timeout})["code"]
@@ -102,7 +114,14 @@ class Zygote:
 
 
 @pytest.fixture(scope="session")
-def zygote() -> Iterator[Zygote]:
+def _zygote_process() -> Iterator[Zygote]:
     z = Zygote()
     yield z
     z.close()
+
+
+@pytest.fixture
+def zygote(_zygote_process: Zygote) -> Iterator[Zygote]:
+    """The zygote; the proxies a test forks end with the test."""
+    yield _zygote_process
+    _zygote_process.kill_all()
