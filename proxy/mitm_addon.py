@@ -163,9 +163,9 @@ class RecordingAddon:
 
     @property
     def in_flight(self) -> int:
-        """Recorded exchanges (WebSocket turns included) not yet handed to the recorder."""
-        open_turns = sum(s.turn is not None for s in self._sockets.values())
-        return sum(not f.recorded for f in self._live.values()) + open_turns
+        """Recorded exchanges under way, WebSocket turns included. An exchange counts until its
+        message has ended, though its record may be written before its last bytes go on."""
+        return len(self._live) + sum(s.turn is not None for s in self._sockets.values())
 
     def recorded(self, host: str, path: str) -> bool:
         path = path.partition("?")[0]
