@@ -7,7 +7,8 @@ Python module comes back), edits it, runs the tests, says what it did, in turn. 
 adds a try/except, half of those swallowing the error. The calls are written to the spool as the
 proxy writes them and ingested into a fresh DuckDB file (timed apart), then `redline scan` runs
 twice in a subprocess. Targets (issue 14): under 30 s the first time on 2 cores, under 2 s the
-second.
+second. BENCH_SESSIONS and BENCH_CALLS change the shape (longer sessions cost more per call: each
+answer is judged with its whole history as context).
 """
 
 from __future__ import annotations
@@ -25,8 +26,8 @@ from typing import Any
 from redline import config
 from redline.transcripts import RawExchange, SpoolWriter, new_id, open_store
 
-SESSIONS = 250
-CALLS = 40
+SESSIONS = int(os.environ.get("BENCH_SESSIONS", 250))
+CALLS = int(os.environ.get("BENCH_CALLS", 40))
 REDLINE = str(Path(sys.executable).with_name("redline"))
 
 REMINDER = (
