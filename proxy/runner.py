@@ -12,6 +12,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from aiohttp import web
 
@@ -19,6 +20,9 @@ from redline.errors import RedlineError
 from redline.proxy.recorder import Recorder
 from redline.proxy.routes import Route
 from redline.proxy.server import MAX_BODY_BYTES, Proxy
+
+if TYPE_CHECKING:
+    from redline.transcripts import BackgroundIngest
 
 log = logging.getLogger("redline.proxy")
 
@@ -39,9 +43,14 @@ class ProxyRunner:
         *,
         drain: float = DEFAULT_DRAIN,
         max_body: int = MAX_BODY_BYTES,
+        ingest_into: Path | None = None,
     ) -> None:
         self.routes, self.spool_dir, self.host, self.port = list(routes), spool_dir, host, port
         self.drain, self.max_body = drain, max_body
+        # With a database, the proxy keeps it current in the background (never on the
+        # request path), so a command finds almost nothing left to ingest.
+        self.ingest_into = ingest_into
+        self.background: BackgroundIngest | None = None
         self.recorder: Recorder | None = None
         self.proxy: Proxy | None = None
         self._runner: web.AppRunner | None = None
@@ -85,6 +94,10 @@ class ProxyRunner:
         server = site._server
         assert server is not None and server.sockets  # type: ignore[attr-defined]
         self.port = server.sockets[0].getsockname()[1]  # type: ignore[attr-defined]
+        if self.ingest_into is not None:
+            from redline.transcripts import BackgroundIngest
+
+            self.background = BackgroundIngest(self.ingest_into).start()
         return self.port
 
     async def stop(self, hurry: asyncio.Event | None = None) -> None:
@@ -112,6 +125,9 @@ class ProxyRunner:
             self._runner = None
         if self.recorder is not None:
             self.recorder.close()
+        if self.background is not None:
+            self.background.stop()
+            self.background = None
 
 
 def _return_freed_memory() -> None:

@@ -70,6 +70,7 @@ from redline.transcripts.wire import Reassembly, WireFormat
 
 if TYPE_CHECKING:
     from redline.transcripts.store import (
+        BackgroundIngest,
         Call,
         CallOutput,
         CallSummary,
@@ -90,6 +91,7 @@ if TYPE_CHECKING:
 
 _STORE_NAMES = frozenset(
     {
+        "BackgroundIngest",
         "Call",
         "CallOutput",
         "CallSummary",
@@ -121,6 +123,7 @@ def __getattr__(name: str) -> Any:
 __all__ = [
     "JSON",
     "TASK_FILE_VERSION",
+    "BackgroundIngest",
     "Call",
     "CallOutput",
     "CallSummary",

@@ -85,7 +85,9 @@ def proxy(
 
     routes = parse_routes(upstream, route)
     db_path = config.db_path(db)
-    runner = ProxyRunner(routes, config.spool_dir(db_path), host, port, drain=drain)
+    runner = ProxyRunner(
+        routes, config.spool_dir(db_path), host, port, drain=drain, ingest_into=db_path
+    )
 
     def ready(bound: int) -> None:
         base = f"http://{host}:{bound}"

@@ -30,6 +30,7 @@ class BackgroundIngest:
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="redline-ingest", daemon=True)
+        self._seen: tuple[tuple[str, int], ...] | None = None  # the spool at the last round
         self.rounds = 0
         self.ingested = 0
 
@@ -66,8 +67,18 @@ class BackgroundIngest:
                 delay = min(max(delay * 2, 1.0), self.max_backoff)
 
     def round(self) -> int:
-        """One ingest, now; returns how many exchanges it stored."""
+        """One ingest, now (nothing when the spool has not changed since the last one);
+        returns how many exchanges it stored."""
+        from redline import config
         from redline.transcripts.store import open_store
+
+        spool = config.spool_dir(self.db)
+        try:
+            seen = tuple(sorted((p.name, p.stat().st_size) for p in spool.glob("*.jsonl")))
+        except OSError:  # a segment deleted while looked at: read it all again
+            seen = None
+        if seen is not None and seen == self._seen:
+            return 0
 
         identity = self._db_identity()
         if identity != self._identity:  # a new or rebuilt database: its nodes are not ours
@@ -76,6 +87,7 @@ class BackgroundIngest:
         t0 = time.perf_counter()
         with open_store(self.db, ingest=False, wait=0.5) as store:
             report = store.ingest(prefixes=self.prefixes)
+        self._seen = seen
         self.rounds += 1
         self.ingested += report.ingested
         for problem in report.problems:
