@@ -305,7 +305,9 @@ def scan(
 ) -> ScanResult:
     """Run `checks` over every recorded answer `selection` picks; `plugins`: the plugin files
     the checks came from (worker processes load them too); `jobs`: worker processes (0: one
-    per core, 1: judge in this process); `progress(done, total)` as answers are judged."""
+    per core, 1: judge in this process); `progress(done, total)` as answers are judged.
+    Workers are started with `spawn`, which imports the calling script again: a script that
+    scans with workers needs the usual `if __name__ == "__main__":` guard."""
     if not checks:
         raise RedlineError("give at least one check to scan with")
     calls = selection.calls(store)
