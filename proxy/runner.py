@@ -22,7 +22,7 @@ from redline.proxy.routes import Route
 from redline.proxy.server import MAX_BODY_BYTES, Proxy
 
 if TYPE_CHECKING:
-    from redline.transcripts import BackgroundIngest
+    from redline.transcripts import IngestProcess
 
 log = logging.getLogger("redline.proxy")
 
@@ -50,7 +50,7 @@ class ProxyRunner:
         # With a database, the proxy keeps it current in the background (never on the
         # request path), so a command finds almost nothing left to ingest.
         self.ingest_into = ingest_into
-        self.background: BackgroundIngest | None = None
+        self.background: IngestProcess | None = None
         self.recorder: Recorder | None = None
         self.proxy: Proxy | None = None
         self._runner: web.AppRunner | None = None
@@ -95,9 +95,9 @@ class ProxyRunner:
         assert server is not None and server.sockets  # type: ignore[attr-defined]
         self.port = server.sockets[0].getsockname()[1]  # type: ignore[attr-defined]
         if self.ingest_into is not None:
-            from redline.transcripts import BackgroundIngest
+            from redline.transcripts import IngestProcess
 
-            self.background = BackgroundIngest(self.ingest_into).start()
+            self.background = IngestProcess(self.ingest_into).start()
         return self.port
 
     async def stop(self, hurry: asyncio.Event | None = None) -> None:

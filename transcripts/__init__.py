@@ -76,6 +76,7 @@ if TYPE_CHECKING:
         CallSummary,
         ConversationSummary,
         FollowUp,
+        IngestProcess,
         IngestReport,
         OutputRows,
         RunStore,
@@ -92,6 +93,7 @@ if TYPE_CHECKING:
 _STORE_NAMES = frozenset(
     {
         "BackgroundIngest",
+        "IngestProcess",
         "Call",
         "CallOutput",
         "CallSummary",
@@ -131,6 +133,7 @@ __all__ = [
     "FollowUp",
     "Headers",
     "Image",
+    "IngestProcess",
     "IngestReport",
     "Message",
     "NotFound",

@@ -14,7 +14,7 @@ from redline.errors import StoreUnavailable
 from redline.transcripts import wire as wires
 from redline.transcripts.model import Request, message_from_dict
 from redline.transcripts.store import queries, tasks
-from redline.transcripts.store.background import BackgroundIngest
+from redline.transcripts.store.background import BackgroundIngest, IngestProcess
 from redline.transcripts.store.browse import Browse
 from redline.transcripts.store.db import LOCK_WAIT_SECONDS, connect, looks_like_duckdb, set_aside
 from redline.transcripts.store.ingest import IngestReport, Progress, ingest_spool
@@ -174,6 +174,7 @@ __all__ = [
     "CallSummary",
     "ConversationSummary",
     "FollowUp",
+    "IngestProcess",
     "IngestReport",
     "OutputRows",
     "RunStore",

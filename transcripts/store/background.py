@@ -11,6 +11,9 @@ proxy: a failure is logged and retried.
 from __future__ import annotations
 
 import logging
+import signal
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -102,3 +105,55 @@ class BackgroundIngest:
         except OSError:
             return None
         return stat.st_ino, stat.st_dev
+
+
+class IngestProcess:
+    """A `BackgroundIngest` in a child process of its own: its parsing never competes with the
+    proxy's event loop for the interpreter (the proxy's latency stays its own), and it ends
+    when the proxy does, however the proxy ends (it watches its stdin, which the parent holds)."""
+
+    def __init__(self, db: Path, *, interval: float = 2.0) -> None:
+        self.db, self.interval = db, interval
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> IngestProcess:
+        self._proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "redline.transcripts.store.background",
+                str(self.db),
+                str(self.interval),
+            ],
+            stdin=subprocess.PIPE,
+        )
+        return self
+
+    def stop(self, timeout: float = 10.0) -> None:
+        proc, self._proc = self._proc, None
+        if proc is None:
+            return
+        assert proc.stdin is not None
+        proc.stdin.close()  # the child's cue: finish the round under way, then exit
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def _child(db: Path, interval: float) -> None:
+    """The child's life: ingest until stdin closes (the parent stopped or died)."""
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("redline ingest: %(levelname)s: %(message)s"))
+    logging.getLogger("redline").addHandler(handler)
+    logging.getLogger("redline").setLevel(logging.WARNING)
+    # Ctrl-C in the proxy's terminal reaches this process too; the proxy decides when to stop.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    background = BackgroundIngest(db, interval=interval).start()
+    sys.stdin.buffer.read()  # returns at EOF
+    background.stop()
+
+
+if __name__ == "__main__":
+    _child(Path(sys.argv[1]), float(sys.argv[2]))
