@@ -56,8 +56,9 @@ lint: install
 	@for p in transcripts proxy analyzers replay; do ln -s ../../$$p $(TYPECHECK)/redline/$$p; done
 	cd $(TYPECHECK) && ../$(BIN)/mypy redline
 
+# Every benchmark; figures printed and written to bench/results.json with the machine's facts.
 bench: install
-	@for f in bench/bench_*.py; do echo "== $$f"; $(BIN)/python $$f || exit 1; done
+	$(BIN)/python bench/run.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache $(TYPECHECK)
