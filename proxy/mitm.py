@@ -47,6 +47,7 @@ from redline.proxy.mitm_addon import DEFAULT_PATTERNS, ApiPattern, RecordingAddo
 from redline.proxy.mitm_ca import CaFiles, ensure_ca, upstream_trust_bundle
 from redline.proxy.recorder import Recorder
 from redline.proxy.runner import _log_to_stderr
+from redline.transcripts import BackgroundIngest
 
 with warnings.catch_warnings():
     warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"ldap3(\.|$)")
@@ -77,9 +78,14 @@ class MitmRunner:
         confdir: Path | None = None,
         on_log: OnLog | None = None,
         drain: float = 30.0,
+        ingest_into: Path | None = None,
     ) -> None:
         self.spool_dir, self.host, self.port = spool_dir, host, port
         self.drain_seconds = drain
+        # With a database, it is kept current in the background while the proxy runs, as in
+        # reverse mode (never on the request path).
+        self.ingest_into = ingest_into
+        self.background: BackgroundIngest | None = None
         self.patterns = tuple(patterns)
         self.ca: CaFiles = ensure_ca(confdir)
         self.upstream_bundle = (
@@ -120,6 +126,9 @@ class MitmRunner:
                     await self._run(loop, on_ready)
             finally:
                 self.recorder.close()
+                if self.background is not None:
+                    self.background.stop()
+                    self.background = None
         finally:
             _ONE_MASTER.release()
         if self._startup_error is not None:
@@ -214,6 +223,8 @@ class MitmRunner:
             return
         assert port is not None
         self.port = port
+        if self.ingest_into is not None:
+            self.background = BackgroundIngest(self.ingest_into).start()
         if self._on_ready is not None:
             self._on_ready(port)
 

@@ -566,6 +566,17 @@ def test_start_and_stop_repeatedly_in_one_process(db_path: Path, pki: Pki) -> No
             socket.create_connection(("127.0.0.1", port), timeout=2).close()
 
 
+def test_with_a_database_the_store_is_kept_current_in_the_background(
+    pki: Pki, db_path: Path
+) -> None:
+    """As in reverse mode (tests/test_proxy_background_ingest.py has the ingest itself)."""
+    with mitm_proxy(db_path, pki, ingest_into=db_path) as proxy:
+        assert proxy.runner.background is not None
+        assert "redline-ingest" in {t.name for t in threading.enumerate()}
+    assert proxy.runner.background is None
+    assert "redline-ingest" not in {t.name for t in threading.enumerate()}
+
+
 def test_one_mitm_proxy_runs_in_a_process_at_a_time(mitm: ThreadedMitm, tmp_path: Path) -> None:
     second = MitmRunner(tmp_path / "spool")
     with pytest.raises(RedlineError, match="a mitm proxy is running in this process already"):

@@ -162,6 +162,7 @@ def _mitm(
         upstream_ca=upstream_ca,
         on_log=on_log,
         drain=drain,
+        ingest_into=db_path,
     )
     ca = runner.ca
 
