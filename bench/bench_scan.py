@@ -204,8 +204,10 @@ def main() -> None:
             f"{sent / 1e6:,.0f} MB of requests; ingest {ingest:.1f} s (not part of the scan)"
         )
         print(f"cores: {os.cpu_count()}")
+        figures: dict[str, Any] = {"calls": len(exchanges), "sessions": SESSIONS}
         for label in ("first scan", "second scan"):
             elapsed, out = timed_scan(db)
+            figures[label.replace(" ", "_") + "_s"] = round(elapsed, 2)
             print(
                 f"{label:<12} {elapsed:6.2f} s  scanned {out['scanned']:,}  judged {out['judged']:,}"
                 f"  from the cache {out['cached']:,}  calls with findings {len(out['calls']):,}"
@@ -216,6 +218,8 @@ def main() -> None:
             f"{'one process':<12} {elapsed:6.2f} s  judged {out['judged']:,} "
             "(a changed option judged again in the redline process, --jobs 1)"
         )
+        figures["one_process_s"] = round(elapsed, 2)
+        print("RESULT " + json.dumps({"scan": figures}))
 
 
 if __name__ == "__main__":
