@@ -8,17 +8,16 @@
     tasks         Task: a transcript, its known-bad output and the checks that catch it; task files
     store         open_store() -> Store: ingest the spool, read calls, conversations and tasks
 
-Other parts import from here only. The store (and DuckDB with it) is loaded on first use, so a
-command that never opens the database does not pay for importing it.
+Other parts import from here only. Everything but the model is loaded on first use, so a
+command pays only for what it touches (the store brings DuckDB).
 """
 
 from __future__ import annotations
 
+import importlib
 from typing import TYPE_CHECKING, Any
 
 from redline.errors import NotFound, RedlineError, StoreLocked, TaskExists
-from redline.transcripts import wire
-from redline.transcripts.exchange import Headers, RawExchange, header, new_id
 from redline.transcripts.model import (
     JSON,
     Image,
@@ -46,29 +45,13 @@ from redline.transcripts.model import (
     response_to_dict,
     usage_to_dict,
 )
-from redline.transcripts.parse import ParsedExchange, parse_exchange
-from redline.transcripts.spool import SpoolWriter, to_line
-from redline.transcripts.sse import SSEEvent, parse_sse
-from redline.transcripts.tasks import (
-    TASK_FILE_VERSION,
-    Provenance,
-    Task,
-    TaskFileError,
-    TaskOutput,
-    check_name,
-    drop_last,
-    dumps_task_file,
-    example_files,
-    only_tool_call,
-    read_task_file,
-    suggest_name,
-    task_from_file,
-    task_hash,
-    task_to_file,
-)
-from redline.transcripts.wire import Reassembly, WireFormat
 
 if TYPE_CHECKING:
+    from redline.transcripts import wire
+    from redline.transcripts.exchange import Headers, RawExchange, header, new_id
+    from redline.transcripts.parse import ParsedExchange, parse_exchange
+    from redline.transcripts.spool import SpoolWriter, to_line
+    from redline.transcripts.sse import SSEEvent, parse_sse
     from redline.transcripts.store import (
         BackgroundIngest,
         Call,
@@ -89,37 +72,86 @@ if TYPE_CHECKING:
         rebuild,
         rebuild_outputs,
     )
+    from redline.transcripts.tasks import (
+        TASK_FILE_VERSION,
+        Provenance,
+        Task,
+        TaskFileError,
+        TaskOutput,
+        check_name,
+        drop_last,
+        dumps_task_file,
+        example_files,
+        only_tool_call,
+        read_task_file,
+        suggest_name,
+        task_from_file,
+        task_hash,
+        task_to_file,
+    )
+    from redline.transcripts.wire import Reassembly, WireFormat
 
-_STORE_NAMES = frozenset(
-    {
-        "BackgroundIngest",
-        "IngestProcess",
-        "Call",
-        "CallOutput",
-        "CallSummary",
-        "ConversationSummary",
-        "FollowUp",
-        "IngestReport",
-        "OutputRows",
-        "RunStore",
-        "RunSummary",
-        "ScanCall",
-        "ScanStore",
-        "Store",
-        "TaskSummary",
-        "open_store",
-        "rebuild",
-        "rebuild_outputs",
-    }
-)
+# Where each name lives, loaded on first use: a command imports only what it touches (the store
+# brings DuckDB; the wire formats and task files are most of the rest).
+_LAZY: dict[str, str] = {
+    **dict.fromkeys(("Headers", "RawExchange", "header", "new_id"), "exchange"),
+    **dict.fromkeys(("ParsedExchange", "parse_exchange"), "parse"),
+    **dict.fromkeys(("SpoolWriter", "to_line"), "spool"),
+    **dict.fromkeys(("SSEEvent", "parse_sse"), "sse"),
+    **dict.fromkeys(("Reassembly", "WireFormat"), "wire"),
+    **dict.fromkeys(
+        (
+            "TASK_FILE_VERSION",
+            "Provenance",
+            "Task",
+            "TaskFileError",
+            "TaskOutput",
+            "check_name",
+            "drop_last",
+            "dumps_task_file",
+            "example_files",
+            "only_tool_call",
+            "read_task_file",
+            "suggest_name",
+            "task_from_file",
+            "task_hash",
+            "task_to_file",
+        ),
+        "tasks",
+    ),
+    **dict.fromkeys(
+        (
+            "BackgroundIngest",
+            "Call",
+            "CallOutput",
+            "CallSummary",
+            "ConversationSummary",
+            "FollowUp",
+            "IngestProcess",
+            "IngestReport",
+            "OutputRows",
+            "RunStore",
+            "RunSummary",
+            "ScanCall",
+            "ScanStore",
+            "Store",
+            "TaskSummary",
+            "open_store",
+            "rebuild",
+            "rebuild_outputs",
+        ),
+        "store",
+    ),
+}
 
 
 def __getattr__(name: str) -> Any:
-    if name in _STORE_NAMES:
-        from redline.transcripts import store
-
-        return getattr(store, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    if name == "wire":
+        return importlib.import_module("redline.transcripts.wire")
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"redline.transcripts.{module}"), name)
 
 
 __all__ = [

@@ -2,37 +2,59 @@
 
 from __future__ import annotations
 
+import importlib
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 
 from redline import config
 from redline.errors import StoreUnavailable
-from redline.transcripts import wire as wires
 from redline.transcripts.model import Request, message_from_dict
-from redline.transcripts.store import queries, tasks
-from redline.transcripts.store.background import BackgroundIngest, IngestProcess
-from redline.transcripts.store.browse import Browse
+from redline.transcripts.store import queries
 from redline.transcripts.store.db import LOCK_WAIT_SECONDS, connect, looks_like_duckdb, set_aside
-from redline.transcripts.store.ingest import IngestReport, Progress, ingest_spool
 from redline.transcripts.store.migrations import migrate
-from redline.transcripts.store.prefixes import PrefixCache
 from redline.transcripts.store.queries import Call, CallSummary, ConversationSummary
-from redline.transcripts.store.runs import RunStore, RunSummary
-from redline.transcripts.store.scan import (
-    CallOutput,
-    FollowUp,
-    OutputRows,
-    ScanCall,
-    ScanStore,
-    rebuild_outputs,
-)
-from redline.transcripts.store.tasks import TaskSummary
-from redline.transcripts.store.tree import messages_up_to
-from redline.transcripts.tasks import Task
+from redline.transcripts.store.report import IngestReport, Progress
+
+# The rest is imported where it is used: `redline ls` opens the store and reads, and needs
+# neither ingest's parsers (when the spool holds nothing new) nor tasks, runs, scans or browse.
+if TYPE_CHECKING:
+    from redline.transcripts.store.background import BackgroundIngest, IngestProcess
+    from redline.transcripts.store.browse import Browse
+    from redline.transcripts.store.prefixes import PrefixCache
+    from redline.transcripts.store.runs import RunStore, RunSummary
+    from redline.transcripts.store.scan import (
+        CallOutput,
+        FollowUp,
+        OutputRows,
+        ScanCall,
+        ScanStore,
+        rebuild_outputs,
+    )
+    from redline.transcripts.store.tasks import TaskSummary
+    from redline.transcripts.tasks import Task
+
+_LAZY = {
+    **dict.fromkeys(("BackgroundIngest", "IngestProcess"), "background"),
+    **dict.fromkeys(("RunStore", "RunSummary"), "runs"),
+    **dict.fromkeys(
+        ("CallOutput", "FollowUp", "OutputRows", "ScanCall", "ScanStore", "rebuild_outputs"),
+        "scan",
+    ),
+    "TaskSummary": "tasks",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"redline.transcripts.store.{module}"), name)
+
 
 log = logging.getLogger("redline.store")
 
@@ -60,9 +82,15 @@ class Store:
         """Read what the proxy spooled into the store. `progress` defaults to
         `config.ingest_progress`, which a front end may set (the CLI draws a bar on a
         terminal)."""
+        spool = config.spool_dir(self.path)
+        if not _pending(self.con, spool):
+            self.last_ingest = IngestReport()
+            return self.last_ingest
+        from redline.transcripts.store.ingest import ingest_spool
+
         self.last_ingest = ingest_spool(
             self.con,
-            config.spool_dir(self.path),
+            spool,
             prefixes=prefixes,
             progress=progress if progress is not None else config.ingest_progress,
         )
@@ -83,10 +111,13 @@ class Store:
     def transcript(self, call: Call) -> Request | None:
         """The call's request standing on its own: a call that continued a conversation held
         by the server (and so sent only its newest messages) gets that conversation back."""
+        from redline.transcripts import wire
+        from redline.transcripts.store.tree import messages_up_to
+
         request = call.request
         if request is None or call.summary.wire is None:
             return request
-        fmt = wires.get(call.summary.wire)
+        fmt = wire.get(call.summary.wire)
         if fmt.continues(request) is None:
             return request
         row = self.con.execute(
@@ -99,38 +130,75 @@ class Store:
     @property
     def runs(self) -> RunStore:
         """Replay runs: their samples (the replay cache too) and verdicts."""
+        from redline.transcripts.store.runs import RunStore
+
         return RunStore(self.con)
 
     @property
     def browse(self) -> Browse:
         """Pages of conversations (filters, search) and timelines, for the web view."""
+        from redline.transcripts.store.browse import Browse
+
         return Browse(self.con)
 
     @property
     def scans(self) -> ScanStore:
         """`redline scan`: recorded answers in bulk, the verdict cache, what followed a call."""
+        from redline.transcripts.store.scan import ScanStore
+
         return ScanStore(self.con)
 
     def save_task(self, task: Task) -> None:
         """Store a new task (TaskExists when one of its name, with other content, is stored)."""
+        from redline.transcripts.store import tasks
+
         tasks.save_tasks(self.con, [task])
 
     def save_tasks(self, many: list[Task], *, replace_existing: bool = False) -> tuple[int, int]:
         """Store tasks all at once or not at all; returns (stored, already there unchanged)."""
+        from redline.transcripts.store import tasks
+
         return tasks.save_tasks(self.con, many, replace_existing=replace_existing)
 
     def task(self, name: str) -> Task:
         """A task by name (or a unique prefix of one)."""
+        from redline.transcripts.store import tasks
+
         return tasks.load_task(self.con, name)
 
     def tasks(self) -> list[TaskSummary]:
+        from redline.transcripts.store import tasks
+
         return tasks.list_tasks(self.con)
 
     def task_names(self) -> set[str]:
+        from redline.transcripts.store import tasks
+
         return tasks.task_names(self.con)
 
     def delete_task(self, name: str) -> None:
+        from redline.transcripts.store import tasks
+
         tasks.delete_task(self.con, name)
+
+
+def _pending(con: duckdb.DuckDBPyConnection, spool: Path) -> bool:
+    """Whether ingest has anything to do: a segment with unread bytes, or one whose writer is
+    gone (read to its end, it is deleted). Cheap: no parser is loaded to find out."""
+    found = sorted(spool.glob("*.jsonl")) if spool.is_dir() else []
+    if not found:
+        return False
+    from redline.transcripts.spool import segment_is_live
+
+    offsets = dict(con.execute("SELECT segment, byte_offset FROM spool_progress").fetchall())
+    for path in found:
+        try:
+            size = path.stat().st_size
+        except FileNotFoundError:
+            continue
+        if size > int(offsets.get(path.name, 0)) or not segment_is_live(path):
+            return True
+    return False
 
 
 @contextmanager

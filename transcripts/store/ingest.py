@@ -12,7 +12,7 @@ each table is written with one bulk statement.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -26,6 +26,7 @@ from redline.transcripts.parse import ParsedExchange, Skip, parse_exchange
 from redline.transcripts.spool import SpoolLine, read_from, segment_is_live, segments
 from redline.transcripts.store import bulk
 from redline.transcripts.store.prefixes import PrefixCache, Reuse
+from redline.transcripts.store.report import IngestReport, Progress
 from redline.transcripts.store.rows import Placement, exchange_row
 from redline.transcripts.store.threading import Answer, Threader
 from redline.transcripts.store.tree import DedupWriter, IndexedDecoration, Node, chain
@@ -36,17 +37,6 @@ BATCH = 500
 # What DuckDB raises for a value it cannot store (a lone surrogate in a string...): a problem of
 # one exchange's data, isolated and stored raw. Anything else (a full disk) stops ingest.
 _DATA_ERRORS = (duckdb.InvalidInputException, duckdb.ConversionException)
-
-
-@dataclass
-class IngestReport:
-    ingested: int = 0
-    skipped: int = 0  # already in the store
-    problems: list[str] = field(default_factory=list)
-
-
-# Called as (bytes done, bytes pending) while a backlog is ingested; `None`: silent.
-Progress = Callable[[int, int], None]
 
 
 def ingest_spool(

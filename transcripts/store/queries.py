@@ -14,7 +14,6 @@ from typing import Any
 import duckdb
 
 from redline.errors import NotFound
-from redline.transcripts import wire as wires
 from redline.transcripts.model import (
     Request,
     Response,
@@ -24,8 +23,6 @@ from redline.transcripts.model import (
     response_to_dict,
     usage_to_dict,
 )
-from redline.transcripts.store.decorations import restore
-from redline.transcripts.store.tree import messages_up_to
 
 
 @dataclass(frozen=True, slots=True)
@@ -223,6 +220,11 @@ def _blob(con: duckdb.DuckDBPyConnection, digest: str | None) -> Any:
 def _rebuild_request(con: duckdb.DuckDBPyConnection, row: dict[str, Any]) -> Request | None:
     """Messages come from the tree; tools and system from their blobs; the rest from the
     stored request minus its history. The wire format puts the body back together."""
+    # Imported here: listing calls needs none of this, and `redline ls` should start fast.
+    from redline.transcripts import wire as wires
+    from redline.transcripts.store.decorations import restore
+    from redline.transcripts.store.tree import messages_up_to
+
     if row["wire"] is None or row["request_meta"] is None:
         return None
     fmt = wires.get(row["wire"])
