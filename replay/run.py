@@ -14,6 +14,7 @@ import hashlib
 import json
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -158,27 +159,54 @@ def losses(tasks: Sequence[Task], models: Sequence[ModelSpec]) -> list[dict[str,
 class _Writer:
     """Buffers finished samples and writes them in batches (one transaction each), through a
     connection opened for that batch only: a replay waits on the network for minutes, and the
-    proxy's ingest and every other command need the database meanwhile."""
+    proxy's ingest and every other command need the database meanwhile. A batch is written on
+    a thread of its own, one at a time and in order, so sending and judging go on while the
+    database is opened and written (DuckDB lets go of the interpreter while it works)."""
 
     def __init__(self, db: Path) -> None:
         self.db = db
         self.samples: list[dict[str, Any]] = []
         self.verdicts: list[dict[str, Any]] = []
         self.last = time.monotonic()
+        self.thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="redline-replay-writer")
+        self.writing: Future[None] | None = None
 
     def add(self, sample: dict[str, Any], verdict: dict[str, Any] | None) -> None:
         self.samples.append(sample)
         if verdict is not None:
             self.verdicts.append(verdict)
         if len(self.samples) >= _FLUSH_SAMPLES or time.monotonic() - self.last > _FLUSH_SECONDS:
-            self.flush()
+            self._hand_over()
 
-    def flush(self) -> None:
+    def _hand_over(self) -> None:
+        if self.writing is not None:
+            if not self.writing.done():
+                return  # the batch grows until the thread is free
+            self.writing.result()  # a failed write stops the replay, as it would in line
         if self.samples:
-            with open_store(self.db, ingest=False) as store:
-                store.runs.add_samples(self.samples, self.verdicts)
+            self.writing = self.thread.submit(self._write, self.samples, self.verdicts)
             self.samples, self.verdicts = [], []
         self.last = time.monotonic()
+
+    def _write(self, samples: list[dict[str, Any]], verdicts: list[dict[str, Any]]) -> None:
+        with open_store(self.db, ingest=False) as store:
+            store.runs.add_samples(samples, verdicts)
+
+    def flush(self) -> None:
+        """Write everything added so far, and wait until it is written."""
+        if self.writing is not None:
+            self.writing.result()
+            self.writing = None
+        if self.samples:
+            self._write(self.samples, self.verdicts)
+            self.samples, self.verdicts = [], []
+        self.last = time.monotonic()
+
+    def close(self) -> None:
+        try:
+            self.flush()
+        finally:
+            self.thread.shutdown(wait=True)
 
 
 def judge(
@@ -369,7 +397,7 @@ def replay(
         asyncio.run(_run_all(jobs, run_id, settings.policy, cache, checks, writer, progress))
         status = "finished"
     finally:
-        writer.flush()
+        writer.close()
         with open_store(db, ingest=False) as store:
             store.runs.finish(run_id, status)
     return run_id
