@@ -86,9 +86,9 @@ def parse_exchange(
     """Read `x`. With `unparsed_because`, the bodies are decoded but not parsed, and that reason
     is the parse problem (for an exchange whose parsed form could not be stored). With `skip`,
     the leading history items it names are not parsed: `request.messages` holds only the rest,
-    `skipped` says how many items were left out, and `title` is None when any were (an agent
-    re-sends its history on every call; ingest knows that prefix already): the title is then
-    the first in the messages that were read."""
+    `skipped` says how many items were left out (an agent re-sends its history on every call;
+    ingest knows that prefix already), and `title` is the first among the messages that were
+    read (ingest keeps the known prefix's title when it has one)."""
     detected = wires.detect(x.path)
     fmt = None if unparsed_because else detected
     problems: list[str] = []
