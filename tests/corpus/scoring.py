@@ -1,10 +1,10 @@
-"""What the corpus test modules share: judging a case with a check, the per-case test's
+"""What the corpus tests (tests/test_analyzers_corpora.py) use: judging a case with a check, the per-case test's
 parameters (known misses marked as strict expected failures), and the precision/recall line
 pytest prints in its terminal summary.
 
 A *known miss* is a case whose label the check does not (yet) agree with. Its label stays what
 the rules say; the case is marked `xfail(strict=True)`, so it fails the suite the day the check
-gets it right and the name must leave `KNOWN_MISSES`. The printed scores count every case, known
+gets it right and the name must leave the corpus's `known_misses`. The printed scores count every case, known
 misses included; the assertion that the scores are 1.0 leaves the known misses out.
 """
 
@@ -52,16 +52,17 @@ def check_case(check: str, case: Case) -> None:
         assert got.lines == case.lines, f"{case.name}: findings on lines {list(got.lines)}"
 
 
-def case_params(cases: Iterable[Case], known_misses: Mapping[str, str]) -> list[object]:
-    """One pytest param per case, the known misses (name -> what the check gets wrong) marked
-    as strict expected failures."""
+def case_params(check: str, cases: Iterable[Case], known_misses: Mapping[str, str]) -> list[object]:
+    """One pytest param `(check, case)` per case, named CHECK/CASE, the known misses (name ->
+    what the check gets wrong) marked as strict expected failures."""
     cases = list(cases)
     unknown = set(known_misses) - {c.name for c in cases}
-    assert not unknown, f"KNOWN_MISSES names no such case: {sorted(unknown)}"
+    assert not unknown, f"{check}: known misses name no such case: {sorted(unknown)}"
     return [
         pytest.param(
+            check,
             case,
-            id=case.name,
+            id=f"{check}/{case.name}",
             marks=[
                 pytest.mark.xfail(
                     strict=True,
