@@ -247,3 +247,16 @@ def test_a_new_format_is_one_class_and_one_registration(monkeypatch: pytest.Monk
     assert p.response is not None and p.response.message.parts == (Text("hello"),)
     assert p.split == wires.SplitBody({}, {})
     assert p.title == "hello"
+
+
+def test_every_public_name_of_the_library_and_its_store_resolves() -> None:
+    """Most names load on first use, from a table kept beside the typed imports: a name listed
+    but not loadable, or a store name the library forgot, fails here rather than in a user's
+    command."""
+    import redline.transcripts as library
+    import redline.transcripts.store as store
+
+    for module in (library, store):
+        for name in module.__all__:
+            assert getattr(module, name) is not None, f"{module.__name__}.{name}"
+    assert set(store.__all__) <= set(library.__all__)
