@@ -25,7 +25,7 @@ package) and redline runs offline, so the index is our own.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -34,7 +34,7 @@ import duckdb
 from redline.errors import NotFound
 from redline.transcripts import wire as wires
 from redline.transcripts.model import part_to_dict, tool_to_dict
-from redline.transcripts.store.queries import records, resolve
+from redline.transcripts.store.queries import record_json, records, resolve
 
 # The agent that made a call: the product token of its User-Agent ("claude-cli/1.0.83 (...)"
 # is claude-cli), in SQL and in Python alike.
@@ -64,10 +64,7 @@ class ConversationRow:
     snippet: str | None = None  # where the search text was found
 
     def to_json(self) -> dict[str, Any]:
-        d = {f.name: getattr(self, f.name) for f in fields(self)}
-        d["started_at"] = self.started_at.isoformat()
-        d["last_at"] = self.last_at.isoformat()
-        return d
+        return record_json(self)
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,11 +100,7 @@ class Latest:
     last_id: str | None
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "calls": self.calls,
-            "last_at": None if self.last_at is None else self.last_at.isoformat(),
-            "last_id": self.last_id,
-        }
+        return record_json(self)
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,9 +133,7 @@ class TimelineCall:
     tools_changed: bool = False
 
     def to_json(self) -> dict[str, Any]:
-        d = {f.name: getattr(self, f.name) for f in fields(self)}
-        d["started_at"] = self.started_at.isoformat()
-        return d
+        return record_json(self)
 
 
 @dataclass(frozen=True, slots=True)

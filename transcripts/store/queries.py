@@ -25,6 +25,15 @@ from redline.transcripts.model import (
 )
 
 
+def record_json(record: Any) -> dict[str, Any]:
+    """A listing record's fields, by name, as its `--json` form has them: times in ISO 8601."""
+    d: dict[str, Any] = {}
+    for f in fields(record):
+        value = getattr(record, f.name)
+        d[f.name] = value.isoformat() if isinstance(value, datetime) else value
+    return d
+
+
 @dataclass(frozen=True, slots=True)
 class ConversationSummary:
     id: str
@@ -40,10 +49,7 @@ class ConversationSummary:
     output_tokens: int | None
 
     def to_json(self) -> dict[str, Any]:
-        d = {f.name: getattr(self, f.name) for f in fields(self)}
-        d["started_at"] = self.started_at.isoformat()
-        d["last_at"] = self.last_at.isoformat()
-        return d
+        return record_json(self)
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,9 +74,7 @@ class CallSummary:
     preview: str | None
 
     def to_json(self) -> dict[str, Any]:
-        d = {f.name: getattr(self, f.name) for f in fields(self)}
-        d["started_at"] = self.started_at.isoformat()
-        return d
+        return record_json(self)
 
 
 @dataclass(frozen=True, slots=True)
