@@ -142,14 +142,8 @@ class Correction:
     flagged: tuple[str, ...]
 
     def to_json(self) -> dict[str, Any]:
-        c = self.call
         return {
-            "id": c.id,
-            "started_at": c.started_at.isoformat(),
-            "model": c.model,
-            "client": c.client,
-            "conversation_id": c.conversation_id,
-            "title": c.title,
+            **self.call.to_json(),
             "flagged": list(self.flagged),
             "score": self.score,
             "signals": [s.to_json() for s in self.signals],

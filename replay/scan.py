@@ -235,14 +235,8 @@ class Hit:
         return f"redline flag {self.call.id} {checks}"
 
     def to_json(self) -> dict[str, Any]:
-        c = self.call
         return {
-            "id": c.id,
-            "started_at": c.started_at.isoformat(),
-            "model": c.model,
-            "client": c.client,
-            "conversation_id": c.conversation_id,
-            "title": c.title,
+            **self.call.to_json(),
             "flagged": list(self.flagged),
             "verdicts": list(self.verdicts),
             "flag": self.flag_command,

@@ -54,6 +54,17 @@ class ScanCall:
     request_node: str | None
     response_node: str | None
 
+    def to_json(self) -> dict[str, Any]:
+        """What `scan --json` says of the call, in a hit and in a correction alike."""
+        return {
+            "id": self.id,
+            "started_at": self.started_at.isoformat(),
+            "model": self.model,
+            "client": self.client,
+            "conversation_id": self.conversation_id,
+            "title": self.title,
+        }
+
 
 @dataclass(frozen=True, slots=True)
 class OutputRows:
