@@ -271,23 +271,7 @@ async def _obtain(
         return
     if hit is not None:
         message = message_from_dict(json.loads(hit["output"]))
-        copied = {
-            k: hit[k]
-            for k in (
-                "http_status",
-                "attempts",
-                "output",
-                "finish_reason",
-                "cut_off",
-                "raw",
-                "input_tokens",
-                "output_tokens",
-                "tokens_estimated",
-                "latency_ms",
-                "cost",
-            )
-        }
-        sample = _row(job, run_id, **copied, from_cache=True)
+        sample = _row(job, run_id, **hit, from_cache=True)
         cut_off = bool(hit["cut_off"])
     else:
         sent = await sender.send(job.model, job.body)

@@ -19,16 +19,8 @@ from redline.errors import NotFound
 from redline.transcripts.store import bulk
 from redline.transcripts.store.queries import records
 
-SAMPLE_COLUMNS = (
-    "run_id",
-    "task",
-    "model",
-    "variant",
-    "sample",
-    "request_key",
-    "created_at",
-    "status",
-    "error",
+# What a sample says of its answer: a later run sending the same request copies these.
+ANSWER_COLUMNS = (
     "http_status",
     "attempts",
     "output",
@@ -40,6 +32,18 @@ SAMPLE_COLUMNS = (
     "tokens_estimated",
     "latency_ms",
     "cost",
+)
+SAMPLE_COLUMNS = (
+    "run_id",
+    "task",
+    "model",
+    "variant",
+    "sample",
+    "request_key",
+    "created_at",
+    "status",
+    "error",
+    *ANSWER_COLUMNS,
     "from_cache",
 )
 VERDICT_COLUMNS = (
@@ -139,20 +143,22 @@ def finish_run(con: duckdb.DuckDBPyConnection, run_id: str, status: str) -> None
 
 
 def cached(con: duckdb.DuckDBPyConnection, keys: Sequence[str]) -> dict[str, dict[str, Any]]:
-    """The latest answered sample for each request key that has one."""
+    """The answer (ANSWER_COLUMNS) of the latest answered sample for each request key that
+    has one."""
     if not keys:
         return {}
     rows = records(
         con.execute(
-            """
-            SELECT * FROM samples WHERE status = 'ok'
+            f"""
+            SELECT request_key, {", ".join(ANSWER_COLUMNS)}
+            FROM samples WHERE status = 'ok'
               AND request_key IN (SELECT unnest(?::VARCHAR[]))
             QUALIFY row_number() OVER (PARTITION BY request_key ORDER BY created_at DESC) = 1
             """,
             [list(keys)],
         )
     )
-    return {r["request_key"]: r for r in rows}
+    return {r.pop("request_key"): r for r in rows}
 
 
 def resolve_run(con: duckdb.DuckDBPyConnection, prefix: str | None) -> str:
