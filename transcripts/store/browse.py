@@ -32,9 +32,9 @@ from typing import Any
 import duckdb
 
 from redline.errors import NotFound
-from redline.transcripts import wire as wires
 from redline.transcripts.model import part_to_dict, tool_to_dict
 from redline.transcripts.store.queries import record_json, records, resolve
+from redline.transcripts.store.shells import blob_digests, blob_texts, request_shell
 
 # The agent that made a call: the product token of its User-Agent ("claude-cli/1.0.83 (...)"
 # is claude-cli), in SQL and in Python alike.
@@ -501,7 +501,7 @@ def timeline(con: duckdb.DuckDBPyConnection, prefix: str) -> Timeline:
         )
     )
     nodes = _nodes(con, conversation.id)
-    blobs = _blobs(con, {h for c in calls for h in (c["tools_hash"], c["system_hash"]) if h})
+    blobs = blob_texts(con, blob_digests(calls))
     seen: set[str] = set()
     previous: list[str] = []
     shown_system: Any = None
@@ -604,18 +604,8 @@ def _path(nodes: dict[str, Node], end: str | None) -> list[str]:
     return out
 
 
-def _blobs(con: duckdb.DuckDBPyConnection, hashes: set[str]) -> dict[str, Any]:
-    if not hashes:
-        return {}
-    rows = con.execute(
-        "SELECT hash, content FROM blobs WHERE hash IN (SELECT unnest(?::VARCHAR[]))",
-        [sorted(hashes)],
-    ).fetchall()
-    return {h: json.loads(content) for h, content in rows}
-
-
 def _system_and_tools(
-    call: dict[str, Any], blobs: dict[str, Any]
+    call: dict[str, Any], blobs: dict[str, str]
 ) -> tuple[list[dict[str, Any]] | None, list[dict[str, Any]] | None]:
     """The call's system prompt and tool list in canonical form: the wire format reads its
     own body, rebuilt from the stored parts."""
@@ -623,16 +613,8 @@ def _system_and_tools(
         return None, None
     if not call["system_hash"] and not call["tools_hash"]:
         return None, None
-    fmt = wires.get(call["wire"])
-    parts: dict[wires.BlobKind, Any] = {}
-    if call["tools_hash"] in blobs:
-        parts["tools"] = blobs[call["tools_hash"]]
-    if call["system_hash"] in blobs:
-        parts["system"] = blobs[call["system_hash"]]
     try:
-        shell = fmt.parse_request(
-            fmt.join_body(wires.SplitBody(json.loads(call["request_meta"]), parts))
-        )
+        shell = request_shell(call, blobs)
     except (ValueError, KeyError, TypeError, AttributeError):
         return None, None
     system = None if shell.system is None else [part_to_dict(p) for p in shell.system]

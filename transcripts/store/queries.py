@@ -210,39 +210,17 @@ def calls(con: duckdb.DuckDBPyConnection, conversation_id: str) -> list[CallSumm
     return [_call_summary(r) for r in records(cursor)]
 
 
-_MISSING = object()
-
-
-def _blob(con: duckdb.DuckDBPyConnection, digest: str | None) -> Any:
-    """A blob's value, or _MISSING when there is none."""
-    if digest is None:
-        return _MISSING
-    row = con.execute("SELECT content FROM blobs WHERE hash = ?", [digest]).fetchone()
-    return _MISSING if row is None else json.loads(row[0])
-
-
 def _rebuild_request(con: duckdb.DuckDBPyConnection, row: dict[str, Any]) -> Request | None:
     """Messages come from the tree; tools and system from their blobs; the rest from the
     stored request minus its history. The wire format puts the body back together."""
     # Imported here: listing calls needs none of this, and `redline ls` should start fast.
-    from redline.transcripts import wire as wires
     from redline.transcripts.store.decorations import restore
+    from redline.transcripts.store.shells import blob_digests, blob_texts, request_shell
     from redline.transcripts.store.tree import messages_up_to
 
     if row["wire"] is None or row["request_meta"] is None:
         return None
-    fmt = wires.get(row["wire"])
-    blobs: dict[wires.BlobKind, Any] = {}
-    columns: tuple[tuple[wires.BlobKind, str], ...] = (
-        ("tools", "tools_hash"),
-        ("system", "system_hash"),
-    )
-    for kind, column in columns:
-        value = _blob(con, row[column])
-        if value is not _MISSING:
-            blobs[kind] = value
-    body = fmt.join_body(wires.SplitBody(json.loads(row["request_meta"]), blobs))
-    shell = fmt.parse_request(body)
+    shell = request_shell(row, blob_texts(con, blob_digests([row])))
     messages = messages_up_to(con, row["request_node"]) if row["request_node"] else []
     # A call that continued a server-held conversation sent only its newest messages.
     messages = messages[len(messages) - (row["messages"] or 0) :]

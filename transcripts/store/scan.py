@@ -21,7 +21,6 @@ from typing import Any
 
 import duckdb
 
-from redline.transcripts import wire as wires
 from redline.transcripts.model import (
     Message,
     Request,
@@ -32,6 +31,7 @@ from redline.transcripts.model import (
 from redline.transcripts.store import bulk
 from redline.transcripts.store.decorations import restore
 from redline.transcripts.store.queries import records, resolve
+from redline.transcripts.store.shells import blob_digests, blob_texts, request_shell
 
 # How many messages past an answer a following call may carry before its user's turn ends.
 FOLLOW_DEPTH = 8
@@ -88,8 +88,7 @@ class OutputRows:
                 while node is not None and node not in nodes and node in self.nodes:
                     nodes[node] = self.nodes[node]
                     node = nodes[node][0]
-            digests = {r[k] for r in rows for k in ("tools_hash", "system_hash") if r[k]}
-            blobs = {d: self.blobs[d] for d in digests if d in self.blobs}
+            blobs = {d: self.blobs[d] for d in blob_digests(rows) if d in self.blobs}
             out.append(OutputRows(rows, nodes, blobs))
         return out
 
@@ -225,15 +224,7 @@ class ScanStore:
                 break
             nodes.update((nid, (parent, content)) for nid, parent, content in found)
             missing = {p for _, p, _ in found if p is not None} - nodes.keys()
-        digests = sorted({r[k] for r in rows for k in ("tools_hash", "system_hash") if r[k]})
-        blobs: dict[str, str] = {}
-        if digests:
-            found = self.con.execute(
-                "SELECT hash, content FROM blobs WHERE hash IN (SELECT unnest(?::VARCHAR[]))",
-                [digests],
-            ).fetchall()
-            blobs = dict(found)
-        return OutputRows(rows, nodes, blobs)
+        return OutputRows(rows, nodes, blob_texts(self.con, blob_digests(rows)))
 
     def answers(self, ids: Sequence[str]) -> dict[str, Response]:
         """The recorded answers of these calls (those that have one)."""
@@ -390,7 +381,7 @@ def rebuild_outputs(batch: OutputRows) -> Iterator[CallOutput]:
             key = (row["wire"], row["request_meta"], row["tools_hash"], row["system_hash"])
             shell = shells.get(key)
             if shell is None:
-                shell = shells[key] = _shell(batch, row)
+                shell = shells[key] = request_shell(row, batch.blobs)
             chain: list[str] = []
             node: str | None = row["request_node"]
             while node is not None:
@@ -411,17 +402,3 @@ def rebuild_outputs(batch: OutputRows) -> Iterator[CallOutput]:
                 ),
             )
         yield CallOutput(row["id"], row["wire"], request, response, row["outcome"] == "incomplete")
-
-
-def _shell(batch: OutputRows, row: dict[str, Any]) -> Request:
-    fmt = wires.get(row["wire"])
-    blobs: dict[wires.BlobKind, Any] = {}
-    columns: tuple[tuple[wires.BlobKind, str], ...] = (
-        ("tools", "tools_hash"),
-        ("system", "system_hash"),
-    )
-    for kind, column in columns:
-        digest = row[column]
-        if digest is not None and digest in batch.blobs:
-            blobs[kind] = json.loads(batch.blobs[digest])
-    return fmt.parse_request(fmt.join_body(wires.SplitBody(json.loads(row["request_meta"]), blobs)))
