@@ -33,6 +33,7 @@ import duckdb
 
 from redline.errors import NotFound
 from redline.transcripts.model import part_to_dict, tool_to_dict
+from redline.transcripts.store.db import transaction
 from redline.transcripts.store.queries import record_json, records, resolve
 from redline.transcripts.store.shells import blob_digests, blob_texts, request_shell
 
@@ -184,17 +185,12 @@ def ensure_index(con: duckdb.DuckDBPyConnection) -> None:
     row = con.execute("SELECT max(version) FROM browse_meta").fetchone()
     if row is not None and row[0] == INDEX_VERSION:
         return
-    con.execute("BEGIN TRANSACTION")
-    try:
+    with transaction(con):
         for name, columns in _TABLES.items():
             con.execute(f"DROP TABLE IF EXISTS {name}")
             con.execute(f"CREATE TABLE {name} ({columns})")
         con.execute("DELETE FROM browse_meta")
         con.execute("INSERT INTO browse_meta VALUES (?)", [INDEX_VERSION])
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
 
 
 def pending(con: duckdb.DuckDBPyConnection) -> int:
@@ -217,68 +213,66 @@ def refresh_index(con: duckdb.DuckDBPyConnection, batch: int | None = None) -> I
     if waiting == 0:
         return IndexState(0, 0)
     limit = "" if batch is None else f"LIMIT {int(batch)}"
-    con.execute("BEGIN TRANSACTION")
     try:
-        con.execute(
-            f"""
-            CREATE OR REPLACE TEMP TABLE browse_fresh AS
-            SELECT e.id, e.conversation_id, e.request_node, e.response_node FROM exchanges e
-            WHERE e.conversation_id IS NOT NULL
-              AND NOT EXISTS (SELECT 1 FROM browse_calls b WHERE b.id = e.id)
-            ORDER BY e.started_at, e.id {limit}
-            """
-        )
-        # Up each new call's chain until a message already known to be in its conversation.
-        con.execute(
-            """
-            CREATE OR REPLACE TEMP TABLE browse_fresh_nodes AS
-            WITH RECURSIVE walk(node, conversation_id) AS (
-                SELECT request_node, conversation_id FROM browse_fresh WHERE request_node IS NOT NULL
-                UNION
-                SELECT response_node, conversation_id FROM browse_fresh
-                WHERE response_node IS NOT NULL
-                UNION
-                SELECT n.parent, w.conversation_id FROM walk w JOIN nodes n ON n.id = w.node
-                WHERE n.parent IS NOT NULL AND NOT EXISTS (
+        with transaction(con):
+            con.execute(
+                f"""
+                CREATE OR REPLACE TEMP TABLE browse_fresh AS
+                SELECT e.id, e.conversation_id, e.request_node, e.response_node FROM exchanges e
+                WHERE e.conversation_id IS NOT NULL
+                  AND NOT EXISTS (SELECT 1 FROM browse_calls b WHERE b.id = e.id)
+                ORDER BY e.started_at, e.id {limit}
+                """
+            )
+            # Up each new call's chain until a message already known to be in its conversation.
+            con.execute(
+                """
+                CREATE OR REPLACE TEMP TABLE browse_fresh_nodes AS
+                WITH RECURSIVE walk(node, conversation_id) AS (
+                    SELECT request_node, conversation_id FROM browse_fresh WHERE request_node IS NOT NULL
+                    UNION
+                    SELECT response_node, conversation_id FROM browse_fresh
+                    WHERE response_node IS NOT NULL
+                    UNION
+                    SELECT n.parent, w.conversation_id FROM walk w JOIN nodes n ON n.id = w.node
+                    WHERE n.parent IS NOT NULL AND NOT EXISTS (
+                        SELECT 1 FROM browse_nodes b
+                        WHERE b.node = n.parent AND b.conversation_id = w.conversation_id)
+                )
+                SELECT DISTINCT node, conversation_id FROM walk w WHERE NOT EXISTS (
                     SELECT 1 FROM browse_nodes b
-                    WHERE b.node = n.parent AND b.conversation_id = w.conversation_id)
+                    WHERE b.node = w.node AND b.conversation_id = w.conversation_id)
+                """
             )
-            SELECT DISTINCT node, conversation_id FROM walk w WHERE NOT EXISTS (
-                SELECT 1 FROM browse_nodes b
-                WHERE b.node = w.node AND b.conversation_id = w.conversation_id)
-            """
-        )
-        con.execute("INSERT INTO browse_nodes SELECT node, conversation_id FROM browse_fresh_nodes")
-        con.execute(
-            f"""
-            INSERT INTO browse_text
-            SELECT id, lower(written), tools, written FROM (
-                SELECT id, {_WRITTEN} AS written, {_TOOLS} AS tools FROM nodes
-                WHERE id IN (SELECT node FROM browse_fresh_nodes)
-                  AND id NOT IN (SELECT node FROM browse_text)
+            con.execute(
+                "INSERT INTO browse_nodes SELECT node, conversation_id FROM browse_fresh_nodes"
             )
-            """
-        )
-        # The list's line of each conversation the new calls belong to, made again.
-        con.execute(
-            """
-            DELETE FROM browse_conversations
-            WHERE id IN (SELECT conversation_id FROM browse_fresh)
-            """
-        )
-        con.execute(
-            f"""
-            INSERT INTO browse_conversations
-            {_SUMMARY} AND conversation_id IN (SELECT conversation_id FROM browse_fresh)
-            GROUP BY conversation_id
-            """
-        )
-        row = con.execute("SELECT count(*) FROM browse_fresh").fetchone()
-        con.execute("INSERT INTO browse_calls SELECT id FROM browse_fresh")
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
+            con.execute(
+                f"""
+                INSERT INTO browse_text
+                SELECT id, lower(written), tools, written FROM (
+                    SELECT id, {_WRITTEN} AS written, {_TOOLS} AS tools FROM nodes
+                    WHERE id IN (SELECT node FROM browse_fresh_nodes)
+                      AND id NOT IN (SELECT node FROM browse_text)
+                )
+                """
+            )
+            # The list's line of each conversation the new calls belong to, made again.
+            con.execute(
+                """
+                DELETE FROM browse_conversations
+                WHERE id IN (SELECT conversation_id FROM browse_fresh)
+                """
+            )
+            con.execute(
+                f"""
+                INSERT INTO browse_conversations
+                {_SUMMARY} AND conversation_id IN (SELECT conversation_id FROM browse_fresh)
+                GROUP BY conversation_id
+                """
+            )
+            row = con.execute("SELECT count(*) FROM browse_fresh").fetchone()
+            con.execute("INSERT INTO browse_calls SELECT id FROM browse_fresh")
     finally:
         con.execute("DROP TABLE IF EXISTS browse_fresh")
         con.execute("DROP TABLE IF EXISTS browse_fresh_nodes")

@@ -13,6 +13,7 @@ import logging
 import os
 import re
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import duckdb
@@ -101,6 +102,18 @@ def connect(path: Path, *, wait: float = LOCK_WAIT_SECONDS) -> duckdb.DuckDBPyCo
             delay = min(delay * 2, 0.5)
         except duckdb.Error as exc:
             raise StoreUnavailable(path, f"not a redline database ({exc})") from None
+
+
+@contextlib.contextmanager
+def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    """Everything the block writes is kept, or nothing: an error rolls back and goes on."""
+    con.execute("BEGIN TRANSACTION")
+    try:
+        yield
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
 
 
 # Bytes 8-11 of every DuckDB file, damaged or not.

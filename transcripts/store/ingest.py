@@ -25,6 +25,7 @@ from redline.transcripts.model import canonical_json, text_hash
 from redline.transcripts.parse import ParsedExchange, Skip, parse_exchange
 from redline.transcripts.spool import SpoolLine, read_from, segment_is_live, segments
 from redline.transcripts.store import bulk
+from redline.transcripts.store.db import transaction
 from redline.transcripts.store.prefixes import PrefixCache, Reuse
 from redline.transcripts.store.report import IngestReport, Progress
 from redline.transcripts.store.rows import Placement, exchange_row
@@ -100,24 +101,22 @@ def _commit(
     the offset reached."""
     raw_only = raw_only or {}
     end = lines[-1].end_offset
-    con.execute("BEGIN TRANSACTION")
     try:
-        batch = _Batch(con, writer, prefixes, raw_only)
-        problems = batch.store(lines)
-        bulk.insert(
-            con,
-            "ingest_problems",
-            {
-                "segment": [segment] * len(problems),
-                "byte_offset": [o for o, _ in problems],
-                "problem": [p for _, p in problems],
-                "seen_at": [datetime.now(UTC)] * len(problems),
-            },
-        )
-        con.execute("INSERT OR REPLACE INTO spool_progress VALUES (?, ?)", [segment, end])
-        con.execute("COMMIT")
+        with transaction(con):
+            batch = _Batch(con, writer, prefixes, raw_only)
+            problems = batch.store(lines)
+            bulk.insert(
+                con,
+                "ingest_problems",
+                {
+                    "segment": [segment] * len(problems),
+                    "byte_offset": [o for o, _ in problems],
+                    "problem": [p for _, p in problems],
+                    "seen_at": [datetime.now(UTC)] * len(problems),
+                },
+            )
+            con.execute("INSERT OR REPLACE INTO spool_progress VALUES (?, ?)", [segment, end])
     except BaseException as exc:
-        con.execute("ROLLBACK")
         writer.forget()  # what it saw in the failed transaction was not kept
         prefixes.forget()
         if not isinstance(exc, _DATA_ERRORS):

@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 import duckdb
 
 from redline.errors import RedlineError
+from redline.transcripts.store.db import transaction
 
 Migration = Callable[[duckdb.DuckDBPyConnection], None]
 
@@ -259,15 +260,10 @@ def migrate(con: duckdb.DuckDBPyConnection) -> int:
     for version, migration in enumerate(MIGRATIONS, start=1):
         if version <= current:
             continue
-        con.execute("BEGIN TRANSACTION")
-        try:
+        with transaction(con):
             migration(con)
             con.execute(
                 "INSERT INTO schema_migrations VALUES (?, ?, ?)",
                 [version, migration.__name__, datetime.now(UTC)],
             )
-            con.execute("COMMIT")
-        except BaseException:
-            con.execute("ROLLBACK")
-            raise
     return len(MIGRATIONS)

@@ -17,6 +17,7 @@ import duckdb
 
 from redline.errors import NotFound
 from redline.transcripts.store import bulk
+from redline.transcripts.store.db import transaction
 from redline.transcripts.store.queries import records
 
 # What a sample says of its answer: a later run sending the same request copies these.
@@ -125,14 +126,9 @@ def add_samples(
     verdicts: Sequence[dict[str, Any]],
 ) -> None:
     """Store finished samples and their verdicts, in one transaction."""
-    con.execute("BEGIN TRANSACTION")
-    try:
+    with transaction(con):
         bulk.insert(con, "samples", {c: [s[c] for s in samples] for c in SAMPLE_COLUMNS})
         bulk.insert(con, "verdicts", {c: [v[c] for v in verdicts] for c in VERDICT_COLUMNS})
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
 
 
 def finish_run(con: duckdb.DuckDBPyConnection, run_id: str, status: str) -> None:
@@ -205,18 +201,13 @@ def add_evaluation(
         "SELECT max(evaluation) + 1 FROM evaluations WHERE run_id = ?", [run_id]
     ).fetchone()
     number = int(row[0]) if row and row[0] is not None else 0
-    con.execute("BEGIN TRANSACTION")
-    try:
+    with transaction(con):
         con.execute(
             "INSERT INTO evaluations VALUES (?, ?, ?, ?)",
             [run_id, number, datetime.now(UTC), json.dumps(checks)],
         )
         rows = [{**v, "evaluation": number} for v in verdicts]
         bulk.insert(con, "verdicts", {c: [v[c] for v in rows] for c in VERDICT_COLUMNS})
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
     return number
 
 

@@ -28,6 +28,7 @@ from redline.transcripts.model import (
     tool_from_dict,
     tool_to_dict,
 )
+from redline.transcripts.store.db import transaction
 from redline.transcripts.store.decorations import restore
 from redline.transcripts.store.queries import records
 from redline.transcripts.store.tree import DedupWriter, chain, messages_up_to
@@ -91,14 +92,9 @@ def save_tasks(
             raise TaskExists(task.name)
         todo.append((task, digest))
     writer = DedupWriter(con)
-    con.execute("BEGIN TRANSACTION")
-    try:
+    with transaction(con):
         for task, digest in todo:
             _insert(con, writer, task, digest)
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
     return len(todo), len(tasks) - len(todo)
 
 
