@@ -93,195 +93,6 @@ class RunSummary:
         }
 
 
-def create_run(
-    con: duckdb.DuckDBPyConnection,
-    run_id: str,
-    *,
-    samples: int,
-    temperature: float | None,
-    tasks: list[dict[str, Any]],
-    models: list[dict[str, Any]],
-    variants: list[dict[str, Any]],
-    checks: dict[str, list[str]],
-) -> None:
-    now = datetime.now(UTC)
-    con.execute(
-        "INSERT INTO runs VALUES (?, ?, NULL, 'running', ?, ?, ?, ?, ?)",
-        [
-            run_id,
-            now,
-            samples,
-            temperature,
-            json.dumps(tasks),
-            json.dumps(models),
-            json.dumps(variants),
-        ],
-    )
-    con.execute("INSERT INTO evaluations VALUES (?, 0, ?, ?)", [run_id, now, json.dumps(checks)])
-
-
-def add_samples(
-    con: duckdb.DuckDBPyConnection,
-    samples: Sequence[dict[str, Any]],
-    verdicts: Sequence[dict[str, Any]],
-) -> None:
-    """Store finished samples and their verdicts, in one transaction."""
-    with transaction(con):
-        bulk.insert(con, "samples", {c: [s[c] for s in samples] for c in SAMPLE_COLUMNS})
-        bulk.insert(con, "verdicts", {c: [v[c] for v in verdicts] for c in VERDICT_COLUMNS})
-
-
-def finish_run(con: duckdb.DuckDBPyConnection, run_id: str, status: str) -> None:
-    con.execute(
-        "UPDATE runs SET status = ?, finished_at = ? WHERE id = ?",
-        [status, datetime.now(UTC), run_id],
-    )
-
-
-def cached(con: duckdb.DuckDBPyConnection, keys: Sequence[str]) -> dict[str, dict[str, Any]]:
-    """The answer (ANSWER_COLUMNS) of the latest answered sample for each request key that
-    has one."""
-    if not keys:
-        return {}
-    rows = records(
-        con.execute(
-            f"""
-            SELECT request_key, {", ".join(ANSWER_COLUMNS)}
-            FROM samples WHERE status = 'ok'
-              AND request_key IN (SELECT unnest(?::VARCHAR[]))
-            QUALIFY row_number() OVER (PARTITION BY request_key ORDER BY created_at DESC) = 1
-            """,
-            [list(keys)],
-        )
-    )
-    return {r.pop("request_key"): r for r in rows}
-
-
-def resolve_run(con: duckdb.DuckDBPyConnection, prefix: str | None) -> str:
-    """A run id from a prefix; None is the latest run."""
-    if prefix is None:
-        row = con.execute("SELECT id FROM runs ORDER BY started_at DESC LIMIT 1").fetchone()
-        if row is None:
-            raise NotFound("run", "")
-        return str(row[0])
-    rows = con.execute(
-        "SELECT id FROM runs WHERE starts_with(id, ?) ORDER BY id LIMIT 3", [prefix.strip().upper()]
-    ).fetchall()
-    if len(rows) != 1:
-        raise NotFound("run", prefix, [r[0] for r in rows])
-    return str(rows[0][0])
-
-
-def run_row(con: duckdb.DuckDBPyConnection, run_id: str) -> dict[str, Any]:
-    (row,) = records(con.execute("SELECT * FROM runs WHERE id = ?", [run_id]))
-    for key in ("tasks", "models", "variants"):
-        row[key] = json.loads(row[key])
-    return row
-
-
-def latest_evaluation(con: duckdb.DuckDBPyConnection, run_id: str) -> dict[str, Any]:
-    (row,) = records(
-        con.execute(
-            "SELECT * FROM evaluations WHERE run_id = ? ORDER BY evaluation DESC LIMIT 1",
-            [run_id],
-        )
-    )
-    row["checks"] = json.loads(row["checks"])
-    return row
-
-
-def add_evaluation(
-    con: duckdb.DuckDBPyConnection,
-    run_id: str,
-    checks: dict[str, list[str]],
-    verdicts: Sequence[dict[str, Any]],
-) -> int:
-    """A new judging of a run's samples; returns its number."""
-    row = con.execute(
-        "SELECT max(evaluation) + 1 FROM evaluations WHERE run_id = ?", [run_id]
-    ).fetchone()
-    number = int(row[0]) if row and row[0] is not None else 0
-    with transaction(con):
-        con.execute(
-            "INSERT INTO evaluations VALUES (?, ?, ?, ?)",
-            [run_id, number, datetime.now(UTC), json.dumps(checks)],
-        )
-        rows = [{**v, "evaluation": number} for v in verdicts]
-        bulk.insert(con, "verdicts", {c: [v[c] for v in rows] for c in VERDICT_COLUMNS})
-    return number
-
-
-def run_samples(con: duckdb.DuckDBPyConnection, run_id: str) -> list[dict[str, Any]]:
-    return records(
-        con.execute(
-            "SELECT * FROM samples WHERE run_id = ? ORDER BY task, model, variant, sample",
-            [run_id],
-        )
-    )
-
-
-def run_verdicts(
-    con: duckdb.DuckDBPyConnection, run_id: str, evaluation: int
-) -> dict[tuple[str, str, str, int], dict[str, Any]]:
-    rows = records(
-        con.execute(
-            "SELECT * FROM verdicts WHERE run_id = ? AND evaluation = ?", [run_id, evaluation]
-        )
-    )
-    return {(r["task"], r["model"], r["variant"], r["sample"]): r for r in rows}
-
-
-def list_runs(con: duckdb.DuckDBPyConnection) -> list[RunSummary]:
-    rows = records(
-        con.execute(
-            """
-            SELECT r.*, count(s.run_id) AS sent,
-                   count(s.run_id) FILTER (WHERE s.status = 'error') AS errors,
-                   count(s.run_id) FILTER (WHERE s.from_cache) AS from_cache,
-                   (SELECT count(*) FROM evaluations e WHERE e.run_id = r.id) AS evaluations
-            FROM runs r LEFT JOIN samples s ON s.run_id = r.id
-            GROUP BY ALL ORDER BY r.started_at DESC
-            """
-        )
-    )
-    return [
-        RunSummary(
-            r["id"],
-            r["started_at"],
-            r["finished_at"],
-            r["status"],
-            r["samples"],
-            [t["name"] for t in json.loads(r["tasks"])],
-            [m["name"] for m in json.loads(r["models"])],
-            [v["name"] for v in json.loads(r["variants"])],
-            r["sent"],
-            r["errors"],
-            r["from_cache"],
-            r["evaluations"],
-        )
-        for r in rows
-    ]
-
-
-def last_results(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
-    """Each task's result in the latest run that replayed it, as passes/judged samples."""
-    rows = con.execute(
-        """
-        WITH latest AS (
-            SELECT s.task, s.run_id FROM samples s JOIN runs r ON r.id = s.run_id
-            QUALIFY row_number() OVER (PARTITION BY s.task ORDER BY r.started_at DESC) = 1
-        ), evaluation AS (
-            SELECT run_id, max(evaluation) AS n FROM evaluations GROUP BY run_id
-        )
-        SELECT v.task, count(*) FILTER (WHERE v.passed), count(*)
-        FROM verdicts v JOIN latest l ON l.task = v.task AND l.run_id = v.run_id
-        JOIN evaluation e ON e.run_id = v.run_id AND e.n = v.evaluation
-        GROUP BY v.task
-        """
-    ).fetchall()
-    return {task: f"{passed}/{total}" for task, passed, total in rows}
-
-
 class RunStore:
     """The runs of one open store (`Store.runs`)."""
 
@@ -299,52 +110,175 @@ class RunStore:
         variants: list[dict[str, Any]],
         checks: dict[str, list[str]],
     ) -> None:
-        create_run(
-            self.con,
-            run_id,
-            samples=samples,
-            temperature=temperature,
-            tasks=tasks,
-            models=models,
-            variants=variants,
-            checks=checks,
+        now = datetime.now(UTC)
+        self.con.execute(
+            "INSERT INTO runs VALUES (?, ?, NULL, 'running', ?, ?, ?, ?, ?)",
+            [
+                run_id,
+                now,
+                samples,
+                temperature,
+                json.dumps(tasks),
+                json.dumps(models),
+                json.dumps(variants),
+            ],
+        )
+        self.con.execute(
+            "INSERT INTO evaluations VALUES (?, 0, ?, ?)", [run_id, now, json.dumps(checks)]
         )
 
     def add_samples(
-        self, samples: Sequence[dict[str, Any]], verdicts: Sequence[dict[str, Any]]
+        self,
+        samples: Sequence[dict[str, Any]],
+        verdicts: Sequence[dict[str, Any]],
     ) -> None:
-        add_samples(self.con, samples, verdicts)
+        """Store finished samples and their verdicts, in one transaction."""
+        with transaction(self.con):
+            bulk.insert(self.con, "samples", {c: [s[c] for s in samples] for c in SAMPLE_COLUMNS})
+            bulk.insert(
+                self.con, "verdicts", {c: [v[c] for v in verdicts] for c in VERDICT_COLUMNS}
+            )
 
     def finish(self, run_id: str, status: str) -> None:
-        finish_run(self.con, run_id, status)
+        self.con.execute(
+            "UPDATE runs SET status = ?, finished_at = ? WHERE id = ?",
+            [status, datetime.now(UTC), run_id],
+        )
 
     def cached(self, keys: Sequence[str]) -> dict[str, dict[str, Any]]:
-        return cached(self.con, keys)
+        """The answer (ANSWER_COLUMNS) of the latest answered sample for each request key that
+        has one."""
+        if not keys:
+            return {}
+        rows = records(
+            self.con.execute(
+                f"""
+                SELECT request_key, {", ".join(ANSWER_COLUMNS)}
+                FROM samples WHERE status = 'ok'
+                  AND request_key IN (SELECT unnest(?::VARCHAR[]))
+                QUALIFY row_number() OVER (PARTITION BY request_key ORDER BY created_at DESC) = 1
+                """,
+                [list(keys)],
+            )
+        )
+        return {r.pop("request_key"): r for r in rows}
 
     def resolve(self, prefix: str | None) -> str:
-        return resolve_run(self.con, prefix)
+        """A run id from a prefix; None is the latest run."""
+        if prefix is None:
+            row = self.con.execute(
+                "SELECT id FROM runs ORDER BY started_at DESC LIMIT 1"
+            ).fetchone()
+            if row is None:
+                raise NotFound("run", "")
+            return str(row[0])
+        rows = self.con.execute(
+            "SELECT id FROM runs WHERE starts_with(id, ?) ORDER BY id LIMIT 3",
+            [prefix.strip().upper()],
+        ).fetchall()
+        if len(rows) != 1:
+            raise NotFound("run", prefix, [r[0] for r in rows])
+        return str(rows[0][0])
 
     def run(self, run_id: str) -> dict[str, Any]:
-        return run_row(self.con, run_id)
+        (row,) = records(self.con.execute("SELECT * FROM runs WHERE id = ?", [run_id]))
+        for key in ("tasks", "models", "variants"):
+            row[key] = json.loads(row[key])
+        return row
 
     def evaluation(self, run_id: str) -> dict[str, Any]:
-        return latest_evaluation(self.con, run_id)
+        (row,) = records(
+            self.con.execute(
+                "SELECT * FROM evaluations WHERE run_id = ? ORDER BY evaluation DESC LIMIT 1",
+                [run_id],
+            )
+        )
+        row["checks"] = json.loads(row["checks"])
+        return row
 
     def add_evaluation(
-        self, run_id: str, checks: dict[str, list[str]], verdicts: Sequence[dict[str, Any]]
+        self,
+        run_id: str,
+        checks: dict[str, list[str]],
+        verdicts: Sequence[dict[str, Any]],
     ) -> int:
-        return add_evaluation(self.con, run_id, checks, verdicts)
+        """A new judging of a run's samples; returns its number."""
+        row = self.con.execute(
+            "SELECT max(evaluation) + 1 FROM evaluations WHERE run_id = ?", [run_id]
+        ).fetchone()
+        number = int(row[0]) if row and row[0] is not None else 0
+        with transaction(self.con):
+            self.con.execute(
+                "INSERT INTO evaluations VALUES (?, ?, ?, ?)",
+                [run_id, number, datetime.now(UTC), json.dumps(checks)],
+            )
+            rows = [{**v, "evaluation": number} for v in verdicts]
+            bulk.insert(self.con, "verdicts", {c: [v[c] for v in rows] for c in VERDICT_COLUMNS})
+        return number
 
     def samples(self, run_id: str) -> list[dict[str, Any]]:
-        return run_samples(self.con, run_id)
+        return records(
+            self.con.execute(
+                "SELECT * FROM samples WHERE run_id = ? ORDER BY task, model, variant, sample",
+                [run_id],
+            )
+        )
 
     def verdicts(
         self, run_id: str, evaluation: int
     ) -> dict[tuple[str, str, str, int], dict[str, Any]]:
-        return run_verdicts(self.con, run_id, evaluation)
+        rows = records(
+            self.con.execute(
+                "SELECT * FROM verdicts WHERE run_id = ? AND evaluation = ?", [run_id, evaluation]
+            )
+        )
+        return {(r["task"], r["model"], r["variant"], r["sample"]): r for r in rows}
 
     def list(self) -> list[RunSummary]:
-        return list_runs(self.con)
+        rows = records(
+            self.con.execute(
+                """
+                SELECT r.*, count(s.run_id) AS sent,
+                       count(s.run_id) FILTER (WHERE s.status = 'error') AS errors,
+                       count(s.run_id) FILTER (WHERE s.from_cache) AS from_cache,
+                       (SELECT count(*) FROM evaluations e WHERE e.run_id = r.id) AS evaluations
+                FROM runs r LEFT JOIN samples s ON s.run_id = r.id
+                GROUP BY ALL ORDER BY r.started_at DESC
+                """
+            )
+        )
+        return [
+            RunSummary(
+                r["id"],
+                r["started_at"],
+                r["finished_at"],
+                r["status"],
+                r["samples"],
+                [t["name"] for t in json.loads(r["tasks"])],
+                [m["name"] for m in json.loads(r["models"])],
+                [v["name"] for v in json.loads(r["variants"])],
+                r["sent"],
+                r["errors"],
+                r["from_cache"],
+                r["evaluations"],
+            )
+            for r in rows
+        ]
 
     def last_results(self) -> dict[str, str]:
-        return last_results(self.con)
+        """Each task's result in the latest run that replayed it, as passes/judged samples."""
+        rows = self.con.execute(
+            """
+            WITH latest AS (
+                SELECT s.task, s.run_id FROM samples s JOIN runs r ON r.id = s.run_id
+                QUALIFY row_number() OVER (PARTITION BY s.task ORDER BY r.started_at DESC) = 1
+            ), evaluation AS (
+                SELECT run_id, max(evaluation) AS n FROM evaluations GROUP BY run_id
+            )
+            SELECT v.task, count(*) FILTER (WHERE v.passed), count(*)
+            FROM verdicts v JOIN latest l ON l.task = v.task AND l.run_id = v.run_id
+            JOIN evaluation e ON e.run_id = v.run_id AND e.n = v.evaluation
+            GROUP BY v.task
+            """
+        ).fetchall()
+        return {task: f"{passed}/{total}" for task, passed, total in rows}
