@@ -1,6 +1,7 @@
 """The built-in checks, one rule per module, registered through the same hook as any plugin.
 
-Each module defines its analyzer class (with VALID and INVALID examples) and `ANALYZER`.
+Each rule's module defines its analyzer class (with VALID and INVALID examples) and `ANALYZER`.
+A rule too large for one module keeps its parts beside it, named `_RULE_PART.py`.
 """
 
 from __future__ import annotations
