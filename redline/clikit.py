@@ -96,3 +96,6 @@ JSON_OPTION = typer.Option(False, "--json", help="Print stable JSON (documented 
 DB_OPTION = typer.Option(
     None, "--db", envvar="REDLINE_DB", help="The database file.", show_default="user data dir"
 )
+PLUGIN_OPTION = typer.Option(
+    None, "--plugin", metavar="FILE", help="Load checks from this Python file; repeatable."
+)

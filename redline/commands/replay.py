@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from redline.clikit import DB_OPTION, JSON_OPTION, print_json, user_errors
+from redline.clikit import DB_OPTION, JSON_OPTION, PLUGIN_OPTION, print_json, user_errors
 from redline.errors import RedlineError
 
 if TYPE_CHECKING:
@@ -60,9 +60,7 @@ def replay_command(
     dry_run: bool = typer.Option(
         False, "--dry-run", help="Print requests, tokens and estimated cost; send nothing."
     ),
-    plugin: list[Path] | None = typer.Option(
-        None, "--plugin", metavar="FILE", help="Load checks from this Python file; repeatable."
-    ),
+    plugin: list[Path] | None = PLUGIN_OPTION,
     config: Path | None = typer.Option(
         None,
         "--config",
@@ -329,9 +327,7 @@ def recheck_command(
         metavar="NAME[:OPTIONS]",
         help="Judge with these checks instead of each task's own; repeatable.",
     ),
-    plugin: list[Path] | None = typer.Option(
-        None, "--plugin", metavar="FILE", help="Load checks from this Python file; repeatable."
-    ),
+    plugin: list[Path] | None = PLUGIN_OPTION,
     as_json: bool = JSON_OPTION,
     db: Path | None = DB_OPTION,
 ) -> None:

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from redline.clikit import DB_OPTION, JSON_OPTION, print_json, user_errors
+from redline.clikit import DB_OPTION, JSON_OPTION, PLUGIN_OPTION, print_json, user_errors
 from redline.errors import RedlineError
 
 if TYPE_CHECKING:
@@ -31,9 +31,7 @@ def scan_command(
         "--corrections",
         help="List the answers the next turn corrected (rejected, interrupted, 'no, don't...').",
     ),
-    plugin: list[Path] | None = typer.Option(
-        None, "--plugin", metavar="FILE", help="Load checks from this Python file; repeatable."
-    ),
+    plugin: list[Path] | None = PLUGIN_OPTION,
     since: str | None = typer.Option(
         None, "--since", metavar="WHEN", help="Only calls since then: 7d, 12h, 30m or an ISO date."
     ),

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from redline.clikit import DB_OPTION, JSON_OPTION, print_json, user_errors, warn
+from redline.clikit import DB_OPTION, JSON_OPTION, PLUGIN_OPTION, print_json, user_errors, warn
 from redline.errors import RedlineError
 
 if TYPE_CHECKING:
@@ -22,9 +22,6 @@ CHECK_OPTION = typer.Option(
     "-c",
     metavar="NAME[:OPTIONS]",
     help="A check that catches the failure; repeatable (as `redline check` takes them).",
-)
-PLUGIN_OPTION = typer.Option(
-    None, "--plugin", metavar="FILE", help="Load checks from this Python file; repeatable."
 )
 
 # Exit code of a task the checks cannot justify (refused, not a usage mistake).

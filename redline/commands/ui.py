@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from redline.clikit import DB_OPTION, user_errors
+from redline.clikit import DB_OPTION, PLUGIN_OPTION, user_errors
 
 DEFAULT_PORT = 8790
 
@@ -17,9 +17,7 @@ def ui(
         DEFAULT_PORT, "--port", "-p", min=0, max=65535, help="Port on 127.0.0.1 (0 picks one)."
     ),
     open_browser: bool = typer.Option(False, "--open", help="Open the page in a browser."),
-    plugin: list[Path] | None = typer.Option(
-        None, "--plugin", metavar="FILE", help="Load checks from this Python file; repeatable."
-    ),
+    plugin: list[Path] | None = PLUGIN_OPTION,
     db: Path | None = DB_OPTION,
 ) -> None:
     """Serve the web view: read conversations, flag calls, see reports (until Ctrl-C)."""
