@@ -185,11 +185,11 @@ class Store:
 def _pending(con: duckdb.DuckDBPyConnection, spool: Path) -> bool:
     """Whether ingest has anything to do: a segment with unread bytes, or one whose writer is
     gone (read to its end, it is deleted). Cheap: no parser is loaded to find out."""
-    found = sorted(spool.glob("*.jsonl")) if spool.is_dir() else []
+    from redline.transcripts.spool import segment_is_live, segments
+
+    found = segments(spool)
     if not found:
         return False
-    from redline.transcripts.spool import segment_is_live
-
     offsets = dict(con.execute("SELECT segment, byte_offset FROM spool_progress").fetchall())
     for path in found:
         try:
