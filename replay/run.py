@@ -192,19 +192,14 @@ class _Writer:
         with open_store(self.db, ingest=False) as store:
             store.runs.add_samples(samples, verdicts)
 
-    def flush(self) -> None:
-        """Write everything added so far, and wait until it is written."""
-        if self.writing is not None:
-            self.writing.result()
-            self.writing = None
-        if self.samples:
-            self._write(self.samples, self.verdicts)
-            self.samples, self.verdicts = [], []
-        self.last = time.monotonic()
-
     def close(self) -> None:
+        """Write everything added so far, wait until it is written, and end the thread."""
         try:
-            self.flush()
+            if self.writing is not None:
+                self.writing.result()
+            if self.samples:
+                self._write(self.samples, self.verdicts)
+                self.samples, self.verdicts = [], []
         finally:
             self.thread.shutdown(wait=True)
 
