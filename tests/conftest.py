@@ -19,15 +19,6 @@ from tests.fakes.fixtures import (  # noqa: F401
 )
 from tests.fakes.openai_chat import FakeOpenAI
 from tests.fakes.server import ServerThread
-
-# Fixtures for the mitm mode's tests (tests/test_proxy_mitm_*.py).
-from tests.mitm_support import (  # noqa: F401
-    config_home,
-    mitm,
-    pki,
-    redline_config,
-    untrusted_pki,
-)
 from tests.support import Cli
 
 PROXY_VARIABLES = (

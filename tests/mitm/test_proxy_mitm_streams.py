@@ -17,7 +17,7 @@ from aiohttp import web
 
 from redline.proxy import ThreadedMitm
 from tests.fakes.tls import Pki
-from tests.mitm_support import (
+from tests.mitm.support import (
     in_the_foreground,
     mitm_proxy,
     mitm_runner,
@@ -26,8 +26,6 @@ from tests.mitm_support import (
     tls,
     via,
 )
-
-pytestmark = pytest.mark.usefixtures("redline_config")
 
 
 class Gate:

@@ -1,4 +1,4 @@
-"""What the tests of `redline proxy --mode mitm` (tests/test_proxy_mitm_*.py) share.
+"""What the tests of `redline proxy --mode mitm` (tests/mitm/) share.
 
 The upstreams are the usual fakes served over TLS with a certificate made here (tests/fakes/tls.py);
 the proxy trusts that CA through `--upstream-ca` and records `localhost/v1/`; the real `openai` and
@@ -55,7 +55,7 @@ def config_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("config")
 
 
-@pytest.fixture
+@pytest.fixture(autouse=True)
 def redline_config(config_home: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """redline's config directory (where the CA lives) is the module's own: the CA is made once."""
     monkeypatch.setenv("XDG_CONFIG_HOME", str(config_home))

@@ -15,11 +15,9 @@ from redline.errors import RedlineError
 from redline.proxy import MitmRunner, ThreadedMitm, ensure_ca
 from tests.fakes.openai_chat import FakeOpenAI
 from tests.fakes.tls import Pki
-from tests.mitm_support import openai_client, spooled, through, tls
+from tests.mitm.support import openai_client, spooled, through, tls
 from tests.support import Cli
 from tests.test_proxy_chat import MESSAGES
-
-pytestmark = pytest.mark.usefixtures("redline_config")
 
 
 def test_the_ca_is_made_once_in_the_config_directory_for_the_owner_only(

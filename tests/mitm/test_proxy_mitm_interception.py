@@ -14,9 +14,7 @@ from redline.errors import RedlineError
 from redline.proxy import DEFAULT_PATTERNS, ApiPattern, ThreadedMitm, mitm_addon, parse_pattern
 from tests.fakes.openai_chat import FakeOpenAI
 from tests.fakes.tls import Pki
-from tests.mitm_support import spooled, through, tls
-
-pytestmark = pytest.mark.usefixtures("redline_config")
+from tests.mitm.support import spooled, through, tls
 
 
 def test_another_path_on_an_api_host_passes_through_unrecorded(

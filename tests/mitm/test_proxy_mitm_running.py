@@ -20,7 +20,7 @@ from redline.errors import RedlineError
 from redline.proxy import MitmRunner, ThreadedMitm
 from tests.fakes.openai_chat import FakeOpenAI
 from tests.fakes.tls import Pki
-from tests.mitm_support import (
+from tests.mitm.support import (
     in_the_foreground,
     mitm_proxy,
     mitm_runner,
@@ -30,8 +30,6 @@ from tests.mitm_support import (
 )
 from tests.support import Cli
 from tests.test_proxy_chat import MESSAGES
-
-pytestmark = pytest.mark.usefixtures("redline_config")
 
 
 def test_start_and_stop_repeatedly_in_one_process(db_path: Path, pki: Pki) -> None:

@@ -13,10 +13,8 @@ from redline.proxy import ThreadedMitm
 from redline.proxy.mitm import scrub
 from tests.fakes.openai_chat import FakeOpenAI
 from tests.fakes.tls import Pki
-from tests.mitm_support import openai_client, spooled, through, tls
+from tests.mitm.support import openai_client, spooled, through, tls
 from tests.test_proxy_chat import MESSAGES
-
-pytestmark = pytest.mark.usefixtures("redline_config")
 
 
 def test_credentials_are_never_stored(mitm: ThreadedMitm, pki: Pki, db_path: Path) -> None:

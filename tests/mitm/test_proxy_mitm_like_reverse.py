@@ -9,16 +9,13 @@ from typing import Any
 
 import anthropic
 import httpx2
-import pytest
 
 from tests.fakes import anthropic as fake_anthropic
 from tests.fakes.openai_chat import FakeOpenAI
 from tests.fakes.tls import Pki
-from tests.mitm_support import assert_recorded_alike, both_ways, openai_client
+from tests.mitm.support import assert_recorded_alike, both_ways, openai_client
 from tests.support import Cli
 from tests.test_proxy_chat import MESSAGES, TOOLS
-
-pytestmark = pytest.mark.usefixtures("redline_config")
 
 
 def test_openai_calls_are_recorded_as_the_reverse_proxy_records_them(

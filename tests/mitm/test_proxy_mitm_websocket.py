@@ -10,16 +10,13 @@ from typing import Any
 
 import aiohttp
 import httpx2
-import pytest
 
 from tests.fakes.fixtures import recording_proxy, serving
 from tests.fakes.openai_responses import FakeResponses
 from tests.fakes.tls import Pki
-from tests.mitm_support import assert_recorded_alike, mitm_proxy, spooled, through, tls, trusting
+from tests.mitm.support import assert_recorded_alike, mitm_proxy, spooled, through, tls, trusting
 from tests.support import Cli
 from tests.test_proxy_websocket import TERMINAL, create, user
-
-pytestmark = pytest.mark.usefixtures("redline_config")
 
 
 def converse(url: str, api_key: str, frames: list[str], **connect: Any) -> None:
