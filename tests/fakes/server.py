@@ -5,16 +5,20 @@ from __future__ import annotations
 import asyncio
 import threading
 from dataclasses import dataclass
+from typing import Any
 
 from aiohttp import web
 
 
 class ServerThread:
-    def __init__(self, app: web.Application) -> None:
+    """`app` served on 127.0.0.1 in a thread of its own, for as long as the `with` block lasts.
+    `runner_options` go to aiohttp's AppRunner (say `auto_decompress=False`)."""
+
+    def __init__(self, app: web.Application, **runner_options: Any) -> None:
         self.app = app
         self.loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self.loop.run_forever, daemon=True)
-        self._runner = web.AppRunner(app, access_log=None)
+        self._runner = web.AppRunner(app, access_log=None, **runner_options)
         self.port = 0
 
     async def _start(self) -> None:
@@ -32,8 +36,11 @@ class ServerThread:
         asyncio.run_coroutine_threadsafe(self._start(), self.loop).result(10)
         return self
 
+    async def _shutdown(self) -> None:
+        await self._runner.cleanup()
+
     def __exit__(self, *exc: object) -> None:
-        asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self.loop).result(10)
+        asyncio.run_coroutine_threadsafe(self._shutdown(), self.loop).result(10)
         self.loop.call_soon_threadsafe(self.loop.stop)
         self._thread.join(10)
         self.loop.close()

@@ -131,9 +131,3 @@ class TlsServerThread(ServerThread):
         await asyncio.gather(*pending, return_exceptions=True)
         for _ in range(3):
             await asyncio.sleep(0)
-
-    def __exit__(self, *exc: object) -> None:
-        asyncio.run_coroutine_threadsafe(self._shutdown(), self.loop).result(10)
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self._thread.join(10)
-        self.loop.close()

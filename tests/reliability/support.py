@@ -29,7 +29,6 @@ import http.client
 import json
 import os
 import socket
-import threading
 import zlib
 from dataclasses import dataclass
 from functools import cache
@@ -42,6 +41,7 @@ from aiohttp import web
 from redline import config
 from redline.transcripts import RawExchange
 from redline.transcripts.spool import from_line
+from tests.fakes.server import ServerThread
 
 
 @dataclass
@@ -231,46 +231,20 @@ class Listener:
         return web.Response(text="a third party's answer")
 
 
-class Serving:
+class Serving(ServerThread):
     """An aiohttp app on 127.0.0.1 in a background thread. Request bodies are not decompressed
     (`auto_decompress=False`): the app sees the bytes exactly as they were sent."""
 
     def __init__(self, app: web.Application) -> None:
-        self.loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self.loop.run_forever, daemon=True)
-        self._runner = web.AppRunner(
-            app, access_log=None, auto_decompress=False, shutdown_timeout=0.1
-        )
-        self.port = 0
+        super().__init__(app, auto_decompress=False, shutdown_timeout=0.1)
 
-    async def _start(self) -> None:
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def __enter__(self) -> Serving:
-        self._thread.start()
-        asyncio.run_coroutine_threadsafe(self._start(), self.loop).result(10)
-        return self
-
-    async def _stop(self) -> None:
+    async def _shutdown(self) -> None:
         await self._runner.cleanup()
         # Handlers still running (a stream the test walked away from) end here.
         others = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
         for task in others:
             task.cancel()
         await asyncio.gather(*others, return_exceptions=True)
-
-    def __exit__(self, *exc: object) -> None:
-        asyncio.run_coroutine_threadsafe(self._stop(), self.loop).result(10)
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self._thread.join(10)
-        self.loop.close()
 
 
 @dataclass
