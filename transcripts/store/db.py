@@ -4,6 +4,11 @@ A new database is created whole or not at all: under a temporary name, then rena
 disk or a crash never leaves a 0-byte or half-made file that every later command trips over (a
 0-byte file left by an older redline counts as absent). New databases use 16 KiB blocks instead
 of DuckDB's 256 KiB: a few blocks per table is most of a small store's size.
+
+A new file is written in an explicit storage version, the oldest that the pinned DuckDB writes
+compactly, so that a later DuckDB (which reads older versions) never leaves a store behind by
+writing a format an older redline cannot open; `tests/test_store_versions.py` opens a store made
+by the previous release.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ log = logging.getLogger("redline.store")
 # live process holds it (ingest is quick; a reader must not fail because another is ingesting).
 LOCK_WAIT_SECONDS = 600.0
 BLOCK_SIZE = 16 * 1024
+STORAGE_VERSION = "v1.5.0"
 _HOLDER = re.compile(r"held in (.+?) \(PID (\d+)\)")
 
 
@@ -49,7 +55,10 @@ def create(path: Path) -> None:
     try:
         con = duckdb.connect()
         try:
-            con.execute(f"ATTACH '{temporary}' AS new (BLOCK_SIZE {BLOCK_SIZE})")
+            con.execute(
+                f"ATTACH '{temporary}' AS new "
+                f"(BLOCK_SIZE {BLOCK_SIZE}, STORAGE_VERSION '{STORAGE_VERSION}')"
+            )
             con.execute("DETACH new")
         finally:
             con.close()
@@ -86,7 +95,9 @@ def connect(path: Path, *, wait: float = LOCK_WAIT_SECONDS) -> duckdb.DuckDBPyCo
             return con
         except duckdb.IOException as exc:
             message = str(exc)
-            if "lock" not in message.lower():
+            # "Could not set lock on file ...: Conflicting lock is held in ... (PID n)"; a
+            # damaged file's "checksum ... in block at ..." also says "lock" and is not one.
+            if "could not set lock" not in message.lower():
                 raise StoreUnavailable(path, message) from None
             holder = _HOLDER.search(message)
             who = f"{holder.group(1)} (PID {holder.group(2)})" if holder else "another process"
