@@ -23,7 +23,8 @@ $(VENV)/.installed: pyproject.toml requirements-dev.lock
 		exit 2; fi
 	@[ -x $(BIN)/python ] || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --require-hashes -r requirements-dev.lock
-	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
+	@# setuptools says on every editable install of a package-dir layout that it is one; only that is hushed.
+	PYTHONWARNINGS="ignore:Editable installation" $(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
 	@touch $@
 
 # Re-resolve both lock files from pyproject.toml (the newest versions it allows, every file's

@@ -75,6 +75,9 @@ def test_the_built_wheel_holds_only_the_redline_package(tmp_path: Path) -> None:
         timeout=300,
     )
     assert built.returncode == 0, built.stderr
+    assert "Warning" not in built.stderr, (
+        "a first install must not print warnings that read as a failure"
+    )
     [wheel] = (tmp_path / "dist").glob("redline-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
     tops = {n.split("/")[0] for n in names}
@@ -87,3 +90,5 @@ def test_the_built_wheel_holds_only_the_redline_package(tmp_path: Path) -> None:
         "replay",
         "commands",
     }
+    assert "redline/ui/static/app.js" in names
+    assert any(n.startswith("redline/transcripts/examples/") and n.endswith(".json") for n in names)
