@@ -281,6 +281,35 @@ class ScanResult:
         }
 
 
+@dataclass(frozen=True, slots=True)
+class HitGroup:
+    """A conversation's hits, the worst (most findings) first."""
+
+    conversation_id: str | None
+    hits: tuple[Hit, ...]
+
+
+def findings(hit: Hit) -> int:
+    return sum(len(v.get("findings") or ()) for v in hit.verdicts)
+
+
+def by_conversation(hits: Sequence[Hit]) -> list[HitGroup]:
+    """Hits grouped by conversation, each group's worst answer (most findings; then the earliest)
+    first, and the groups in the order of their worst answers (then the most answers, then the
+    latest): a looping session that repeats one mistake 800 times is one group, not 800 screens,
+    and does not bury a worse answer elsewhere."""
+    groups: dict[str | None, list[Hit]] = {}
+    for hit in hits:
+        groups.setdefault(hit.call.conversation_id, []).append(hit)
+    ordered = [
+        HitGroup(key, tuple(sorted(found, key=lambda h: (-findings(h), h.call.started_at))))
+        for key, found in groups.items()
+    ]
+    ordered.sort(key=lambda g: max(h.call.started_at for h in g.hits), reverse=True)
+    ordered.sort(key=lambda g: (findings(g.hits[0]), len(g.hits)), reverse=True)  # stable
+    return ordered
+
+
 def default_jobs() -> int:
     try:
         return len(os.sched_getaffinity(0))

@@ -342,3 +342,67 @@ def test_a_check_defined_in_main_without_a_version_is_never_cached() -> None:
     versioned = type("Versioned", (), {"__module__": "__main__", "check": check, "version": "3"})
     assert analyzer_version(unversioned()) is None
     assert analyzer_version(versioned()) == "version 3"
+
+
+@pytest.fixture
+def looping(
+    fake_anthropic: FakeAnthropic, anthropic_proxy: ThreadedProxy, cli: Cli
+) -> dict[str, list[str]]:
+    """An agent that loops: six answers of one session write the same swallowing loader (to six
+    files); then
+    a second session writes it once, with two swallowing handlers."""
+    turns = [([write_block(SWALLOWING, f"/repo/config{i}.py")], tool_results()) for i in range(6)]
+    claude_code_turns(fake_anthropic, anthropic_proxy.url, *turns, session="s-loop")
+    anthropic_proxy.flush()
+    loop = calls_by_time(cli)
+    twice = (
+        SWALLOWING
+        + "\n\ndef load_again(path):\n    try:\n        return 1\n    except Exception:\n        return None\n"
+    )
+    claude_code_turns(
+        fake_anthropic,
+        anthropic_proxy.url,
+        ([write_block(twice, "/repo/other.py")], tool_results()),
+        session="s-once",
+        prompt="Write the other loader.",
+    )
+    anthropic_proxy.flush()
+    return {"loop": loop, "once": calls_by_time(cli)[6:]}
+
+
+def test_a_looping_session_is_one_group_and_the_listing_stops_at_the_limit(
+    looping: dict[str, list[str]], cli: Cli
+) -> None:
+    out = cli("scan", "-c", "broad-except", "--limit", "2").stdout
+    assert "7 with findings in 2 conversations" in out
+    # The answer with the most findings comes first: the loop does not bury it.
+    (once,) = looping["once"]
+    assert out.index(once) < min(out.index(c) for c in looping["loop"] if c in out)
+    assert "conversation " in out and "6 answers with findings, the worst first" in out
+    assert sum(c in out for c in looping["loop"]) == 1  # the limit left room for one more
+    assert "... 5 more in this conversation" in out
+    assert "--limit 0" in out
+
+
+def test_the_default_limit_keeps_a_loop_to_a_few_answers_and_limit_0_lists_all(
+    looping: dict[str, list[str]], cli: Cli
+) -> None:
+    default = cli("scan", "-c", "broad-except").stdout
+    assert sum(c in default for c in looping["loop"]) == 3
+    everything = cli("scan", "-c", "broad-except", "--limit", "0").stdout
+    assert all(c in everything for c in looping["loop"]) and "more in this" not in everything
+
+
+def test_json_lists_every_answer_whatever_the_limit(
+    looping: dict[str, list[str]], cli: Cli
+) -> None:
+    assert len(cli.json("scan", "-c", "broad-except", "--limit", "1")["calls"]) == 7
+
+
+def test_conversations_beyond_the_limit_are_counted(
+    looping: dict[str, list[str]], cli: Cli
+) -> None:
+    out = cli("scan", "-c", "broad-except", "--limit", "1").stdout
+    (once,) = looping["once"]
+    assert once in out
+    assert "1 more conversation with 6 answers with findings; --limit 0 lists them all" in out

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -13,7 +14,7 @@ from redline.errors import RedlineError
 
 if TYPE_CHECKING:
     from redline.replay.corrections import Correction
-    from redline.replay.scan import ScanResult
+    from redline.replay.scan import Hit, ScanResult
     from redline.transcripts import ScanCall
 
 
@@ -46,6 +47,14 @@ def scan_command(
     ),
     min_score: int = typer.Option(
         2, "--min-score", min=1, metavar="N", help="List corrections scoring at least N."
+    ),
+    limit: int = typer.Option(
+        20,
+        "--limit",
+        min=0,
+        metavar="N",
+        help="List at most N answers with findings, the worst first, grouped by conversation "
+        "(0: all; --json always lists all).",
     ),
     jobs: int = typer.Option(
         0,
@@ -116,7 +125,7 @@ def scan_command(
         print_json(out)
         return
     if result is not None:
-        _print_scan(result)
+        _print_scan(result, limit)
     if found is not None:
         if result is not None:
             typer.echo("")
@@ -139,23 +148,59 @@ def _heading(call: ScanCall, flagged: tuple[str, ...]) -> str:
     return "  ".join(fields).rstrip() + mark
 
 
-def _print_scan(result: ScanResult) -> None:
+# Answers listed per conversation before the rest of it is summed up in one line.
+PER_CONVERSATION = 3
+
+
+def _print_scan(result: ScanResult, limit: int) -> None:
+    from redline.replay.scan import by_conversation
+
     names = ", ".join(k.check.spec for k in result.checks)
     answers = f"{result.scanned:,} answer{'s' * (result.scanned != 1)}"
+    groups = by_conversation(result.hits)
+    where = f" in {len(groups):,} conversation{'s' * (len(groups) != 1)}" if groups else ""
     typer.echo(
-        f"scanned {answers} with {names}: {len(result.hits):,} with findings "
+        f"scanned {answers} with {names}: {len(result.hits):,} with findings{where} "
         f"({result.cached:,} verdicts from the cache, {result.judged:,} judged now)"
     )
-    for hit in result.hits:
+    checks = " ".join(f"-c {shlex.quote(k.check.spec)}" for k in result.checks)
+    shown = 0
+    for i, group in enumerate(groups):
+        if limit and shown >= limit:
+            rest = groups[i:]
+            answers = sum(len(g.hits) for g in rest)
+            typer.echo("")
+            typer.echo(
+                f"{len(rest):,} more conversation{'s' * (len(rest) != 1)} with {answers:,} "
+                f"answer{'s' * (answers != 1)} with findings; --limit 0 lists them all"
+            )
+            break
+        count = len(group.hits)
         typer.echo("")
-        typer.echo(_heading(hit.call, hit.flagged))
-        for verdict in hit.verdicts:
-            for f in verdict["findings"]:
-                where = f"{f['path']}:{f['line']}" if f["path"] and f["line"] else f["path"]
-                typer.echo(f"  {verdict['check']}  {where or 'output'}  {f['message']}")
-        typer.echo(f"  {hit.flag_command}")
+        typer.echo(
+            f"conversation {group.conversation_id or '-'}: {count:,} answer{'s' * (count != 1)} "
+            f"with findings{', the worst first' * (count > 1)}"
+        )
+        room = count if not limit else min(PER_CONVERSATION, limit - shown)
+        for hit in group.hits[:room]:
+            _print_hit(hit)
+        shown += min(room, count)
+        if count > room:
+            typer.echo(
+                f"  ... {count - room:,} more in this conversation: redline scan {checks} "
+                f"--conversation {group.conversation_id} --limit 0"
+            )
     for error in result.errors:
         typer.echo(f"error: call {error.call_id}: {error.error}", err=True)
+
+
+def _print_hit(hit: Hit) -> None:
+    typer.echo("  " + _heading(hit.call, hit.flagged))
+    for verdict in hit.verdicts:
+        for f in verdict["findings"]:
+            where = f"{f['path']}:{f['line']}" if f["path"] and f["line"] else f["path"]
+            typer.echo(f"    {verdict['check']}  {where or 'output'}  {f['message']}")
+    typer.echo(f"    {hit.flag_command}")
 
 
 def _print_corrections(found: list[Correction], min_score: int) -> None:
