@@ -4,7 +4,8 @@
     base_url = "https://api.openai.com/v1"    # as the API's SDK takes it
     wire = "openai-chat"                      # openai-chat | openai-responses | anthropic-messages
     model = "gpt-5"                           # the id sent upstream
-    api_key_env = "OPENAI_API_KEY"            # default: the API's usual variable
+    api_key_env = "OPENAI_API_KEY"            # default: the API's usual variable; none is
+                                              # needed on 127.0.0.1 while that one is unset
     price_in = 1.25                           # dollars per million input tokens (optional)
     price_out = 10.0                          # dollars per million output tokens (optional)
     stream = false                            # replay streamed (default: not)
@@ -58,7 +59,8 @@ class ModelSpec:
         value = os.environ.get(self.key_env)
         if not value:
             raise RedlineError(
-                f"model {self.name} needs its API key in ${self.key_env}, which is not set"
+                f"model {self.name} needs its API key in ${self.key_env}, which is not set "
+                '(api_key_env = "" in its redline.toml table sends none)'
             )
         return value
 
@@ -124,7 +126,7 @@ def _spec(path: Path, name: str, table: Any) -> ModelSpec:
             raise RedlineError(f"{where} needs {key} (a string)")
     fmt = _wire(table["wire"], where)
     base_url = _base_url(table["base_url"], where)
-    key_env = table.get("api_key_env", fmt.default_key_env)
+    key_env = table.get("api_key_env", _default_key_env(fmt, base_url))
     if not isinstance(key_env, str):
         raise RedlineError(f'{where}: api_key_env must be a string ("" for no key)')
     prices = [table.get("price_in"), table.get("price_out")]
@@ -175,9 +177,14 @@ def one_off(spec: str) -> ModelSpec:
         )
     fmt = _wire(fmt_name, where)
     base_url = _base_url(base, where)
+    return ModelSpec(spec, fmt.name, model, base_url, _default_key_env(fmt, base_url) or None)
+
+
+def _default_key_env(fmt: wire.WireFormat, base_url: str) -> str:
+    """The API's usual key variable; "" (no key) for a server on this machine when that
+    variable is not set, as local servers seldom want one."""
     local = urlsplit(base_url).hostname in _LOOPBACK
-    key_env = None if local and not os.environ.get(fmt.default_key_env) else fmt.default_key_env
-    return ModelSpec(spec, fmt.name, model, base_url, key_env)
+    return "" if local and not os.environ.get(fmt.default_key_env) else fmt.default_key_env
 
 
 def resolve_models(specs: Sequence[str], config: Mapping[str, ModelSpec]) -> list[ModelSpec]:

@@ -67,10 +67,32 @@ def test_a_one_off_model_on_this_machine_needs_no_key(monkeypatch: pytest.Monkey
     assert one_off("openai-chat:qwen@http://127.0.0.1:8080/v1").key() is None
 
 
+def test_a_configured_model_on_this_machine_needs_no_key_either(tmp_path: Path) -> None:
+    path = tmp_path / "redline.toml"
+    path.write_text(
+        '[models.local]\nbase_url = "http://localhost:8080/v1"\nwire = "openai-chat"\n'
+        'model = "qwen"\n'
+    )
+    (model,) = resolve_models(["local"], load_config(path))
+    assert model.key() is None
+
+
+def test_a_configured_local_model_uses_the_usual_key_when_it_is_set(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-local")
+    path = tmp_path / "redline.toml"
+    path.write_text(
+        '[models.local]\nbase_url = "http://127.0.0.1:8080/v1"\nwire = "openai-chat"\n'
+        'model = "qwen"\n'
+    )
+    assert load_config(path)["local"].key() == "sk-local"
+
+
 def test_keys_are_read_from_the_environment_before_anything_is_sent(
     config: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    with pytest.raises(RedlineError, match=r"needs its API key in \$OPENAI_API_KEY"):
+    with pytest.raises(RedlineError, match=r"needs its API key in \$OPENAI_API_KEY.*api_key_env"):
         resolve_models(["gpt-x"], load_config(config))
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
     (model,) = resolve_models(["gpt-x"], load_config(config))
