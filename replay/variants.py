@@ -75,6 +75,11 @@ def parse_variant(spec: str) -> Variant:
     try:
         text = file.read_text(encoding="utf-8")
     except FileNotFoundError:
+        if colon and Path(head).expanduser().exists():  # FILE:typo rather than a missing file
+            raise RedlineError(
+                f"--prompt-variant {name}: {tail!r} is not a mode; give one of "
+                f"{', '.join(MODES)} (e.g. {name}={head}:{MODES[0]})"
+            ) from None
         raise RedlineError(f"--prompt-variant {name}: {path} does not exist") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise RedlineError(f"--prompt-variant {name}: cannot read {path}: {exc}") from None

@@ -41,6 +41,10 @@ def test_parse_reads_the_file_now_and_keeps_its_text(tmp_path: Path) -> None:
         ("strict={dir}/missing.md", "does not exist"),
         ("strict={dir}/empty.md", "is empty"),
         ("baseline={dir}/rules.md", "'baseline' is the task as recorded"),
+        (
+            "strict={dir}/rules.md:bogus",
+            "'bogus' is not a mode; give one of append, replace, rules",
+        ),
     ],
 )
 def test_a_bad_variant_is_a_clear_error(tmp_path: Path, spec: str, message: str) -> None:
