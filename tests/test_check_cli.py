@@ -81,7 +81,7 @@ def test_json_has_exactly_the_documented_keys(tmp_path: Path) -> None:
                         "path": str(path),
                         "line": 7,
                         "message": "`except Exception:` catches every error and swallows it: the handler neither re-raises nor exits",
-                        "snippet": "except Exception:\npass",
+                        "snippet": "except Exception:\n    pass",
                     }
                 ],
             },

@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import re
+import textwrap
 from collections import Counter
 
 from redline.analyzers import Finding, Unparsed
@@ -175,6 +176,8 @@ def judge(unit: PythonUnit, allow_logging: bool, unparsed: list[Unparsed]) -> li
         elif not was and leftover[h.key] > 0:
             leftover[h.key] -= 1  # moved or rewritten, not new
             continue
-        snippet = "\n".join(x.strip() for x in lines[h.span[0] - 1 : min(h.span[1], h.span[0] + 1)])
+        # The handler's first two lines, dedented together so the body keeps its indentation.
+        shown = lines[h.span[0] - 1 : min(h.span[1], h.span[0] + 1)]
+        snippet = textwrap.dedent("\n".join(shown)).strip("\n")
         findings.append(Finding(unit.change.path, unit.new.line(h.span[0]), h.message, snippet))
     return findings
