@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from redline.analyzers import Registry
@@ -19,11 +20,21 @@ from redline.replay.variants import Variant, apply
 from redline.transcripts import Store, message_from_dict
 
 
+@dataclass(frozen=True, slots=True)
+class Recheck:
+    """The new evaluation's number, and the run's tasks that are no longer stored (their
+    answers are not judged in it)."""
+
+    evaluation: int
+    missing: tuple[str, ...] = ()
+
+
 def recheck(
     store: Store, run_id: str, registry: Registry, specs: Sequence[str] | None = None
-) -> int:
+) -> Recheck:
     """Judge the run's answers again, with `specs` for every task or else each task's own
-    checks; returns the new evaluation's number."""
+    checks. A task removed since the run is left out and named; when none is left, nothing
+    is judged and the error says how to bring them back."""
     run = store.runs.run(run_id)
     variants = {
         v["name"]: Variant(v["name"], v["mode"], v["path"], v.get("text") or "")
@@ -31,22 +42,27 @@ def recheck(
     }
     requests = {}
     checks = {}
+    missing = []
     for entry in run["tasks"]:
         name = entry["name"]
         try:
             task = store.task(name)
         except NotFound:
-            raise RedlineError(
-                f"task {name} of run {run_id} is no longer stored; `redline import` it to recheck"
-            ) from None
+            missing.append(name)
+            continue
         chosen = list(specs) if specs else list(task.checks)
         checks[name] = (chosen, checks_of(chosen, registry))
         requests.update(
             {(name, v): apply(variant, task.request, name) for v, variant in variants.items()}
         )
+    if not checks:
+        raise RedlineError(
+            f"no task of run {run_id} is stored any more ({', '.join(missing)}); "
+            "`redline import` them to recheck"
+        )
     verdicts: list[dict[str, Any]] = []
     for s in store.runs.samples(run_id):
-        if s["status"] != "ok":
+        if s["status"] != "ok" or s["task"] not in checks:
             continue
         message = message_from_dict(json.loads(s["output"]))
         request = requests[(s["task"], s["variant"])]
@@ -62,6 +78,7 @@ def recheck(
                 "verdicts": json.dumps(found),
             }
         )
-    return store.runs.add_evaluation(
+    number = store.runs.add_evaluation(
         run_id, {name: specs_ for name, (specs_, _) in checks.items()}, verdicts
     )
+    return Recheck(number, tuple(missing))

@@ -322,6 +322,26 @@ def test_recheck_judges_stored_answers_again_without_sending(
     assert len(fake.requests) == 2
 
 
+def test_recheck_judges_the_tasks_still_stored_and_names_the_removed_ones(
+    cli: Cli, strict_model: tuple[RuleAwareModel, Path]
+) -> None:
+    fake, config = strict_model
+    cli("import", "--examples")
+    kept, removed = "aider-swallows-config-errors", "codex-swallows-config-errors"
+    replay(cli, config, kept, removed, "-m", "strict", "-n", "1")
+    run = cli.json("runs")["runs"][0]["id"]
+    cli("task", "rm", removed)
+    result = cli("recheck", run, "--json")
+    assert f"not judged again: task {removed} (no longer stored" in result.stderr
+    report = json.loads(result.stdout)
+    assert report["run"]["evaluation"] == 1
+    assert cell(report, kept, "baseline")["samples"] == 1
+    assert cell(report, removed, "baseline")["samples"] == 0
+    cli("task", "rm", kept)
+    gone = cli("recheck", run, expect=2)
+    assert f"no task of run {run} is stored any more" in gone.stderr
+
+
 def test_runs_lists_each_run(cli: Cli, strict_model: tuple[RuleAwareModel, Path]) -> None:
     _fake, config = strict_model
     cli("import", "--examples")

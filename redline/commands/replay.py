@@ -338,9 +338,16 @@ def recheck_command(
     registry = _registry(plugin)
     with open_store(db) as store:
         run_id = store.runs.resolve(run)
-        number = recheck(store, run_id, registry, check)
+        done = recheck(store, run_id, registry, check)
+        if done.missing:
+            typer.echo(
+                f"not judged again: task{'s' * (len(done.missing) > 1)} "
+                f"{', '.join(done.missing)} (no longer stored; `redline import` to bring "
+                f"{'them' if len(done.missing) > 1 else 'it'} back)",
+                err=True,
+            )
         if not as_json:
-            typer.echo(f"run {run_id}: evaluation {number}")
+            typer.echo(f"run {run_id}: evaluation {done.evaluation}")
         _print_report(store, run_id, "json" if as_json else "table", None)
 
 
