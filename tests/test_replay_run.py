@@ -325,7 +325,7 @@ def test_recheck_judges_stored_answers_again_without_sending(
 def test_recheck_judges_the_tasks_still_stored_and_names_the_removed_ones(
     cli: Cli, strict_model: tuple[RuleAwareModel, Path]
 ) -> None:
-    fake, config = strict_model
+    _fake, config = strict_model
     cli("import", "--examples")
     kept, removed = "aider-swallows-config-errors", "codex-swallows-config-errors"
     replay(cli, config, kept, removed, "-m", "strict", "-n", "1")

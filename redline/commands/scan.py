@@ -168,11 +168,11 @@ def _print_scan(result: ScanResult, limit: int) -> None:
     for i, group in enumerate(groups):
         if limit and shown >= limit:
             rest = groups[i:]
-            answers = sum(len(g.hits) for g in rest)
+            hidden = sum(len(g.hits) for g in rest)
             typer.echo("")
             typer.echo(
-                f"{len(rest):,} more conversation{'s' * (len(rest) != 1)} with {answers:,} "
-                f"answer{'s' * (answers != 1)} with findings; --limit 0 lists them all"
+                f"{len(rest):,} more conversation{'s' * (len(rest) != 1)} with {hidden:,} "
+                f"answer{'s' * (hidden != 1)} with findings; --limit 0 lists them all"
             )
             break
         count = len(group.hits)
