@@ -9,7 +9,7 @@ PYTHON ?= $(shell for p in $(CANDIDATES); do \
 	command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(sys.version_info < (3, 12))' 2>/dev/null \
 	&& { command -v $$p; break; }; done)
 
-.PHONY: install lock demo test lint bench clean
+.PHONY: install lock demo test lint bench docs clean
 
 install: $(VENV)/.installed
 
@@ -28,7 +28,7 @@ $(VENV)/.installed: pyproject.toml requirements-dev.lock
 	@touch $@
 
 # Re-resolve both lock files from pyproject.toml (the newest versions it allows, every file's
-# hash) for the Python of the venv; commit them. README "Development" says when.
+# hash) for the Python of the venv; commit them. docs/development.md says when.
 PIP_COMPILE := CUSTOM_COMPILE_COMMAND="make lock" $(BIN)/pip-compile --quiet --upgrade \
 	--generate-hashes --allow-unsafe --strip-extras --no-emit-index-url --no-emit-find-links \
 	--build-deps-for editable
@@ -60,6 +60,11 @@ lint: install
 # Every benchmark; figures printed and written to bench/results.json with the machine's facts.
 bench: install
 	$(BIN)/python bench/run.py
+
+# The parts of docs/ read from the code (each command's options, the built-in checks); the rest of
+# each page is prose. tests/test_docs.py fails while a page is not what this writes.
+docs: install
+	$(BIN)/python docs/generate.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache $(TYPECHECK)

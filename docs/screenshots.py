@@ -1,4 +1,4 @@
-"""The README's screenshots of the web view, taken in headless Chromium (Debian's `chromium`).
+"""The web view's screenshots (docs/browsing.md), taken in headless Chromium (Debian's `chromium`).
 
     .venv/bin/python docs/screenshots.py        # from the repository's root; writes docs/ui-*.png
 

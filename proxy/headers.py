@@ -1,6 +1,6 @@
 """Which headers cross the proxy, and which values are never written down.
 
-What is never stored (README "What redline never stores"):
+What is never stored (docs/recording.md, "What redline never stores"):
 
 * the value of a header or query parameter whose **name** says it holds a credential: one of
   `SECRET`/`SECRET_PARAMS`, or any name containing key, token, secret, signature, auth,

@@ -43,7 +43,7 @@ class Route:
     def authorization(self) -> str | None:
         """The `Authorization` header that an upstream URL's `user:password@` stands for. It is
         sent only with requests that carry no `Authorization` of their own: the client's header
-        wins (README, `redline proxy`)."""
+        wins (docs/recording.md, `redline proxy`)."""
         if self.upstream.user is None and self.upstream.password is None:
             return None
         pair = f"{self.upstream.user or ''}:{self.upstream.password or ''}"

@@ -92,7 +92,7 @@ def print_json(value: Any) -> None:
     sys.stdout.write(json.dumps(value, indent=2, ensure_ascii=False) + "\n")
 
 
-JSON_OPTION = typer.Option(False, "--json", help="Print stable JSON (documented in README.md).")
+JSON_OPTION = typer.Option(False, "--json", help="Print stable JSON (documented in docs/json.md).")
 DB_OPTION = typer.Option(
     None, "--db", envvar="REDLINE_DB", help="The database file.", show_default="user data dir"
 )

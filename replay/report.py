@@ -1,6 +1,6 @@
 """A run's report: what `redline report` prints in every format, built from the store.
 
-The report is plain JSON-compatible data (documented in README, "JSON formats"): per task ×
+The report is plain JSON-compatible data (documented in docs/json.md): per task ×
 model × variant the passes out of the judged samples with a Wilson interval; per model × variant
 the pass rate over tasks with its interval, tokens, cost and median latency; paired comparisons
 of each pair of variants within each model and each pair of models within each variant; the

@@ -1,8 +1,8 @@
 """Each check on its labelled corpus (tests/corpus/NAME): every case right, and the precision
 and recall printed (pytest shows them in the terminal summary, with or without -s). The
-placeholder and test-tampering corpora were written from README's rules by a reviewer who did
-not write the checks. Cases in a corpus's known misses keep their label and are expected to
-fail until the check agrees (tests/corpus/scoring.py)."""
+placeholder and test-tampering corpora were written from the documented rules (docs/checks.md)
+by a reviewer who did not write the checks. Cases in a corpus's known misses keep their label
+and are expected to fail until the check agrees (tests/corpus/scoring.py)."""
 
 from __future__ import annotations
 

@@ -17,7 +17,7 @@ from redline.analyzers.rules import BUILTINS
 from redline.analyzers.testing import check_examples
 
 PUBLIC = {"redline.analyzers", "redline.analyzers.python", "redline.transcripts"}
-README = (Path(__file__).parent.parent / "README.md").read_text()
+WRITING_CHECKS = (Path(__file__).parent.parent / "docs" / "writing-checks.md").read_text()
 
 
 def redline_imports(path: str) -> list[tuple[str, list[str]]]:
@@ -51,7 +51,7 @@ def test_the_python_module_names_are_all_exported() -> None:
 
 
 def test_the_documented_python_plugin_runs(tmp_path: Path) -> None:
-    (code,) = re.findall(r"```python\n# my_python_checks.py\n(.*?)```", README, re.S)
+    (code,) = re.findall(r"```python\n# my_python_checks.py\n(.*?)```", WRITING_CHECKS, re.S)
     plugin = tmp_path / "my_python_checks.py"
     plugin.write_text(code)
     analyzer = default_registry([plugin], entry_points=False).get("no-eval")

@@ -1,4 +1,4 @@
-"""The README's `redline scan` JSON examples have exactly the keys the command prints."""
+"""The `redline scan` JSON examples (docs/json.md) have exactly the keys the command prints."""
 
 from __future__ import annotations
 

@@ -5,7 +5,7 @@ the model gave there (the known-bad output), the checks that catch it, and optio
 known-good output the checks must pass. This module is the plain data and its portable form, the
 task file; the store keeps tasks (store/tasks.py) and replay validates and runs them.
 
-A task file is one JSON document (see `TASK_FILE_VERSION` and README "Task files"):
+A task file is one JSON document (see `TASK_FILE_VERSION` and docs/tasks.md, "Task files"):
 
     {"format_version": 1, "name", "note", "created_at", "checks": [...],
      "request": <canonical request>, "output": <output>, "good_output": <output> | null,

@@ -1,7 +1,7 @@
 """Replay runs and their reports.
 
 GET /api/runs                         newest first, as `redline runs --json`
-GET /api/runs/{id}/report             the report JSON (README, "JSON formats"), as
+GET /api/runs/{id}/report             the report JSON (docs/json.md), as
                                       `redline report --format json`
 """
 

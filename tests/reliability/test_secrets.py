@@ -172,7 +172,7 @@ def _refused_websocket(url: str, api_key: str) -> int:
     return asyncio.run(upgrade())
 
 
-# The rule, one case at a time (README, "What redline never stores").
+# The rule, one case at a time (docs/recording.md, "What redline never stores").
 
 
 @pytest.mark.parametrize(

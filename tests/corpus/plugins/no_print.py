@@ -1,4 +1,4 @@
-"""An example plugin, the one the README shows: forbid print() in the code an output adds.
+"""An example plugin, the one docs/writing-checks.md shows: forbid print() in the code an output adds.
 
 Load it with `redline check --plugin tests/corpus/plugins/no_print.py --check no-print FILE`.
 """
