@@ -15,8 +15,10 @@ from typing import Any
 
 from rich.console import Console
 
-from redline.replay.render import percent, render_html, render_markdown, render_table
-from redline.replay.stats import wilson
+from redline.replay.intervals import wilson
+from redline.replay.numbers import percent
+from redline.replay.render import render_markdown, render_table
+from redline.replay.render_html import render_html
 
 Key = tuple[str, str, str]  # task, model, variant
 

@@ -91,12 +91,14 @@ def test_a_variant_that_forbids_the_failure_passes_where_the_baseline_fails(
     assert (base["passes"], base["samples"]) == (0, 3)
     assert (strict["passes"], strict["samples"]) == (3, 3)
     (comparison,) = [c for c in report["comparisons"] if c["kind"] == "variant"]
-    assert (comparison["a"], comparison["b"], comparison["method"]) == (
+    assert (comparison["a"], comparison["b"], comparison["these_tasks"]["method"]) == (
         "strict",
         "baseline",
         "fisher exact",
     )
-    assert comparison["verdict"].startswith("strict passed 3/3, baseline 0/3 on the one task")
+    assert comparison["verdict"].startswith(
+        "On this task, no evidence of a difference: strict passed 3/3, baseline 0/3"
+    )
     assert len(fake.requests) == 6
     md = cli("report", "--format", "md").stdout
     assert "0/3" in md and "3/3" in md and comparison["verdict"] in md
