@@ -95,7 +95,7 @@ def _summary_cell(s: Row, every: str | None) -> str:
     lines = [
         f'<div class="rate">{e(percent(s.get("rate")))}</div>',
         f"<div>{e(counts)} · {e(counted(s['tasks'], 'task'))}</div>",
-        f'<div class="muted">95% interval {e(interval(s.get("interval")))} over {over}</div>',
+        f'<div class="muted">95% interval {e(interval(s.get("interval")))} over {e(over)}</div>',
         *([f'<div class="muted">{e(every)} {e(pass_k(s))}</div>'] if every else []),
         f'<div class="muted">tokens {e(tokens(s))} · {e(money(s.get("cost")))} · '
         f"p50 {e(latency(s.get('latency_p50_ms')))}</div>",

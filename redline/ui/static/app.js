@@ -665,7 +665,7 @@
     return s.passes === s.samples ? "all" : s.passes === 0 ? "none" : "some";
   }
 
-  /* A bar per model × variant, its Wilson interval as an error bar, axis 0–100%. */
+  /* A bar per model × variant, its 95% interval as an error bar, axis 0–100%. */
   function chart(report) {
     const NS = "http://www.w3.org/2000/svg";
     const rows = report.summary;
@@ -712,7 +712,7 @@
       svg.appendChild(el("text", { x: labelW + plotW + 8, y: mid, "dominant-baseline": "middle" }, R.percent(row.rate)));
     });
     return h("figure", { class: "chart-box" }, svg,
-      h("figcaption", { class: "muted small" }, "Pass rate per model and variant (mean of the per-task rates) with its 95% Wilson interval."));
+      h("figcaption", { class: "muted small" }, "Pass rate per model and variant (mean of the per-task rates) with its 95% interval: over tasks, or over the samples of a side's one task."));
   }
 
   function sample(s) {
