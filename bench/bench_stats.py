@@ -120,9 +120,7 @@ def _table(measured: list[Measured]) -> None:
     for (tasks, samples), ms in sorted(rows.items()):
         differences = [m.difference for m in ms if m.difference is not None]
         nulls = [m for m in ms if m.scenario.difference == 0]
-        (ten,) = [
-            m for m in ms if m.scenario.difference == 0.1 and m.scenario.difficulty == (2, 2)
-        ]
+        (ten,) = [m for m in ms if m.scenario.difference == 0.1 and m.scenario.difficulty == (2, 2)]
         worst = (
             max(m.these_tasks for m in nulls),
             max(m.like_these for m in nulls),
