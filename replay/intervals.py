@@ -11,7 +11,6 @@ over. Only the standard library is used.
 from __future__ import annotations
 
 import math
-import random
 import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -19,7 +18,6 @@ from functools import cache
 
 __all__ = [
     "Interval",
-    "bootstrap_mean",
     "clustered_se",
     "clustered_wilson",
     "difference_interval",
@@ -171,22 +169,3 @@ def _central(theta: float, df: int) -> float:
         term *= c2 * i / (i + 1)
         series += term
     return s * series
-
-
-def bootstrap_mean(values: Sequence[float], *, seed: int, resamples: int, alpha: float) -> Interval:
-    """Percentile bootstrap interval of a mean (Efron & Tibshirani 1993), resampling tasks with
-    a generator seeded with `seed`, so it is deterministic."""
-    if resamples < 1:
-        raise ValueError(f"resamples must be positive, got {resamples}")
-    n = len(values)
-    rng = random.Random(seed)
-    means = sorted(math.fsum(rng.choices(values, k=n)) / n for _ in range(resamples))
-    return Interval(_quantile(means, alpha / 2), _quantile(means, 1 - alpha / 2))
-
-
-def _quantile(ordered: list[float], q: float) -> float:
-    """Linear interpolation between order statistics (Hyndman & Fan 1996, type 7)."""
-    position = (len(ordered) - 1) * q
-    below = math.floor(position)
-    above = min(below + 1, len(ordered) - 1)
-    return ordered[below] + (position - below) * (ordered[above] - ordered[below])
