@@ -639,7 +639,9 @@
         return h("td", { class: "cell " + shade(s) },
           h("div", { class: "rate" }, R.percent(s.rate)),
           h("div", null, `${s.passes}/${s.samples} samples passed` + (s.errors ? `, ${s.errors} errors` : "")),
-          h("div", { class: "muted small" }, `95% interval ${interval(s.interval)} \u00B7 ${s.tasks} task${s.tasks === 1 ? "" : "s"}`));
+          h("div", { class: "muted small" }, `95% interval ${interval(s.interval)} \u00B7 ${s.tasks} task${s.tasks === 1 ? "" : "s"}`),
+          s.pass_k !== null && s.pass_k !== undefined
+            ? h("div", { class: "muted small" }, `pass^${run.samples} (every time) ${R.percent(s.pass_k)}`) : null);
       })))));
     const comparisons = report.comparisons.length
       ? h("ul", { class: "comparisons" }, report.comparisons.map((c) => h("li", null,
@@ -655,6 +657,7 @@
       h("p", { class: "facts" }, `${run.status} \u00B7 started ${R.when(run.started_at)} \u00B7 ${run.samples} sample${run.samples === 1 ? "" : "s"} per task, model and variant \u00B7 evaluation ${run.evaluation}`),
       h("h2", null, "Pass rates"), grid, chart(report),
       h("h2", null, "Comparisons"), comparisons,
+      report.detectable ? h("p", { class: "muted detectable" }, report.detectable.line) : null,
       report.errors.length ? [h("h2", null, "Errors (not counted as failures)"),
         h("ul", null, report.errors.slice(0, 20).map((e) => h("li", null, `${e.task} \u00B7 ${e.model} \u00B7 ${e.variant} \u00B7 sample ${e.sample}: ${e.error}`)))] : null,
       h("h2", null, "Samples"), samples);
