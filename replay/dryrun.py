@@ -1,4 +1,5 @@
-"""`--dry-run`: what a replay would send and what it would cost, with nothing sent."""
+"""`--dry-run`: what a replay would send, what it would cost and how large a difference it could
+show, with nothing sent."""
 
 from __future__ import annotations
 
@@ -7,9 +8,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from redline.replay.numbers import counted
+from redline.replay.power import ASSUMED, Detectable, Spread, detectable, spread_of
+from redline.replay.report import Sides, sides_of
 from redline.replay.run import Job
 from redline.replay.tokens import count_body, count_text, exact_for
-from redline.transcripts import message_to_dict
+from redline.transcripts import Store, message_to_dict
+
+EARLIER_RUNS = 20
+"""How many of the latest runs of these tasks measure their spread, at most."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,3 +79,27 @@ def estimate(jobs: Sequence[Job]) -> list[Estimate]:
             )
         )
     return out
+
+
+def reach(store: Store, tasks: Sequence[str], samples: int) -> Detectable:
+    """The smallest difference in pass rate the planned run can detect (80% power, 0.05
+    level), with the spread of these tasks measured on earlier runs of them when there are
+    any."""
+    return detectable(len(tasks), samples, earlier_spread(store, tasks))
+
+
+def earlier_spread(store: Store, tasks: Sequence[str]) -> Spread:
+    """The spread of these tasks on the latest runs that ran any of them (their latest
+    evaluation), up to EARLIER_RUNS; assumed when there are none."""
+    wanted = set(tasks)
+    measured: list[Sides] = []
+    for run in store.runs.list():
+        if wanted & set(run.tasks) and run.evaluations:
+            measured.append(sides_of(store, run.id, wanted))
+            if len(measured) == EARLIER_RUNS:
+                break
+    if not measured:
+        return Spread(
+            ASSUMED.between, ASSUMED.within, "spread assumed: no earlier run of these tasks"
+        )
+    return spread_of(measured, f"{counted(len(measured), 'earlier run')} of these tasks")

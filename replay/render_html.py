@@ -11,22 +11,22 @@ from __future__ import annotations
 from collections.abc import Iterable
 from html import escape
 
-from redline.replay.render import (
-    DASH,
+from redline.replay.numbers import DASH, counted, interval, percent
+from redline.replay.report_view import (
     Report,
     Row,
     comparison_lines,
-    counted,
+    detectable_line,
     error_line,
     errors_heading,
-    interval,
     k_of_n,
     latency,
     loss_rows,
     money,
     notes,
+    pass_k,
+    pass_k_header,
     pass_rate,
-    percent,
     run_facts,
     setup_lines,
     task_grid,
@@ -86,15 +86,17 @@ def _shade(row: Row | None) -> str:
     return "all" if row["passes"] == row["samples"] else "none" if not row["passes"] else "some"
 
 
-def _summary_cell(s: Row) -> str:
-    """Rate, counts and interval of one model and variant, then what it cost."""
+def _summary_cell(s: Row, every: str | None) -> str:
+    """Rate, counts, interval and pass^k of one model and variant, then what it cost."""
     counts = f"{s['passes']}/{s['samples']} samples passed"
     if s["errors"]:
         counts += f", {counted(s['errors'], 'error')}"
+    over = "this task's samples" if s.get("interval_over") == "one task" else "tasks"
     lines = [
         f'<div class="rate">{e(percent(s.get("rate")))}</div>',
         f"<div>{e(counts)} · {e(counted(s['tasks'], 'task'))}</div>",
-        f'<div class="muted">95% interval {e(interval(s.get("interval")))}</div>',
+        f'<div class="muted">95% interval {e(interval(s.get("interval")))} over {e(over)}</div>',
+        *([f'<div class="muted">{e(every)} {e(pass_k(s))}</div>'] if every else []),
         f'<div class="muted">tokens {e(tokens(s))} · {e(money(s.get("cost")))} · '
         f"p50 {e(latency(s.get('latency_p50_ms')))}</div>",
     ]
@@ -105,11 +107,12 @@ def _summary_grid(report: Report) -> str:
     """Models down, variants across."""
     summary = {(s["model"], s["variant"]): s for s in report["summary"]}
     variants = [v["name"] for v in report["variants"]]
+    every = pass_k_header(report)
     rows = [
         [
             f"<b>{e(m['name'])}</b>",
             *(
-                DASH if (s := summary.get((m["name"], v))) is None else _summary_cell(s)
+                DASH if (s := summary.get((m["name"], v))) is None else _summary_cell(s, every)
                 for v in variants
             ),
         ]
@@ -119,7 +122,7 @@ def _summary_grid(report: Report) -> str:
 
 
 def _chart(report: Report) -> str:
-    """A horizontal bar per model × variant, its Wilson interval as an error bar, axis 0–100%."""
+    """A horizontal bar per model × variant, its 95% interval as an error bar, axis 0–100%."""
     rows = report["summary"]
     height = TOP + ROW_H * len(rows) + AXIS_H
     width = LABEL_W + PLOT_W + VALUE_W
@@ -279,6 +282,8 @@ def render_html(report: Report) -> str:
         out.append("<h2>Comparisons</h2><ul>")
         out += [f"<li><b>{e(p)}</b>: {e(v)}</li>" for p, v in comparison_lines(report)]
         out.append("</ul>")
+    if line := detectable_line(report):
+        out.append(f'<p class="notes">{e(line)}</p>')
     if losses := loss_rows(report):
         out += [
             "<h2>Conversion losses</h2>",

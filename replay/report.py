@@ -1,11 +1,13 @@
 """A run's report: what `redline report` prints in every format, built from the store.
 
-The report is plain JSON-compatible data (documented in docs/json.md): per task ×
-model × variant the passes out of the judged samples with a Wilson interval; per model × variant
-the pass rate over tasks with its interval, tokens, cost and median latency; paired comparisons
-of each pair of variants within each model and each pair of models within each variant; the
-errors apart (they are never counted as failures); every sample, for the HTML page and the web
-view. Judged by the run's latest evaluation (`redline recheck` adds one).
+The report is plain JSON-compatible data (documented in docs/json.md): per task × model ×
+variant the passes out of the counted samples with a Wilson interval and pass^k; per model ×
+variant the pass rate over tasks with its interval, pass^k, tokens, cost and median latency;
+paired comparisons of each pair of variants within each model and each pair of models within
+each variant, each answering "on these tasks" and "on tasks like these"; the smallest
+difference a run of this size can detect; the errors apart (they are never counted as
+failures); every sample, for the HTML page and the web view. Judged by the run's latest
+evaluation (`redline recheck` adds one). The statistics are redline.replay.stats'.
 """
 
 from __future__ import annotations
@@ -17,9 +19,14 @@ from collections.abc import Iterable
 from itertools import combinations
 from typing import Any
 
-from redline.analyzers import extract
-from redline.replay.stats import Cell, Interval, compare, summarize
+from redline.replay.intervals import Interval
+from redline.replay.outputs import code_of, findings
+from redline.replay.power import Spread, detectable, spread_of
+from redline.replay.stats import Cell, Comparison, Outcome, compare, pass_hat_k, summarize
 from redline.transcripts import Store, message_from_dict
+
+Sides = dict[tuple[str, str], dict[str, Cell]]
+"""Per (model, variant), its cells by task: what the statistics take."""
 
 
 def _interval(i: Interval | None) -> list[float] | None:
@@ -38,18 +45,7 @@ def _p50(values: Iterable[float | None]) -> float | None:
 
 def _code(output: str | None) -> list[dict[str, Any]]:
     """The code a sample's answer wrote, for the report page."""
-    if output is None:
-        return []
-    found = extract(message_from_dict(json.loads(output)))
-    code = [
-        {"path": e.path, "language": e.language, "code": e.after, "first_line": e.start_line or 1}
-        for e in found.edits
-    ]
-    code += [
-        {"path": b.path, "language": b.language, "code": b.code, "first_line": 1}
-        for b in found.blocks
-    ]
-    return code
+    return [] if output is None else code_of(message_from_dict(json.loads(output)))
 
 
 def _text(output: str | None) -> str:
@@ -58,38 +54,65 @@ def _text(output: str | None) -> str:
     return message_from_dict(json.loads(output)).text
 
 
-def build_report(store: Store, run_id: str) -> dict[str, Any]:
+Groups = dict[tuple[str, str, str], list[dict[str, Any]]]
+"""A run's stored samples by (task, model, variant), each with its verdict and outcome."""
+
+
+def _judged(store: Store, run_id: str, evaluation: int) -> Groups:
+    """The run's samples judged by one of its evaluations, grouped by cell."""
     runs = store.runs
-    run = runs.run(run_id)
-    evaluation = runs.evaluation(run_id)
-    samples = runs.samples(run_id)
-    verdicts = runs.verdicts(run_id, evaluation["evaluation"])
-    groups: dict[tuple[str, str, str], list[dict[str, Any]]] = defaultdict(list)
-    listed: list[dict[str, Any]] = []
-    for s in samples:
+    verdicts = runs.verdicts(run_id, evaluation)
+    groups: Groups = defaultdict(list)
+    for s in runs.samples(run_id):
         key = (s["task"], s["model"], s["variant"])
         verdict = verdicts.get((*key, s["sample"]))
         s["passed"] = None if verdict is None else verdict["passed"]
+        s["verdict"] = verdict
+        s["outcome"] = _outcome(s)
         groups[key].append(s)
-        findings = []
-        for v in json.loads(verdict["verdicts"]) if verdict else []:
-            findings += [{"check": v["check"], **f} for f in v["findings"]]
+    return groups
+
+
+def sides_of(store: Store, run_id: str, tasks: Iterable[str] | None = None) -> Sides:
+    """A run's counted cells per side (model, variant), by task, judged by its latest
+    evaluation; only `tasks` when given. What earlier runs say about these tasks' spread."""
+    wanted = None if tasks is None else set(tasks)
+    groups = _judged(store, run_id, store.runs.evaluation(run_id)["evaluation"])
+    sides: Sides = defaultdict(dict)
+    for (task, model, variant), rows in groups.items():
+        if (wanted is None or task in wanted) and (cell := Cell.of(r["outcome"] for r in rows)):
+            sides[(model, variant)][task] = cell
+    return dict(sides)
+
+
+def build_report(store: Store, run_id: str) -> dict[str, Any]:
+    """The report of a run, judged by its latest evaluation."""
+    runs = store.runs
+    run = runs.run(run_id)
+    evaluation = runs.evaluation(run_id)
+    groups = _judged(store, run_id, evaluation["evaluation"])
+    samples = [s for rows in groups.values() for s in rows]
+    listed: list[dict[str, Any]] = []
+    for s in samples:
+        verdict = s["verdict"]
         listed.append(
             {
                 "task": s["task"],
                 "model": s["model"],
                 "variant": s["variant"],
                 "sample": s["sample"],
+                "outcome": s["outcome"],
                 "passed": s["passed"],
                 "error": s["error"],
                 "from_cache": s["from_cache"],
                 "text": _text(s["output"]),
                 "code": _code(s["output"]),
-                "findings": findings,
+                "findings": findings(json.loads(verdict["verdicts"])) if verdict else [],
             }
         )
-    cells, by_side = _cells(groups)
-    summary = _summary(groups, by_side, run)
+    k = run["samples"]
+    cells, by_side = _cells(groups, k)
+    summary = _summary(groups, by_side, run, k)
     return {
         "run": {
             "id": run["id"],
@@ -111,6 +134,7 @@ def build_report(store: Store, run_id: str) -> dict[str, Any]:
         "cells": cells,
         "summary": summary,
         "comparisons": _comparisons(run, by_side),
+        "detectable": _detectable(len(run["tasks"]), k, spread_of([by_side], "this run")),
         "errors": [
             {k: s[k] for k in ("task", "model", "variant", "sample", "error")}
             for s in samples
@@ -120,34 +144,46 @@ def build_report(store: Store, run_id: str) -> dict[str, Any]:
     }
 
 
+def _outcome(sample: dict[str, Any]) -> Outcome:
+    """A stored sample's outcome: an error, or judged pass or fail (a sample without a verdict
+    was not judged and counts nowhere, as an error)."""
+    if sample["status"] == "error" or sample["passed"] is None:
+        return "error"
+    return "pass" if sample["passed"] else "fail"
+
+
 def _cells(
-    groups: dict[tuple[str, str, str], list[dict[str, Any]]],
-) -> tuple[list[dict[str, Any]], dict[tuple[str, str], dict[str, Cell]]]:
-    """One cell per task × model × variant; and per (model, variant) the judged cells by task,
-    for the statistics."""
+    groups: dict[tuple[str, str, str], list[dict[str, Any]]], k: int
+) -> tuple[list[dict[str, Any]], Sides]:
+    """One cell per task × model × variant; and per (model, variant) the counted cells by
+    task, for the statistics."""
     cells = []
-    by_side: dict[tuple[str, str], dict[str, Cell]] = defaultdict(dict)
+    by_side: Sides = defaultdict(dict)
     for (task, model, variant), rows in sorted(groups.items()):
-        judged = [r for r in rows if r["passed"] is not None]
-        passes = sum(r["passed"] is True for r in judged)
-        cell = Cell(passes, len(judged)) if judged else None
+        cell = Cell.of(r["outcome"] for r in rows)
         if cell is not None:
             by_side[(model, variant)][task] = cell
+        counted = 0 if cell is None else cell.samples
         cells.append(
             {
                 "task": task,
                 "model": model,
                 "variant": variant,
-                "passes": passes,
-                "samples": len(judged),
-                "errors": len(rows) - len(judged),
+                "passes": 0 if cell is None else cell.passes,
+                "samples": counted,
+                "errors": len(rows) - counted,
                 "rate": None if cell is None else round(cell.rate, 4),
                 "interval": None if cell is None else _interval(cell.interval),
+                "pass_k": None if cell is None or k < 2 else _round(cell.pass_hat(k)),
                 "from_cache": sum(bool(r["from_cache"]) for r in rows),
                 **_costs(rows),
             }
         )
     return cells, by_side
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 4)
 
 
 def _costs(rows: list[dict[str, Any]]) -> dict[str, Any]:
@@ -162,8 +198,9 @@ def _costs(rows: list[dict[str, Any]]) -> dict[str, Any]:
 
 def _summary(
     groups: dict[tuple[str, str, str], list[dict[str, Any]]],
-    by_side: dict[tuple[str, str], dict[str, Cell]],
+    by_side: Sides,
     run: dict[str, Any],
+    k: int,
 ) -> list[dict[str, Any]]:
     out = []
     for model in (m["name"] for m in run["models"]):
@@ -171,6 +208,7 @@ def _summary(
             rows = [r for (_, m, v), rs in groups.items() if (m, v) == (model, variant) for r in rs]
             cells = by_side.get((model, variant), {})
             judged = summarize(cells.values()) if cells else None
+            hat, over = pass_hat_k(cells.values(), k) if k >= 2 else (None, 0)
             out.append(
                 {
                     "model": model,
@@ -178,9 +216,16 @@ def _summary(
                     "tasks": len({t for (t, m, v) in groups if (m, v) == (model, variant)}),
                     "passes": 0 if judged is None else judged.passes,
                     "samples": 0 if judged is None else judged.samples,
-                    "errors": sum(r["status"] == "error" for r in rows),
+                    "errors": sum(r["outcome"] == "error" for r in rows),
                     "rate": None if judged is None else round(judged.rate, 4),
                     "interval": None if judged is None else _interval(judged.interval),
+                    "interval_over": None
+                    if judged is None
+                    else "one task"
+                    if judged.one_task
+                    else "tasks",
+                    "pass_k": _round(hat),
+                    "pass_k_tasks": over,
                     **_costs(rows),
                 }
             )
@@ -208,7 +253,7 @@ def _comparisons(
 def _compare(
     kind: str, a: str, b: str, within: str, cells_a: dict[str, Cell], cells_b: dict[str, Cell]
 ) -> dict[str, Any]:
-    c = compare(cells_a, cells_b, label_a=a, label_b=b)
+    c: Comparison = compare(cells_a, cells_b, label_a=a, label_b=b)
     return {
         "kind": kind,
         "a": a,
@@ -220,10 +265,25 @@ def _compare(
         "ties": c.ties,
         "mean_difference": None if c.mean_difference is None else round(c.mean_difference, 4),
         "interval": _interval(c.interval),
-        "p_value": None if c.p_value is None else round(c.p_value, 6),
-        "method": c.method,
+        "these_tasks": _answer(c.these_tasks),
+        "tasks_like_these": _answer(c.like_these),
+        "tasks_needed": c.tasks_needed,
         "verdict": c.verdict,
     }
 
 
-__all__ = ["build_report"]
+def _answer(answer: Any) -> dict[str, Any]:
+    p = answer.p_value
+    return {
+        "method": answer.method,
+        "p_value": None if p is None else round(p, 6),
+        "verdict": answer.verdict,
+    }
+
+
+def _detectable(tasks: int, samples: int, spread: Spread) -> dict[str, Any]:
+    """The smallest difference in pass rate a comparison of a run this size detects."""
+    return detectable(max(tasks, 1), max(samples, 1), spread).to_json()
+
+
+__all__ = ["Sides", "build_report", "sides_of"]

@@ -15,8 +15,10 @@ from typing import Any
 
 from rich.console import Console
 
-from redline.replay.render import percent, render_html, render_markdown, render_table
-from redline.replay.stats import wilson
+from redline.replay.intervals import wilson
+from redline.replay.numbers import percent
+from redline.replay.render import render_markdown, render_table
+from redline.replay.render_html import render_html
 
 Key = tuple[str, str, str]  # task, model, variant
 
@@ -62,6 +64,7 @@ def make_report(
                 "interval": [wilson(passes, judged).lo, wilson(passes, judged).hi]
                 if judged
                 else None,
+                "pass_k": (1.0 if passes == judged else 0.0) if judged >= 3 else None,
                 "from_cache": cached,
                 "input_tokens": 3600,
                 "output_tokens": 420,
@@ -104,6 +107,13 @@ def make_report(
                 "errors": sum(c["errors"] for c in mine),
                 "rate": rate,
                 "interval": None if rate is None else [max(0.0, rate - 0.3), min(1.0, rate + 0.3)],
+                "interval_over": None
+                if rate is None
+                else "one task"
+                if len(mine) == 1
+                else "tasks",
+                "pass_k": None if rate is None else sum(c["pass_k"] or 0 for c in mine) / len(mine),
+                "pass_k_tasks": len(mine),
                 "input_tokens": 3600 * len(mine),
                 "output_tokens": 420 * len(mine),
                 "tokens_estimated": estimated,
@@ -123,8 +133,9 @@ def make_report(
             "ties": len(tasks),
             "mean_difference": None,
             "interval": None,
-            "p_value": None,
-            "method": "sign test",
+            "these_tasks": {"method": "exact stratified", "p_value": 1.0, "verdict": "these"},
+            "tasks_like_these": {"method": "paired permutation", "p_value": 1.0, "verdict": "like"},
+            "tasks_needed": None,
             "verdict": f"verdict for {a} against {b} on {model}",
         }
         for model in models
@@ -162,6 +173,7 @@ def make_report(
         "cells": cells,
         "summary": summary,
         "comparisons": comparisons,
+        "detectable": {"line": "With 1 task × 3 samples, no comparison can show a difference."},
         "errors": error_rows,
         "samples": samples,
     }
@@ -238,10 +250,44 @@ def test_markdown_prints_every_cell_of_every_task_model_and_variant() -> None:
         assert f"{lead} {model} | {' | '.join(counts)} |" in text
 
 
-def test_markdown_summary_gives_the_rate_with_its_counts_and_interval() -> None:
+def test_markdown_summary_gives_the_rate_with_its_counts_interval_and_pass_k() -> None:
     text = render_markdown(make_report())
-    assert "| gpt-x | baseline | 0% (0/3) | 0–30% | 1 | 3,600 → 420 | $0.0087 | 812ms |" in text
-    assert "| gpt-x | strict | 100% (3/3) | 70–100% |" in text
+    assert (
+        "| gpt-x | baseline | 0% (0/3) | 0–30% | 0% | 1 | 3,600 → 420 | $0.0087 | 812ms |" in text
+    )
+    assert "| gpt-x | strict | 100% (3/3) | 70–100% | 100% |" in text
+    assert "| model | variant | pass rate | 95% interval | pass^3 (every time) | tasks |" in text
+
+
+def test_markdown_says_how_to_read_intervals_and_pass_k() -> None:
+    text = render_markdown(make_report())
+    assert "their 95% intervals are over tasks (they speak for tasks like these)" in text
+    assert "pass^3 is the chance that 3 samples of a task all pass" in text
+
+
+def test_a_run_of_one_sample_has_no_pass_k_column() -> None:
+    report = make_report()
+    report["run"]["samples"] = 1
+    assert "pass^" not in render_markdown(report)
+
+
+def test_pass_k_over_fewer_tasks_than_the_row_says_so() -> None:
+    report = make_report()
+    report["summary"][0] |= {"tasks": 3, "pass_k_tasks": 2, "pass_k": 0.5}
+    assert "| 50% (over 2 of 3 tasks) |" in render_markdown(report)
+
+
+def test_every_format_prints_the_detectable_difference() -> None:
+    line = "With 1 task × 3 samples, no comparison can show a difference."
+    assert line in render_markdown(make_report())
+    assert line in " ".join(table_text(make_report()).split())
+    assert line in render_html(make_report())
+
+
+def test_a_report_saved_before_the_detectable_line_still_renders() -> None:
+    report = make_report()
+    del report["detectable"]
+    assert "With 1 task" not in render_markdown(report)
 
 
 def test_markdown_lists_each_comparison_verdict_as_given() -> None:
@@ -339,6 +385,13 @@ def test_markdown_reports_cached_samples() -> None:
 
 
 # Terminal
+
+
+def test_html_says_what_each_summary_interval_is_over() -> None:
+    one = render_html(make_report())
+    assert "95% interval 0–30% over this task&#x27;s samples" in one
+    two = make_report({("t1", "m", "a"): (1, 3), ("t2", "m", "a"): (2, 3)})
+    assert "95% interval" in (page := render_html(two)) and "over tasks</div>" in page
 
 
 def test_table_shows_the_summary_numbers() -> None:

@@ -91,12 +91,14 @@ def test_a_variant_that_forbids_the_failure_passes_where_the_baseline_fails(
     assert (base["passes"], base["samples"]) == (0, 3)
     assert (strict["passes"], strict["samples"]) == (3, 3)
     (comparison,) = [c for c in report["comparisons"] if c["kind"] == "variant"]
-    assert (comparison["a"], comparison["b"], comparison["method"]) == (
+    assert (comparison["a"], comparison["b"], comparison["these_tasks"]["method"]) == (
         "strict",
         "baseline",
         "fisher exact",
     )
-    assert comparison["verdict"].startswith("strict passed 3/3, baseline 0/3 on the one task")
+    assert comparison["verdict"].startswith(
+        "On this task, no evidence of a difference: strict passed 3/3, baseline 0/3"
+    )
     assert len(fake.requests) == 6
     md = cli("report", "--format", "md").stdout
     assert "0/3" in md and "3/3" in md and comparison["verdict"] in md
@@ -272,6 +274,46 @@ def test_a_dry_run_prints_tokens_and_cost_and_sends_nothing(
     assert "nothing was sent" in text and "~" in text
 
 
+def test_a_dry_run_says_the_smallest_difference_the_run_could_detect(
+    cli: Cli, strict_model: tuple[RuleAwareModel, Path]
+) -> None:
+    fake, config = strict_model
+    cli("import", "--examples")
+    args = ("replay", "--config", str(config), "-m", "strict", "-n", "4", "--dry-run")
+    reach = json.loads(cli(*args, "--json").stdout)["detectable"]
+    tasks = len(cli.json("tasks")["tasks"])
+    assert (reach["tasks"], reach["samples"], reach["fewest_tasks"]) == (tasks, 4, 6)
+    assert reach["source"] == "spread assumed: no earlier run of these tasks"
+    assert reach["line"].startswith(f"With {tasks} tasks × 4 samples, no comparison can show")
+    assert reach["line"] in " ".join(cli(*args).stdout.split())
+    assert fake.requests == []
+
+
+def test_a_dry_run_measures_the_spread_on_earlier_runs_of_the_tasks(
+    cli: Cli, strict_model: tuple[RuleAwareModel, Path], rules: Path
+) -> None:
+    fake, config = strict_model
+    cli("import", "--examples")
+    replay(cli, config, "-m", "strict", "-n", "2", "-p", f"strict={rules}")
+    sent = len(fake.requests)
+    out = cli("replay", "--config", str(config), "-m", "strict", "--dry-run", "--json").stdout
+    reach = json.loads(out)["detectable"]
+    assert reach["source"] == "spread measured on 1 earlier run of these tasks"
+    assert len(fake.requests) == sent
+
+
+def test_a_report_says_what_its_run_could_detect(
+    cli: Cli, strict_model: tuple[RuleAwareModel, Path], rules: Path
+) -> None:
+    _, config = strict_model
+    cli("import", "--examples")
+    report = replay(cli, config, "-m", "strict", "-n", "3", "-p", f"strict={rules}")
+    reach = report["detectable"]
+    assert reach["source"] == "spread measured on this run"
+    assert reach["line"] in " ".join(cli("report").stdout.split())
+    assert all(row["pass_k"] is not None for row in report["summary"])
+
+
 def test_a_missing_key_is_one_line_before_anything_is_sent(
     cli: Cli, strict_model: tuple[RuleAwareModel, Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -281,7 +323,8 @@ def test_a_missing_key_is_one_line_before_anything_is_sent(
     result = cli("replay", "--config", str(config), "-m", "strict", expect=2)
     assert (
         result.stderr.strip()
-        == "error: model strict needs its API key in $FAKE_KEY, which is not set"
+        == "error: model strict needs its API key in $FAKE_KEY, which is not set "
+        '(api_key_env = "" in its redline.toml table sends none)'
     )
     assert fake.requests == []
 

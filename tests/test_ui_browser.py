@@ -174,6 +174,8 @@ def test_a_runs_report_shows_its_grid_chart_and_samples(page: Any) -> None:
     assert page.locator("svg.chart rect.bar").count() == 2
     assert page.locator("svg.chart line.ci").count() >= 2
     assert "strict vs baseline" in page.locator("ul.comparisons").inner_text()
+    assert "every time" in grid.inner_text()  # pass^k beside the rate
+    assert page.locator("p.detectable").inner_text().startswith("With 1 task ×")
     failed = page.locator("details.sample.failed").first
     failed.locator("summary").click()
     assert failed.locator(".line.hit").count() >= 1

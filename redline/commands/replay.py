@@ -13,6 +13,7 @@ from redline.errors import RedlineError
 
 if TYPE_CHECKING:
     from redline.replay.dryrun import Estimate
+    from redline.replay.power import Detectable
     from redline.replay.run import Progress
 
 FORMATS = ("table", "md", "json", "html")
@@ -58,7 +59,9 @@ def replay_command(
         False, "--no-cache", help="Send everything, even what was answered before."
     ),
     dry_run: bool = typer.Option(
-        False, "--dry-run", help="Print requests, tokens and estimated cost; send nothing."
+        False,
+        "--dry-run",
+        help="Print requests, tokens, estimated cost and the smallest difference the run could detect; send nothing.",
     ),
     plugin: list[Path] | None = PLUGIN_OPTION,
     config: Path | None = typer.Option(
@@ -93,11 +96,15 @@ def replay_command(
             )
         task_list = [store.task(name) for name in chosen]
         path = store.path
+        if dry_run:
+            from redline.replay.dryrun import reach
+
+            can_show = reach(store, chosen, samples)
     if dry_run:
         from redline.replay.dryrun import estimate
 
         jobs = plan(task_list, models, with_baseline(variants), samples, temperature)
-        _print_dry_run(estimate(jobs), as_json)
+        _print_dry_run(estimate(jobs), can_show, as_json)
         return
     settings = Settings(
         samples=samples,
@@ -176,9 +183,15 @@ class _ProgressBar:
             self._bar = None
 
 
-def _print_dry_run(estimates: list[Estimate], as_json: bool) -> None:
+def _print_dry_run(estimates: list[Estimate], can_show: Detectable, as_json: bool) -> None:
     if as_json:
-        print_json({"requests": [e.to_json() for e in estimates], "sent": 0})
+        print_json(
+            {
+                "requests": [e.to_json() for e in estimates],
+                "sent": 0,
+                "detectable": can_show.to_json(),
+            }
+        )
         return
     from redline.commands.calls import make_console, print_table
 
@@ -219,6 +232,7 @@ def _print_dry_run(estimates: list[Estimate], as_json: bool) -> None:
         f"{sum(e.samples for e in estimates)} requests, estimated cost {total}; nothing was sent. "
         "~ marks token counts estimated with cl100k_base, not the model's own tokenizer."
     )
+    typer.echo(can_show.to_json()["line"])
 
 
 def _print_report(store: Any, run_id: str, fmt: str, out: Path | None) -> None:
@@ -240,7 +254,7 @@ def _print_report(store: Any, run_id: str, fmt: str, out: Path | None) -> None:
 
         text = render_markdown(report)
     else:
-        from redline.replay.render import render_html
+        from redline.replay.render_html import render_html
 
         text = render_html(report)
     if out is None:

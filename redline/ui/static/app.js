@@ -639,7 +639,9 @@
         return h("td", { class: "cell " + shade(s) },
           h("div", { class: "rate" }, R.percent(s.rate)),
           h("div", null, `${s.passes}/${s.samples} samples passed` + (s.errors ? `, ${s.errors} errors` : "")),
-          h("div", { class: "muted small" }, `95% interval ${interval(s.interval)} \u00B7 ${s.tasks} task${s.tasks === 1 ? "" : "s"}`));
+          h("div", { class: "muted small" }, `95% interval ${interval(s.interval)} \u00B7 ${s.tasks} task${s.tasks === 1 ? "" : "s"}`),
+          s.pass_k !== null && s.pass_k !== undefined
+            ? h("div", { class: "muted small" }, `pass^${run.samples} (every time) ${R.percent(s.pass_k)}`) : null);
       })))));
     const comparisons = report.comparisons.length
       ? h("ul", { class: "comparisons" }, report.comparisons.map((c) => h("li", null,
@@ -655,6 +657,7 @@
       h("p", { class: "facts" }, `${run.status} \u00B7 started ${R.when(run.started_at)} \u00B7 ${run.samples} sample${run.samples === 1 ? "" : "s"} per task, model and variant \u00B7 evaluation ${run.evaluation}`),
       h("h2", null, "Pass rates"), grid, chart(report),
       h("h2", null, "Comparisons"), comparisons,
+      report.detectable ? h("p", { class: "muted detectable" }, report.detectable.line) : null,
       report.errors.length ? [h("h2", null, "Errors (not counted as failures)"),
         h("ul", null, report.errors.slice(0, 20).map((e) => h("li", null, `${e.task} \u00B7 ${e.model} \u00B7 ${e.variant} \u00B7 sample ${e.sample}: ${e.error}`)))] : null,
       h("h2", null, "Samples"), samples);
@@ -665,7 +668,7 @@
     return s.passes === s.samples ? "all" : s.passes === 0 ? "none" : "some";
   }
 
-  /* A bar per model × variant, its Wilson interval as an error bar, axis 0–100%. */
+  /* A bar per model × variant, its 95% interval as an error bar, axis 0–100%. */
   function chart(report) {
     const NS = "http://www.w3.org/2000/svg";
     const rows = report.summary;
@@ -712,7 +715,7 @@
       svg.appendChild(el("text", { x: labelW + plotW + 8, y: mid, "dominant-baseline": "middle" }, R.percent(row.rate)));
     });
     return h("figure", { class: "chart-box" }, svg,
-      h("figcaption", { class: "muted small" }, "Pass rate per model and variant (mean of the per-task rates) with its 95% Wilson interval."));
+      h("figcaption", { class: "muted small" }, "Pass rate per model and variant (mean of the per-task rates) with its 95% interval: over tasks, or over the samples of a side's one task."));
   }
 
   function sample(s) {

@@ -1,4 +1,8 @@
-"""What the pages show of an output: the code it wrote (to mark findings' lines) and verdicts."""
+"""An answer as the report and the web view show it: the code it wrote, and what checks found.
+
+One home for this rendering: `redline report` (every sample's `code` and `findings`), the
+report page and the web view's task pages all take it from here, so they show the same fields.
+"""
 
 from __future__ import annotations
 
@@ -8,9 +12,15 @@ from typing import Any
 from redline.analyzers import Check, Verdict, extract, verdict_to_dict
 from redline.transcripts import Message
 
+__all__ = ["code_of", "findings", "verdicts"]
+
 
 def code_of(message: Message) -> list[dict[str, Any]]:
-    """The code an output wrote, file by file, as the report's `samples[].code` has it."""
+    """The code an output wrote, file by file: each edit's new text, then each fenced block.
+
+    `first_line` is where the text starts in its file (1 for a whole file or a block), so a
+    finding's line can be marked; `kind` is the edit's kind, or `block`.
+    """
     found = extract(message)
     code = [
         {
@@ -23,23 +33,18 @@ def code_of(message: Message) -> list[dict[str, Any]]:
         for e in found.edits
     ]
     code += [
-        {
-            "path": b.path,
-            "language": b.language,
-            "code": b.code,
-            "first_line": 1,
-            "kind": "block",
-        }
+        {"path": b.path, "language": b.language, "code": b.code, "first_line": 1, "kind": "block"}
         for b in found.blocks
     ]
     return code
 
 
 def verdicts(checks: Sequence[Check], found: Sequence[Verdict]) -> list[dict[str, Any]]:
+    """Each check's verdict as JSON, in the order of the checks."""
     return [verdict_to_dict(c.spec, v) for c, v in zip(checks, found, strict=True)]
 
 
 def findings(judged: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Every finding of these verdicts, each with the check that made it (as the report's
-    `samples[].findings`)."""
+    """Every finding of these verdicts (as `verdicts` gives them), each with the check that
+    made it."""
     return [{"check": v["check"], **f} for v in judged for f in v["findings"]]
