@@ -9,10 +9,10 @@ Everything else in this package is internal; other parts use only these names, a
 (built-in or plugin) these and `redline.analyzers.python`, the tools for reading Python.
 """
 
+from redline.analyzers._analyzer import Analyzer
 from redline.analyzers._context import Change, Context
 from redline.analyzers._inputs import Output, call_output, load_call, load_file
 from redline.analyzers._model import (
-    Analyzer,
     CodeBlock,
     Edit,
     Example,

@@ -5,7 +5,8 @@
     exchange      RawExchange: one HTTP exchange as it crossed the proxy, secrets removed
     spool         SpoolWriter: the proxy's durable, append-only log of exchanges
     parse         parse_exchange(raw) -> ParsedExchange: pure, no database
-    tasks         Task: a transcript, its known-bad output and the checks that catch it; task files
+    task          Task: a transcript, its known-bad output and the checks that catch it
+    task_file     the task file, a task's portable form (validated by task_schema)
     store         open_store() -> Store: ingest the spool, read calls, conversations and tasks
 
 Other parts import from here only. Everything but the model is loaded on first use, so a
@@ -72,19 +73,21 @@ if TYPE_CHECKING:
         rebuild,
         rebuild_outputs,
     )
-    from redline.transcripts.tasks import (
-        TASK_FILE_VERSION,
+    from redline.transcripts.task import (
         Provenance,
         Task,
-        TaskFileError,
         TaskOutput,
         check_name,
         drop_last,
+        only_tool_call,
+        suggest_name,
+    )
+    from redline.transcripts.task_file import (
+        TASK_FILE_VERSION,
+        TaskFileError,
         dumps_task_file,
         example_files,
-        only_tool_call,
         read_task_file,
-        suggest_name,
         task_from_file,
         task_hash,
         task_to_file,
@@ -101,23 +104,28 @@ _LAZY: dict[str, str] = {
     **dict.fromkeys(("Reassembly", "WireFormat"), "wire"),
     **dict.fromkeys(
         (
-            "TASK_FILE_VERSION",
             "Provenance",
             "Task",
-            "TaskFileError",
             "TaskOutput",
             "check_name",
             "drop_last",
+            "only_tool_call",
+            "suggest_name",
+        ),
+        "task",
+    ),
+    **dict.fromkeys(
+        (
+            "TASK_FILE_VERSION",
+            "TaskFileError",
             "dumps_task_file",
             "example_files",
-            "only_tool_call",
             "read_task_file",
-            "suggest_name",
             "task_from_file",
             "task_hash",
             "task_to_file",
         ),
-        "tasks",
+        "task_file",
     ),
     **dict.fromkeys(
         (

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from redline.ui.server import GATE, json_response
+from redline.ui.shared import GATE, json_response
 
 if TYPE_CHECKING:
     from redline.transcripts import Store

@@ -44,7 +44,8 @@ from redline.transcripts.model import (
     as_role,
 )
 from redline.transcripts.sse import SSEEvent
-from redline.transcripts.wire import BodyKeys, Reassembly, _convert
+from redline.transcripts.wire import _convert
+from redline.transcripts.wire.format import BodyKeys, Reassembly
 
 NAME = _convert.ANTHROPIC
 # The API version sent with replayed requests (the one every current SDK sends).

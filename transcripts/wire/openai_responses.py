@@ -47,7 +47,8 @@ from redline.transcripts.model import (
     as_role,
 )
 from redline.transcripts.sse import SSEEvent
-from redline.transcripts.wire import BodyKeys, Reassembly, _convert
+from redline.transcripts.wire import _convert
+from redline.transcripts.wire.format import BodyKeys, Reassembly
 
 NAME = _convert.RESPONSES
 

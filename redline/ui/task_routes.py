@@ -18,7 +18,7 @@ from aiohttp import web
 from redline.analyzers import Registry
 from redline.errors import RedlineError
 from redline.ui.present import code_of, findings, verdicts
-from redline.ui.server import GATE, REGISTRY, json_response, read_json
+from redline.ui.shared import GATE, REGISTRY, json_response, read_json
 
 if TYPE_CHECKING:
     from redline.transcripts import Store, TaskOutput
