@@ -23,6 +23,10 @@ from typing import Any
 
 from redline import config
 from redline.errors import RedlineError
+from redline.transcripts import agents
+
+# The demo's agent embeds its project rules as Codex does.
+CODEX = agents.get("codex")
 
 RULES_BEFORE = "Use type hints. Keep functions short."
 RULES_AFTER = (
@@ -45,10 +49,6 @@ WRITE_FILE = {
 }
 
 
-def _agents_md(text: str) -> str:
-    return f"# AGENTS.md instructions for /repo\n\n<INSTRUCTIONS>\n{text}\n</INSTRUCTIONS>"
-
-
 def _post(url: str, body: dict[str, Any]) -> dict[str, Any]:
     request = urllib.request.Request(
         url,
@@ -64,7 +64,7 @@ def record_session(base_url: str) -> None:
     """A two-call agent loop: the model writes a file with a tool, the agent reports back."""
     messages: list[dict[str, Any]] = [
         {"role": "system", "content": "You are a coding agent. Use write_file to change files."},
-        {"role": "user", "content": _agents_md(RULES_BEFORE)},
+        {"role": "user", "content": CODEX.embed_rules("/repo", RULES_BEFORE)},
         {"role": "user", "content": "Add error handling to config.py's loader."},
     ]
     for _ in range(2):

@@ -2,6 +2,8 @@
 
     model         Message, parts, Tool, Request, Response, Usage: one canonical form per call
     wire          WireFormat and its registry: everything a wire format knows lives behind it
+    agents        Agent and its registry: how each coding agent uses an API (rules files, tools,
+                  the session's start, the shape of tool results)
     exchange      RawExchange: one HTTP exchange as it crossed the proxy, secrets removed
     spool         SpoolWriter: the proxy's durable, append-only log of exchanges
     parse         parse_exchange(raw) -> ParsedExchange: pure, no database
@@ -48,7 +50,7 @@ from redline.transcripts.model import (
 )
 
 if TYPE_CHECKING:
-    from redline.transcripts import wire
+    from redline.transcripts import agents, wire
     from redline.transcripts.exchange import Headers, RawExchange, header, new_id
     from redline.transcripts.parse import ParsedExchange, parse_exchange
     from redline.transcripts.spool import SpoolWriter, to_line
@@ -154,8 +156,8 @@ _LAZY: dict[str, str] = {
 
 
 def __getattr__(name: str) -> Any:
-    if name == "wire":
-        return importlib.import_module("redline.transcripts.wire")
+    if name in ("agents", "wire"):
+        return importlib.import_module(f"redline.transcripts.{name}")
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
@@ -208,6 +210,7 @@ __all__ = [
     "ToolResult",
     "Usage",
     "WireFormat",
+    "agents",
     "canonical_json",
     "check_name",
     "content_hash",

@@ -10,7 +10,6 @@ GET  /api/tasks/{name}                one task: transcript, outputs, checks' ver
 
 from __future__ import annotations
 
-import json
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
@@ -73,7 +72,7 @@ def _good(store: Store, given: Any, bad_code: list[dict[str, Any]]) -> TaskOutpu
     a code file; text with a ``` fence is read as an answer's text), or another call's answer.
     Never a file path: a page cannot make the server read its files."""
     from redline.analyzers import call_output
-    from redline.transcripts import Message, TaskOutput, Text, ToolCall
+    from redline.transcripts import Message, TaskOutput, Text, agents
 
     if given is None:
         return None
@@ -89,8 +88,7 @@ def _good(store: Store, given: Any, bad_code: list[dict[str, Any]]) -> TaskOutpu
         return TaskOutput(Message("assistant", (Text(code),)), None, False, "pasted text")
     # The same file as the bad output's, so the checks compare like with like.
     path = str(given.get("path") or next((c["path"] for c in bad_code if c["path"]), GOOD_PATH))
-    arguments = json.dumps({"file_path": path, "content": code})
-    message = Message("assistant", (ToolCall("pasted", "Write", arguments),))
+    message = Message("assistant", (agents.written(path, code, "pasted"),))
     return TaskOutput(message, None, False, f"pasted code ({path})")
 
 
