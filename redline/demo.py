@@ -27,6 +27,7 @@ from redline.transcripts import agents
 
 # The demo's agent embeds its project rules as Codex does.
 CODEX = agents.get("codex")
+RULES_FILE = str(CODEX.rules_file)
 
 RULES_BEFORE = "Use type hints. Keep functions short."
 RULES_AFTER = (
@@ -127,7 +128,7 @@ def run(
                 )
                 say(
                     f"   An agent session through it (OPENAI_BASE_URL={proxy.url}/v1), with an "
-                    "AGENTS.md that says nothing about exceptions:"
+                    f"{RULES_FILE} that says nothing about exceptions:"
                 )
                 record_session(proxy.url + "/v1")
                 proxy.flush()
@@ -148,12 +149,12 @@ def run(
                     for f in judged.verdict.findings:
                         show(f"   {judged.check.spec}  FAIL  {f.path}:{f.line}  {f.message}")
                 show("   saved task demo: the check catches the failure it was made from")
-            rules = Path(tmp) / "AGENTS.md"
+            rules = Path(tmp) / RULES_FILE
             rules.write_text(RULES_AFTER + "\n")
             say(
-                f"4. Replay it, {SAMPLES} samples, as recorded and with a stricter AGENTS.md:\n"
+                f"4. Replay it, {SAMPLES} samples, as recorded and with a stricter {RULES_FILE}:\n"
                 f"   redline replay demo --model openai-chat:redline-stand-in@{standin.url} "
-                f"-n {SAMPLES} --prompt-variant strict=AGENTS.md:rules"
+                f"-n {SAMPLES} --prompt-variant strict={RULES_FILE}:rules"
             )
             model = replace(one_off(f"openai-chat:redline-stand-in@{standin.url}"), name="stand-in")
             run_id = replay(
