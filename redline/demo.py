@@ -94,7 +94,7 @@ def run(
     a temporary one. Returns the run id."""
     from redline.analyzers import default_registry
     from redline.proxy import ProxyRunner, Route, ThreadedProxy
-    from redline.replay import refuse_unless_valid, task_from_call, validate
+    from redline.replay import flag, task_from_call
     from redline.replay.models import one_off
     from redline.replay.report import build_report
     from redline.replay.run import Settings, replay
@@ -142,10 +142,10 @@ def run(
                 say(f"3. Flag it:   redline flag {bad.id[:10]} -c broad-except --name demo")
                 registry = default_registry(entry_points=False)
                 task = task_from_call(store, store.load_call(bad.id), ["broad-except"], name="demo")
-                validation = validate(task, registry)
-                refuse_unless_valid(validation, None)
-                store.save_task(task)
-                for judged in validation.bad:
+                flagged = flag(store, task, registry)
+                if flagged.refused is not None:
+                    raise flagged.refused
+                for judged in flagged.validation.bad:
                     for f in judged.verdict.findings:
                         show(f"   {judged.check.spec}  FAIL  {f.path}:{f.line}  {f.message}")
                 show("   saved task demo: the check catches the failure it was made from")

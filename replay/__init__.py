@@ -1,24 +1,27 @@
 """Replay: tasks made from recorded calls, sent to models and prompt variants, judged, reported.
 
-tasks      task_from_call, validate: a task must catch its own failure and pass a good output
+flagging   task_from_call, validate, flag: a task must catch its own failure and pass a good output
 stats      Wilson intervals, exact paired comparisons, verdicts in plain words
 """
 
-from redline.replay.stats import Cell, Comparison, Interval, Summary, compare, summarize, wilson
-from redline.replay.tasks import (
+from redline.replay.flagging import (
+    Flagged,
     Judged,
     TaskRefused,
     Validation,
     checks_of,
+    flag,
     good_output,
     refuse_unless_valid,
     task_from_call,
     validate,
 )
+from redline.replay.stats import Cell, Comparison, Interval, Summary, compare, summarize, wilson
 
 __all__ = [
     "Cell",
     "Comparison",
+    "Flagged",
     "Interval",
     "Judged",
     "Summary",
@@ -26,6 +29,7 @@ __all__ = [
     "Validation",
     "checks_of",
     "compare",
+    "flag",
     "good_output",
     "refuse_unless_valid",
     "summarize",

@@ -24,9 +24,9 @@ import aiohttp
 
 from redline.analyzers import Check, Registry, run_checks, verdict_to_dict
 from redline.errors import RedlineError
+from redline.replay.flagging import checks_of
 from redline.replay.models import ModelSpec
 from redline.replay.send import Policy, Sender, Sent
-from redline.replay.tasks import checks_of
 from redline.replay.tokens import count_body, count_text
 from redline.replay.variants import BASELINE, Variant, apply
 from redline.transcripts import (

@@ -86,14 +86,8 @@ def flag(
     db: Path | None = DB_OPTION,
 ) -> None:
     """Make a task from a recorded call: its transcript, its bad output, the checks that catch it."""
-    from redline.replay import (
-        TaskRefused,
-        checks_of,
-        good_output,
-        refuse_unless_valid,
-        task_from_call,
-        validate,
-    )
+    from redline.replay import checks_of, good_output, task_from_call
+    from redline.replay import flag as flag_task
     from redline.transcripts import open_store
 
     registry = _registry(plugin)
@@ -111,29 +105,24 @@ def flag(
             drop=drop_last,
             good=good_out,
         )
-        validation = validate(task, registry)
-        refused: TaskRefused | None = None
-        try:
-            refuse_unless_valid(validation, good_out.source if good_out else None)
-        except TaskRefused as exc:
-            refused = exc
-        keep = refused is None or (force and validation.good_passes)
-        if keep:
-            store.save_task(task)
+        flagged = flag_task(store, task, registry, force=force)
+    validation = flagged.validation
     if as_json:
-        print_json({"task": task.name, "saved": keep, "verdicts": _verdicts_json(validation)})
+        print_json(
+            {"task": task.name, "saved": flagged.saved, "verdicts": _verdicts_json(validation)}
+        )
     else:
         _print_judged(f"checks on the original output ({task.output.source}):", validation.bad)
         if validation.good is not None and task.good is not None:
             _print_judged(f"checks on the known-good output ({task.good.source}):", validation.good)
-        if keep:
-            forced = " (forced: no check fails on its original output)" if refused else ""
+        if flagged.saved:
+            forced = " (forced: no check fails on its original output)" if flagged.refused else ""
             typer.echo(
                 f"saved task {task.name}: {len(task.request.messages)} messages, "
                 f"{len(task.checks)} check{'s' * (len(task.checks) != 1)}{forced}"
             )
-    if refused is not None and not keep:
-        typer.echo(f"error: {refused}", err=True)
+    if flagged.refused is not None and not flagged.saved:
+        typer.echo(f"error: {flagged.refused}", err=True)
         raise typer.Exit(REFUSED)
 
 
