@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from redline.clikit import DB_OPTION, JSON_OPTION, PLUGIN_OPTION, print_json, user_errors
+from redline.commands.shared import DB_OPTION, JSON_OPTION, PLUGIN_OPTION, print_json, user_errors
 from redline.errors import RedlineError
 
 if TYPE_CHECKING:
@@ -19,7 +19,7 @@ FORMATS = ("table", "md", "json", "html")
 
 
 def _registry(plugins: list[Path] | None) -> Any:
-    from redline.commands.checks import load_registry
+    from redline.commands.shared import load_registry
 
     return load_registry(plugins)
 
@@ -180,7 +180,7 @@ def _print_dry_run(estimates: list[Estimate], as_json: bool) -> None:
     if as_json:
         print_json({"requests": [e.to_json() for e in estimates], "sent": 0})
         return
-    from redline.commands.calls import make_console, print_table
+    from redline.commands.display import make_console, print_table
 
     def tokens(e: Estimate) -> str:
         if e.prompt_tokens is None:
@@ -228,7 +228,7 @@ def _print_report(store: Any, run_id: str, fmt: str, out: Path | None) -> None:
 
     report = build_report(store, run_id)
     if fmt == "table":
-        from redline.commands.calls import make_console
+        from redline.commands.display import make_console
         from redline.replay.render import render_table
 
         render_table(report, make_console())
@@ -256,7 +256,7 @@ def _print_report(store: Any, run_id: str, fmt: str, out: Path | None) -> None:
 @user_errors
 def runs_command(as_json: bool = JSON_OPTION, db: Path | None = DB_OPTION) -> None:
     """List replay runs, newest first."""
-    from redline.commands.calls import make_console, print_table
+    from redline.commands.display import make_console, print_table
     from redline.transcripts import open_store
 
     with open_store(db) as store:

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from redline.clikit import DB_OPTION, JSON_OPTION, PLUGIN_OPTION, print_json, user_errors
+from redline.commands.shared import DB_OPTION, JSON_OPTION, PLUGIN_OPTION, print_json, user_errors
 from redline.errors import RedlineError
 
 if TYPE_CHECKING:
@@ -59,8 +59,7 @@ def scan_command(
     db: Path | None = DB_OPTION,
 ) -> None:
     """Run checks over every recorded answer, or find the answers the user corrected."""
-    from redline.commands.calls import report_ingest
-    from redline.commands.checks import load_registry
+    from redline.commands.shared import load_registry, report_ingest
     from redline.replay.scan import Selection, parse_since
     from redline.transcripts import open_store
 

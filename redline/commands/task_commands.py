@@ -8,7 +8,14 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from redline.clikit import DB_OPTION, JSON_OPTION, PLUGIN_OPTION, print_json, user_errors, warn
+from redline.commands.shared import (
+    DB_OPTION,
+    JSON_OPTION,
+    PLUGIN_OPTION,
+    print_json,
+    user_errors,
+    warn,
+)
 from redline.errors import RedlineError
 
 if TYPE_CHECKING:
@@ -29,13 +36,13 @@ REFUSED = 1
 
 
 def _registry(plugins: list[Path] | None) -> Registry:
-    from redline.commands.checks import load_registry
+    from redline.commands.shared import load_registry
 
     return load_registry(plugins)
 
 
 def _print_judged(title: str, judged: tuple[Judged, ...]) -> None:
-    from redline.commands.checks import print_verdicts
+    from redline.commands.display import print_verdicts
 
     typer.echo(title)
     print_verdicts([j.check.spec for j in judged], [j.verdict for j in judged], indent="  ")
@@ -129,7 +136,8 @@ def flag(
 @user_errors
 def tasks_command(as_json: bool = JSON_OPTION, db: Path | None = DB_OPTION) -> None:
     """List the tasks: name, origin call, model, wire format, checks, created."""
-    from redline.commands.calls import make_console, print_table, report_ingest
+    from redline.commands.display import make_console, print_table
+    from redline.commands.shared import report_ingest
     from redline.transcripts import open_store
 
     with open_store(db) as store:
@@ -195,7 +203,7 @@ def task_show(
 def _show_task(task: Task, validation: Validation, last: int) -> None:
     from rich.markup import escape
 
-    from redline.commands.calls import make_console, render_message
+    from redline.commands.display import make_console, render_message
     from redline.transcripts import Message
 
     console = make_console()
