@@ -6,7 +6,7 @@ from typing import Protocol, runtime_checkable
 
 from redline.analyzers._context import Context
 from redline.analyzers._model import Option, Verdict
-from redline.transcripts.model import Message
+from redline.transcripts import Message
 
 
 @runtime_checkable
@@ -17,7 +17,7 @@ class Analyzer(Protocol):
     declared option is present, defaults filled in) and judges only what the output introduced.
     Rules may also carry `VALID` and `INVALID` tuples of `Example`, and a `version` string:
     `redline scan` keeps each check's verdicts until its version changes (without one, until
-    the source file that defines `check` changes; see `redline.replay.scan`).
+    the source file that defines `check` changes; see `redline.replay.scanning`).
     """
 
     name: str

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
-    from redline.transcripts.model import Message
+    from redline.transcripts import Message
 
 EditKind = Literal["write", "replace", "insert", "delete", "lazy"]
 

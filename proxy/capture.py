@@ -16,9 +16,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from redline.proxy.headers import masked, redacted, redacted_path, redacted_query
-from redline.transcripts import RawExchange, header, new_id
-from redline.transcripts.codings import decode_body
-from redline.transcripts.secrets import mask_text
+from redline.transcripts import RawExchange, decode_body, header, mask_text, new_id
 
 # The most of a body a record keeps. A request over it is refused (413); a response over it is
 # passed on whole, and its record keeps this much and says how much there was.

@@ -94,13 +94,17 @@ def run(
     a temporary one. Returns the run id."""
     from redline.analyzers import default_registry
     from redline.proxy import ProxyRunner, Route, ThreadedProxy
-    from redline.replay import flag, task_from_call
-    from redline.replay.models import one_off
-    from redline.replay.report import build_report
-    from redline.replay.run import Settings, replay
-    from redline.replay.send import Policy
-    from redline.replay.standin import StandInServer
-    from redline.replay.variants import parse_variant
+    from redline.replay import (
+        Policy,
+        Settings,
+        StandInServer,
+        build_report,
+        flag,
+        one_off,
+        parse_variant,
+        replay,
+        task_from_call,
+    )
     from redline.transcripts import open_store
 
     with tempfile.TemporaryDirectory(prefix="redline-demo-") as tmp:

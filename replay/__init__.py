@@ -1,8 +1,28 @@
 """Replay: tasks made from recorded calls, sent to models and prompt variants, judged, reported.
 
-flagging   task_from_call, validate, flag: a task must catch its own failure and pass a good output
-stats      Wilson intervals, exact paired comparisons, verdicts in plain words
+    flagging     task_from_call, validate, flag: a task must catch its own failure and pass a
+                 good output
+    models       ModelSpec: the models to replay to (models.toml, one-off specs)
+    variants     Variant: the same task with a changed system prompt or rules file
+    run          replay(): every task x model x variant x sample, sent, judged, stored
+    send         Policy: concurrency, retries and backoff
+    stats        Wilson intervals, exact paired comparisons, verdicts in plain words
+    dryrun       estimate(): tokens, cost and the smallest difference a run can detect
+    report       build_report(): a run's cells, summaries and comparisons
+    render       the report as a table, Markdown or HTML
+    rechecking   recheck(): judge stored samples again with changed checks
+    scanning     scan(): checks run over recorded answers in bulk
+    corrections  find_corrections(): answers the user's next turn pushed back on
+    standin      StandInServer: the stand-in model `redline demo` replays to
+
+Other parts import from here only. Everything but flagging and stats is loaded on first use,
+so a command pays only for what it touches.
 """
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
 
 from redline.replay.flagging import (
     Flagged,
@@ -18,22 +38,87 @@ from redline.replay.flagging import (
 )
 from redline.replay.stats import Cell, Comparison, Interval, Summary, compare, summarize, wilson
 
+if TYPE_CHECKING:
+    from redline.replay.corrections import Correction, find_corrections
+    from redline.replay.dryrun import Estimate, estimate
+    from redline.replay.models import ModelSpec, config_path, load_config, one_off, resolve_models
+    from redline.replay.rechecking import recheck
+    from redline.replay.render import render_html, render_markdown, render_table
+    from redline.replay.report import build_report
+    from redline.replay.run import Progress, Settings, plan, replay, with_baseline
+    from redline.replay.scanning import ScanResult, Selection, parse_since, scan
+    from redline.replay.send import Policy
+    from redline.replay.standin import StandInServer
+    from redline.replay.variants import Variant, parse_variant
+
+# Where each name lives, loaded on first use.
+_LAZY: dict[str, str] = {
+    **dict.fromkeys(("Correction", "find_corrections"), "corrections"),
+    **dict.fromkeys(("Estimate", "estimate"), "dryrun"),
+    **dict.fromkeys(
+        ("ModelSpec", "config_path", "load_config", "one_off", "resolve_models"), "models"
+    ),
+    "recheck": "rechecking",
+    **dict.fromkeys(("render_html", "render_markdown", "render_table"), "render"),
+    "build_report": "report",
+    **dict.fromkeys(("Progress", "Settings", "plan", "replay", "with_baseline"), "run"),
+    **dict.fromkeys(("ScanResult", "Selection", "parse_since", "scan"), "scanning"),
+    "Policy": "send",
+    "StandInServer": "standin",
+    **dict.fromkeys(("Variant", "parse_variant"), "variants"),
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"redline.replay.{module}"), name)
+
+
 __all__ = [
     "Cell",
     "Comparison",
+    "Correction",
+    "Estimate",
     "Flagged",
     "Interval",
     "Judged",
+    "ModelSpec",
+    "Policy",
+    "Progress",
+    "ScanResult",
+    "Selection",
+    "Settings",
+    "StandInServer",
     "Summary",
     "TaskRefused",
     "Validation",
+    "Variant",
+    "build_report",
     "checks_of",
     "compare",
+    "config_path",
+    "estimate",
+    "find_corrections",
     "flag",
     "good_output",
+    "load_config",
+    "one_off",
+    "parse_since",
+    "parse_variant",
+    "plan",
+    "recheck",
     "refuse_unless_valid",
+    "render_html",
+    "render_markdown",
+    "render_table",
+    "replay",
+    "resolve_models",
+    "scan",
     "summarize",
     "task_from_call",
     "validate",
     "wilson",
+    "with_baseline",
 ]

@@ -44,7 +44,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from redline.analyzers import Edit, extract
-from redline.replay.scan import Selection
+from redline.replay.scanning import Selection
 from redline.transcripts import Message, ScanCall, Store, Text, ToolResult, agents
 
 PHRASE_WINDOW = 400

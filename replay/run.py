@@ -35,13 +35,13 @@ from redline.transcripts import (
     Response,
     Task,
     canonical_json,
+    mask_text,
     message_from_dict,
     message_to_dict,
     new_id,
     open_store,
     wire,
 )
-from redline.transcripts.secrets import mask_text
 
 # Samples are written in batches this big, or this often, whichever comes first.
 _FLUSH_SAMPLES = 64

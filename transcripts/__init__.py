@@ -51,8 +51,10 @@ from redline.transcripts.model import (
 
 if TYPE_CHECKING:
     from redline.transcripts import agents, wire
+    from redline.transcripts.codings import decode_body
     from redline.transcripts.exchange import Headers, RawExchange, header, new_id
     from redline.transcripts.parse import ParsedExchange, parse_exchange
+    from redline.transcripts.secrets import mask_json, mask_text
     from redline.transcripts.spool import SpoolWriter, to_line
     from redline.transcripts.sse import SSEEvent, parse_sse
     from redline.transcripts.store import (
@@ -103,6 +105,8 @@ _LAZY: dict[str, str] = {
     **dict.fromkeys(("ParsedExchange", "parse_exchange"), "parse"),
     **dict.fromkeys(("SpoolWriter", "to_line"), "spool"),
     **dict.fromkeys(("SSEEvent", "parse_sse"), "sse"),
+    **dict.fromkeys(("mask_json", "mask_text"), "secrets"),
+    "decode_body": "codings",
     **dict.fromkeys(("Reassembly", "WireFormat"), "wire"),
     **dict.fromkeys(
         (
@@ -214,10 +218,13 @@ __all__ = [
     "canonical_json",
     "check_name",
     "content_hash",
+    "decode_body",
     "drop_last",
     "dumps_task_file",
     "example_files",
     "header",
+    "mask_json",
+    "mask_text",
     "message_from_dict",
     "message_to_dict",
     "new_id",

@@ -15,7 +15,7 @@ from redline.analyzers._model import CodeBlock, Edit, Extraction, Unparsed
 from redline.analyzers.extract._json import decode_arguments
 from redline.analyzers.extract._text import from_text
 from redline.analyzers.extract._tools import from_arguments, from_call, from_shell
-from redline.transcripts.model import Message, Opaque, Text, ToolCall
+from redline.transcripts import Message, Opaque, Text, ToolCall
 
 
 def extract(message: Message, cut_off: bool = False) -> Extraction:

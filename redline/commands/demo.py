@@ -19,7 +19,7 @@ def demo(
     """Show the whole loop offline, with a stand-in model: record, flag, replay, report."""
     from redline.commands.display import make_console
     from redline.demo import run
-    from redline.replay.render import render_table
+    from redline.replay import render_table
 
     started = time.perf_counter()
     run(

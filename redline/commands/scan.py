@@ -12,8 +12,7 @@ from redline.commands.shared import DB_OPTION, JSON_OPTION, PLUGIN_OPTION, print
 from redline.errors import RedlineError
 
 if TYPE_CHECKING:
-    from redline.replay.corrections import Correction
-    from redline.replay.scan import ScanResult
+    from redline.replay import Correction, ScanResult
     from redline.transcripts import ScanCall
 
 
@@ -60,7 +59,7 @@ def scan_command(
 ) -> None:
     """Run checks over every recorded answer, or find the answers the user corrected."""
     from redline.commands.shared import load_registry, report_ingest
-    from redline.replay.scan import Selection, parse_since
+    from redline.replay import Selection, parse_since
     from redline.transcripts import open_store
 
     if not check and not corrections:
@@ -83,7 +82,7 @@ def scan_command(
         report_ingest(store)
         result = None
         if checks:
-            from redline.replay.scan import scan
+            from redline.replay import scan
 
             bar = _ProgressBar()
             try:
@@ -107,7 +106,7 @@ def scan_command(
             out.update(result.to_json())
         found = None
         if corrections:
-            from redline.replay.corrections import find_corrections
+            from redline.replay import find_corrections
 
             found = find_corrections(store, selection, min_score=min_score)
             out["corrections"] = [c.to_json() for c in found]

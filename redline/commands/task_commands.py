@@ -287,8 +287,7 @@ def export(
 
 def _masked_documents(tasks: list[Task]) -> tuple[dict[str, dict[str, Any]], int]:
     """Each task's file document, with secrets in its messages and outputs masked."""
-    from redline.transcripts import task_to_file
-    from redline.transcripts.secrets import mask_json
+    from redline.transcripts import mask_json, task_to_file
 
     documents: dict[str, dict[str, Any]] = {}
     masked = 0

@@ -25,7 +25,7 @@ async def list_runs(request: web.Request) -> web.Response:
 
 
 async def report(request: web.Request) -> web.Response:
-    from redline.replay.report import build_report
+    from redline.replay import build_report
 
     prefix = request.match_info["id"]
 
