@@ -22,6 +22,7 @@ so a command pays only for what it touches.
 from __future__ import annotations
 
 import importlib
+import importlib.util
 from typing import TYPE_CHECKING, Any
 
 from redline.replay.flagging import (
@@ -73,7 +74,13 @@ def __getattr__(name: str) -> Any:
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(f"redline.replay.{module}"), name)
+    value = getattr(importlib.import_module(f"redline.replay.{module}"), name)
+    if importlib.util.find_spec(f"{__name__}.{name}") is not None:
+        # A module of the same name (render_html) is loaded now, before the name is kept:
+        # loaded later, it would replace the name in this package with itself.
+        importlib.import_module(f"{__name__}.{name}")
+    globals()[name] = value
+    return value
 
 
 __all__ = [
