@@ -58,11 +58,11 @@ lint: install $(TYPECHECK)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	cd $(TYPECHECK) && ../$(BIN)/mypy redline
-	cd $(TYPECHECK) && ../$(BIN)/lint-imports --config ../pyproject.toml --no-cache
+	cd $(TYPECHECK) && ../$(BIN)/lint-imports --no-cache ../pyproject.toml
 
 # The import contracts of pyproject.toml (layers, surfaces, no circles) alone: under a second.
 imports: install $(TYPECHECK)
-	cd $(TYPECHECK) && ../$(BIN)/lint-imports --config ../pyproject.toml --no-cache
+	cd $(TYPECHECK) && ../$(BIN)/lint-imports --no-cache ../pyproject.toml
 
 .PHONY: FORCE
 FORCE:

@@ -170,10 +170,9 @@ def _response(
             if result.error:
                 outcome, error = "error", result.error
             elif not result.complete and x.outcome == "complete":
-                ends = " or ".join(sorted(fmt.terminal_events - {"error", "response.error"}))
                 outcome = "incomplete"
                 error = (
-                    f"the stream ended without its end marker ({ends or 'data: [DONE]'}): the "
+                    f"the stream ended without its end marker ({fmt.stream_end}): the "
                     "upstream closed it early, so the answer may be cut short"
                 )
         else:

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from redline.errors import RedlineError
-from redline.transcripts.model import Request
+from redline.transcripts.model import JSON, Request
 from redline.transcripts.sse import SSEEvent
 from redline.transcripts.wire import anthropic_messages, openai_chat, openai_responses
 from redline.transcripts.wire.format import BlobKind, BodyKeys, Reassembly, SplitBody, WireFormat
@@ -63,6 +63,18 @@ def guess_stream(events: list[SSEEvent]) -> WireFormat | None:
     return None
 
 
+def error_body(path: str, status: int, message: str, kind: str) -> JSON:
+    """An error answer for a request to `path`, shaped as its format's clients read one (a
+    path of no known format gets OpenAI's shape, which most clients read)."""
+    fmt = detect(path) or _REGISTRY["openai-chat"]
+    return fmt.error_body(status, message, kind)
+
+
+def stream_sentinels() -> list[str]:
+    """The `data:` values that end a stream, of every format that has one."""
+    return sorted({f.stream_sentinel for f in _REGISTRY.values() if f.stream_sentinel})
+
+
 def conversion_losses(request: Request, target: str) -> list[str]:
     """What rendering `request` in the format `target` leaves out (nothing when it is the format
     the request came from): reasoning blocks, blocks of unknown type, provider built-in tools,
@@ -91,10 +103,12 @@ __all__ = [
     "WireFormat",
     "conversion_losses",
     "detect",
+    "error_body",
     "get",
     "guess_response",
     "guess_stream",
     "is_cut_off",
     "names",
     "register",
+    "stream_sentinels",
 ]

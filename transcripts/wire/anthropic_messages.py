@@ -540,6 +540,11 @@ class _AnthropicMessages(BodyKeys):
     history_key = "messages"
     system_key = "system"
     terminal_events = frozenset({"message_stop", "error"})
+    stream_end = "message_stop"
+
+    def error_body(self, status: int, message: str, kind: str) -> JSON:
+        return {"type": "error", "error": {"type": kind, "message": message}}
+
     matches = staticmethod(matches)
     parse_request = staticmethod(parse_request)
     render_request = staticmethod(render_request)

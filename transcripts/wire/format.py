@@ -55,6 +55,17 @@ class WireFormat(Protocol):
         """Stream event types after which nothing more comes."""
         ...
 
+    @property
+    def stream_sentinel(self) -> str | None:
+        """The `data:` value that ends a stream, for a format whose end is no event type
+        (Chat Completions' `[DONE]`); None for the others."""
+        ...
+
+    @property
+    def stream_end(self) -> str:
+        """How a whole stream ends, in the words of the wire, for messages ("message_stop")."""
+        ...
+
     def matches(self, path: str) -> bool: ...
     def parse_request(self, body: Mapping[str, Any]) -> Request: ...
     def render_request(self, request: Request) -> JSON: ...
@@ -101,6 +112,16 @@ class WireFormat(Protocol):
         before it parse to whole messages of their own (ingest reuses a known prefix)."""
         ...
 
+    def streamed(self, body: Mapping[str, Any], stream: bool) -> JSON:
+        """A rendered body asking for a stream (`stream`) or a whole answer, without the
+        stream's options a recorded client set (they were that client's choice)."""
+        ...
+
+    def error_body(self, status: int, message: str, kind: str) -> JSON:
+        """An error answer shaped as this API's clients read one (`kind`: a short error type,
+        `status`: the HTTP status it goes with)."""
+        ...
+
     def split_body(self, body: Mapping[str, Any]) -> SplitBody: ...
     def join_body(self, split: SplitBody) -> JSON:
         """The body `split_body` took apart, with an empty history."""
@@ -109,11 +130,27 @@ class WireFormat(Protocol):
 
 class BodyKeys:
     """`split_body` and `join_body` for a format whose history, tools and system prompt are
-    top-level keys of the request body (all three built-in formats), and `detach` for one
-    that keeps no conversation on the server."""
+    top-level keys of the request body (all three built-in formats), `detach` for one that
+    keeps no conversation on the server, `streamed` for one whose `stream` key asks for a
+    stream, and OpenAI's `error_body`."""
 
     history_key: str
     system_key: str | None = None
+    stream_sentinel: str | None = None
+    # Body keys that only mean something for a stream (a recorded client's stream options).
+    stream_only: tuple[str, ...] = ()
+
+    def streamed(self, body: Mapping[str, Any], stream: bool) -> JSON:
+        out = {k: v for k, v in body.items() if k not in self.stream_only}
+        if stream:
+            out["stream"] = True
+        else:
+            out.pop("stream", None)
+        return out
+
+    def error_body(self, status: int, message: str, kind: str) -> JSON:
+        """OpenAI's shape (`error.message`, `error.type`), which most clients read."""
+        return {"error": {"message": message, "type": kind, "code": status}}
 
     def detach(self, request: Request, history: tuple[Message, ...]) -> Request:
         return dataclasses.replace(request, messages=history + request.messages)

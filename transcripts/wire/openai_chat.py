@@ -33,6 +33,8 @@ from redline.transcripts.wire import _convert
 from redline.transcripts.wire.format import BodyKeys, Reassembly
 
 NAME = _convert.CHAT
+# The `data:` value that ends a stream.
+DONE = "[DONE]"
 
 
 # --- content ----------------------------------------------------------------------------------
@@ -366,7 +368,7 @@ def reassemble(events: list[SSEEvent]) -> Reassembly:
     complete = False
     error: str | None = None
     for ev in events:
-        if ev.data.strip() == "[DONE]":
+        if ev.data.strip() == DONE:
             complete = True
             break
         try:
@@ -439,6 +441,9 @@ class _OpenAIChat(BodyKeys):
     history_key = "messages"
     system_key = None  # the system prompt is a message
     terminal_events: frozenset[str] = frozenset()  # the end is `data: [DONE]`, not an event type
+    stream_sentinel = DONE
+    stream_only = ("stream_options",)
+    stream_end = f"data: {DONE}"
     matches = staticmethod(matches)
     parse_request = staticmethod(parse_request)
     render_request = staticmethod(render_request)

@@ -640,6 +640,8 @@ class _OpenAIResponses(BodyKeys):
     system_key = "instructions"
     # A WebSocket turn also ends at an error event, which the HTTP stream would end with too.
     terminal_events = frozenset({*_TERMINAL, "error", "response.error"})
+    stream_end = " or ".join(sorted(_TERMINAL))
+    stream_only = ("stream_options",)
     matches = staticmethod(matches)
     parse_request = staticmethod(parse_request)
     render_request = staticmethod(render_request)
