@@ -7,12 +7,14 @@ Facts: docs/wire-formats.md section 1b. The mapping:
 * Consecutive items of the model's side (an assistant `message`, `function_call`,
   `custom_tool_call`, `reasoning` and the built-in `*_call` items) form ONE assistant message,
   as a Chat Completions or Anthropic turn would: output_text -> `Text`, calls -> `ToolCall`
-  (`id` is the `call_id`; custom calls have kind "custom" and their raw `input` as arguments),
-  reasoning -> `Thinking` (summary text as `text`, `encrypted_content` as `redacted`, the rest of
+  (`id` is the `call_id`; custom calls have kind "custom" and their raw `input` as arguments;
+  a built-in tool's `*_call` item has the item type as its kind, the JSON of its input keys,
+  such as `operation` or `action`, as arguments, and is named after the tool: `apply_patch`,
+  `shell`, `local_shell`...), reasoning -> `Thinking` (summary text as `text`, `encrypted_content` as `redacted`, the rest of
   the item verbatim), anything else -> `Opaque`. The first `Text` of each message item carries
   that item's own keys in `extra["_item"]`, which is how render finds the item boundaries again.
-* every other item is a message of its own: `message` items by role, `function_call_output` and
-  `custom_tool_call_output` as `tool` messages holding one `ToolResult`, unknown items as an
+* every other item is a message of its own: `message` items by role, `*_call_output` items with
+  a `call_id` and an `output` as `tool` messages holding one `ToolResult`, unknown items as an
   `Opaque` part in a message marked `_raw_item`.
 * tools: function and custom tools are `Tool`s; built-ins (`web_search`, `apply_patch`, `shell`,
   `namespace`, ...) are kept whole in `extra["_raw"]`. Every other body key, including
@@ -53,7 +55,7 @@ from redline.transcripts.wire.format import BodyKeys, Reassembly
 NAME = _convert.RESPONSES
 
 # Keys this module adds to `extra` for itself; never sent.
-_BOOKKEEPING = frozenset({"content_form", "_item", "_raw_item"})
+_BOOKKEEPING = frozenset({"content_form", "_item", "_raw_item", "_id_key"})
 
 # Per item type, the keys a client leaves out when it sends an answer back as history.
 _NOT_RESENT: dict[str, tuple[str, ...]] = {
@@ -64,6 +66,8 @@ _NOT_RESENT: dict[str, tuple[str, ...]] = {
 }
 
 _CALL_KINDS = {"function_call": ("function", "arguments"), "custom_tool_call": ("custom", "input")}
+# Keys of a built-in tool's `*_call` item that are not its input.
+_BUILTIN_KEYS = ("type", "id", "call_id", "status", "name")
 
 
 def _wire(extra: Mapping[str, Any]) -> JSON:
@@ -164,12 +168,32 @@ def _model_parts(item: Mapping[str, Any], *, strip: bool = False) -> list[Part]:
             call_id, name, arguments = (str(v) for v in values)
             extra = _without(keys, ("type", "call_id", "name", field))
             return [ToolCall(call_id, name, arguments, call_kind, extra)]
+    if isinstance(kind, str) and kind.endswith("_call") and (call := _builtin_call(item, keys)):
+        return [call]
     if kind == "reasoning":
         encrypted = item.get("encrypted_content")
         sealed = isinstance(encrypted, str)
         extra = _without(keys, ("type", *(("encrypted_content",) if sealed else ())))
         return [Thinking(_reasoning_text(item), None, encrypted if sealed else None, extra)]
     return [Opaque(dict(item))]
+
+
+def _builtin_call(item: Mapping[str, Any], keys: JSON) -> ToolCall | None:
+    """A built-in tool's call (`apply_patch_call`, `shell_call`, `local_shell_call`,
+    `web_search_call`, `mcp_call`...) as a `ToolCall` whose kind is the item type: named by its
+    `name`, else by the tool (the type without `_call`), its arguments the JSON of the item's
+    input keys (`operation`, `action`...)."""
+    kind = str(item["type"])
+    id_key = "call_id" if isinstance(item.get("call_id"), str) else "id"
+    ident = item.get(id_key)
+    if not isinstance(ident, str):
+        return None
+    name = item.get("name")
+    arguments = json.dumps({k: v for k, v in item.items() if k not in _BUILTIN_KEYS})
+    extra = {k: v for k, v in keys.items() if k in _BUILTIN_KEYS[1:] and k != id_key}
+    extra["_id_key"] = id_key
+    named = name if isinstance(name, str) else kind.removesuffix("_call")
+    return ToolCall(ident, named, arguments, kind, extra)
 
 
 def _parse_result(item: Mapping[str, Any]) -> Message | None:
@@ -203,7 +227,7 @@ def _parse_item(item: Mapping[str, Any]) -> Message:
                 _parse_content_part(p, "input_text") for p in content if isinstance(p, Mapping)
             )
         return Message(as_role(item.get("role", "user")), parts, extra)
-    if kind in ("function_call_output", "custom_tool_call_output"):
+    if isinstance(kind, str) and kind.endswith("_call_output"):
         result = _parse_result(item)
         if result is not None:
             return result
@@ -233,6 +257,9 @@ def parse_items(items: list[Any]) -> tuple[Message, ...]:
 
 def _render_model_part(part: Part) -> JSON:
     match part:
+        case ToolCall(id_, name, arguments, kind, extra) if kind not in ("function", "custom"):
+            id_key = str(extra.get("_id_key", "call_id"))
+            return {"type": kind, id_key: id_, **json.loads(arguments), **_wire(extra)}
         case ToolCall(id_, name, arguments, kind, extra):
             item_type, field = (
                 ("custom_tool_call", "input")
