@@ -23,7 +23,7 @@ from typing import Any
 
 from redline import config
 from redline.errors import RedlineError
-from redline.transcripts import agents
+from redline.transcripts import Message, Request, Text, Tool, ToolResult, agents, wire
 
 # The demo's agent embeds its project rules as Codex does.
 CODEX = agents.get("codex")
@@ -36,18 +36,15 @@ RULES_AFTER = (
 )
 SAMPLES = 10
 
-WRITE_FILE = {
-    "type": "function",
-    "function": {
-        "name": "write_file",
-        "description": "Write a file in the repository.",
-        "parameters": {
-            "type": "object",
-            "properties": {"path": {"type": "string"}, "content": {"type": "string"}},
-            "required": ["path", "content"],
-        },
+WRITE_FILE = Tool(
+    "write_file",
+    "Write a file in the repository.",
+    {
+        "type": "object",
+        "properties": {"path": {"type": "string"}, "content": {"type": "string"}},
+        "required": ["path", "content"],
     },
-}
+)
 
 
 def _post(url: str, body: dict[str, Any]) -> dict[str, Any]:
@@ -62,24 +59,21 @@ def _post(url: str, body: dict[str, Any]) -> dict[str, Any]:
 
 
 def record_session(base_url: str) -> None:
-    """A two-call agent loop: the model writes a file with a tool, the agent reports back."""
-    messages: list[dict[str, Any]] = [
-        {"role": "system", "content": "You are a coding agent. Use write_file to change files."},
-        {"role": "user", "content": CODEX.embed_rules("/repo", RULES_BEFORE)},
-        {"role": "user", "content": "Add error handling to config.py's loader."},
+    """A two-call agent loop over Chat Completions: the model writes a file with a tool, the
+    agent reports back."""
+    fmt = wire.get("openai-chat")
+    messages = [
+        Message("system", (Text("You are a coding agent. Use write_file to change files."),)),
+        Message("user", (Text(CODEX.embed_rules("/repo", RULES_BEFORE)),)),
+        Message("user", (Text("Add error handling to config.py's loader."),)),
     ]
     for _ in range(2):
-        answer = _post(
-            f"{base_url}/chat/completions",
-            {"model": "demo-model", "messages": messages, "tools": [WRITE_FILE]},
-        )
-        message = answer["choices"][0]["message"]
-        messages.append(message)
-        for call in message.get("tool_calls") or []:
-            messages.append(
-                {"role": "tool", "tool_call_id": call["id"], "content": "Wrote config.py."}
-            )
-        if not message.get("tool_calls"):
+        body = fmt.render_request(Request("demo-model", tuple(messages), tools=(WRITE_FILE,)))
+        answer = fmt.parse_response(_post(fmt.endpoint(base_url), body)).message
+        messages.append(answer)
+        for call in answer.tool_calls:
+            messages.append(Message("tool", (ToolResult(call.id, "Wrote config.py."),)))
+        if not answer.tool_calls:
             break
 
 
