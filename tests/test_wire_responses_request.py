@@ -153,8 +153,8 @@ def test_a_builtin_tools_call_is_a_tool_call_of_its_item_type() -> None:
     messages = responses.parse_request(BUILTIN_ITEMS_REQUEST).messages
     search = messages[4].parts[0]
     assert isinstance(search, ToolCall)
-    assert (search.id, search.name, search.kind) == ("ws_1", "web_search", "web_search_call")
-    assert json.loads(search.arguments) == {"action": {"type": "search", "query": "lark"}}
+    assert (search.id, search.name, search.kind) == ("ws_1", "web_search_call", "web_search_call")
+    assert json.loads(search.arguments) == BUILTIN_ITEMS_REQUEST["input"][4]
     assert (
         responses.render_request(responses.parse_request(BUILTIN_ITEMS_REQUEST))["input"]
         == BUILTIN_ITEMS_REQUEST["input"]

@@ -8,9 +8,9 @@ Facts: docs/wire-formats.md section 1b. The mapping:
   `custom_tool_call`, `reasoning` and the built-in `*_call` items) form ONE assistant message,
   as a Chat Completions or Anthropic turn would: output_text -> `Text`, calls -> `ToolCall`
   (`id` is the `call_id`; custom calls have kind "custom" and their raw `input` as arguments;
-  a built-in tool's `*_call` item has the item type as its kind, the JSON of its input keys,
-  such as `operation` or `action`, as arguments, and is named after the tool: `apply_patch`,
-  `shell`, `local_shell`...), reasoning -> `Thinking` (summary text as `text`, `encrypted_content` as `redacted`, the rest of
+  a built-in tool's `*_call` item has the item type as its kind and the whole item's JSON as
+  arguments, and is named by its `name`, else its type: `apply_patch_call`, `shell_call`...),
+  reasoning -> `Thinking` (summary text as `text`, `encrypted_content` as `redacted`, the rest of
   the item verbatim), anything else -> `Opaque`. The first `Text` of each message item carries
   that item's own keys in `extra["_item"]`, which is how render finds the item boundaries again.
 * every other item is a message of its own: `message` items by role, `*_call_output` items with
@@ -55,7 +55,7 @@ from redline.transcripts.wire.format import BodyKeys, Reassembly
 NAME = _convert.RESPONSES
 
 # Keys this module adds to `extra` for itself; never sent.
-_BOOKKEEPING = frozenset({"content_form", "_item", "_raw_item", "_id_key"})
+_BOOKKEEPING = frozenset({"content_form", "_item", "_raw_item"})
 
 # Per item type, the keys a client leaves out when it sends an answer back as history.
 _NOT_RESENT: dict[str, tuple[str, ...]] = {
@@ -66,8 +66,6 @@ _NOT_RESENT: dict[str, tuple[str, ...]] = {
 }
 
 _CALL_KINDS = {"function_call": ("function", "arguments"), "custom_tool_call": ("custom", "input")}
-# Keys of a built-in tool's `*_call` item that are not its input.
-_BUILTIN_KEYS = ("type", "id", "call_id", "status", "name")
 
 
 def _wire(extra: Mapping[str, Any]) -> JSON:
@@ -180,20 +178,14 @@ def _model_parts(item: Mapping[str, Any], *, strip: bool = False) -> list[Part]:
 
 def _builtin_call(item: Mapping[str, Any], keys: JSON) -> ToolCall | None:
     """A built-in tool's call (`apply_patch_call`, `shell_call`, `local_shell_call`,
-    `web_search_call`, `mcp_call`...) as a `ToolCall` whose kind is the item type: named by its
-    `name`, else by the tool (the type without `_call`), its arguments the JSON of the item's
-    input keys (`operation`, `action`...)."""
+    `web_search_call`, `mcp_call`...) as a `ToolCall` whose kind is the item type, named by its
+    `name` or else its type, its arguments the JSON of the whole item."""
     kind = str(item["type"])
-    id_key = "call_id" if isinstance(item.get("call_id"), str) else "id"
-    ident = item.get(id_key)
+    ident = item.get("call_id") if isinstance(item.get("call_id"), str) else item.get("id")
     if not isinstance(ident, str):
         return None
     name = item.get("name")
-    arguments = json.dumps({k: v for k, v in item.items() if k not in _BUILTIN_KEYS})
-    extra = {k: v for k, v in keys.items() if k in _BUILTIN_KEYS[1:] and k != id_key}
-    extra["_id_key"] = id_key
-    named = name if isinstance(name, str) else kind.removesuffix("_call")
-    return ToolCall(ident, named, arguments, kind, extra)
+    return ToolCall(ident, name if isinstance(name, str) else kind, json.dumps(keys), kind)
 
 
 def _parse_result(item: Mapping[str, Any]) -> Message | None:
@@ -257,9 +249,9 @@ def parse_items(items: list[Any]) -> tuple[Message, ...]:
 
 def _render_model_part(part: Part) -> JSON:
     match part:
-        case ToolCall(id_, name, arguments, kind, extra) if kind not in ("function", "custom"):
-            id_key = str(extra.get("_id_key", "call_id"))
-            return {"type": kind, id_key: id_, **json.loads(arguments), **_wire(extra)}
+        case ToolCall(_, _, arguments, kind) if kind not in ("function", "custom"):
+            item: JSON = json.loads(arguments)  # a built-in tool's call: the whole item
+            return item
         case ToolCall(id_, name, arguments, kind, extra):
             item_type, field = (
                 ("custom_tool_call", "input")
