@@ -250,8 +250,8 @@ def parse_items(items: list[Any]) -> tuple[Message, ...]:
 def _render_model_part(part: Part) -> JSON:
     match part:
         case ToolCall(_, _, arguments, kind) if kind not in ("function", "custom"):
-            item: JSON = json.loads(arguments)  # a built-in tool's call: the whole item
-            return item
+            whole: JSON = json.loads(arguments)  # a built-in tool's call: the whole item
+            return whole
         case ToolCall(id_, name, arguments, kind, extra):
             item_type, field = (
                 ("custom_tool_call", "input")
