@@ -9,10 +9,10 @@ Everything else in this package is internal; other parts use only these names, a
 (built-in or plugin) these and `redline.analyzers.python`, the tools for reading Python.
 """
 
+from redline.analyzers._analyzer import Analyzer
 from redline.analyzers._context import Change, Context
 from redline.analyzers._inputs import Output, call_output, load_call, load_file
 from redline.analyzers._model import (
-    Analyzer,
     CodeBlock,
     Edit,
     Example,
@@ -25,7 +25,7 @@ from redline.analyzers._model import (
 from redline.analyzers._options import describe as describe_option
 from redline.analyzers._registry import ENTRY_POINT_GROUP, Registry, default_registry
 from redline.analyzers._run import Check, parse_check, run_checks, verdict_to_dict
-from redline.analyzers.extract import decode_arguments, extract, tool_use
+from redline.analyzers.extract import decode_arguments, extract
 
 __all__ = [
     "ENTRY_POINT_GROUP",
@@ -52,6 +52,5 @@ __all__ = [
     "load_file",
     "parse_check",
     "run_checks",
-    "tool_use",
     "verdict_to_dict",
 ]

@@ -18,7 +18,7 @@ from redline.analyzers._model import CodeBlock, Edit, Extraction, Unparsed
 from redline.analyzers.extract import extract
 from redline.analyzers.extract._diffs import excerpt
 from redline.analyzers.extract._language import from_shebang
-from redline.transcripts.model import Message, Request
+from redline.transcripts import Message, Request
 
 T = TypeVar("T")
 

@@ -1,5 +1,7 @@
 """What the transcript shows of each file before the output: read-file tool results, file
-contents an agent pasted into its prompt (aider), and earlier edits that succeeded.
+contents an agent pasted into its prompt (aider), and earlier edits that succeeded. Which call
+reads which file, and how its result is wrapped, is the agents' knowledge
+(`redline.transcripts.agents`: `tool_use`, `file_window`).
 
 A `View` is a window of a file (`start_line` is the line number of its first line). Locating an
 edit's `before` in a view gives the edit a file position, and the whole window around it, so a
@@ -8,17 +10,14 @@ fragment that does not parse on its own can be judged inside the file it changes
 
 from __future__ import annotations
 
-import json
 import re
-import shlex
-from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
 from redline.analyzers._model import Edit
-from redline.analyzers.extract import decode_arguments
+from redline.analyzers.extract._diffs import filename
 from redline.analyzers.extract._text import fences
-from redline.analyzers.extract._tools import PATH_KEYS, from_call
-from redline.transcripts import Message, Request, Text, ToolCall, ToolResult
+from redline.analyzers.extract._tools import from_call
+from redline.transcripts import Message, Request, Text, ToolCall, ToolResult, agents
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,14 +37,6 @@ class Placed:
     new: View
     line: int
     old_lines: int  # how many lines of the old view it replaced
-
-
-_READ_TOOLS = {"read", "read_file", "readfile", "view", "view_file", "open_file", "cat"}
-_REMINDER = re.compile(r"<system-reminder>.*?</system-reminder>", re.S)
-_NUMBERED = re.compile(r"^\s*(\d+)(?:\t|→|: | \| |\|)(.*)$")
-_HEADER = re.compile(
-    r"^(?:Here's the result of running `cat -n` on .*:|\[read_file for .*\] Result:)\s*$"
-)
 
 
 def normalize_path(path: str) -> str:
@@ -159,14 +150,13 @@ def _result_text(result: ToolResult) -> str:
 
 def _result(files: Files, call: ToolCall, result: ToolResult) -> None:
     text = _result_text(result)
-    if result.is_error or text.lstrip().lower().startswith(("error", "<tool_use_error>")):
+    if agents.failed(text, result.is_error):
         return
-    target = read_target(call)
-    if target is not None:
-        path, start = target
-        view = read_view(path, text, start)
-        if view is not None:
-            files.put(view)
+    use = agents.tool_use(call)
+    if use.kind == "read":
+        window = agents.file_window(use, text)
+        if window is not None:
+            files.put(View(window.path, window.text, window.first_line))
         return
     for edit in from_call(call).edits:  # an earlier edit that succeeded changed the file
         if edit.truncated:  # what it wrote past the cut is unknown
@@ -180,93 +170,9 @@ def _pasted(files: Files, message: Message) -> None:
     for part in message.parts:
         if not isinstance(part, Text) or "```" not in part.text:
             continue
-        from redline.analyzers.extract._diffs import filename
-
         lines = part.text.split("\n")
         for fence in fences(lines):
             k = fence.first - 1
             path = filename(lines[k]) if k >= 0 and fence.closed else None
             if path:
                 files.put(View(path, fence.body, 1, True))
-
-
-def read_target(call: ToolCall) -> tuple[str, int | None] | None:
-    """The path a read-like call reads, and the first line it asked for, if any."""
-    args = decode_arguments(call.arguments)
-    if not isinstance(args, Mapping):
-        return None
-    path = next((args[k] for k in PATH_KEYS if isinstance(args.get(k), str)), None)
-    name = call.name.lower()
-    if path and (name in _READ_TOOLS or args.get("command") == "view"):
-        start = args.get("offset", args.get("start_line"))
-        view_range = args.get("view_range")
-        if isinstance(view_range, list) and view_range and isinstance(view_range[0], int):
-            start = view_range[0]
-        return path, start if isinstance(start, int) and start > 0 else None
-    command = args.get("cmd", args.get("command"))
-    if isinstance(command, list) and all(isinstance(c, str) for c in command):
-        command = (
-            command[2] if len(command) == 3 and command[1] in ("-lc", "-c") else shlex.join(command)
-        )
-    return _shell_read(command) if isinstance(command, str) else None
-
-
-def _shell_read(command: str) -> tuple[str, int | None] | None:
-    """`cat FILE`, `nl -ba FILE`, `sed -n 'A,Bp' FILE`, `head -n N FILE`: one command only."""
-    if any(c in command for c in "|;&><`$\n"):
-        return None
-    try:
-        words = shlex.split(command)
-    except ValueError:
-        return None
-    if len(words) < 2:
-        return None
-    if words[0] == "cat" and len(words) == 2:
-        return words[1], 1
-    if words[0] == "nl" and words[-1][:1] != "-":
-        return words[-1], 1
-    if words[0] == "head" and words[-1][:1] != "-":
-        return words[-1], 1
-    if words[0] == "sed" and len(words) == 4 and words[1] == "-n":
-        match = re.fullmatch(r"(\d+),(\d+)p", words[2])
-        if match:
-            return words[3], int(match.group(1))
-    return None
-
-
-def read_view(path: str, text: str, start: int | None) -> View | None:
-    text = _REMINDER.sub("", text)
-    text = _unwrap_exec_output(text)
-    lines = text.split("\n")
-    if lines and _HEADER.match(lines[0]):
-        lines = lines[1:]
-    while lines and not lines[-1].strip():
-        lines.pop()
-    if not lines:
-        return None
-    numbered = [_NUMBERED.match(line) for line in lines]
-    if all(numbered):
-        numbers = [int(m.group(1)) for m in numbered if m]
-        if numbers == list(range(numbers[0], numbers[0] + len(numbers))):
-            body = "\n".join(m.group(2) for m in numbered if m) + "\n"
-            return View(path, body, numbers[0], False)
-    return View(path, "\n".join(lines) + "\n", start or 1, False)
-
-
-def _unwrap_exec_output(text: str) -> str:
-    """Codex wraps shell output: a JSON `{"output": ...}` object, or a preamble (`Chunk ID`,
-    `Wall time`, `Process exited with code 0`, ...) ending in an `Output:` line."""
-    stripped = text.lstrip()
-    if stripped.startswith("{"):
-        try:
-            decoded = json.loads(stripped)
-        except ValueError:
-            decoded = None
-        output = decoded.get("output") if isinstance(decoded, Mapping) else None
-        if isinstance(output, str):
-            return output
-    head = text[:600]
-    marker = head.find("\nOutput:\n")
-    if marker >= 0 and re.match(r"(?:Chunk ID|Wall time|Exit code|Process exited|Command)", text):
-        return text[marker + len("\nOutput:\n") :]
-    return text

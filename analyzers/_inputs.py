@@ -1,7 +1,7 @@
 """What `redline check` reads: a recorded call, or files.
 
 * a code file (`.py`, or another language's extension): wholly introduced code, as if the
-  output had written it with a Write tool;
+  output had written the file whole (`agents.written`);
 * `.json`: a response body in any registered wire format (tried by shape first, then each
   format), or redline's canonical JSON: a message `{"role", "parts"}`, a response
   `{"message": ...}`, or `{"request": ..., "response": ...}` (the request then gives context);
@@ -30,7 +30,7 @@ from redline.transcripts import (
     RedlineError,
     Request,
     Text,
-    ToolCall,
+    agents,
     message_from_dict,
     parse_sse,
     request_from_dict,
@@ -109,8 +109,7 @@ def load_file(path: Path) -> Output:
     if suffix in _TEXT_SUFFIXES:
         return Output(label, Message("assistant", (Text(text),)))
     if from_path(label) is not None:
-        args = json.dumps({"file_path": label, "content": text})
-        return Output(label, Message("assistant", (ToolCall("file", "Write", args),)))
+        return Output(label, Message("assistant", (agents.written(label, text),)))
     raise RedlineError(
         f"do not know how to read {label!r}: give a code file (.py...), a response body (.json), "
         "a stream (.sse) or an output's text (.md, .txt)"

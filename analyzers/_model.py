@@ -7,17 +7,16 @@
     Verdict                 what one analyzer concluded about one output
      └── Finding            one offending place: path, line, message, snippet
 
-All of it is frozen; analyzers are pure functions of (output, context).
+All of it is frozen; analyzers (`_analyzer.Analyzer`) are pure functions of (output, context).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
-    from redline.analyzers._context import Context
-    from redline.transcripts.model import Message
+    from redline.transcripts import Message
 
 EditKind = Literal["write", "replace", "insert", "delete", "lazy"]
 
@@ -137,21 +136,3 @@ class Example:
     path: str = "example.py"
     lines: tuple[int, ...] = ()
     note: str = ""
-
-
-@runtime_checkable
-class Analyzer(Protocol):
-    """A check. Built-ins and plugins have this same shape; see `redline.analyzers.rules`.
-
-    `check` is pure: no network, no writes. It reads its options from `context.options` (every
-    declared option is present, defaults filled in) and judges only what the output introduced.
-    Rules may also carry `VALID` and `INVALID` tuples of `Example`, and a `version` string:
-    `redline scan` keeps each check's verdicts until its version changes (without one, until
-    the source file that defines `check` changes; see `redline.replay.scan`).
-    """
-
-    name: str
-    description: str
-    options: tuple[Option, ...]
-
-    def check(self, output: Message, context: Context) -> Verdict: ...

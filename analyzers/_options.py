@@ -16,7 +16,8 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from redline.analyzers._model import Analyzer, Option
+from redline.analyzers._analyzer import Analyzer
+from redline.analyzers._model import Option
 from redline.errors import RedlineError
 
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")

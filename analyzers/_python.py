@@ -42,7 +42,7 @@ from redline.analyzers._context import Change, Context
 from redline.analyzers._model import Unparsed
 from redline.analyzers.extract._diffs import excerpt
 from redline.analyzers.extract._language import cut_back, from_path
-from redline.transcripts.model import Message
+from redline.transcripts import Message
 
 
 @dataclass(frozen=True, slots=True)

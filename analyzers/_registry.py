@@ -1,7 +1,7 @@
 """The analyzer registry. Built-ins, installed plugins and plugin files all arrive the same way:
 a module (or a callable) whose `register(add)` hook calls `add(analyzer)` for each analyzer.
 
-* built-in: `redline.analyzers.rules`, loaded first;
+* built-in: `redline.analyzers.rules` (`BUILTINS`), loaded first, by name;
 * installed: entry points in group `redline.analyzers` naming a module or a `register` callable;
 * a file: `--plugin path/to/checks.py`, a module with a `register(add)` function.
 """
@@ -9,6 +9,7 @@ a module (or a callable) whose `register(add)` hook calls `add(analyzer)` for ea
 from __future__ import annotations
 
 import hashlib
+import importlib
 import importlib.metadata
 import importlib.util
 import re
@@ -18,10 +19,14 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from redline.analyzers._model import Analyzer, Option
+from redline.analyzers._analyzer import Analyzer
+from redline.analyzers._model import Option
 from redline.errors import RedlineError
 
 ENTRY_POINT_GROUP = "redline.analyzers"
+# The built-in checks: a module loaded by name, as an entry point names one, so the built-ins
+# use exactly the seam a plugin does (and the registry does not depend on them).
+BUILTINS = "redline.analyzers.rules"
 _NAME = re.compile(r"[a-z0-9][a-z0-9_.-]*")
 
 
@@ -126,10 +131,8 @@ def default_registry(
     warn: Callable[[str], None] | None = None,
 ) -> Registry:
     """Built-ins, then installed plugins, then plugin files."""
-    from redline.analyzers import rules
-
     registry = Registry()
-    registry.load(rules, "built-in")
+    registry.load(importlib.import_module(BUILTINS), "built-in")
     if entry_points:
         registry.load_entry_points(warn or (lambda message: None))
     for path in plugin_files:

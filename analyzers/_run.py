@@ -6,8 +6,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from redline.analyzers._analyzer import Analyzer
 from redline.analyzers._context import Context
-from redline.analyzers._model import Analyzer, Verdict
+from redline.analyzers._model import Verdict
 from redline.analyzers._options import parse_options, split_spec
 from redline.analyzers._registry import Registry, default_registry
 from redline.errors import RedlineError

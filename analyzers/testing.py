@@ -10,24 +10,22 @@ plugin.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 
 from redline.analyzers import Analyzer, Context, Example, Verdict
 from redline.analyzers._options import parse_options
-from redline.transcripts import Message, ToolCall
+from redline.transcripts import Message, agents
 
 
 def example_output(example: Example) -> Message:
-    """A str example becomes a Claude Code tool call: `Write` of a new file, or `Edit` of
+    """A str example becomes a tool call (Claude Code's): a write of a new file, or an edit of
     `before` into it."""
     if isinstance(example.output, Message):
         return example.output
     if example.before is None:
-        args = {"file_path": example.path, "content": example.output}
-        return Message("assistant", (ToolCall("example", "Write", json.dumps(args)),))
-    args = {"file_path": example.path, "old_string": example.before, "new_string": example.output}
-    return Message("assistant", (ToolCall("example", "Edit", json.dumps(args)),))
+        return Message("assistant", (agents.written(example.path, example.output, "example"),))
+    call = agents.edited(example.path, example.before, example.output, "example")
+    return Message("assistant", (call,))
 
 
 def run_example(analyzer: Analyzer, example: Example) -> Verdict:

@@ -24,15 +24,14 @@ from pathlib import Path
 from typing import Any
 
 from redline import config
-from redline.transcripts import RawExchange, SpoolWriter, new_id, open_store
+from redline.transcripts import RawExchange, SpoolWriter, agents, new_id, open_store
 
 SESSIONS = int(os.environ.get("BENCH_SESSIONS", 250))
 CALLS = int(os.environ.get("BENCH_CALLS", 40))
 REDLINE = str(Path(sys.executable).with_name("redline"))
 
-REMINDER = (
-    "<system-reminder>\nContents of /repo/CLAUDE.md (project instructions):\n\n"
-    "Never catch Exception; let errors reach the caller.\n</system-reminder>"
+REMINDER = agents.get("claude-code").embed_rules(
+    "/repo", "Never catch Exception; let errors reach the caller."
 )
 TOOLS = [
     {

@@ -16,9 +16,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from redline.proxy.headers import masked, redacted, redacted_path, redacted_query
-from redline.transcripts import RawExchange, header, new_id
-from redline.transcripts.codings import decode_body
-from redline.transcripts.secrets import mask_text
+from redline.transcripts import RawExchange, decode_body, header, mask_text, new_id, wire
 
 # The most of a body a record keeps. A request over it is refused (413); a response over it is
 # passed on whole, and its record keeps this much and says how much there was.
@@ -84,7 +82,7 @@ class Capture:
 
     def failed(self, status: int, error: str, kind: str) -> bytes:
         """The exchange ends with the proxy's own JSON error answer; returns its body."""
-        body = error_body(status, f"redline: {error}", kind)
+        body = error_body(status, f"redline: {error}", kind, self.path)
         self.status = status
         self.response_headers = [("Content-Type", "application/json")]
         self.chunks = [body]
@@ -155,6 +153,7 @@ def _masked_error_body(
     return result.text.encode("utf-8", "surrogateescape"), kept, note
 
 
-def error_body(status: int, message: str, kind: str) -> bytes:
-    """An error in the shape OpenAI-style clients read (`error.message`, `error.type`)."""
-    return json.dumps({"error": {"message": message, "type": kind, "code": status}}).encode()
+def error_body(status: int, message: str, kind: str, path: str = "") -> bytes:
+    """An error of the proxy's own, in the shape the clients of `path`'s API read (Anthropic's
+    for `/v1/messages`, OpenAI's otherwise)."""
+    return json.dumps(wire.error_body(path, status, message, kind)).encode()

@@ -23,7 +23,7 @@ import re
 from collections.abc import Iterable
 from urllib.parse import unquote_plus
 
-from redline.transcripts.secrets import mask_text
+from redline.transcripts import mask_text
 
 # RFC 9110 7.6.1 connection-specific headers, plus those the HTTP stack recomputes itself.
 HOP_BY_HOP = frozenset(
@@ -90,6 +90,21 @@ _URL_HEADERS = frozenset({"location", "content-location", "link", "refresh"})
 # `name=value` parameters, split at `&` (a query) or `;` (a query, or a path segment's).
 _PARAM = re.compile(r"(^|[&;])([^&;=#]*)=([^&;#]*)")
 _PATH_PARAM = re.compile(r"(;)([^;=/?#]*)=([^;/?#]*)")
+
+
+# Credentials in free text (a log line): a secret header with its value, a credential scheme,
+# a secret query parameter; built from the names above so both stay one list.
+_IN_TEXT = re.compile(
+    rf"(?i)((?:{'|'.join(map(re.escape, sorted(SECRET)))})\s*:\s*)[^\r\n'\"\\]*"
+    r"|(bearer\s+|basic\s+)[A-Za-z0-9._~+/=-]+"
+    rf"|([?&](?:{'|'.join(map(re.escape, sorted(SECRET_PARAMS)))})=)[^&\s'\"\\]*"
+)
+
+
+def scrubbed(text: str) -> str:
+    """`text` (a log message) with the values of secret headers, credential schemes and secret
+    query parameters replaced by REDACTED."""
+    return _IN_TEXT.sub(lambda m: (m.group(1) or m.group(2) or m.group(3)) + REDACTED, text)
 
 
 def forwardable(

@@ -34,7 +34,6 @@ import asyncio
 import contextlib
 import errno
 import logging
-import re
 import signal
 import threading
 import time
@@ -43,6 +42,7 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 from redline.errors import RedlineError
+from redline.proxy.headers import scrubbed
 from redline.proxy.mitm_addon import DEFAULT_PATTERNS, ApiPattern, RecordingAddon
 from redline.proxy.mitm_ca import CaFiles, ensure_ca, upstream_trust_bundle
 from redline.proxy.recorder import Recorder
@@ -348,19 +348,11 @@ class ThreadedMitm:
 
 # --------------------------------------------------------------------------- mitmproxy's logging
 
-_SECRETS = re.compile(
-    r"(?i)((?:authorization|proxy-authorization|x-api-key|api-key|x-goog-api-key|cookie|"
-    r"set-cookie|openai-api-key|anthropic-api-key)\s*:\s*)[^\r\n'\"\\]*"
-    r"|(bearer\s+|basic\s+)[A-Za-z0-9._~+/=-]+"
-    r"|([?&](?:key|api_key|api-key|apikey|token|access_token|sig|signature|password|secret)=)"
-    r"[^&\s'\"\\]*"
-)
-
 
 def scrub(text: str) -> str:
     """A mitmproxy log message with credential values (headers, bearer tokens, query
-    parameters) replaced by `[redacted]`."""
-    return _SECRETS.sub(lambda m: (m.group(1) or m.group(2) or m.group(3)) + "[redacted]", text)
+    parameters) replaced by `[redacted]`: the names proxy/headers.py never stores."""
+    return scrubbed(text)
 
 
 class _LogSink(logging.Handler):

@@ -69,17 +69,19 @@ def _payload(body: bytes) -> bytes | io.BytesIO | None:
     return io.BytesIO(body) if len(body) > 1024 * 1024 else body
 
 
-def _error(status: int, message: str, kind: str) -> web.Response:
-    """An answer of the proxy's own, before any upstream is involved (never recorded)."""
-    body = error_body(status, message, kind)
+def _error(status: int, message: str, kind: str, path: str = "") -> web.Response:
+    """An answer of the proxy's own, before any upstream is involved (never recorded), shaped
+    for the clients of `path`'s API."""
+    body = error_body(status, message, kind, path)
     return web.Response(status=status, body=body, content_type="application/json")
 
 
-def _too_large(limit: int) -> web.Response:
+def _too_large(limit: int, path: str) -> web.Response:
     response = _error(
         413,
         f"redline: the request body is larger than {limit // (1024 * 1024)} MB",
         "request_too_large",
+        path,
     )
     # The rest of the body is read and thrown away (briefly), not kept: the connection closes.
     response.force_close()
@@ -91,9 +93,9 @@ class _TooLarge(Exception):
 
 
 class EndMarker:
-    """Tells when a server-sent-event stream's last event has fully arrived: a `data: [DONE]`
-    or an event of the wire format's terminal types, at the start of a line, followed by the
-    blank line that ends an event. A search over each chunk and the end of the one before (a
+    """Tells when a server-sent-event stream's last event has fully arrived: a `data:` sentinel
+    (`wire.stream_sentinels()`: `[DONE]`) or an event of the wire format's terminal types, at
+    the start of a line, followed by the blank line that ends an event. A search over each chunk and the end of the one before (a
     marker may be split between chunks); no parsing. Inside a message's text a newline is
     escaped (JSON), so the text can never look like the end."""
 
@@ -101,9 +103,12 @@ class EndMarker:
 
     def __init__(self, fmt: WireFormat | None) -> None:
         names = sorted(fmt.terminal_events) if fmt is not None else []
-        events = b"|".join(re.escape(n.encode()) for n in names)
-        alternatives = rb"data: ?\[DONE\]" + (rb"|event: ?(?:" + events + rb")" if events else b"")
-        self._pattern = re.compile(rb"\n(?:" + alternatives + rb")\r?\n")
+        # Any format's sentinel: a server that speaks one API may still end as another does.
+        alternatives = [rb"data: ?" + re.escape(s.encode()) for s in wire.stream_sentinels()]
+        if names:
+            events = b"|".join(re.escape(n.encode()) for n in names)
+            alternatives.append(rb"event: ?(?:" + events + rb")")
+        self._pattern = re.compile(rb"\n(?:" + b"|".join(alternatives) + rb")\r?\n")
         self._armed = False
         self._tail = b"\n"  # the stream starts at the start of a line
 
@@ -224,12 +229,14 @@ class Proxy:
         route = match_route(self.routes, path)
         if route is None:
             prefixes = ", ".join(r.prefix for r in self.routes)
-            return _error(404, f"redline has no route for {path}; routes: {prefixes}", "no_route")
+            return _error(
+                404, f"redline has no route for {path}; routes: {prefixes}", "no_route", path
+            )
         length = request.content_length
         if length is not None and length > self.max_body:
             # Refused before a byte of the body is read.
             log.warning("refused a request body of %d bytes (over the cap)", length)
-            return _too_large(self.max_body)
+            return _too_large(self.max_body, path)
         task = asyncio.current_task()
         assert task is not None
         self.tasks.add(task)
@@ -242,7 +249,7 @@ class Proxy:
             except _TooLarge:
                 self.in_flight -= 1
                 log.warning("refused a request body of more than %d bytes", self.max_body)
-                return _too_large(self.max_body)
+                return _too_large(self.max_body, path)
             except BaseException:
                 self.in_flight -= 1
                 raise

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 import aiohttp
 from aiohttp import web
@@ -22,8 +22,22 @@ from redline.proxy.headers import forwardable
 from redline.transcripts import WireFormat, wire
 
 if TYPE_CHECKING:
+    from redline.proxy.recorder import Recorder
     from redline.proxy.routes import Route
-    from redline.proxy.server import Proxy
+
+
+class Host(Protocol):
+    """What the relay needs of the proxy that runs it (`server.Proxy`): its upstream client,
+    its recorder, the count of turns under way, and why it is stopping, once it is."""
+
+    @property
+    def session(self) -> aiohttp.ClientSession: ...
+
+    recorder: Recorder
+    turns: int
+    stopping: str | None
+
+    async def persist(self, capture: Capture) -> None: ...
 
 
 class RedirectRefused(Exception):
@@ -61,7 +75,7 @@ def _event(data: str) -> tuple[str | None, bytes]:
 
 class WebSocketRelay:
     def __init__(
-        self, proxy: Proxy, request: web.Request, route: Route, path: str, query: str
+        self, proxy: Host, request: web.Request, route: Route, path: str, query: str
     ) -> None:
         self.proxy, self.request, self.route, self.path, self.query = (
             proxy,

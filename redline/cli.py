@@ -17,7 +17,7 @@ from typer.core import TyperGroup
 from typer.exceptions import TyperException
 
 from redline import config
-from redline.clikit import IngestBar, describe
+from redline.commands.shared import IngestBar, describe
 from redline.errors import RedlineError
 
 

@@ -23,6 +23,11 @@ from typing import Any
 
 from redline import config
 from redline.errors import RedlineError
+from redline.transcripts import Message, Request, Text, Tool, ToolResult, agents, wire
+
+# The demo's agent embeds its project rules as Codex does.
+CODEX = agents.get("codex")
+RULES_FILE = str(CODEX.rules_file)
 
 RULES_BEFORE = "Use type hints. Keep functions short."
 RULES_AFTER = (
@@ -31,22 +36,15 @@ RULES_AFTER = (
 )
 SAMPLES = 10
 
-WRITE_FILE = {
-    "type": "function",
-    "function": {
-        "name": "write_file",
-        "description": "Write a file in the repository.",
-        "parameters": {
-            "type": "object",
-            "properties": {"path": {"type": "string"}, "content": {"type": "string"}},
-            "required": ["path", "content"],
-        },
+WRITE_FILE = Tool(
+    "write_file",
+    "Write a file in the repository.",
+    {
+        "type": "object",
+        "properties": {"path": {"type": "string"}, "content": {"type": "string"}},
+        "required": ["path", "content"],
     },
-}
-
-
-def _agents_md(text: str) -> str:
-    return f"# AGENTS.md instructions for /repo\n\n<INSTRUCTIONS>\n{text}\n</INSTRUCTIONS>"
+)
 
 
 def _post(url: str, body: dict[str, Any]) -> dict[str, Any]:
@@ -61,24 +59,21 @@ def _post(url: str, body: dict[str, Any]) -> dict[str, Any]:
 
 
 def record_session(base_url: str) -> None:
-    """A two-call agent loop: the model writes a file with a tool, the agent reports back."""
-    messages: list[dict[str, Any]] = [
-        {"role": "system", "content": "You are a coding agent. Use write_file to change files."},
-        {"role": "user", "content": _agents_md(RULES_BEFORE)},
-        {"role": "user", "content": "Add error handling to config.py's loader."},
+    """A two-call agent loop over Chat Completions: the model writes a file with a tool, the
+    agent reports back."""
+    fmt = wire.get("openai-chat")
+    messages = [
+        Message("system", (Text("You are a coding agent. Use write_file to change files."),)),
+        Message("user", (Text(CODEX.embed_rules("/repo", RULES_BEFORE)),)),
+        Message("user", (Text("Add error handling to config.py's loader."),)),
     ]
     for _ in range(2):
-        answer = _post(
-            f"{base_url}/chat/completions",
-            {"model": "demo-model", "messages": messages, "tools": [WRITE_FILE]},
-        )
-        message = answer["choices"][0]["message"]
-        messages.append(message)
-        for call in message.get("tool_calls") or []:
-            messages.append(
-                {"role": "tool", "tool_call_id": call["id"], "content": "Wrote config.py."}
-            )
-        if not message.get("tool_calls"):
+        body = fmt.render_request(Request("demo-model", tuple(messages), tools=(WRITE_FILE,)))
+        answer = fmt.parse_response(_post(fmt.endpoint(base_url), body)).message
+        messages.append(answer)
+        for call in answer.tool_calls:
+            messages.append(Message("tool", (ToolResult(call.id, "Wrote config.py."),)))
+        if not answer.tool_calls:
             break
 
 
@@ -93,13 +88,17 @@ def run(
     a temporary one. Returns the run id."""
     from redline.analyzers import default_registry
     from redline.proxy import ProxyRunner, Route, ThreadedProxy
-    from redline.replay import refuse_unless_valid, task_from_call, validate
-    from redline.replay.models import one_off
-    from redline.replay.report import build_report
-    from redline.replay.run import Settings, replay
-    from redline.replay.send import Policy
-    from redline.replay.standin import StandInServer
-    from redline.replay.variants import parse_variant
+    from redline.replay import (
+        Policy,
+        Settings,
+        StandInServer,
+        build_report,
+        flag,
+        one_off,
+        parse_variant,
+        replay,
+        task_from_call,
+    )
     from redline.transcripts import open_store
 
     with tempfile.TemporaryDirectory(prefix="redline-demo-") as tmp:
@@ -127,7 +126,7 @@ def run(
                 )
                 say(
                     f"   An agent session through it (OPENAI_BASE_URL={proxy.url}/v1), with an "
-                    "AGENTS.md that says nothing about exceptions:"
+                    f"{RULES_FILE} that says nothing about exceptions:"
                 )
                 record_session(proxy.url + "/v1")
                 proxy.flush()
@@ -141,19 +140,19 @@ def run(
                 say(f"3. Flag it:   redline flag {bad.id[:10]} -c broad-except --name demo")
                 registry = default_registry(entry_points=False)
                 task = task_from_call(store, store.load_call(bad.id), ["broad-except"], name="demo")
-                validation = validate(task, registry)
-                refuse_unless_valid(validation, None)
-                store.save_task(task)
-                for judged in validation.bad:
+                flagged = flag(store, task, registry)
+                if flagged.refused is not None:
+                    raise flagged.refused
+                for judged in flagged.validation.bad:
                     for f in judged.verdict.findings:
                         show(f"   {judged.check.spec}  FAIL  {f.path}:{f.line}  {f.message}")
                 show("   saved task demo: the check catches the failure it was made from")
-            rules = Path(tmp) / "AGENTS.md"
+            rules = Path(tmp) / RULES_FILE
             rules.write_text(RULES_AFTER + "\n")
             say(
-                f"4. Replay it, {SAMPLES} samples, as recorded and with a stricter AGENTS.md:\n"
+                f"4. Replay it, {SAMPLES} samples, as recorded and with a stricter {RULES_FILE}:\n"
                 f"   redline replay demo --model openai-chat:redline-stand-in@{standin.url} "
-                f"-n {SAMPLES} --prompt-variant strict=AGENTS.md:rules"
+                f"-n {SAMPLES} --prompt-variant strict={RULES_FILE}:rules"
             )
             model = replace(one_off(f"openai-chat:redline-stand-in@{standin.url}"), name="stand-in")
             run_id = replay(

@@ -4,7 +4,8 @@
      ├── NotFound           an id or prefix that matches nothing (or too much)
      ├── StoreLocked        another process holds the database longer than we wait
      ├── StoreUnavailable   the database cannot be created or opened
-     └── TaskExists         a task of that name is stored already, with other content
+     ├── TaskExists         a task of that name is stored already, with other content
+     └── TaskFileError      a task file that cannot be imported: its path and the field at fault
 
 A message says what happened; the CLI adds what to do about it there (`--db`, `redline ls`),
 so the library's words fit any front end. Errors carry their context as attributes, so a
@@ -59,3 +60,12 @@ class TaskExists(RedlineError):
     def __init__(self, name: str) -> None:
         self.name = name
         super().__init__(f"a task named {name!r} exists already")
+
+
+class TaskFileError(RedlineError):
+    """A task file that cannot be imported: `source` (its path) and the `field` at fault."""
+
+    def __init__(self, source: str, field: str, problem: str) -> None:
+        self.source, self.field, self.problem = source, field, problem
+        where = f"field `{field}`: " if field else ""
+        super().__init__(f"{source}: {where}{problem}")

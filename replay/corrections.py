@@ -6,21 +6,21 @@ call). Each signal below is looked for in the turn, or between the answer and th
 counted once; an answer's score is the sum of its signals' weights, and the answers are ranked
 by score, then newest first.
 
-Markers the agents write themselves (exact texts, in a tool result or a user message):
+Markers the agents write themselves (exact texts, in a tool result or a user message; each
+agent's `markers` in `redline.transcripts.agents` hold them):
 
-    rejected       3  Claude Code: "The user doesn't want to proceed with this tool use. ..."
-                      Codex: "exec command rejected by user", "patch rejected by user"
-    declined       2  Claude Code: "The user doesn't want to take this action right now. ..."
-    plan-rejected  2  Claude Code: "The agent proposed a plan that was rejected by the user. ..."
-    interrupted    2  Claude Code: "[Request interrupted by user]", "[Request interrupted by user
-                      for tool use]"; Codex: a "<turn_aborted>" message, a tool output "aborted"
+    rejected       3  the user refused a tool use (Claude Code's permission prompt, Codex's
+                      approval prompt)
+    declined       2  Claude Code: the user does not want to take this action right now
+    plan-rejected  2  Claude Code: the user rejected the agent's plan
+    interrupted    2  the user interrupted the turn or a tool use (Esc)
 
 The user's words: the text of the turn's user messages (without what agents inject there:
-system reminders, environment context, AGENTS.md, command echoes) and the reason a user gives
-when rejecting a tool use. Phrases are looked for in the first PHRASE_WINDOW characters of each:
+reminders, environment context, rules files, command echoes) and the reason a user gives when
+rejecting a tool use. Phrases are looked for in the first PHRASE_WINDOW characters of each:
 
-    ignored        3  you ignored / forgot / skipped / didn't follow..., ignoring CLAUDE.md /
-                      AGENTS.md / the instructions / the rules
+    ignored        3  you ignored / forgot / skipped / didn't follow..., ignoring the rules
+                      file (CLAUDE.md, AGENTS.md...) / the instructions / the rules
     no             2  the message starts with no, nope, nah, stop, wait
     wrong          2  wrong, incorrect, not what I asked, doesn't work, you broke
     why            2  why did you, why would you, why do you, why are you, why have you
@@ -43,21 +43,12 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from redline.analyzers import Edit, decode_arguments, extract
-from redline.replay.scan import Selection
-from redline.transcripts import Message, ScanCall, Store, Text, ToolResult
+from redline.analyzers import Edit, extract
+from redline.replay.scanning import Selection
+from redline.transcripts import Message, ScanCall, Store, Text, ToolResult, agents
 
 PHRASE_WINDOW = 400
 MIN_SCORE = 2
-
-CLAUDE_REJECTED = "The user doesn't want to proceed with this tool use."
-CLAUDE_REASON = "To tell you how to proceed, the user said:\n"
-CLAUDE_DECLINED = "The user doesn't want to take this action right now."
-CLAUDE_PLAN_REJECTED = "The agent proposed a plan that was rejected by the user."
-CLAUDE_INTERRUPTED = "[Request interrupted by user"
-CODEX_REJECTED = frozenset({"exec command rejected by user", "patch rejected by user"})
-CODEX_ABORTED = "aborted"
-CODEX_TURN_ABORTED = "<turn_aborted>"
 
 WEIGHTS = {
     "rejected": 3,
@@ -75,7 +66,8 @@ WEIGHTS = {
     "undone": 2,
 }
 
-_DOCS = r"(?:claude\.md|agents\.md|(?:the |my |our )?(?:instructions|rules|guidelines|conventions))"
+_RULES_FILES = "|".join(re.escape(name.lower()) for name in agents.rules_file_names())
+_DOCS = rf"(?:{_RULES_FILES}|(?:the |my |our )?(?:instructions|rules|guidelines|conventions))"
 PHRASES: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
     (name, re.compile(pattern, re.IGNORECASE))
     for name, pattern in (
@@ -99,20 +91,6 @@ PHRASES: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
     )
 )
 
-# What agents put in a user message that the user did not write.
-_INJECTED = (
-    "<system-reminder>",
-    "<environment_context>",
-    "# AGENTS.md instructions",
-    "<user_instructions>",
-    "<turn_aborted>",
-    "<command-name>",
-    "<command-message>",
-    "<local-command-stdout>",
-    "<user_shell_command>",
-    "Caveat:",
-)
-_REMINDER = re.compile(r"<system-reminder>.*?</system-reminder>", re.DOTALL)
 _GIT_UNDO = re.compile(r"\bgit\s+(?:checkout|restore)\b([^|;&\n]*)")
 
 
@@ -184,20 +162,14 @@ def user_words(messages: Iterable[Message]) -> list[str]:
     for m in messages:
         for part in m.parts:
             if isinstance(part, Text) and m.role == "user":
-                text = _REMINDER.sub("", part.text).strip()
-                if text and not text.startswith(_INJECTED) and not _is_marker(text):
+                text = agents.strip_injected(part.text).strip()
+                if text and not agents.is_injected(text):
                     words.append(text)
             elif isinstance(part, ToolResult):
-                text = _result_text(part)
-                if text.startswith(CLAUDE_REJECTED) and CLAUDE_REASON in text:
-                    reason = text.split(CLAUDE_REASON, 1)[1].strip()
-                    if reason:
-                        words.append(reason)
+                reason = agents.rejection_reason(_result_text(part))
+                if reason:
+                    words.append(reason)
     return words
-
-
-def _is_marker(text: str) -> bool:
-    return text.startswith(CLAUDE_INTERRUPTED)
 
 
 def markers(messages: Iterable[Message]) -> list[Signal]:
@@ -207,18 +179,14 @@ def markers(messages: Iterable[Message]) -> list[Signal]:
         for part in m.parts:
             if isinstance(part, ToolResult):
                 text = _result_text(part).strip()
-                if text.startswith(CLAUDE_REJECTED) or text in CODEX_REJECTED:
-                    found.append(_signal("rejected", text))
-                elif text.startswith(CLAUDE_DECLINED):
-                    found.append(_signal("declined", text))
-                elif text.startswith(CLAUDE_PLAN_REJECTED):
-                    found.append(_signal("plan-rejected", text))
-                elif text.startswith(CLAUDE_INTERRUPTED) or text == CODEX_ABORTED:
-                    found.append(_signal("interrupted", text))
+                signal = agents.marker(text, in_result=True)
             elif isinstance(part, Text) and m.role == "user":
                 text = part.text.strip()
-                if text.startswith((CLAUDE_INTERRUPTED, CODEX_TURN_ABORTED)):
-                    found.append(_signal("interrupted", text))
+                signal = agents.marker(text, in_result=False)
+            else:
+                continue
+            if signal is not None:
+                found.append(_signal(signal, text))
     return found
 
 
@@ -279,11 +247,8 @@ def undone(output: Message, following: Message | None) -> Signal | None:
             if _undoes(first, then):
                 return _signal("undone", f"{then.origin or 'an edit'} reverts {then.path}")
     for call in following.tool_calls:
-        args = decode_arguments(call.arguments)
-        command = args.get("command", args.get("cmd")) if isinstance(args, dict) else None
-        if isinstance(command, list):
-            command = " ".join(str(c) for c in command)
-        if not isinstance(command, str):
+        command = agents.tool_use(call).command
+        if command is None:
             continue
         for match in _GIT_UNDO.finditer(command):
             targets = match.group(1).split()
@@ -299,17 +264,7 @@ def summary(message: Message, room: int = 300) -> str:
     """A one-line summary of an answer: its text, then its tool calls by name (and path)."""
     pieces = [" ".join(message.text.split())] if message.text.strip() else []
     for call in message.tool_calls:
-        args = decode_arguments(call.arguments)
-        path = None
-        if isinstance(args, dict):
-            path = next(
-                (
-                    args[k]
-                    for k in ("file_path", "path", "filename")
-                    if isinstance(args.get(k), str)
-                ),
-                None,
-            )
+        path = agents.tool_use(call).path
         pieces.append(f"[{call.name} {path}]" if path else f"[{call.name}]")
     return _short(" ".join(pieces), room)
 

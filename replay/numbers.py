@@ -1,6 +1,6 @@
 """How numbers read in a report: rates, differences in points, p-values, counts.
 
-One home for each value's rendering: the verdicts (redline.replay.verdicts), the dry run and
+One home for each value's rendering: the verdicts (redline.replay.wording), the dry run and
 every report format (redline.replay.report_view and the renderers) print numbers through these
 functions, so "100%" means the same everywhere and a p-value is never rounded across the level.
 """

@@ -20,15 +20,17 @@ from itertools import combinations
 from typing import TYPE_CHECKING, Any
 
 from redline.replay.intervals import z_quantile
+from redline.replay.numbers import counted
 
 if TYPE_CHECKING:
-    from redline.replay.stats import Cell
+    from redline.replay.cells import Cell
 
 __all__ = [
     "ASSUMED",
     "Detectable",
     "Spread",
     "detectable",
+    "detectable_line",
     "fewest_tasks",
     "spread_of",
     "tasks_needed",
@@ -80,8 +82,6 @@ class Detectable:
 
     def to_json(self) -> dict[str, Any]:
         """As the report's and the dry run's JSON give it, with the line they print."""
-        from redline.replay.verdicts import detectable_line  # the words build on these numbers
-
         return {
             "tasks": self.tasks,
             "samples": self.samples,
@@ -197,3 +197,28 @@ def _within(cell: Cell) -> float:
     if cell.samples < 2:
         return ASSUMED.within
     return cell.rate * (1 - cell.rate) * cell.samples / (cell.samples - 1)
+
+
+def detectable_line(d: Detectable) -> str:
+    """The smallest detectable difference, for `replay --dry-run` and the report."""
+    size = f"{counted(d.tasks, 'task')} × {counted(d.samples, 'sample')}"
+    level = f"{d.power:.0%} power, {d.alpha:g} level; {d.spread.source}"
+    if d.difference >= 1:
+        reach = "cannot count on detecting even a 100-point difference in pass rate"
+    else:
+        reach = f"can detect a true difference of {round(d.difference * 100)} points in pass rate"
+    if d.tasks < d.fewest:
+        head = (
+            f"With {size}, no comparison can show a difference on tasks like these at the "
+            f"{d.alpha:g} level, whatever the scores: that takes {d.fewest} tasks, which "
+            f"{reach.replace('can ', 'would ', 1)} ({level})."
+        )
+    else:
+        head = f"With {size}, a comparison of two sides {reach} on tasks like these ({level})."
+    halve = f"{d.tasks_to_halve} tasks"
+    if d.samples_to_halve is not None:
+        return f"{head} {halve}, or {d.samples_to_halve} samples per task, would halve that."
+    return (
+        f"{head} {halve} would halve that; more samples alone cannot (the tasks differ from "
+        "each other too much)."
+    )

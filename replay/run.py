@@ -24,9 +24,9 @@ import aiohttp
 
 from redline.analyzers import Check, Registry, run_checks, verdict_to_dict
 from redline.errors import RedlineError
+from redline.replay.flagging import checks_of
 from redline.replay.models import ModelSpec
 from redline.replay.send import Policy, Sender, Sent
-from redline.replay.tasks import checks_of
 from redline.replay.tokens import count_body, count_text
 from redline.replay.variants import BASELINE, Variant, apply
 from redline.transcripts import (
@@ -35,13 +35,13 @@ from redline.transcripts import (
     Response,
     Task,
     canonical_json,
+    mask_text,
     message_from_dict,
     message_to_dict,
     new_id,
     open_store,
     wire,
 )
-from redline.transcripts.secrets import mask_text
 
 # Samples are written in batches this big, or this often, whichever comes first.
 _FLUSH_SAMPLES = 64
@@ -89,13 +89,8 @@ def render(request: Request, model: ModelSpec, temperature: float | None) -> dic
     """The request body for `model`: rendered in its wire format, its model id, streamed only
     when the model's config says so, the temperature and the model's own params on top."""
     fmt = wire.get(model.wire)
-    body = fmt.render_request(replace(request, model=model.model))
+    body = fmt.streamed(fmt.render_request(replace(request, model=model.model)), model.stream)
     body["model"] = model.model
-    body.pop("stream_options", None)
-    if model.stream:
-        body["stream"] = True
-    else:
-        body.pop("stream", None)
     if temperature is not None:
         body["temperature"] = temperature
     body.update(model.params)
@@ -220,7 +215,7 @@ def _usage(job: Job, response: Response) -> tuple[int | None, int | None, bool]:
         return usage.input_tokens, usage.output_tokens, False
     assert job.body is not None
     written = json.dumps(message_to_dict(response.message)["parts"])
-    return count_body(job.body), count_text(written), True
+    return count_body(job.body, wire.get(job.model.wire)), count_text(written), True
 
 
 def _row(job: Job, run_id: str, **fields: Any) -> dict[str, Any]:

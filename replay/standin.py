@@ -15,9 +15,7 @@ writes says so in its docstring.
 
 What it writes. It reads the instructions it was given, in this order: the system prompt
 (`system` and `developer` messages), then the rules files agents embed in the first user message
-(Claude Code's `Contents of /PATH/CLAUDE.md (project instructions, checked into the
-codebase):` block, Codex's `# AGENTS.md instructions for /PATH` + `<INSTRUCTIONS>` block), then
-the rest of the user messages. It looks for a rule forbidding swallowed exceptions, in one of
+(as `redline.transcripts.agents` finds them), then the rest of the user messages. It looks for a rule forbidding swallowed exceptions, in one of
 these phrasings (case-insensitive; "never" may also be "do not", "don't", "must not", "should
 not" or "avoid"; `Exception` may be in backticks):
 
@@ -36,9 +34,9 @@ and without a rule with probability `sloppy`, it writes code that swallows every
 (`except Exception:` with `return {}` or `pass`). The draws come from a `random.Random(seed)`
 that the `StandIn` owns, so a run is reproducible; `obey=1.0` / `sloppy=0.0` make it certain.
 
-The shape of the answer follows the request: with a file-writing function tool on offer
-(`write_file`, `Write`, `create_file`, `edit_file` with a content argument, `apply_patch`,
-`exec_command`), one tool call that writes the file (`finish_reason: "tool_calls"`); otherwise
+The shape of the answer follows the request: with a file-writing function tool on offer (one
+an agent writes files with: `agents.write_call`), one tool call that writes the file, as that
+agent's model would (`finish_reason: "tool_calls"`); otherwise
 text with a fenced python block. The file is the `.py` path the last user message names, else
 `config.py`. When the last message is a tool result the answer is "Done." and no tool call, so
 an agent's loop ends.
@@ -52,16 +50,17 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-import posixpath
 import random
 import re
 import threading
 import time
-from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, Self
 
 from aiohttp import web
+
+from redline.transcripts import Message, Request, Text, agents, wire
 
 __all__ = [
     "CAREFUL",
@@ -113,23 +112,7 @@ RULE_PHRASINGS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
     )
 )
 
-_CLAUDE_MD = re.compile(
-    r"Contents of (?P<path>[^\n]*?\.md) \([^)\n]*instructions[^)\n]*\):\n\n"
-    r"(?P<text>.*?)(?=\n\nContents of |\n</system-reminder>|\Z)",
-    re.DOTALL,
-)
-_AGENTS_MD = re.compile(
-    r"# AGENTS\.md instructions for (?P<path>[^\n]+)\n\n<INSTRUCTIONS>\n?"
-    r"(?P<text>.*?)\n?</INSTRUCTIONS>",
-    re.DOTALL,
-)
-# Agent boilerplate that is not the user's request: skipped when looking for a file name.
-_BOILERPLATE = re.compile(
-    r"<(system-reminder|INSTRUCTIONS|environment_context)>.*?</\1>|# AGENTS\.md instructions[^\n]*",
-    re.DOTALL,
-)
 _PY_PATH = re.compile(r"(?<![\w./-])(/?(?:[\w.-]+/)*[\w-][\w.-]*\.py)(?!\w|\.\w)")
-_WORKDIR = re.compile(r"^\s*Working directory:\s*(/\S*)", re.MULTILINE)
 
 
 def forbidding_rule(text: str) -> str | None:
@@ -138,53 +121,42 @@ def forbidding_rule(text: str) -> str | None:
     return min(found, key=lambda m: m.start()).group(0) if found else None
 
 
-def _text(content: object) -> str:
-    """The text of a message's content: a string, or the text of its parts."""
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        return "\n".join(
-            part["text"]
-            for part in content
-            if isinstance(part, dict) and isinstance(part.get("text"), str)
-        )
-    return ""
+def _text(message: Message) -> str:
+    return "\n".join(p.text for p in message.parts if isinstance(p, Text))
 
 
-def _sources(messages: Sequence[JSON]) -> Iterator[tuple[str, str]]:
-    """(where, text) for each place instructions can be: the system prompt, embedded rules
-    files (named by their path), then the user's own words."""
-    for message in messages:
-        if message.get("role") in ("system", "developer"):
-            yield "system prompt", _text(message.get("content"))
-    users = [_text(m.get("content")) for m in messages if m.get("role") == "user"]
+def _sources(request: Request) -> Iterator[tuple[str, str]]:
+    """(where, text) for each place instructions can be: the system prompt, the rules files
+    agents embed (named by their path), then the user's own words."""
+    for message in request.messages:
+        if message.role in ("system", "developer"):
+            yield "system prompt", _text(message)
+    users = [_text(m) for m in request.messages if m.role == "user"]
     for text in users:
-        for match in _CLAUDE_MD.finditer(text):
-            yield match["path"], match["text"]
-        for match in _AGENTS_MD.finditer(text):
-            yield posixpath.join(match["path"].strip(), "AGENTS.md"), match["text"]
+        for found in agents.rules_in(text):
+            yield found.path, found.text
     for text in users:
-        yield "user message", _AGENTS_MD.sub("", _CLAUDE_MD.sub("", text))
+        yield "user message", agents.without_rules(text)
 
 
-def find_rule(messages: Sequence[JSON]) -> tuple[str, str] | None:
-    """(where, phrase) of the first rule in `messages` forbidding swallowed exceptions: `where`
+def find_rule(request: Request) -> tuple[str, str] | None:
+    """(where, phrase) of the first rule in `request` forbidding swallowed exceptions: `where`
     is "system prompt", a rules file's path, or "user message"."""
-    for where, text in _sources(messages):
+    for where, text in _sources(request):
         if phrase := forbidding_rule(text):
             return where, phrase
     return None
 
 
-def _requested_path(messages: Sequence[JSON]) -> str:
+def _requested_path(request: Request) -> str:
     """The `.py` file the last user message names, else config.py."""
-    for message in reversed(messages):
-        if message.get("role") != "user":
+    for message in reversed(request.messages):
+        if message.role != "user":
             continue
-        request = _BOILERPLATE.sub("", _text(message.get("content")))
-        if not request.strip():
+        asked = agents.strip_injected(_text(message))
+        if not asked.strip():
             continue
-        found = _PY_PATH.search(request)
+        found = _PY_PATH.search(asked)
         return found.group(1) if found else DEFAULT_PATH
     return DEFAULT_PATH
 
@@ -262,65 +234,6 @@ class _Answer:
         return "tool_calls" if self.tool_calls else "stop"
 
 
-# Write tools in order of preference, with the argument names used when the schema names none.
-_WRITE_TOOLS: dict[str, tuple[str, str]] = {
-    "write_file": ("path", "content"),
-    "Write": ("file_path", "content"),
-    "create_file": ("path", "content"),
-    "edit_file": ("path", "content"),
-}
-_PATH_KEYS = ("path", "file_path", "filePath", "filename", "target_file")
-_CONTENT_KEYS = ("content", "contents", "file_text", "code", "text")
-_PATCH_TOOLS: dict[str, tuple[str, ...]] = {
-    "apply_patch": ("input", "patch"),
-    "exec_command": ("cmd", "command"),
-}
-
-
-def _function_tools(tools: object) -> dict[str, Mapping[str, Any]]:
-    """name → JSON-schema properties of each function tool offered."""
-    offered: dict[str, Mapping[str, Any]] = {}
-    for tool in tools if isinstance(tools, list) else ():
-        function = tool.get("function") if isinstance(tool, dict) else None
-        if isinstance(function, dict) and isinstance(function.get("name"), str):
-            parameters = function.get("parameters")
-            properties = parameters.get("properties") if isinstance(parameters, dict) else None
-            offered[function["name"]] = properties if isinstance(properties, dict) else {}
-    return offered
-
-
-def _patch(path: str, code: str) -> str:
-    body = "".join(f"+{line}\n" for line in code.rstrip("\n").split("\n"))
-    return f"*** Begin Patch\n*** Add File: {path}\n{body}*** End Patch"
-
-
-def _write_call(tools: object, path: str, code: str, workdir: str | None) -> tuple[str, JSON]:
-    """(tool name, arguments) of a call writing `code` to `path` with an offered tool, or
-    ("", {}) when no tool that writes files is offered."""
-    offered = _function_tools(tools)
-    for name, (path_key, content_key) in _WRITE_TOOLS.items():
-        if name not in offered:
-            continue
-        properties = offered[name]
-        if properties:
-            path_key = next((k for k in _PATH_KEYS if k in properties), "")
-            content_key = next((k for k in _CONTENT_KEYS if k in properties), "")
-            if not (path_key and content_key):
-                continue  # an edit tool that takes old/new strings cannot create the file
-        if path_key == "file_path" and workdir and not posixpath.isabs(path):
-            path = posixpath.join(workdir, path)  # Claude Code's Write takes absolute paths
-        return name, {path_key: path, content_key: code}
-    for name, keys in _PATCH_TOOLS.items():
-        if name not in offered:
-            continue
-        key = next((k for k in keys if k in offered[name]), keys[0])
-        patch = _patch(path, code)
-        if name == "exec_command":
-            patch = f"apply_patch <<'EOF'\n{patch}\nEOF\n"
-        return name, {key: patch}
-    return "", {}
-
-
 def _tokens(text: str) -> int:
     """A rough, deterministic token count: four characters a token."""
     return max(1, (len(text) + 3) // 4)
@@ -350,13 +263,13 @@ class StandIn:
         self.choices: list[Choice] = []
         self.requests = 0
 
-    def choose(self, messages: Sequence[JSON]) -> Choice:
+    def choose(self, request: Request) -> Choice:
         """Decide, with one draw from this instance's random generator, whether to swallow."""
-        rule = find_rule(messages)
+        rule = find_rule(request)
         draw = self.random.random()
         swallow = draw >= self.obey if rule else draw < self.sloppy
         where, phrase = rule or (None, None)
-        choice = Choice(_requested_path(messages), swallow, phrase, where)
+        choice = Choice(_requested_path(request), swallow, phrase, where)
         self.choices.append(choice)
         return choice
 
@@ -368,15 +281,12 @@ class StandIn:
         messages: list[JSON] = body["messages"]
         if messages and messages[-1].get("role") in ("tool", "function"):
             return _Answer(f"{LABEL} Done.")
-        choice = self.choose(messages)
+        request = wire.get("openai-chat").parse_request(body)
+        choice = self.choose(request)
         code = self.code(choice)
-        system = "\n".join(text for where, text in _sources(messages) if where == "system prompt")
-        workdir = _WORKDIR.search(system)
-        name, arguments = _write_call(
-            body.get("tools"), choice.path, code, workdir.group(1) if workdir else None
-        )
-        if name:
-            call = _ToolCall("call_" + ident[-24:], name, json.dumps(arguments))
+        write = agents.write_call(request, request.tools or (), choice.path, code)
+        if write is not None:
+            call = _ToolCall("call_" + ident[-24:], write.name, write.arguments)
             return _Answer(f"{LABEL} Writing {choice.path}.", (call,))
         return _Answer(f"{LABEL} Here is {choice.path}:\n\n```python\n{code}```\n")
 

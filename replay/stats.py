@@ -3,7 +3,7 @@
 A replay gives, per task and per side (a model and a variant), a handful of samples; each
 passes or not. With so few samples a bare percentage misleads, so every rate comes with an
 interval and every comparison answers two questions, each in a sentence that names its scope
-(redline.replay.verdicts words them):
+(redline.replay.wording words them):
 
 * **on these tasks**: did one side pass more often on the tasks that were run? Every sample
   counts and each task is a stratum: the exact stratified (Cochran-Mantel-Haenszel) test, which
@@ -23,17 +23,16 @@ import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Literal, get_args
 
+from redline.replay.cells import Cell, Outcome
 from redline.replay.exact import sign_flip_test, stratified_exact
 from redline.replay.intervals import (
     Interval,
     clustered_wilson,
     difference_interval,
-    wilson,
 )
 from redline.replay.power import fewest_tasks, tasks_needed
-from redline.replay.verdicts import Paired, Sides
+from redline.replay.wording import Paired, Sides
 
 __all__ = [
     "Answer",
@@ -46,62 +45,6 @@ __all__ = [
     "pass_hat_k",
     "summarize",
 ]
-
-Outcome = Literal["pass", "fail", "no_attempt", "error"]
-"""What became of one sample. `no_attempt` (the answer wrote no code a check could judge)
-counts as not passed; `error` (the request failed) is left out of every rate."""
-
-OUTCOMES: frozenset[str] = frozenset(get_args(Outcome))
-
-
-@dataclass(frozen=True, slots=True)
-class Cell:
-    """One task under one side: how many of its counted samples passed.
-
-    `samples` counts the samples that had a chance to pass (passed, failed or never wrote the
-    code); errored samples are not in it.
-    """
-
-    passes: int
-    samples: int
-
-    def __post_init__(self) -> None:
-        # A task with no counted sample has no rate; `Cell.of` gives None for it instead.
-        if self.samples < 1 or not 0 <= self.passes <= self.samples:
-            raise ValueError(f"a cell needs 0 <= passes <= samples, samples >= 1: {self}")
-
-    @classmethod
-    def of(cls, outcomes: Iterable[str]) -> Cell | None:
-        """The cell of these samples' outcomes; None when none counts (none, or all errors)."""
-        listed = list(outcomes)
-        if unknown := set(listed) - OUTCOMES:
-            raise ValueError(f"unknown outcomes {sorted(unknown)}; known: {sorted(OUTCOMES)}")
-        counted = [o for o in listed if o != "error"]
-        return cls(counted.count("pass"), len(counted)) if counted else None
-
-    @property
-    def rate(self) -> float:
-        return self.passes / self.samples
-
-    @property
-    def interval(self) -> Interval:
-        """Wilson 95% interval for this task's pass probability."""
-        return wilson(self.passes, self.samples)
-
-    def pass_hat(self, k: int) -> float | None:
-        """The chance that k samples all pass, estimated without bias: C(c, k) / C(n, k).
-
-        pass^k as in tau-bench (Yao et al. 2024): "passes every time", which a daily driver
-        needs, falls fast with k when a task passes only sometimes. None when k > samples.
-        """
-        if k < 1:
-            raise ValueError(f"k must be at least 1, got {k}")
-        if k > self.samples:
-            return None
-        return math.comb(self.passes, k) / math.comb(self.samples, k)
-
-    def __str__(self) -> str:
-        return f"{self.passes}/{self.samples}"
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,6 +13,8 @@ import json
 import re
 from typing import TYPE_CHECKING, Any
 
+from redline.transcripts import WireFormat, wire
+
 if TYPE_CHECKING:
     import tiktoken
 
@@ -49,14 +51,20 @@ def _strings(value: Any) -> list[str]:
     return []
 
 
-def count_body(body: dict[str, Any]) -> int:
-    """The prompt tokens of a rendered request body: the text of every message, the system
-    prompt and the tool definitions, plus a little framing per message."""
-    messages = body.get("messages") or body.get("input") or []
-    count = sum(count_text(s) for s in _strings(messages))
-    count += _PER_MESSAGE * (len(messages) if isinstance(messages, list) else 1)
-    for key in ("system", "instructions"):
-        count += sum(count_text(s) for s in _strings(body.get(key)))
-    if body.get("tools"):
-        count += count_text(json.dumps(body["tools"], separators=(",", ":")))
+def count_body(body: dict[str, Any], fmt: WireFormat | None = None) -> int:
+    """The prompt tokens of a request body rendered in `fmt` (by default, the first format
+    whose history key holds a list): the text of every history item, the system prompt and
+    the tool definitions, plus a little framing per item."""
+    if fmt is None:
+        fmt = next(
+            (f for f in map(wire.get, wire.names()) if isinstance(body.get(f.history_key), list)),
+            wire.get(wire.names()[0]),
+        )
+    history = body.get(fmt.history_key) or []
+    blobs = fmt.split_body(body).blobs
+    count = sum(count_text(s) for s in _strings(history))
+    count += _PER_MESSAGE * (len(history) if isinstance(history, list) else 1)
+    count += sum(count_text(s) for s in _strings(blobs.get("system")))
+    if blobs.get("tools"):
+        count += count_text(json.dumps(blobs["tools"], separators=(",", ":")))
     return count

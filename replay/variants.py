@@ -7,10 +7,8 @@
   message for Chat Completions);
 * `replace`: the file's text replaces the system prompt;
 * `rules`: the file's text replaces the project rules file the agent embedded in the transcript.
-  That is where a user's rules really live: Claude Code puts CLAUDE.md in a `<system-reminder>`
-  of the first user message ("Contents of /PATH/CLAUDE.md (project instructions, checked into the
-  codebase):"), Codex puts AGENTS.md in its first user item ("# AGENTS.md instructions for
-  /PATH" then `<INSTRUCTIONS>`...`</INSTRUCTIONS>`); see docs/wire-formats.md, last section.
+  That is where a user's rules really live: each agent embeds its rules file in the first user
+  message its own way, and `redline.transcripts.agents` knows where (`replace_rules`).
 
 The baseline, the task as recorded, always runs.
 """
@@ -18,28 +16,16 @@ The baseline, the task as recorded, always runs.
 from __future__ import annotations
 
 import hashlib
-import re
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal
 
 from redline.errors import RedlineError
-from redline.transcripts import Message, Request, Text
+from redline.transcripts import Message, Request, Text, agents
 
 Mode = Literal["append", "replace", "rules"]
 MODES: tuple[Mode, ...] = ("append", "replace", "rules")
 BASELINE = "baseline"
-
-# Claude Code: the header, then the file's text up to the next file's header or the reminder's end.
-_CLAUDE_MD = re.compile(
-    r"(Contents of [^\n]*?CLAUDE\.md \(project instructions, checked into the codebase\):\n\n)"
-    r"(.*?)(?=\n\nContents of |\n</system-reminder>|\Z)",
-    re.S,
-)
-# Codex: the AGENTS.md block.
-_AGENTS_MD = re.compile(
-    r"(# AGENTS\.md instructions for [^\n]*\n\n<INSTRUCTIONS>\n)(.*?)(\n</INSTRUCTIONS>)", re.S
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,25 +104,11 @@ def _system(request: Request, text: str, *, append: bool) -> Request:
 
 
 def _replace_rules(request: Request, variant: Variant, task: str) -> Request:
-    text = variant.text.rstrip("\n")
-    found = 0
-
-    def swap(part: Text) -> Text:
-        nonlocal found
-        new, n = _CLAUDE_MD.subn(lambda m: m.group(1) + text, part.text)
-        new, k = _AGENTS_MD.subn(lambda m: m.group(1) + text + m.group(3), new)
-        found += n + k
-        return Text(new, part.extra) if n + k else part
-
-    messages = tuple(
-        Message(m.role, tuple(swap(p) if isinstance(p, Text) else p for p in m.parts), m.extra)
-        if m.role in ("user", "developer", "system")
-        else m
-        for m in request.messages
-    )
+    replaced, found = agents.replace_rules(request, variant.text.rstrip("\n"))
     if not found:
+        names = " or ".join(agents.rules_file_names())
         raise RedlineError(
-            f"task {task}: its transcript embeds no rules file (no CLAUDE.md or AGENTS.md "
-            f"block), so --prompt-variant {variant.name}:rules has nothing to replace"
+            f"task {task}: its transcript embeds no rules file (no {names} block), so "
+            f"--prompt-variant {variant.name}:rules has nothing to replace"
         )
-    return replace(request, messages=messages)
+    return replaced

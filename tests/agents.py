@@ -58,12 +58,23 @@ CLAUDE_TOOLS: list[dict[str, Any]] = [
     },
 ]
 
+
+def claude_reminder(rules: str, folder: str = "/repo") -> str:
+    """Claude Code 2.1.332's first user text block, embedding `rules` as the project's CLAUDE.md."""
+    return (
+        "<system-reminder>\nAs you answer the user's questions, you can use the following "
+        f"context:\n# claudeMd\nContents of {folder}/CLAUDE.md (project instructions, checked "
+        f"into the codebase):\n\n{rules}\n</system-reminder>"
+    )
+
+
+def agents_block(rules: str, folder: str = "/repo") -> str:
+    """Codex CLI 0.171.0's first input_text, embedding `rules` as the project's AGENTS.md."""
+    return f"# AGENTS.md instructions for {folder}\n\n<INSTRUCTIONS>\n{rules}\n</INSTRUCTIONS>"
+
+
 CLAUDE_MD = "Never catch Exception or BaseException; let errors reach the caller."
-CLAUDE_REMINDER = (
-    "<system-reminder>\nAs you answer the user's questions, you can use the following context:\n"
-    "# claudeMd\nContents of /repo/CLAUDE.md (project instructions, checked into the "
-    f"codebase):\n\n{CLAUDE_MD}\n</system-reminder>"
-)
+CLAUDE_REMINDER = claude_reminder(CLAUDE_MD)
 
 
 def write_block(code: str, path: str = "/repo/config.py") -> fake_anthropic_module.ToolUse:
@@ -108,6 +119,33 @@ def claude_code_session(
 
 
 AGENTS_MD = "Do not swallow exceptions: no bare except, no except Exception."
+# Codex CLI 0.171.0's first user item, as observed (docs/wire-formats.md).
+AGENTS_BLOCK = agents_block(AGENTS_MD)
+
+
+def environment_context(cwd: str = "/repo") -> str:
+    """Codex CLI's statement of its working directory, in a user message."""
+    return f"<environment_context>\n  <cwd>{cwd}</cwd>\n</environment_context>"
+
+
+def reminder(text: str) -> str:
+    """Context Claude Code adds to a user message (a date, a note on a read file)."""
+    return f"<system-reminder>{text}</system-reminder>"
+
+
+ENVIRONMENT_CONTEXT = environment_context()
+# Claude Code 2.1.332's statement of where and on what it started, as observed.
+CLAUDE_ENVIRONMENT = (
+    "# Environment\nYou have been invoked in the following environment: \n"
+    " - Primary working directory: /repo\n - Is a git repository: true\n - Platform: linux\n"
+    " - Shell: bash\n - OS Version: Linux 6.1"
+)
+CLAUDE_GIT_STATUS = (
+    "# gitStatus\nThis is the git status at the start of the conversation. Note that this "
+    "status is a snapshot in time, and will not update during the conversation.\n\n"
+    "Current branch: master\n\nMain branch (you will usually use this for PRs): main\n\n"
+    "Status:\n?? untracked.txt\n\nRecent commits:\ne264412 init"
+)
 
 
 def codex_patch(code: str, path: str = "config.py") -> str:
@@ -129,15 +167,8 @@ def codex_session(fake: FakeResponses, proxy_url: str, api_key: str, code: str) 
                     "type": "message",
                     "role": "user",
                     "content": [
-                        {
-                            "type": "input_text",
-                            "text": "# AGENTS.md instructions for /repo\n\n<INSTRUCTIONS>\n"
-                            f"{AGENTS_MD}\n</INSTRUCTIONS>",
-                        },
-                        {
-                            "type": "input_text",
-                            "text": "<environment_context>\n  <cwd>/repo</cwd>\n</environment_context>",
-                        },
+                        {"type": "input_text", "text": AGENTS_BLOCK},
+                        {"type": "input_text", "text": ENVIRONMENT_CONTEXT},
                     ],
                 },
                 {
@@ -336,11 +367,7 @@ def codex_turns(
             "type": "message",
             "role": "user",
             "content": [
-                {
-                    "type": "input_text",
-                    "text": "# AGENTS.md instructions for /repo\n\n<INSTRUCTIONS>\n"
-                    f"{AGENTS_MD}\n</INSTRUCTIONS>",
-                },
+                {"type": "input_text", "text": AGENTS_BLOCK},
             ],
         },
         {"type": "message", "role": "user", "content": [{"type": "input_text", "text": prompt}]},

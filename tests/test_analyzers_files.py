@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 from redline.analyzers import Context, Edit
-from redline.analyzers._files import Files, View, files_from_request, read_view
+from redline.analyzers._files import Files, View, files_from_request
 from redline.transcripts.model import Message, Request, Text, ToolCall, ToolResult
 from tests.corpus import assistant, call
 
@@ -37,18 +37,6 @@ def test_claude_code_read_result_with_arrows() -> None:
         transcript((call("Read", {"file_path": "/r/a.py"}), numbered(SOURCE)))
     )
     assert files.get("/r/a.py") == View("/r/a.py", SOURCE, 1)
-
-
-def test_a_read_window_keeps_its_first_line_number() -> None:
-    view = read_view("a.py", numbered("x = 1\ny = 2", start=40, sep="\t"), None)
-    assert view is not None and (view.start_line, view.text) == (40, "x = 1\ny = 2\n")
-
-
-def test_system_reminders_and_the_cat_n_header_are_not_file_content() -> None:
-    result = "Here's the result of running `cat -n` on /w/a.py:\n" + numbered("a = 1", sep="\t")
-    result += "\n<system-reminder>\nWhenever you read a file...\n</system-reminder>\n"
-    view = read_view("/w/a.py", result, None)
-    assert view is not None and view.text == "a = 1\n"
 
 
 def test_codex_shell_reads_and_their_output_preamble() -> None:

@@ -14,6 +14,7 @@ from typer.testing import CliRunner, Result
 from redline.analyzers import default_registry
 from redline.analyzers.testing import check_examples
 from redline.commands.checks import register
+from redline.transcripts import open_store
 from tests.corpus import CORPUS
 
 BROAD = "import os\n\n\ndef rm(p):\n    try:\n        os.remove(p)\n    except Exception:\n        pass\n"
@@ -486,9 +487,6 @@ def test_a_cut_off_output_lists_what_it_did_not_judge(tmp_path: Path) -> None:
 
 
 def test_a_recorded_call(fake_openai: Any, proxy: Any) -> None:
-    store = pytest.importorskip("redline.transcripts.store", reason="the store is not built yet")
-    if not hasattr(store, "open_store"):
-        pytest.skip("redline.transcripts.store.open_store does not exist yet")
     import openai
 
     from tests.fakes.openai_chat import Answer
@@ -499,7 +497,7 @@ def test_a_recorded_call(fake_openai: Any, proxy: Any) -> None:
         model="gpt-test", messages=[{"role": "user", "content": "write rm.py"}]
     )
     proxy.flush()
-    with store.open_store() as s:
+    with open_store() as s:
         (conversation,) = s.conversations()
         (summary,) = s.calls(conversation.id)
     out = run("check", "-c", "broad-except", "--call", summary.id[:12], expect=1).stdout

@@ -18,12 +18,14 @@ from redline.replay.corrections import (
 )
 from redline.transcripts import Message, Text, ToolCall, ToolResult
 from tests.agents import (
+    AGENTS_BLOCK,
     CAREFUL,
     CLAUDE_INTERRUPTED,
     CLAUDE_REJECTED,
     CLAUDE_REMINDER,
     CODEX_REJECTED,
     CODEX_TURN_ABORTED,
+    ENVIRONMENT_CONTEXT,
     SWALLOWING,
     calls_by_time,
     claude_code_turns,
@@ -283,8 +285,8 @@ def test_only_the_start_of_a_long_message_is_read() -> None:
 def test_what_agents_inject_is_not_the_users_words() -> None:
     injected = user(
         CLAUDE_REMINDER,
-        "<environment_context>\n  <cwd>/repo</cwd>\n</environment_context>",
-        "# AGENTS.md instructions for /repo\n\nNever catch Exception.",
+        ENVIRONMENT_CONTEXT,
+        AGENTS_BLOCK,
         CODEX_TURN_ABORTED,
         CLAUDE_INTERRUPTED,
         "<system-reminder>don't do that</system-reminder>Looks good.",

@@ -119,6 +119,29 @@ def test_server_and_mcp_tool_uses_are_tool_calls() -> None:
     assert findings("tool:name=delete_repo;mode=require", message) == []
 
 
+def test_a_responses_builtin_call_is_named_by_its_type_and_searched_whole() -> None:
+    body = {
+        "id": "resp_1",
+        "object": "response",
+        "status": "completed",
+        "model": "gpt-5-codex",
+        "output": [
+            {
+                "type": "shell_call",
+                "id": "sh_1",
+                "call_id": "call_1",
+                "status": "completed",
+                "action": {"commands": ["rm -rf build"]},
+            }
+        ],
+    }
+    message = wire.get("openai-responses").parse_response(body).message
+    assert findings("tool:name=shell_call;pattern=rm -rf", message) == [
+        "call to shell_call matching /rm -rf/"
+    ]
+    assert findings("tool:pattern=sh_1", message) == ["call to shell_call matching /sh_1/"]
+
+
 def test_a_server_tool_that_writes_a_file_is_extracted() -> None:
     editor = {
         "type": "server_tool_use",

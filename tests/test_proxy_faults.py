@@ -77,6 +77,24 @@ def test_unreachable_upstream_gives_502_naming_it_and_is_recorded_as_an_error(
     assert shown["status"] == "error" and dead in shown["error"]
 
 
+def test_an_anthropic_client_reads_the_proxys_own_error_in_anthropics_shape(
+    db_path: Path,
+) -> None:
+    import anthropic
+
+    dead = f"http://127.0.0.1:{free_port()}"
+    runner = ProxyRunner([Route.parse("", dead)], config.spool_dir(db_path), "127.0.0.1", 0)
+    with ThreadedProxy(runner) as proxy:
+        c = anthropic.Anthropic(base_url=proxy.url, api_key="sk-ant-x", max_retries=0)
+        with pytest.raises(anthropic.APIStatusError) as caught:
+            c.messages.create(model="claude-x", max_tokens=64, messages=MESSAGES)
+    assert caught.value.status_code == 502
+    body = caught.value.body
+    assert isinstance(body, dict) and body["type"] == "error"
+    assert body["error"]["type"] == "upstream_unreachable" and dead in body["error"]["message"]
+    assert dead in caught.value.message
+
+
 def test_upstream_dropping_mid_stream_fails_the_client_and_keeps_the_partial_answer(
     fake_openai: FakeOpenAI, proxy: ThreadedProxy, cli: Cli
 ) -> None:

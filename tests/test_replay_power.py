@@ -12,12 +12,12 @@ from redline.replay.power import (
     ASSUMED,
     Spread,
     detectable,
+    detectable_line,
     fewest_tasks,
     spread_of,
     tasks_needed,
 )
 from redline.replay.stats import Cell
-from redline.replay.verdicts import detectable_line
 
 Z = stats.norm.ppf(0.975) + stats.norm.ppf(0.8)
 

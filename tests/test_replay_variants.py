@@ -1,15 +1,25 @@
 """Prompt variants: appended to or replacing the system prompt, or replacing the project rules
-file the agent embedded (Claude Code's CLAUDE.md reminder, Codex's AGENTS.md block)."""
+file the agent embedded (Claude Code's and Codex's, as the agents module finds them)."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 
 from redline.errors import RedlineError
 from redline.replay.variants import Variant, apply, parse_variant
-from redline.transcripts import Message, Request, Text, example_files, read_task_file, wire
+from redline.transcripts import (
+    Message,
+    Request,
+    Text,
+    agents,
+    example_files,
+    read_task_file,
+    wire,
+)
+from tests.agents import agents_block, claude_reminder
 
 STRICT = "Never catch Exception; let errors reach the caller."
 
@@ -85,10 +95,9 @@ def test_rules_replaces_claude_mds_text_in_its_reminder() -> None:
     request = apply(Variant("v2", "rules", None, STRICT + "\n"), before, "t")
     text = request.messages[0].parts[0]
     assert isinstance(text, Text)
-    assert text.text.endswith(
-        "Contents of /repo/CLAUDE.md (project instructions, checked into the codebase):\n\n"
-        f"{STRICT}\n</system-reminder>"
-    )
+    (rules,) = agents.rules_files(request)
+    assert (rules.path, rules.text) == ("/repo/CLAUDE.md", STRICT)
+    assert text.text == claude_reminder(STRICT)
     assert "Never catch Exception or BaseException" not in text.text
     assert request.messages[1:] == before.messages[1:] and request.system == before.system
 
@@ -96,7 +105,7 @@ def test_rules_replaces_claude_mds_text_in_its_reminder() -> None:
 def test_rules_replaces_agents_mds_instructions() -> None:
     request = apply(Variant("v2", "rules", None, STRICT), task("codex"), "t")
     body = rendered_text(request, "openai-responses")
-    assert f"<INSTRUCTIONS>\\n{STRICT}\\n</INSTRUCTIONS>" in body
+    assert json.dumps(agents_block(STRICT))[1:-1] in body
     assert "Do not swallow exceptions" not in body
 
 

@@ -11,7 +11,7 @@ import pytest
 
 from redline.errors import RedlineError
 from redline.proxy import ThreadedProxy
-from redline.replay.scan import parse_since
+from redline.replay.scanning import parse_since
 from tests.agents import (
     CAREFUL,
     SWALLOWING,
@@ -289,7 +289,7 @@ def test_an_unknown_check_is_a_one_line_error(cli: Cli) -> None:
 def test_worker_processes_judge_as_this_process_does(
     history: dict[str, str], cli: Cli, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import redline.replay.scan as scan_module
+    import redline.replay.scanning as scan_module
 
     monkeypatch.setattr(scan_module, "PARALLEL_FROM", 1)
     monkeypatch.setattr(scan_module, "BATCH", 1)
@@ -333,7 +333,7 @@ def test_since_refuses_anything_else(text: str) -> None:
 
 
 def test_a_check_defined_in_main_without_a_version_is_never_cached() -> None:
-    from redline.replay.scan import analyzer_version
+    from redline.replay.scanning import analyzer_version
 
     def check(self: object, output: object, context: object) -> None: ...
 

@@ -14,6 +14,7 @@ import pytest
 
 from redline.proxy import ThreadedProxy
 from redline.transcripts.store import open_store
+from tests.agents import agents_block, environment_context
 from tests.fakes import anthropic as fake_claude
 from tests.fakes import openai_responses as fake_codex
 from tests.fakes.anthropic import FakeAnthropic
@@ -64,8 +65,8 @@ CODEX_INPUT: list[Any] = [
     }
     for role, text in (
         ("developer", "<permissions instructions>workspace-write</permissions instructions>"),
-        ("user", "# AGENTS.md instructions for /home/u/proj\nRun the tests before finishing."),
-        ("user", "<environment_context><cwd>/home/u/proj</cwd></environment_context>"),
+        ("user", agents_block("Run the tests before finishing.", "/home/u/proj")),
+        ("user", environment_context("/home/u/proj")),
         ("user", "Make the config loader raise a clear error for a missing file."),
     )
 ]

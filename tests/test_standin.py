@@ -25,6 +25,7 @@ from redline.replay.standin import (
     forbidding_rule,
 )
 from redline.transcripts import Message, ToolCall
+from tests.agents import agents_block, claude_reminder
 from tests.fakes import http
 
 RULE = "Never catch Exception; let errors reach the caller."
@@ -59,15 +60,8 @@ EXEC_COMMAND = {
         "parameters": {"type": "object", "properties": {"cmd": {"type": "string"}}},
     },
 }
-CLAUDE_MD_REMINDER = (
-    "<system-reminder>\nAs you answer the user's questions, you can use the following context:\n"
-    "# claudeMd\nContents of /repo/CLAUDE.md (project instructions, checked into the "
-    "codebase):\n\nNever catch Exception or BaseException.\n</system-reminder>"
-)
-AGENTS_MD_BLOCK = (
-    "# AGENTS.md instructions for /repo\n\n<INSTRUCTIONS>\n"
-    "Do not swallow exceptions: no bare except.\n</INSTRUCTIONS>"
-)
+CLAUDE_MD_REMINDER = claude_reminder("Never catch Exception or BaseException.")
+AGENTS_MD_BLOCK = agents_block("Do not swallow exceptions: no bare except.")
 
 
 @pytest.fixture

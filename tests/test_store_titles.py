@@ -10,6 +10,7 @@ from typing import Any
 from redline import config
 from redline.transcripts.spool import RawExchange, SpoolWriter, new_id
 from redline.transcripts.store import open_store
+from tests.agents import CLAUDE_REMINDER, ENVIRONMENT_CONTEXT
 
 
 def record(
@@ -60,7 +61,7 @@ def test_claude_codes_system_reminder_is_not_the_title(db_path: Path) -> None:
                         "content": [
                             {
                                 "type": "text",
-                                "text": "<system-reminder>\nAs you answer the user's questions, you can use...\n</system-reminder>",
+                                "text": CLAUDE_REMINDER,
                             },
                             {"type": "text", "text": "Write loader.py that reads config.toml"},
                         ],
@@ -93,7 +94,7 @@ def test_codexs_environment_context_is_not_the_title(db_path: Path) -> None:
                         "content": [
                             {
                                 "type": "input_text",
-                                "text": "<environment_context>\n  <cwd>/w</cwd>\n</environment_context>",
+                                "text": ENVIRONMENT_CONTEXT,
                             }
                         ],
                     },

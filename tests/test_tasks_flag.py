@@ -318,3 +318,41 @@ def test_task_rm_removes_exactly_the_named_task(claude_bad_call: str, cli: Cli) 
     assert tasks(cli) == []
     # The recording itself stays.
     assert cli.json("show", claude_bad_call)["id"] == claude_bad_call
+
+
+# -- the library function the command, the web view and the demo call ---------------------------
+
+
+def test_flag_keeps_a_task_whose_check_catches_it_and_saves_it_only_when_asked(
+    claude_bad_call: str, db_path: Path
+) -> None:
+    from redline.analyzers import default_registry
+    from redline.replay import flag, task_from_call
+    from redline.transcripts import open_store
+
+    registry = default_registry(entry_points=False)
+    with open_store(db_path) as store:
+        task = task_from_call(store, store.load_call(claude_bad_call), ["broad-except"])
+        tried = flag(store, task, registry, save=False)
+        assert (tried.kept, tried.saved, tried.refused) == (True, False, None)
+        assert [j.verdict.passed for j in tried.validation.bad] == [False]
+        assert store.task_names() == set()
+        saved = flag(store, task, registry)
+        assert saved.saved and store.task_names() == {task.name}
+
+
+def test_flag_refuses_a_task_its_checks_do_not_catch_unless_forced(
+    claude_bad_call: str, db_path: Path
+) -> None:
+    from redline.analyzers import default_registry
+    from redline.replay import TaskRefused, flag, task_from_call
+    from redline.transcripts import open_store
+
+    registry = default_registry(entry_points=False)
+    with open_store(db_path) as store:
+        task = task_from_call(store, store.load_call(claude_bad_call), ["python-syntax"])
+        refused = flag(store, task, registry)
+        assert isinstance(refused.refused, TaskRefused) and not refused.kept
+        assert store.task_names() == set()
+        forced = flag(store, task, registry, force=True)
+        assert forced.saved and forced.refused is not None

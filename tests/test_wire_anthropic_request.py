@@ -120,13 +120,23 @@ def test_images_become_data_or_plain_urls_and_file_images_stay_opaque() -> None:
     assert isinstance(parts[2], Opaque)
 
 
-def test_unknown_and_server_tool_blocks_are_kept_verbatim_as_opaque() -> None:
+def test_unknown_blocks_and_server_tool_results_are_kept_verbatim_as_opaque() -> None:
     request = anthropic.parse_request(ODD_BLOCKS_REQUEST)
     document = request.messages[0].parts[0]
-    server_use, search_result = request.messages[1].parts[:2]
+    search_result = request.messages[1].parts[1]
     assert document == Opaque(ODD_BLOCKS_REQUEST["messages"][0]["content"][0])
-    assert server_use == Opaque(ODD_BLOCKS_REQUEST["messages"][1]["content"][0])
     assert search_result == Opaque(ODD_BLOCKS_REQUEST["messages"][1]["content"][1])
+
+
+def test_a_server_tool_use_is_a_tool_call_of_its_block_type() -> None:
+    request = anthropic.parse_request(ODD_BLOCKS_REQUEST)
+    server_use = request.messages[1].parts[0]
+    block = ODD_BLOCKS_REQUEST["messages"][1]["content"][0]
+    assert server_use == ToolCall(
+        block["id"], "web_search", '{"query":"python bare except"}', "server_tool_use"
+    )
+    rendered = anthropic.render_request(request)["messages"][1]["content"][0]
+    assert rendered == block
 
 
 def test_server_tools_are_kept_whole_and_client_tools_keep_their_schema() -> None:

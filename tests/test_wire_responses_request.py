@@ -4,6 +4,7 @@ how input items map onto canonical messages (docs/wire-formats.md section 1b).
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -145,7 +146,19 @@ def test_items_no_parser_knows_are_kept_verbatim_as_opaque() -> None:
     assert messages[0].parts == (Opaque(items[0]),)  # compaction: the model's side
     assert messages[1].parts == (Opaque(items[1]),)  # item_reference
     assert messages[3].parts == (Opaque(items[3]),)  # local_shell_call_output
-    assert messages[4].parts == (Opaque(items[4]), Opaque(items[5]))  # web search, refusal
+    assert messages[4].parts[1] == Opaque(items[5])  # a refusal
+
+
+def test_a_builtin_tools_call_is_a_tool_call_of_its_item_type() -> None:
+    messages = responses.parse_request(BUILTIN_ITEMS_REQUEST).messages
+    search = messages[4].parts[0]
+    assert isinstance(search, ToolCall)
+    assert (search.id, search.name, search.kind) == ("ws_1", "web_search_call", "web_search_call")
+    assert json.loads(search.arguments) == BUILTIN_ITEMS_REQUEST["input"][4]
+    assert (
+        responses.render_request(responses.parse_request(BUILTIN_ITEMS_REQUEST))["input"]
+        == BUILTIN_ITEMS_REQUEST["input"]
+    )
 
 
 def test_custom_and_builtin_tools_are_kept() -> None:

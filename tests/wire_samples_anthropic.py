@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from tests.agents import reminder
+
 MODEL = "claude-sonnet-4-5-20250929"
 
 # A Claude Code turn: block system with cache markers, thinking, tool_use / tool_result, an
@@ -36,7 +38,7 @@ CLAUDE_CODE_REQUEST: dict[str, Any] = {
             "content": [
                 {
                     "type": "text",
-                    "text": "<system-reminder>Today's date is 2026-11-27.</system-reminder>",
+                    "text": reminder("Today's date is 2026-11-27."),
                 },
                 {"type": "text", "text": "The import in app.py swallows every error. Fix it."},
             ],

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from tests.agents import agents_block, environment_context
+
 APPLY_PATCH_GRAMMAR = 'start: begin_patch hunk+ end_patch\nbegin_patch: "*** Begin Patch" LF\n'
 PATCH = (
     "*** Begin Patch\n*** Update File: app.py\n@@\n-    except:\n+    except ImportError:\n"
@@ -35,7 +37,7 @@ CODEX_REQUEST: dict[str, Any] = {
             "content": [
                 {
                     "type": "input_text",
-                    "text": "# AGENTS.md instructions for /repo\n\nRun pytest before finishing.",
+                    "text": agents_block("Run pytest before finishing."),
                 }
             ],
         },
@@ -45,7 +47,7 @@ CODEX_REQUEST: dict[str, Any] = {
             "content": [
                 {
                     "type": "input_text",
-                    "text": "<environment_context>\n  <cwd>/repo</cwd>\n</environment_context>",
+                    "text": environment_context(),
                 }
             ],
         },

@@ -2,10 +2,13 @@
 
     model         Message, parts, Tool, Request, Response, Usage: one canonical form per call
     wire          WireFormat and its registry: everything a wire format knows lives behind it
+    agents        Agent and its registry: how each coding agent uses an API (rules files, tools,
+                  the session's start, the shape of tool results)
     exchange      RawExchange: one HTTP exchange as it crossed the proxy, secrets removed
     spool         SpoolWriter: the proxy's durable, append-only log of exchanges
     parse         parse_exchange(raw) -> ParsedExchange: pure, no database
-    tasks         Task: a transcript, its known-bad output and the checks that catch it; task files
+    task          Task: a transcript, its known-bad output and the checks that catch it
+    task_file     the task file, a task's portable form (validated by task_schema)
     store         open_store() -> Store: ingest the spool, read calls, conversations and tasks
 
 Other parts import from here only. Everything but the model is loaded on first use, so a
@@ -47,9 +50,11 @@ from redline.transcripts.model import (
 )
 
 if TYPE_CHECKING:
-    from redline.transcripts import wire
+    from redline.transcripts import agents, wire
+    from redline.transcripts.codings import decode_body
     from redline.transcripts.exchange import Headers, RawExchange, header, new_id
     from redline.transcripts.parse import ParsedExchange, parse_exchange
+    from redline.transcripts.secrets import mask_json, mask_text
     from redline.transcripts.spool import SpoolWriter, to_line
     from redline.transcripts.sse import SSEEvent, parse_sse
     from redline.transcripts.store import (
@@ -72,19 +77,21 @@ if TYPE_CHECKING:
         rebuild,
         rebuild_outputs,
     )
-    from redline.transcripts.tasks import (
-        TASK_FILE_VERSION,
+    from redline.transcripts.task import (
         Provenance,
         Task,
-        TaskFileError,
         TaskOutput,
         check_name,
         drop_last,
+        only_tool_call,
+        suggest_name,
+    )
+    from redline.transcripts.task_file import (
+        TASK_FILE_VERSION,
+        TaskFileError,
         dumps_task_file,
         example_files,
-        only_tool_call,
         read_task_file,
-        suggest_name,
         task_from_file,
         task_hash,
         task_to_file,
@@ -98,26 +105,33 @@ _LAZY: dict[str, str] = {
     **dict.fromkeys(("ParsedExchange", "parse_exchange"), "parse"),
     **dict.fromkeys(("SpoolWriter", "to_line"), "spool"),
     **dict.fromkeys(("SSEEvent", "parse_sse"), "sse"),
+    **dict.fromkeys(("mask_json", "mask_text"), "secrets"),
+    "decode_body": "codings",
     **dict.fromkeys(("Reassembly", "WireFormat"), "wire"),
     **dict.fromkeys(
         (
-            "TASK_FILE_VERSION",
             "Provenance",
             "Task",
-            "TaskFileError",
             "TaskOutput",
             "check_name",
             "drop_last",
+            "only_tool_call",
+            "suggest_name",
+        ),
+        "task",
+    ),
+    **dict.fromkeys(
+        (
+            "TASK_FILE_VERSION",
+            "TaskFileError",
             "dumps_task_file",
             "example_files",
-            "only_tool_call",
             "read_task_file",
-            "suggest_name",
             "task_from_file",
             "task_hash",
             "task_to_file",
         ),
-        "tasks",
+        "task_file",
     ),
     **dict.fromkeys(
         (
@@ -146,8 +160,8 @@ _LAZY: dict[str, str] = {
 
 
 def __getattr__(name: str) -> Any:
-    if name == "wire":
-        return importlib.import_module("redline.transcripts.wire")
+    if name in ("agents", "wire"):
+        return importlib.import_module(f"redline.transcripts.{name}")
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
@@ -200,13 +214,17 @@ __all__ = [
     "ToolResult",
     "Usage",
     "WireFormat",
+    "agents",
     "canonical_json",
     "check_name",
     "content_hash",
+    "decode_body",
     "drop_last",
     "dumps_task_file",
     "example_files",
     "header",
+    "mask_json",
+    "mask_text",
     "message_from_dict",
     "message_to_dict",
     "new_id",

@@ -10,10 +10,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any
 
 Headers = list[tuple[str, str]]
-Outcome = Literal["complete", "incomplete", "error"]
 
 
 def new_id(at: datetime | None = None) -> str:

@@ -9,11 +9,11 @@ read is reported in `problems` and the raw bytes are kept.
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from redline.transcripts import agents
 from redline.transcripts import wire as wires
 from redline.transcripts.codings import decode_body
 from redline.transcripts.exchange import RawExchange, header
@@ -23,13 +23,6 @@ from redline.transcripts.sse import parse_sse
 # Exceptions a parser raises on a body of an unexpected shape.
 PARSE_ERRORS = (ValueError, KeyError, TypeError, AttributeError, IndexError, RecursionError)
 
-# Headers by which an agent names its session, and the agent each belongs to.
-SESSION_HEADERS = (
-    ("x-claude-code-session-id", "claude-code"),
-    ("session_id", "codex"),
-    ("session-id", "codex"),
-    ("conversation_id", "codex"),
-)
 UNPARSED_TITLE = "(request not parsed)"
 
 
@@ -177,10 +170,9 @@ def _response(
             if result.error:
                 outcome, error = "error", result.error
             elif not result.complete and x.outcome == "complete":
-                ends = " or ".join(sorted(fmt.terminal_events - {"error", "response.error"}))
                 outcome = "incomplete"
                 error = (
-                    f"the stream ended without its end marker ({ends or 'data: [DONE]'}): the "
+                    f"the stream ended without its end marker ({fmt.stream_end}): the "
                     "upstream closed it early, so the answer may be cut short"
                 )
         else:
@@ -199,21 +191,7 @@ def _response(
 
 def session_key(headers: Iterable[tuple[str, str]]) -> str | None:
     """The agent session a call belongs to, from the agent's own session header."""
-    headers = list(headers)
-    for name, agent in SESSION_HEADERS:
-        value = header(headers, name)
-        if value:
-            sub = header(headers, "x-claude-code-agent-id") if agent == "claude-code" else None
-            return f"{agent}:{value}" + (f"/{sub}" if sub else "")
-    return None
-
-
-# A text part that is one tagged block is agent boilerplate (Claude Code's <system-reminder>,
-# Codex's <environment_context>), not what the user asked; so is Codex's AGENTS.md block.
-_TAGGED_BLOCK = re.compile(r"<([A-Za-z][\w-]*)\b[^>]*>.*</\1>", re.S)
-_AGENTS_MD = re.compile(
-    r"# AGENTS\.md instructions for [^\n]*\n\n<INSTRUCTIONS>\n.*</INSTRUCTIONS>", re.S
-)
+    return agents.session_key(headers)
 
 
 def _title(request: Request) -> tuple[str | None, int | None]:
@@ -224,6 +202,6 @@ def _title(request: Request) -> tuple[str | None, int | None]:
             continue
         for part in m.parts:
             text = part.text.strip() if isinstance(part, Text) else ""
-            if text and not _TAGGED_BLOCK.fullmatch(text) and not _AGENTS_MD.fullmatch(text):
+            if text and not agents.is_boilerplate(text):
                 return " ".join(text.split())[:120], index
     return None, None

@@ -9,7 +9,11 @@ from __future__ import annotations
 from collections import deque
 from typing import Any
 
+from redline.errors import TaskFileError
 from redline.transcripts.model import ROLES
+
+# The format's version: a file of a newer version is refused with a clear message.
+TASK_FILE_VERSION = 1
 
 _TIME = {"type": "string", "minLength": 10}
 _NULLABLE_STRING = {"type": ["string", "null"]}
@@ -171,8 +175,6 @@ def validate(document: Any, source: str) -> None:
     this redline reads."""
     from jsonschema import Draft202012Validator
     from jsonschema.exceptions import best_match
-
-    from redline.transcripts.tasks import TASK_FILE_VERSION, TaskFileError
 
     if not isinstance(document, dict):
         raise TaskFileError(source, "", f"holds JSON {type(document).__name__}, not a task object")

@@ -118,10 +118,6 @@ def python_error(code: str) -> SyntaxError | None:
     return None
 
 
-def parses_as_python(code: str) -> bool:
-    return python_error(code) is None
-
-
 def cut_back(code: str, error: SyntaxError | None) -> str | None:
     """Code cut short, shortened once more: to the lines before the one `error` points at, or
     by its last line; None when nothing would be left. Whatever the output wrote before the

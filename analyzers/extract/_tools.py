@@ -31,7 +31,7 @@ from redline.analyzers.extract._diffs import (
 )
 from redline.analyzers.extract._json import Partial, decode_arguments, partial
 from redline.analyzers.extract._language import from_path
-from redline.transcripts.model import ToolCall
+from redline.transcripts import ToolCall
 
 PATH_KEYS = (
     "file_path",

@@ -18,8 +18,8 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-from redline.analyzers import Context, Example, Finding, Option, Verdict, decode_arguments, tool_use
-from redline.transcripts import Message, Opaque, ToolCall
+from redline.analyzers import Context, Example, Finding, Option, Verdict, decode_arguments
+from redline.transcripts import Message, ToolCall
 
 
 def _strings(value: Any) -> Iterator[str]:
@@ -36,16 +36,10 @@ def _strings(value: Any) -> Iterator[str]:
 
 
 def calls(output: Message) -> Iterator[tuple[str, str]]:
-    """(name, raw arguments) of each tool call, those a parser kept verbatim included: the
-    Responses API's `*_call` items (the whole item), Anthropic's `server_tool_use` and
-    `mcp_tool_use` blocks (their input)."""
-    for part in output.parts:
-        if isinstance(part, ToolCall):
-            yield part.name, part.arguments
-        elif isinstance(part, Opaque):
-            found = tool_use(part.data)
-            if found is not None:
-                yield found
+    """(name, raw arguments) of each tool call, built-in tools' calls included (the Responses
+    API's `*_call` items, Anthropic's `server_tool_use` and `mcp_tool_use` blocks)."""
+    for call in output.tool_calls:
+        yield call.name, call.arguments
 
 
 def _search(pattern: re.Pattern[str], raw: str) -> str | None:

@@ -8,24 +8,18 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from redline.clikit import DB_OPTION, describe, fail, warn
+from redline.commands.display import print_verdicts
+from redline.commands.shared import DB_OPTION, describe, fail, load_registry
 from redline.errors import RedlineError
 
 if TYPE_CHECKING:
-    from redline.analyzers import Check, Output, Registry, Verdict
+    from redline.analyzers import Check, Output, Verdict
 
 CHECK_HELP = (
     "A check to run, NAME or NAME:OPTIONS; repeatable. OPTIONS is key=value pairs separated by "
     "';' (\\; for a literal ;) or a JSON object, e.g. 'regex:pattern=except \\(A, B\\):' or "
     '\'regex:{"pattern": "a;b"}\'.'
 )
-
-
-def load_registry(plugins: list[Path] | None) -> Registry:
-    """The built-in checks, installed plugins (a broken one is a warning) and plugin files."""
-    from redline.analyzers import default_registry
-
-    return default_registry(plugins or (), warn=warn)
 
 
 def check_command(
@@ -114,23 +108,6 @@ def _print(results: list[tuple[Output, list[Verdict]]], checks: list[Check], man
         if many:
             typer.echo(f"== {output.label}")
         print_verdicts([c.spec for c in checks], found)
-
-
-def print_verdicts(specs: list[str], verdicts: list[Verdict], indent: str = "") -> None:
-    """Each check's verdict, its findings (with a few lines of code) and what it could not
-    judge: the form `redline check`, `flag` and `task show` share."""
-    width = max(len(s) for s in specs)
-    for spec, verdict in zip(specs, verdicts, strict=True):
-        count = len(verdict.findings)
-        status = "pass" if verdict.passed else f"FAIL  {count} finding{'s' * (count != 1)}"
-        typer.echo(f"{indent}{spec:<{width}}  {status}")
-        for f in verdict.findings:
-            where = f"{f.path}:{f.line}" if f.path and f.line else (f.path or "output")
-            typer.echo(f"{indent}  {where}  {f.message}")
-            for line in f.snippet.splitlines()[:3]:
-                typer.echo(f"{indent}      {line}")
-        for u in verdict.unparsed:
-            typer.echo(f"{indent}  not judged: {u.path or 'output'}: {u.reason}")
 
 
 def analyzers_command(

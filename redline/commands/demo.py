@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from redline.clikit import user_errors
+from redline.commands.shared import user_errors
 
 
 @user_errors
@@ -17,9 +17,9 @@ def demo(
     ),
 ) -> None:
     """Show the whole loop offline, with a stand-in model: record, flag, replay, report."""
-    from redline.commands.calls import make_console
+    from redline.commands.display import make_console
     from redline.demo import run
-    from redline.replay.render import render_table
+    from redline.replay import render_table
 
     started = time.perf_counter()
     run(

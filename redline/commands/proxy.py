@@ -9,7 +9,7 @@ from pathlib import Path
 import typer
 
 from redline import config
-from redline.clikit import DB_OPTION, user_errors
+from redline.commands.shared import DB_OPTION, user_errors
 from redline.errors import RedlineError
 
 MITM_PORT = 8788

@@ -8,19 +8,17 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from redline.clikit import DB_OPTION, JSON_OPTION, PLUGIN_OPTION, print_json, user_errors
+from redline.commands.shared import DB_OPTION, JSON_OPTION, PLUGIN_OPTION, print_json, user_errors
 from redline.errors import RedlineError
 
 if TYPE_CHECKING:
-    from redline.replay.dryrun import Estimate
-    from redline.replay.power import Detectable
-    from redline.replay.run import Progress
+    from redline.replay import Detectable, Estimate, Progress
 
 FORMATS = ("table", "md", "json", "html")
 
 
 def _registry(plugins: list[Path] | None) -> Any:
-    from redline.commands.checks import load_registry
+    from redline.commands.shared import load_registry
 
     return load_registry(plugins)
 
@@ -73,10 +71,18 @@ def replay_command(
     db: Path | None = DB_OPTION,
 ) -> None:
     """Replay tasks to models and prompt variants, judge the answers, report pass rates."""
-    from redline.replay.models import config_path, load_config, one_off, resolve_models
-    from redline.replay.run import Settings, plan, replay, with_baseline
-    from redline.replay.send import Policy
-    from redline.replay.variants import parse_variant
+    from redline.replay import (
+        Policy,
+        Settings,
+        config_path,
+        load_config,
+        one_off,
+        parse_variant,
+        plan,
+        replay,
+        resolve_models,
+        with_baseline,
+    )
     from redline.transcripts import open_store
 
     variants = [parse_variant(v) for v in prompt_variant]
@@ -97,11 +103,11 @@ def replay_command(
         task_list = [store.task(name) for name in chosen]
         path = store.path
         if dry_run:
-            from redline.replay.dryrun import reach
+            from redline.replay import reach
 
             can_show = reach(store, chosen, samples)
     if dry_run:
-        from redline.replay.dryrun import estimate
+        from redline.replay import estimate
 
         jobs = plan(task_list, models, with_baseline(variants), samples, temperature)
         _print_dry_run(estimate(jobs), can_show, as_json)
@@ -193,7 +199,7 @@ def _print_dry_run(estimates: list[Estimate], can_show: Detectable, as_json: boo
             }
         )
         return
-    from redline.commands.calls import make_console, print_table
+    from redline.commands.display import make_console, print_table
 
     def tokens(e: Estimate) -> str:
         if e.prompt_tokens is None:
@@ -238,23 +244,23 @@ def _print_dry_run(estimates: list[Estimate], can_show: Detectable, as_json: boo
 def _print_report(store: Any, run_id: str, fmt: str, out: Path | None) -> None:
     import json
 
-    from redline.replay.report import build_report
+    from redline.replay import build_report
 
     report = build_report(store, run_id)
     if fmt == "table":
-        from redline.commands.calls import make_console
-        from redline.replay.render import render_table
+        from redline.commands.display import make_console
+        from redline.replay import render_table
 
         render_table(report, make_console())
         return
     if fmt == "json":
         text = json.dumps(report, indent=2, ensure_ascii=False) + "\n"
     elif fmt == "md":
-        from redline.replay.render import render_markdown
+        from redline.replay import render_markdown
 
         text = render_markdown(report)
     else:
-        from redline.replay.render_html import render_html
+        from redline.replay import render_html
 
         text = render_html(report)
     if out is None:
@@ -270,7 +276,7 @@ def _print_report(store: Any, run_id: str, fmt: str, out: Path | None) -> None:
 @user_errors
 def runs_command(as_json: bool = JSON_OPTION, db: Path | None = DB_OPTION) -> None:
     """List replay runs, newest first."""
-    from redline.commands.calls import make_console, print_table
+    from redline.commands.display import make_console, print_table
     from redline.transcripts import open_store
 
     with open_store(db) as store:
@@ -346,7 +352,7 @@ def recheck_command(
     db: Path | None = DB_OPTION,
 ) -> None:
     """Judge a run's stored answers again (new or changed checks); nothing is sent."""
-    from redline.replay.recheck import recheck
+    from redline.replay import recheck
     from redline.transcripts import open_store
 
     registry = _registry(plugin)

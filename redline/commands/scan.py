@@ -9,12 +9,11 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from redline.clikit import DB_OPTION, JSON_OPTION, PLUGIN_OPTION, print_json, user_errors
+from redline.commands.shared import DB_OPTION, JSON_OPTION, PLUGIN_OPTION, print_json, user_errors
 from redline.errors import RedlineError
 
 if TYPE_CHECKING:
-    from redline.replay.corrections import Correction
-    from redline.replay.scan import Hit, ScanResult
+    from redline.replay import Correction, Hit, ScanResult
     from redline.transcripts import ScanCall
 
 
@@ -68,9 +67,8 @@ def scan_command(
     db: Path | None = DB_OPTION,
 ) -> None:
     """Run checks over every recorded answer, or find the answers the user corrected."""
-    from redline.commands.calls import report_ingest
-    from redline.commands.checks import load_registry
-    from redline.replay.scan import Selection, parse_since
+    from redline.commands.shared import load_registry, report_ingest
+    from redline.replay import Selection, parse_since
     from redline.transcripts import open_store
 
     if not check and not corrections:
@@ -93,7 +91,7 @@ def scan_command(
         report_ingest(store)
         result = None
         if checks:
-            from redline.replay.scan import scan
+            from redline.replay import scan
 
             bar = _ProgressBar()
             try:
@@ -117,7 +115,7 @@ def scan_command(
             out.update(result.to_json())
         found = None
         if corrections:
-            from redline.replay.corrections import find_corrections
+            from redline.replay import find_corrections
 
             found = find_corrections(store, selection, min_score=min_score)
             out["corrections"] = [c.to_json() for c in found]
@@ -153,7 +151,7 @@ PER_CONVERSATION = 3
 
 
 def _print_scan(result: ScanResult, limit: int) -> None:
-    from redline.replay.scan import by_conversation
+    from redline.replay import by_conversation
 
     names = ", ".join(k.check.spec for k in result.checks)
     answers = f"{result.scanned:,} answer{'s' * (result.scanned != 1)}"

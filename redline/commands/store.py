@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from redline.clikit import DB_OPTION, user_errors
+from redline.commands.shared import DB_OPTION, user_errors
 
 store_app = typer.Typer(
     help="The database itself: rebuild it from the spool.", no_args_is_help=True

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from redline.clikit import DB_OPTION, PLUGIN_OPTION, user_errors
+from redline.commands.shared import DB_OPTION, PLUGIN_OPTION, user_errors
 
 DEFAULT_PORT = 8790
 
@@ -22,7 +22,7 @@ def ui(
 ) -> None:
     """Serve the web view: read conversations, flag calls, see reports (until Ctrl-C)."""
     from redline import config
-    from redline.commands.checks import load_registry
+    from redline.commands.shared import load_registry
     from redline.ui import serve
 
     registry = load_registry(plugin)

@@ -1,9 +1,11 @@
 """The web view (`redline ui`): read conversations, flag a call from the page, see reports.
 
     server         the aiohttp app: security rules (127.0.0.1, Host check, token, CSP), the
-                   store opened per request
+                   route modules composed from one list (ROUTES)
+    shared         what the route modules share: the app's keys, the store opened per request
+                   (StoreGate), JSON in and out
     conversations  the list (filters, search, pages), a conversation's timeline, a raw call
-    tasks          the checks, checks tried live on an output, tasks under `flag`'s rules
+    task_routes    the checks, checks tried live on an output, tasks under `flag`'s rules
     runs           replay runs and their reports
     live           server-sent events when calls are recorded
     static/        the page: plain HTML, CSS and JavaScript, no build step
@@ -24,7 +26,8 @@ from aiohttp import web
 
 from redline.analyzers import Registry
 from redline.errors import RedlineError
-from redline.ui.server import HOST, TOKEN, allow_port, make_app
+from redline.ui.server import HOST, allow_port, make_app
+from redline.ui.shared import TOKEN
 
 INDEX_BATCH = 20_000  # calls indexed per short transaction when the UI starts
 

@@ -14,7 +14,7 @@ from typing import Any
 from aiohttp import web
 
 from redline.errors import RedlineError
-from redline.ui.server import GATE, json_response
+from redline.ui.shared import GATE, json_response
 
 PAGE_SIZE = 50
 MAX_PAGE_SIZE = 200

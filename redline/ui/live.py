@@ -20,7 +20,7 @@ from typing import Any
 from aiohttp import web
 
 from redline import config
-from redline.ui.server import StoreGate
+from redline.ui.shared import GATE, StoreGate
 
 INTERVAL = 1.0  # seconds between looks at the files
 KEEPALIVE = 15.0  # seconds between comments on an idle stream
@@ -141,4 +141,10 @@ async def events(request: web.Request) -> web.StreamResponse:
 
 
 def routes(app: web.Application) -> None:
+    app[LIVE] = Live(app[GATE])
     app.router.add_get("/api/events", events)
+
+    async def stop(app: web.Application) -> None:
+        await app[LIVE].close()
+
+    app.on_shutdown.append(stop)

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from redline.ui.server import GATE, json_response
+from redline.ui.shared import GATE, json_response
 
 if TYPE_CHECKING:
     from redline.transcripts import Store
@@ -25,7 +25,7 @@ async def list_runs(request: web.Request) -> web.Response:
 
 
 async def report(request: web.Request) -> web.Response:
-    from redline.replay.report import build_report
+    from redline.replay import build_report
 
     prefix = request.match_info["id"]
 

@@ -20,22 +20,25 @@
 
 from __future__ import annotations
 
-import asyncio
 import hmac
-import json
 import secrets
 from collections.abc import Awaitable, Callable
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
 
 from aiohttp import web
 
 from redline.analyzers import Registry
 from redline.errors import NotFound, RedlineError, StoreLocked, StoreUnavailable
+from redline.ui import conversations, live, runs, task_routes
+from redline.ui.shared import ALLOWED_HOSTS, GATE, REGISTRY, TOKEN, StoreGate, json_response
 
-if TYPE_CHECKING:
-    from redline.transcripts import Store
+# The route modules, each adding its routes (and any state they keep) to the application.
+ROUTES: tuple[Callable[[web.Application], None], ...] = (
+    conversations.routes,
+    task_routes.routes,
+    runs.routes,
+    live.routes,
+)
 
 STATIC = Path(__file__).parent / "static"
 HOST = "127.0.0.1"
@@ -56,45 +59,7 @@ SECURITY_HEADERS = {
     "Cross-Origin-Resource-Policy": "same-origin",
 }
 
-T = TypeVar("T")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-
-
-class StoreGate:
-    """Runs work on the store on one worker thread, opening it for each piece of work and
-    closing it after: requests queue up rather than open the file side by side."""
-
-    def __init__(self, db: Path) -> None:
-        self.db = db
-        self._executor = ThreadPoolExecutor(1, thread_name_prefix="redline-ui-store")
-
-    async def run(self, work: Callable[[Store], T]) -> T:
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, self._open_and_run, work)
-
-    def _open_and_run(self, work: Callable[[Store], T]) -> T:
-        from redline.transcripts import open_store
-
-        with open_store(self.db) as store:
-            return work(store)
-
-    def close(self) -> None:
-        self._executor.shutdown(wait=True, cancel_futures=True)
-
-
-# Keys of the aiohttp application (the live view's is in live.py).
-GATE = web.AppKey("gate", StoreGate)
-TOKEN = web.AppKey("token", str)
-ALLOWED_HOSTS = web.AppKey("allowed_hosts", set[str])
-REGISTRY = web.AppKey("registry", Registry)
-
-
-def json_response(value: Any, status: int = 200) -> web.Response:
-    return web.Response(
-        text=json.dumps(value, ensure_ascii=False, default=str),
-        status=status,
-        content_type="application/json",
-    )
 
 
 def error_status(exc: RedlineError) -> int:
@@ -155,28 +120,19 @@ async def static(request: web.Request) -> web.FileResponse:
 
 def make_app(db: Path, registry: Registry, *, token: str | None = None) -> web.Application:
     """The application. `allow_port(app, port)` must be called once the port is known."""
-    from redline.ui import conversations, live, runs, tasks
-
     app = web.Application(middlewares=[security], client_max_size=4 * 1024 * 1024)
     app[GATE] = StoreGate(db)
     app[TOKEN] = token or secrets.token_urlsafe(32)
     app[ALLOWED_HOSTS] = set()
     app[REGISTRY] = registry
-    app[live.LIVE] = live.Live(app[GATE])
     app.router.add_get("/", index)
     app.router.add_get("/static/{name}", static)
-    conversations.routes(app)
-    tasks.routes(app)
-    runs.routes(app)
-    live.routes(app)
-
-    async def stop(app: web.Application) -> None:
-        await app[live.LIVE].close()
+    for add in ROUTES:
+        add(app)
 
     async def close_gate(app: web.Application) -> None:
         app[GATE].close()
 
-    app.on_shutdown.append(stop)
     app.on_cleanup.append(close_gate)
     return app
 
@@ -184,14 +140,3 @@ def make_app(db: Path, registry: Registry, *, token: str | None = None) -> web.A
 def allow_port(app: web.Application, port: int) -> None:
     app[ALLOWED_HOSTS].clear()
     app[ALLOWED_HOSTS].update({f"127.0.0.1:{port}", f"localhost:{port}"})
-
-
-async def read_json(request: web.Request) -> dict[str, Any]:
-    """A request's JSON object body, or a 400 saying what is wrong with it."""
-    try:
-        body = await request.json()
-    except ValueError:
-        raise RedlineError("the request body is not JSON") from None
-    if not isinstance(body, dict):
-        raise RedlineError("the request body must be a JSON object")
-    return body

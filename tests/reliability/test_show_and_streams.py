@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from redline import config
-from redline.commands.calls import SHOWN_CHARS, SHOWN_MESSAGES
+from redline.commands.display import SHOWN_CHARS, SHOWN_MESSAGES
 from redline.proxy import ThreadedProxy
 from redline.transcripts import RawExchange, SpoolWriter, new_id
 from tests.reliability.support import Upstream, chat_body, completion, request

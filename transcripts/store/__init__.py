@@ -36,7 +36,7 @@ if TYPE_CHECKING:
         rebuild_outputs,
     )
     from redline.transcripts.store.tasks import TaskSummary
-    from redline.transcripts.tasks import Task
+    from redline.transcripts.task import Task
 
 _LAZY = {
     **dict.fromkeys(("BackgroundIngest", "IngestProcess"), "background"),

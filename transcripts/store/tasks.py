@@ -32,13 +32,8 @@ from redline.transcripts.store.db import transaction
 from redline.transcripts.store.decorations import restore
 from redline.transcripts.store.queries import records
 from redline.transcripts.store.tree import DedupWriter, chain, messages_up_to
-from redline.transcripts.tasks import (
-    Provenance,
-    Task,
-    output_from_dict,
-    output_to_dict,
-    task_hash,
-)
+from redline.transcripts.task import Provenance, Task
+from redline.transcripts.task_file import output_from_dict, output_to_dict, task_hash
 
 
 @dataclass(frozen=True, slots=True)

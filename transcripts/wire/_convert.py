@@ -7,7 +7,8 @@ parsers record their name in `Request.wire` (a request without one counts as ope
 renderer given a request from another format first reduces it with `neutral`:
 
 * no `extra` anywhere: only what the model itself says (text, images, calls, results);
-* `Thinking` and `Opaque` parts dropped. Signatures, redacted thinking and encrypted reasoning are
+* `Thinking` and `Opaque` parts dropped, and the calls of a provider's built-in tools (a
+  `ToolCall` whose kind is neither function nor custom) with their results. Signatures, redacted thinking and encrypted reasoning are
   bound to the provider that made them, and replaying reasoning as visible text would change
   the prompt;
 * each tool result moved out into its own `tool` message, ahead of whatever else its message
@@ -89,15 +90,25 @@ def _neutral_call(call: ToolCall) -> ToolCall:
     )
 
 
-def _split(message: Message) -> list[Message]:
-    """A message as neutral messages: its tool results first, one `tool` message each."""
+def _travels(call: ToolCall) -> bool:
+    """A call of the client's own tools (function or custom); a provider's built-in tool's call
+    (its kind is the wire's item or block type) stays with that provider, its result too."""
+    return call.kind in ("function", "custom")
+
+
+def _split(message: Message, staying: set[str]) -> list[Message]:
+    """A message as neutral messages: its tool results first, one `tool` message each; calls
+    of built-in tools and their results (`staying`: their ids) left out."""
     results = [
-        Message("tool", (_neutral_result(p),)) for p in message.parts if isinstance(p, ToolResult)
+        Message("tool", (_neutral_result(p),))
+        for p in message.parts
+        if isinstance(p, ToolResult) and p.call_id not in staying
     ]
     rest: list[Part] = []
     for p in message.parts:
         if isinstance(p, ToolCall):
-            rest.append(_neutral_call(p))
+            if _travels(p):
+                rest.append(_neutral_call(p))
         elif (content := _neutral_content(p)) is not None:
             rest.append(content)
     role = "user" if message.role == "tool" else message.role
@@ -106,9 +117,10 @@ def _split(message: Message) -> list[Message]:
 
 def neutral(request: Request) -> Request:
     """The request with everything format-specific removed (see the module docstring)."""
+    staying = {c.id for m in request.messages for c in m.tool_calls if not _travels(c)}
     messages: list[Message] = []
     for message in request.messages:
-        for m in _split(message):
+        for m in _split(message, staying):
             if messages and m.role in ("user", "assistant") and messages[-1].role == m.role:
                 m = Message(m.role, messages.pop().parts + m.parts)
             messages.append(m)
@@ -338,11 +350,18 @@ def losses(request: Request, target: str) -> list[str]:
             f"{len(thinking)} reasoning block{'s' * (len(thinking) != 1)}"
             + (f" ({signed} signed or encrypted)" if signed else "")
         )
-    opaque = [p for p in parts if isinstance(p, Opaque)]
-    if opaque:
-        kinds = sorted({str(p.data.get("type", "unknown")) for p in opaque})
+    staying = {p.id: p.kind for p in parts if isinstance(p, ToolCall) and not _travels(p)}
+    kinds = [str(p.data.get("type", "unknown")) for p in parts if isinstance(p, Opaque)]
+    kinds += staying.values()  # built-in tools' calls, and their results
+    kinds += [
+        str(p.extra.get("type", f"{staying[p.call_id]}_output"))
+        for p in parts
+        if isinstance(p, ToolResult) and p.call_id in staying
+    ]
+    if kinds:
         out.append(
-            f"{len(opaque)} block{'s' * (len(opaque) != 1)} of other types ({', '.join(kinds)})"
+            f"{len(kinds)} block{'s' * (len(kinds) != 1)} of other types "
+            f"({', '.join(sorted(set(kinds)))})"
         )
     builtins = [t.name or t.kind for t in request.tools or () if _neutral_tool(t) is None]
     if builtins:

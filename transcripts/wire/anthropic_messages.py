@@ -5,8 +5,9 @@ Facts: docs/wire-formats.md section 1c. The mapping:
 * top-level `system` (a string or text blocks) is `Request.system`; a string is one `Text` marked
   `content_form: "string"`. A message's `content` is a list of blocks unless marked the same way.
 * blocks: `text` -> `Text`, `image` -> `Image` (base64 as a `data:` URL), `tool_use` ->
-  `ToolCall`, `tool_result` -> `ToolResult`, `thinking` / `redacted_thinking` -> `Thinking` with
-  the signature or data verbatim; any other block (documents, server tools, ...) -> `Opaque`.
+  `ToolCall`, `server_tool_use` / `mcp_tool_use` -> `ToolCall` whose kind is the block type,
+  `tool_result` -> `ToolResult`, `thinking` / `redacted_thinking` -> `Thinking` with the
+  signature or data verbatim; any other block (documents, server tool results, ...) -> `Opaque`.
   The keys a block has beyond those (`cache_control`, `citations`, ...) stay in `extra`.
 * `ToolCall.arguments` is the JSON text of the `input` object, written by `arguments_text`
   (compact separators, key order kept, non-ASCII kept). A streamed call is parsed from its
@@ -44,7 +45,8 @@ from redline.transcripts.model import (
     as_role,
 )
 from redline.transcripts.sse import SSEEvent
-from redline.transcripts.wire import BodyKeys, Reassembly, _convert
+from redline.transcripts.wire import _convert
+from redline.transcripts.wire.format import BodyKeys, Reassembly
 
 NAME = _convert.ANTHROPIC
 # The API version sent with replayed requests (the one every current SDK sends).
@@ -79,6 +81,12 @@ def _wire(extra: Mapping[str, Any]) -> JSON:
 
 
 # --- blocks -----------------------------------------------------------------------------------
+
+
+# Blocks that call a tool: the client's tools (`tool_use`, kind "function"), and the tools the
+# API runs itself (`server_tool_use`) or through an MCP server (`mcp_tool_use`), whose kind is
+# their block type: they are not sent to another API (their results come from the server).
+_CALLS = ("tool_use", "server_tool_use", "mcp_tool_use")
 
 
 def _rest(block: Mapping[str, Any], mapped: tuple[str, ...], drop_null: bool) -> JSON:
@@ -129,10 +137,11 @@ def parse_block(block: Mapping[str, Any], *, drop_null: bool = False) -> Part:
         return Text(block["text"], _rest(block, ("text",), drop_null))
     if kind == "image":
         return _parse_image(block, _rest(block, ("source",), drop_null))
-    if kind == "tool_use" and isinstance(block.get("id"), str) and "input" in block:
+    if kind in _CALLS and isinstance(block.get("id"), str) and "input" in block:
         rest = _rest(block, ("id", "name", "input"), drop_null)
         name = str(block.get("name", ""))
-        return ToolCall(block["id"], name, arguments_text(block["input"]), "function", rest)
+        call_kind = "function" if kind == "tool_use" else str(kind)
+        return ToolCall(block["id"], name, arguments_text(block["input"]), call_kind, rest)
     if kind == "tool_result" and isinstance(block.get("tool_use_id"), str):
         is_error = block.get("is_error") is True
         rest = _rest(
@@ -168,9 +177,9 @@ def render_block(part: Part) -> JSON:
             return {"type": "text", "text": text, **_wire(extra)}
         case Image():
             return _render_image(part)
-        case ToolCall(id_, name, _, _, extra):
+        case ToolCall(id_, name, _, kind, extra):
             return {
-                "type": "tool_use",
+                "type": kind if kind in _CALLS else "tool_use",
                 "id": id_,
                 "name": name,
                 "input": arguments_object(part),
@@ -459,10 +468,12 @@ class _Block:
 
     def _cut_off(self, raw: str, error: str) -> Part:
         b = self.block
-        if b.get("type") == "tool_use":
+        kind = b.get("type")
+        if kind in _CALLS:
             extra = _rest(b, ("id", "name", "input"), True)
+            call_kind = "function" if kind == "tool_use" else str(kind)
             return ToolCall(
-                str(b.get("id", "")), str(b.get("name", "")), raw, "function", extra, error
+                str(b.get("id", "")), str(b.get("name", "")), raw, call_kind, extra, error
             )
         return Opaque({**b, "_partial_json": raw, "_parse_error": error})
 
@@ -539,6 +550,11 @@ class _AnthropicMessages(BodyKeys):
     history_key = "messages"
     system_key = "system"
     terminal_events = frozenset({"message_stop", "error"})
+    stream_end = "message_stop"
+
+    def error_body(self, status: int, message: str, kind: str) -> JSON:
+        return {"type": "error", "error": {"type": kind, "message": message}}
+
     matches = staticmethod(matches)
     parse_request = staticmethod(parse_request)
     render_request = staticmethod(render_request)

@@ -29,9 +29,12 @@ from redline.transcripts.model import (
     as_role,
 )
 from redline.transcripts.sse import SSEEvent
-from redline.transcripts.wire import BodyKeys, Reassembly, _convert
+from redline.transcripts.wire import _convert
+from redline.transcripts.wire.format import BodyKeys, Reassembly
 
 NAME = _convert.CHAT
+# The `data:` value that ends a stream.
+DONE = "[DONE]"
 
 
 # --- content ----------------------------------------------------------------------------------
@@ -365,7 +368,7 @@ def reassemble(events: list[SSEEvent]) -> Reassembly:
     complete = False
     error: str | None = None
     for ev in events:
-        if ev.data.strip() == "[DONE]":
+        if ev.data.strip() == DONE:
             complete = True
             break
         try:
@@ -438,6 +441,9 @@ class _OpenAIChat(BodyKeys):
     history_key = "messages"
     system_key = None  # the system prompt is a message
     terminal_events: frozenset[str] = frozenset()  # the end is `data: [DONE]`, not an event type
+    stream_sentinel = DONE
+    stream_only = ("stream_options",)
+    stream_end = f"data: {DONE}"
     matches = staticmethod(matches)
     parse_request = staticmethod(parse_request)
     render_request = staticmethod(render_request)

@@ -7,12 +7,14 @@ Facts: docs/wire-formats.md section 1b. The mapping:
 * Consecutive items of the model's side (an assistant `message`, `function_call`,
   `custom_tool_call`, `reasoning` and the built-in `*_call` items) form ONE assistant message,
   as a Chat Completions or Anthropic turn would: output_text -> `Text`, calls -> `ToolCall`
-  (`id` is the `call_id`; custom calls have kind "custom" and their raw `input` as arguments),
+  (`id` is the `call_id`; custom calls have kind "custom" and their raw `input` as arguments;
+  a built-in tool's `*_call` item has the item type as its kind and the whole item's JSON as
+  arguments, and is named by its `name`, else its type: `apply_patch_call`, `shell_call`...),
   reasoning -> `Thinking` (summary text as `text`, `encrypted_content` as `redacted`, the rest of
   the item verbatim), anything else -> `Opaque`. The first `Text` of each message item carries
   that item's own keys in `extra["_item"]`, which is how render finds the item boundaries again.
-* every other item is a message of its own: `message` items by role, `function_call_output` and
-  `custom_tool_call_output` as `tool` messages holding one `ToolResult`, unknown items as an
+* every other item is a message of its own: `message` items by role, `*_call_output` items with
+  a `call_id` and an `output` as `tool` messages holding one `ToolResult`, unknown items as an
   `Opaque` part in a message marked `_raw_item`.
 * tools: function and custom tools are `Tool`s; built-ins (`web_search`, `apply_patch`, `shell`,
   `namespace`, ...) are kept whole in `extra["_raw"]`. Every other body key, including
@@ -47,7 +49,8 @@ from redline.transcripts.model import (
     as_role,
 )
 from redline.transcripts.sse import SSEEvent
-from redline.transcripts.wire import BodyKeys, Reassembly, _convert
+from redline.transcripts.wire import _convert
+from redline.transcripts.wire.format import BodyKeys, Reassembly
 
 NAME = _convert.RESPONSES
 
@@ -163,12 +166,26 @@ def _model_parts(item: Mapping[str, Any], *, strip: bool = False) -> list[Part]:
             call_id, name, arguments = (str(v) for v in values)
             extra = _without(keys, ("type", "call_id", "name", field))
             return [ToolCall(call_id, name, arguments, call_kind, extra)]
+    if isinstance(kind, str) and kind.endswith("_call") and (call := _builtin_call(item, keys)):
+        return [call]
     if kind == "reasoning":
         encrypted = item.get("encrypted_content")
         sealed = isinstance(encrypted, str)
         extra = _without(keys, ("type", *(("encrypted_content",) if sealed else ())))
         return [Thinking(_reasoning_text(item), None, encrypted if sealed else None, extra)]
     return [Opaque(dict(item))]
+
+
+def _builtin_call(item: Mapping[str, Any], keys: JSON) -> ToolCall | None:
+    """A built-in tool's call (`apply_patch_call`, `shell_call`, `local_shell_call`,
+    `web_search_call`, `mcp_call`...) as a `ToolCall` whose kind is the item type, named by its
+    `name` or else its type, its arguments the JSON of the whole item."""
+    kind = str(item["type"])
+    ident = item.get("call_id") if isinstance(item.get("call_id"), str) else item.get("id")
+    if not isinstance(ident, str):
+        return None
+    name = item.get("name")
+    return ToolCall(ident, name if isinstance(name, str) else kind, json.dumps(keys), kind)
 
 
 def _parse_result(item: Mapping[str, Any]) -> Message | None:
@@ -202,7 +219,7 @@ def _parse_item(item: Mapping[str, Any]) -> Message:
                 _parse_content_part(p, "input_text") for p in content if isinstance(p, Mapping)
             )
         return Message(as_role(item.get("role", "user")), parts, extra)
-    if kind in ("function_call_output", "custom_tool_call_output"):
+    if isinstance(kind, str) and kind.endswith("_call_output"):
         result = _parse_result(item)
         if result is not None:
             return result
@@ -232,6 +249,9 @@ def parse_items(items: list[Any]) -> tuple[Message, ...]:
 
 def _render_model_part(part: Part) -> JSON:
     match part:
+        case ToolCall(_, _, arguments, kind) if kind not in ("function", "custom"):
+            whole: JSON = json.loads(arguments)  # a built-in tool's call: the whole item
+            return whole
         case ToolCall(id_, name, arguments, kind, extra):
             item_type, field = (
                 ("custom_tool_call", "input")
@@ -639,6 +659,8 @@ class _OpenAIResponses(BodyKeys):
     system_key = "instructions"
     # A WebSocket turn also ends at an error event, which the HTTP stream would end with too.
     terminal_events = frozenset({*_TERMINAL, "error", "response.error"})
+    stream_end = " or ".join(sorted(_TERMINAL))
+    stream_only = ("stream_options",)
     matches = staticmethod(matches)
     parse_request = staticmethod(parse_request)
     render_request = staticmethod(render_request)

@@ -15,10 +15,9 @@ from typing import TYPE_CHECKING
 from redline.replay.numbers import counted, format_p, points, points_interval
 
 if TYPE_CHECKING:
-    from redline.replay.power import Detectable
-    from redline.replay.stats import Cell
+    from redline.replay.cells import Cell
 
-__all__ = ["Paired", "Sides", "detectable_line"]
+__all__ = ["Paired", "Sides"]
 
 TEST_NAMES = {
     "fisher exact": "Fisher exact test",
@@ -114,28 +113,3 @@ class Sides:
                 "(80% power)"
             )
         return text + "."
-
-
-def detectable_line(d: Detectable) -> str:
-    """The smallest detectable difference, for `replay --dry-run` and the report."""
-    size = f"{counted(d.tasks, 'task')} × {counted(d.samples, 'sample')}"
-    level = f"{d.power:.0%} power, {d.alpha:g} level; {d.spread.source}"
-    if d.difference >= 1:
-        reach = "cannot count on detecting even a 100-point difference in pass rate"
-    else:
-        reach = f"can detect a true difference of {round(d.difference * 100)} points in pass rate"
-    if d.tasks < d.fewest:
-        head = (
-            f"With {size}, no comparison can show a difference on tasks like these at the "
-            f"{d.alpha:g} level, whatever the scores: that takes {d.fewest} tasks, which "
-            f"{reach.replace('can ', 'would ', 1)} ({level})."
-        )
-    else:
-        head = f"With {size}, a comparison of two sides {reach} on tasks like these ({level})."
-    halve = f"{d.tasks_to_halve} tasks"
-    if d.samples_to_halve is not None:
-        return f"{head} {halve}, or {d.samples_to_halve} samples per task, would halve that."
-    return (
-        f"{head} {halve} would halve that; more samples alone cannot (the tasks differ from "
-        "each other too much)."
-    )

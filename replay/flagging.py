@@ -1,10 +1,12 @@
-"""Making a task from a recorded call, and proving its checks both ways.
+"""Flagging: making a task from a recorded call, and proving its checks both ways.
 
 A task is only worth keeping if its checks catch the failure it was made from (some check fails
 on the known-bad output) and, when a known-good output is given, let a good answer through
 (every check passes on it): a check that fails everything would fail every model too. `validate`
 runs the checks on both, with the task's transcript as context, exactly as `redline check
---call` does; `flag` refuses a task that does not hold.
+--call` does. `flag` is the whole decision, for `redline flag`, the web view and the demo: it
+judges a task made by `task_from_call`, refuses one that does not hold (unless forced while a
+good output passes) and saves one that may be kept.
 """
 
 from __future__ import annotations
@@ -75,6 +77,39 @@ class TaskRefused(RedlineError):
         self.validation = validation
 
 
+@dataclass(frozen=True, slots=True)
+class Flagged:
+    """What flagging decided: the task, its checks, their verdicts on its outputs, why it was
+    refused (None when its checks hold), whether it may be kept (its checks hold, or it was
+    forced while its known-good output passes) and whether it was saved."""
+
+    task: Task
+    checks: tuple[Check, ...]
+    validation: Validation
+    refused: TaskRefused | None
+    kept: bool
+    saved: bool
+
+
+def flag(
+    store: Store, task: Task, registry: Registry, *, force: bool = False, save: bool = True
+) -> Flagged:
+    """Judge `task` with its checks and decide: kept when the checks catch its known-bad
+    output and pass its known-good one, or with `force` while the known-good output passes.
+    A kept task is saved unless `save` is False (checks tried without saving)."""
+    checks = tuple(checks_of(task.checks, registry))
+    validation = _validation(checks, task)
+    refused: TaskRefused | None = None
+    try:
+        refuse_unless_valid(validation, task.good.source if task.good else None)
+    except TaskRefused as exc:
+        refused = exc
+    kept = refused is None or (force and validation.good_passes)
+    if kept and save:
+        store.save_task(task)
+    return Flagged(task, checks, validation, refused, kept, kept and save)
+
+
 def checks_of(specs: Sequence[str], registry: Registry) -> list[Check]:
     if not specs:
         raise RedlineError(
@@ -90,7 +125,10 @@ def _judge(checks: Sequence[Check], task: Task, output: TaskOutput) -> tuple[Jud
 
 def validate(task: Task, registry: Registry) -> Validation:
     """Run the task's checks on its known-bad and known-good outputs."""
-    checks = checks_of(task.checks, registry)
+    return _validation(checks_of(task.checks, registry), task)
+
+
+def _validation(checks: Sequence[Check], task: Task) -> Validation:
     good = None if task.good is None else _judge(checks, task, task.good)
     return Validation(_judge(checks, task, task.output), good)
 

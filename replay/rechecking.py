@@ -14,8 +14,8 @@ from typing import Any
 
 from redline.analyzers import Registry
 from redline.errors import NotFound, RedlineError
+from redline.replay.flagging import checks_of
 from redline.replay.run import judge
-from redline.replay.tasks import checks_of
 from redline.replay.variants import Variant, apply
 from redline.transcripts import Store, message_from_dict
 

@@ -8,7 +8,14 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from redline.clikit import DB_OPTION, JSON_OPTION, PLUGIN_OPTION, print_json, user_errors, warn
+from redline.commands.shared import (
+    DB_OPTION,
+    JSON_OPTION,
+    PLUGIN_OPTION,
+    print_json,
+    user_errors,
+    warn,
+)
 from redline.errors import RedlineError
 
 if TYPE_CHECKING:
@@ -29,13 +36,13 @@ REFUSED = 1
 
 
 def _registry(plugins: list[Path] | None) -> Registry:
-    from redline.commands.checks import load_registry
+    from redline.commands.shared import load_registry
 
     return load_registry(plugins)
 
 
 def _print_judged(title: str, judged: tuple[Judged, ...]) -> None:
-    from redline.commands.checks import print_verdicts
+    from redline.commands.display import print_verdicts
 
     typer.echo(title)
     print_verdicts([j.check.spec for j in judged], [j.verdict for j in judged], indent="  ")
@@ -86,14 +93,8 @@ def flag(
     db: Path | None = DB_OPTION,
 ) -> None:
     """Make a task from a recorded call: its transcript, its bad output, the checks that catch it."""
-    from redline.replay import (
-        TaskRefused,
-        checks_of,
-        good_output,
-        refuse_unless_valid,
-        task_from_call,
-        validate,
-    )
+    from redline.replay import checks_of, good_output, task_from_call
+    from redline.replay import flag as flag_task
     from redline.transcripts import open_store
 
     registry = _registry(plugin)
@@ -111,36 +112,32 @@ def flag(
             drop=drop_last,
             good=good_out,
         )
-        validation = validate(task, registry)
-        refused: TaskRefused | None = None
-        try:
-            refuse_unless_valid(validation, good_out.source if good_out else None)
-        except TaskRefused as exc:
-            refused = exc
-        keep = refused is None or (force and validation.good_passes)
-        if keep:
-            store.save_task(task)
+        flagged = flag_task(store, task, registry, force=force)
+    validation = flagged.validation
     if as_json:
-        print_json({"task": task.name, "saved": keep, "verdicts": _verdicts_json(validation)})
+        print_json(
+            {"task": task.name, "saved": flagged.saved, "verdicts": _verdicts_json(validation)}
+        )
     else:
         _print_judged(f"checks on the original output ({task.output.source}):", validation.bad)
         if validation.good is not None and task.good is not None:
             _print_judged(f"checks on the known-good output ({task.good.source}):", validation.good)
-        if keep:
-            forced = " (forced: no check fails on its original output)" if refused else ""
+        if flagged.saved:
+            forced = " (forced: no check fails on its original output)" if flagged.refused else ""
             typer.echo(
                 f"saved task {task.name}: {len(task.request.messages)} messages, "
                 f"{len(task.checks)} check{'s' * (len(task.checks) != 1)}{forced}"
             )
-    if refused is not None and not keep:
-        typer.echo(f"error: {refused}", err=True)
+    if flagged.refused is not None and not flagged.saved:
+        typer.echo(f"error: {flagged.refused}", err=True)
         raise typer.Exit(REFUSED)
 
 
 @user_errors
 def tasks_command(as_json: bool = JSON_OPTION, db: Path | None = DB_OPTION) -> None:
     """List the tasks: name, origin call, model, wire format, checks, created."""
-    from redline.commands.calls import make_console, print_table, report_ingest
+    from redline.commands.display import make_console, print_table
+    from redline.commands.shared import report_ingest
     from redline.transcripts import open_store
 
     with open_store(db) as store:
@@ -206,7 +203,7 @@ def task_show(
 def _show_task(task: Task, validation: Validation, last: int) -> None:
     from rich.markup import escape
 
-    from redline.commands.calls import make_console, render_message
+    from redline.commands.display import make_console, render_message
     from redline.transcripts import Message
 
     console = make_console()
@@ -290,8 +287,7 @@ def export(
 
 def _masked_documents(tasks: list[Task]) -> tuple[dict[str, dict[str, Any]], int]:
     """Each task's file document, with secrets in its messages and outputs masked."""
-    from redline.transcripts import task_to_file
-    from redline.transcripts.secrets import mask_json
+    from redline.transcripts import mask_json, task_to_file
 
     documents: dict[str, dict[str, Any]] = {}
     masked = 0

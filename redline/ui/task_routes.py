@@ -10,15 +10,15 @@ GET  /api/tasks/{name}                one task: transcript, outputs, checks' ver
 
 from __future__ import annotations
 
-import json
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
 from redline.analyzers import Registry
 from redline.errors import RedlineError
-from redline.replay.outputs import code_of, findings, verdicts
-from redline.ui.server import GATE, REGISTRY, json_response, read_json
+from redline.replay import code_of, findings, verdicts
+from redline.ui.shared import GATE, REGISTRY, json_response, read_json
 
 if TYPE_CHECKING:
     from redline.transcripts import Store, TaskOutput
@@ -73,7 +73,7 @@ def _good(store: Store, given: Any, bad_code: list[dict[str, Any]]) -> TaskOutpu
     a code file; text with a ``` fence is read as an answer's text), or another call's answer.
     Never a file path: a page cannot make the server read its files."""
     from redline.analyzers import call_output
-    from redline.transcripts import Message, TaskOutput, Text, ToolCall
+    from redline.transcripts import Message, TaskOutput, Text, agents
 
     if given is None:
         return None
@@ -89,18 +89,17 @@ def _good(store: Store, given: Any, bad_code: list[dict[str, Any]]) -> TaskOutpu
         return TaskOutput(Message("assistant", (Text(code),)), None, False, "pasted text")
     # The same file as the bad output's, so the checks compare like with like.
     path = str(given.get("path") or next((c["path"] for c in bad_code if c["path"]), GOOD_PATH))
-    arguments = json.dumps({"file_path": path, "content": code})
-    message = Message("assistant", (ToolCall("pasted", "Write", arguments),))
+    message = Message("assistant", (agents.written(path, code, "pasted"),))
     return TaskOutput(message, None, False, f"pasted code ({path})")
 
 
 def _judge(store: Store, registry: Registry, call_id: str, body: dict[str, Any]) -> dict[str, Any]:
     """The task the call would make, and the checks' verdicts on its outputs: `flag`'s rules
-    (`redline.replay.tasks`), with nothing saved unless `save`."""
-    from redline.replay import TaskRefused, checks_of, refuse_unless_valid, task_from_call, validate
+    (`redline.replay.flag`), with nothing saved unless `save`."""
+    from redline.replay import checks_of, flag, task_from_call
 
     specs = _specs(body)
-    checks = checks_of(specs, registry)  # unknown checks and bad options, before anything else
+    checks_of(specs, registry)  # unknown checks and bad options, before anything else
     call = store.load_call(call_id)
     tool_call = _whole(body, "tool_call")
     if tool_call == 0:
@@ -118,25 +117,18 @@ def _judge(store: Store, registry: Registry, call_id: str, body: dict[str, Any])
     bad_code = code_of(task.output.message)
     good = _good(store, body.get("good"), bad_code)
     if good is not None:
-        from dataclasses import replace
-
         task = replace(task, good=good)
-    validation = validate(task, registry)
-    refused: str | None = None
-    try:
-        refuse_unless_valid(validation, good.source if good else None)
-    except TaskRefused as exc:
-        refused = str(exc)
+    # As `redline flag`: kept when the checks hold, or forced while a good output passes.
+    flagged = flag(
+        store, task, registry, force=bool(body.get("force")), save=bool(body.get("save"))
+    )
+    validation, checks = flagged.validation, list(flagged.checks)
+    refused = None if flagged.refused is None else str(flagged.refused)
+    saved = flagged.saved
     on_bad = verdicts(checks, [j.verdict for j in validation.bad])
     on_good = (
         None if validation.good is None else verdicts(checks, [j.verdict for j in validation.good])
     )
-    saved = False
-    if body.get("save"):
-        # As `redline flag`: kept when the checks hold, or forced while a good output passes.
-        saved = refused is None or (bool(body.get("force")) and validation.good_passes)
-        if saved:
-            store.save_task(task)
     return {
         "task": task.name,
         "saved": saved,

@@ -1,4 +1,7 @@
-"""Small shared pieces for every command: error handling, JSON output, common options."""
+"""What every command shares: one-line errors (exit 2), the common options, JSON output,
+warnings, the check registry as --plugin extends it, and the progress of a long ingest.
+
+Nothing here imports rich or the parts at module level: `redline --help` stays quick."""
 
 from __future__ import annotations
 
@@ -6,11 +9,16 @@ import functools
 import json
 import sys
 from collections.abc import Callable
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import typer
 
 from redline.errors import NotFound, RedlineError, StoreLocked, StoreUnavailable
+
+if TYPE_CHECKING:
+    from redline.analyzers import Registry
+    from redline.transcripts import Store
 
 # What to do when an id names nothing, by what it should have named.
 _LISTED_BY = {
@@ -99,3 +107,16 @@ DB_OPTION = typer.Option(
 PLUGIN_OPTION = typer.Option(
     None, "--plugin", metavar="FILE", help="Load checks from this Python file; repeatable."
 )
+
+
+def load_registry(plugins: list[Path] | None) -> Registry:
+    """The built-in checks, installed plugins (a broken one is a warning) and plugin files."""
+    from redline.analyzers import default_registry
+
+    return default_registry(plugins or (), warn=warn)
+
+
+def report_ingest(store: Store) -> None:
+    """Warn about spool lines the store could not take in (a crash cut one short...)."""
+    for problem in store.last_ingest.problems:
+        warn(problem)

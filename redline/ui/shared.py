@@ -1,0 +1,69 @@
+"""What the web view's route modules share: the application's keys, the store gate, JSON in
+and out. `server` builds the application from the route modules; they import only this."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from aiohttp import web
+
+from redline.analyzers import Registry
+from redline.errors import RedlineError
+
+if TYPE_CHECKING:
+    from redline.transcripts import Store
+
+T = TypeVar("T")
+
+
+class StoreGate:
+    """Runs work on the store on one worker thread, opening it for each piece of work and
+    closing it after: requests queue up rather than open the file side by side."""
+
+    def __init__(self, db: Path) -> None:
+        self.db = db
+        self._executor = ThreadPoolExecutor(1, thread_name_prefix="redline-ui-store")
+
+    async def run(self, work: Callable[[Store], T]) -> T:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, self._open_and_run, work)
+
+    def _open_and_run(self, work: Callable[[Store], T]) -> T:
+        from redline.transcripts import open_store
+
+        with open_store(self.db) as store:
+            return work(store)
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=True, cancel_futures=True)
+
+
+# Keys of the aiohttp application (the live view's is in live.py).
+GATE = web.AppKey("gate", StoreGate)
+TOKEN = web.AppKey("token", str)
+ALLOWED_HOSTS = web.AppKey("allowed_hosts", set[str])
+REGISTRY = web.AppKey("registry", Registry)
+
+
+def json_response(value: Any, status: int = 200) -> web.Response:
+    return web.Response(
+        text=json.dumps(value, ensure_ascii=False, default=str),
+        status=status,
+        content_type="application/json",
+    )
+
+
+async def read_json(request: web.Request) -> dict[str, Any]:
+    """A request's JSON object body, or a 400 saying what is wrong with it."""
+    try:
+        body = await request.json()
+    except ValueError:
+        raise RedlineError("the request body is not JSON") from None
+    if not isinstance(body, dict):
+        raise RedlineError("the request body must be a JSON object")
+    return body

@@ -1,0 +1,163 @@
+"""The task file: a task's portable form, one JSON document (docs/tasks.md, "Task files"):
+
+    {"format_version": 1, "name", "note", "created_at", "checks": [...],
+     "request": <canonical request>, "output": <output>, "good_output": <output> | null,
+     "transcript": {"drop_last", "tool_call"}, "provenance": {...}}
+
+where an output is `{"message": <canonical message>, "finish_reason", "cut_off", "source"}`.
+A file is validated against the JSON Schema in `task_schema` before it becomes a `Task`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from redline.errors import RedlineError, TaskFileError
+from redline.transcripts.model import (
+    JSON,
+    content_hash,
+    message_from_dict,
+    message_to_dict,
+    request_from_dict,
+    request_to_dict,
+)
+from redline.transcripts.task import Provenance, Task, TaskOutput, check_name
+from redline.transcripts.task_schema import TASK_FILE_VERSION, validate
+
+
+def output_to_dict(o: TaskOutput) -> JSON:
+    return {
+        "message": message_to_dict(o.message),
+        "finish_reason": o.finish_reason,
+        "cut_off": o.cut_off,
+        "source": o.source,
+    }
+
+
+def output_from_dict(d: Mapping[str, Any]) -> TaskOutput:
+    return TaskOutput(
+        message_from_dict(d["message"]),
+        d.get("finish_reason"),
+        bool(d.get("cut_off")),
+        d.get("source"),
+    )
+
+
+def _time(value: datetime | None) -> str | None:
+    return None if value is None else value.isoformat()
+
+
+def task_to_file(task: Task) -> JSON:
+    """The task file document (before masking)."""
+    p = task.provenance
+    return {
+        "format_version": TASK_FILE_VERSION,
+        "name": task.name,
+        "note": task.note,
+        "created_at": task.created_at.isoformat(),
+        "checks": list(task.checks),
+        "request": request_to_dict(task.request),
+        "output": output_to_dict(task.output),
+        "good_output": None if task.good is None else output_to_dict(task.good),
+        "transcript": {"drop_last": task.drop_last, "tool_call": task.tool_call},
+        "provenance": {
+            "call": p.call,
+            "conversation": p.conversation,
+            "model": p.model,
+            "client": p.client,
+            "recorded_at": _time(p.recorded_at),
+        },
+    }
+
+
+def task_from_file(document: Any, source: str) -> Task:
+    """A task from its file's document, validated; a problem is a TaskFileError naming
+    `source` and the field."""
+    validate(document, source)
+    d: Mapping[str, Any] = document
+    p = d.get("provenance") or {}
+    transcript = d.get("transcript") or {}
+    try:
+        return Task(
+            name=check_name(d["name"]),
+            request=request_from_dict(d["request"]),
+            output=output_from_dict(d["output"]),
+            checks=tuple(d["checks"]),
+            good=None if d.get("good_output") is None else output_from_dict(d["good_output"]),
+            note=d.get("note") or "",
+            tool_call=transcript.get("tool_call"),
+            drop_last=transcript.get("drop_last") or 0,
+            provenance=Provenance(
+                p.get("call"),
+                p.get("conversation"),
+                p.get("model"),
+                p.get("client"),
+                _parse_time(p.get("recorded_at"), source, "provenance.recorded_at"),
+            ),
+            created_at=_parse_time(d["created_at"], source, "created_at") or datetime.now(UTC),
+        )
+    except RedlineError as exc:
+        raise TaskFileError(source, "name", str(exc)) from None
+    except (KeyError, TypeError, ValueError) as exc:  # the schema should have caught these
+        raise TaskFileError(source, "", f"{type(exc).__name__}: {exc}") from None
+
+
+def _parse_time(value: str | None, source: str, where: str) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise TaskFileError(source, where, f"{value!r} is not an ISO 8601 time") from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def task_hash(task: Task) -> str:
+    """The identity of a task's content: the same file imported twice has the same hash."""
+    return content_hash(task_to_file(task))
+
+
+def example_files() -> list[Path]:
+    """The example task files redline ships (made from sessions with fake models)."""
+    from importlib import resources
+
+    folder = resources.files("redline.transcripts") / "examples"
+    return sorted(Path(str(f)) for f in folder.iterdir() if f.name.endswith(".json"))
+
+
+def read_task_file(path: Path) -> Task:
+    """One task file, validated."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise RedlineError(f"cannot read {str(path)!r}: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise TaskFileError(str(path), "", "it is not UTF-8 text") from None
+    try:
+        document = json.loads(text)
+    except ValueError as exc:
+        raise TaskFileError(str(path), "", f"not valid JSON ({exc})") from None
+    except RecursionError:
+        raise TaskFileError(str(path), "", "its JSON is nested too deeply") from None
+    return task_from_file(document, str(path))
+
+
+def dumps_task_file(document: JSON) -> str:
+    """A task file's text: indented, keys in a stable order, a newline at the end."""
+    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+
+
+__all__ = [
+    "TASK_FILE_VERSION",
+    "TaskFileError",
+    "dumps_task_file",
+    "example_files",
+    "read_task_file",
+    "task_from_file",
+    "task_hash",
+    "task_to_file",
+]
