@@ -4,7 +4,8 @@
      ├── NotFound           an id or prefix that matches nothing (or too much)
      ├── StoreLocked        another process holds the database longer than we wait
      ├── StoreUnavailable   the database cannot be created or opened
-     └── TaskExists         a task of that name is stored already, with other content
+     ├── TaskExists         a task of that name is stored already, with other content
+     └── SandboxUnavailable the sandbox (bubblewrap) cannot start on this machine
 
 A message says what happened; the CLI adds what to do about it there (`--db`, `redline ls`),
 so the library's words fit any front end. Errors carry their context as attributes, so a
@@ -59,3 +60,15 @@ class TaskExists(RedlineError):
     def __init__(self, name: str) -> None:
         self.name = name
         super().__init__(f"a task named {name!r} exists already")
+
+
+class SandboxUnavailable(RedlineError):
+    """The sandbox cannot run commands here, for `reason` (no bubblewrap, no user namespaces...).
+    The message names what to install or allow; running unsandboxed is a separate, explicit
+    choice (`--no-sandbox`)."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(
+            f"the sandbox cannot start: {reason}; or run without it, explicitly, with --no-sandbox"
+        )
