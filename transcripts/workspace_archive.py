@@ -89,7 +89,7 @@ def pack(workspace: Workspace, read_blob: Callable[[str], bytes]) -> Packed:
                 tar.addfile(info)
             else:
                 _add(tar, PREFIX + f.path, data, 0o755 if f.executable else 0o644)
-    data = zstandard.ZstdCompressor(level=10).compress(buffer.getvalue())
+    data = zstandard.ZstdCompressor(level=3).compress(buffer.getvalue())
     return Packed(data, hashlib.sha256(data).hexdigest(), packed, masked, tuple(masked_files))
 
 
