@@ -21,8 +21,10 @@ from __future__ import annotations
 
 import functools
 import os
+import platform
 import re
 import shutil
+import struct
 import subprocess
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -138,6 +140,46 @@ def _parents(dest: str, made: set[str], mounted: set[str]) -> list[str]:
     return args
 
 
+# --- seccomp: no user namespaces inside (as root, where --disable-userns is not available) -------
+
+# (audit arch, unshare, clone) per machine; clone3's arguments are behind a pointer that a
+# filter cannot read, so it answers ENOSYS and the C library falls back to clone.
+_SYSCALLS = {"x86_64": (0xC000003E, 272, 56), "aarch64": (0xC00000B7, 97, 220)}
+_CLONE3 = 435
+_CLONE_NEWUSER = 0x10000000
+_X32 = 0x40000000  # x86_64's x32 syscalls: a second table of the same calls, refused whole
+_LD, _JEQ, _JGE, _JSET, _RET = 0x20, 0x15, 0x35, 0x45, 0x06  # BPF_LD|W|ABS, BPF_JMP|K ..., RET|K
+_ALLOW, _ERRNO = 0x7FFF0000, 0x00050000
+_EPERM, _ENOSYS = 1, 38
+
+
+def no_user_namespaces() -> bytes | None:
+    """A seccomp filter (raw BPF, as bwrap's --seccomp reads it) that refuses unshare and clone
+    with CLONE_NEWUSER, and every call of another architecture's ABI (32-bit programs do not
+    run); None on a machine it does not know."""
+    known = _SYSCALLS.get(platform.machine())
+    if known is None:
+        return None
+    arch, unshare, clone = known
+    deny_x32 = [(_JGE, 0, 1, _X32), (_RET, 0, 0, _ERRNO | _ENOSYS)] if arch == 0xC000003E else []
+    program = [
+        (_LD, 0, 0, 4),  # arch: another one (32-bit code) could reach unshare by its numbers
+        (_JEQ, 1, 0, arch),
+        (_RET, 0, 0, _ERRNO | _ENOSYS),
+        (_LD, 0, 0, 0),  # syscall number
+        *deny_x32,
+        (_JEQ, 0, 1, _CLONE3),
+        (_RET, 0, 0, _ERRNO | _ENOSYS),
+        (_JEQ, 1, 0, unshare),
+        (_JEQ, 0, 3, clone),
+        (_LD, 0, 0, 16),  # the flags: first argument, low half
+        (_JSET, 0, 1, _CLONE_NEWUSER),
+        (_RET, 0, 0, _ERRNO | _EPERM),
+        (_RET, 0, 0, _ALLOW),
+    ]
+    return b"".join(struct.pack("<HBBI", *instruction) for instruction in program)
+
+
 def argv(
     bwrap: str,
     command: Sequence[str],
@@ -150,9 +192,11 @@ def argv(
     status_fd: int,
     block_fd: int,
     uid: int | None,
+    seccomp_fd: int | None = None,
 ) -> list[str]:
     """The bwrap command line that runs `command` (an argv) with `folder` at `workdir`.
-    `uid`: as root, the unprivileged uid the command runs as; None when bwrap runs as a user."""
+    `uid`: as root, the unprivileged uid the command runs as; None when bwrap runs as a user.
+    `seccomp_fd`: where bwrap reads `no_user_namespaces()` (as root)."""
     workdir = _mount_point(workdir)
     args = [bwrap]
     if uid is None:
@@ -186,6 +230,8 @@ def argv(
     else:
         args += ["--perms", "0777", "--dir", workdir]
     args += ["--chdir", workdir]
+    if seccomp_fd is not None:
+        args += ["--seccomp", str(seccomp_fd)]
     args += ["--json-status-fd", str(status_fd), "--block-fd", str(block_fd), "--"]
     if uid is not None:
         args += [setpriv(), f"--reuid={uid}", f"--regid={uid}", "--clear-groups"]

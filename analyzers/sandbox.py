@@ -213,6 +213,13 @@ def _sandboxed(
     uid = _fresh_uid() if bwrap.as_root() else None
     status_r, status_w = os.pipe()
     block_r, block_w = os.pipe()
+    passed = [status_w, block_r]
+    seccomp = bwrap.no_user_namespaces() if uid is not None else None
+    if seccomp is not None:  # as root, no user namespace of its own: refuse it making one
+        seccomp_r, seccomp_w = os.pipe()
+        os.write(seccomp_w, seccomp)
+        os.close(seccomp_w)
+        passed.append(seccomp_r)
     try:
         args = bwrap.argv(
             bwrap.locate(),
@@ -225,9 +232,10 @@ def _sandboxed(
             status_fd=status_w,
             block_fd=block_r,
             uid=uid,
+            seccomp_fd=passed[2] if seccomp is not None else None,
         )
     except ValueError as error:
-        for fd in (status_r, status_w, block_r, block_w):
+        for fd in (status_r, block_w, *passed):
             os.close(fd)
         raise RedlineError(f"cannot run in the sandbox: {error}") from None
     with contextlib.ExitStack() as cleanup:
@@ -244,12 +252,12 @@ def _sandboxed(
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.STDOUT,
-                pass_fds=(status_w, block_r),
+                pass_fds=passed,
                 env=bwrap.host_env(),
             )
         finally:
-            os.close(status_w)
-            os.close(block_r)
+            for fd in passed:
+                os.close(fd)
         cleanup.enter_context(proc)
         child = _child_pid(status.readline())
         if child is None:  # bwrap stopped before it made the sandbox
