@@ -259,17 +259,23 @@ def _sandboxed(
             for fd in passed:
                 os.close(fd)
         cleanup.enter_context(proc)
+        # Whatever goes wrong from here (limits that cannot be set...), the sandbox ends before
+        # the block is lifted: it never runs the command without its limits.
+        cleanup.callback(_end, proc)
         child = _child_pid(status.readline())
         if child is None:  # bwrap stopped before it made the sandbox
             assert proc.stdout is not None
             said = proc.stdout.read(1 << 16)
             proc.wait()
             raise SandboxUnavailable(_reason(said, proc.returncode))
-        pidfd = os.pidfd_open(child)
-        cleanup.callback(os.close, pidfd)
-        with contextlib.suppress(ProcessLookupError, BrokenPipeError):
+        pidfd: int | None = None
+        try:
+            pidfd = opened = os.pidfd_open(child)
+            cleanup.callback(os.close, opened)
             _set_limits(child, limits)
             blocker.write(b"x")  # go: the limits hold from the command's first instruction
+        except (ProcessLookupError, BrokenPipeError):  # it died setting up: said below
+            pass
         blocker.close()
         watched = watch(
             proc,
@@ -338,12 +344,20 @@ def kernel_caps(limits: Limits) -> tuple[int, int]:
     return limits.processes + max(limits.processes // 8, 8), limits.memory + limits.memory // 2
 
 
-def _kill(pidfd: int, proc: subprocess.Popen[bytes]) -> None:
+def _kill(pidfd: int | None, proc: subprocess.Popen[bytes]) -> None:
     """SIGKILL to the sandbox's pid 1 ends every process of its pid namespace at once."""
-    with contextlib.suppress(ProcessLookupError):
-        signal.pidfd_send_signal(pidfd, signal.SIGKILL)
-    with contextlib.suppress(ProcessLookupError):
-        proc.kill()
+    if pidfd is not None:
+        with contextlib.suppress(ProcessLookupError):
+            signal.pidfd_send_signal(pidfd, signal.SIGKILL)
+    _end(proc)
+
+
+def _end(proc: subprocess.Popen[bytes]) -> None:
+    """bwrap killed, if it still runs: its pid 1 dies with it (--die-with-parent), and with that
+    every process of the sandbox."""
+    if proc.poll() is None:
+        with contextlib.suppress(ProcessLookupError):
+            proc.kill()
 
 
 def _child_pid(line: bytes) -> int | None:

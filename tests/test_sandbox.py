@@ -356,3 +356,15 @@ def test_threads_and_processes_still_start(copy: Path) -> None:
     code = "import threading, subprocess; t = threading.Thread(target=print, args=('thread',)); t.start(); t.join(); subprocess.run(['echo', 'process'])"
     result = sandbox.run(f"python3 -u -c {shlex.quote(code)}", copy)
     assert result.output == "thread\nprocess\n"
+
+
+def test_a_command_whose_limits_cannot_be_set_never_runs(
+    copy: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def refuse(pid: int, limits: sandbox.Limits) -> None:
+        raise PermissionError("prlimit refused")
+
+    monkeypatch.setattr(sandbox, "_set_limits", refuse)
+    with pytest.raises(PermissionError):
+        sandbox.run("touch ran-unlimited", copy)
+    assert not (copy / "ran-unlimited").exists()
