@@ -239,3 +239,19 @@ def test_an_empty_repository_has_no_commit_to_take(tmp_path: Path) -> None:
     git(tmp_path, "init", "-q")
     with pytest.raises(RedlineError, match="has no commit 'HEAD'"):
         snapshot(tmp_path)
+
+
+def test_a_plain_folders_links_are_kept_as_links_and_never_followed(tmp_path: Path) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "secret.txt").write_text("not taken")
+    folder = tmp_path / "plain"
+    (folder / "lib").mkdir(parents=True)
+    (folder / "lib/a.py").write_text("x = 1\n")
+    (folder / "current").symlink_to("lib")
+    (folder / "escape").symlink_to(outside)
+    taken = snapshot(folder)
+    current = taken.workspace.file("current")
+    assert current is not None and current.link and taken.blobs[current.sha256] == b"lib"
+    assert paths(taken.workspace) == ["current", "lib/a.py"]
+    assert left_out(taken.workspace) == {"escape": "a link that points out of the workspace"}

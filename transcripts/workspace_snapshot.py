@@ -306,14 +306,20 @@ def _folder(root: Path, wanted: pathspec.GitIgnoreSpec) -> Snapshot:
         here = "" if here == "." else here + "/"
         ignore = Path(dirpath) / ".gitignore"
         if ignore.is_file():
-            lines = ignore.read_text("utf-8", "replace").splitlines()
-            ignores.append((here, pathspec.GitIgnoreSpec.from_lines(lines)))
+            try:
+                lines = ignore.read_text("utf-8", "replace").splitlines()
+                ignores.append((here, pathspec.GitIgnoreSpec.from_lines(lines)))
+            except (OSError, ValueError) as error:
+                left_out.append(LeftOut(here + ".gitignore", f"not honoured: {error}"))
         for name in sorted(dirnames):
             path = here + name
             if name in SKIPPED_FOLDERS or _ignored(path + "/", ignores):
                 dirnames.remove(name)
                 if name in SKIPPED_FOLDERS:
                     left_out.append(LeftOut(path + "/", "a dependency, cache or git folder"))
+            elif os.path.islink(os.path.join(dirpath, name)):
+                dirnames.remove(name)  # a link to a folder: kept as a link, never walked
+                filenames.append(name)
         for name in filenames:
             path = here + name
             if _ignored(path, ignores) or not _safe(path, left_out):
