@@ -5,8 +5,12 @@
                                      ▼
                                   Change ──▶ Analyzer.check(output, context) ──▶ Verdict, Finding
 
+    Edit ──apply_edits──▶ a folder (a workspace's private copy); transcript_edits(request): the
+                          edits a transcript made before its cut, that succeeded
+
 Everything else in this package is internal; other parts use only these names, and checks
 (built-in or plugin) these and `redline.analyzers.python`, the tools for reading Python.
+`redline.analyzers.sandbox` runs commands on a workspace's copy, contained.
 """
 
 from redline.analyzers._analyzer import Analyzer
@@ -25,6 +29,7 @@ from redline.analyzers._model import (
 from redline.analyzers._options import describe as describe_option
 from redline.analyzers._registry import ENTRY_POINT_GROUP, Registry, default_registry
 from redline.analyzers._run import Check, parse_check, run_checks, verdict_to_dict
+from redline.analyzers.apply import Unapplied, apply_edits, transcript_edits
 from redline.analyzers.extract import decode_arguments, extract
 
 __all__ = [
@@ -41,8 +46,10 @@ __all__ = [
     "Option",
     "Output",
     "Registry",
+    "Unapplied",
     "Unparsed",
     "Verdict",
+    "apply_edits",
     "call_output",
     "decode_arguments",
     "default_registry",
@@ -52,5 +59,6 @@ __all__ = [
     "load_file",
     "parse_check",
     "run_checks",
+    "transcript_edits",
     "verdict_to_dict",
 ]

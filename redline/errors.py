@@ -5,7 +5,8 @@
      ├── StoreLocked        another process holds the database longer than we wait
      ├── StoreUnavailable   the database cannot be created or opened
      ├── TaskExists         a task of that name is stored already, with other content
-     └── TaskFileError      a task file that cannot be imported: its path and the field at fault
+     ├── TaskFileError      a task file that cannot be imported: its path and the field at fault
+     └── SandboxUnavailable the sandbox (bubblewrap) cannot start on this machine
 
 A message says what happened; the CLI adds what to do about it there (`--db`, `redline ls`),
 so the library's words fit any front end. Errors carry their context as attributes, so a
@@ -69,3 +70,15 @@ class TaskFileError(RedlineError):
         self.source, self.field, self.problem = source, field, problem
         where = f"field `{field}`: " if field else ""
         super().__init__(f"{source}: {where}{problem}")
+
+
+class SandboxUnavailable(RedlineError):
+    """The sandbox cannot run commands here, for `reason` (no bubblewrap, no user namespaces...).
+    The message names what to install or allow; running unsandboxed is a separate, explicit
+    choice (`--no-sandbox`)."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(
+            f"the sandbox cannot start: {reason}; or run without it, explicitly, with --no-sandbox"
+        )

@@ -9,6 +9,7 @@
     parse         parse_exchange(raw) -> ParsedExchange: pure, no database
     task          Task: a transcript, its known-bad output and the checks that catch it
     task_file     the task file, a task's portable form (validated by task_schema)
+    workspace     Workspace: the files a task's model saw; snapshot (git or folder), pack/unpack
     store         open_store() -> Store: ingest the spool, read calls, conversations and tasks
 
 Other parts import from here only. Everything but the model is loaded on first use, so a
@@ -97,6 +98,9 @@ if TYPE_CHECKING:
         task_to_file,
     )
     from redline.transcripts.wire import Reassembly, WireFormat
+    from redline.transcripts.workspace import LeftOut, Workspace, WorkspaceFile, materialize
+    from redline.transcripts.workspace_archive import ArchiveRefused, Packed, pack, unpack
+    from redline.transcripts.workspace_snapshot import Snapshot, snapshot
 
 # Where each name lives, loaded on first use: a command imports only what it touches (the store
 # brings DuckDB; the wire formats and task files are most of the rest).
@@ -156,6 +160,9 @@ _LAZY: dict[str, str] = {
         ),
         "store",
     ),
+    **dict.fromkeys(("LeftOut", "Workspace", "WorkspaceFile", "materialize"), "workspace"),
+    **dict.fromkeys(("ArchiveRefused", "Packed", "pack", "unpack"), "workspace_archive"),
+    **dict.fromkeys(("Snapshot", "snapshot"), "workspace_snapshot"),
 }
 
 
@@ -171,6 +178,7 @@ def __getattr__(name: str) -> Any:
 __all__ = [
     "JSON",
     "TASK_FILE_VERSION",
+    "ArchiveRefused",
     "BackgroundIngest",
     "Call",
     "CallOutput",
@@ -181,10 +189,12 @@ __all__ = [
     "Image",
     "IngestProcess",
     "IngestReport",
+    "LeftOut",
     "Message",
     "NotFound",
     "Opaque",
     "OutputRows",
+    "Packed",
     "ParsedExchange",
     "Part",
     "Provenance",
@@ -199,6 +209,7 @@ __all__ = [
     "SSEEvent",
     "ScanCall",
     "ScanStore",
+    "Snapshot",
     "SpoolWriter",
     "Store",
     "StoreLocked",
@@ -214,6 +225,8 @@ __all__ = [
     "ToolResult",
     "Usage",
     "WireFormat",
+    "Workspace",
+    "WorkspaceFile",
     "agents",
     "canonical_json",
     "check_name",
@@ -225,11 +238,13 @@ __all__ = [
     "header",
     "mask_json",
     "mask_text",
+    "materialize",
     "message_from_dict",
     "message_to_dict",
     "new_id",
     "only_tool_call",
     "open_store",
+    "pack",
     "parse_exchange",
     "parse_sse",
     "part_from_dict",
@@ -241,11 +256,13 @@ __all__ = [
     "request_to_dict",
     "response_from_dict",
     "response_to_dict",
+    "snapshot",
     "suggest_name",
     "task_from_file",
     "task_hash",
     "task_to_file",
     "to_line",
+    "unpack",
     "usage_to_dict",
     "wire",
 ]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import importlib
 import logging
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     )
     from redline.transcripts.store.tasks import TaskSummary
     from redline.transcripts.task import Task
+    from redline.transcripts.workspace import Workspace
 
 _LAZY = {
     **dict.fromkeys(("BackgroundIngest", "IngestProcess"), "background"),
@@ -177,9 +178,35 @@ class Store:
         return tasks.task_names(self.con)
 
     def delete_task(self, name: str) -> None:
-        from redline.transcripts.store import tasks
+        from redline.transcripts.store import tasks, workspaces
+        from redline.transcripts.store.db import transaction
 
-        tasks.delete_task(self.con, name)
+        with transaction(self.con):
+            tasks.delete_task(self.con, name)
+            workspaces.delete_workspace(self.con, name)
+
+    def put_workspace(self, task: str, workspace: Workspace, blobs: Mapping[str, bytes]) -> int:
+        """Give the stored task named `task` its workspace (replacing any it had), storing the
+        file contents (sha256 -> bytes) the store lacks; returns how many were new."""
+        from redline.transcripts.store import workspaces
+
+        return workspaces.put_workspace(self.con, task, workspace, blobs)
+
+    def workspace(self, task: str) -> Workspace | None:
+        """The workspace of the task named exactly `task`, or None when it has none."""
+        from redline.transcripts.store import workspaces
+
+        return workspaces.load_workspace(self.con, task)
+
+    def workspace_files(self, shas: Collection[str]) -> dict[str, bytes]:
+        """File contents by SHA-256 (NotFound for one the store does not hold)."""
+        from redline.transcripts.store import workspaces
+
+        return workspaces.read_files(self.con, shas)
+
+    def workspace_file(self, sha256: str) -> bytes:
+        """One file's content: a `read_blob` for `materialize` and `pack`."""
+        return self.workspace_files([sha256])[sha256]
 
 
 def _pending(con: duckdb.DuckDBPyConnection, spool: Path) -> bool:

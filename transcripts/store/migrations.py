@@ -225,6 +225,24 @@ def m006_scan_verdicts(con: duckdb.DuckDBPyConnection) -> None:
         )""")
 
 
+def m008_workspaces(con: duckdb.DuckDBPyConnection) -> None:
+    """Workspaces: the files a task's model saw. Each file's content is stored once, under its
+    SHA-256, however many tasks hold it; a task's manifest lists its files by that hash."""
+    con.execute("""
+        CREATE TABLE workspace_files (
+            sha256 VARCHAR PRIMARY KEY,      -- of the content
+            size BIGINT NOT NULL,
+            content BLOB NOT NULL
+        )""")
+    con.execute("""
+        CREATE TABLE task_workspaces (
+            task VARCHAR PRIMARY KEY,        -- tasks.name
+            workspace_id VARCHAR NOT NULL,   -- the manifest's own hash
+            manifest VARCHAR NOT NULL,       -- JSON: source, kind, revision, files, left out
+            created_at TIMESTAMPTZ NOT NULL
+        )""")
+
+
 MIGRATIONS: list[Migration] = [
     m001_initial,
     m002_response_ids,
@@ -232,6 +250,8 @@ MIGRATIONS: list[Migration] = [
     m004_tasks,
     m005_runs,
     m006_scan_verdicts,
+    # m007 (the store's, from a branch merged beside this one) goes here; m008 then is 8th.
+    m008_workspaces,
 ]
 
 
