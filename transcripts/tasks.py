@@ -3,7 +3,7 @@
 A task is the transcript up to a call (its canonical request, possibly cut earlier), the output
 the model gave there (the known-bad output), the checks that catch it, and optionally a
 known-good output the checks must pass. This module is the plain data and its portable form, the
-task file; the store keeps tasks (store/tasks.py) and replay validates and runs them.
+task file; the store keeps tasks (store/task_store.py) and replay validates and runs them.
 
 A task file is one JSON document (see `TASK_FILE_VERSION` and README "Task files"):
 

@@ -35,7 +35,7 @@ if TYPE_CHECKING:
         ScanStore,
         rebuild_outputs,
     )
-    from redline.transcripts.store.tasks import TaskSummary
+    from redline.transcripts.store.task_store import TaskSummary
     from redline.transcripts.tasks import Task
 
 _LAZY = {
@@ -45,7 +45,7 @@ _LAZY = {
         ("CallOutput", "FollowUp", "OutputRows", "ScanCall", "ScanStore", "rebuild_outputs"),
         "scan",
     ),
-    "TaskSummary": "tasks",
+    "TaskSummary": "task_store",
 }
 
 
@@ -150,36 +150,36 @@ class Store:
 
     def save_task(self, task: Task) -> None:
         """Store a new task (TaskExists when one of its name, with other content, is stored)."""
-        from redline.transcripts.store import tasks
+        from redline.transcripts.store import task_store
 
-        tasks.save_tasks(self.con, [task])
+        task_store.save_tasks(self.con, [task])
 
     def save_tasks(self, many: list[Task], *, replace_existing: bool = False) -> tuple[int, int]:
         """Store tasks all at once or not at all; returns (stored, already there unchanged)."""
-        from redline.transcripts.store import tasks
+        from redline.transcripts.store import task_store
 
-        return tasks.save_tasks(self.con, many, replace_existing=replace_existing)
+        return task_store.save_tasks(self.con, many, replace_existing=replace_existing)
 
     def task(self, name: str) -> Task:
         """A task by name (or a unique prefix of one)."""
-        from redline.transcripts.store import tasks
+        from redline.transcripts.store import task_store
 
-        return tasks.load_task(self.con, name)
+        return task_store.load_task(self.con, name)
 
     def tasks(self) -> list[TaskSummary]:
-        from redline.transcripts.store import tasks
+        from redline.transcripts.store import task_store
 
-        return tasks.list_tasks(self.con)
+        return task_store.list_tasks(self.con)
 
     def task_names(self) -> set[str]:
-        from redline.transcripts.store import tasks
+        from redline.transcripts.store import task_store
 
-        return tasks.task_names(self.con)
+        return task_store.task_names(self.con)
 
     def delete_task(self, name: str) -> None:
-        from redline.transcripts.store import tasks
+        from redline.transcripts.store import task_store
 
-        tasks.delete_task(self.con, name)
+        task_store.delete_task(self.con, name)
 
 
 def _pending(con: duckdb.DuckDBPyConnection, spool: Path) -> bool:

@@ -35,7 +35,7 @@ from redline.errors import NotFound
 from redline.transcripts.model import part_to_dict, tool_to_dict
 from redline.transcripts.store.db import transaction
 from redline.transcripts.store.queries import record_json, records, resolve
-from redline.transcripts.store.shells import blob_digests, blob_texts, request_shell
+from redline.transcripts.store.stored_requests import blob_digests, blob_texts, request_shell
 
 # The agent that made a call: the product token of its User-Agent ("claude-cli/1.0.83 (...)"
 # is claude-cli), in SQL and in Python alike.

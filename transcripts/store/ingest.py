@@ -29,7 +29,7 @@ from redline.transcripts.store.db import transaction
 from redline.transcripts.store.prefixes import PrefixCache, Reuse
 from redline.transcripts.store.report import IngestReport, Progress
 from redline.transcripts.store.rows import Placement, exchange_row
-from redline.transcripts.store.threading import Answer, Threader
+from redline.transcripts.store.threader import Answer, Threader
 from redline.transcripts.store.tree import DedupWriter, IndexedDecoration, Node, chain
 from redline.transcripts.wire import BlobKind, WireFormat
 

@@ -31,7 +31,7 @@ from redline.transcripts.model import (
 from redline.transcripts.store import bulk
 from redline.transcripts.store.decorations import restore
 from redline.transcripts.store.queries import records, resolve
-from redline.transcripts.store.shells import blob_digests, blob_texts, request_shell
+from redline.transcripts.store.stored_requests import blob_digests, blob_texts, request_shell
 
 # How many messages past an answer a following call may carry before its user's turn ends.
 FOLLOW_DEPTH = 8
