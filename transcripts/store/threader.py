@@ -1,8 +1,9 @@
 """Threading: which conversation each call of an ingest batch belongs to.
 
-A call joins the conversation whose call (request or answer) is the deepest prefix of its
-request; else its agent session's latest conversation; else it starts a new one, named after
-itself so that conversation ids sort by time too. A prefix never joins two different agent
+Calls are threaded in the order they started (ingest sees to it). A call joins the conversation
+whose call (request or answer) is the deepest prefix of its request; else its agent session's
+latest conversation; else it starts a new one, named after itself so that conversation ids sort
+by time too. A prefix never joins two different agent
 sessions (the same first prompt run twice is two conversations). A call that continues an
 answer held by the server (`previous_response_id`) hangs under that answer.
 
@@ -133,17 +134,19 @@ class Threader:
         key: str | None,
         title: str | None,
     ) -> str:
-        """The conversation a call whose request runs through the nodes `prefix` belongs to."""
-        best: _Call | None = None
+        """The conversation a call belongs to whose request runs through the nodes `prefix`,
+        deepest first: the latest call that ends at the deepest of them (of the same agent
+        session, when both name one)."""
         for node in prefix:
+            best: _Call | None = None
             for c in self._at_node.get(node, ()):
                 if c.session_key is not None and key is not None and c.session_key != key:
                     continue
-                if best is None or (c.depth, c.started_at) > (best.depth, best.started_at):
+                if best is None or c.started_at > best.started_at:
                     best = c
-        if best is not None:
-            self.name(best.conversation_id, title)
-            return best.conversation_id
+            if best is not None:
+                self.name(best.conversation_id, title)
+                return best.conversation_id
         if key is not None and key in self._sessions:
             conversation = self._sessions[key][1]
             self.name(conversation, title)
