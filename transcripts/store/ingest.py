@@ -47,9 +47,9 @@ from redline.transcripts.store.tree import DedupWriter
 
 BATCH = 500
 
-# What DuckDB raises for a value it cannot store (a lone surrogate in a string...): a problem of
-# one exchange's data, isolated and stored raw. Anything else (a full disk) stops ingest.
-_DATA_ERRORS = (duckdb.InvalidInputException, duckdb.ConversionException)
+# What is raised for a value that cannot be stored (a lone surrogate in a string...): a problem
+# of one exchange's data, isolated and stored raw. Anything else (a full disk) stops ingest.
+_DATA_ERRORS = (duckdb.InvalidInputException, duckdb.ConversionException, bulk.Unstorable)
 
 Entry = Record | Unreadable
 
@@ -238,8 +238,8 @@ def _commit(
             if moved:
                 con.execute(
                     "INSERT OR REPLACE INTO spool_progress "
-                    "SELECT unnest(?::VARCHAR[]), unnest(?::BIGINT[])",
-                    [list(moved), list(moved.values())],
+                    "SELECT unnest(?::JSON::VARCHAR[]), unnest(?::JSON::BIGINT[])",
+                    [bulk.listed(moved), bulk.listed(moved.values())],
                 )
     except BaseException as exc:
         writer.forget()  # what it saw in the failed transaction was not kept

@@ -16,6 +16,8 @@ from datetime import datetime
 
 import duckdb
 
+from redline.transcripts.store import bulk
+
 
 @dataclass(frozen=True, slots=True)
 class StoredCall:
@@ -71,15 +73,15 @@ def detach(con: duckdb.DuckDBPyConnection, since: datetime | None) -> list[Store
     nodes = _ancestors(con, ends, everything=since is None)
     con.execute(
         "UPDATE exchanges SET conversation_id = NULL, seq = NULL "
-        "WHERE id IN (SELECT unnest(?::VARCHAR[]))",
-        [ids],
+        "WHERE id IN (SELECT unnest(?::JSON::VARCHAR[]))",
+        [bulk.listed(ids)],
     )
     con.execute(
         """
-        DELETE FROM conversations WHERE id IN (SELECT unnest(?::VARCHAR[]))
+        DELETE FROM conversations WHERE id IN (SELECT unnest(?::JSON::VARCHAR[]))
         AND NOT EXISTS (SELECT 1 FROM exchanges e WHERE e.conversation_id = conversations.id)
         """,
-        [sorted({r[6] for r in rows})],
+        [bulk.listed(sorted({r[6] for r in rows}))],
     )
     return [StoredCall(r[0], r[1], r[2], r[3], r[4], r[5], nodes) for r in rows]
 
@@ -94,13 +96,13 @@ def _ancestors(
         rows = con.execute(
             """
             WITH RECURSIVE up(id, parent, depth) AS (
-                SELECT id, parent, depth FROM nodes WHERE id IN (SELECT unnest(?::VARCHAR[]))
+                SELECT id, parent, depth FROM nodes WHERE id IN (SELECT unnest(?::JSON::VARCHAR[]))
                 UNION
                 SELECT n.id, n.parent, n.depth FROM nodes n JOIN up ON n.id = up.parent
             )
             SELECT id, parent, depth FROM up
             """,
-            [sorted(ends)],
+            [bulk.listed(sorted(ends))],
         ).fetchall()
     return {node: (parent, depth) for node, parent, depth in rows}
 
@@ -114,16 +116,20 @@ def reattach(
     con.execute(
         """
         UPDATE exchanges SET conversation_id = t.conversation_id, seq = t.seq
-        FROM (SELECT unnest(?::VARCHAR[]) AS id, unnest(?::VARCHAR[]) AS conversation_id,
-                     unnest(?::INTEGER[]) AS seq) t
+        FROM (SELECT unnest(?::JSON::VARCHAR[]) AS id, unnest(?::JSON::VARCHAR[]) AS conversation_id,
+                     unnest(?::JSON::INTEGER[]) AS seq) t
         WHERE exchanges.id = t.id
         """,
-        [ids, [placed[i][0] for i in ids], [placed[i][1] for i in ids]],
+        [
+            bulk.listed(ids),
+            bulk.listed(placed[i][0] for i in ids),
+            bulk.listed(placed[i][1] for i in ids),
+        ],
     )
     con.execute(
         """
         UPDATE tasks SET origin_conversation = e.conversation_id FROM exchanges e
-        WHERE e.id = tasks.origin_call AND e.id IN (SELECT unnest(?::VARCHAR[]))
+        WHERE e.id = tasks.origin_call AND e.id IN (SELECT unnest(?::JSON::VARCHAR[]))
         """,
-        [ids],
+        [bulk.listed(ids)],
     )

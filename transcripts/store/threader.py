@@ -77,9 +77,9 @@ class Threader:
             """
             SELECT e.response_id, e.response_node, n.depth + 1, e.started_at, e.conversation_id
             FROM exchanges e JOIN nodes n ON n.id = e.response_node
-            WHERE e.response_id IN (SELECT unnest(?::VARCHAR[]))
+            WHERE e.response_id IN (SELECT unnest(?::JSON::VARCHAR[]))
             """,
-            [list(response_ids)],
+            [bulk.listed(response_ids)],
         ).fetchall()
         for rid, node, depth, started, conversation in rows:
             self.add_answer(rid, Answer(node, depth, started, conversation))
@@ -91,12 +91,12 @@ class Threader:
             rows = self.con.execute(
                 """
                 SELECT request_node, started_at, conversation_id, session_key FROM exchanges
-                WHERE request_node IN (SELECT unnest(?::VARCHAR[])) AND conversation_id IS NOT NULL
+                WHERE request_node IN (SELECT unnest(?::JSON::VARCHAR[])) AND conversation_id IS NOT NULL
                 UNION ALL
                 SELECT response_node, started_at, conversation_id, session_key FROM exchanges
-                WHERE response_node IN (SELECT unnest(?::VARCHAR[])) AND conversation_id IS NOT NULL
+                WHERE response_node IN (SELECT unnest(?::JSON::VARCHAR[])) AND conversation_id IS NOT NULL
                 """,
-                [list(depths), list(depths)],
+                [bulk.listed(depths)] * 2,
             ).fetchall()
             for node, started, conversation, key in rows:
                 self._at_node[node].append(_Call(depths[node], started, conversation, key))
@@ -104,9 +104,9 @@ class Threader:
             rows = self.con.execute(
                 """
                 SELECT session_key, max(started_at), arg_max(id, started_at) FROM conversations
-                WHERE session_key IN (SELECT unnest(?::VARCHAR[])) GROUP BY session_key
+                WHERE session_key IN (SELECT unnest(?::JSON::VARCHAR[])) GROUP BY session_key
                 """,
-                [list(session_keys)],
+                [bulk.listed(session_keys)],
             ).fetchall()
             for key, started, conversation in rows:
                 self._sessions[key] = (started, conversation)
@@ -211,10 +211,10 @@ class Threader:
             """
             SELECT c.id, c.started_at, c.session_key, c.title, coalesce(max(e.seq), 0)
             FROM conversations c LEFT JOIN exchanges e ON e.conversation_id = c.id
-            WHERE c.id IN (SELECT unnest(?::VARCHAR[]))
+            WHERE c.id IN (SELECT unnest(?::JSON::VARCHAR[]))
             GROUP BY c.id, c.started_at, c.session_key, c.title
             """,
-            [todo],
+            [bulk.listed(todo)],
         ).fetchall()
         for cid, started, key, title, seq in rows:
             self._conversations[cid] = _Conversation(started, key, title, True, last_seq=int(seq))
@@ -246,8 +246,8 @@ class Threader:
             self.con.execute(
                 """
                 UPDATE conversations SET title = t.title
-                FROM (SELECT unnest(?::VARCHAR[]) AS id, unnest(?::VARCHAR[]) AS title) t
+                FROM (SELECT unnest(?::JSON::VARCHAR[]) AS id, unnest(?::JSON::VARCHAR[]) AS title) t
                 WHERE conversations.id = t.id
                 """,
-                [list(retitled), list(retitled.values())],
+                [bulk.listed(retitled), bulk.listed(str(t) for t in retitled.values())],
             )
