@@ -8,7 +8,6 @@ read is reported in `problems` and the raw bytes are kept.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -17,6 +16,7 @@ from typing import Any
 from redline.transcripts import wire as wires
 from redline.transcripts.codings import decode_body
 from redline.transcripts.exchange import RawExchange, header
+from redline.transcripts.fastjson import loads
 from redline.transcripts.model import Request, Response, Text
 from redline.transcripts.sse import parse_sse
 
@@ -132,7 +132,7 @@ def _request(
     if fmt is None or not raw:
         return raw, None, None, None, 0
     try:
-        body = json.loads(raw)
+        body = loads(raw)
         if not isinstance(body, dict):
             raise ValueError("the body is not a JSON object")
         items = body.get(fmt.history_key)
@@ -184,7 +184,7 @@ def _response(
                     "upstream closed it early, so the answer may be cut short"
                 )
         else:
-            response = fmt.parse_response(json.loads(raw))
+            response = fmt.parse_response(loads(raw))
     except PARSE_ERRORS as exc:
         problems.append(f"response: {exc}")
     if response is not None:

@@ -31,6 +31,7 @@ import orjson
 
 from redline.errors import RedlineError
 from redline.transcripts.exchange import RawExchange, new_id
+from redline.transcripts.fastjson import loads
 
 SEGMENT_BYTES = 64 * 1024 * 1024
 # The record format `to_record` writes; a reader knows this one and every earlier one.
@@ -89,13 +90,6 @@ def _decode_body(d: dict[str, str]) -> bytes:
     if "b64" in d:
         return base64.b64decode(d["b64"])
     return d.get("text", "").encode("utf-8")
-
-
-def _loads(line: bytes) -> Any:
-    try:
-        return orjson.loads(line)
-    except orjson.JSONDecodeError:  # what orjson cannot represent exactly (big integers...)
-        return json.loads(line)
 
 
 def _exchange(d: dict[str, Any], request_body: bytes, response_body: bytes) -> RawExchange:
@@ -296,7 +290,7 @@ def read_records(path: Path, offset: int, *, final: bool) -> Iterator[Record | U
 
 
 def _record(path: Path, data: mmap.mmap, pos: int, nl: int) -> Record | None:
-    d = _loads(data[pos:nl])
+    d = loads(data[pos:nl])
     if not isinstance(d, dict):
         raise ValueError("not a JSON object")
     version = d.get("v")

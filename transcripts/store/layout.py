@@ -119,7 +119,7 @@ def place(x: RawExchange, prefixes: PrefixCache, unparsed_because: str | None = 
     if p.request is not None and p.items is not None and p.fmt is not None and not p.continues:
         # A history read from its first item on: later calls that extend it reuse it.
         prefixes.remember(
-            p.fmt, p.items, tuple(placed.chain), tuple(decorations), placed.title, title_at
+            p.fmt, p.items, tuple(placed.chain), tuple(decorations), placed.title, title_at, reuse
         )
     return placed
 

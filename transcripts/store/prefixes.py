@@ -11,8 +11,11 @@ from __future__ import annotations
 
 import json
 from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
+
+import orjson
 
 from redline.transcripts.store.tree import IndexedDecoration
 from redline.transcripts.wire import WireFormat
@@ -46,6 +49,7 @@ class Reuse:
     decorations: tuple[IndexedDecoration, ...]
     title: str | None
     title_at: int | None
+    common: int = 0  # items the two histories share (the cut may be before the last of them)
 
     @property
     def node(self) -> str | None:
@@ -63,7 +67,11 @@ class PrefixCache:
 
     @staticmethod
     def _key(fmt: WireFormat, items: list[Any]) -> tuple[str, str]:
-        return fmt.name, json.dumps(items[0], sort_keys=True, default=str)
+        try:
+            first = orjson.dumps(items[0], option=orjson.OPT_SORT_KEYS).decode()
+        except TypeError:  # an integer past 64 bits
+            first = json.dumps(items[0], sort_keys=True, default=str)
+        return fmt.name, first
 
     def reuse(self, fmt: WireFormat, items: list[Any]) -> Reuse | None:
         """The longest known prefix of `items`, cut where the format allows."""
@@ -72,15 +80,8 @@ class PrefixCache:
         known = self._known.get(self._key(fmt, items))
         if known is None:
             return None
-        # Binary search for the common prefix: list slices compare in C.
-        lo, hi = 0, min(len(items), len(known.items))
-        while lo < hi:
-            mid = (lo + hi + 1) // 2
-            if items[:mid] == known.items[:mid]:
-                lo = mid
-            else:
-                hi = mid - 1
-        cut = max((i for i in known.cuts if i <= lo and fmt.can_split(items, i)), default=0)
+        lo = _common(items, known.items)
+        cut = next((i for i in reversed(known.cuts) if i <= lo and fmt.can_split(items, i)), 0)
         if not cut:
             return None
         m = known.cuts[cut]
@@ -92,6 +93,7 @@ class PrefixCache:
             tuple(d for d in known.decorations if d[0] < m),
             known.title if titled else None,
             known.title_at if titled else None,
+            lo,
         )
 
     def remember(
@@ -102,21 +104,48 @@ class PrefixCache:
         decorations: tuple[IndexedDecoration, ...],
         title: str | None,
         title_at: int | None,
+        reused: Reuse | None = None,
     ) -> None:
         """A history just laid out: `nodes` are its messages' nodes, in order; its title came
-        from message `title_at`."""
+        from message `title_at`; `reused`: what it took from the history known before."""
         if not items:
             return
+        key = self._key(fmt, items)
         cuts: dict[int, int] = {}
-        messages = 0
-        for i in range(1, len(items) + 1):
+        messages, start = 0, 1
+        previous = self._known.get(key)
+        if previous is not None and reused is not None:
+            # Where the history may be cut depends on the items either side of the cut: those
+            # between items the two share are known already.
+            for i, m in previous.cuts.items():
+                if i >= reused.common:
+                    break
+                cuts[i], messages, start = m, m, i + 1
+        for i in range(start, len(items) + 1):
             if i == len(items) or fmt.can_split(items, i):
                 messages += 1
                 cuts[i] = messages
         if messages != len(nodes):  # items that parse to no message, or to several: no reuse
             return
-        key = self._key(fmt, items)
         self._known[key] = Known(fmt.name, items, cuts, nodes, decorations, title, title_at)
         self._known.move_to_end(key)
         while len(self._known) > ENTRIES:
             self._known.popitem(last=False)
+
+
+def _common(items: Sequence[Any], known: Sequence[Any]) -> int:
+    """How many leading items the two lists share. An agent's next request most often repeats
+    the whole history it sent before, or all of it but the last item (a moved cache
+    breakpoint): those are tried first, each one comparison in C."""
+    n = min(len(items), len(known))
+    for k in (n, n - 1):
+        if k > 0 and items[:k] == known[:k]:
+            return k
+    lo, hi = 0, max(n - 2, 0)
+    while lo < hi:  # binary search: list slices compare in C
+        mid = (lo + hi + 1) // 2
+        if items[:mid] == known[:mid]:
+            lo = mid
+        else:
+            hi = mid - 1
+    return lo
