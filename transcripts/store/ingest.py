@@ -19,7 +19,7 @@ each table with one bulk statement per batch.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -55,11 +55,19 @@ Entry = Record | Unreadable
 
 
 class Placer(Protocol):
-    """Lays calls out in the tree: in this process, or in workers (store/workers.py)."""
+    """Lays calls out in the tree: in this process, or in workers (store/workers.py).
+    `submit` starts on a batch; what it returns gives the result."""
 
-    def place(self, records: list[Record]) -> list[Placed]: ...
+    def submit(self, records: list[Record]) -> Callable[[], list[Placed]]: ...
 
-    def forget(self) -> None: ...
+    def forget(self) -> None:
+        """After a rolled-back transaction: forget the histories laid out (their nodes may not
+        be stored); `generation` counts these."""
+
+    def close(self) -> None: ...
+
+    @property
+    def generation(self) -> int: ...
 
 
 @dataclass
@@ -67,12 +75,18 @@ class InlinePlacer:
     """Lays calls out here, one after another, with one cache of known histories."""
 
     prefixes: PrefixCache = field(default_factory=PrefixCache)
+    generation: int = 0
 
-    def place(self, records: list[Record]) -> list[Placed]:
-        return [place(x, self.prefixes) for x in load(records)]
+    def submit(self, records: list[Record]) -> Callable[[], list[Placed]]:
+        placed = [place(x, self.prefixes) for x in load(records)]
+        return lambda: placed
 
     def forget(self) -> None:
         self.prefixes.forget()
+        self.generation += 1
+
+    def close(self) -> None:
+        pass
 
 
 def ingest_spool(
@@ -88,22 +102,27 @@ def ingest_spool(
     report = IngestReport()
     writer = DedupWriter(con)
     offsets = dict(con.execute("SELECT segment, byte_offset FROM spool_progress").fetchall())
-    found, entries, refused = _pending(spool_dir, offsets)
-    tracker = _Offsets(entries, offsets)
-    order = _in_call_order(entries)
-    total = sum(e.end - e.offset for e in entries)
-    done = 0
-    placer = _placer(order, prefixes)
+    placer = _placer(spool_dir, offsets, prefixes)
     try:
-        for batch in _batches(order):
-            _commit(con, writer, placer, batch, tracker, report)
+        found, entries, refused = _pending(spool_dir, offsets)
+        tracker = _Offsets(entries, offsets)
+        batches = list(_batches(_in_call_order(entries)))
+        total, done = sum(e.end - e.offset for e in entries), 0
+        # The next batch is laid out (in workers) while this one is threaded and written.
+        ahead = _submit(con, placer, batches[0]) if batches else None
+        for i, batch in enumerate(batches):
+            assert ahead is not None
+            fresh, result = ahead
+            placed, generation = result(), placer.generation
+            ahead = _submit(con, placer, batches[i + 1]) if i + 1 < len(batches) else None
+            _commit(con, writer, placer, batch, tracker, report, fresh=fresh, placed=placed)
+            if ahead is not None and placer.generation != generation:
+                ahead = _submit(con, placer, batches[i + 1])  # laid out on what was rolled back
             done += sum(e.end - e.offset for e in batch)
             if progress is not None:
                 progress(done, total)
     finally:
-        close = getattr(placer, "close", None)
-        if close is not None:
-            close()
+        placer.close()
     for path, size, final in found:
         if final and tracker.offset(path.name) >= size:
             # File first: a crash in between leaves a harmless row, never a re-read segment.
@@ -149,12 +168,42 @@ def _in_call_order(entries: list[Entry]) -> list[Entry]:
 
 
 def _batches(order: list[Entry]) -> Iterator[list[Entry]]:
-    for start in range(0, len(order), BATCH):
-        yield order[start : start + BATCH]
+    """Batches of about BATCH entries; copies of one record (the same exchange in two spools)
+    sort side by side and stay in one batch, where it is stored once."""
+    batch: list[Entry] = []
+    for e in order:
+        if len(batch) >= BATCH and not (
+            isinstance(e, Record) and isinstance(batch[-1], Record) and e.id == batch[-1].id
+        ):
+            yield batch
+            batch = []
+        batch.append(e)
+    if batch:
+        yield batch
 
 
-def _placer(order: list[Entry], prefixes: PrefixCache | None) -> Placer:
+def _placer(spool_dir: Path, offsets: Mapping[str, int], prefixes: PrefixCache | None) -> Placer:
+    """Workers for a backlog worth their start-up (they start while the spool is read); this
+    process for the rest."""
+    from redline.transcripts.store import workers
+
+    backlog = 0
+    for path in segments(spool_dir):
+        try:
+            backlog += max(0, path.stat().st_size - int(offsets.get(path.name, 0)))
+        except FileNotFoundError:
+            continue
+    size = workers.workers_for(backlog)
+    if size:
+        return workers.Pool(size)
     return InlinePlacer(prefixes if prefixes is not None else PrefixCache())
+
+
+def _submit(
+    con: duckdb.DuckDBPyConnection, placer: Placer, batch: list[Entry]
+) -> tuple[list[Record], Callable[[], list[Placed]]]:
+    fresh = _fresh(con, [e for e in batch if isinstance(e, Record)])
+    return fresh, placer.submit(fresh)
 
 
 class _Offsets:
@@ -204,24 +253,25 @@ def _commit(
     batch: list[Entry],
     tracker: _Offsets,
     report: IngestReport,
+    *,
+    fresh: list[Record] | None = None,
+    placed: list[Placed] | None = None,
     raw_only: Mapping[str, str] | None = None,
 ) -> None:
-    """Store `batch` in one transaction, with the offsets it moves. When DuckDB refuses a value,
+    """Store `batch` in one transaction, with the offsets it moves: `placed` are its `fresh`
+    records (those not stored yet) laid out. When DuckDB refuses a value,
     the batch is halved until the exchange it belongs to is alone; that one is stored raw
     instead (bodies kept whole, nothing parsed), with the reason as its parse error, and only
     if even that fails is it skipped and reported. Either way the rest goes in, and no command
     is blocked by one bad record. `raw_only` maps exchange ids to store raw to the reason; a
-    batch retried after a refusal is laid out here, from scratch."""
+    batch retried after a refusal is laid out here, from scratch (`placed` None)."""
     problems = [e for e in batch if isinstance(e, Unreadable)]
     records = [e for e in batch if isinstance(e, Record)]
     try:
         with transaction(con):
-            fresh = _fresh(con, records)
-            if raw_only is None:
-                placed = placer.place(fresh)
-            else:
-                retry = PrefixCache()
-                placed = [place(x, retry, raw_only.get(x.id)) for x in load(fresh)]
+            if placed is None or fresh is None:
+                fresh, retry = _fresh(con, records), PrefixCache()
+                placed = [place(x, retry, (raw_only or {}).get(x.id)) for x in load(fresh)]
             stored = _Batch(con, writer).store(placed)
             now = datetime.now(UTC)
             bulk.insert(
@@ -249,15 +299,15 @@ def _commit(
         raw_only = raw_only or {}
         if len(batch) > 1:
             half = len(batch) // 2
-            _commit(con, writer, placer, batch[:half], tracker, report, raw_only)
-            _commit(con, writer, placer, batch[half:], tracker, report, raw_only)
+            _commit(con, writer, placer, batch[:half], tracker, report, raw_only=raw_only)
+            _commit(con, writer, placer, batch[half:], tracker, report, raw_only=raw_only)
             return
         (record,) = records
         reason = f"{type(exc).__name__}: {exc}"
         if record.id not in raw_only:
             stored_raw = f"stored raw: the parsed form could not be stored ({reason})"
             raw = {**raw_only, record.id: stored_raw}
-            _commit(con, writer, placer, batch, tracker, report, raw)
+            _commit(con, writer, placer, batch, tracker, report, raw_only=raw)
             return
         problem = f"exchange could not be stored ({reason}); skipped"
         skipped = Unreadable(record.segment, record.offset, record.end, problem)
@@ -265,7 +315,7 @@ def _commit(
         return
     tracker.mark(batch)
     report.ingested += stored
-    report.skipped += len(records) - len(fresh)
+    report.skipped += len(records) - len(fresh or ())
     report.problems.extend(f"spool {p.segment.name} at byte {p.end}: {p.problem}" for p in problems)
 
 
