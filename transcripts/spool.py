@@ -27,11 +27,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
-import orjson
-
 from redline.errors import RedlineError
 from redline.transcripts.exchange import RawExchange, new_id
-from redline.transcripts.fastjson import loads
 
 SEGMENT_BYTES = 64 * 1024 * 1024
 # The record format `to_record` writes; a reader knows this one and every earlier one.
@@ -73,6 +70,8 @@ def to_record(x: RawExchange) -> bytes:
         "extra": x.extra,
         "bodies": [len(x.request_body), len(x.response_body)],
     }
+    import orjson  # here: `redline ls` looks for segments, and needs no JSON for that
+
     try:
         # The proxy writes each record before it releases an answer's last bytes: orjson
         # writes the same compact UTF-8 JSON as json.dumps(ensure_ascii=False), much faster.
@@ -290,6 +289,8 @@ def read_records(path: Path, offset: int, *, final: bool) -> Iterator[Record | U
 
 
 def _record(path: Path, data: mmap.mmap, pos: int, nl: int) -> Record | None:
+    from redline.transcripts.fastjson import loads
+
     d = loads(data[pos:nl])
     if not isinstance(d, dict):
         raise ValueError("not a JSON object")

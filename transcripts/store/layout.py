@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from redline.transcripts.exchange import RawExchange
+from redline.transcripts.fastjson import LazyList
 from redline.transcripts.model import canonical_json, text_hash
 from redline.transcripts.parse import ParsedExchange, Skip, parse_exchange
 from redline.transcripts.store.prefixes import PrefixCache, Reuse
@@ -95,7 +96,7 @@ def place(x: RawExchange, prefixes: PrefixCache, unparsed_because: str | None = 
     """Parse `x` and lay it out, reusing (and then remembering) the histories in `prefixes`."""
     reused: list[Reuse] = []
 
-    def known(fmt: WireFormat, items: list[Any]) -> int:
+    def known(fmt: WireFormat, items: LazyList) -> int:
         reuse = prefixes.reuse(fmt, items)
         if reuse is None:
             return 0

@@ -1,22 +1,18 @@
 """Histories ingest has seen: an agent re-sends its whole conversation on every call, so most of
 a request's history is a prefix of a request ingest parsed moments ago.
 
-The cache keeps the last few requests' raw history lists (the parsed JSON, already in memory)
+The cache keeps the last few requests' history lists (each item as the JSON bytes it came as)
 with the tree nodes of their messages. A new request whose history starts with the same items
-(compared as parsed JSON, in C) reuses those nodes and is parsed and hashed only from where it
-differs: ingest's cost follows what a call added, not the length of the conversation.
+(compared as bytes, in C) reuses those nodes and is decoded, parsed and hashed only from where
+it differs: ingest's cost follows what a call added, not the length of the conversation.
 """
 
 from __future__ import annotations
 
-import json
 from collections import OrderedDict
-from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
-import orjson
-
+from redline.transcripts.fastjson import LazyList
 from redline.transcripts.store.tree import IndexedDecoration
 from redline.transcripts.wire import WireFormat
 
@@ -30,7 +26,7 @@ class Known:
     may be cut to the number of messages before it; `nodes[m]` is message m's node."""
 
     fmt: str
-    items: list[Any]
+    items: LazyList
     cuts: dict[int, int]
     nodes: tuple[str, ...]
     decorations: tuple[IndexedDecoration, ...]
@@ -58,22 +54,18 @@ class Reuse:
 
 class PrefixCache:
     def __init__(self) -> None:
-        # By the first item's fingerprint: a conversation's histories all start alike.
-        self._known: OrderedDict[tuple[str, str], Known] = OrderedDict()
+        # By the first item: a conversation's histories all start alike.
+        self._known: OrderedDict[tuple[str, bytes], Known] = OrderedDict()
 
     def forget(self) -> None:
         """After a rolled-back transaction: the nodes it names may not have been kept."""
         self._known.clear()
 
     @staticmethod
-    def _key(fmt: WireFormat, items: list[Any]) -> tuple[str, str]:
-        try:
-            first = orjson.dumps(items[0], option=orjson.OPT_SORT_KEYS).decode()
-        except TypeError:  # an integer past 64 bits
-            first = json.dumps(items[0], sort_keys=True, default=str)
-        return fmt.name, first
+    def _key(fmt: WireFormat, items: LazyList) -> tuple[str, bytes]:
+        return fmt.name, bytes(items.raw[0])
 
-    def reuse(self, fmt: WireFormat, items: list[Any]) -> Reuse | None:
+    def reuse(self, fmt: WireFormat, items: LazyList) -> Reuse | None:
         """The longest known prefix of `items`, cut where the format allows."""
         if not items:
             return None
@@ -99,7 +91,7 @@ class PrefixCache:
     def remember(
         self,
         fmt: WireFormat,
-        items: list[Any],
+        items: LazyList,
         nodes: tuple[str, ...],
         decorations: tuple[IndexedDecoration, ...],
         title: str | None,
@@ -133,10 +125,11 @@ class PrefixCache:
             self._known.popitem(last=False)
 
 
-def _common(items: Sequence[Any], known: Sequence[Any]) -> int:
-    """How many leading items the two lists share. An agent's next request most often repeats
-    the whole history it sent before, or all of it but the last item (a moved cache
-    breakpoint): those are tried first, each one comparison in C."""
+def _common(new: LazyList, old: LazyList) -> int:
+    """How many leading items the two lists share, compared as bytes. An agent's next request
+    most often repeats the whole history it sent before, or all of it but the last item (a moved
+    cache breakpoint): those are tried first, each one comparison in C."""
+    items, known = new.raw, old.raw
     n = min(len(items), len(known))
     for k in (n, n - 1):
         if k > 0 and items[:k] == known[:k]:
