@@ -10,16 +10,23 @@ it, and only what a row needs comes back (store/layout.py).
 The next batch is laid out while this one is threaded and written. A worker that fails takes
 ingest down with a clear error, like a failure of this process would; nothing is committed for
 the batch it was working on.
+
+Workers are plain child processes (`python -m redline.transcripts.store.workers`), talking over
+their stdin and stdout: never a fork of this process, whose DuckDB threads a fork would copy,
+and never a re-run of the program that called ingest (multiprocessing's spawn and fork server
+run the caller's main module again in each child, which a script without a main guard does not
+survive).
 """
 
 from __future__ import annotations
 
-import multiprocessing
+import contextlib
 import os
+import subprocess
+import sys
 import zlib
 from collections.abc import Callable
 from multiprocessing.connection import Connection
-from typing import Any
 
 from redline.transcripts.exchange import header
 from redline.transcripts.parse import session_key
@@ -47,19 +54,17 @@ class Pool:
     result. Not thread-safe: the ingest that owns it uses it from one thread."""
 
     def __init__(self, size: int) -> None:
-        # A fork server (a fresh process, started once) forks the workers: never a fork of this
-        # process, whose DuckDB threads a fork would copy, and no import paid per worker.
-        context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload([__name__])
+        self._procs: list[subprocess.Popen[bytes]] = []
         self._conns: list[Connection] = []
-        self._procs: list[Any] = []
         for _ in range(size):
-            ours, theirs = context.Pipe()
-            proc = context.Process(target=_serve, args=(theirs,), daemon=True)
-            proc.start()
-            theirs.close()
-            self._conns.append(ours)
+            proc = subprocess.Popen(
+                [sys.executable, "-m", __name__], stdin=subprocess.PIPE, stdout=subprocess.PIPE
+            )
+            assert proc.stdin is not None and proc.stdout is not None
             self._procs.append(proc)
+            self._conns.append(_Duplex(os.dup(proc.stdout.fileno()), os.dup(proc.stdin.fileno())))
+            proc.stdin.close()  # the connection holds its own copies
+            proc.stdout.close()
         self._waiting: list[int] = []  # workers sent a batch whose results are not read yet
         self.generation = 0  # how many times the workers forgot what they laid out
 
@@ -109,16 +114,15 @@ class Pool:
 
     def close(self) -> None:
         for conn in self._conns:
-            try:
+            with contextlib.suppress(OSError):
                 conn.send(None)
-                conn.close()
-            except OSError:
-                pass
+            conn.close()
         for proc in self._procs:
-            proc.join(5)
-            if proc.is_alive():
+            try:
+                proc.wait(5)
+            except subprocess.TimeoutExpired:
                 proc.kill()
-                proc.join()
+                proc.wait()
 
 
 def _worker(record: Record, workers: int) -> int:
@@ -132,6 +136,24 @@ def _worker(record: Record, workers: int) -> int:
     if key is None:
         key = f"{record.meta.get('upstream')} {header(headers, 'user-agent')}"
     return zlib.crc32(key.encode("utf-8", "replace")) % workers
+
+
+class _Duplex(Connection):
+    """multiprocessing's framing (pickles, length-prefixed) over two pipe ends: one to read
+    from, one to write to."""
+
+    def __init__(self, read: int, write: int) -> None:
+        super().__init__(read)
+        self._write_fd = write
+
+    def _send(self, buf: bytes, write: Callable[[int, memoryview], int] = os.write) -> None:
+        view = memoryview(buf)
+        while view:
+            view = view[write(self._write_fd, view) :]
+
+    def _close(self, _close: Callable[[int], None] = os.close) -> None:
+        _close(self._handle)  # type: ignore[attr-defined]
+        _close(self._write_fd)
 
 
 def _serve(conn: Connection) -> None:
@@ -152,3 +174,10 @@ def _serve(conn: Connection) -> None:
         except Exception as exc:  # sent back, raised in ingest
             prefixes.forget()
             conn.send(exc)
+
+
+if __name__ == "__main__":
+    # Our stdout carries results: whatever else would print goes to stderr.
+    channel = _Duplex(os.dup(0), os.dup(1))
+    os.dup2(2, 1)
+    _serve(channel)
