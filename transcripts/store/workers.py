@@ -113,16 +113,13 @@ class Pool:
         self.generation += 1
 
     def close(self) -> None:
+        """Stop the workers: each ends at the end of its input, after what it is working on."""
         for conn in self._conns:
             with contextlib.suppress(OSError):
                 conn.send(None)
             conn.close()
         for proc in self._procs:
-            try:
-                proc.wait(5)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+            proc.wait()  # blocking, not polled: a worker ends as soon as its input does
 
 
 def _worker(record: Record, workers: int) -> int:
