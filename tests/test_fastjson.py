@@ -13,7 +13,7 @@ import pytest
 
 from redline import config
 from redline.transcripts import RawExchange, SpoolWriter, new_id, open_store
-from redline.transcripts.fastjson import loads
+from redline.transcripts.fastjson import LazyList, loads, loads_object
 
 BEYOND_64_BITS = 2**64 + 1
 
@@ -77,3 +77,21 @@ def test_an_integer_past_64_bits_in_a_recorded_request_is_stored_exactly(db_path
     finally:
         con.close()
     assert json.loads(meta)["seed"] == BEYOND_64_BITS
+
+
+def test_a_history_is_read_as_bytes_and_each_item_decoded_only_when_looked_at() -> None:
+    body = loads_object(
+        b'{"model": "m", "messages": [{"a": 1}, {"b": [2, 3]}], "n": 7}', "messages"
+    )
+    items = body["messages"]
+    assert isinstance(items, LazyList) and len(items) == 2
+    assert bytes(items.raw[1]) == b'{"b": [2, 3]}'  # as it came
+    assert items[1] == {"b": [2, 3]} and items == [{"a": 1}, {"b": [2, 3]}]
+    assert body == {"model": "m", "messages": items, "n": 7}
+
+
+def test_a_body_the_fast_reader_refuses_is_read_whole_as_the_standard_library_reads_it() -> None:
+    text = '{"messages": [{"a": NaN}], "n": 18446744073709551617}'
+    body = loads_object(text.encode(), "messages")
+    assert not isinstance(body["messages"], LazyList)
+    assert repr(body) == repr(json.loads(text))

@@ -58,6 +58,14 @@ class LazyList(Sequence[Any]):
     def __iter__(self) -> Iterator[Any]:
         return (self[i] for i in range(len(self.raw)))
 
+    def __eq__(self, other: object) -> bool:
+        """Equal to the list it reads as (and to another LazyList that reads the same)."""
+        if isinstance(other, LazyList):
+            return self.raw == other.raw or list(self) == list(other)
+        return isinstance(other, list) and list(self) == other
+
+    __hash__ = None  # type: ignore[assignment]  # mutable as a list is: never a key
+
 
 def loads_object(data: bytes, lazy: str) -> Any:
     """`loads(data)`, but with the array under the key `lazy` of a top-level object read as a
