@@ -208,3 +208,32 @@ def test_opening_a_store_threaded_in_read_order_threads_it_again_in_call_order(
     listed = cli.json("ls", "--db", str(db))["conversations"]
     assert [c["calls"] for c in listed] == [3, 3]
     assert threads(db) == [ONE_THREAD, ONE_THREAD]
+
+
+def test_an_ingest_interrupted_between_batches_keeps_what_it_stored_and_the_next_finishes(
+    db_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Ctrl-C (or a crash) after the first batch: its calls are stored with the offsets they
+    # moved, and the segments' offsets never pass a record that is not stored.
+    monkeypatch.setattr(ingest_module, "BATCH", 2)
+    a = conversation("a", 3, timedelta(0), timedelta(seconds=5))
+    b = conversation("b", 3, timedelta(seconds=1), timedelta(seconds=5))
+    spool(db_path, [a[2], b[1], a[0]])
+    spool(db_path, [b[2], a[1], b[0]])
+    real_store = ingest_module._Batch.store
+    batches = []
+
+    def interrupted(self: object, calls: list[Any]) -> int:
+        batches.append(len(calls))
+        if len(batches) == 2:
+            raise KeyboardInterrupt
+        return real_store(self, calls)  # type: ignore[arg-type]
+
+    with monkeypatch.context() as m:
+        m.setattr(ingest_module._Batch, "store", interrupted)
+        with pytest.raises(KeyboardInterrupt):
+            ingest(db_path)
+    assert [len(t) for t in threads(db_path)] == [1, 1]  # the first batch: a[0] and b[0]
+    ingest(db_path)
+    assert threads(db_path) == [ONE_THREAD, ONE_THREAD]
+    assert list(config.spool_dir(db_path).glob("*.jsonl")) == []  # read to their ends: removed

@@ -225,11 +225,13 @@ class _Offsets:
 
     def after(self, batch: Iterable[Entry]) -> dict[str, int]:
         """The offsets that move once `batch` is stored too (nothing is changed yet)."""
-        handled = self._handled | {(e.segment.name, e.offset) for e in batch}
+        also = {(e.segment.name, e.offset) for e in batch}
         moved = {}
         for name in {e.segment.name for e in batch}:
             entries, i = self._entries[name], self._next[name]
-            while i < len(entries) and (name, entries[i].offset) in handled:
+            while i < len(entries) and (
+                (key := (name, entries[i].offset)) in also or key in self._handled
+            ):
                 i += 1
             if i > self._next[name]:
                 moved[name] = entries[i - 1].end
