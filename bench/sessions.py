@@ -202,3 +202,30 @@ def write_spool(db: Path, conversations: int, calls: int) -> tuple[int, int]:
     finally:
         writer.close()
     return count, size
+
+
+def read_and_parse(db: Path) -> tuple[float, int]:
+    """The machine's limit for ingesting the spool of `db`: the seconds one process takes to
+    merely read every segment and JSON-parse every body in it (a stream's every event), and the
+    bytes read. Ingest does this and more (the tree, threading, the database)."""
+    import time
+
+    import msgspec
+
+    from redline.transcripts.spool import Record, load, read_records, segments
+
+    decode = msgspec.json.Decoder().decode
+    t0 = time.perf_counter()
+    size = 0
+    for path in segments(config.spool_dir(db)):
+        size += path.stat().st_size
+        records = [r for r in read_records(path, 0, final=True) if isinstance(r, Record)]
+        for x in load(records):
+            decode(x.request_body)
+            if x.response_body.startswith((b"event:", b"data:")):
+                for line in x.response_body.split(b"\n"):
+                    if line.startswith(b"data: {"):
+                        decode(line[6:])
+            elif x.response_body:
+                decode(x.response_body)
+    return time.perf_counter() - t0, size

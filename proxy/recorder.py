@@ -4,8 +4,8 @@ Two ways in:
 
 * `write(exchange)` builds the record and appends it to the spool on the caller's thread, before
   the caller releases the last bytes of the answer: once it returns, a `kill -9` of the proxy
-  cannot lose the record (the kernel holds the line). The fsync that makes it survive a power
-  loss too follows on the recorder's thread, batched with every other line written meanwhile,
+  cannot lose the record (the kernel holds the record). The fsync that makes it survive a power
+  loss too follows on the recorder's thread, batched with every other record written meanwhile,
   so no request ever waits on the disk.
 * `record(exchange)` only queues it (or a function that builds it); the recorder's thread builds,
   writes and fsyncs. For exchanges nobody is waiting on: a call the client abandoned, a capture
@@ -25,23 +25,23 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from redline.transcripts import RawExchange, SpoolWriter, to_line
+from redline.transcripts import RawExchange, SpoolWriter, to_record
 
 log = logging.getLogger("redline.proxy")
 
-# The shortest time between two fsyncs: the longest a written line waits to be made durable
+# The shortest time between two fsyncs: the longest a written record waits to be made durable
 # against a power loss, beyond the fsync itself.
 SYNC_INTERVAL = 0.02
 
 _STOP = object()
-_SYNC = object()  # a line was written on another thread: fsync it
+_SYNC = object()  # a record was written on another thread: fsync it
 
 Buildable = RawExchange | Callable[[], RawExchange]
 
 
 class Recorder:
     def __init__(self, spool_dir: Path) -> None:
-        # Two segments, written in turn: lines go to the active one while the other is
+        # Two segments, written in turn: records go to the active one while the other is
         # fsync'd, since a write to a file being fsync'd can wait for the disk (milliseconds).
         self._writers = (SpoolWriter(spool_dir), SpoolWriter(spool_dir))
         self._active = 0
@@ -51,11 +51,11 @@ class Recorder:
         self._queue: queue.SimpleQueue[object] = queue.SimpleQueue()
         self._done = threading.Condition()
         self.queued = 0  # exchanges handed over, by either way
-        self.written = 0  # lines in the spool file
+        self.written = 0  # records in the spool file
         self.synced = 0  # of those, fsync'd
         self.failed = 0  # lost: the record could not be built or written
-        self._losing = 0  # lost since the last line that was written
-        self._dirty = [False, False]  # a segment holds lines not yet fsync'd
+        self._losing = 0  # lost since the last record that was written
+        self._dirty = [False, False]  # a segment holds records not yet fsync'd
         self._sync_asked = False  # a _SYNC is on its way to the recorder's thread
         self._thread = threading.Thread(target=self._run, name="redline-recorder", daemon=True)
         self._thread.start()
@@ -76,7 +76,7 @@ class Recorder:
         self._queue.put(exchange)
 
     def write(self, exchange: Buildable) -> bool:
-        """Build the record and append it to the spool now, on this thread. True: the line is
+        """Build the record and append it to the spool now, on this thread. True: the record is
         in the spool file (fsync'd soon after). False: the record is lost, which has been
         logged and counted; the caller carries on as if it had been written."""
         with self._done:
@@ -99,10 +99,10 @@ class Recorder:
             )
 
     def _build(self, exchange: Buildable) -> tuple[bytes, str] | None:
-        """The spool line, and what it is for the log; None (logged, counted) if it failed."""
+        """The spool record, and what it is for the log; None (logged, counted) if it failed."""
         try:
             x = exchange if isinstance(exchange, RawExchange) else exchange()
-            return to_line(x), f"{x.method} {x.path}"
+            return to_record(x), f"{x.method} {x.path}"
         except Exception:  # one bad exchange must not stop the recording of the rest
             log.exception("could not build the record of an exchange; it is lost")
             with self._done:
@@ -114,7 +114,9 @@ class Recorder:
     def _append(self, built: list[tuple[bytes, str]]) -> bool:
         try:
             with self._lock:
-                self._writers[self._active].write_lines([line for line, _ in built], sync=False)
+                self._writers[self._active].write_records(
+                    [record for record, _ in built], sync=False
+                )
                 self._dirty[self._active] = True
         except OSError as exc:
             with self._done:
@@ -158,7 +160,7 @@ class Recorder:
         last_sync = 0.0
         while True:
             items, stop = self._take()
-            # Group commit: at most one fsync per SYNC_INTERVAL; lines arriving meanwhile
+            # Group commit: at most one fsync per SYNC_INTERVAL; records arriving meanwhile
             # share it.
             wait = last_sync + SYNC_INTERVAL - time.monotonic()
             if wait > 0 and not stop:
@@ -186,15 +188,15 @@ class Recorder:
                 return
 
     def _sync(self) -> None:
-        """fsync every line written so far: switch writing to the other segment, then fsync
+        """fsync every record written so far: switch writing to the other segment, then fsync
         this one, which nobody writes meanwhile (so the fsync needs no lock, and no write waits
         on it); start a new segment in its place if it is full."""
         with self._lock, self._done:
-            self._sync_asked = False  # a line written from now on asks for the next fsync
+            self._sync_asked = False  # a record written from now on asks for the next fsync
             target = self.written
             synced = self._active
             if not self._dirty[synced]:
-                synced = 1 - synced  # lines written before the last switch (a failed fsync)
+                synced = 1 - synced  # records written before the last switch (a failed fsync)
             if self._dirty[synced]:
                 self._active = 1 - synced
                 self._dirty[synced] = False

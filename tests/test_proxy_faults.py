@@ -13,6 +13,7 @@ import pytest
 
 from redline import config
 from redline.proxy import ProxyRunner, Route, ThreadedProxy
+from redline.transcripts.spool import read_records
 from tests.fakes import http
 from tests.fakes.openai_chat import Answer, FakeOpenAI
 from tests.support import Cli
@@ -201,19 +202,21 @@ def test_a_spool_line_cut_short_is_skipped_and_reported_and_the_rest_ingested(
         model="gpt-test", messages=[{"role": "user", "content": "another task"}]
     )
     proxy.flush()
-    # A dead writer's segment: two good lines, then one cut short by a crash. (The proxy
-    # writes two segments in turn: the two lines may be in either.)
+    # A dead writer's segment: two good records, then one cut short by a crash. (The proxy
+    # writes two segments in turn: the two records may be in either.)
     segments = sorted(config.spool_dir(db_path).glob("*.jsonl"))
-    lines = [line for s in segments for line in s.read_bytes().splitlines(keepends=True)]
-    assert len(lines) == 2
+    records = [
+        s.read_bytes()[r.offset : r.end] for s in segments for r in read_records(s, 0, final=False)
+    ]
+    assert len(records) == 2
     dead = segments[0].with_name("20200101T000000-DEAD.jsonl")
-    dead.write_bytes(lines[0] + lines[1][: len(lines[1]) // 2])
-    segments[0].write_bytes(lines[1])
+    dead.write_bytes(records[0] + records[1][: len(records[1]) // 2])
+    segments[0].write_bytes(records[1])
     for other in segments[1:]:
         other.write_bytes(b"")
 
     result = cli("ls", "--json")
-    assert "line cut short" in result.stderr
+    assert "record cut short" in result.stderr
     assert len(json.loads(result.stdout)["conversations"]) == 2
     assert not dead.exists()  # ingested and not written to any more: removed
 

@@ -13,7 +13,7 @@ import pytest
 
 from redline import config
 from redline.proxy import ThreadedProxy
-from redline.transcripts.spool import SpoolWriter, read_from
+from redline.transcripts.spool import Record, SpoolWriter, read_records
 from redline.transcripts.store import open_store
 from tests.fakes import http
 from tests.fakes.openai_chat import FakeOpenAI
@@ -136,13 +136,13 @@ def test_a_failed_spool_write_is_cut_back_so_the_next_exchange_survives(
 
     monkeypatch.setattr(spool.os, "fsync", failing_once)
     with pytest.raises(OSError):
-        writer.write_lines([b'{"half": "a line that failed to be made durable"}\n'])
-    good = spool.to_line(_exchange("01JGOOD0000000000000000000"))
-    writer.write_lines([good])
+        writer.write_records([spool.to_record(_exchange("01JHALF0000000000000000000"))])
+    good = spool.to_record(_exchange("01JGOOD0000000000000000000"))
+    writer.write_records([good])
     writer.close()
-    lines = list(read_from(writer.path, 0, final=True))
-    assert [line.exchange.id for line in lines if line.exchange] == ["01JGOOD0000000000000000000"]
-    assert all(line.problem is None for line in lines)
+    found = list(read_records(writer.path, 0, final=True))
+    assert all(isinstance(r, Record) for r in found)
+    assert [r.id for r in found if isinstance(r, Record)] == ["01JGOOD0000000000000000000"]
 
 
 def _exchange(ident: str) -> Any:

@@ -8,7 +8,7 @@ from typing import Any
 from redline.transcripts import wire
 from redline.transcripts.model import message_to_dict
 from redline.transcripts.store.decorations import restore, split
-from redline.transcripts.store.ingest import chain
+from redline.transcripts.store.tree import chain
 
 CLAUDE_TURN: dict[str, Any] = {
     "model": "claude-sonnet-4-6",

@@ -56,7 +56,7 @@ if TYPE_CHECKING:
     from redline.transcripts.exchange import Headers, RawExchange, header, new_id
     from redline.transcripts.parse import ParsedExchange, parse_exchange
     from redline.transcripts.secrets import mask_json, mask_text
-    from redline.transcripts.spool import SpoolWriter, to_line
+    from redline.transcripts.spool import SpoolWriter, to_record
     from redline.transcripts.sse import SSEEvent, parse_sse
     from redline.transcripts.store import (
         BackgroundIngest,
@@ -107,7 +107,7 @@ if TYPE_CHECKING:
 _LAZY: dict[str, str] = {
     **dict.fromkeys(("Headers", "RawExchange", "header", "new_id"), "exchange"),
     **dict.fromkeys(("ParsedExchange", "parse_exchange"), "parse"),
-    **dict.fromkeys(("SpoolWriter", "to_line"), "spool"),
+    **dict.fromkeys(("SpoolWriter", "to_record"), "spool"),
     **dict.fromkeys(("SSEEvent", "parse_sse"), "sse"),
     **dict.fromkeys(("mask_json", "mask_text"), "secrets"),
     "decode_body": "codings",
@@ -261,7 +261,7 @@ __all__ = [
     "task_from_file",
     "task_hash",
     "task_to_file",
-    "to_line",
+    "to_record",
     "unpack",
     "usage_to_dict",
     "wire",

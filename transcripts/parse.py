@@ -8,7 +8,6 @@ read is reported in `problems` and the raw bytes are kept.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -17,6 +16,7 @@ from redline.transcripts import agents
 from redline.transcripts import wire as wires
 from redline.transcripts.codings import decode_body
 from redline.transcripts.exchange import RawExchange, header
+from redline.transcripts.fastjson import LazyList, loads, loads_object
 from redline.transcripts.model import Request, Response, Text
 from redline.transcripts.sse import parse_sse
 
@@ -53,7 +53,7 @@ class ParsedExchange:
     session_key: str | None
     title: str | None
     title_at: int | None = None  # the index in request.messages of the message it came from
-    items: list[Any] | None = None  # the request's raw history list, when it is one
+    items: LazyList | None = None  # the request's history list (items decoded when read)
     skipped: int = 0  # leading history items not parsed (`skip`): `request` holds the rest
 
     @property
@@ -70,7 +70,7 @@ class ParsedExchange:
 
 # Given a format and a request's history list, how many leading items need no parsing (their
 # messages are known already). Must return a cut the format allows (`WireFormat.can_split`).
-Skip = Callable[[wires.WireFormat, list[Any]], int]
+Skip = Callable[[wires.WireFormat, LazyList], int]
 
 
 def parse_exchange(
@@ -116,7 +116,7 @@ def parse_exchange(
 
 def _request(
     x: RawExchange, fmt: wires.WireFormat | None, problems: list[str], skip: Skip | None
-) -> tuple[bytes, Request | None, dict[str, Any] | None, list[Any] | None, int]:
+) -> tuple[bytes, Request | None, dict[str, Any] | None, LazyList | None, int]:
     try:
         raw = decode_body(x.request_body, header(x.request_headers, "content-encoding"))
     except ValueError as exc:
@@ -125,14 +125,15 @@ def _request(
     if fmt is None or not raw:
         return raw, None, None, None, 0
     try:
-        body = json.loads(raw)
+        # The history is decoded only from where `skip` says it is not known already.
+        body = loads_object(raw, fmt.history_key)
         if not isinstance(body, dict):
             raise ValueError("the body is not a JSON object")
         items = body.get(fmt.history_key)
-        if not isinstance(items, list):
+        if not isinstance(items, LazyList):
             return raw, fmt.parse_request(body), body, None, 0
         skipped = skip(fmt, items) if skip is not None else 0
-        tail = body if not skipped else {**body, fmt.history_key: items[skipped:]}
+        tail = {**body, fmt.history_key: items[skipped:]}
         return raw, fmt.parse_request(tail), body, items, skipped
     except PARSE_ERRORS as exc:
         problems.append(f"request: {exc}")
@@ -176,7 +177,7 @@ def _response(
                     "upstream closed it early, so the answer may be cut short"
                 )
         else:
-            response = fmt.parse_response(json.loads(raw))
+            response = fmt.parse_response(loads(raw))
     except PARSE_ERRORS as exc:
         problems.append(f"response: {exc}")
     if response is not None:

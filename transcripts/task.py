@@ -4,7 +4,7 @@ A task is the transcript up to a call (its canonical request, possibly cut earli
 the model gave there (the known-bad output), the checks that catch it, and optionally a
 known-good output the checks must pass. This module is the plain data and the few rules a task's
 name and transcript follow; `task_file` is its portable form, the store keeps tasks
-(store/tasks.py) and replay validates and runs them.
+(store/task_store.py) and replay validates and runs them.
 """
 
 from __future__ import annotations

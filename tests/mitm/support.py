@@ -14,7 +14,6 @@ CA, is then the module's own (the CA is made once a module, never in the user's 
 
 from __future__ import annotations
 
-import json
 import ssl
 import threading
 from collections.abc import Callable, Iterator
@@ -27,6 +26,8 @@ import pytest
 from aiohttp import web
 
 from redline import config
+from redline.transcripts import RawExchange
+from redline.transcripts.spool import read_exchanges
 from tests.fakes.fixtures import recording_proxy, serving
 from tests.fakes.tls import Pki, TlsServerThread, make_pki
 from tests.support import Cli
@@ -140,12 +141,9 @@ def tls(app: web.Application, pki: Pki) -> Iterator[str]:
         yield server.url
 
 
-def spooled(db: Path) -> list[dict[str, Any]]:
-    """The spool lines waiting for `db` (read before any command ingests them)."""
-    lines = []
-    for segment in sorted(config.spool_dir(db).glob("*.jsonl")):
-        lines += [json.loads(line) for line in segment.read_bytes().splitlines()]
-    return lines
+def spooled(db: Path) -> list[RawExchange]:
+    """The exchanges spooled for `db` (read before any command ingests them)."""
+    return read_exchanges(config.spool_dir(db))
 
 
 def recorded(cli: Cli, db: Path, ids: list[str]) -> list[dict[str, Any]]:
@@ -191,12 +189,11 @@ def assert_recorded_alike(cli: Cli, reverse_db: Path, mitm_db: Path) -> list[dic
 
 
 def assert_spooled_alike(reverse_db: Path, mitm_db: Path) -> tuple[list[str], list[str]]:
-    """The spool lines have the same shape and the same requests, byte for byte; their ids."""
+    """The spooled exchanges carry the same requests, byte for byte; their ids."""
     reverse, through_mitm = spooled(reverse_db), spooled(mitm_db)
     assert len(reverse) == len(through_mitm) >= 1
     for r, m in zip(reverse, through_mitm, strict=True):
-        assert m.keys() == r.keys()
-        assert m["extra"] == {**r["extra"], "mode": "mitm"}
+        assert m.extra == {**r.extra, "mode": "mitm"}
         for key in ("method", "path", "query", "request_body", "status", "outcome", "error"):
-            assert m[key] == r[key], key
-    return [x["id"] for x in reverse], [x["id"] for x in through_mitm]
+            assert getattr(m, key) == getattr(r, key), key
+    return [x.id for x in reverse], [x.id for x in through_mitm]

@@ -64,7 +64,7 @@ def test_an_untrusted_upstream_certificate_is_an_error_for_the_client_and_the_re
     assert fake.received == []  # nothing reached the server
     mitm.flush()
     (line,) = spooled(db_path)
-    assert line["outcome"] == "error" and line["status"] is None
-    assert line["error"].startswith(f"cannot reach upstream {url}: ")
-    assert "certificate" in line["error"].lower()
-    assert json.loads(line["request_body"]["text"])["messages"] == MESSAGES
+    assert line.outcome == "error" and line.status is None
+    assert line.error.startswith(f"cannot reach upstream {url}: ")
+    assert "certificate" in line.error.lower()
+    assert json.loads(line.request_body.decode())["messages"] == MESSAGES

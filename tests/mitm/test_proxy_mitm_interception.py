@@ -72,7 +72,7 @@ def test_an_unreachable_upstream_is_recorded_as_an_error(mitm: ThreadedMitm, db_
     assert answer.status_code == 502
     mitm.flush()
     (line,) = spooled(db_path)
-    assert (line["outcome"], line["status"], line["path"]) == (
+    assert (line.outcome, line.status, line.path) == (
         "error",
         None,
         "/v1/chat/completions",

@@ -72,8 +72,8 @@ def test_a_streamed_event_reaches_the_client_before_the_upstream_sends_the_next(
     assert first == 'data: {"n": 1}' and rest == ['data: {"n": 2}', "data: [DONE]"]
     mitm.flush()
     (line,) = spooled(db_path)
-    assert line["outcome"] == "complete"
-    assert line["response_body"]["text"] == 'data: {"n": 1}\n\ndata: {"n": 2}\n\ndata: [DONE]\n\n'
+    assert line.outcome == "complete"
+    assert line.response_body.decode() == 'data: {"n": 1}\n\ndata: {"n": 2}\n\ndata: [DONE]\n\n'
 
 
 def test_the_record_is_written_before_the_end_event_reaches_the_client(
@@ -91,8 +91,8 @@ def test_the_record_is_written_before_the_end_event_reaches_the_client(
         (line,) = spooled(db_path)  # the body has not ended: the upstream waits for `release`
         gate.release.set()
         assert [e for e in events if e] == []
-    assert line["outcome"] == "complete"
-    assert line["response_body"]["text"] == 'data: {"n": 1}\n\ndata: [DONE]\n\n'
+    assert line.outcome == "complete"
+    assert line.response_body.decode() == 'data: {"n": 1}\n\ndata: [DONE]\n\n'
 
 
 # --- when the proxy stops -------------------------------------------------------------------
@@ -112,8 +112,8 @@ def test_stopping_records_an_exchange_in_flight_as_incomplete(pki: Pki, db_path:
                     proxy.runner.stop()  # mid-stream
         gate.release.set()
         (line,) = spooled(db_path)  # on disk once the proxy has stopped
-    assert line["outcome"] == "incomplete" and line["status"] == 200
-    assert line["error"] == "redline proxy shut down while the call was under way"
+    assert line.outcome == "incomplete" and line.status == 200
+    assert line.error == "redline proxy shut down while the call was under way"
 
 
 def test_a_call_under_way_at_sigterm_is_let_finish(pki: Pki, db_path: Path) -> None:
@@ -135,7 +135,7 @@ def test_a_call_under_way_at_sigterm_is_let_finish(pki: Pki, db_path: Path) -> N
     with tls(gate.app(), pki) as upstream:
         in_the_foreground(runner, stream_through_a_sigterm)
     (line,) = spooled(db_path)
-    assert (line["outcome"], line["error"]) == ("complete", None)
+    assert (line.outcome, line.error) == ("complete", None)
 
 
 @pytest.mark.parametrize(
@@ -168,5 +168,5 @@ def test_a_call_still_under_way_is_cut_and_recorded_as_cut_at_the(
         in_the_foreground(runner, stream_through_signals)
         gate.release.set()
     (line,) = spooled(db_path)
-    assert (line["outcome"], line["status"]) == ("incomplete", 200)
-    assert line["error"] == f"redline proxy shut down while the call was under way: {why}"
+    assert (line.outcome, line.status) == ("incomplete", 200)
+    assert line.error == f"redline proxy shut down while the call was under way: {why}"

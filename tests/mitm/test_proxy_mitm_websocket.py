@@ -89,6 +89,6 @@ def test_a_refused_websocket_upgrade_is_recorded_as_the_reverse_proxy_records_it
         assert http.get(f"{url}/v1/responses", headers=upgrade).status_code == 405
         proxy.flush()
     (line,) = spooled(mitm_db)
-    assert (line["status"], line["outcome"]) == (405, "complete")
-    assert line["error"] == "the upstream refused the WebSocket upgrade with 405"
+    assert (line.status, line.outcome) == (405, "complete")
+    assert line.error == "the upstream refused the WebSocket upgrade with 405"
     assert_recorded_alike(cli, reverse_db, mitm_db)

@@ -40,7 +40,7 @@ from aiohttp import web
 
 from redline import config
 from redline.transcripts import RawExchange
-from redline.transcripts.spool import from_line
+from redline.transcripts.spool import read_exchanges
 from tests.fakes.server import ServerThread
 
 
@@ -294,13 +294,8 @@ def raw_exchange(url: str, data: bytes, *, read_until: bytes | None = None) -> b
 
 
 def spooled(db_path: Path) -> list[RawExchange]:
-    """Every exchange in the spool, in file order (complete lines only)."""
-    found = []
-    for segment in sorted(config.spool_dir(db_path).glob("*.jsonl")):
-        for line in segment.read_bytes().splitlines(keepends=True):
-            if line.endswith(b"\n"):
-                found.append(from_line(line))
-    return found
+    """Every exchange in the spool, in file order (complete records only)."""
+    return read_exchanges(config.spool_dir(db_path))
 
 
 def rss_mb(pid: int) -> float:

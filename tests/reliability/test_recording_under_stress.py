@@ -71,14 +71,14 @@ def test_a_full_disk_keeps_traffic_flowing_reports_each_lost_record_and_counts_t
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     full = True
-    real_write = spool.SpoolWriter.write_lines
+    real_write = spool.SpoolWriter.write_records
 
-    def write_lines(self: spool.SpoolWriter, lines: list[bytes], *, sync: bool = True) -> None:
+    def write_records(self: spool.SpoolWriter, records: list[bytes], *, sync: bool = True) -> None:
         if full:
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
-        real_write(self, lines, sync=sync)
+        real_write(self, records, sync=sync)
 
-    monkeypatch.setattr(spool.SpoolWriter, "write_lines", write_lines)
+    monkeypatch.setattr(spool.SpoolWriter, "write_records", write_records)
     caplog.set_level(logging.WARNING, logger="redline.proxy")
     statuses = [request(proxy.url, body=chat_body(f"lost {i}")).status for i in range(3)]
     assert statuses == [200, 200, 200]

@@ -35,7 +35,7 @@ if TYPE_CHECKING:
         ScanStore,
         rebuild_outputs,
     )
-    from redline.transcripts.store.tasks import TaskSummary
+    from redline.transcripts.store.task_store import TaskSummary
     from redline.transcripts.task import Task
     from redline.transcripts.workspace import Workspace
 
@@ -46,7 +46,7 @@ _LAZY = {
         ("CallOutput", "FollowUp", "OutputRows", "ScanCall", "ScanStore", "rebuild_outputs"),
         "scan",
     ),
-    "TaskSummary": "tasks",
+    "TaskSummary": "task_store",
 }
 
 
@@ -151,38 +151,38 @@ class Store:
 
     def save_task(self, task: Task) -> None:
         """Store a new task (TaskExists when one of its name, with other content, is stored)."""
-        from redline.transcripts.store import tasks
+        from redline.transcripts.store import task_store
 
-        tasks.save_tasks(self.con, [task])
+        task_store.save_tasks(self.con, [task])
 
     def save_tasks(self, many: list[Task], *, replace_existing: bool = False) -> tuple[int, int]:
         """Store tasks all at once or not at all; returns (stored, already there unchanged)."""
-        from redline.transcripts.store import tasks
+        from redline.transcripts.store import task_store
 
-        return tasks.save_tasks(self.con, many, replace_existing=replace_existing)
+        return task_store.save_tasks(self.con, many, replace_existing=replace_existing)
 
     def task(self, name: str) -> Task:
         """A task by name (or a unique prefix of one)."""
-        from redline.transcripts.store import tasks
+        from redline.transcripts.store import task_store
 
-        return tasks.load_task(self.con, name)
+        return task_store.load_task(self.con, name)
 
     def tasks(self) -> list[TaskSummary]:
-        from redline.transcripts.store import tasks
+        from redline.transcripts.store import task_store
 
-        return tasks.list_tasks(self.con)
+        return task_store.list_tasks(self.con)
 
     def task_names(self) -> set[str]:
-        from redline.transcripts.store import tasks
+        from redline.transcripts.store import task_store
 
-        return tasks.task_names(self.con)
+        return task_store.task_names(self.con)
 
     def delete_task(self, name: str) -> None:
-        from redline.transcripts.store import tasks, workspaces
+        from redline.transcripts.store import task_store, workspaces
         from redline.transcripts.store.db import transaction
 
         with transaction(self.con):
-            tasks.delete_task(self.con, name)
+            task_store.delete_task(self.con, name)
             workspaces.delete_workspace(self.con, name)
 
     def put_workspace(self, task: str, workspace: Workspace, blobs: Mapping[str, bytes]) -> int:

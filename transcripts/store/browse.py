@@ -33,9 +33,10 @@ import duckdb
 
 from redline.errors import NotFound
 from redline.transcripts.model import part_to_dict, tool_to_dict
+from redline.transcripts.store import bulk
 from redline.transcripts.store.db import transaction
 from redline.transcripts.store.queries import record_json, records, resolve
-from redline.transcripts.store.shells import blob_digests, blob_texts, request_shell
+from redline.transcripts.store.stored_requests import blob_digests, blob_texts, request_shell
 
 # The agent that made a call: the product token of its User-Agent ("claude-cli/1.0.83 (...)"
 # is claude-cli), in SQL and in Python alike.
@@ -571,14 +572,15 @@ def _contents(con: duckdb.DuckDBPyConnection, ids: list[str]) -> dict[str, str]:
     """The stored content of these messages. Found by id, then read by row number: a filter
     on the random ids would make DuckDB read the content of the rows around each match too
     (tens of ms on a cold connection), a row number reads only those rows."""
-    return {r[0]: r[3] for r in _rows(con, "SELECT unnest(?::VARCHAR[])", [ids])}
+    return {r[0]: r[3] for r in _rows(con, "SELECT unnest(?::JSON::VARCHAR[])", [bulk.listed(ids)])}
 
 
 def _rows(con: duckdb.DuckDBPyConnection, ids_sql: str, params: list[Any]) -> list[Any]:
     found = con.execute(f"SELECT rowid FROM nodes WHERE id IN ({ids_sql})", params).fetchall()
     return con.execute(
-        "SELECT id, parent, depth, content FROM nodes WHERE rowid IN (SELECT unnest(?::BIGINT[]))",
-        [[r[0] for r in found]],
+        "SELECT id, parent, depth, content FROM nodes "
+        "WHERE rowid IN (SELECT unnest(?::JSON::BIGINT[]))",
+        [bulk.listed(r[0] for r in found)],
     ).fetchall()
 
 

@@ -1,43 +1,92 @@
-"""Spool → DuckDB, a batch at a time: parse, dedup into the message tree, thread, store.
+"""Spool → DuckDB: read what is pending, in the order the calls started, a batch at a time: lay
+each call out in the message tree, thread it, store it.
 
-Ingest is idempotent by exchange id and runs one transaction per batch of spool lines, with the
-spool offset advanced in the same transaction, so a crash at any point re-reads at most what was
-not committed. This is the only place that writes exchanges (one writer).
+Order. A proxy writes two segments in turn, several proxies write a segment each, and a record
+is written when its call ends: file order is not call order. So ingest reads every pending
+record's metadata first (bodies stay on disk), sorts by start time (then id: a stable tie
+break) and threads in that order, whatever segment a record is in. A call that started before
+calls already threaded by an earlier ingest is threaded again with them (store/rethreading.py).
 
-A batch costs a fixed handful of statements, whatever its size: exchanges are parsed in Python
-(`parse_exchange`, which needs no database), threaded against maps loaded once per batch, and
-each table is written with one bulk statement.
+Safety. Ingest is idempotent by exchange id and runs one transaction per batch, with each
+segment's offset in the same transaction: an offset moves only past records that are stored,
+so a crash at any point re-reads at most what was not committed, and what is read twice is
+skipped by id. This is the only place that writes exchanges (one writer).
+
+Cost. Laying calls out (parsing, hashing) is most of the work and needs no database: for a
+backlog it runs in worker processes (store/workers.py); the database is written here alone,
+each table with one bulk statement per batch.
 """
 
 from __future__ import annotations
 
-from collections import deque
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Protocol
 
 import duckdb
 
-from redline.transcripts.exchange import RawExchange
-from redline.transcripts.model import canonical_json, text_hash
-from redline.transcripts.parse import ParsedExchange, Skip, parse_exchange
-from redline.transcripts.spool import SpoolLine, read_from, segment_is_live, segments
-from redline.transcripts.store import bulk
+from redline.transcripts.spool import (
+    Record,
+    SpoolVersionError,
+    Unreadable,
+    load,
+    read_records,
+    segment_is_live,
+    segments,
+)
+from redline.transcripts.store import bulk, rethreading
 from redline.transcripts.store.db import transaction
-from redline.transcripts.store.prefixes import PrefixCache, Reuse
+from redline.transcripts.store.layout import Placed, place
+from redline.transcripts.store.prefixes import PrefixCache
 from redline.transcripts.store.report import IngestReport, Progress
-from redline.transcripts.store.rows import Placement, exchange_row
-from redline.transcripts.store.threading import Answer, Threader
-from redline.transcripts.store.tree import DedupWriter, IndexedDecoration, Node, chain
-from redline.transcripts.wire import BlobKind, WireFormat
+from redline.transcripts.store.rethreading import StoredCall
+from redline.transcripts.store.threader import Answer, Threader
+from redline.transcripts.store.tree import DedupWriter
 
 BATCH = 500
 
-# What DuckDB raises for a value it cannot store (a lone surrogate in a string...): a problem of
-# one exchange's data, isolated and stored raw. Anything else (a full disk) stops ingest.
-_DATA_ERRORS = (duckdb.InvalidInputException, duckdb.ConversionException)
+# What is raised for a value that cannot be stored (a lone surrogate in a string...): a problem
+# of one exchange's data, isolated and stored raw. Anything else (a full disk) stops ingest.
+_DATA_ERRORS = (duckdb.InvalidInputException, duckdb.ConversionException, bulk.Unstorable)
+
+Entry = Record | Unreadable
+
+
+class Placer(Protocol):
+    """Lays calls out in the tree: in this process, or in workers (store/workers.py).
+    `submit` starts on a batch; what it returns gives the result."""
+
+    def submit(self, records: list[Record]) -> Callable[[], list[Placed]]: ...
+
+    def forget(self) -> None:
+        """After a rolled-back transaction: forget the histories laid out (their nodes may not
+        be stored); `generation` counts these."""
+
+    def close(self) -> None: ...
+
+    @property
+    def generation(self) -> int: ...
+
+
+@dataclass
+class InlinePlacer:
+    """Lays calls out here, one after another, with one cache of known histories."""
+
+    prefixes: PrefixCache = field(default_factory=PrefixCache)
+    generation: int = 0
+
+    def submit(self, records: list[Record]) -> Callable[[], list[Placed]]:
+        placed = [place(x, self.prefixes) for x in load(records)]
+        return lambda: placed
+
+    def forget(self) -> None:
+        self.prefixes.forget()
+        self.generation += 1
+
+    def close(self) -> None:
+        pass
 
 
 def ingest_spool(
@@ -47,341 +96,343 @@ def ingest_spool(
     prefixes: PrefixCache | None = None,
     progress: Progress | None = None,
 ) -> IngestReport:
-    """Ingest every pending spool line; delete segments that are done and no longer written.
+    """Ingest every pending record; delete segments that are done and no longer written.
     `prefixes`: histories known from earlier ingests of this process (the proxy's background
     ingest keeps one); `progress` hears of each batch."""
     report = IngestReport()
     writer = DedupWriter(con)
-    prefixes = prefixes if prefixes is not None else PrefixCache()
     offsets = dict(con.execute("SELECT segment, byte_offset FROM spool_progress").fetchall())
-    found = [(p, int(offsets.get(p.name, 0)), p.stat().st_size) for p in segments(spool_dir)]
-    pending = sum(max(0, size - offset) for _, offset, size in found)
-    done = 0
-    for path, offset, size in found:
-        final = not segment_is_live(path)
-        if offset < size:
-            for batch in _batches(read_from(path, offset, final=final)):
-                start = offset
-                offset = _commit(con, writer, prefixes, path.name, batch, report)
-                done += offset - start
-                if progress is not None:
-                    progress(done, pending)
-        if final and offset >= size:
+    placer = _placer(spool_dir, offsets, prefixes)
+    try:
+        found, entries, refused = _pending(spool_dir, offsets)
+        tracker = _Offsets(entries, offsets)
+        batches = list(_batches(_in_call_order(entries)))
+        total, done = sum(e.end - e.offset for e in entries), 0
+        # The next batch is laid out (in workers) while this one is threaded and written.
+        ahead = _submit(con, placer, batches[0]) if batches else None
+        for i, batch in enumerate(batches):
+            assert ahead is not None
+            fresh, result = ahead
+            placed, generation = result(), placer.generation
+            ahead = _submit(con, placer, batches[i + 1]) if i + 1 < len(batches) else None
+            _commit(con, writer, placer, batch, tracker, report, fresh=fresh, placed=placed)
+            if ahead is not None and placer.generation != generation:
+                ahead = _submit(con, placer, batches[i + 1])  # laid out on what was rolled back
+            done += sum(e.end - e.offset for e in batch)
+            if progress is not None:
+                progress(done, total)
+    finally:
+        placer.close()
+    for path, size, final in found:
+        if final and tracker.offset(path.name) >= size:
             # File first: a crash in between leaves a harmless row, never a re-read segment.
             path.unlink(missing_ok=True)
             con.execute("DELETE FROM spool_progress WHERE segment = ?", [path.name])
+    if refused is not None:
+        raise refused
     return report
 
 
-def _batches(lines: Iterator[SpoolLine]) -> Iterator[list[SpoolLine]]:
-    batch: list[SpoolLine] = []
-    for line in lines:
-        batch.append(line)
-        if len(batch) >= BATCH:
+def _pending(
+    spool_dir: Path, offsets: Mapping[str, int]
+) -> tuple[list[tuple[Path, int, bool]], list[Entry], SpoolVersionError | None]:
+    """The segments (path, size, final), the records after their offsets (metadata only),
+    and the first record of a format this redline does not know: its segment is read up to it."""
+    found: list[tuple[Path, int, bool]] = []
+    entries: list[Entry] = []
+    refused: SpoolVersionError | None = None
+    for path in segments(spool_dir):
+        final = not segment_is_live(path)  # before the size: a dead writer writes no more
+        try:
+            size = path.stat().st_size
+            offset = int(offsets.get(path.name, 0))
+            if offset < size:
+                for entry in read_records(path, offset, final=final):
+                    entries.append(entry)
+        except FileNotFoundError:
+            continue
+        except SpoolVersionError as exc:
+            refused = refused or exc
+            final = False  # keep the segment: a newer redline reads the rest
+        found.append((path, size, final))
+    return found, entries, refused
+
+
+def _in_call_order(entries: list[Entry]) -> list[Entry]:
+    """What cannot be read first (it only needs reporting), then records by start time and id."""
+    problems: list[Entry] = [e for e in entries if isinstance(e, Unreadable)]
+    records = sorted(
+        (e for e in entries if isinstance(e, Record)), key=lambda r: (r.started_at, r.id)
+    )
+    return [*problems, *records]
+
+
+def _batches(order: list[Entry]) -> Iterator[list[Entry]]:
+    """Batches of about BATCH entries; copies of one record (the same exchange in two spools)
+    sort side by side and stay in one batch, where it is stored once."""
+    batch: list[Entry] = []
+    for e in order:
+        if len(batch) >= BATCH and not (
+            isinstance(e, Record) and isinstance(batch[-1], Record) and e.id == batch[-1].id
+        ):
             yield batch
             batch = []
+        batch.append(e)
     if batch:
         yield batch
+
+
+def _placer(spool_dir: Path, offsets: Mapping[str, int], prefixes: PrefixCache | None) -> Placer:
+    """Workers for a backlog worth their start-up (they start while the spool is read); this
+    process for the rest."""
+    from redline.transcripts.store import workers
+
+    backlog = 0
+    for path in segments(spool_dir):
+        try:
+            backlog += max(0, path.stat().st_size - int(offsets.get(path.name, 0)))
+        except FileNotFoundError:
+            continue
+    size = workers.workers_for(backlog)
+    if size:
+        return workers.Pool(size)
+    return InlinePlacer(prefixes if prefixes is not None else PrefixCache())
+
+
+def _submit(
+    con: duckdb.DuckDBPyConnection, placer: Placer, batch: list[Entry]
+) -> tuple[list[Record], Callable[[], list[Placed]]]:
+    fresh = _fresh(con, [e for e in batch if isinstance(e, Record)])
+    return fresh, placer.submit(fresh)
+
+
+class _Offsets:
+    """How far into each segment ingest has gone: an offset moves past a record only once it
+    and every record before it in the segment are stored (records are stored in call order,
+    which is not file order)."""
+
+    def __init__(self, entries: list[Entry], offsets: Mapping[str, int]) -> None:
+        self._entries: dict[str, list[Entry]] = {}
+        for e in entries:  # in file order within a segment
+            self._entries.setdefault(e.segment.name, []).append(e)
+        self._handled: set[tuple[str, int]] = set()
+        self._next = dict.fromkeys(self._entries, 0)
+        self._offset = {name: int(offsets.get(name, 0)) for name in self._entries}
+        self._offset.update({k: int(v) for k, v in offsets.items() if k not in self._offset})
+
+    def offset(self, segment: str) -> int:
+        return self._offset.get(segment, 0)
+
+    def after(self, batch: Iterable[Entry]) -> dict[str, int]:
+        """The offsets that move once `batch` is stored too (nothing is changed yet)."""
+        also = {(e.segment.name, e.offset) for e in batch}
+        moved = {}
+        for name in {e.segment.name for e in batch}:
+            entries, i = self._entries[name], self._next[name]
+            while i < len(entries) and (
+                (key := (name, entries[i].offset)) in also or key in self._handled
+            ):
+                i += 1
+            if i > self._next[name]:
+                moved[name] = entries[i - 1].end
+        return moved
+
+    def mark(self, batch: Iterable[Entry]) -> None:
+        batch = list(batch)
+        moved = self.after(batch)
+        self._handled.update((e.segment.name, e.offset) for e in batch)
+        for name, offset in moved.items():
+            entries, i = self._entries[name], self._next[name]
+            while i < len(entries) and entries[i].end <= offset:
+                i += 1
+            self._next[name], self._offset[name] = i, offset
 
 
 def _commit(
     con: duckdb.DuckDBPyConnection,
     writer: DedupWriter,
-    prefixes: PrefixCache,
-    segment: str,
-    lines: list[SpoolLine],
+    placer: Placer,
+    batch: list[Entry],
+    tracker: _Offsets,
     report: IngestReport,
+    *,
+    fresh: list[Record] | None = None,
+    placed: list[Placed] | None = None,
     raw_only: Mapping[str, str] | None = None,
-) -> int:
-    """Store `lines` in one transaction, with the spool offset. When DuckDB refuses a value, the
-    batch is halved until the exchange it belongs to is alone; that one is stored raw instead
-    (bodies kept whole, nothing parsed), with the reason as its parse error, and only if even
-    that fails is it skipped and reported. Either way the rest goes in, and no command is
-    blocked by one bad line. `raw_only` maps exchange ids to store raw to the reason. Returns
-    the offset reached."""
-    raw_only = raw_only or {}
-    end = lines[-1].end_offset
+) -> None:
+    """Store `batch` in one transaction, with the offsets it moves: `placed` are its `fresh`
+    records (those not stored yet) laid out. When DuckDB refuses a value,
+    the batch is halved until the exchange it belongs to is alone; that one is stored raw
+    instead (bodies kept whole, nothing parsed), with the reason as its parse error, and only
+    if even that fails is it skipped and reported. Either way the rest goes in, and no command
+    is blocked by one bad record. `raw_only` maps exchange ids to store raw to the reason; a
+    batch retried after a refusal is laid out here, from scratch (`placed` None)."""
+    problems = [e for e in batch if isinstance(e, Unreadable)]
+    records = [e for e in batch if isinstance(e, Record)]
     try:
         with transaction(con):
-            batch = _Batch(con, writer, prefixes, raw_only)
-            problems = batch.store(lines)
+            if placed is None or fresh is None:
+                fresh, retry = _fresh(con, records), PrefixCache()
+                placed = [place(x, retry, (raw_only or {}).get(x.id)) for x in load(fresh)]
+            stored = _Batch(con, writer).store(placed)
+            now = datetime.now(UTC)
             bulk.insert(
                 con,
                 "ingest_problems",
                 {
-                    "segment": [segment] * len(problems),
-                    "byte_offset": [o for o, _ in problems],
-                    "problem": [p for _, p in problems],
-                    "seen_at": [datetime.now(UTC)] * len(problems),
+                    "segment": [p.segment.name for p in problems],
+                    "byte_offset": [p.end for p in problems],
+                    "problem": [p.problem for p in problems],
+                    "seen_at": [now] * len(problems),
                 },
             )
-            con.execute("INSERT OR REPLACE INTO spool_progress VALUES (?, ?)", [segment, end])
+            moved = tracker.after(batch)
+            if moved:
+                con.execute(
+                    "INSERT OR REPLACE INTO spool_progress "
+                    "SELECT unnest(?::JSON::VARCHAR[]), unnest(?::JSON::BIGINT[])",
+                    [bulk.listed(moved), bulk.listed(moved.values())],
+                )
     except BaseException as exc:
         writer.forget()  # what it saw in the failed transaction was not kept
-        prefixes.forget()
+        placer.forget()
         if not isinstance(exc, _DATA_ERRORS):
             raise
-        if len(lines) > 1:
-            half = len(lines) // 2
-            _commit(con, writer, prefixes, segment, lines[:half], report, raw_only)
-            return _commit(con, writer, prefixes, segment, lines[half:], report, raw_only)
-        x = lines[0].exchange
-        assert x is not None  # a line without an exchange writes no data
+        raw_only = raw_only or {}
+        if len(batch) > 1:
+            half = len(batch) // 2
+            _commit(con, writer, placer, batch[:half], tracker, report, raw_only=raw_only)
+            _commit(con, writer, placer, batch[half:], tracker, report, raw_only=raw_only)
+            return
+        (record,) = records
         reason = f"{type(exc).__name__}: {exc}"
-        if x.id not in raw_only:
+        if record.id not in raw_only:
             stored_raw = f"stored raw: the parsed form could not be stored ({reason})"
-            return _commit(
-                con, writer, prefixes, segment, lines, report, {**raw_only, x.id: stored_raw}
-            )
+            raw = {**raw_only, record.id: stored_raw}
+            _commit(con, writer, placer, batch, tracker, report, raw_only=raw)
+            return
         problem = f"exchange could not be stored ({reason}); skipped"
-        return _commit(con, writer, prefixes, segment, [SpoolLine(end, None, problem)], report)
-    report.ingested += batch.ingested
-    report.skipped += batch.already
-    report.problems.extend(f"spool {segment} at byte {o}: {p}" for o, p in problems)
-    return end
+        skipped = Unreadable(record.segment, record.offset, record.end, problem)
+        _commit(con, writer, placer, [skipped], tracker, report)
+        return
+    tracker.mark(batch)
+    report.ingested += stored
+    report.skipped += len(records) - len(fresh or ())
+    report.problems.extend(f"spool {p.segment.name} at byte {p.end}: {p.problem}" for p in problems)
 
 
-@dataclass
-class _Call:
-    """One call of a batch on its way to a row."""
-
-    parsed: ParsedExchange
-    parent: str | None = None  # the node the request hangs under (a continued answer)
-    depth: int = 0  # the depth of its first new message
-    nodes: list[Node] = field(default_factory=list)
-    decorations: list[IndexedDecoration] = field(default_factory=list)
-    answer: Node | None = None  # the response's node
-    reused: Reuse | None = None  # the known prefix its history starts with (not parsed again)
-    continued: Answer | int | None = None  # a stored answer, or the batch call that gave it
-    conversation_id: str | None = None
-
-    @property
-    def request_node(self) -> str | None:
-        return self.nodes[-1].id if self.nodes else self.parent
-
-    @property
-    def response_node(self) -> str | None:
-        return None if self.answer is None else self.answer.id
-
-    def ends(self) -> list[tuple[str, int]]:
-        """The nodes this call ends at (its request, its answer), with their depths."""
-        out = []
-        if self.request_node is not None:
-            out.append((self.request_node, self.depth + len(self.nodes) - 1))
-        if self.response_node is not None:
-            out.append((self.response_node, self.depth + len(self.nodes)))
-        return out
+def _fresh(con: duckdb.DuckDBPyConnection, records: list[Record]) -> list[Record]:
+    """The records whose exchange is not stored yet (each id once)."""
+    present = bulk.existing(con, "exchanges", "id", {r.id for r in records})
+    fresh = []
+    for r in records:
+        if r.id not in present:
+            present.add(r.id)
+            fresh.append(r)
+    return fresh
 
 
 class _Batch:
-    def __init__(
-        self,
-        con: duckdb.DuckDBPyConnection,
-        writer: DedupWriter,
-        prefixes: PrefixCache,
-        raw_only: Mapping[str, str],
-    ) -> None:
-        self.con, self.writer, self.prefixes, self.raw_only = con, writer, prefixes, raw_only
-        self.threader = Threader(con)
-        self.ingested = self.already = 0
+    """Threads and writes one batch of laid-out calls."""
 
-    def store(self, lines: list[SpoolLine]) -> list[tuple[int, str]]:
-        """Store the exchanges of `lines`; returns the problems of lines that held none."""
-        problems = [(line.end_offset, str(line.problem)) for line in lines if line.exchange is None]
-        exchanges = [line.exchange for line in lines if line.exchange is not None]
-        present = bulk.existing(self.con, "exchanges", "id", {x.id for x in exchanges})
-        fresh = []
-        for x in exchanges:
-            if x.id in present:
-                self.already += 1
-                continue
-            present.add(x.id)
-            fresh.append(x)
-        calls = self._place(fresh)
-        self._thread(calls)
-        rows = [self._row(c) for c in calls]
+    def __init__(self, con: duckdb.DuckDBPyConnection, writer: DedupWriter) -> None:
+        self.con, self.writer = con, writer
+
+    def store(self, calls: list[Placed]) -> int:
+        """Store the calls (in call order); returns how many."""
+        again = self._late(calls)
+        threader = Threader(self.con)
+        self._continue(calls, threader)
+        seqs = thread(threader, calls, again)
         self.writer.put_nodes(
             n for c in calls for n in (*c.nodes, *([c.answer] if c.answer else []))
         )
         self.writer.put_blobs(
-            (digest, kind, content)
-            for c in calls
-            if c.parsed.split
-            for kind, digest, content in _blobs(c.parsed.split.blobs)
+            (digest, kind, content) for c in calls for digest, kind, content in c.blobs
         )
-        self.threader.write()
-        if rows:
+        threader.write()
+        if calls:
+            rows = [c.row for c in calls]
             bulk.insert(self.con, "exchanges", {k: [r[k] for r in rows] for k in rows[0]})
-        self.ingested += len(rows)
-        return problems
+        if again:
+            rethreading.reattach(self.con, again, seqs)
+        return len(calls)
 
-    def _place(self, exchanges: list[RawExchange]) -> list[_Call]:
-        """Parse each exchange and lay its messages out in the tree, under the answer it
-        continues when it continues one."""
-        reused: dict[str, Reuse] = {}
+    def _late(self, calls: list[Placed]) -> list[StoredCall]:
+        """Threaded calls that started after the first of these: threaded again with them."""
+        first = min((c.started_at for c in calls if c.model_call), default=None)
+        latest = rethreading.watermark(self.con) if first is not None else None
+        if first is None or latest is None or first > latest:
+            return []
+        return rethreading.detach(self.con, first)
 
-        def skip(x: RawExchange) -> Skip:
-            def known(fmt: WireFormat, items: list[Any]) -> int:
-                reuse = self.prefixes.reuse(fmt, items)
-                if reuse is None:
-                    return 0
-                reused[x.id] = reuse
-                return reuse.items
+    def _continue(self, calls: list[Placed], threader: Threader) -> None:
+        """Hang each call that continues an answer held by the server under that answer: one
+        of this batch's, or a stored one, whichever came last."""
+        answers: dict[str, Placed] = {}
+        for c in calls:
+            previous = c.continues
+            if previous is not None:
+                stored = threader.answer(previous)
+                mine = answers.get(previous)
+                if mine is not None and (stored is None or mine.started_at >= stored.started_at):
+                    under = mine.answer
+                    c.relink(under.id if under else None, under.depth + 1 if under else 0)
+                    c.continued = mine
+                elif stored is not None:
+                    c.relink(stored.node, stored.depth)
+                    c.continued = stored
+            if c.response_id is not None:
+                answers[c.response_id] = c
 
-            return known
 
-        calls: list[_Call] = []
-        answers: dict[str, int] = {}  # upstream response id -> the batch call that gave it
-        for x in exchanges:
-            # One at a time: each call's history is laid out before the next is read, so a
-            # call extending the one before it in the same batch reuses its prefix.
-            p = parse_exchange(x, unparsed_because=self.raw_only.get(x.id), skip=skip(x))
-            reuse = reused.get(p.raw.id) if p.skipped else None
-            if reuse is not None and p.continues is not None:
-                # A server-held conversation's call sends only its newest items; their likeness
-                # to a known history is a coincidence: read it whole.
-                p, reuse = parse_exchange(p.raw, unparsed_because=self.raw_only.get(p.raw.id)), None
-            call = self._chain(p, answers, calls, reuse)
-            if call is None:  # its parsed form cannot be stored: keep it raw
-                reason = "stored raw: its messages could not be stored"
-                call = self._chain(parse_exchange(p.raw, unparsed_because=reason), answers, calls)
-                assert call is not None
-            if call.parsed.response is not None and call.parsed.response.id is not None:
-                answers[call.parsed.response.id] = len(calls)
-            calls.append(call)
-        return calls
-
-    def _chain(
-        self,
-        p: ParsedExchange,
-        answers: dict[str, int],
-        calls: list[_Call],
-        reuse: Reuse | None = None,
-    ) -> _Call | None:
-        call = _Call(p, reused=reuse)
-        if reuse is not None:
-            call.parent, call.depth = reuse.node, reuse.messages
-        previous = p.continues
-        if previous is not None:
-            stored = self.threader.answer(previous)
-            mine = answers.get(previous)
-            if mine is not None and (
-                stored is None or calls[mine].parsed.raw.started_at >= stored.started_at
-            ):
-                earlier = calls[mine]
-                call.parent, call.continued = earlier.response_node, mine
-                call.depth = earlier.depth + len(earlier.nodes) + 1
-            elif stored is not None:
-                call.parent, call.depth, call.continued = stored.node, stored.depth, stored
-            if call.parent is None:
-                call.depth = 0
-        try:
-            if p.request is not None:
-                call.nodes, call.decorations = chain(p.request.messages, call.parent, call.depth)
-                if reuse is not None:
-                    shifted = [(i + reuse.messages, path, v) for i, path, v in call.decorations]
-                    call.decorations = [*reuse.decorations, *shifted]
-            if p.response is not None:
-                tip, _ = chain(
-                    [p.response.message], call.request_node, call.depth + len(call.nodes)
-                )
-                call.answer = tip[0]
-        except UnicodeError:  # a lone surrogate in a message: no node id can be made of it
-            return None
-        if p.request is not None:
-            self._remember(call)
-        return call
-
-    def _remember(self, call: _Call) -> None:
-        """A history read from its first item on: later calls that extend it reuse it."""
-        p = call.parsed
-        if p.items is None or p.fmt is None or p.continues is not None or call.continued:
-            return
-        known = call.reused.nodes if call.reused else ()
-        title, title_at = _title(call)
-        self.prefixes.remember(
-            p.fmt,
-            p.items,
-            (*known, *(n.id for n in call.nodes)),
-            tuple(call.decorations),
-            title,
-            title_at,
-        )
-
-    def _thread(self, calls: list[_Call]) -> None:
+def thread(
+    threader: Threader, calls: list[Placed], again: list[StoredCall], *, load: bool = True
+) -> dict[str, tuple[str, int]]:
+    """Thread a batch's calls and the stored calls taken out again, in start order; returns
+    where the stored ones went (id -> conversation, seq). `load`: look up what the store holds
+    (nothing to find when every call was taken out)."""
+    everything: list[Placed | StoredCall] = [*calls, *again]
+    if load:
         depths: dict[str, int] = {}
-        for c in calls:
-            if c.reused is not None:
-                depths.update((node, depth) for depth, node in enumerate(c.reused.nodes))
-            elif c.parent is not None:
-                depths[c.parent] = c.depth - 1
-            depths.update((n.id, n.depth) for n in c.nodes)
-        keys = {c.parsed.session_key for c in calls if c.parsed.session_key}
-        self.threader.load_prefixes(depths, keys)
-        self.threader.preload_conversations(self.threader.stored_conversations())
-        for c in calls:
-            p = c.parsed
-            if not p.model_call:
-                continue
-            if isinstance(c.continued, int):
-                c.conversation_id = calls[c.continued].conversation_id
-            elif c.continued is not None:
-                c.conversation_id = c.continued.conversation_id
-            x = p.raw
-            title, _ = _title(c)
-            if c.conversation_id is None:
-                known = c.reused.nodes if c.reused else ([c.parent] if c.parent else [])
-                prefix = [*known, *(n.id for n in c.nodes)]
-                c.conversation_id = self.threader.conversation_for(
-                    x.id, x.started_at, prefix, p.session_key, title
-                )
-            else:
-                self.threader.name(c.conversation_id, title)
-            self.threader.ended_at(c.ends(), x.started_at, c.conversation_id, p.session_key)
-
-    def _row(self, c: _Call) -> dict[str, Any]:
-        p = c.parsed
-        blobs = {kind: hash_ for kind, hash_, _ in _blobs(p.split.blobs)} if p.split else {}
-        seq = None
-        if c.conversation_id is not None:
-            seq = self.threader.next_seq(c.conversation_id)
-        at = Placement(
-            conversation_id=c.conversation_id,
-            seq=seq,
-            request_node=c.request_node,
-            response_node=c.response_node,
-            message_count=(
-                None if p.request is None else len(c.nodes) + (c.reused.messages if c.reused else 0)
-            ),
-            tools_hash=blobs.get("tools"),
-            system_hash=blobs.get("system"),
-            decorations=c.decorations,
-        )
-        return exchange_row(p, at)
+        for c in everything:
+            depths.update(c.chain_depths())
+        threader.load_prefixes(depths, {c.session_key for c in everything if c.session_key})
+        threader.preload_conversations(threader.stored_conversations())
+    placed: dict[str, tuple[str, int]] = {}
+    for c in sorted(everything, key=lambda c: (c.started_at, c.id)):
+        if isinstance(c, StoredCall):
+            joined = threader.conversation_for(
+                c.id, c.started_at, c.prefix(), c.session_key, c.title
+            )
+            placed[c.id] = (joined, threader.next_seq(joined))
+            threader.ended_at(c.ends(), c.started_at, joined, c.session_key)
+            continue
+        if not c.model_call:
+            continue
+        continued = c.continued
+        cid: str | None = None
+        if isinstance(continued, Placed):
+            cid = continued.row["conversation_id"]
+        elif isinstance(continued, Answer):
+            cid = continued.conversation_id
+        if cid is None:
+            cid = threader.conversation_for(
+                c.id, c.started_at, reversed(c.chain), c.session_key, c.title
+            )
+        else:
+            threader.name(cid, c.title)
+        c.row["conversation_id"], c.row["seq"] = cid, threader.next_seq(cid)
+        threader.ended_at(c.ends(), c.started_at, cid, c.session_key)
+    return placed
 
 
-def _title(call: _Call) -> tuple[str | None, int | None]:
-    """The call's title and the index of its message: from the reused prefix when one of its
-    messages gave it, else from the messages read."""
-    reused, p = call.reused, call.parsed
-    if reused is not None and reused.title is not None:
-        return reused.title, reused.title_at
-    if p.title_at is not None and reused is not None:
-        return p.title, reused.messages + p.title_at
-    return p.title, p.title_at
-
-
-def _blobs(blobs: Mapping[BlobKind, Any]) -> Iterator[tuple[BlobKind, str, str]]:
-    """(kind, hash, canonical JSON) of each blob. A tool list or system prompt is usually the
-    one the call before sent: found by comparing values (in C), not serialized again."""
-    for kind, value in blobs.items():
-        found = next((r for r in _RECENT_BLOBS if r[0] == value), None)
-        if found is None:
-            content = canonical_json(value)
-            found = (value, text_hash(content), content)
-            _RECENT_BLOBS.appendleft(found)
-        yield kind, found[1], found[2]
-
-
-# The last few blob values ingest serialized, with their hashes (values are never mutated).
-_RECENT_BLOBS: deque[tuple[Any, str, str]] = deque(maxlen=16)
+def rethread_everything(con: duckdb.DuckDBPyConnection) -> int:
+    """Thread every stored call again, in the order calls started (migration m007: stores
+    threaded in the order their records were read). Returns how many calls."""
+    again = rethreading.detach(con, None)
+    if again:
+        threader = Threader(con)
+        rethreading.reattach(con, again, thread(threader, [], again, load=False))
+        threader.write()
+    return len(again)

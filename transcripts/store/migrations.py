@@ -225,6 +225,22 @@ def m006_scan_verdicts(con: duckdb.DuckDBPyConnection) -> None:
         )""")
 
 
+def m007_threaded_in_call_order(con: duckdb.DuckDBPyConnection) -> None:
+    """Conversations threaded in the order calls started. Earlier releases threaded them in the
+    order records were read from the spool, which splits a conversation when a later call is
+    read first (the proxy writes two segments in turn) and misorders `seq`. Each call now keeps
+    its own title (threading again needs it): a stored call takes its conversation's, which is
+    what its first user message said in all but rare cases (a warm-up call that named none)."""
+    con.execute("ALTER TABLE exchanges ADD COLUMN title VARCHAR")
+    con.execute(
+        "UPDATE exchanges SET title = c.title FROM conversations c "
+        "WHERE c.id = exchanges.conversation_id"
+    )
+    from redline.transcripts.store.ingest import rethread_everything
+
+    rethread_everything(con)
+
+
 def m008_workspaces(con: duckdb.DuckDBPyConnection) -> None:
     """Workspaces: the files a task's model saw. Each file's content is stored once, under its
     SHA-256, however many tasks hold it; a task's manifest lists its files by that hash."""
@@ -250,7 +266,7 @@ MIGRATIONS: list[Migration] = [
     m004_tasks,
     m005_runs,
     m006_scan_verdicts,
-    # m007 (the store's, from a branch merged beside this one) goes here; m008 then is 8th.
+    m007_threaded_in_call_order,
     m008_workspaces,
 ]
 

@@ -215,7 +215,7 @@ def _rebuild_request(con: duckdb.DuckDBPyConnection, row: dict[str, Any]) -> Req
     stored request minus its history. The wire format puts the body back together."""
     # Imported here: listing calls needs none of this, and `redline ls` should start fast.
     from redline.transcripts.store.decorations import restore
-    from redline.transcripts.store.shells import blob_digests, blob_texts, request_shell
+    from redline.transcripts.store.stored_requests import blob_digests, blob_texts, request_shell
     from redline.transcripts.store.tree import messages_up_to
 
     if row["wire"] is None or row["request_meta"] is None:

@@ -155,10 +155,10 @@ class RunStore:
                 f"""
                 SELECT request_key, {", ".join(ANSWER_COLUMNS)}
                 FROM samples WHERE status = 'ok'
-                  AND request_key IN (SELECT unnest(?::VARCHAR[]))
+                  AND request_key IN (SELECT unnest(?::JSON::VARCHAR[]))
                 QUALIFY row_number() OVER (PARTITION BY request_key ORDER BY created_at DESC) = 1
                 """,
-                [list(keys)],
+                [bulk.listed(keys)],
             )
         )
         return {r.pop("request_key"): r for r in rows}

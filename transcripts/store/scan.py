@@ -31,7 +31,7 @@ from redline.transcripts.model import (
 from redline.transcripts.store import bulk
 from redline.transcripts.store.decorations import restore
 from redline.transcripts.store.queries import records, resolve
-from redline.transcripts.store.shells import blob_digests, blob_texts, request_shell
+from redline.transcripts.store.stored_requests import blob_digests, blob_texts, request_shell
 
 # How many messages past an answer a following call may carry before its user's turn ends.
 FOLLOW_DEPTH = 8
@@ -188,8 +188,8 @@ class ScanStore:
             return OutputRows((), {}, {})
         cursor = self.con.execute(
             f"SELECT {_OUTPUT_COLUMNS} FROM exchanges e "
-            "WHERE e.id IN (SELECT unnest(?::VARCHAR[]))",
-            [list(ids)],
+            "WHERE e.id IN (SELECT unnest(?::JSON::VARCHAR[]))",
+            [bulk.listed(ids)],
         )
         by_id = {r["id"]: r for r in records(cursor)}
         rows = tuple(by_id[i] for i in ids if i in by_id)
@@ -202,14 +202,14 @@ class ScanStore:
                 """
                 WITH ends AS (
                     SELECT request_node AS id FROM exchanges
-                    WHERE conversation_id IN (SELECT unnest(?::VARCHAR[])) AND started_at <= ?
+                    WHERE conversation_id IN (SELECT unnest(?::JSON::VARCHAR[])) AND started_at <= ?
                     UNION
                     SELECT response_node FROM exchanges
-                    WHERE conversation_id IN (SELECT unnest(?::VARCHAR[])) AND started_at <= ?
+                    WHERE conversation_id IN (SELECT unnest(?::JSON::VARCHAR[])) AND started_at <= ?
                 )
                 SELECT n.id, n.parent, n.content FROM nodes n WHERE n.id IN (SELECT id FROM ends)
                 """,
-                [conversations, max(r["started_at"] for r in rows)] * 2,
+                [bulk.listed(conversations), max(r["started_at"] for r in rows)] * 2,
             ).fetchall()
             nodes = {nid: (parent, content) for nid, parent, content in found}
         # ...then whatever the chains still lack, a level at a time.
@@ -217,8 +217,8 @@ class ScanStore:
         missing |= {p for p, _ in nodes.values() if p is not None} - nodes.keys()
         while missing:
             found = self.con.execute(
-                "SELECT id, parent, content FROM nodes WHERE id IN (SELECT unnest(?::VARCHAR[]))",
-                [sorted(missing)],
+                "SELECT id, parent, content FROM nodes WHERE id IN (SELECT unnest(?::JSON::VARCHAR[]))",
+                [bulk.listed(sorted(missing))],
             ).fetchall()
             if not found:
                 break
@@ -232,8 +232,8 @@ class ScanStore:
             return {}
         rows = self.con.execute(
             "SELECT id, response FROM exchanges "
-            "WHERE id IN (SELECT unnest(?::VARCHAR[])) AND response IS NOT NULL",
-            [list(ids)],
+            "WHERE id IN (SELECT unnest(?::JSON::VARCHAR[])) AND response IS NOT NULL",
+            [bulk.listed(ids)],
         ).fetchall()
         return {cid: response_from_dict(json.loads(text)) for cid, text in rows}
 
@@ -250,10 +250,10 @@ class ScanStore:
             """
             SELECT v.call_id, v.check_key, v.passed, CASE WHEN v.passed THEN NULL ELSE v.verdict END
             FROM scan_verdicts v
-            WHERE v.check_key IN (SELECT unnest(?::VARCHAR[]))
-              AND v.call_id IN (SELECT unnest(?::VARCHAR[]))
+            WHERE v.check_key IN (SELECT unnest(?::JSON::VARCHAR[]))
+              AND v.call_id IN (SELECT unnest(?::JSON::VARCHAR[]))
             """,
-            [list(keys), list(ids)],
+            [bulk.listed(keys), bulk.listed(ids)],
         ).fetchall()
         return {(cid, key): (passed, verdict) for cid, key, passed, verdict in rows}
 
@@ -297,11 +297,11 @@ class ScanStore:
             f"""
             SELECT {_SCAN_COLUMNS}
             FROM exchanges e LEFT JOIN conversations c ON c.id = e.conversation_id
-            WHERE e.conversation_id IN (SELECT unnest(?::VARCHAR[]))
+            WHERE e.conversation_id IN (SELECT unnest(?::JSON::VARCHAR[]))
               AND e.request_node IS NOT NULL
             ORDER BY e.started_at, e.id
             """,
-            [list(by_conversation)],
+            [bulk.listed(by_conversation)],
         )
         later: dict[str, list[ScanCall]] = {}
         for row in records(cursor):
@@ -314,8 +314,8 @@ class ScanStore:
             if not frontier:
                 break
             rows = self.con.execute(
-                "SELECT id, parent FROM nodes WHERE id IN (SELECT unnest(?::VARCHAR[]))",
-                [list(frontier)],
+                "SELECT id, parent FROM nodes WHERE id IN (SELECT unnest(?::JSON::VARCHAR[]))",
+                [bulk.listed(frontier)],
             ).fetchall()
             parents.update(rows)
             frontier = {parent for _, parent in rows if parent is not None}
@@ -350,8 +350,8 @@ class ScanStore:
         contents: dict[str, Message] = {}
         if needed:
             rows = self.con.execute(
-                "SELECT id, content FROM nodes WHERE id IN (SELECT unnest(?::VARCHAR[]))",
-                [needed],
+                "SELECT id, content FROM nodes WHERE id IN (SELECT unnest(?::JSON::VARCHAR[]))",
+                [bulk.listed(needed)],
             ).fetchall()
             contents = {nid: message_from_dict(json.loads(text)) for nid, text in rows}
         return {

@@ -136,7 +136,8 @@ def messages_up_to(con: duckdb.DuckDBPyConnection, node: str) -> list[dict[str, 
     order = [r[0] for r in ids]
     rows = dict(
         con.execute(
-            "SELECT id, content FROM nodes WHERE id IN (SELECT unnest(?::VARCHAR[]))", [order]
+            "SELECT id, content FROM nodes WHERE id IN (SELECT unnest(?::JSON::VARCHAR[]))",
+            [bulk.listed(order)],
         ).fetchall()
     )
     return [json.loads(rows[i]) for i in order]

@@ -16,6 +16,7 @@ import duckdb
 
 from redline.transcripts import wire as wires
 from redline.transcripts.model import Request
+from redline.transcripts.store import bulk
 
 # Which blob each kind of split-off value is stored under, by the exchanges column naming it.
 _BLOB_COLUMNS: tuple[tuple[wires.BlobKind, str], ...] = (
@@ -35,7 +36,8 @@ def blob_texts(con: duckdb.DuckDBPyConnection, digests: Iterable[str]) -> dict[s
     if not wanted:
         return {}
     rows = con.execute(
-        "SELECT hash, content FROM blobs WHERE hash IN (SELECT unnest(?::VARCHAR[]))", [wanted]
+        "SELECT hash, content FROM blobs WHERE hash IN (SELECT unnest(?::JSON::VARCHAR[]))",
+        [bulk.listed(wanted)],
     ).fetchall()
     return dict(rows)
 

@@ -1,8 +1,9 @@
 """Threading: which conversation each call of an ingest batch belongs to.
 
-A call joins the conversation whose call (request or answer) is the deepest prefix of its
-request; else its agent session's latest conversation; else it starts a new one, named after
-itself so that conversation ids sort by time too. A prefix never joins two different agent
+Calls are threaded in the order they started (ingest sees to it). A call joins the conversation
+whose call (request or answer) is the deepest prefix of its request; else its agent session's
+latest conversation; else it starts a new one, named after itself so that conversation ids sort
+by time too. A prefix never joins two different agent
 sessions (the same first prompt run twice is two conversations). A call that continues an
 answer held by the server (`previous_response_id`) hangs under that answer.
 
@@ -76,9 +77,9 @@ class Threader:
             """
             SELECT e.response_id, e.response_node, n.depth + 1, e.started_at, e.conversation_id
             FROM exchanges e JOIN nodes n ON n.id = e.response_node
-            WHERE e.response_id IN (SELECT unnest(?::VARCHAR[]))
+            WHERE e.response_id IN (SELECT unnest(?::JSON::VARCHAR[]))
             """,
-            [list(response_ids)],
+            [bulk.listed(response_ids)],
         ).fetchall()
         for rid, node, depth, started, conversation in rows:
             self.add_answer(rid, Answer(node, depth, started, conversation))
@@ -90,12 +91,12 @@ class Threader:
             rows = self.con.execute(
                 """
                 SELECT request_node, started_at, conversation_id, session_key FROM exchanges
-                WHERE request_node IN (SELECT unnest(?::VARCHAR[])) AND conversation_id IS NOT NULL
+                WHERE request_node IN (SELECT unnest(?::JSON::VARCHAR[])) AND conversation_id IS NOT NULL
                 UNION ALL
                 SELECT response_node, started_at, conversation_id, session_key FROM exchanges
-                WHERE response_node IN (SELECT unnest(?::VARCHAR[])) AND conversation_id IS NOT NULL
+                WHERE response_node IN (SELECT unnest(?::JSON::VARCHAR[])) AND conversation_id IS NOT NULL
                 """,
-                [list(depths), list(depths)],
+                [bulk.listed(depths)] * 2,
             ).fetchall()
             for node, started, conversation, key in rows:
                 self._at_node[node].append(_Call(depths[node], started, conversation, key))
@@ -103,9 +104,9 @@ class Threader:
             rows = self.con.execute(
                 """
                 SELECT session_key, max(started_at), arg_max(id, started_at) FROM conversations
-                WHERE session_key IN (SELECT unnest(?::VARCHAR[])) GROUP BY session_key
+                WHERE session_key IN (SELECT unnest(?::JSON::VARCHAR[])) GROUP BY session_key
                 """,
-                [list(session_keys)],
+                [bulk.listed(session_keys)],
             ).fetchall()
             for key, started, conversation in rows:
                 self._sessions[key] = (started, conversation)
@@ -133,17 +134,19 @@ class Threader:
         key: str | None,
         title: str | None,
     ) -> str:
-        """The conversation a call whose request runs through the nodes `prefix` belongs to."""
-        best: _Call | None = None
+        """The conversation a call belongs to whose request runs through the nodes `prefix`,
+        deepest first: the latest call that ends at the deepest of them (of the same agent
+        session, when both name one)."""
         for node in prefix:
+            best: _Call | None = None
             for c in self._at_node.get(node, ()):
                 if c.session_key is not None and key is not None and c.session_key != key:
                     continue
-                if best is None or (c.depth, c.started_at) > (best.depth, best.started_at):
+                if best is None or c.started_at > best.started_at:
                     best = c
-        if best is not None:
-            self.name(best.conversation_id, title)
-            return best.conversation_id
+            if best is not None:
+                self.name(best.conversation_id, title)
+                return best.conversation_id
         if key is not None and key in self._sessions:
             conversation = self._sessions[key][1]
             self.name(conversation, title)
@@ -208,10 +211,10 @@ class Threader:
             """
             SELECT c.id, c.started_at, c.session_key, c.title, coalesce(max(e.seq), 0)
             FROM conversations c LEFT JOIN exchanges e ON e.conversation_id = c.id
-            WHERE c.id IN (SELECT unnest(?::VARCHAR[]))
+            WHERE c.id IN (SELECT unnest(?::JSON::VARCHAR[]))
             GROUP BY c.id, c.started_at, c.session_key, c.title
             """,
-            [todo],
+            [bulk.listed(todo)],
         ).fetchall()
         for cid, started, key, title, seq in rows:
             self._conversations[cid] = _Conversation(started, key, title, True, last_seq=int(seq))
@@ -243,8 +246,8 @@ class Threader:
             self.con.execute(
                 """
                 UPDATE conversations SET title = t.title
-                FROM (SELECT unnest(?::VARCHAR[]) AS id, unnest(?::VARCHAR[]) AS title) t
+                FROM (SELECT unnest(?::JSON::VARCHAR[]) AS id, unnest(?::JSON::VARCHAR[]) AS title) t
                 WHERE conversations.id = t.id
                 """,
-                [list(retitled), list(retitled.values())],
+                [bulk.listed(retitled), bulk.listed(str(t) for t in retitled.values())],
             )
