@@ -77,6 +77,7 @@ def test_json_has_exactly_the_documented_keys(tmp_path: Path) -> None:
             {
                 "check": "broad-except",
                 "passed": False,
+                "judged": [str(path)],
                 "findings": [
                     {
                         "path": str(path),
@@ -86,7 +87,12 @@ def test_json_has_exactly_the_documented_keys(tmp_path: Path) -> None:
                     }
                 ],
             },
-            {"check": "regex:pattern=nothing here", "passed": True, "findings": []},
+            {
+                "check": "regex:pattern=nothing here",
+                "passed": True,
+                "judged": [str(path)],
+                "findings": [],
+            },
         ]
     }
 
