@@ -169,10 +169,10 @@ def _outcome(sample: dict[str, Any]) -> Outcome:
 
 def _step(row: dict[str, Any]) -> dict[str, Any]:
     """One step of a sample as the report lists it: its calls and where their answers came
-    from, its finish and its tokens."""
+    from (None for a step stored before redline listed them), its finish and its tokens."""
     return {
         "step": row["step"],
-        "calls": json.loads(row["calls"]) if row["calls"] else [],
+        "calls": None if row["calls"] is None else json.loads(row["calls"]),
         "finish_reason": row["finish_reason"],
         "error": row["error"],
         "input_tokens": row["input_tokens"],
