@@ -47,7 +47,11 @@ def test_a_model_that_asks_instead_of_writing_scores_no_pass(cli: Cli, tmp_path:
         config = models(tmp_path, asks=asks.url, writes=writes.url)
         report = replay(cli, config, "-m", "asks", "-m", "writes", "-n", "3")
     rows = {r["model"]: r for r in report["summary"]}
-    assert (rows["asks"]["passes"], rows["asks"]["no_attempts"], rows["asks"]["rate"]) == (0, 3, 0.0)
+    assert (rows["asks"]["passes"], rows["asks"]["no_attempts"], rows["asks"]["rate"]) == (
+        0,
+        3,
+        0.0,
+    )
     assert (rows["writes"]["passes"], rows["writes"]["no_attempts"]) == (0, 0)
     table = " ".join(cli("report").stdout.split())
     assert "no attempt" in table
@@ -59,7 +63,9 @@ def test_recheck_works_the_outcomes_out_again(cli: Cli, tmp_path: Path) -> None:
     with serving(FlakyModel(QUESTION)) as asks:
         replay(cli, models(tmp_path, asks=asks.url), "-m", "asks", "-n", "2")
     run = cli.json("runs")["runs"][0]["id"]
-    again = json.loads(cli("recheck", run, "-c", "regex:pattern=(?i)which;in=text", "--json").stdout)
+    again = json.loads(
+        cli("recheck", run, "-c", "regex:pattern=(?i)which;in=text", "--json").stdout
+    )
     assert [s["outcome"] for s in again["samples"]] == ["fail", "fail"]
     back = json.loads(cli("recheck", run, "--json").stdout)
     assert [s["outcome"] for s in back["samples"]] == ["no_attempt", "no_attempt"]

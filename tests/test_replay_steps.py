@@ -246,7 +246,10 @@ def test_a_model_that_loops_is_cut_at_max_steps_and_makes_no_attempt(
 def test_several_steps_then_several_edits_are_all_judged_in_order(
     cli: Cli, tmp_path: Path, shape: Shape
 ) -> None:
-    bad_helper = "def default_path():\n    try:\n        return cfg()\n    except Exception:\n        return None\n"
+    bad_helper = (
+        "def default_path():\n    try:\n        return cfg()\n    except Exception:\n"
+        "        return None\n"
+    )
 
     def policy(seen: Seen) -> list[Any]:
         if seen.said == LOOK and seen.called(shape.read("config.py")):
@@ -355,7 +358,7 @@ def test_each_step_counts_in_tokens_and_cost(cli: Cli, db_path: Path, tmp_path: 
     )
 
 
-# -- bad input --------------------------------------------------------------------------------------
+# -- bad input ------------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("steps", ["0", "-2"])
@@ -377,3 +380,14 @@ def test_max_steps_one_judges_the_first_answer_only(
     (sample,) = report["samples"]
     assert (sample["outcome"], sample["stop"]) == ("no_attempt", "max_steps")
     assert len(fake.received) == 1
+
+
+def test_a_sample_with_steps_has_exactly_the_keys_docs_json_md_shows(
+    cli: Cli, db_path: Path, tmp_path: Path
+) -> None:
+    from tests.test_docs import documented_json, key_paths
+
+    flagged(cli, db_path, CLAUDE_CODE)
+    report, _ = replayed(cli, tmp_path, CLAUDE_CODE, reads_then_writes(CLAUDE_CODE), "-n", "1")
+    (sample,) = report["samples"]
+    assert key_paths(sample) == key_paths(documented_json("report")["samples"][0])

@@ -189,7 +189,9 @@ class AgenticResponses(fr.FakeResponses):
         super().__init__()
         self.policy = policy
 
-    def default_answer(self, body: dict[str, Any], history: list[Any]) -> fr.Answer:  # type: ignore[override]
+    def default_answer(  # type: ignore[override]
+        self, body: dict[str, Any], history: list[Any]
+    ) -> fr.Answer:
         moves = self.policy(seen_responses(history, body))
         text = "\n".join(m.text for m in moves if isinstance(m, Say)) or None
         calls = [(m.name, _arguments(m)) for m in moves if isinstance(m, Call)]

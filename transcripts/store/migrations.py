@@ -263,7 +263,7 @@ def m009_replay_steps(con: duckdb.DuckDBPyConnection) -> None:
             latency_ms DOUBLE,
             cost DOUBLE,
             from_cache BOOLEAN NOT NULL,
-            calls VARCHAR                    -- JSON: each tool call, what it asked, its answer's source and size
+            calls VARCHAR                    -- JSON: each tool call, its answer's source and size
         )""")
     con.execute("CREATE INDEX steps_run ON steps (run_id)")
     con.execute("CREATE INDEX steps_request_key ON steps (request_key)")
