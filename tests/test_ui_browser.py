@@ -22,11 +22,14 @@ from tests.test_ui_fixtures import (
     config_session,
     demo_store,
     hostile_session,
+    looping_session,
     record,
     session,
 )
 
 TIMEOUT_MS = 10_000
+LOOPING_TURNS = 60  # 126 rows: a side call and the agent's each turn, retries every tenth
+LOOPING_TITLE = "Turn 1: the tests still fail."  # its first call is a side call
 
 if not Path(CHROMIUM).is_file():
     pytest.skip(
@@ -44,7 +47,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[UiServer]:
     db = tmp_path_factory.mktemp("ui") / "ui.duckdb"
     demo_store(db)
     now = datetime.now(UTC)
-    record(db, config_session(now - timedelta(hours=1)) + hostile_session(now))
+    looped = looping_session(LOOPING_TURNS, now - timedelta(hours=2))
+    record(db, looped + config_session(now - timedelta(hours=1)) + hostile_session(now))
     prepare(db, lambda _: None)
     with UiServer(db) as running:
         yield running
@@ -84,7 +88,7 @@ def open_conversation(page: Any, title_start: str) -> None:
 
 def test_the_list_shows_every_conversation_newest_first(page: Any) -> None:
     rows(page).first.wait_for()
-    assert rows(page).count() == 3
+    assert rows(page).count() == 4
     newest = rows(page).first.locator("a.title")
     assert newest.inner_text().startswith("Look at this: <script>window.pwned = 1</script>")
     assert page.locator("table.conversations img").count() == 0
@@ -125,6 +129,37 @@ def test_markup_in_a_message_shows_as_text(page: Any) -> None:
     assert page.evaluate("window.pwned") is None
     # A javascript: link is not made a link.
     assert main.locator("a", has_text="a link").count() == 0
+
+
+def test_a_long_conversation_shows_its_ends_and_the_rest_on_demand(page: Any) -> None:
+    open_conversation(page, LOOPING_TITLE)
+    calls = page.locator("section.call")
+    expect(calls).to_have_count(40)
+    gap = page.locator(".gap")
+    assert "86 more rows of calls not shown" in gap.inner_text()
+    # The last rows are the end of the session: its last call is there.
+    assert "Turn 60: the same fix again." in calls.last.inner_text()
+    gap.get_by_role("button", name="Show the next 50").click()
+    expect(calls).to_have_count(90)
+    assert "36 more rows" in page.locator(".gap").inner_text()
+    page.locator(".gap").get_by_role("button", name="Show the next 36").click()
+    expect(calls).to_have_count(126)
+    assert page.locator(".gap").count() == 0
+    rows_shown = [int(r) for r in calls.evaluate_all("cs => cs.map(c => c.dataset.row)")]
+    assert rows_shown == list(range(126))
+
+
+def test_identical_retries_show_as_one_row_with_a_count(page: Any) -> None:
+    open_conversation(page, LOOPING_TITLE)
+    folded = page.locator("section.call", has=page.locator(".repeats"))
+    expect(folded).to_have_count(2)  # of the six, the first view shows turn 10's and turn 60's
+    last = folded.last
+    assert last.locator(".repeats").inner_text() == "\u00d7 2"
+    assert "identical calls" in last.inner_text() and "529" in last.inner_text()
+    answered = last.locator("xpath=following-sibling::section[1]")
+    assert "The same request as #" in answered.inner_text()
+    # The agent's own call after a side call says which call it continues.
+    assert "Continues #2." in page.locator("section.call").nth(3).inner_text()
 
 
 def test_make_a_task_from_an_answer_that_swallows_errors(page: Any) -> None:
