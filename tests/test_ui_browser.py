@@ -188,6 +188,23 @@ def test_make_a_task_from_an_answer_that_swallows_errors(page: Any) -> None:
     assert "FAIL broad-except" in page.locator("main").inner_text()
 
 
+def test_a_save_is_not_followed_by_an_error(page: Any) -> None:
+    open_conversation(page, "Add error handling to the config loader")
+    page.locator("section.call").first.get_by_role("button", name="Make a task").click()
+    form = page.locator("form.flag-form")
+    form.locator(".verdict-list li.fail").wait_for()
+    # Typed, then saved at once: leaving the field asks for the checks again, after the save.
+    form.locator("input[name=name]").fill("saved-once")
+    form.get_by_role("button", name="Save task").click()
+    form.locator(".saved").wait_for()
+    page.wait_for_load_state("networkidle")
+    assert form.locator(".error").count() == 0
+    assert "FAIL broad-except" in form.locator(".verdicts").inner_text()
+    assert form.locator(".saved").inner_text() == "Saved task saved-once."
+    # The form made its task: saving again is not offered.
+    expect(form.get_by_role("button", name="Save task")).to_be_disabled()
+
+
 def test_a_task_no_check_fails_on_is_refused(page: Any) -> None:
     open_conversation(page, "Add error handling to the config loader")
     page.locator("section.call").nth(1).get_by_role("button", name="Make a task").click()

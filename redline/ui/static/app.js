@@ -532,7 +532,11 @@
       };
       let timer = null;
       let sequence = 0;
+      /* Once saved, the form is done: a check asked for after the save (leaving the name
+       * field asks, as the Save button is pressed) would find the name taken. */
+      let saved = false;
       const run = async () => {
+        if (saved) return;
         const mine = ++sequence;
         const b = body();
         if (!b.checks.length) {
@@ -552,7 +556,7 @@
       };
       const later = () => {
         clearTimeout(timer);
-        timer = setTimeout(run, 350);
+        if (!saved) timer = setTimeout(run, 350);
       };
       form.addEventListener("change", later);
       form.querySelector(".run-checks").addEventListener("click", run);
@@ -562,11 +566,19 @@
       });
       form.addEventListener("submit", async (event) => {
         event.preventDefault();
+        if (saved) return;
+        /* The save answers with the verdicts: no check asked for before it may land after. */
+        clearTimeout(timer);
+        sequence++;
         outcome.replaceChildren(h("p", { class: "muted" }, "Saving\u2026"));
         try {
           const result = await api("/api/tasks", body());
           verdicts.replaceChildren(judged(result));
           if (result.saved) {
+            saved = true;
+            clearTimeout(timer);
+            form.querySelector("button[type=submit]").disabled = true;
+            form.querySelector(".run-checks").disabled = true;
             outcome.replaceChildren(h("p", { class: "ok saved" }, "Saved task ",
               h("a", { href: "#/task/" + encodeURIComponent(result.task) }, result.task),
               result.refused ? " (forced: no check fails on its original output)" : "", "."));
