@@ -277,6 +277,19 @@ def test_a_task_no_check_fails_on_is_refused_unless_forced(ui: Client) -> None:
     assert forced["saved"] is True
 
 
+def test_a_task_the_same_as_one_kept_is_refused_unless_forced(ui: Client) -> None:
+    call = first_call(ui)
+    body = {"call": call["id"], "checks": ["broad-except"]}
+    first = ui.json("/api/tasks", body, expect=201)
+    tried = ui.json(f"/api/calls/{call['id']}/check", body)
+    assert tried["duplicates"] == [first["task"]]
+    refused = ui.json("/api/tasks", body, expect=422)
+    assert refused["saved"] is False and refused["duplicates"] == [first["task"]]
+    assert "a task already" in refused["refused"]
+    assert len(ui.json("/api/tasks")["tasks"]) == 1
+    assert ui.json("/api/tasks", {**body, "force": True}, expect=201)["saved"] is True
+
+
 def test_a_pasted_good_output_that_fails_a_check_refuses_the_task_even_forced(ui: Client) -> None:
     call = first_call(ui)
     bad_good = {"code": SWALLOWING}

@@ -190,9 +190,11 @@ def test_make_a_task_from_an_answer_that_swallows_errors(page: Any) -> None:
 
 def test_a_save_is_not_followed_by_an_error(page: Any) -> None:
     open_conversation(page, "Add error handling to the config loader")
-    page.locator("section.call").first.get_by_role("button", name="Make a task").click()
+    answer = page.locator("section.call").first
+    answer.get_by_role("button", name="Make a task").click()
     form = page.locator("form.flag-form")
     form.locator(".verdict-list li.fail").wait_for()
+    form.locator("input[name=drop_last]").fill("1")  # a cut of its own: another task
     # Typed, then saved at once: leaving the field asks for the checks again, after the save.
     form.locator("input[name=name]").fill("saved-once")
     form.get_by_role("button", name="Save task").click()
@@ -203,6 +205,15 @@ def test_a_save_is_not_followed_by_an_error(page: Any) -> None:
     assert form.locator(".saved").inner_text() == "Saved task saved-once."
     # The form made its task: saving again is not offered.
     expect(form.get_by_role("button", name="Save task")).to_be_disabled()
+    # A new form on the same answer, cut the same way, says the task exists.
+    form.get_by_role("button", name="Close").click()
+    answer.get_by_role("button", name="Make a task").click()
+    form.locator(".verdict-list li.fail").wait_for()
+    form.locator("input[name=drop_last]").fill("1")
+    form.locator("input[name=drop_last]").press("Tab")
+    warning = form.locator(".duplicate")
+    warning.get_by_role("link", name="saved-once").wait_for()
+    assert "This call is a task already" in warning.inner_text()
 
 
 def test_a_task_no_check_fails_on_is_refused(page: Any) -> None:

@@ -133,6 +133,7 @@ def _judge(store: Store, registry: Registry, call_id: str, body: dict[str, Any])
         "task": task.name,
         "saved": saved,
         "refused": refused,
+        "duplicates": list(flagged.duplicates),
         "catches": validation.catches,
         "good_passes": validation.good_passes,
         "verdicts": {"output": on_bad, "good_output": on_good},

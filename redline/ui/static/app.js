@@ -514,7 +514,7 @@
         h("div", { class: "row" },
           h("button", { type: "button", class: "run-checks" }, "Run checks"),
           h("label", { class: "check" }, h("input", { type: "checkbox", name: "force" }),
-            "force: keep it even if no check fails on the output"),
+            "force: keep it even if no check fails on the output, or it is a task already"),
           h("button", { type: "submit", class: "primary" }, "Save task"),
           h("button", { type: "button", class: "cancel" }, "Close")),
         outcome, verdicts,
@@ -579,9 +579,12 @@
             clearTimeout(timer);
             form.querySelector("button[type=submit]").disabled = true;
             form.querySelector(".run-checks").disabled = true;
+            const overrode = [];
+            if (result.refused && result.duplicates.length) overrode.push(`the same as ${result.duplicates.join(", ")}`);
+            if (result.refused && !result.catches) overrode.push("no check fails on its original output");
             outcome.replaceChildren(h("p", { class: "ok saved" }, "Saved task ",
               h("a", { href: "#/task/" + encodeURIComponent(result.task) }, result.task),
-              result.refused ? " (forced: no check fails on its original output)" : "", "."));
+              overrode.length ? ` (forced: ${overrode.join("; ")})` : "", "."));
           } else {
             outcome.replaceChildren(h("p", { class: "error refused" }, "Not saved: ", result.refused));
           }
@@ -630,6 +633,11 @@
     if (result.good_output) side(`On the known-good output (${result.good_output.source || ""})`, result.verdicts.good_output, result.good_output);
     if (result.catches === false) out.unshift(h("p", { class: "warn" }, "No check fails on this output: a task made of these checks could not catch its own failure."));
     if (result.good_passes === false) out.unshift(h("p", { class: "warn" }, "A check fails on the known-good output: it would fail every model."));
+    if (result.duplicates && result.duplicates.length) {
+      out.unshift(h("p", { class: "warn duplicate" }, "This call is a task already, cut at the same place and with the same checks: ",
+        result.duplicates.map((name, i) => [i ? ", " : "", h("a", { href: "#/task/" + encodeURIComponent(name) }, name)]),
+        ". Saving makes another only when forced."));
+    }
     return h("div", null, out);
   }
 
