@@ -227,6 +227,21 @@ def test_a_task_no_check_fails_on_is_refused(page: Any) -> None:
     assert "every check passes on the original output" in refused.inner_text()
 
 
+def test_the_task_list_shows_the_latest_run_per_model_and_variant(page: Any) -> None:
+    page.get_by_role("link", name="Tasks").click()
+    cells = page.locator('table.tasks tr[data-task="demo"] .last-run .cell-line')
+    expect(cells).to_have_count(2)
+    baseline, strict = cells.nth(0).inner_text(), cells.nth(1).inner_text()
+    assert baseline.startswith("stand-in · baseline ") and strict.startswith("stand-in · strict ")
+    # Each its own count of judged samples (the demo's 10 a cell), never pooled into 20.
+    assert baseline.endswith("/10") and strict.endswith("/10")
+    assert (
+        page.locator('table.tasks tr[data-task="demo"] .last-run a')
+        .inner_text()
+        .startswith("run of ")
+    )
+
+
 def test_a_runs_report_shows_its_grid_chart_and_samples(page: Any) -> None:
     page.get_by_role("link", name="Runs").click()
     page.locator("table.runs tbody tr a").first.click()

@@ -661,7 +661,18 @@
         h("td", null, t.wire || "\u2013"),
         h("td", null, t.origin_call ? h("span", { class: "mono small" }, t.origin_call) : "imported"),
         h("td", null, R.when(t.created_at)),
-        h("td", null, t.last_result || "\u2013"))))));
+        h("td", { class: "last-run" }, lastRun(t.last_run)))))));
+  }
+
+  /* A task's latest run, a line per model and variant: pooling them would read 0/8 on one
+   * and 8/8 on another as 8/16. */
+  function lastRun(last) {
+    if (!last) return "\u2013";
+    return [
+      last.cells.map((c) => h("div", { class: "cell-line" },
+        h("span", { class: "muted" }, `${c.model} \u00B7 ${c.variant} `), h("b", null, `${c.passes}/${c.judged}`))),
+      h("a", { class: "small", href: "#/run/" + encodeURIComponent(last.run) }, `run of ${R.when(last.started_at)}`),
+    ];
   }
 
   async function taskPage(name) {
