@@ -613,8 +613,8 @@ def looping_pages(ui: Ui, db: Path) -> dict[str, Any]:
     if shown < first.get("rows", shown):  # a paged timeline: the next calls, as "more" asks
         figures["more"] = timed(
             ui,
-            "timeline, looping: the next calls",
-            f"/api/conversations/{conversation}?offset={first['limit']}",
+            "timeline, looping: the next 50 rows",
+            f"/api/conversations/{conversation}?offset={first['limit']}&limit=50&last=0",
         )
     return figures
 
