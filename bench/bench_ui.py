@@ -534,7 +534,8 @@ def pages(ui: Ui, db: Path) -> dict[str, Any]:
     with open_store(db) as store:
         con = store.con
         sizes = con.execute(
-            "SELECT conversation_id, count(*) AS n FROM exchanges WHERE user_agent != ? "
+            "SELECT conversation_id, count(*) AS n FROM exchanges "
+            "WHERE user_agent IS DISTINCT FROM ? "
             "GROUP BY 1 ORDER BY 2 DESC",
             [LOOPING_AGENT],
         ).fetchall()
@@ -685,7 +686,8 @@ def in_process(db: Path) -> None:
         b = store.browse
         biggest, looping = (
             store.con.execute(
-                "SELECT conversation_id FROM exchanges WHERE (user_agent = ?) = ? "
+                "SELECT conversation_id FROM exchanges "
+                "WHERE (user_agent IS NOT DISTINCT FROM ?) = ? "
                 "GROUP BY 1 ORDER BY count(*) DESC LIMIT 1",
                 [LOOPING_AGENT, looped],
             ).fetchone()[0]

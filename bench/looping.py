@@ -129,6 +129,7 @@ def _exchange(at: datetime, body: dict[str, Any], status: int, response: bytes) 
         ttfb_ms=600.0,
         duration_ms=4000.0 if stream else 300.0,
         outcome="complete",
+        client=AGENT,  # the proxy records the User-Agent so
     )
 
 

@@ -156,15 +156,8 @@ def page(
             [conversation_id],
         )
     )
-    parents = dict(
-        con.execute(
-            """
-            SELECT n.id, n.parent FROM nodes n
-            WHERE n.id IN (SELECT node FROM browse_nodes WHERE conversation_id = ?)
-            """,
-            [conversation_id],
-        ).fetchall()
-    )
+    tree = _tree(con, conversation_id)
+    parents = {node: parent for node, parent, _ in tree}
     shells = _shells(con, calls)
     rows = _fold(_walk(calls, parents), shells)
     offset, limit, last = (
@@ -174,10 +167,27 @@ def page(
     )
     head = list(range(offset, min(offset + limit, len(rows))))
     tail = [i for i in range(max(len(rows) - last, 0), len(rows)) if i >= offset + limit]
-    made = _Rows(con, calls, rows, shells)
+    made = _Rows(con, calls, rows, shells, {node: rowid for node, _, rowid in tree})
     chosen = made.within(head, PAGE_CHARS // 2 if tail else PAGE_CHARS)
     chosen += made.within(tail[::-1], PAGE_CHARS - made.size)[::-1]
     return TimelinePage(chosen, len(rows), offset, limit, last)
+
+
+def _tree(
+    con: duckdb.DuckDBPyConnection, conversation_id: str
+) -> list[tuple[str, str | None, int]]:
+    """The conversation's messages: id, parent and row number (their content is read by it,
+    for the page's rows only). Found by id, then read by row number: read with the filter on
+    the ids, the parents of the whole table would be read too."""
+    found = con.execute(
+        "SELECT rowid FROM nodes WHERE id IN (SELECT node FROM browse_nodes WHERE conversation_id = ?)",
+        [conversation_id],
+    ).fetchall()
+    return con.execute(
+        "SELECT id, parent, rowid FROM nodes "
+        "WHERE rowid IN (SELECT unnest(string_split(?, ','))::BIGINT)",
+        [",".join(str(r[0]) for r in found)],
+    ).fetchall()
 
 
 def _shells(con: duckdb.DuckDBPyConnection, calls: list[dict[str, Any]]) -> _Shells:
@@ -263,8 +273,10 @@ class _Rows:
         calls: list[dict[str, Any]],
         rows: list[_Read],
         shells: _Shells,
+        rowids: dict[str, int],
     ) -> None:
         self.con, self.calls, self.rows, self.shells = con, calls, rows, shells
+        self.rowids = rowids
         self.size = 0
         self.row_of: list[int] = []  # each call's row
         for index, r in enumerate(rows):
@@ -280,7 +292,7 @@ class _Rows:
         wanted = [
             n for i in indices for n in (*self.rows[i].new, self.rows[i].call["response_node"])
         ]
-        texts = node_contents(self.con, [n for n in wanted if n is not None])
+        texts = _read(self.con, [self.rowids[n] for n in wanted if n in self.rowids])
         out: list[TimelineCall] = []
         used = 0
         for i in indices:
@@ -405,11 +417,22 @@ def node_contents(con: duckdb.DuckDBPyConnection, ids: list[str]) -> dict[str, s
     if not ids:
         return {}
     found = con.execute(
-        "SELECT rowid FROM nodes WHERE id IN (SELECT unnest(?::VARCHAR[]))", [ids]
+        "SELECT rowid FROM nodes WHERE id IN (SELECT unnest(string_split(?, ',')))",
+        [",".join(ids)],
     ).fetchall()
+    return _read(con, [r[0] for r in found])
+
+
+def _read(con: duckdb.DuckDBPyConnection, rowids: list[int]) -> dict[str, str]:
+    """The content of the messages at these row numbers, by id. The numbers go as one string:
+    DuckDB's client converts a list parameter item by item, and tries to import pandas for each
+    (a millisecond per few items where pandas is not installed)."""
+    if not rowids:
+        return {}
     rows = con.execute(
-        "SELECT id, content FROM nodes WHERE rowid IN (SELECT unnest(?::BIGINT[]))",
-        [[r[0] for r in found]],
+        "SELECT id, content FROM nodes "
+        "WHERE rowid IN (SELECT unnest(string_split(?, ','))::BIGINT)",
+        [",".join(map(str, rowids))],
     ).fetchall()
     return dict(rows)
 
