@@ -168,6 +168,7 @@ def page(
     head = list(range(offset, min(offset + limit, len(rows))))
     tail = [i for i in range(max(len(rows) - last, 0), len(rows)) if i >= offset + limit]
     made = _Rows(con, calls, rows, shells, {node: rowid for node, _, rowid in tree})
+    made.read(head + tail)
     chosen = made.within(head, PAGE_CHARS // 2 if tail else PAGE_CHARS)
     chosen += made.within(tail[::-1], PAGE_CHARS - made.size)[::-1]
     return TimelinePage(chosen, len(rows), offset, limit, last)
@@ -278,6 +279,7 @@ class _Rows:
         self.con, self.calls, self.rows, self.shells = con, calls, rows, shells
         self.rowids = rowids
         self.size = 0
+        self.texts: dict[str, str] = {}
         self.row_of: list[int] = []  # each call's row
         for index, r in enumerate(rows):
             self.row_of += [index] * r.repeats
@@ -287,16 +289,20 @@ class _Rows:
             for kind, value in enumerate(shells.of[r.first]):
                 self.shown[kind].setdefault(value, index)
 
-    def within(self, indices: list[int], budget: int) -> list[TimelineCall]:
-        """The rows at `indices`, in turn, while their JSON fits `budget` (one at least)."""
+    def read(self, indices: list[int]) -> None:
+        """Read the messages of the rows at `indices`, in one query."""
         wanted = [
             n for i in indices for n in (*self.rows[i].new, self.rows[i].call["response_node"])
         ]
-        texts = _read(self.con, [self.rowids[n] for n in wanted if n in self.rowids])
+        self.texts = _read(self.con, [self.rowids[n] for n in wanted if n in self.rowids])
+
+    def within(self, indices: list[int], budget: int) -> list[TimelineCall]:
+        """The rows at `indices` (read), in turn, while their JSON fits `budget` (one at
+        least)."""
         out: list[TimelineCall] = []
         used = 0
         for i in indices:
-            row = self._make(i, texts)
+            row = self._make(i, self.texts)
             size = len(json.dumps(row.to_json(), ensure_ascii=False, default=str))
             if out and used + size > budget:
                 break
