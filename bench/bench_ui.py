@@ -588,19 +588,22 @@ def pages(ui: Ui, db: Path) -> dict[str, Any]:
     return looping
 
 
-def looping_conversation(db: Path) -> tuple[str, int]:
+def looping_conversation(db: Path) -> tuple[str, int] | None:
+    """The looping session's conversation and its calls, once it is in the store."""
     with open_store(db) as store:
         row = store.con.execute(
             "SELECT conversation_id, count(*) FROM exchanges WHERE user_agent = ? "
             "GROUP BY 1 ORDER BY 2 DESC LIMIT 1",
             [LOOPING_AGENT],
         ).fetchone()
-    return str(row[0]), int(row[1])
+    return None if row is None else (str(row[0]), int(row[1]))
 
 
 def looping_pages(ui: Ui, db: Path) -> dict[str, Any]:
     """The looping session's conversation page: the first view, the calls after it."""
-    conversation, calls = looping_conversation(db)
+    found = looping_conversation(db)
+    assert found is not None
+    conversation, calls = found
     first = json.loads(ui.get(f"/api/conversations/{conversation}"))
     shown = len(first["calls"])
     figures = {
@@ -629,7 +632,9 @@ def drawn(ui: Ui, db: Path) -> dict[str, Any] | None:
         return None
     if not Path(CHROMIUM).is_file():
         return None
-    conversation, _ = looping_conversation(db)
+    found = looping_conversation(db)
+    assert found is not None
+    conversation = found[0]
     with sync_playwright() as p:
         browser = p.chromium.launch(
             executable_path=CHROMIUM, args=["--no-sandbox", "--headless=new", "--disable-gpu"]
@@ -656,7 +661,7 @@ def drawn(ui: Ui, db: Path) -> dict[str, Any] | None:
 
 def add_looping_session(db: Path) -> None:
     """The looping session, through the spool and ingest, as the proxy records one."""
-    if looping_conversation_exists(db):
+    if looping_conversation(db) is not None:
         return
     with open_store(db) as store:
         (last,) = store.con.execute("SELECT max(started_at) FROM exchanges").fetchone()
@@ -669,14 +674,6 @@ def add_looping_session(db: Path) -> None:
     print(
         f"ingested the looping session ({LOOPING_CALLS} calls) in {time.perf_counter() - t:.0f} s"
     )
-
-
-def looping_conversation_exists(db: Path) -> bool:
-    with open_store(db) as store:
-        row = store.con.execute(
-            "SELECT count(*) FROM exchanges WHERE user_agent = ?", [LOOPING_AGENT]
-        ).fetchone()
-    return bool(row and row[0])
 
 
 def in_process(db: Path) -> None:

@@ -192,6 +192,8 @@ def _tree(
 
 
 def _shells(con: duckdb.DuckDBPyConnection, calls: list[dict[str, Any]]) -> _Shells:
+    """Each call's system prompt and tool list, read once per distinct stored shell, and
+    numbered by content (two shells can hold the same system prompt)."""
     blobs = blob_texts(con, blob_digests(calls))
     by_key: dict[tuple[Any, ...], tuple[int, int]] = {}
     seen: tuple[dict[str, int], dict[str, int]] = ({}, {})
