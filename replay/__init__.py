@@ -1,7 +1,7 @@
 """Replay: tasks made from recorded calls, sent to models and prompt variants, judged, reported.
 
-    flagging     task_from_call, validate, flag: a task must catch its own failure and pass a
-                 good output
+    flagging     task_from_call, validate, flag: a task must catch its own failure, pass a
+                 good output and be no task kept already
     models       ModelSpec: the models to replay to (models.toml, one-off specs)
     variants     Variant: the same task with a changed system prompt or rules file
     jobs         plan(): every task x model x variant x sample, its first request rendered
@@ -31,6 +31,7 @@ import importlib.util
 from typing import TYPE_CHECKING, Any
 
 from redline.replay.flagging import (
+    DuplicateTask,
     Flagged,
     Judged,
     TaskRefused,
@@ -111,6 +112,7 @@ __all__ = [
     "Comparison",
     "Correction",
     "Detectable",
+    "DuplicateTask",
     "Estimate",
     "Flagged",
     "Hit",
