@@ -24,7 +24,7 @@ from redline.analyzers._model import (
 )
 from redline.analyzers._options import describe as describe_option
 from redline.analyzers._registry import ENTRY_POINT_GROUP, Registry, default_registry
-from redline.analyzers._run import Check, parse_check, run_checks, verdict_to_dict
+from redline.analyzers._run import Check, parse_check, run_checks, spec_name, verdict_to_dict
 from redline.analyzers.extract import decode_arguments, extract
 
 __all__ = [
@@ -52,5 +52,6 @@ __all__ = [
     "load_file",
     "parse_check",
     "run_checks",
+    "spec_name",
     "verdict_to_dict",
 ]

@@ -28,6 +28,11 @@ class Check:
         return self.analyzer.name
 
 
+def spec_name(spec: str) -> str:
+    """The check a `NAME[:OPTIONS]` spec names; RedlineError when it is not written so."""
+    return split_spec(spec)[0]
+
+
 def parse_check(spec: str, registry: Registry | None = None) -> Check:
     """A `--check` argument, validated: unknown checks and bad options raise RedlineError."""
     name, text = split_spec(spec)

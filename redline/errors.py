@@ -5,7 +5,8 @@
      ├── StoreLocked        another process holds the database longer than we wait
      ├── StoreUnavailable   the database cannot be created or opened
      ├── TaskExists         a task of that name is stored already, with other content
-     └── TaskFileError      a task file that cannot be imported: its path and the field at fault
+     ├── TaskFileError      a task file that cannot be imported: its path and the field at fault
+     └── TaskFilesInvalid   some of the task files given cannot be imported: each one's error
 
 A message says what happened; the CLI adds what to do about it there (`--db`, `redline ls`),
 so the library's words fit any front end. Errors carry their context as attributes, so a
@@ -14,7 +15,7 @@ front end never parses a message. This module imports nothing of redline's.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 
@@ -69,3 +70,16 @@ class TaskFileError(RedlineError):
         self.source, self.field, self.problem = source, field, problem
         where = f"field `{field}`: " if field else ""
         super().__init__(f"{source}: {where}{problem}")
+
+
+class TaskFilesInvalid(RedlineError):
+    """Of `total` task files, those in `errors` cannot be imported (so none is). With one, its
+    message is that error's; with more, a count (a front end lists `errors`, one a line)."""
+
+    def __init__(self, errors: Iterable[TaskFileError], total: int) -> None:
+        self.errors, self.total = tuple(errors), total
+        if len(self.errors) == 1:
+            message = str(self.errors[0])
+        else:
+            message = f"{len(self.errors)} of {total} task files are invalid; nothing was imported"
+        super().__init__(message)
