@@ -23,6 +23,7 @@ from redline.analyzers._model import (
     Verdict,
 )
 from redline.analyzers._options import describe as describe_option
+from redline.analyzers._patterns import Pattern
 from redline.analyzers._registry import ENTRY_POINT_GROUP, Registry, default_registry
 from redline.analyzers._run import Check, parse_check, run_checks, spec_name, verdict_to_dict
 from redline.analyzers.extract import decode_arguments, extract
@@ -40,6 +41,7 @@ __all__ = [
     "Finding",
     "Option",
     "Output",
+    "Pattern",
     "Registry",
     "Unparsed",
     "Verdict",

@@ -215,8 +215,9 @@ def test_the_shipped_examples_import_and_hold(cli: Cli) -> None:
 
 def test_export_masks_the_note_and_the_client_too(cli: Cli, tmp_path: Path) -> None:
     example = json.loads(
-        (Path(__file__).parent.parent / "transcripts/examples/aider-swallows-config-errors.json")
-        .read_text()
+        (
+            Path(__file__).parent.parent / "transcripts/examples/aider-swallows-config-errors.json"
+        ).read_text()
     )
     example["note"] = f"it printed {OPENAI_KEY} back at me"
     example["provenance"]["client"] = f"aider/0.86 (key {OPENAI_KEY})"

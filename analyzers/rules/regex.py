@@ -10,9 +10,7 @@ inline, e.g. `(?i)`; `.` does not match a newline unless `(?s)`.
 
 from __future__ import annotations
 
-import re
-
-from redline.analyzers import Context, Example, Finding, Option, Verdict
+from redline.analyzers import Context, Example, Finding, Option, Pattern, Verdict
 from redline.transcripts import Message, Text
 
 
@@ -40,7 +38,7 @@ class Regex:
     )
 
     def check(self, output: Message, context: Context) -> Verdict:
-        pattern: re.Pattern[str] = context.options["pattern"]
+        pattern: Pattern = context.options["pattern"]
         scope = context.options.get("in", "code")
         require = context.options.get("mode") == "require"
         findings: list[Finding] = []

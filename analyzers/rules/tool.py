@@ -14,11 +14,18 @@ built-in tool calls (`web_search_call`, `local_shell_call`...: name = the item's
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Iterator
 from typing import Any
 
-from redline.analyzers import Context, Example, Finding, Option, Verdict, decode_arguments
+from redline.analyzers import (
+    Context,
+    Example,
+    Finding,
+    Option,
+    Pattern,
+    Verdict,
+    decode_arguments,
+)
 from redline.transcripts import Message, ToolCall
 
 
@@ -42,7 +49,7 @@ def calls(output: Message) -> Iterator[tuple[str, str]]:
         yield call.name, call.arguments
 
 
-def _search(pattern: re.Pattern[str], raw: str) -> str | None:
+def _search(pattern: Pattern, raw: str) -> str | None:
     for text in (raw, *_strings(decode_arguments(raw))):
         match = pattern.search(text)
         if match:
@@ -68,8 +75,8 @@ class Tool:
     )
 
     def check(self, output: Message, context: Context) -> Verdict:
-        name: re.Pattern[str] | None = context.options.get("name")
-        pattern: re.Pattern[str] | None = context.options.get("pattern")
+        name: Pattern | None = context.options.get("name")
+        pattern: Pattern | None = context.options.get("pattern")
         findings = []
         for tool, raw in calls(output):
             if name is not None and not name.fullmatch(tool):
