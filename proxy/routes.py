@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from yarl import URL
 
 from redline.errors import RedlineError
-from redline.proxy.headers import redacted_query
+from redline.proxy.headers import credentials, redacted_query
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +52,14 @@ class Route:
         except UnicodeEncodeError:
             raw = pair.encode("utf-8")
         return "Basic " + base64.b64encode(raw).decode("ascii")
+
+    @property
+    def credentials(self) -> frozenset[str]:
+        """What the upstream URL holds as credentials (its password, as sent in `authorization`,
+        and its own credential parameters): looked for in what is recorded, like the client's."""
+        authorization = self.authorization
+        headers = [("Authorization", authorization)] if authorization else []
+        return credentials(headers, query=self.upstream.raw_query_string)
 
     def target(self, path: str, query: str) -> URL:
         """The upstream URL for a request path; an upstream's own query (Azure's

@@ -263,6 +263,7 @@ class Proxy:
                 started=started,
                 t0=t0,
                 extra={"route": route.prefix} if route.prefix else {},
+                added_credentials=route.credentials,
             )
             return await _Exchange(self, request, route, capture).run()
         finally:

@@ -165,6 +165,7 @@ class WebSocketRelay:
             request_headers=self.headers,
             request_body=request_body,
             extra={"transport": "websocket"},
+            added_credentials=self.route.credentials,
         )
 
     def _unreachable(self, exc: BaseException) -> web.Response:

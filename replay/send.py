@@ -1,7 +1,9 @@
 """Sending replayed requests: a bound on concurrency, a timeout per attempt, retries with
 exponential backoff and jitter on what is worth retrying (429, 5xx, timeouts, connections reset),
 `Retry-After` honoured. Redirects are never followed. A request that still fails is an error,
-never a failed check."""
+never a failed check. The model's API key is masked in whatever comes back before anything
+reads it (an upstream that refuses a key often quotes it): it never reaches an error line, a
+stored answer or a report."""
 
 from __future__ import annotations
 
@@ -18,7 +20,7 @@ from typing import Any
 import aiohttp
 
 from redline.replay.models import ModelSpec
-from redline.transcripts import Response, parse_sse, wire
+from redline.transcripts import Credentials, Response, parse_sse, wire
 
 RETRY_STATUS = frozenset({408, 409, 425, 429, 500, 502, 503, 504, 529})
 # A Retry-After longer than this is cut to it: a replay should not sleep for an hour.
@@ -89,7 +91,9 @@ class Sender:
 
     async def send(self, model: ModelSpec, body: dict[str, Any]) -> Sent:
         fmt = wire.get(model.wire)
-        headers = {"Content-Type": "application/json", **fmt.auth_headers(model.key())}
+        key = model.key()
+        headers = {"Content-Type": "application/json", **fmt.auth_headers(key)}
+        secret = Credentials([key] if key else [])
         data = json.dumps(body).encode()
         attempts = 0
         t0 = time.perf_counter()
@@ -99,7 +103,9 @@ class Sender:
                 attempts += 1
                 started = time.perf_counter()
                 try:
-                    return await self._attempt(model, data, headers, body, started, attempts)
+                    return await self._attempt(
+                        model, data, headers, body, started, attempts, secret
+                    )
                 except _Retry as retry:
                     last = retry
                 if attempts > self.policy.retries:
@@ -128,13 +134,14 @@ class Sender:
         body: dict[str, Any],
         started: float,
         attempts: int,
+        secret: Credentials,
     ) -> Sent:
         timeout = aiohttp.ClientTimeout(total=self.policy.timeout)
         try:
             async with self.session.post(
                 model.endpoint, data=data, headers=headers, timeout=timeout, allow_redirects=False
             ) as reply:
-                raw = await reply.read()
+                raw, _ = secret.data(await reply.read())
                 status = reply.status
                 after = retry_after(reply.headers.get("Retry-After"))
                 content_type = reply.headers.get("Content-Type", "")

@@ -54,7 +54,7 @@ if TYPE_CHECKING:
     from redline.transcripts.codings import decode_body
     from redline.transcripts.exchange import Headers, RawExchange, header, new_id
     from redline.transcripts.parse import ParsedExchange, parse_exchange
-    from redline.transcripts.secrets import mask_json, mask_text
+    from redline.transcripts.secrets import Credentials, mask_json, mask_text
     from redline.transcripts.spool import SpoolWriter, to_line
     from redline.transcripts.sse import SSEEvent, parse_sse
     from redline.transcripts.store import (
@@ -106,7 +106,7 @@ _LAZY: dict[str, str] = {
     **dict.fromkeys(("ParsedExchange", "parse_exchange"), "parse"),
     **dict.fromkeys(("SpoolWriter", "to_line"), "spool"),
     **dict.fromkeys(("SSEEvent", "parse_sse"), "sse"),
-    **dict.fromkeys(("mask_json", "mask_text"), "secrets"),
+    **dict.fromkeys(("Credentials", "mask_json", "mask_text"), "secrets"),
     "decode_body": "codings",
     **dict.fromkeys(("Reassembly", "WireFormat"), "wire"),
     **dict.fromkeys(
@@ -178,6 +178,7 @@ __all__ = [
     "CallOutput",
     "CallSummary",
     "ConversationSummary",
+    "Credentials",
     "FollowUp",
     "Headers",
     "Image",
