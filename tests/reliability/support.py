@@ -25,7 +25,9 @@ proxy forwards it like any header):
 
 `GET /v1/responses` with a WebSocket upgrade is refused with a 302 to `X-Location` (or 401
 quoting the key with `X-Behave: echo-key`); with `X-Behave: echo-ws` it is accepted, and each
-text frame is answered with Responses events quoting every credential of the handshake.
+text frame is answered with Responses events quoting every credential of the handshake; with
+`X-Behave: ws-frames` it is accepted, the size of each frame received is kept in `ws_frames`,
+and each is answered with one event of `X-Size` bytes (default: a few) and a completed event.
 """
 
 from __future__ import annotations
@@ -122,6 +124,7 @@ def compress(body: bytes, coding: str) -> bytes:
 class Upstream:
     def __init__(self) -> None:
         self.seen: list[Seen] = []
+        self.ws_frames: list[int] = []
         self.url = ""
 
     def app(self) -> web.Application:
@@ -153,7 +156,19 @@ class Upstream:
             return self._echo_key(seen, gzipped=False)
         if seen.headers.get("x-behave") == "echo-ws":
             return await self._echo_ws(request, seen)
+        if seen.headers.get("x-behave") == "ws-frames":
+            return await self._ws_frames(request, int(seen.headers.get("x-size", "8")))
         return web.Response(status=302, headers={"Location": seen.headers.get("x-location", "/")})
+
+    async def _ws_frames(self, request: web.Request, size: int) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse(max_msg_size=0)
+        await ws.prepare(request)
+        async for msg in ws:
+            self.ws_frames.append(len(msg.data))
+            head = '{"type": "response.output_text.delta", "delta": "'
+            await ws.send_str(head + "x" * max(0, size - len(head) - 2) + '"}')
+            await ws.send_str(json.dumps({"type": "response.completed", "response": {}}))
+        return ws
 
     @staticmethod
     async def _echo_ws(request: web.Request, seen: Seen) -> web.WebSocketResponse:
