@@ -1,7 +1,9 @@
 """Sending replayed requests: a bound on concurrency, a timeout per attempt, retries with
 exponential backoff and jitter on what is worth retrying (429, 5xx, timeouts, connections reset),
-`Retry-After` honoured. Redirects are never followed. A request that still fails is an error,
-never a failed check. The model's API key is masked in whatever comes back before anything
+`Retry-After` honoured up to `Policy.max_wait` (a longer one ends the sample at once, as an error
+that says so; a replay never sleeps for an hour unasked), and a wait of `NOTICE` seconds or more
+said (`Policy.notify`), once for a model however many of its requests wait together. Redirects
+are never followed. A request that still fails is an error, never a failed check. The model's API key is masked in whatever comes back before anything
 reads it (an upstream that refuses a key often quotes it): it never reaches an error line, a
 stored answer or a report."""
 
@@ -23,19 +25,25 @@ from redline.replay.models import ModelSpec
 from redline.transcripts import Credentials, Response, parse_sse, wire
 
 RETRY_STATUS = frozenset({408, 409, 425, 429, 500, 502, 503, 504, 529})
-# A Retry-After longer than this is cut to it: a replay should not sleep for an hour.
-MAX_RETRY_AFTER = 120.0
+# The longest wait before a retry, unless the user says otherwise (`--max-wait`).
+MAX_WAIT = 120.0
+# A wait this long or longer is said (`Policy.notify`); shorter ones are routine backoff.
+NOTICE = 2.0
 
 
 @dataclass(frozen=True, slots=True)
 class Policy:
-    """How hard to try: `retries` after the first attempt, each attempt `timeout` seconds."""
+    """How hard to try: `retries` after the first attempt, each attempt `timeout` seconds, a
+    wait before a retry at most `max_wait` seconds. `notify` is told, as a line, what a long
+    wait is for."""
 
     concurrency: int = 16
     timeout: float = 300.0
     retries: int = 4
     backoff: float = 1.0  # the first backoff, doubled each retry (with jitter)
     max_backoff: float = 30.0
+    max_wait: float = MAX_WAIT
+    notify: Callable[[str], None] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,9 +59,18 @@ class Sent:
 
 
 class _Retry(Exception):
-    def __init__(self, reason: str, after: float | None = None, status: int | None = None) -> None:
+    """An attempt worth trying again: why (`brief`: the upstream's status, else the reason),
+    and how long the upstream asked to wait."""
+
+    def __init__(
+        self,
+        reason: str,
+        after: float | None = None,
+        status: int | None = None,
+        brief: str | None = None,
+    ) -> None:
         super().__init__(reason)
-        self.after, self.status = after, status
+        self.after, self.status, self.brief = after, status, brief or reason
 
 
 def retry_after(value: str | None, now: datetime | None = None) -> float | None:
@@ -88,6 +105,7 @@ class Sender:
         self.session, self.policy, self.sleep = session, policy, sleep
         self.rng = rng or random.Random()
         self.limit = asyncio.Semaphore(policy.concurrency)
+        self._said_until: dict[str, float] = {}  # model -> when the wait last said ends
 
     async def send(self, model: ModelSpec, body: dict[str, Any]) -> Sent:
         fmt = wire.get(model.wire)
@@ -110,7 +128,17 @@ class Sender:
                     last = retry
                 if attempts > self.policy.retries:
                     break
-                await self.sleep(self._delay(attempts, last.after))
+                if last.after is not None and last.after > self.policy.max_wait:
+                    last = _Retry(
+                        f"{last.brief} and asked to wait {last.after:g} s before trying again, "
+                        f"longer than --max-wait ({self.policy.max_wait:g} s); raise --max-wait "
+                        "to wait that long",
+                        status=last.status,
+                    )
+                    break
+                delay = self._delay(attempts, last.after)
+                self._say(model.name, delay, last)
+                await self.sleep(delay)
         return Sent(
             None,
             b"",
@@ -122,9 +150,23 @@ class Sender:
 
     def _delay(self, attempt: int, after: float | None) -> float:
         if after is not None:
-            return min(after, MAX_RETRY_AFTER)
+            return after
         base: float = min(self.policy.max_backoff, self.policy.backoff * 2.0 ** (attempt - 1))
-        return base * (0.5 + self.rng.random())  # jitter around the exponential step
+        jittered = base * (0.5 + self.rng.random())  # jitter around the exponential step
+        return min(jittered, self.policy.max_wait)
+
+    def _say(self, model: str, delay: float, why: _Retry) -> None:
+        """Say a long wait, unless one said for this model lasts as long (requests in flight
+        together wait together: one line for them all)."""
+        notify = self.policy.notify
+        if notify is None or delay < NOTICE:
+            return
+        now = time.monotonic()
+        if now < self._said_until.get(model, 0.0):
+            return
+        self._said_until[model] = now + delay
+        asked = f" (Retry-After: {why.after:g})" if why.after is not None else ""
+        notify(f"waiting {delay:.0f} s before retrying {model}: {why.brief}{asked}")
 
     async def _attempt(
         self,
@@ -151,7 +193,12 @@ class Sender:
             raise _Retry(f"the connection failed: {exc or type(exc).__name__}") from None
         latency = (time.perf_counter() - started) * 1000
         if status in RETRY_STATUS:
-            raise _Retry(f"upstream answered {status}: {_excerpt(raw)}", after, status)
+            raise _Retry(
+                f"upstream answered {status}: {_excerpt(raw)}",
+                after,
+                status,
+                f"upstream answered {status}",
+            )
         if status >= 300:
             error = f"upstream answered {status}: {_excerpt(raw)}"
             return Sent(None, raw, status, error, latency, attempts)
