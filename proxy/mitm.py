@@ -54,6 +54,7 @@ from redline.proxy.capture import BODY_LIMIT
 from redline.proxy.headers import scrubbed
 from redline.proxy.mitm_addon import DEFAULT_PATTERNS, OVER_CAP, ApiPattern, RecordingAddon
 from redline.proxy.mitm_ca import CaFiles, ensure_ca, upstream_trust_bundle
+from redline.proxy.mitm_guard import LocalTargetsGuard
 from redline.proxy.recorder import Recorder
 from redline.proxy.runner import _log_to_stderr
 from redline.transcripts import BackgroundIngest
@@ -177,6 +178,7 @@ class MitmRunner:
                 proxyserver.Proxyserver(),
                 next_layer.NextLayer(),
                 tlsconfig.TlsConfig(),
+                LocalTargetsGuard(),
                 self.addon,
                 _FrameCap(),
                 _Lifecycle(self),
