@@ -4,6 +4,7 @@
      ├── NotFound           an id or prefix that matches nothing (or too much)
      ├── StoreLocked        another process holds the database longer than we wait
      ├── StoreUnavailable   the database cannot be created or opened
+     ├── StoreWriteFailed   the disk refused a write to the database (full?): nothing was kept
      ├── TaskExists         a task of that name is stored already, with other content
      ├── TaskFileError      a task file that cannot be imported: its path and the field at fault
      └── TaskFilesInvalid   some of the task files given cannot be imported: each one's error
@@ -53,6 +54,15 @@ class StoreUnavailable(RedlineError):
     def __init__(self, path: Path, reason: str) -> None:
         self.path, self.reason = path, reason
         super().__init__(f"cannot open the database {path}: {reason}")
+
+
+class StoreWriteFailed(RedlineError):
+    """The disk refused a write to the database (`reason`, as DuckDB gives it); the
+    transaction was rolled back whole."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(f"the database could not be written: {reason}")
 
 
 class TaskExists(RedlineError):
