@@ -61,6 +61,7 @@ class Seen:
     query: str
     headers: dict[str, str]
     body: bytes  # exactly as it arrived: the upstream decompresses nothing
+    raw_path: str = ""  # the request line's path, as sent
 
 
 def completion(text: str = "ok") -> bytes:
@@ -142,6 +143,7 @@ class Upstream:
             request.query_string,
             {k.lower(): v for k, v in request.headers.items()},
             body,
+            request.raw_path,
         )
         self.seen.append(seen)
         return seen
