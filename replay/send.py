@@ -3,7 +3,11 @@ exponential backoff and jitter on what is worth retrying (429, 5xx, timeouts, co
 `Retry-After` honoured up to `Policy.max_wait` (a longer one ends the sample at once, as an error
 that says so; a replay never sleeps for an hour unasked), and a wait of `NOTICE` seconds or more
 said (`Policy.notify`), once for a model however many of its requests wait together. Redirects
-are never followed. A request that still fails is an error, never a failed check. The model's API key is masked in whatever comes back before anything
+are never followed. An answer is read up to `Policy.max_answer` bytes (decoded) and judged up to
+`Policy.max_judged` bytes of what the model wrote: past either it is an error that says so, so
+a runaway or hostile upstream cannot take the machine's memory (the checks' parsers need some
+hundreds of bytes for each byte of code). A request that still fails is an error, never a failed
+check. The model's API key is masked in whatever comes back before anything
 reads it (an upstream that refuses a key often quotes it): it never reaches an error line, a
 stored answer or a report."""
 
@@ -22,13 +26,21 @@ from typing import Any
 import aiohttp
 
 from redline.replay.models import ModelSpec
-from redline.transcripts import Credentials, Response, parse_sse, wire
+from redline.transcripts import (
+    Credentials,
+    Response,
+    canonical_json,
+    message_to_dict,
+    parse_sse,
+    wire,
+)
 
 RETRY_STATUS = frozenset({408, 409, 425, 429, 500, 502, 503, 504, 529})
 # The longest wait before a retry, unless the user says otherwise (`--max-wait`).
 MAX_WAIT = 120.0
 # A wait this long or longer is said (`Policy.notify`); shorter ones are routine backoff.
 NOTICE = 2.0
+MB = 1024 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +56,11 @@ class Policy:
     max_backoff: float = 30.0
     max_wait: float = MAX_WAIT
     notify: Callable[[str], None] | None = None
+    # The most of an answer read (a stream's events, as they are framed), and the most of what
+    # the model wrote (its text, reasoning and tool calls) that is judged: far past any model's
+    # output limit (128k tokens is some 0.5 MB of text; its stream some 30 MB of events).
+    max_answer: int = 64 * MB
+    max_judged: int = 4 * MB
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,7 +200,7 @@ class Sender:
             async with self.session.post(
                 model.endpoint, data=data, headers=headers, timeout=timeout, allow_redirects=False
             ) as reply:
-                raw, _ = secret.data(await reply.read())
+                read = await _read(reply, self.policy.max_answer)
                 status = reply.status
                 after = retry_after(reply.headers.get("Retry-After"))
                 content_type = reply.headers.get("Content-Type", "")
@@ -192,6 +209,10 @@ class Sender:
         except (aiohttp.ClientError, OSError) as exc:
             raise _Retry(f"the connection failed: {exc or type(exc).__name__}") from None
         latency = (time.perf_counter() - started) * 1000
+        if read is None:
+            error = f"the answer is larger than {_size(self.policy.max_answer)}; redline reads no further"
+            return Sent(None, b"", status, error, latency, attempts)
+        raw, _ = secret.data(read)
         if status in RETRY_STATUS:
             raise _Retry(
                 f"upstream answered {status}: {_excerpt(raw)}",
@@ -209,7 +230,29 @@ class Sender:
         except (ValueError, KeyError, TypeError, AttributeError, IndexError) as exc:
             error = f"the answer could not be read as {model.wire}: {exc}"
             return Sent(None, raw, status, error, latency, attempts)
+        written = len(canonical_json(message_to_dict(response.message)))
+        if written > self.policy.max_judged:
+            error = (
+                f"the answer holds {_size(written)} of text and tool calls, more than the "
+                f"{_size(self.policy.max_judged)} redline judges"
+            )
+            return Sent(None, b"", status, error, latency, attempts)
         return Sent(response, raw, status, None, latency, attempts)
+
+
+def _size(n: int) -> str:
+    return f"{n / MB:.3g} MB" if n >= MB else f"{n / 1024:.3g} KB"
+
+
+async def _read(reply: aiohttp.ClientResponse, most: int) -> bytes | None:
+    """The body, decoded, or None once it passes `most` bytes (the rest is not read)."""
+    body = bytearray()
+    async for chunk in reply.content.iter_any():
+        body += chunk
+        if len(body) > most:
+            reply.close()
+            return None
+    return bytes(body)
 
 
 def _parse(model: ModelSpec, raw: bytes, stream: bool) -> Response:

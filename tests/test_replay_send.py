@@ -140,3 +140,20 @@ def test_a_redirect_is_never_followed(flaky: FlakyModel) -> None:
     flaky.script.append(Behaviour("redirect", to="http://127.0.0.1:9/stolen"))
     sent = send(flaky, Policy(), [])
     assert sent.response is None and sent.http_status == 302 and len(flaky.requests) == 1
+
+
+def test_an_answer_past_max_answer_is_not_read_further_and_is_an_error(
+    flaky: FlakyModel,
+) -> None:
+    flaky.answer = "x" * 5000
+    sent = send(flaky, Policy(max_answer=4096))
+    assert sent.response is None and sent.raw == b"" and sent.attempts == 1
+    assert sent.error == "the answer is larger than 4 KB; redline reads no further"
+
+
+def test_an_answer_past_max_judged_is_an_error_not_a_verdict(flaky: FlakyModel) -> None:
+    flaky.answer = "```python\n" + "x = 1\n" * 1000 + "```"
+    sent = send(flaky, Policy(max_judged=2048))
+    assert sent.response is None and sent.raw == b""
+    assert sent.error is not None and sent.error.startswith("the answer holds 6")
+    assert sent.error.endswith("KB of text and tool calls, more than the 2 KB redline judges")
