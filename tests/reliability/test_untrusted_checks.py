@@ -33,8 +33,9 @@ EXAMPLE = (
 # Catastrophic for a backtracking engine: each extra "a" doubles the ways to split the run.
 EXPONENTIAL = "(a|aa)+$"
 SUBJECT = "a" * 40 + "!"
-# The time limit per check and output; a search may overrun it about twice (_patterns.py).
-LIMIT = 1.0
+# The time limit per check and output is one second; a search may overrun it about twice
+# (_patterns.py), more on a loaded machine. Before the limit these calls did not return for hours.
+WITHIN = 10.0
 
 
 def answer(text: str) -> Message:
@@ -54,7 +55,7 @@ def test_a_pattern_that_takes_too_long_is_a_clear_error_within_the_limit() -> No
     started = time.monotonic()
     with pytest.raises(RedlineError) as caught:
         run_checks([check], answer(SUBJECT))
-    assert time.monotonic() - started < 2 * LIMIT + 1.5
+    assert time.monotonic() - started < WITHIN
     message = str(caught.value)
     assert f"check 'regex:pattern={EXPONENTIAL};in=text'" in message
     assert "took more than 1 s" in message and "simplify the pattern" in message
@@ -82,7 +83,7 @@ def test_every_pattern_option_runs_with_the_limit(spec: str) -> None:
     started = time.monotonic()
     with pytest.raises(RedlineError, match="took more than"):
         run_checks([parse_check(spec)], output)
-    assert time.monotonic() - started < 2 * LIMIT + 1.5
+    assert time.monotonic() - started < WITHIN
 
 
 def _import_slow_task(cli: Cli, tmp_path: Path) -> str:
@@ -102,7 +103,7 @@ def test_task_show_of_a_slow_check_ends_in_one_line_within_the_limit(
     name = _import_slow_task(cli, tmp_path)
     started = time.monotonic()
     result = cli("task", "show", name, expect=2)
-    assert time.monotonic() - started < 2 * LIMIT + 3
+    assert time.monotonic() - started < WITHIN
     (line,) = result.stderr.strip().splitlines()
     assert line.startswith("error: check 'regex:pattern=(a|aa)+$;in=text'"), line
 
@@ -159,12 +160,12 @@ def test_the_web_view_answers_while_a_slow_check_runs_and_its_answer_is_an_error
     started = time.monotonic()
     status, page = ui.get("/", timeout=5)
     assert status == 200 and "<html" in page.lower()
-    assert time.monotonic() - started < 1.0
+    assert time.monotonic() - started < 2.0  # the check holds no lock the page needs
     asking.join(30)
     status, shown = answers["task"]
     assert status == 200
     assert "took more than 1 s" in shown["error"]
-    assert answers["seconds"] < 2 * LIMIT + 3
+    assert answers["seconds"] < WITHIN
 
 
 def test_sigint_stops_the_web_view_while_a_slow_check_runs(
@@ -174,4 +175,4 @@ def test_sigint_stops_the_web_view_while_a_slow_check_runs(
     threading.Thread(target=lambda: ui.get(f"/api/tasks/{name}"), daemon=True).start()
     time.sleep(0.3)
     ui.proc.send_signal(signal.SIGINT)
-    assert ui.proc.wait(timeout=2 * LIMIT + 5) is not None
+    assert ui.proc.wait(timeout=WITHIN) is not None
