@@ -155,20 +155,23 @@ def _check_values(document: Any, source: str) -> None:
     while stack:
         value, depth, where = stack.pop()
         if depth > MAX_DEPTH:
-            raise TaskFileError(source, where, f"nested more than {MAX_DEPTH} levels deep")
+            raise TaskFileError(
+                source, _clip(where, 100), f"nested more than {MAX_DEPTH} levels deep"
+            )
         if isinstance(value, str):
             if _SURROGATE.search(value):
-                raise TaskFileError(source, where, "holds a lone surrogate: not valid Unicode")
+                problem = "holds a lone surrogate: not valid Unicode"
+                raise TaskFileError(source, _clip(where, 100), problem)
         elif isinstance(value, dict):
             for key, item in value.items():
                 if _SURROGATE.search(key):
-                    raise TaskFileError(source, where, "a key holds a lone surrogate")
+                    raise TaskFileError(source, _clip(where, 100), "a key holds a lone surrogate")
                 stack.append((item, depth + 1, f"{where}.{key}" if where else key))
         elif isinstance(value, list):
             stack.extend((item, depth + 1, f"{where}[{i}]") for i, item in enumerate(value))
 
 
-def loads_task_file(data: bytes, source: str) -> Any:
+def _loads(data: bytes, source: str) -> Any:
     """A task file's bytes as a JSON document, read strictly (see the module's docstring)."""
     if data.startswith(b"\xef\xbb\xbf"):
         raise TaskFileError(
@@ -219,7 +222,7 @@ def read_task_file(path: Path) -> Task:
         data = path.read_bytes()
     except OSError as exc:
         raise RedlineError(f"cannot read {str(path)!r}: {exc.strerror or exc}") from None
-    return task_from_file(loads_task_file(data, str(path)), str(path))
+    return task_from_file(_loads(data, str(path)), str(path))
 
 
 def read_task_files(
