@@ -6,15 +6,17 @@ A client on this machine reaches what it could reach without the proxy."""
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import socket
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
 from redline.proxy import ThreadedMitm
-from redline.proxy.mitm_guard import refusal
+from redline.proxy.mitm_guard import LocalTargetsGuard, refusal
 from tests.fakes.tls import Pki
 from tests.mitm.support import mitm_proxy
 from tests.reliability.support import Listener, Serving
@@ -115,3 +117,39 @@ def test_a_client_on_this_machine_still_reaches_its_loopback(
 )
 def test_the_rule(client: str, targets: list[str], refused: bool) -> None:
     assert (refusal(client, "example.test", targets) is not None) == refused
+
+
+def _connecting(client: str, host: str) -> SimpleNamespace:
+    """What mitmproxy's server_connect hook is given, as far as the guard reads it."""
+    return SimpleNamespace(
+        client=SimpleNamespace(peername=(client, 50000)),
+        server=SimpleNamespace(address=(host, 443), sni=None, error=None),
+    )
+
+
+def test_a_name_is_resolved_once_and_the_connection_pinned_to_the_address_checked(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    answers = iter([[(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("93.184.216.34", 443))]])
+    monkeypatch.setattr(socket, "getaddrinfo", lambda *a, **k: next(answers))
+    data = _connecting("192.168.1.20", "api.example.test")
+    asyncio.run(LocalTargetsGuard().server_connect(data))
+    assert data.server.error is None
+    assert data.server.address == ("93.184.216.34", 443)  # a second lookup cannot differ
+    assert data.server.sni == "api.example.test"  # TLS still names and verifies the host
+
+
+def test_a_name_that_resolves_to_loopback_is_refused_before_any_connection(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(
+        socket,
+        "getaddrinfo",
+        lambda *a, **k: [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.1", 443))],
+    )
+    data = _connecting("192.168.1.20", "rebound.example.test")
+    asyncio.run(LocalTargetsGuard().server_connect(data))
+    assert data.server.error is not None and data.server.error.startswith(
+        "refused: rebound.example.test resolves to 127.0.0.1, a loopback address"
+    )
+    assert data.server.address == ("rebound.example.test", 443)
