@@ -15,10 +15,9 @@ from datetime import UTC, datetime
 
 from redline.errors import RedlineError
 from redline.transcripts.model import Message, Request
-from redline.transcripts.secrets import MARKER_PREFIX, mask_text
 
 NAME_PATTERN = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
-_MARKER = re.compile(re.escape(MARKER_PREFIX) + r"[a-z-]*\]")
+_MARKER = re.compile(r"\[masked:[a-z-]*\]")  # secrets.marker(kind)
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,6 +121,10 @@ def _plain_word(word: str) -> bool:
 def suggest_name(checks: tuple[str, ...], title: str | None, taken: set[str]) -> str:
     """A short, readable, unique name from the first check and the conversation's title, with
     anything shaped like a credential left out."""
+    # Imported here: the masking rules cost some milliseconds to compile, and most commands
+    # that read tasks never make a name.
+    from redline.transcripts.secrets import mask_text
+
     check = checks[0].split(":", 1)[0] if checks else "task"
     plain = _MARKER.sub(" ", mask_text(title or "").text)
     words = [w for w in re.findall(r"[a-z0-9]+", plain.lower()) if _plain_word(w)]
