@@ -60,6 +60,10 @@ def marker(kind: str) -> str:
     return f"{MARKER_PREFIX}{kind}]"
 
 
+# Any marker, as `marker` writes them.
+MARKER: Final = re.compile(re.escape(MARKER_PREFIX) + r"[a-z-]+\]")
+
+
 @dataclass(frozen=True, slots=True)
 class Masked:
     text: str

@@ -17,7 +17,6 @@ from redline.errors import RedlineError
 from redline.transcripts.model import Message, Request
 
 NAME_PATTERN = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
-_MARKER = re.compile(r"\[masked:[a-z-]*\]")  # secrets.marker(kind)
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,10 +122,10 @@ def suggest_name(checks: tuple[str, ...], title: str | None, taken: set[str]) ->
     anything shaped like a credential left out."""
     # Imported here: the masking rules cost some milliseconds to compile, and most commands
     # that read tasks never make a name.
-    from redline.transcripts.secrets import mask_text
+    from redline.transcripts.secrets import MARKER, mask_text
 
     check = checks[0].split(":", 1)[0] if checks else "task"
-    plain = _MARKER.sub(" ", mask_text(title or "").text)
+    plain = MARKER.sub(" ", mask_text(title or "").text)
     words = [w for w in re.findall(r"[a-z0-9]+", plain.lower()) if _plain_word(w)]
     stem = "-".join([check, *words[:4]])[:48].rstrip("-.")
     stem = re.sub(r"[^a-z0-9._-]", "-", stem) or "task"
