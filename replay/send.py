@@ -207,7 +207,8 @@ class Sender:
         except TimeoutError:
             raise _Retry(f"no answer within {self.policy.timeout:g}s") from None
         except (aiohttp.ClientError, OSError) as exc:
-            raise _Retry(f"the connection failed: {exc or type(exc).__name__}") from None
+            why, _ = secret.text(f"the connection failed: {exc or type(exc).__name__}")
+            raise _Retry(why) from None
         latency = (time.perf_counter() - started) * 1000
         if read is None:
             error = f"the answer is larger than {_size(self.policy.max_answer)}; redline reads no further"
