@@ -31,11 +31,13 @@ from redline.analyzers._model import (
     Verdict,
 )
 from redline.analyzers._options import describe as describe_option
+from redline.analyzers._patterns import Pattern
 from redline.analyzers._registry import ENTRY_POINT_GROUP, Registry, default_registry
 from redline.analyzers._run import (
     Check,
     parse_check,
     run_checks,
+    spec_name,
     verdict_from_dict,
     verdict_to_dict,
 )
@@ -57,6 +59,7 @@ __all__ = [
     "Judgement",
     "Option",
     "Output",
+    "Pattern",
     "Registry",
     "Unapplied",
     "Unparsed",
@@ -72,6 +75,7 @@ __all__ = [
     "load_file",
     "parse_check",
     "run_checks",
+    "spec_name",
     "transcript_edits",
     "verdict_from_dict",
     "verdict_to_dict",

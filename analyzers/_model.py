@@ -127,7 +127,8 @@ OptionType = Literal["bool", "str", "int", "regex", "choice"]
 @dataclass(frozen=True, slots=True)
 class Option:
     """An option an analyzer accepts. `regex` values are compiled (a bad pattern is a usage
-    error) and handed to the analyzer as `re.Pattern`."""
+    error) and handed to the analyzer as a `Pattern`: `re.Pattern`'s reading methods, each
+    under a time limit (`_patterns.py`: options come from shared task files too)."""
 
     name: str
     type: OptionType

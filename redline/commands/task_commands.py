@@ -302,20 +302,22 @@ def export(
         + (
             f"masked {masked} secret{'s' * (masked != 1)} (look for [masked:...] in the files)"
             if masked
-            else "no secrets found in their messages"
+            else "no secrets found in them"
         )
     )
 
 
 def _masked_documents(tasks: list[Task]) -> tuple[dict[str, dict[str, Any]], int]:
-    """Each task's file document, with secrets in its messages and outputs masked."""
+    """Each task's file document, with secrets in its messages, outputs, note and provenance
+    masked (not in its checks: a check's pattern is the user's own text, and masking it would
+    change what it catches)."""
     from redline.transcripts import mask_json, task_to_file
 
     documents: dict[str, dict[str, Any]] = {}
     masked = 0
     for task in tasks:
         document = task_to_file(task)
-        for key in ("request", "output", "good_output"):
+        for key in ("request", "output", "good_output", "note", "provenance"):
             if document.get(key) is not None:
                 document[key], count = mask_json(document[key])
                 masked += count
@@ -363,34 +365,59 @@ def import_command(
     db: Path | None = DB_OPTION,
 ) -> None:
     """Import task files; all of them, or none when any is invalid."""
-    from redline.transcripts import example_files, open_store, read_task_file
+    from redline.errors import TaskFilesInvalid
+    from redline.transcripts import example_files, open_store, read_task_files
 
     if not paths and not examples:
         raise RedlineError("give task files or folders to import, or --examples")
     files = _task_files(paths or []) + (example_files() if examples else [])
-    tasks = [read_task_file(f) for f in files]
-    seen: dict[str, Path] = {}
-    for task, file in zip(tasks, files, strict=True):
-        if task.name in seen:
-            raise RedlineError(
-                f"{file} and {seen[task.name]} both hold a task named {task.name!r}; rename one"
-            )
-        seen[task.name] = file
     registry = _registry(plugin)
-    known = set(registry.names())
-    for task in tasks:
-        unknown = sorted({spec.split(":", 1)[0].strip() for spec in task.checks} - known)
-        if unknown:
-            warn(
-                f"task {task.name} uses check {', '.join(unknown)}, not registered here; "
-                "replaying it needs --plugin or the package that provides it"
-            )
+    unknown: dict[str, set[str]] = {}
+
+    def vet(task: Task, source: str) -> None:
+        missing = _untrusted_checks(task, source, registry)
+        if missing:
+            unknown[task.name] = missing
+
+    try:
+        tasks = read_task_files(files, vet)
+    except TaskFilesInvalid as exc:
+        if len(exc.errors) > 1:  # each one on a line of its own, then the count
+            for error in exc.errors:
+                typer.echo(f"error: {error}", err=True)
+        raise
+    for name, missing in sorted(unknown.items()):
+        warn(
+            f"task {name} uses check {', '.join(sorted(missing))}, not registered here; "
+            "replaying it needs --plugin or the package that provides it"
+        )
     with open_store(db) as store:
         added, unchanged = _save_all(store, tasks, replace)
     typer.echo(
         f"imported {added} task{'s' * (added != 1)}"
         + (f"; {unchanged} already present, unchanged" if unchanged else "")
     )
+
+
+def _untrusted_checks(task: Task, source: str, registry: Registry) -> set[str]:
+    """A task file's checks are read as `--check` would read them: a spec that cannot run
+    (bad syntax, an unknown option, a pattern that does not compile) refuses the file. A check
+    not registered here may be a plugin the sender has: its names are returned."""
+    from redline.analyzers import parse_check, spec_name
+    from redline.errors import TaskFileError
+
+    known = set(registry.names())
+    missing = set()
+    for i, spec in enumerate(task.checks):
+        try:
+            name = spec_name(spec)
+            if name in known:
+                parse_check(spec, registry)
+            else:
+                missing.add(name)
+        except RedlineError as exc:
+            raise TaskFileError(source, f"checks[{i}]", str(exc)) from None
+    return missing
 
 
 def _task_files(paths: list[Path]) -> list[Path]:
