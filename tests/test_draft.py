@@ -16,6 +16,7 @@ import pytest
 from redline import config
 from redline.analyzers import sandbox
 from redline.proxy import ThreadedProxy
+from redline.replay import StandInServer, standin_drafts
 from tests.agents import call_ids, claude_code_session, write_block
 from tests.fakes import drafting
 from tests.fakes.anthropic import FakeAnthropic
@@ -330,6 +331,49 @@ def test_a_name_an_existing_plugin_has_is_refused(
     out = draft(cli, bad_call, drafter, "--attempts", "1", expect=1)
     assert f"its name 'no-silent-fallback' is taken (plugin file {folder / 'mine.py'})" in out
     assert saved_checks() == ["mine.py"]
+
+
+# -- the stand-in model -------------------------------------------------------------------------
+
+
+def test_the_stand_in_drafts_a_check_for_a_swallowed_error_that_holds(
+    bad_call: str, cli: Cli
+) -> None:
+    with StandInServer() as standin:
+        stand_in = f"openai-chat:redline-stand-in@{standin.url}"
+        out = cli("draft", bad_call, "--note", drafting.NOTE, "--model", stand_in).stdout
+    assert "attempt 1: holds: no-silent-fallback loads" in out
+    saved = (config.checks_dir() / "no_silent_fallback.py").read_text()
+    assert "Drafted by the redline stand-in model, not a real model" in saved
+    assert repr(drafting.SWALLOWED) in saved  # the bad answer's code among its INVALID examples
+
+
+def test_the_stand_in_drafts_nothing_for_a_failure_it_does_not_know(
+    bad_call: str, cli: Cli
+) -> None:
+    with StandInServer() as standin:
+        stand_in = f"openai-chat:redline-stand-in@{standin.url}"
+        out = cli(
+            "draft",
+            bad_call,
+            "--note",
+            "the port should be read from the environment",
+            "--model",
+            stand_in,
+            "--attempts",
+            "1",
+            expect=1,
+        ).stdout
+    assert "attempt 1: refused: your answer has no ```python block" in out
+    assert saved_checks() == []
+
+
+def test_the_stand_in_names_its_check_after_the_names_taken() -> None:
+    prompt = (
+        "## The user's note: what was wrong\n\nswallowed the error\n\n"
+        "## Check names already taken\n\nbroad-except, no-silent-fallback, no-silent-fallback-2"
+    )
+    assert "name = 'no-silent-fallback-3'" in standin_drafts.answer(prompt)
 
 
 # -- bad input -------------------------------------------------------------------------------------
