@@ -72,7 +72,7 @@ class NoSilentFallback:
         Example("try:\\n    x = d['a']\\nexcept KeyError as e:\\n    raise ValueError('a') from e\\n"),
     )
     INVALID = (
-        Example(%r, lines=(4,)),
+        Example(BAD_ANSWER, lines=(4,)),
         Example("try:\\n    x = d['a']\\nexcept KeyError:\\n    x = 1\\n", lines=(3,)),
     )
 
@@ -80,8 +80,7 @@ class NoSilentFallback:
 def register(add):
     add(NoSilentFallback())
 """
-    % SWALLOWED
-)
+).replace("BAD_ANSWER", repr(SWALLOWED))
 
 # The same check with a model's typical slip: `region` taken for a set of lines. Its INVALID
 # examples pass, which the proof says; the second attempt fixes it.
@@ -102,14 +101,13 @@ class NeverFires:
         return Verdict(True)
 
     VALID = (Example("x = 1\\n"),)
-    INVALID = (Example(%r),)
+    INVALID = (Example(BAD_ANSWER),)
 
 
 def register(add):
     add(NeverFires())
 """
-    % SWALLOWED
-)
+).replace("BAD_ANSWER", repr(SWALLOWED))
 
 FIRES_ON_EVERYTHING = (
     _HEAD
@@ -126,14 +124,13 @@ class FiresOnEverything:
         )
 
     VALID = (Example("x = 1\\n"),)
-    INVALID = (Example(%r),)
+    INVALID = (Example(BAD_ANSWER),)
 
 
 def register(add):
     add(FiresOnEverything())
 """
-    % SWALLOWED
-)
+).replace("BAD_ANSWER", repr(SWALLOWED))
 
 
 def malicious_on_import(path: str, port: int) -> str:
