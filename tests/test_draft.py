@@ -22,6 +22,7 @@ from tests.fakes import drafting
 from tests.fakes.anthropic import FakeAnthropic
 from tests.fakes.openai_chat import Answer, FakeOpenAI
 from tests.support import Cli
+from tests.test_docs import documented_json, key_paths
 
 
 def _unavailable() -> str | None:
@@ -177,6 +178,7 @@ def test_the_report_says_how_many_other_recorded_answers_the_check_flags(
     assert example["finding"]["message"] == "falls back instead of raising"
     assert report["check"]["name"] == "no-silent-fallback"
     assert report["flag"].startswith(f"redline flag {bad_call} -c no-silent-fallback")
+    assert key_paths(documented_json("draft")) == key_paths(report)  # docs/json.md
 
 
 def test_out_writes_a_new_file_and_the_flag_command_names_it(
