@@ -252,6 +252,11 @@ def prove_examples(guard: Guard, analyzer: Analyzer) -> tuple[int, int]:
         shown = _short(
             example.output if isinstance(example.output, str) else example.output.text, 300
         )
+        if valid and verdict.passed and not _judged(verdict):
+            raise Refused(
+                f"its VALID example {ident} passes only because the check judged none of its "
+                "code; give VALID examples it reads"
+            )
         if valid and not verdict.passed:
             raise Refused(
                 f"its VALID example {ident} is flagged ({_findings(verdict)}): either the example "
@@ -271,6 +276,12 @@ def prove_examples(guard: Guard, analyzer: Analyzer) -> tuple[int, int]:
             "of each (the bad answer's code among the INVALID ones)"
         )
     return counts[True], counts[False]
+
+
+def _judged(verdict: Verdict) -> bool:
+    """A verdict that says it judged no code (`judged == ()`, where verdicts say what they
+    judged) is no pass; one that does not say counts, as the answer wrote code."""
+    return getattr(verdict, "judged", None) != ()
 
 
 def _check(analyzer: Analyzer) -> Check:
@@ -341,6 +352,11 @@ def prove(guard: Guard, job: dict[str, Any], folder: Path, say: Say) -> dict[str
             raise Refused(
                 f"it fails on the good answer ({source_label}), so it would fail a model that "
                 f"got it right: {_findings(verdict)}"
+            )
+        if not _judged(verdict):
+            raise Refused(
+                f"it passes on the good answer ({source_label}) only because it judged none of "
+                "its code; a pass is a judged pass"
             )
     return {
         "name": analyzer.name,
