@@ -23,6 +23,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 
@@ -47,7 +48,7 @@ from redline.replay.draft_proof import (
     prove,
     scan_history,
 )
-from redline.replay.flagging import bad_answer, good_output
+from redline.replay.flagging import bad_answer
 from redline.replay.models import ModelSpec
 from redline.replay.run import render
 from redline.replay.send import Policy, Sender, Sent
@@ -88,6 +89,35 @@ class Drafted:
         last = self.attempts[-1] if self.attempts else None
         return last if last is not None and last.holds else None
 
+    def to_json(self, call: str, model: str, path: str | None, flag: str | None) -> dict[str, Any]:
+        """What `redline draft --json` prints (docs/json.md) and the web view shows."""
+        kept = self.kept
+        proof = kept.proof if kept is not None else None
+        return {
+            "call": call,
+            "model": model,
+            "attempts": [
+                {
+                    "number": a.number,
+                    "held": a.holds,
+                    "check": a.proof.name if a.proof is not None else None,
+                    "reason": a.reason,
+                }
+                for a in self.attempts
+            ],
+            "check": None
+            if proof is None
+            else {
+                "name": proof.name,
+                "description": proof.description,
+                "path": path,
+                "examples": {"valid": proof.valid, "invalid": proof.invalid},
+                "bad_findings": [dict(f) for f in proof.bad_findings],
+            },
+            "history": self.scanned.to_json() if self.scanned is not None else None,
+            "flag": flag,
+        }
+
 
 class DraftFailed(RedlineError):
     """The drafting model could not be asked (unreachable, an error answer): `attempts` holds
@@ -102,21 +132,19 @@ class DraftFailed(RedlineError):
 
 
 def case_from_call(
-    store: Store, call: str, note: str, good: Sequence[str], registry: Registry
+    store: Store, call: str, note: str, good: Sequence[TaskOutput], registry: Registry
 ) -> Case:
     """The bad answer of `call` with its transcript, the user's last words before it, the note,
-    the good answers (files or calls, as `redline flag --good` reads them) and the names taken.
-    The bad answer and each good one must have written code: a check judges code."""
+    the good answers (`flagging.good_output` reads a file or a call as `redline flag --good`
+    does) and the names taken. The bad answer and each good one must have written code: a
+    check judges code."""
     if not note.strip():
         raise RedlineError("give --note: what the model did wrong, in your words")
     found = store.load_call(call)
     request, output = bad_answer(store, found)
     context = Context(request)
-    bad = _answer(output, context, f"call {found.id}", "the bad answer")
-    goods = tuple(
-        _answer(good_output(store, source), context, source, "good answer")
-        for source in dict.fromkeys(good)
-    )
+    bad = _answer(output, context, "the bad answer")
+    goods = tuple(_answer(g, context, "a good answer") for g in good)
     return Case(
         call=found.id,
         model=found.summary.model,
@@ -129,18 +157,17 @@ def case_from_call(
     )
 
 
-def _answer(output: TaskOutput, context: Context, label: str, what: str) -> Answer:
+def _answer(output: TaskOutput, context: Context, what: str) -> Answer:
     code = Context(context.request, cut_off=output.cut_off).changes(output.message)
+    label = (output.source or what).removeprefix("file ")
     if not code:
-        raise RedlineError(
-            f"{what} ({label}) wrote no code, and a check judges code; "
-            + (
-                "draft from the call that wrote it"
-                if what == "the bad answer"
-                else "give one that does"
-            )
+        fix = (
+            "draft from the call that wrote it"
+            if what == "the bad answer"
+            else "give one that does"
         )
-    return Answer(output.message, output.cut_off, label.removeprefix("file "), code)
+        raise RedlineError(f"{what} ({label}) wrote no code, and a check judges code; {fix}")
+    return Answer(output.message, output.cut_off, label, code)
 
 
 def asked(request: Request) -> str:

@@ -6,7 +6,7 @@ import shlex
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import typer
 
@@ -21,7 +21,7 @@ from redline.commands.shared import (
 from redline.errors import RedlineError
 
 if TYPE_CHECKING:
-    from redline.replay import Attempt, Drafted, Scanned
+    from redline.replay import Attempt, Scanned
 
 # Exit code when no draft held (refused, not a usage mistake).
 REFUSED = 1
@@ -90,6 +90,7 @@ def draft_command(
         case_from_call,
         config_path,
         draft,
+        good_output,
         history_of,
         load_config,
         resolve_models,
@@ -101,7 +102,8 @@ def draft_command(
     (spec,) = resolve_models([model], load_config(config if config is not None else config_path()))
     registry = load_registry(plugin)
     with open_store(db) as store:
-        case = case_from_call(store, call, note, good or [], registry)
+        goods = [good_output(store, source) for source in dict.fromkeys(good or [])]
+        case = case_from_call(store, call, note, goods, registry)
         recorded = history_of(store, case, history)
     if not as_json:
         typer.echo(
@@ -129,7 +131,7 @@ def draft_command(
     if attempt is None or attempt.module is None or attempt.proof is None:
         kept_note = _keep(drafted.attempts, keep_failed, case.call)
         if as_json:
-            print_json(_json(case.call, spec.name, drafted, None, None))
+            print_json(drafted.to_json(case.call, spec.name, None, None))
         typer.echo(
             f"error: no draft held after {len(drafted.attempts)} "
             f"attempt{'s' * (len(drafted.attempts) != 1)}; nothing was written{kept_note}",
@@ -152,7 +154,7 @@ def draft_command(
     if good:
         flag += f" --good {shlex.quote(good[0])}"
     if as_json:
-        print_json(_json(case.call, spec.name, drafted, str(path), flag))
+        print_json(drafted.to_json(case.call, spec.name, str(path), flag))
         return
     if drafted.scanned is not None:
         _print_scanned(drafted.scanned, recorded.total)
@@ -218,37 +220,6 @@ def _header(model: str, call: str, note: str, attempt: Attempt, goods: int) -> s
         f"fails on the bad answer and passes on {goods} good answer{'s' * (goods != 1)}.\n"
         "# Every redline command loads this file as a plugin: read it before you rely on it.\n\n"
     )
-
-
-def _json(
-    call: str, model: str, drafted: Drafted, path: str | None, flag: str | None
-) -> dict[str, Any]:
-    kept = drafted.kept
-    proof = kept.proof if kept is not None else None
-    return {
-        "call": call,
-        "model": model,
-        "attempts": [
-            {
-                "number": a.number,
-                "held": a.holds,
-                "check": a.proof.name if a.proof is not None else None,
-                "reason": a.reason,
-            }
-            for a in drafted.attempts
-        ],
-        "check": None
-        if proof is None
-        else {
-            "name": proof.name,
-            "description": proof.description,
-            "path": path,
-            "examples": {"valid": proof.valid, "invalid": proof.invalid},
-            "bad_findings": [dict(f) for f in proof.bad_findings],
-        },
-        "history": drafted.scanned.to_json() if drafted.scanned is not None else None,
-        "flag": flag,
-    }
 
 
 def register(app: typer.Typer) -> None:
