@@ -112,7 +112,10 @@ def system_prompt() -> str:
 
 
 def first_message(case: Case) -> str:
-    lines = ["## What the user asked", "", _clip(case.asked.strip(), MAX_ASKED) or "(not found)"]
+    # The first line is what `redline ls` shows as the drafting conversation's title.
+    title = " ".join(case.note.split())
+    lines = [f"Draft a check for call {case.call}: {title}", ""]
+    lines += ["## What the user asked", "", _clip(case.asked.strip(), MAX_ASKED) or "(not found)"]
     who = f", model {case.model}" if case.model else ""
     lines += ["", f"## The answer that went wrong (call {case.call}{who})", ""]
     lines += ["The code it wrote, as a check sees it (`context.changes(output)`):", ""]

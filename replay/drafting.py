@@ -5,6 +5,7 @@ told why and asked again (`redline draft`, the web view's "Draft a check", the d
     history_of(store, case, limit) -> History                     recorded answers to scan after
     draft(case, model, attempts=3) -> Drafted                     ask, prove, feed back, repeat
     save_check(module, name, out=None, folder=...) -> Path        written, never over a file
+    header(model, case, attempt) -> str                           the comment it is saved with
     keep_drafts(attempts, folder, call) -> [Path]                 refused drafts, for the user
 
 A draft is kept only when the sandbox proves it (`draft_proof.prove`): it loads and registers
@@ -22,6 +23,7 @@ import asyncio
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +56,8 @@ from redline.replay.run import render
 from redline.replay.send import Policy, Sender, Sent
 from redline.transcripts import Message, Request, Store, TaskOutput, Text, wire
 
+# How many recorded answers a drafted check is run over, the latest first, by default.
+HISTORY = 500
 # Drafting calls say who they are: a scan over recorded history leaves them out.
 USER_AGENT = "redline-draft/1"
 POLICY = Policy(concurrency=1, timeout=600.0, retries=2)
@@ -181,7 +185,7 @@ def asked(request: Request) -> str:
     return ""
 
 
-def history_of(store: Store, case: Case, limit: int) -> History:
+def history_of(store: Store, case: Case, limit: int = HISTORY) -> History:
     """The last `limit` recorded answers but the case's own calls and redline's drafting
     calls, a conversation's together (batches of at most 100), to scan with a drafted check."""
     own = {case.call, *(g.label.removeprefix("call ") for g in case.good)}
@@ -315,6 +319,21 @@ def save_check(module: str, name: str, *, out: Path | None, folder: Path, header
             continue
         return path
     raise RedlineError(f"{folder} holds {stem}.py and 998 more of that name; clear some")
+
+
+def header(model: str, case: Case, attempt: Attempt) -> str:
+    """The comment a saved check starts with: who drafted it from what, and what was proven."""
+    proof = attempt.proof
+    examples = proof.valid + proof.invalid if proof is not None else 0
+    day = datetime.now(UTC).date().isoformat()
+    goods = len(case.good)
+    return (
+        f"# Drafted by `redline draft` with {model} from call {case.call}, {day}:\n"
+        f"#   {' '.join(case.note.split())}\n"
+        f"# Proven in the sandbox: it loads, its {examples} examples hold, it fails on the bad "
+        f"answer and passes on {goods} good answer{'s' * (goods != 1)}.\n"
+        "# Every redline command loads this file as a plugin: read it before you rely on it.\n\n"
+    )
 
 
 def _write_new(path: Path, text: str) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import shlex
 from dataclasses import replace
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -23,6 +22,9 @@ from redline.errors import RedlineError
 if TYPE_CHECKING:
     from redline.replay import Attempt, Scanned
 
+# The default of --history (replay.drafting.HISTORY: the surface is loaded only when a command
+# runs, so `redline --help` stays quick).
+HISTORY = 500
 # Exit code when no draft held (refused, not a usage mistake).
 REFUSED = 1
 
@@ -66,7 +68,7 @@ def draft_command(
         help="When no draft holds, write each one here with why it was refused, to fix by hand.",
     ),
     history: int = typer.Option(
-        500,
+        HISTORY,
         "--history",
         min=0,
         metavar="N",
@@ -138,7 +140,7 @@ def draft_command(
             err=True,
         )
         raise typer.Exit(REFUSED)
-    from redline.replay import save_check
+    from redline.replay import header, save_check
 
     name = attempt.proof.name or "drafted"
     path = save_check(
@@ -146,7 +148,7 @@ def draft_command(
         name,
         out=out,
         folder=paths.checks_dir(),
-        header=_header(spec.name, case.call, note, attempt, len(case.good)),
+        header=header(spec.name, case, attempt),
     )
     flag = f"redline flag {case.call} -c {name} --note {shlex.quote(note)}"
     if out is not None:
@@ -206,20 +208,6 @@ def _print_scanned(scanned: Scanned, total: int) -> None:
         typer.echo(f"  {e['id']}  {f.get('path')}:{f.get('line')}  {f.get('message')}{title}")
     if scanned.stopped:
         typer.echo(f"  the scan stopped early: {scanned.stopped}")
-
-
-def _header(model: str, call: str, note: str, attempt: Attempt, goods: int) -> str:
-    proof = attempt.proof
-    assert proof is not None
-    day = datetime.now(UTC).date().isoformat()
-    said = " ".join(note.split())
-    return (
-        f"# Drafted by `redline draft` with {model} from call {call}, {day}:\n"
-        f"#   {said}\n"
-        f"# Proven in the sandbox: it loads, its {proof.valid + proof.invalid} examples hold, it "
-        f"fails on the bad answer and passes on {goods} good answer{'s' * (goods != 1)}.\n"
-        "# Every redline command loads this file as a plugin: read it before you rely on it.\n\n"
-    )
 
 
 def register(app: typer.Typer) -> None:
