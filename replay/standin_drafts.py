@@ -6,8 +6,9 @@ whose body never raises). It recognises a drafting request by its instructions (
 checks for redline"), reads the user's note, and answers:
 
 * when the note speaks of swallowed errors, exceptions, handlers or fallbacks: the check, with
-  the bad answer's code (the first code block after "## The answer that went wrong") among its
-  INVALID examples, under a name not in "## Check names already taken";
+  the bad answer's code (its first file after "## The answer that went wrong", as an edit of the
+  code it replaced when it was one) among its INVALID examples, under a name not in "## Check
+  names already taken";
 * otherwise: that it can only draft that one check, in plain text (no code block, so the draft
   is refused, as a real model's would be).
 
@@ -71,7 +72,7 @@ class NoSilentFallback:
     )
     INVALID = (
         Example("try:\\n    value = settings['port']\\nexcept KeyError:\\n    value = 8080\\n"),
-        Example({bad!r}),
+        Example({bad}),
     )
 
 
@@ -97,8 +98,10 @@ def answer(prompt: str) -> str:
     n = 2
     while name in taken:
         name, n = f"{NAME}-{n}", n + 1
-    bad = _first_block(_section(prompt, "## The answer that went wrong"))
-    module = _CHECK.format(name=name, bad=bad or "try:\n    pass\nexcept Exception:\n    pass\n")
+    code = _first_code(_section(prompt, "## The answer that went wrong"))
+    bad, replaced = code or ("try:\n    pass\nexcept Exception:\n    pass\n", None)
+    example = repr(bad) if replaced is None else f"{bad!r}, before={replaced!r}"
+    module = _CHECK.format(name=name, bad=example)
     return f"Here is a check for the swallowed error, `{name}`:\n\n```python\n{module}```\n"
 
 
@@ -116,23 +119,27 @@ def _section(text: str, heading: str) -> str:
     return ""
 
 
-def _first_block(text: str) -> str | None:
-    """The code of the first fenced block in `text` that is not the code an edit replaced
-    (the block after "It replaced:")."""
+def _first_code(text: str) -> tuple[str, str | None] | None:
+    """The code of the first file in `text` (as the prompt shows it: a fenced block, or "It
+    replaced:" a block "with:" a block) and the code it replaced, if it was an edit."""
+    blocks: list[tuple[str, str]] = []  # (the line before the fence, the code)
     fence: str | None = None
-    replaced = False
     before = ""
     body: list[str] = []
     for line in text.split("\n"):
         if fence is None:
             if line.startswith("```"):
-                fence = line[: len(line) - len(line.lstrip("`"))]
-                replaced, body = before.startswith("It replaced"), []
+                fence, body, said = line[: len(line) - len(line.lstrip("`"))], [], before
+            elif line.startswith("### ") and blocks:
+                break  # the next file
             before = line
         elif line.strip() == fence:
-            if not replaced:
-                return "\n".join(body) + "\n"
+            blocks.append((said, "\n".join(body) + "\n"))
             fence = None
         else:
             body.append(line)
-    return None
+    if not blocks:
+        return None
+    if blocks[0][0].startswith("It replaced") and len(blocks) > 1:
+        return blocks[1][1], blocks[0][1]
+    return blocks[0][1], None
