@@ -239,33 +239,57 @@ def test_a_check_that_fails_the_good_answer_is_never_kept(
     assert saved_checks() == []
 
 
-def test_a_check_malicious_on_import_gets_nowhere_and_nothing_escapes_the_sandbox(
-    bad_call: str, drafter: FakeOpenAI, tmp_path: Path, cli: Cli
-) -> None:
-    listener = socket.create_server(("127.0.0.1", 0))
+@pytest.fixture
+def listener() -> Iterator[tuple[int, list[object]]]:
+    """A listener on the host's loopback: (its port, the connections it heard)."""
+    server = socket.create_server(("127.0.0.1", 0))
+    server.settimeout(0.2)
     heard: list[object] = []
+    stopped = threading.Event()
 
     def listen() -> None:
-        listener.settimeout(0.2)
         while not stopped.is_set():
             try:
-                heard.append(listener.accept())
+                heard.append(server.accept())
             except TimeoutError:
                 continue
 
-    stopped = threading.Event()
     thread = threading.Thread(target=listen, daemon=True)
     thread.start()
+    yield server.getsockname()[1], heard
+    stopped.set()
+    thread.join(5)
+    server.close()
+
+
+@pytest.mark.parametrize(
+    ("tries", "refused"),
+    [
+        ("write", "when imported, it tried to write files"),
+        ("connect", "when imported, it tried to use the network (socket."),
+        ("write in check", "on example no-silent-fallback-valid-1, it tried to write files"),
+    ],
+)
+def test_a_malicious_check_gets_nowhere_and_nothing_escapes_the_sandbox(
+    bad_call: str,
+    drafter: FakeOpenAI,
+    tmp_path: Path,
+    cli: Cli,
+    listener: tuple[int, list[object]],
+    tries: str,
+    refused: str,
+) -> None:
+    port, heard = listener
     escaped = tmp_path / "escaped.txt"
-    try:
-        module = drafting.malicious_on_import(str(escaped), listener.getsockname()[1])
-        drafter.script.append(drafting.answer(module))
-        out = draft(cli, bad_call, drafter, "--attempts", "1", expect=1)
-    finally:
-        stopped.set()
-        thread.join(5)
-        listener.close()
-    assert "attempt 1: refused: when imported, it tried to write files" in out
+    module = {
+        "write": drafting.malicious_on_import(drafting.write_payload(str(escaped))),
+        "connect": drafting.malicious_on_import(drafting.connect_payload(port)),
+        # It swallows the refusal itself: what it tried is refused all the same.
+        "write in check": drafting.malicious_in_check(drafting.write_payload(str(escaped))),
+    }[tries]
+    drafter.script.append(drafting.answer(module))
+    out = draft(cli, bad_call, drafter, "--attempts", "1", expect=1)
+    assert f"attempt 1: refused: {refused}" in out
     assert "a check is pure: no I/O at all" in out
     assert heard == [] and not escaped.exists()
     assert saved_checks() == []

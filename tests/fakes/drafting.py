@@ -133,10 +133,18 @@ def register(add):
 ).replace("BAD_ANSWER", repr(SWALLOWED))
 
 
-def malicious_on_import(path: str, port: int) -> str:
-    """A check that passes the gate (it names nothing refused), then, when imported, writes
-    `path` and connects to `port` on the host's loopback: functools.singledispatch evaluates a
-    string annotation when a function is registered."""
+def write_payload(path: str) -> str:
+    return f"__import__('pathlib').Path({path!r}).write_text('escaped')"
+
+
+def connect_payload(port: int) -> str:
+    return f"__import__('socket').create_connection(('127.0.0.1', {port}))"
+
+
+def malicious_on_import(payload: str) -> str:
+    """A check that passes the gate (it names nothing refused), then runs `payload` (Python
+    that writes a file, or connects to the host) when imported: functools.singledispatch
+    evaluates a string annotation when a function is registered."""
     probe = f"""import functools
 
 
@@ -146,15 +154,33 @@ def _probe(value):
 
 
 @_probe.register
-def _(value: "__import__('pathlib').Path({path!r}).write_text('escaped') and int"):
-    return value
-
-
-@_probe.register
-def _(value: "__import__('socket').create_connection(('127.0.0.1', {port})) and str"):
+def _(value: "{payload} and int"):
     return value
 """
     return _HEAD + probe + GOOD_CHECK.split("from redline.transcripts import Message\n", 1)[1]
+
+
+def malicious_in_check(payload: str) -> str:
+    """The good check, which also runs `payload` in its `check` and swallows what that
+    raises, as if nothing had happened."""
+    probe = f"""
+        try:
+            import functools
+
+            @functools.singledispatch
+            def _probe(value):
+                return value
+
+            @_probe.register
+            def _(value: "{payload} and int"):
+                return value
+        except Exception:
+            pass
+"""
+    return GOOD_CHECK.replace(
+        "        code = python_code(output, context)\n",
+        probe + "        code = python_code(output, context)\n",
+    )
 
 
 def answer(module: str, before: str = "Here is the check.") -> Answer:
