@@ -89,3 +89,11 @@ def test_an_answer_without_exactly_one_module_is_unreadable(
 ) -> None:
     with pytest.raises(Unreadable, match=reason):
         module_in(text, cut_off)
+
+
+def test_the_commands_history_default_is_the_librarys() -> None:
+    # The command line keeps its own copy (importing replay would slow `redline --help`).
+    from redline.commands.draft import HISTORY as COMMAND
+    from redline.replay.drafting import HISTORY
+
+    assert COMMAND == HISTORY
