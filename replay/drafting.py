@@ -327,11 +327,12 @@ def header(model: str, case: Case, attempt: Attempt) -> str:
     examples = proof.valid + proof.invalid if proof is not None else 0
     day = datetime.now(UTC).date().isoformat()
     goods = len(case.good)
+    good = f"passes on {goods} good answer{'s' * (goods != 1)}" if goods else "no good answer given"
     return (
         f"# Drafted by `redline draft` with {model} from call {case.call}, {day}:\n"
         f"#   {' '.join(case.note.split())}\n"
         f"# Proven in the sandbox: it loads, its {examples} examples hold, it fails on the bad "
-        f"answer and passes on {goods} good answer{'s' * (goods != 1)}.\n"
+        f"answer; {good}.\n"
         "# Every redline command loads this file as a plugin: read it before you rely on it.\n\n"
     )
 

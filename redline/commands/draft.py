@@ -115,7 +115,7 @@ def draft_command(
 
     def shown(attempt: Attempt) -> None:
         if not as_json:
-            _print_attempt(attempt)
+            _print_attempt(attempt, len(case.good))
 
     try:
         with recording(spec.base_url, paths.spool_dir(paths.db_path(db))) as base_url:
@@ -177,19 +177,26 @@ def _keep(attempts: tuple[Attempt, ...], folder: Path | None, call: str) -> str:
     return f"; the drafts are in {folder} ({', '.join(p.name for p in written)})"
 
 
-def _print_attempt(attempt: Attempt) -> None:
+def _print_attempt(attempt: Attempt, goods: int) -> None:
     proof = attempt.proof
     if attempt.holds and proof is not None:
+        good = (
+            f"passes on the {goods} good answer{'s' * (goods != 1)}"
+            if goods
+            else "no good answer was given (--good makes sure it passes on one)"
+        )
         typer.echo(
             f"attempt {attempt.number}: holds: {proof.name} loads, its {proof.valid} VALID and "
-            f"{proof.invalid} INVALID examples hold, it fails on the bad answer and passes on "
-            "every good one"
+            f"{proof.invalid} INVALID examples hold, it fails on the bad answer; {good}"
         )
         for f in proof.bad_findings:
             typer.echo(f"  on the bad answer: {f['path']}:{f['line']}  {f['message']}")
         return
     reason = (attempt.reason or "").replace("\n", "\n    ")
     typer.echo(f"attempt {attempt.number}: refused: {reason}")
+    if attempt.module is None and attempt.answer.strip():
+        said = " ".join(attempt.answer.split())
+        typer.echo(f"  it said: {said[:300]}{'...' if len(said) > 300 else ''}")
 
 
 def _print_scanned(scanned: Scanned, total: int) -> None:
