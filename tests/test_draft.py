@@ -501,6 +501,49 @@ def test_a_module_that_loops_on_import_is_stopped_at_the_time_limit(
     assert drafted.kept is None
 
 
+def test_a_scan_of_the_history_past_its_time_limit_says_it_stopped(
+    fake_anthropic: FakeAnthropic,
+    anthropic_proxy: ThreadedProxy,
+    bad_call: str,
+    drafter: FakeOpenAI,
+    db_path: Path,
+) -> None:
+    from redline.analyzers import default_registry
+    from redline.replay import case_from_call, history_of, one_off
+    from redline.replay import draft as draft_check
+    from redline.transcripts import open_store
+
+    claude_code_session(
+        fake_anthropic, anthropic_proxy.url, [write_block(drafting.PLAIN)], session="s-2"
+    )
+    anthropic_proxy.flush()
+    with open_store(db_path) as store:
+        case = case_from_call(
+            store, bad_call, drafting.NOTE, [], default_registry(entry_points=False)
+        )
+        history = history_of(store, case)
+    # Holds on its examples and the bad answer; loops on any other file.
+    looping = drafting.GOOD_CHECK.replace(
+        "        for unit in code.units:\n",
+        "        for unit in code.units:\n"
+        "            while not unit.change.path.endswith(('example.py', 'settings.py')):\n"
+        "                pass\n",
+    )
+    drafter.script.append(drafting.answer(looping))
+    drafted = draft_check(
+        case,
+        one_off(model(drafter)),
+        attempts=1,
+        history=history,
+        scan_limits=sandbox.Limits(seconds=4),
+    )
+    assert drafted.kept is not None and drafted.scanned is not None
+    assert drafted.scanned.stopped == (
+        "on the recorded answers, the scan did not finish within 4 s (a loop?)"
+    )
+    assert drafted.scanned.scanned == 0
+
+
 @pytest.fixture(autouse=True)
 def no_leftover_sandboxes() -> Iterator[None]:
     """Every sandbox a draft starts has ended when its test does."""
