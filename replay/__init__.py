@@ -1,10 +1,13 @@
 """Replay: tasks made from recorded calls, sent to models and prompt variants, judged, reported.
 
-    flagging     task_from_call, validate, flag: a task must catch its own failure and pass a
-                 good output
+    flagging     task_from_call, validate, flag: a task must catch its own failure, pass a
+                 good output and be no task kept already
     models       ModelSpec: the models to replay to (models.toml, one-off specs)
     variants     Variant: the same task with a changed system prompt or rules file
-    run          replay(): every task x model x variant x sample, sent, judged, stored
+    jobs         plan(): every task x model x variant x sample, its first request rendered
+    run          replay(): every job taken through its steps, judged, stored
+    trajectory   one sample's steps: sent or cached, tool calls answered, until it edits
+    tool_answers the sources that answer a replayed model's tool calls
     send         Policy: concurrency, retries and backoff
     stats        pass rates over tasks with intervals, comparisons that answer "on these tasks"
                  and "on tasks like these" in plain words (exact, intervals, power beneath)
@@ -29,6 +32,7 @@ import importlib.util
 from typing import TYPE_CHECKING, Any
 
 from redline.replay.flagging import (
+    DuplicateTask,
     Flagged,
     Judged,
     TaskRefused,
@@ -58,6 +62,7 @@ if TYPE_CHECKING:
         save_check,
     )
     from redline.replay.dryrun import Estimate, estimate, reach
+    from redline.replay.jobs import plan, with_baseline
     from redline.replay.models import ModelSpec, config_path, load_config, one_off, resolve_models
     from redline.replay.outputs import code_of, findings, verdicts
     from redline.replay.power import Detectable
@@ -65,7 +70,7 @@ if TYPE_CHECKING:
     from redline.replay.render import render_markdown, render_table
     from redline.replay.render_html import render_html
     from redline.replay.report import build_report
-    from redline.replay.run import Progress, Settings, plan, replay, with_baseline
+    from redline.replay.run import Progress, Settings, replay
     from redline.replay.scanning import (
         Hit,
         ScanResult,
@@ -106,7 +111,8 @@ _LAZY: dict[str, str] = {
     **dict.fromkeys(("render_markdown", "render_table"), "render"),
     "render_html": "render_html",
     "build_report": "report",
-    **dict.fromkeys(("Progress", "Settings", "plan", "replay", "with_baseline"), "run"),
+    **dict.fromkeys(("Progress", "Settings", "replay"), "run"),
+    **dict.fromkeys(("plan", "with_baseline"), "jobs"),
     **dict.fromkeys(
         ("Hit", "ScanResult", "Selection", "by_conversation", "parse_since", "scan"), "scanning"
     ),
@@ -137,6 +143,7 @@ __all__ = [
     "Detectable",
     "DraftFailed",
     "Drafted",
+    "DuplicateTask",
     "Estimate",
     "Flagged",
     "Hit",

@@ -34,8 +34,16 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from redline.analyzers import Analyzer, Check, Registry, Verdict, parse_check, run_checks
-from redline.analyzers.testing import examples, run_example
+from redline.analyzers import (
+    Analyzer,
+    Check,
+    Registry,
+    Verdict,
+    judgement,
+    parse_check,
+    run_checks,
+)
+from redline.analyzers.testing import example_output, examples, run_example
 from redline.errors import RedlineError
 from redline.replay.draft_guard import Guard
 from redline.replay.draft_rules import gate
@@ -129,7 +137,7 @@ def prove_examples(guard: Guard, analyzer: Analyzer) -> tuple[int, int]:
         shown = _short(
             example.output if isinstance(example.output, str) else example.output.text, 300
         )
-        if valid and verdict.passed and not _judged(verdict):
+        if valid and verdict.passed and judgement([verdict], example_output(example)) != "pass":
             raise Refused(
                 f"its VALID example {ident} passes only because the check judged none of its "
                 "code; give VALID examples it reads"
@@ -153,12 +161,6 @@ def prove_examples(guard: Guard, analyzer: Analyzer) -> tuple[int, int]:
             "of each (the bad answer's code among the INVALID ones)"
         )
     return counts[True], counts[False]
-
-
-def _judged(verdict: Verdict) -> bool:
-    """A verdict that says it judged no code (`judged == ()`, where verdicts say what they
-    judged) is no pass; one that does not say counts, as the answer wrote code."""
-    return getattr(verdict, "judged", None) != ()
 
 
 def _check(analyzer: Analyzer) -> Check:
@@ -230,7 +232,7 @@ def prove(guard: Guard, job: dict[str, Any], folder: Path, say: Say) -> dict[str
                 f"it fails on the good answer ({source_label}), so it would fail a model that "
                 f"got it right: {_findings(verdict)}"
             )
-        if not _judged(verdict):
+        if judgement([verdict], good, cut_off=cut) != "pass":
             raise Refused(
                 f"it passes on the good answer ({source_label}) only because it judged none of "
                 "its code; a pass is a judged pass"

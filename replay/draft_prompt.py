@@ -76,7 +76,9 @@ Answer with exactly one Python module, in one ```python block. The module:
 - defines one check class with `name` (lowercase letters, digits and '-'; not a name already
   taken), `description` (one line), `options = ()` and `check(self, output, context) -> Verdict`;
 - judges the code the answer introduced, not code carried over from before (`context.changes(output)`
-  and `change.added_lines()`, or the regions `python_code(output, context)` gives);
+  and `change.added_lines()`, or the regions `python_code(output, context)` gives), and says what
+  it judged: `Verdict.of(findings, unparsed, judged=[the paths of the code it read])` (a pass is
+  a judged pass: an answer whose code the check did not read does not pass it);
 - catches the mistake in any code like it, not only this answer's exact text: do not match the bad
   answer's literal lines;
 - keeps `VALID` and `INVALID` tuples of `Example` beside the check: at least one of each, the bad

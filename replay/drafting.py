@@ -52,7 +52,7 @@ from redline.replay.draft_proof import (
 )
 from redline.replay.flagging import bad_answer
 from redline.replay.models import ModelSpec
-from redline.replay.run import render
+from redline.replay.rendering import render
 from redline.replay.send import Policy, Sender, Sent
 from redline.transcripts import Message, Request, Store, TaskOutput, Text, wire
 

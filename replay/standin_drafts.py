@@ -61,7 +61,7 @@ class NoSilentFallback:
                         findings.append(
                             Finding(unit.change.path, line, "the handler never raises", snippet)
                         )
-        return Verdict.of(findings, code.not_judged())
+        return Verdict.of(findings, code.not_judged(), [u.change.path for u in code.units])
 
     VALID = (
         Example("def load(path):\\n    with open(path) as f:\\n        return f.read()\\n"),

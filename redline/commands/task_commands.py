@@ -20,7 +20,7 @@ from redline.errors import RedlineError
 
 if TYPE_CHECKING:
     from redline.analyzers import Registry
-    from redline.replay import Judged, Validation
+    from redline.replay import Flagged, Judged, Validation
     from redline.transcripts import Store, Task
 
 CHECK_OPTION = typer.Option(
@@ -59,6 +59,18 @@ def _verdicts_json(validation: Validation) -> dict[str, Any]:
     return {"output": each(validation.bad), "good_output": each(validation.good)}
 
 
+def _forced(flagged: Flagged) -> str:
+    """What a forced save overrode, in parentheses."""
+    if flagged.refused is None:
+        return ""
+    overrode = []
+    if flagged.duplicates:
+        overrode.append(f"the same as {', '.join(flagged.duplicates)}")
+    if not flagged.validation.catches:
+        overrode.append("no check fails on its original output")
+    return f" (forced: {'; '.join(overrode)})"
+
+
 @user_errors
 def flag(
     call: str = typer.Argument(..., help="The call where the model went wrong (id or prefix)."),
@@ -74,7 +86,7 @@ def flag(
         None,
         "--good",
         metavar="FILE_OR_CALL",
-        help="A known-good output (a file `redline check` reads, or a call id): every check must pass on it.",
+        help="A known-good output (a file `redline check` reads, or a call id): it must write code, and every check must pass on it.",
     ),
     tool_call: int | None = typer.Option(
         None,
@@ -87,7 +99,10 @@ def flag(
         0, "--drop-last", min=0, metavar="K", help="Cut the transcript K messages before the call."
     ),
     force: bool = typer.Option(
-        False, "--force", help="Keep the task even if no check fails on the original output."
+        False,
+        "--force",
+        help="Keep the task even if no check fails on the original output, or the call is a "
+        "task already with the same cut and checks.",
     ),
     as_json: bool = JSON_OPTION,
     db: Path | None = DB_OPTION,
@@ -116,17 +131,21 @@ def flag(
     validation = flagged.validation
     if as_json:
         print_json(
-            {"task": task.name, "saved": flagged.saved, "verdicts": _verdicts_json(validation)}
+            {
+                "task": task.name,
+                "saved": flagged.saved,
+                "duplicates": list(flagged.duplicates),
+                "verdicts": _verdicts_json(validation),
+            }
         )
     else:
         _print_judged(f"checks on the original output ({task.output.source}):", validation.bad)
         if validation.good is not None and task.good is not None:
             _print_judged(f"checks on the known-good output ({task.good.source}):", validation.good)
         if flagged.saved:
-            forced = " (forced: no check fails on its original output)" if flagged.refused else ""
             typer.echo(
                 f"saved task {task.name}: {len(task.request.messages)} messages, "
-                f"{len(task.checks)} check{'s' * (len(task.checks) != 1)}{forced}"
+                f"{len(task.checks)} check{'s' * (len(task.checks) != 1)}{_forced(flagged)}"
             )
     if flagged.refused is not None and not flagged.saved:
         typer.echo(f"error: {flagged.refused}", err=True)
@@ -240,7 +259,10 @@ def _show_task(task: Task, validation: Validation, last: int) -> None:
     if not validation.catches:
         warn("no check fails on this task's known-bad output any more: the checks changed")
     if not validation.good_passes:
-        warn("a check fails on this task's known-good output: the checks changed")
+        warn(
+            "this task's known-good output no longer passes (a check fails on it, or none "
+            "judges its code): the checks changed"
+        )
 
 
 @task_app.command("rm")
