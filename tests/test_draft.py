@@ -335,8 +335,21 @@ def test_keep_failed_keeps_each_refused_draft_with_its_reason(
             drafting.answer(drafting.GOOD_CHECK.replace('"no-silent-fallback"', '"broad-except"')),
             "its name 'broad-except' is taken (built-in); choose another name",
         ),
+        (
+            drafting.answer(drafting.JUDGES_NOTHING),
+            "its VALID example no-silent-fallback-valid-1 passes only because the check judged "
+            "none of its code",
+        ),
     ],
-    ids=["no-code-block", "two-modules", "raises-on-import", "network", "raises-on-bad", "clash"],
+    ids=[
+        "no-code-block",
+        "two-modules",
+        "raises-on-import",
+        "network",
+        "raises-on-bad",
+        "clash",
+        "judges-nothing",
+    ],
 )
 def test_a_bad_draft_is_refused_with_its_reason_and_nothing_is_written(
     bad_call: str, drafter: FakeOpenAI, cli: Cli, answer: Answer, reason: str

@@ -203,3 +203,9 @@ RAISES_ON_THE_BAD_ANSWER = GOOD_CHECK.replace(
     '            if unit.change.path.endswith("settings.py"):\n'
     '                raise LookupError("no rule for settings files")\n',
 )
+
+# Says it judged nothing when it finds nothing: its VALID example is then no judged pass.
+JUDGES_NOTHING = GOOD_CHECK.replace(
+    "        return Verdict.of(findings, code.not_judged())",
+    "        return Verdict.of(findings, code.not_judged(), [] if not findings else None)",
+)
