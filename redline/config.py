@@ -26,6 +26,12 @@ def db_path(explicit: str | Path | None = None) -> Path:
     return Path(platformdirs.user_data_dir("redline")) / "redline.duckdb"
 
 
+def checks_dir() -> Path:
+    """The user's own checks: every command loads each `*.py` file here as a plugin, and
+    `redline draft` saves the checks it proves here."""
+    return Path(platformdirs.user_config_dir("redline")) / "checks"
+
+
 def spool_dir(db: Path) -> Path:
     """The proxy's spool lives beside the database it feeds."""
     return db.with_name(db.name + ".spool")

@@ -17,6 +17,7 @@
     rechecking   recheck(): judge stored samples again with changed checks
     scanning     scan(): checks run over recorded answers in bulk
     corrections  find_corrections(): answers the user's next turn pushed back on
+    drafting     draft(): a check drafted by a model from a failure, proven in the sandbox
     outputs      code_of, findings, verdicts: an answer's code and its findings, as pages show them
     standin      StandInServer: the stand-in model `redline demo` replays to
 
@@ -48,6 +49,18 @@ from redline.replay.stats import Cell, Comparison, Summary, compare, summarize
 
 if TYPE_CHECKING:
     from redline.replay.corrections import Correction, find_corrections
+    from redline.replay.draft_proof import Scanned
+    from redline.replay.drafting import (
+        Attempt,
+        Drafted,
+        DraftFailed,
+        case_from_call,
+        draft,
+        header,
+        history_of,
+        keep_drafts,
+        save_check,
+    )
     from redline.replay.dryrun import Estimate, estimate, reach
     from redline.replay.jobs import plan, with_baseline
     from redline.replay.models import ModelSpec, config_path, load_config, one_off, resolve_models
@@ -73,6 +86,21 @@ if TYPE_CHECKING:
 # Where each name lives, loaded on first use.
 _LAZY: dict[str, str] = {
     **dict.fromkeys(("Correction", "find_corrections"), "corrections"),
+    **dict.fromkeys(
+        (
+            "Attempt",
+            "DraftFailed",
+            "Drafted",
+            "case_from_call",
+            "draft",
+            "header",
+            "history_of",
+            "keep_drafts",
+            "save_check",
+        ),
+        "drafting",
+    ),
+    "Scanned": "draft_proof",
     **dict.fromkeys(("Estimate", "estimate", "reach"), "dryrun"),
     "Detectable": "power",
     **dict.fromkeys(
@@ -108,10 +136,13 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
+    "Attempt",
     "Cell",
     "Comparison",
     "Correction",
     "Detectable",
+    "DraftFailed",
+    "Drafted",
     "DuplicateTask",
     "Estimate",
     "Flagged",
@@ -122,6 +153,7 @@ __all__ = [
     "Policy",
     "Progress",
     "ScanResult",
+    "Scanned",
     "Selection",
     "Settings",
     "StandInServer",
@@ -131,15 +163,20 @@ __all__ = [
     "Variant",
     "build_report",
     "by_conversation",
+    "case_from_call",
     "checks_of",
     "code_of",
     "compare",
     "config_path",
+    "draft",
     "estimate",
     "find_corrections",
     "findings",
     "flag",
     "good_output",
+    "header",
+    "history_of",
+    "keep_drafts",
     "load_config",
     "one_off",
     "parse_since",
@@ -153,6 +190,7 @@ __all__ = [
     "render_table",
     "replay",
     "resolve_models",
+    "save_check",
     "scan",
     "summarize",
     "task_from_call",

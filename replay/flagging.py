@@ -36,6 +36,7 @@ from redline.errors import RedlineError
 from redline.transcripts import (
     Call,
     Provenance,
+    Request,
     Store,
     Task,
     TaskOutput,
@@ -254,32 +255,8 @@ def task_from_call(
 ) -> Task:
     """The task a recorded call makes: its transcript, its answer as the known-bad output.
     Refuses calls that are no model call, were not parsed, or did not finish."""
+    request, output = bad_answer(store, call, tool_call)
     s = call.summary
-    if s.wire is None:
-        raise RedlineError(
-            f"call {call.id} is {s.method} {s.path}, not a call to a model; flag a model call "
-            "(`redline ls CONVERSATION` lists them)"
-        )
-    request = store.transcript(call)
-    if request is None:
-        raise RedlineError(
-            f"call {call.id}: its request could not be parsed ({call.parse_error or 'no body'}), "
-            "and a task needs its transcript"
-        )
-    if s.status != "complete" or call.response is None:
-        why = call.error or (f"HTTP {s.http_status}" if s.http_status else "no answer")
-        raise RedlineError(
-            f"call {call.id} did not finish ({s.status}: {why}); a task needs the model's "
-            "whole answer"
-        )
-    response = call.response
-    message = response.message if tool_call is None else only_tool_call(response.message, tool_call)
-    output = TaskOutput(
-        message,
-        response.finish_reason,
-        wire.is_cut_off(response.finish_reason, s.wire),
-        f"call {call.id}",
-    )
     conversation = store.conversation(s.conversation_id) if s.conversation_id else None
     taken = store.task_names()
     if name is None:
@@ -308,3 +285,38 @@ def task_from_call(
             recorded_at=s.started_at,
         ),
     )
+
+
+def bad_answer(
+    store: Store, call: Call, tool_call: int | None = None
+) -> tuple[Request, TaskOutput]:
+    """A recorded call's transcript and its answer (or only its `tool_call`th tool call), as
+    a task's known-bad output. Refuses calls that are no model call, were not parsed, or did
+    not finish."""
+    s = call.summary
+    if s.wire is None:
+        raise RedlineError(
+            f"call {call.id} is {s.method} {s.path}, not a call to a model; flag a model call "
+            "(`redline ls CONVERSATION` lists them)"
+        )
+    request = store.transcript(call)
+    if request is None:
+        raise RedlineError(
+            f"call {call.id}: its request could not be parsed ({call.parse_error or 'no body'}), "
+            "and a task needs its transcript"
+        )
+    if s.status != "complete" or call.response is None:
+        why = call.error or (f"HTTP {s.http_status}" if s.http_status else "no answer")
+        raise RedlineError(
+            f"call {call.id} did not finish ({s.status}: {why}); a task needs the model's "
+            "whole answer"
+        )
+    response = call.response
+    message = response.message if tool_call is None else only_tool_call(response.message, tool_call)
+    output = TaskOutput(
+        message,
+        response.finish_reason,
+        wire.is_cut_off(response.finish_reason, s.wire),
+        f"call {call.id}",
+    )
+    return request, output

@@ -1,9 +1,9 @@
 """The web view in a real headless Chromium (Debian's `chromium`, driven by Playwright): from the
 list to a flagged task and a run's report, without the terminal.
 
-One browser and one server for the module; the store holds the demo's session, task and run,
-and two recorded conversations (one whose messages hold markup). Skipped only when no chromium
-binary is installed (.ci/run installs it).
+One browser and one server for the module; the store holds the demo's session, its drafting
+call, task and run, and recorded conversations (one whose messages hold markup). Skipped only
+when no chromium binary is installed (.ci/run installs it).
 """
 
 from __future__ import annotations
@@ -88,7 +88,8 @@ def open_conversation(page: Any, title_start: str) -> None:
 
 def test_the_list_shows_every_conversation_newest_first(page: Any) -> None:
     rows(page).first.wait_for()
-    assert rows(page).count() == 4
+    # The demo's session and its drafting call (recorded like any call), and the three recorded.
+    assert rows(page).count() == 5
     newest = rows(page).first.locator("a.title")
     assert newest.inner_text().startswith("Look at this: <script>window.pwned = 1</script>")
     assert page.locator("table.conversations img").count() == 0

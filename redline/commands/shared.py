@@ -118,10 +118,12 @@ PLUGIN_OPTION = typer.Option(
 
 
 def load_registry(plugins: list[Path] | None) -> Registry:
-    """The built-in checks, installed plugins (a broken one is a warning) and plugin files."""
+    """The built-in checks, installed plugins and the user's checks folder (a broken one is a
+    warning), and plugin files."""
     from redline.analyzers import default_registry
+    from redline.config import checks_dir
 
-    return default_registry(plugins or (), warn=warn)
+    return default_registry(plugins or (), folder=checks_dir(), warn=warn)
 
 
 def report_ingest(store: Store) -> None:

@@ -474,12 +474,7 @@
     const toolCalls = (call.answer ? call.answer.parts : []).filter((p) => p.type === "tool_call");
     checks().then((list) => {
       const form = h("form", { class: "flag-form" });
-      const checkRows = list.map((c) => h("div", { class: "check-row" },
-        h("label", { class: "check" },
-          h("input", { type: "checkbox", name: "check", value: c.name, checked: c.name === "broad-except" }),
-          h("b", null, c.name), " ", h("span", { class: "muted" }, c.description),
-          c.origin !== "built-in" ? h("span", { class: "badge" }, c.origin) : null),
-        c.options.length ? h("div", { class: "options" }, c.options.map((o) => optionInput(c, o))) : null));
+      const checkRows = list.map((c) => checkRow(c, c.name === "broad-except"));
       const goodKind = h("select", { name: "good-kind" },
         h("option", { value: "" }, "none"), h("option", { value: "code" }, "paste code"),
         h("option", { value: "call" }, "another call's answer"));
@@ -511,6 +506,7 @@
           h("label", { class: "grow" }, "note ", h("input", { name: "note", placeholder: "What went wrong, in your words" }))),
         h("fieldset", null, h("legend", null, "Known-good output (optional): every check must pass on it"),
           goodKind, goodCode, goodCall),
+        draftRow(),
         h("div", { class: "row" },
           h("button", { type: "button", class: "run-checks" }, "Run checks"),
           h("label", { class: "check" }, h("input", { type: "checkbox", name: "force" }),
@@ -560,6 +556,11 @@
       };
       form.addEventListener("change", later);
       form.querySelector(".run-checks").addEventListener("click", run);
+      form.querySelector(".draft-check").addEventListener("click", () => draftCheck(form, body(), (check) => {
+        list.push(check);
+        form.querySelector("fieldset").append(checkRow(check, true));
+        run();
+      }));
       form.querySelector(".cancel").addEventListener("click", () => {
         panel.remove();
         closed();
@@ -596,6 +597,55 @@
       run();
     }).catch((error) => panel.replaceChildren(failure(error)));
     return panel;
+  }
+
+  function checkRow(c, checked) {
+    return h("div", { class: "check-row" },
+      h("label", { class: "check" },
+        h("input", { type: "checkbox", name: "check", value: c.name, checked }),
+        h("b", null, c.name), " ", h("span", { class: "muted" }, c.description),
+        c.origin !== "built-in" ? h("span", { class: "badge" }, c.origin) : null),
+      c.options.length ? h("div", { class: "options" }, c.options.map((o) => optionInput(c, o))) : null);
+  }
+
+  /* "Draft a check": a model writes one from the note (and the known-good output), the sandbox
+   * proves it (`redline draft`); a check that holds is saved and offered in the form. */
+  function draftRow() {
+    return h("div", { class: "row draft" },
+      h("label", { class: "grow" }, "model ", h("input", { name: "draft-model", size: 40,
+        placeholder: "a model of redline.toml, or WIRE:MODEL_ID@BASE_URL" })),
+      h("button", { type: "button", class: "draft-check" }, "Draft a check"),
+      h("div", { class: "drafted" }));
+  }
+
+  async function draftCheck(form, body, offer) {
+    const out = form.querySelector(".drafted");
+    const button = form.querySelector(".draft-check");
+    const model = form.querySelector("[name=draft-model]").value.trim();
+    button.disabled = true;
+    out.replaceChildren(h("p", { class: "muted" }, "Drafting: the model writes a check from the note, the sandbox proves it…"));
+    try {
+      const result = await api(`/api/calls/${encodeURIComponent(body.call)}/draft`, { note: body.note, model, good: body.good });
+      const lines = result.attempts.map((a) => h("li", { class: a.held ? "ok" : "refused" },
+        `attempt ${a.number}: `, a.held ? `holds: ${a.check}` : `refused: ${a.reason}`));
+      const found = [];
+      if (result.history) {
+        found.push(h("p", null, `Over the recorded history it flags ${result.history.flagged} of ${result.history.scanned} other answers.`));
+      }
+      if (result.saved) {
+        checksCache = null;
+        const check = (await checks()).find((c) => c.name === result.check.name);
+        if (check) offer(check);
+        found.unshift(h("p", { class: "ok saved" }, `Saved check ${result.check.name} to ${result.check.path}; it is chosen above.`));
+      } else {
+        found.unshift(h("p", { class: "error refused" }, "No draft held; nothing was saved."));
+      }
+      out.replaceChildren(h("ul", { class: "attempts" }, lines), ...found);
+    } catch (error) {
+      out.replaceChildren(failure(error));
+    } finally {
+      button.disabled = false;
+    }
   }
 
   function answerPreview(message) {
