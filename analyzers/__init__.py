@@ -11,6 +11,10 @@
     Edit ──apply_edits──▶ a folder (a workspace's private copy); transcript_edits(request): the
                           edits a transcript made before its cut, that succeeded
 
+    Environment           where a check that runs code (`runs_code`, the `run` check) runs it:
+                          the task's workspace, prepared once (`prepared`), its own files, the
+                          sandbox or not, a VerdictCache; static checks never read it
+
 Everything else in this package is internal; other parts use only these names, and checks
 (built-in or plugin) these and `redline.analyzers.python`, the tools for reading Python.
 `redline.analyzers.sandbox` runs commands on a workspace's copy, contained.
@@ -18,6 +22,7 @@ Everything else in this package is internal; other parts use only these names, a
 
 from redline.analyzers._analyzer import Analyzer
 from redline.analyzers._context import Change, Context
+from redline.analyzers._environment import Environment, VerdictCache, prepared
 from redline.analyzers._inputs import Output, call_output, load_call, load_file
 from redline.analyzers._judgement import JUDGEMENTS, Judgement, judgement, wrote_code
 from redline.analyzers._model import (
@@ -27,6 +32,7 @@ from redline.analyzers._model import (
     Extraction,
     Finding,
     Option,
+    Ran,
     Unparsed,
     Verdict,
 )
@@ -36,7 +42,9 @@ from redline.analyzers._run import (
     Check,
     parse_check,
     run_checks,
+    runs_code,
     verdict_from_dict,
+    verdict_key,
     verdict_to_dict,
 )
 from redline.analyzers.apply import Unapplied, apply_edits, transcript_edits
@@ -51,16 +59,19 @@ __all__ = [
     "CodeBlock",
     "Context",
     "Edit",
+    "Environment",
     "Example",
     "Extraction",
     "Finding",
     "Judgement",
     "Option",
     "Output",
+    "Ran",
     "Registry",
     "Unapplied",
     "Unparsed",
     "Verdict",
+    "VerdictCache",
     "apply_edits",
     "call_output",
     "decode_arguments",
@@ -71,9 +82,12 @@ __all__ = [
     "load_call",
     "load_file",
     "parse_check",
+    "prepared",
     "run_checks",
+    "runs_code",
     "transcript_edits",
     "verdict_from_dict",
+    "verdict_key",
     "verdict_to_dict",
     "wrote_code",
 ]

@@ -2,17 +2,25 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from redline.analyzers._analyzer import Analyzer
 from redline.analyzers._context import Context
-from redline.analyzers._model import Finding, Unparsed, Verdict
+from redline.analyzers._environment import Environment
+from redline.analyzers._model import Finding, Ran, Unparsed, Verdict
 from redline.analyzers._options import parse_options, split_spec
 from redline.analyzers._registry import Registry, default_registry
 from redline.errors import RedlineError
-from redline.transcripts import Message, Request
+from redline.transcripts import (
+    Message,
+    Request,
+    canonical_json,
+    message_to_dict,
+    request_to_dict,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,33 +43,86 @@ def parse_check(spec: str, registry: Registry | None = None) -> Check:
     return Check(spec, analyzer, parse_options(analyzer, text))
 
 
+def runs_code(check: Check) -> bool:
+    """True for a check that runs the answer's code (its analyzer says `runs_code = True`)."""
+    return getattr(check.analyzer, "runs_code", False) is True
+
+
+def _version(check: Check) -> str | None:
+    version = getattr(check.analyzer, "version", None)
+    if isinstance(version, str | int) and not isinstance(version, bool) and str(version):
+        return str(version)
+    return None
+
+
+def verdict_key(
+    check: Check,
+    environment: Environment,
+    output: Message,
+    request: Request | None,
+    cut_off: bool,
+) -> str | None:
+    """The cache key of `check`'s verdict on `output`; None when the check declares no version
+    (its verdicts are never cached)."""
+    version = _version(check)
+    if version is None:
+        return None
+    answered: Any = None if request is None else request_to_dict(request)
+    parts = (
+        check.name,
+        check.spec,
+        version,
+        environment.key,
+        canonical_json(answered),
+        canonical_json(message_to_dict(output)),
+        str(cut_off),
+    )
+    digest = hashlib.sha256()
+    for part in parts:
+        digest.update(hashlib.sha256(part.encode("utf-8", "surrogatepass")).digest())
+    return digest.hexdigest()
+
+
 def run_checks(
     checks: Iterable[Check],
     output: Message,
     request: Request | None = None,
     *,
     cut_off: bool = False,
+    environment: Environment | None = None,
 ) -> list[Verdict]:
     """One verdict per check, in order. The checks share one reading of the output. A check
     that raises (a plugin's bug) is reported as a RedlineError naming it. `cut_off`: the
-    output stopped before the model finished it (see `Context.cut_off`)."""
-    context = Context(request, cut_off=cut_off)
+    output stopped before the model finished it (see `Context.cut_off`). `environment`: where
+    checks that run code run it; their verdicts are taken from its cache when it has them."""
+    context = Context(request, cut_off=cut_off, environment=environment)
+    cache = environment.cache if environment is not None else None
     verdicts = []
     for check in checks:
-        try:
-            verdict = check.analyzer.check(output, context.with_options(check.options))
-        except RedlineError:
-            raise
-        except Exception as error:  # a plugin's failure must not surface as a traceback
-            raise RedlineError(
-                f"check {check.name!r} failed: {type(error).__name__}: {error}"
-            ) from error
-        if not isinstance(verdict, Verdict):
-            raise RedlineError(
-                f"check {check.name!r} returned {type(verdict).__name__}, not a Verdict"
-            )
+        key = None
+        if cache is not None and environment is not None and runs_code(check):
+            key = verdict_key(check, environment, output, request, cut_off)
+        verdict = cache.get(key) if cache is not None and key is not None else None
+        if verdict is None:
+            verdict = _check(check, output, context)
+            if cache is not None and key is not None:
+                cache.put(key, verdict)
         verdicts.append(verdict)
     return verdicts
+
+
+def _check(check: Check, output: Message, context: Context) -> Verdict:
+    try:
+        verdict = check.analyzer.check(output, context.with_options(check.options))
+    except RedlineError:
+        raise
+    except Exception as error:  # a plugin's failure must not surface as a traceback
+        raise RedlineError(
+            f"check {check.name!r} failed: {type(error).__name__}: {error}"
+        ) from error
+    if not isinstance(verdict, Verdict):
+        raise RedlineError(f"check {check.name!r} returned {type(verdict).__name__}, not a Verdict")
+    return verdict
 
 
 def verdict_to_dict(check: str, verdict: Verdict) -> dict[str, Any]:
@@ -79,6 +140,16 @@ def verdict_to_dict(check: str, verdict: Verdict) -> dict[str, Any]:
         out["unparsed"] = [
             {"path": u.path, "reason": u.reason, "fragment": u.fragment} for u in verdict.unparsed
         ]
+    if verdict.ran is not None:
+        r = verdict.ran
+        out["ran"] = {
+            "command": r.command,
+            "status": r.status,
+            "exit_status": r.exit_status,
+            "seconds": round(r.seconds, 3),
+            "sandboxed": r.sandboxed,
+            "output": r.output,
+        }
     return out
 
 
@@ -97,4 +168,19 @@ def verdict_from_dict(d: Mapping[str, Any]) -> Verdict:
             for u in d.get("unparsed") or ()
         ),
         None if judged is None else tuple(str(j) for j in judged),
+        _ran_from_dict(d.get("ran")),
+    )
+
+
+def _ran_from_dict(d: Mapping[str, Any] | None) -> Ran | None:
+    if not d:
+        return None
+    status = d.get("exit_status")
+    return Ran(
+        str(d.get("command", "")),
+        str(d.get("status", "")),
+        status if isinstance(status, int) else None,
+        float(d.get("seconds") or 0.0),
+        bool(d.get("sandboxed", True)),
+        str(d.get("output", "")),
     )

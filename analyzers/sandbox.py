@@ -47,6 +47,7 @@ from redline.analyzers._sandbox_watch import Kill, usage, watch
 from redline.errors import RedlineError, SandboxUnavailable
 
 __all__ = [
+    "PATH",
     "Kill",
     "Limits",
     "Result",
@@ -59,6 +60,7 @@ __all__ = [
 ]
 
 MiB = 1 << 20
+PATH = bwrap.PATH  # the command's PATH in the sandbox, unless the caller gives another
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,13 +5,17 @@
      "transcript": {"drop_last", "tool_call"}, "provenance": {...}}
 
 where an output is `{"message": <canonical message>, "finish_reason", "cut_off", "source"}`.
-A file is validated against the JSON Schema in `task_schema` before it becomes a `Task`.
+A task with files of its own lists them too, `"files": [{"path", "text" | "base64",
+"executable"}]` (text when the bytes are UTF-8). A file is validated against the JSON Schema in
+`task_schema` before it becomes a `Task`.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -25,7 +29,14 @@ from redline.transcripts.model import (
     request_from_dict,
     request_to_dict,
 )
-from redline.transcripts.task import Provenance, Task, TaskOutput, check_name
+from redline.transcripts.task import (
+    Provenance,
+    Task,
+    TaskFile,
+    TaskOutput,
+    check_files,
+    check_name,
+)
 from redline.transcripts.task_schema import TASK_FILE_VERSION, validate
 
 
@@ -47,6 +58,39 @@ def output_from_dict(d: Mapping[str, Any]) -> TaskOutput:
     )
 
 
+def files_to_list(files: Sequence[TaskFile]) -> list[JSON]:
+    """A task's own files as the task file lists them: UTF-8 text as text, other bytes in
+    base64."""
+    out: list[JSON] = []
+    for f in files:
+        try:
+            entry: dict[str, Any] = {"path": f.path, "text": f.data.decode("utf-8")}
+        except UnicodeDecodeError:
+            entry = {"path": f.path, "base64": base64.b64encode(f.data).decode("ascii")}
+        if f.executable:
+            entry["executable"] = True
+        out.append(entry)
+    return out
+
+
+def files_from_list(entries: Sequence[Mapping[str, Any]]) -> tuple[TaskFile, ...]:
+    """The files a task file lists, checked (`check_files`); ValueError saying what is wrong."""
+    files = []
+    for entry in entries:
+        if "text" in entry:
+            data = str(entry["text"]).encode("utf-8", "surrogatepass")
+        else:
+            try:
+                data = base64.b64decode(entry["base64"], validate=True)
+            except (binascii.Error, ValueError):
+                raise ValueError(f"the file {entry.get('path')!r} is not valid base64") from None
+        files.append(TaskFile(entry["path"], data, bool(entry.get("executable", False))))
+    try:
+        return check_files(sorted(files, key=lambda f: f.path))
+    except RedlineError as error:
+        raise ValueError(str(error)) from None
+
+
 def _time(value: datetime | None) -> str | None:
     return None if value is None else value.isoformat()
 
@@ -54,6 +98,7 @@ def _time(value: datetime | None) -> str | None:
 def task_to_file(task: Task) -> JSON:
     """The task file document (before masking)."""
     p = task.provenance
+    files = {"files": files_to_list(task.files)} if task.files else {}
     return {
         "format_version": TASK_FILE_VERSION,
         "name": task.name,
@@ -71,6 +116,7 @@ def task_to_file(task: Task) -> JSON:
             "client": p.client,
             "recorded_at": _time(p.recorded_at),
         },
+        **files,
     }
 
 
@@ -99,11 +145,19 @@ def task_from_file(document: Any, source: str) -> Task:
                 _parse_time(p.get("recorded_at"), source, "provenance.recorded_at"),
             ),
             created_at=_parse_time(d["created_at"], source, "created_at") or datetime.now(UTC),
+            files=_files(d.get("files") or (), source),
         )
     except RedlineError as exc:
         raise TaskFileError(source, "name", str(exc)) from None
     except (KeyError, TypeError, ValueError) as exc:  # the schema should have caught these
         raise TaskFileError(source, "", f"{type(exc).__name__}: {exc}") from None
+
+
+def _files(entries: Sequence[Mapping[str, Any]], source: str) -> tuple[TaskFile, ...]:
+    try:
+        return files_from_list(entries)
+    except ValueError as exc:
+        raise TaskFileError(source, "files", str(exc)) from None
 
 
 def _parse_time(value: str | None, source: str, where: str) -> datetime | None:

@@ -11,6 +11,7 @@ from typing import Any
 
 from redline.errors import TaskFileError
 from redline.transcripts.model import ROLES
+from redline.transcripts.task import MAX_FILES
 
 # The format's version: a file of a newer version is refused with a clear message.
 TASK_FILE_VERSION = 1
@@ -112,6 +113,18 @@ _OUTPUT: dict[str, Any] = {
     },
 }
 
+_FILE: dict[str, Any] = {
+    "type": "object",
+    "required": ["path"],
+    "properties": {
+        "path": {"type": "string", "minLength": 1, "maxLength": 4096},
+        "text": {"type": "string"},
+        "base64": {"type": "string"},
+        "executable": {"type": "boolean"},
+    },
+    "oneOf": [{"required": ["text"]}, {"required": ["base64"]}],
+}
+
 SCHEMA: dict[str, Any] = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
     "title": "redline task file",
@@ -148,6 +161,7 @@ SCHEMA: dict[str, Any] = {
                 "tool_call": {"type": ["integer", "null"], "minimum": 1},
             },
         },
+        "files": {"type": "array", "maxItems": MAX_FILES, "items": {"$ref": "#/$defs/file"}},
         "provenance": {
             "type": "object",
             "properties": {
@@ -159,7 +173,13 @@ SCHEMA: dict[str, Any] = {
             },
         },
     },
-    "$defs": {"part": _PART, "message": _MESSAGE, "tool": _TOOL, "output": _OUTPUT},
+    "$defs": {
+        "part": _PART,
+        "message": _MESSAGE,
+        "tool": _TOOL,
+        "output": _OUTPUT,
+        "file": _FILE,
+    },
 }
 
 

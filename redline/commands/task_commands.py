@@ -289,7 +289,8 @@ def export(
 
 
 def _masked_documents(tasks: list[Task]) -> tuple[dict[str, dict[str, Any]], int]:
-    """Each task's file document, with secrets in its messages and outputs masked."""
+    """Each task's file document, with secrets in its messages, outputs and own text files
+    masked."""
     from redline.transcripts import mask_json, task_to_file
 
     documents: dict[str, dict[str, Any]] = {}
@@ -299,6 +300,10 @@ def _masked_documents(tasks: list[Task]) -> tuple[dict[str, dict[str, Any]], int
         for key in ("request", "output", "good_output"):
             if document.get(key) is not None:
                 document[key], count = mask_json(document[key])
+                masked += count
+        for entry in document.get("files", ()):  # text files; bytes in base64 are kept
+            if "text" in entry:
+                entry["text"], count = mask_json(entry["text"])
                 masked += count
         documents[f"{task.name}.json"] = document
     return documents, masked

@@ -3,8 +3,9 @@
 A task's transcript is kept by reference to the message tree (its last node and how many
 messages of that chain it holds), so a task made from a call 200 KB into a session stores a few
 ids, not another copy of the history. The tool list and system prompt go to the blobs, shared
-with every other task that has the same. Nodes and blobs are never deleted, so a task stays
-whole whatever else is removed.
+with every other task that has the same; the task's own files to the workspaces' file
+contents, listed by hash. Nodes, blobs and contents are never deleted, so a task stays whole
+whatever else is removed.
 """
 
 from __future__ import annotations
@@ -32,7 +33,8 @@ from redline.transcripts.store.db import transaction
 from redline.transcripts.store.decorations import restore
 from redline.transcripts.store.queries import records
 from redline.transcripts.store.tree import DedupWriter, chain, messages_up_to
-from redline.transcripts.task import Provenance, Task
+from redline.transcripts.store.workspaces import read_files, store_contents
+from redline.transcripts.task import Provenance, Task, TaskFile
 from redline.transcripts.task_file import output_from_dict, output_to_dict, task_hash
 
 
@@ -105,14 +107,28 @@ def _insert(con: duckdb.DuckDBPyConnection, writer: DedupWriter, task: Task, dig
     system = None
     if request.system is not None:
         system = _blob(writer, "task-system", [part_to_dict(s) for s in request.system])
+    files = None
+    if task.files:
+        store_contents(con, {f.sha256: f.data for f in task.files})
+        files = json.dumps(
+            [
+                {
+                    "path": f.path,
+                    "sha256": f.sha256,
+                    "size": len(f.data),
+                    "executable": f.executable,
+                }
+                for f in task.files
+            ]
+        )
     con.execute("DELETE FROM tasks WHERE name = ?", [task.name])
     con.execute(
         """
         INSERT INTO tasks (name, created_at, note, checks, wire, model, request_node,
             message_count, request_shell, tools_hash, system_hash, request_decorations,
             output, good_output, tool_call, drop_last, origin_call, origin_conversation,
-            origin_model, origin_client, origin_at, content_hash)
-        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            origin_model, origin_client, origin_at, content_hash, files)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
         """,
         [
             task.name,
@@ -137,6 +153,7 @@ def _insert(con: duckdb.DuckDBPyConnection, writer: DedupWriter, task: Task, dig
             p.client,
             p.recorded_at,
             digest,
+            files,
         ],
     )
 
@@ -200,6 +217,16 @@ def load_task(con: duckdb.DuckDBPyConnection, name: str) -> Task:
             row["origin_at"],
         ),
         created_at=row["created_at"],
+        files=_files(con, row["files"]),
+    )
+
+
+def _files(con: duckdb.DuckDBPyConnection, listed: str | None) -> tuple[TaskFile, ...]:
+    """A task's own files from their listing, each content read from the store."""
+    entries = json.loads(listed) if listed else []
+    contents = read_files(con, [e["sha256"] for e in entries]) if entries else {}
+    return tuple(
+        TaskFile(e["path"], contents[e["sha256"]], bool(e.get("executable"))) for e in entries
     )
 
 

@@ -1,5 +1,6 @@
 """Workspaces in the store: each file's content once, under its SHA-256, shared by every task
-that holds it; each task's manifest beside it.
+that holds it (a task's own `--file` files too: `store_contents`); each task's manifest beside
+it.
 
 A task's workspace is replaced whole when it is put again. File contents are never deleted, as
 nodes and blobs are not: a task exported, removed and imported again finds them there.
@@ -74,3 +75,22 @@ def read_files(con: duckdb.DuckDBPyConnection, shas: Collection[str]) -> dict[st
 
 def delete_workspace(con: duckdb.DuckDBPyConnection, task: str) -> None:
     con.execute("DELETE FROM task_workspaces WHERE task = ?", [task])
+
+
+def store_contents(con: duckdb.DuckDBPyConnection, blobs: Mapping[str, bytes]) -> int:
+    """Store the contents of `blobs` (sha256 -> bytes) the store lacks, inside the caller's
+    transaction; returns how many were new."""
+    for sha, data in blobs.items():
+        if hashlib.sha256(data).hexdigest() != sha:
+            raise RedlineError(f"the content given for {sha[:12]} does not match its hash")
+    new = sorted(set(blobs) - bulk.existing(con, "workspace_files", "sha256", set(blobs)))
+    bulk.insert(
+        con,
+        "workspace_files",
+        {
+            "sha256": new,
+            "size": [len(blobs[s]) for s in new],
+            "content": [blobs[s] for s in new],
+        },
+    )
+    return len(new)
