@@ -45,6 +45,7 @@ from redline.analyzers._run import (
     runs_code,
     verdict_from_dict,
     verdict_key,
+    verdict_scope,
     verdict_to_dict,
 )
 from redline.analyzers.apply import Unapplied, apply_edits, transcript_edits
@@ -88,6 +89,7 @@ __all__ = [
     "transcript_edits",
     "verdict_from_dict",
     "verdict_key",
+    "verdict_scope",
     "verdict_to_dict",
     "wrote_code",
 ]

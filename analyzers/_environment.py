@@ -4,8 +4,8 @@ whether the sandbox holds it, and where its verdicts are cached.
     Environment(workspace, workspace_id, files, sandbox, cache)    what such a check is given
     prepared(workspace, read_blob, files, ...) -> Environment      the workspace written once
                                                                     into a folder runs copy
-    VerdictCache: get(key) -> Verdict | None, put(key, verdict)    kept by the caller
-    runs_code(check), verdict_key(check, environment, ...)        in `_run`
+    VerdictCache: get(scope, key), put(scope, key, verdict)        kept by the caller
+    runs_code(check), verdict_scope(check, environment), verdict_key(scope, ...)   in `_run`
 
 Static checks never look here and stay pure. A check that runs code says so (`runs_code =
 True` on the analyzer); only for such checks do callers prepare an environment, judge in
@@ -30,19 +30,23 @@ from redline.transcripts import TaskFile, Workspace, materialize
 
 
 class VerdictCache(Protocol):
-    """Verdicts of checks that run code, by `verdict_key`. A caller backs it with its store;
-    `put` may be called from several threads at once."""
+    """Verdicts of checks that run code: by `scope` (the check and its environment,
+    `verdict_scope`: known before any answer is, so a caller can load a scope's verdicts at
+    once) and `key` (the scope, the transcript and the answer, `verdict_key`). A caller backs it
+    with its store; `put` may be called from several threads at once."""
 
-    def get(self, key: str) -> Verdict | None: ...
+    def get(self, scope: str, key: str) -> Verdict | None: ...
 
-    def put(self, key: str, verdict: Verdict) -> None: ...
+    def put(self, scope: str, key: str, verdict: Verdict) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
 class Environment:
     """`workspace`: a folder holding the task's workspace as its model saw it (None: the task
     has none), never written: each run works on a fresh copy (`copy_workspace`);
-    `workspace_id` names its content. `files`: the task's own files. `sandbox`: False only
+    `workspace_id` names its content. `before_cut`: the workspace was taken before the session
+    (a folder given to `check` or `scan`, not a task's), so the transcript's own edits before
+    the cut are made in each copy first. `files`: the task's own files. `sandbox`: False only
     when the user asked for `--no-sandbox`. `cache`: where verdicts are kept, or None."""
 
     workspace: Path | None = None
@@ -50,12 +54,13 @@ class Environment:
     files: tuple[TaskFile, ...] = ()
     sandbox: bool = True
     cache: VerdictCache | None = field(default=None, compare=False, repr=False)
+    before_cut: bool = False
 
     @property
     def key(self) -> str:
         """What a verdict depends on here: the workspace's content, the files', the sandbox."""
         parts = [
-            f"workspace {self.workspace_id or 'none'}",
+            f"workspace {self.workspace_id or 'none'}{' before the cut' * self.before_cut}",
             *(f"file {f.path} {f.sha256} {int(f.executable)}" for f in self.files),
             f"sandbox {self.sandbox}",
         ]
@@ -78,6 +83,7 @@ def prepared(
     *,
     sandbox: bool = True,
     cache: VerdictCache | None = None,
+    before_cut: bool = False,
 ) -> Iterator[Environment]:
     """An environment for the life of the block: `workspace` (with `read_blob(sha256)` giving
     its files' contents) written once into a temporary folder, removed at the end."""
@@ -89,4 +95,4 @@ def prepared(
     with tempfile.TemporaryDirectory(prefix="redline-workspace-") as folder:
         root = Path(folder) / "files"
         materialize(workspace, read_blob, root)
-        yield Environment(root, workspace.id, tuple(files), sandbox, cache)
+        yield Environment(root, workspace.id, tuple(files), sandbox, cache, before_cut)

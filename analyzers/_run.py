@@ -55,28 +55,28 @@ def _version(check: Check) -> str | None:
     return None
 
 
-def verdict_key(
-    check: Check,
-    environment: Environment,
-    output: Message,
-    request: Request | None,
-    cut_off: bool,
-) -> str | None:
-    """The cache key of `check`'s verdict on `output`; None when the check declares no version
-    (its verdicts are never cached)."""
+def verdict_scope(check: Check, environment: Environment) -> str | None:
+    """What a verdict of `check` depends on besides the transcript and the answer: the check
+    (its name, its options as written, its `version`) and the environment. None when the
+    check declares no version: its verdicts are never cached."""
     version = _version(check)
     if version is None:
         return None
+    return _digest(check.name, check.spec, version, environment.key)
+
+
+def verdict_key(scope: str, output: Message, request: Request | None, cut_off: bool) -> str:
+    """The cache key of a verdict in `scope` on `output`, which answered `request`."""
     answered: Any = None if request is None else request_to_dict(request)
-    parts = (
-        check.name,
-        check.spec,
-        version,
-        environment.key,
+    return _digest(
+        scope,
         canonical_json(answered),
         canonical_json(message_to_dict(output)),
         str(cut_off),
     )
+
+
+def _digest(*parts: str) -> str:
     digest = hashlib.sha256()
     for part in parts:
         digest.update(hashlib.sha256(part.encode("utf-8", "surrogatepass")).digest())
@@ -99,14 +99,17 @@ def run_checks(
     cache = environment.cache if environment is not None else None
     verdicts = []
     for check in checks:
-        key = None
+        scope = None
         if cache is not None and environment is not None and runs_code(check):
-            key = verdict_key(check, environment, output, request, cut_off)
-        verdict = cache.get(key) if cache is not None and key is not None else None
+            scope = verdict_scope(check, environment)
+        if cache is None or scope is None:
+            verdicts.append(_check(check, output, context))
+            continue
+        key = verdict_key(scope, output, request, cut_off)
+        verdict = cache.get(scope, key)
         if verdict is None:
             verdict = _check(check, output, context)
-            if cache is not None and key is not None:
-                cache.put(key, verdict)
+            cache.put(scope, key, verdict)
         verdicts.append(verdict)
     return verdicts
 

@@ -2,6 +2,8 @@
 
     flagging     task_from_call, validate, flag: a task must catch its own failure and pass a
                  good output
+    executions   checks that run code: a task's environment (workspace, files), their
+                 verdicts cached in the store
     models       ModelSpec: the models to replay to (models.toml, one-off specs)
     variants     Variant: the same task with a changed system prompt or rules file
     jobs         plan(): every task x model x variant x sample, its first request rendered
@@ -41,6 +43,7 @@ from redline.replay.flagging import (
     refuse_unless_valid,
     task_from_call,
     validate,
+    validate_stored,
 )
 from redline.replay.intervals import Interval, wilson
 from redline.replay.stats import Cell, Comparison, Summary, compare, summarize
@@ -48,6 +51,7 @@ from redline.replay.stats import Cell, Comparison, Summary, compare, summarize
 if TYPE_CHECKING:
     from redline.replay.corrections import Correction, find_corrections
     from redline.replay.dryrun import Estimate, estimate, reach
+    from redline.replay.executions import folder_environment
     from redline.replay.jobs import plan, with_baseline
     from redline.replay.models import ModelSpec, config_path, load_config, one_off, resolve_models
     from redline.replay.outputs import code_of, findings, verdicts
@@ -73,6 +77,7 @@ if TYPE_CHECKING:
 _LAZY: dict[str, str] = {
     **dict.fromkeys(("Correction", "find_corrections"), "corrections"),
     **dict.fromkeys(("Estimate", "estimate", "reach"), "dryrun"),
+    "folder_environment": "executions",
     "Detectable": "power",
     **dict.fromkeys(
         ("ModelSpec", "config_path", "load_config", "one_off", "resolve_models"), "models"
@@ -137,6 +142,7 @@ __all__ = [
     "find_corrections",
     "findings",
     "flag",
+    "folder_environment",
     "good_output",
     "load_config",
     "one_off",
@@ -155,6 +161,7 @@ __all__ = [
     "summarize",
     "task_from_call",
     "validate",
+    "validate_stored",
     "verdicts",
     "wilson",
     "with_baseline",

@@ -12,12 +12,14 @@ good output passes) and saves one that may be kept.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from redline.analyzers import (
     Check,
+    Environment,
     Judgement,
     Registry,
     Verdict,
@@ -25,14 +27,18 @@ from redline.analyzers import (
     judgement,
     load_file,
     parse_check,
+    prepared,
     run_checks,
+    runs_code,
 )
 from redline.errors import RedlineError
+from redline.replay.executions import StoredVerdicts, environments, scopes
 from redline.transcripts import (
     Call,
     Provenance,
     Store,
     Task,
+    TaskFile,
     TaskOutput,
     check_name,
     drop_last,
@@ -98,13 +104,30 @@ class Flagged:
 
 
 def flag(
-    store: Store, task: Task, registry: Registry, *, force: bool = False, save: bool = True
+    store: Store,
+    task: Task,
+    registry: Registry,
+    *,
+    force: bool = False,
+    save: bool = True,
+    sandbox: bool = True,
 ) -> Flagged:
     """Judge `task` with its checks and decide: kept when the checks catch its known-bad
     output and pass its known-good one, or with `force` while the known-good output passes.
-    A kept task is saved unless `save` is False (checks tried without saving)."""
+    A kept task is saved unless `save` is False (checks tried without saving). Checks that
+    run code run on the task's own files (and its workspace), sandboxed unless `sandbox` is
+    False; their verdicts are kept in the store."""
     checks = tuple(checks_of(task.checks, registry))
-    validation = _validation(checks, task)
+    cache = StoredVerdicts()
+    with contextlib.ExitStack() as stack:
+        environment = None
+        if any(runs_code(c) for c in checks):
+            environment = stack.enter_context(
+                prepared(None, None, task.files, sandbox=sandbox, cache=cache)
+            )
+            cache.read(store, scopes(checks, environment))
+        validation = _validation(checks, task, environment)
+    cache.save(store)
     refused: TaskRefused | None = None
     try:
         refuse_unless_valid(validation, task.good.source if task.good else None)
@@ -124,8 +147,12 @@ def checks_of(specs: Sequence[str], registry: Registry) -> list[Check]:
     return [parse_check(spec, registry) for spec in specs]
 
 
-def _judge(checks: Sequence[Check], task: Task, output: TaskOutput) -> tuple[Judged, ...]:
-    verdicts = run_checks(checks, output.message, task.request, cut_off=output.cut_off)
+def _judge(
+    checks: Sequence[Check], task: Task, output: TaskOutput, environment: Environment | None
+) -> tuple[Judged, ...]:
+    verdicts = run_checks(
+        checks, output.message, task.request, cut_off=output.cut_off, environment=environment
+    )
     return tuple(Judged(c, v) for c, v in zip(checks, verdicts, strict=True))
 
 
@@ -133,16 +160,35 @@ def _judgement(judged: tuple[Judged, ...], output: TaskOutput) -> Judgement:
     return judgement([j.verdict for j in judged], output.message, cut_off=output.cut_off)
 
 
-def validate(task: Task, registry: Registry) -> Validation:
-    """Run the task's checks on its known-bad and known-good outputs."""
-    return _validation(checks_of(task.checks, registry), task)
+def validate(task: Task, registry: Registry, environment: Environment | None = None) -> Validation:
+    """Run the task's checks on its known-bad and known-good outputs; `environment`: where
+    checks that run code run it (`redline.replay.executions` makes a stored task's)."""
+    return _validation(checks_of(task.checks, registry), task, environment)
 
 
-def _validation(checks: Sequence[Check], task: Task) -> Validation:
-    bad = _judge(checks, task, task.output)
+def validate_stored(
+    store: Store, task: Task, registry: Registry, *, sandbox: bool = True
+) -> Validation:
+    """`validate` for a stored task: checks that run code run in its workspace and on its
+    files as the store keeps them, their verdicts cached there."""
+    checks = checks_of(task.checks, registry)
+    cache = StoredVerdicts()
+    with contextlib.ExitStack() as stack:
+        found = environments(
+            store, [task], {task.name: checks}, stack, sandbox=sandbox, cache=cache
+        )
+        validation = _validation(checks, task, found.get(task.name))
+    cache.save(store)
+    return validation
+
+
+def _validation(
+    checks: Sequence[Check], task: Task, environment: Environment | None = None
+) -> Validation:
+    bad = _judge(checks, task, task.output, environment)
     if task.good is None:
         return Validation(bad)
-    good = _judge(checks, task, task.good)
+    good = _judge(checks, task, task.good, environment)
     return Validation(bad, good, _judgement(good, task.good))
 
 
@@ -191,9 +237,11 @@ def task_from_call(
     tool_call: int | None = None,
     drop: int = 0,
     good: TaskOutput | None = None,
+    files: Sequence[TaskFile] = (),
 ) -> Task:
-    """The task a recorded call makes: its transcript, its answer as the known-bad output.
-    Refuses calls that are no model call, were not parsed, or did not finish."""
+    """The task a recorded call makes: its transcript, its answer as the known-bad output,
+    and `files` of its own. Refuses calls that are no model call, were not parsed, or did not
+    finish."""
     s = call.summary
     if s.wire is None:
         raise RedlineError(
@@ -238,6 +286,7 @@ def task_from_call(
         checks=tuple(checks),
         good=good,
         note=note,
+        files=tuple(files),
         tool_call=tool_call,
         drop_last=drop,
         provenance=Provenance(

@@ -25,9 +25,10 @@ from redline.analyzers import (
     Finding,
     Unparsed,
     apply_edits,
+    transcript_edits,
 )
 from redline.analyzers.extract import extension
-from redline.transcripts import TaskFile
+from redline.transcripts import Request, TaskFile
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,12 +42,19 @@ class Laid:
 
 
 def lay_out(
-    extraction: Extraction, environment: Environment, folder: Path, cwd: str | None
+    extraction: Extraction,
+    environment: Environment,
+    folder: Path,
+    request: Request | None,
+    cwd: str | None,
 ) -> Laid:
     """Copy the workspace into `folder` (which must not exist), place the answer's code in it,
-    then the task's files."""
+    then the task's files. A workspace taken before the session (`before_cut`) first gets the
+    transcript's own edits, those that apply: the files as the model saw them."""
     environment.copy_workspace(folder)
     has_workspace = environment.workspace is not None
+    if has_workspace and environment.before_cut and request is not None:
+        apply_edits(transcript_edits(request), folder, cwd)  # the transcript's, not judged
     edits = list(extraction.edits)
     unplaced: list[Unparsed] = []
     taken = {e.path for e in edits}

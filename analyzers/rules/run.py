@@ -142,7 +142,7 @@ class Run:
         cwd = start.cwd if start is not None else None
         with tempfile.TemporaryDirectory(prefix="redline-run-") as tmp:
             folder = Path(tmp) / "answer"
-            laid = lay_out(extraction, environment, folder, cwd)
+            laid = lay_out(extraction, environment, folder, context.request, cwd)
             unparsed = [*unjudged, *laid.unplaced]
             if laid.problems or not laid.written:
                 return Verdict.of(laid.problems, unparsed, laid.written)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -16,6 +17,7 @@ from redline.commands.shared import (
     describe,
     fail,
     load_registry,
+    warn,
     warn_unsandboxed,
 )
 from redline.errors import RedlineError
@@ -62,6 +64,15 @@ def check_command(
             show_default=False,
         ),
     ] = None,
+    workspace: Annotated[
+        Path | None,
+        typer.Option(
+            "--workspace",
+            help="A project folder for checks that run code: its git HEAD (or its files now), the transcript's own edits, then the answer's.",
+            metavar="DIR",
+            show_default=False,
+        ),
+    ] = None,
     task_file: Annotated[
         list[Path] | None,
         typer.Option("--file", help=FILE_HELP, metavar="PATH", show_default=False),
@@ -89,7 +100,16 @@ def check_command(
         outputs = [load_call(call, db)] if call is not None else [load_file(p) for p in files or ()]
         if no_sandbox and any(runs_code(c) for c in checks):
             warn_unsandboxed()
-        with prepared(None, None, own, sandbox=not no_sandbox) as environment:
+        with contextlib.ExitStack() as stack:
+            environment = stack.enter_context(prepared(None, None, own, sandbox=not no_sandbox))
+            if workspace is not None:
+                from redline.replay import folder_environment
+
+                environment, taken = folder_environment(
+                    workspace, own, stack, sandbox=not no_sandbox
+                )
+                for line in taken.warnings:
+                    warn(line)
             results = [
                 (
                     output,

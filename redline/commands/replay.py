@@ -8,7 +8,15 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from redline.commands.shared import DB_OPTION, JSON_OPTION, PLUGIN_OPTION, print_json, user_errors
+from redline.commands.shared import (
+    DB_OPTION,
+    JSON_OPTION,
+    NO_SANDBOX_OPTION,
+    PLUGIN_OPTION,
+    print_json,
+    user_errors,
+    warn_unsandboxed,
+)
 from redline.errors import RedlineError
 
 if TYPE_CHECKING:
@@ -60,8 +68,19 @@ def replay_command(
         4, "--retries", min=0, help="Retries on 429, 5xx, timeouts and resets."
     ),
     no_cache: bool = typer.Option(
-        False, "--no-cache", help="Send everything, even what was answered before."
+        False,
+        "--no-cache",
+        help="Send everything, even what was answered before (and run again the commands of checks that run code).",
     ),
+    jobs: int = typer.Option(
+        0,
+        "--jobs",
+        "-j",
+        min=0,
+        metavar="N",
+        help="Checks that run code (run) running at once (0: one per core).",
+    ),
+    no_sandbox: bool = NO_SANDBOX_OPTION,
     dry_run: bool = typer.Option(
         False,
         "--dry-run",
@@ -115,8 +134,8 @@ def replay_command(
     if dry_run:
         from redline.replay import estimate
 
-        jobs = plan(task_list, models, with_baseline(variants), samples, temperature)
-        _print_dry_run(estimate(jobs), can_show, as_json)
+        planned = plan(task_list, models, with_baseline(variants), samples, temperature)
+        _print_dry_run(estimate(planned), can_show, as_json)
         return
     settings = Settings(
         samples=samples,
@@ -124,7 +143,11 @@ def replay_command(
         policy=Policy(concurrency=concurrency, timeout=timeout, retries=retries),
         use_cache=not no_cache,
         max_steps=max_steps,
+        jobs=jobs,
+        sandbox=not no_sandbox,
     )
+    if no_sandbox and _runs_code(task_list, registry):
+        warn_unsandboxed()
     progress_bar = _ProgressBar(quiet=as_json)
     try:
         run_id = replay(
@@ -152,6 +175,13 @@ def replay_command(
             f"run {run_id}: {last.total} samples, {last.cached} from the cache, "
             f"{last.total - last.cached - last.errors} sent and answered, {last.errors} errors"
         )
+
+
+def _runs_code(tasks: list[Any], registry: Any) -> bool:
+    """Whether any of the tasks has a check that runs the answer's code."""
+    from redline.analyzers import parse_check, runs_code
+
+    return any(runs_code(parse_check(spec, registry)) for t in tasks for spec in t.checks)
 
 
 class _ProgressBar:
@@ -354,6 +384,20 @@ def recheck_command(
         metavar="NAME[:OPTIONS]",
         help="Judge with these checks instead of each task's own; repeatable.",
     ),
+    jobs: int = typer.Option(
+        0,
+        "--jobs",
+        "-j",
+        min=0,
+        metavar="N",
+        help="Checks that run code (run) running at once (0: one per core).",
+    ),
+    no_cache: bool = typer.Option(
+        False,
+        "--no-cache",
+        help="Run again the commands of checks that run code, even on answers they judged before.",
+    ),
+    no_sandbox: bool = NO_SANDBOX_OPTION,
     plugin: list[Path] | None = PLUGIN_OPTION,
     as_json: bool = JSON_OPTION,
     db: Path | None = DB_OPTION,
@@ -363,9 +407,19 @@ def recheck_command(
     from redline.transcripts import open_store
 
     registry = _registry(plugin)
+    if no_sandbox:
+        warn_unsandboxed()
     with open_store(db) as store:
         run_id = store.runs.resolve(run)
-        done = recheck(store, run_id, registry, check)
+        done = recheck(
+            store,
+            run_id,
+            registry,
+            check,
+            jobs=jobs,
+            sandbox=not no_sandbox,
+            use_cache=not no_cache,
+        )
         if done.missing:
             typer.echo(
                 f"not judged again: task{'s' * (len(done.missing) > 1)} "

@@ -10,11 +10,14 @@ import typer
 
 from redline.commands.shared import (
     DB_OPTION,
+    FILE_OPTION,
     JSON_OPTION,
+    NO_SANDBOX_OPTION,
     PLUGIN_OPTION,
     print_json,
     user_errors,
     warn,
+    warn_unsandboxed,
 )
 from redline.errors import RedlineError
 
@@ -89,16 +92,22 @@ def flag(
     force: bool = typer.Option(
         False, "--force", help="Keep the task even if no check fails on the original output."
     ),
+    task_file: list[Path] | None = FILE_OPTION,
+    no_sandbox: bool = NO_SANDBOX_OPTION,
     as_json: bool = JSON_OPTION,
     db: Path | None = DB_OPTION,
 ) -> None:
     """Make a task from a recorded call: its transcript, its bad output, the checks that catch it."""
+    from redline.analyzers import runs_code
     from redline.replay import checks_of, good_output, task_from_call
     from redline.replay import flag as flag_task
-    from redline.transcripts import open_store
+    from redline.transcripts import open_store, read_files
 
     registry = _registry(plugin)
-    checks_of(check, registry)  # unknown checks and bad options fail before anything is read
+    # unknown checks and bad options fail before anything is read
+    if no_sandbox and any(runs_code(c) for c in checks_of(check, registry)):
+        warn_unsandboxed()
+    files = read_files(task_file or [])
     with open_store(db) as store:
         found = store.load_call(call)
         good_out = good_output(store, good) if good is not None else None
@@ -111,8 +120,9 @@ def flag(
             tool_call=tool_call,
             drop=drop_last,
             good=good_out,
+            files=files,
         )
-        flagged = flag_task(store, task, registry, force=force)
+        flagged = flag_task(store, task, registry, force=force, sandbox=not no_sandbox)
     validation = flagged.validation
     if as_json:
         print_json(
@@ -184,16 +194,20 @@ def task_show(
         4, "--last", min=0, help="Show the last N messages of the transcript (0: all)."
     ),
     plugin: list[Path] | None = PLUGIN_OPTION,
+    no_sandbox: bool = NO_SANDBOX_OPTION,
     as_json: bool = JSON_OPTION,
     db: Path | None = DB_OPTION,
 ) -> None:
     """Show a task: the end of its transcript, its outputs, and its checks' verdicts now."""
-    from redline.replay import validate
+    from redline.replay import validate_stored
     from redline.transcripts import open_store, task_to_file
 
+    registry = _registry(plugin)
+    if no_sandbox:
+        warn_unsandboxed()
     with open_store(db) as store:
         task = store.task(name)
-    validation = validate(task, _registry(plugin))
+        validation = validate_stored(store, task, registry, sandbox=not no_sandbox)
     if as_json:
         print_json({"task": task_to_file(task), "verdicts": _verdicts_json(validation)})
         return
@@ -214,6 +228,9 @@ def _show_task(task: Task, validation: Validation, last: int) -> None:
     console.print(f"from {origin}{when}; created {task.created_at:%Y-%m-%d %H:%M} UTC")
     if task.note:
         console.print(f"note: {escape(task.note)}")
+    if task.files:
+        listed = ", ".join(f"{f.path} ({len(f.data):,} bytes)" for f in task.files)
+        console.print(f"its own files: {escape(listed)}")
     cut = []
     if task.drop_last:
         cut.append(f"cut {task.drop_last} messages before the call")

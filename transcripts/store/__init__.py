@@ -25,6 +25,7 @@ from redline.transcripts.store.report import IngestReport, Progress
 if TYPE_CHECKING:
     from redline.transcripts.store.background import BackgroundIngest, IngestProcess
     from redline.transcripts.store.browse import Browse
+    from redline.transcripts.store.check_runs import CheckRunStore
     from redline.transcripts.store.prefixes import PrefixCache
     from redline.transcripts.store.runs import RunStore, RunSummary
     from redline.transcripts.store.scan import (
@@ -134,6 +135,13 @@ class Store:
         from redline.transcripts.store.runs import RunStore
 
         return RunStore(self.con)
+
+    @property
+    def check_runs(self) -> CheckRunStore:
+        """The verdicts of checks that ran the answer's code, by what they depend on."""
+        from redline.transcripts.store.check_runs import CheckRunStore
+
+        return CheckRunStore(self.con)
 
     @property
     def browse(self) -> Browse:

@@ -319,7 +319,8 @@ def m010_run_checks(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("ALTER TABLE tasks ADD COLUMN files VARCHAR")  # JSON: path, sha256, size, ...
     con.execute("""
         CREATE TABLE check_runs (
-            key VARCHAR PRIMARY KEY,         -- hash of check, environment, transcript, answer
+            scope VARCHAR NOT NULL,          -- hash of the check and its environment
+            key VARCHAR PRIMARY KEY,         -- hash of the scope, the transcript and the answer
             verdict VARCHAR NOT NULL,        -- JSON, as `redline check --json` gives it
             judged_at TIMESTAMPTZ NOT NULL
         )""")
