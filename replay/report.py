@@ -27,7 +27,7 @@ from typing import Any
 
 from redline.analyzers import judgement, verdict_from_dict
 from redline.replay.intervals import Interval
-from redline.replay.outputs import code_of, findings
+from redline.replay.outputs import code_of, findings, ran
 from redline.replay.power import Spread, detectable, spread_of
 from redline.replay.stats import Cell, Comparison, Outcome, compare, pass_hat_k, summarize
 from redline.transcripts import Message, Store, message_from_dict
@@ -115,6 +115,7 @@ def build_report(store: Store, run_id: str) -> dict[str, Any]:
                 "text": "" if message is None else message.text,
                 "code": [] if message is None else code_of(message),
                 "findings": findings(json.loads(verdict["verdicts"])) if verdict else [],
+                "ran": ran(json.loads(verdict["verdicts"])) if verdict else [],
             }
         )
     k = run["samples"]
