@@ -2,6 +2,8 @@
 
     flagging     task_from_call, validate, flag: a task must catch its own failure and pass a
                  good output
+    task_workspace  take_workspace(): a task's files at its cut (a snapshot, then the
+                 transcript's own edits)
     models       ModelSpec: the models to replay to (models.toml, one-off specs)
     variants     Variant: the same task with a changed system prompt or rules file
     run          replay(): every task x model x variant x sample, sent, judged, stored
@@ -41,6 +43,7 @@ from redline.replay.flagging import (
 )
 from redline.replay.intervals import Interval, wilson
 from redline.replay.stats import Cell, Comparison, Summary, compare, summarize
+from redline.replay.task_workspace import TakenWorkspace, WorkspaceSpec, take_workspace
 
 if TYPE_CHECKING:
     from redline.replay.corrections import Correction, find_corrections
@@ -119,9 +122,11 @@ __all__ = [
     "Settings",
     "StandInServer",
     "Summary",
+    "TakenWorkspace",
     "TaskRefused",
     "Validation",
     "Variant",
+    "WorkspaceSpec",
     "build_report",
     "by_conversation",
     "checks_of",
@@ -148,6 +153,7 @@ __all__ = [
     "resolve_models",
     "scan",
     "summarize",
+    "take_workspace",
     "task_from_call",
     "validate",
     "verdicts",

@@ -6,7 +6,8 @@ on the known-bad output) and, when a known-good output is given, let a good answ
 runs the checks on both, with the task's transcript as context, exactly as `redline check
 --call` does. `flag` is the whole decision, for `redline flag`, the web view and the demo: it
 judges a task made by `task_from_call`, refuses one that does not hold (unless forced while a
-good output passes) and saves one that may be kept.
+good output passes) and saves one that may be kept, with its workspace when one is asked for
+(`replay.task_workspace`: the files as the model saw them at the cut), in one transaction.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from redline.analyzers import (
     run_checks,
 )
 from redline.errors import RedlineError
+from redline.replay.task_workspace import TakenWorkspace, WorkspaceSpec, take_workspace
 from redline.transcripts import (
     Call,
     Provenance,
@@ -81,7 +83,8 @@ class TaskRefused(RedlineError):
 class Flagged:
     """What flagging decided: the task, its checks, their verdicts on its outputs, why it was
     refused (None when its checks hold), whether it may be kept (its checks hold, or it was
-    forced while its known-good output passes) and whether it was saved."""
+    forced while its known-good output passes), whether it was saved, and the workspace taken
+    for it (None when none was asked for)."""
 
     task: Task
     checks: tuple[Check, ...]
@@ -89,15 +92,25 @@ class Flagged:
     refused: TaskRefused | None
     kept: bool
     saved: bool
+    workspace: TakenWorkspace | None = None
 
 
 def flag(
-    store: Store, task: Task, registry: Registry, *, force: bool = False, save: bool = True
+    store: Store,
+    task: Task,
+    registry: Registry,
+    *,
+    force: bool = False,
+    save: bool = True,
+    workspace: WorkspaceSpec | None = None,
 ) -> Flagged:
     """Judge `task` with its checks and decide: kept when the checks catch its known-bad
     output and pass its known-good one, or with `force` while the known-good output passes.
-    A kept task is saved unless `save` is False (checks tried without saving)."""
+    A kept task is saved unless `save` is False (checks tried without saving), with the
+    `workspace` asked for, taken first: a folder that cannot be taken is a RedlineError and
+    nothing is saved."""
     checks = tuple(checks_of(task.checks, registry))
+    taken = None if workspace is None else take_workspace(task, workspace)
     validation = _validation(checks, task)
     refused: TaskRefused | None = None
     try:
@@ -106,8 +119,8 @@ def flag(
         refused = exc
     kept = refused is None or (force and validation.good_passes)
     if kept and save:
-        store.save_task(task)
-    return Flagged(task, checks, validation, refused, kept, kept and save)
+        store.save_task(task, None if taken is None else (taken.workspace, taken.blobs))
+    return Flagged(task, checks, validation, refused, kept, kept and save, taken)
 
 
 def checks_of(specs: Sequence[str], registry: Registry) -> list[Check]:

@@ -89,9 +89,12 @@ if TYPE_CHECKING:
     )
     from redline.transcripts.task_file import (
         TASK_FILE_VERSION,
+        ArchiveEntry,
+        TaskFile,
         TaskFileError,
         dumps_task_file,
         example_files,
+        load_task_file,
         read_task_file,
         task_from_file,
         task_hash,
@@ -99,8 +102,14 @@ if TYPE_CHECKING:
     )
     from redline.transcripts.wire import Reassembly, WireFormat
     from redline.transcripts.workspace import LeftOut, Workspace, WorkspaceFile, materialize
-    from redline.transcripts.workspace_archive import ArchiveRefused, Packed, pack, unpack
-    from redline.transcripts.workspace_snapshot import Snapshot, snapshot
+    from redline.transcripts.workspace_archive import (
+        ArchiveRefused,
+        Packed,
+        pack,
+        unpack,
+        unpack_file,
+    )
+    from redline.transcripts.workspace_snapshot import Snapshot, commit_of, reread, snapshot
 
 # Where each name lives, loaded on first use: a command imports only what it touches (the store
 # brings DuckDB; the wire formats and task files are most of the rest).
@@ -127,9 +136,12 @@ _LAZY: dict[str, str] = {
     **dict.fromkeys(
         (
             "TASK_FILE_VERSION",
+            "ArchiveEntry",
+            "TaskFile",
             "TaskFileError",
             "dumps_task_file",
             "example_files",
+            "load_task_file",
             "read_task_file",
             "task_from_file",
             "task_hash",
@@ -161,8 +173,10 @@ _LAZY: dict[str, str] = {
         "store",
     ),
     **dict.fromkeys(("LeftOut", "Workspace", "WorkspaceFile", "materialize"), "workspace"),
-    **dict.fromkeys(("ArchiveRefused", "Packed", "pack", "unpack"), "workspace_archive"),
-    **dict.fromkeys(("Snapshot", "snapshot"), "workspace_snapshot"),
+    **dict.fromkeys(
+        ("ArchiveRefused", "Packed", "pack", "unpack", "unpack_file"), "workspace_archive"
+    ),
+    **dict.fromkeys(("Snapshot", "commit_of", "reread", "snapshot"), "workspace_snapshot"),
 }
 
 
@@ -178,6 +192,7 @@ def __getattr__(name: str) -> Any:
 __all__ = [
     "JSON",
     "TASK_FILE_VERSION",
+    "ArchiveEntry",
     "ArchiveRefused",
     "BackgroundIngest",
     "Call",
@@ -215,6 +230,7 @@ __all__ = [
     "StoreLocked",
     "Task",
     "TaskExists",
+    "TaskFile",
     "TaskFileError",
     "TaskOutput",
     "TaskSummary",
@@ -230,12 +246,14 @@ __all__ = [
     "agents",
     "canonical_json",
     "check_name",
+    "commit_of",
     "content_hash",
     "decode_body",
     "drop_last",
     "dumps_task_file",
     "example_files",
     "header",
+    "load_task_file",
     "mask_json",
     "mask_text",
     "materialize",
@@ -254,6 +272,7 @@ __all__ = [
     "rebuild_outputs",
     "request_from_dict",
     "request_to_dict",
+    "reread",
     "response_from_dict",
     "response_to_dict",
     "snapshot",
@@ -263,6 +282,7 @@ __all__ = [
     "task_to_file",
     "to_record",
     "unpack",
+    "unpack_file",
     "usage_to_dict",
     "wire",
 ]

@@ -2,16 +2,20 @@
 
     {"format_version": 1, "name", "note", "created_at", "checks": [...],
      "request": <canonical request>, "output": <output>, "good_output": <output> | null,
-     "transcript": {"drop_last", "tool_call"}, "provenance": {...}}
+     "transcript": {"drop_last", "tool_call"}, "provenance": {...},
+     "workspace": {"archive", "sha256"}}                      (optional)
 
-where an output is `{"message": <canonical message>, "finish_reason", "cut_off", "source"}`.
-A file is validated against the JSON Schema in `task_schema` before it becomes a `Task`.
+where an output is `{"message": <canonical message>, "finish_reason", "cut_off", "source"}`,
+and `workspace` names the task's workspace archive, a file beside the task file, by its name
+and SHA-256. A file is validated against the JSON Schema in `task_schema` before it becomes a
+`Task`.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -51,9 +55,30 @@ def _time(value: datetime | None) -> str | None:
     return None if value is None else value.isoformat()
 
 
-def task_to_file(task: Task) -> JSON:
-    """The task file document (before masking)."""
+@dataclass(frozen=True, slots=True)
+class ArchiveEntry:
+    """A task file's workspace: the archive's file name (beside the task file) and SHA-256."""
+
+    archive: str
+    sha256: str
+
+
+@dataclass(frozen=True, slots=True)
+class TaskFile:
+    """A task file as read: the task, and the workspace archive it lists (None: it has none)."""
+
+    task: Task
+    workspace: ArchiveEntry | None
+
+
+def task_to_file(task: Task, workspace: ArchiveEntry | None = None) -> JSON:
+    """The task file document (before masking); `workspace` lists its archive."""
     p = task.provenance
+    listed = (
+        {}
+        if workspace is None
+        else {"workspace": {"archive": workspace.archive, "sha256": workspace.sha256}}
+    )
     return {
         "format_version": TASK_FILE_VERSION,
         "name": task.name,
@@ -71,6 +96,7 @@ def task_to_file(task: Task) -> JSON:
             "client": p.client,
             "recorded_at": _time(p.recorded_at),
         },
+        **listed,
     }
 
 
@@ -131,6 +157,11 @@ def example_files() -> list[Path]:
 
 def read_task_file(path: Path) -> Task:
     """One task file, validated."""
+    return load_task_file(path).task
+
+
+def load_task_file(path: Path) -> TaskFile:
+    """One task file, validated, and the workspace archive it lists."""
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
@@ -143,7 +174,10 @@ def read_task_file(path: Path) -> Task:
         raise TaskFileError(str(path), "", f"not valid JSON ({exc})") from None
     except RecursionError:
         raise TaskFileError(str(path), "", "its JSON is nested too deeply") from None
-    return task_from_file(document, str(path))
+    task = task_from_file(document, str(path))
+    listed = document.get("workspace")
+    entry = None if listed is None else ArchiveEntry(listed["archive"], listed["sha256"])
+    return TaskFile(task, entry)
 
 
 def dumps_task_file(document: JSON) -> str:
@@ -153,9 +187,12 @@ def dumps_task_file(document: JSON) -> str:
 
 __all__ = [
     "TASK_FILE_VERSION",
+    "ArchiveEntry",
+    "TaskFile",
     "TaskFileError",
     "dumps_task_file",
     "example_files",
+    "load_task_file",
     "read_task_file",
     "task_from_file",
     "task_hash",
