@@ -6,7 +6,8 @@
                                   Change ──▶ Analyzer.check(output, context) ──▶ Verdict, Finding
 
     Edit ──apply_edits──▶ a folder (a workspace's private copy); transcript_edits(request): the
-                          edits a transcript made before its cut, that succeeded
+                          edits a transcript made before its cut, that succeeded; locate: where
+                          a path a model wrote is in the folder
 
 Everything else in this package is internal; other parts use only these names, and checks
 (built-in or plugin) these and `redline.analyzers.python`, the tools for reading Python.
@@ -29,7 +30,7 @@ from redline.analyzers._model import (
 from redline.analyzers._options import describe as describe_option
 from redline.analyzers._registry import ENTRY_POINT_GROUP, Registry, default_registry
 from redline.analyzers._run import Check, parse_check, run_checks, verdict_to_dict
-from redline.analyzers.apply import Unapplied, apply_edits, transcript_edits
+from redline.analyzers.apply import Unapplied, apply_edits, locate, transcript_edits
 from redline.analyzers.extract import decode_arguments, extract
 
 __all__ = [
@@ -57,6 +58,7 @@ __all__ = [
     "extract",
     "load_call",
     "load_file",
+    "locate",
     "parse_check",
     "run_checks",
     "transcript_edits",

@@ -4,6 +4,8 @@
                  good output
     task_workspace  take_workspace(): a task's files at its cut (a snapshot, then the
                  transcript's own edits)
+    workspace_answers  WorkspaceSource: a replayed model's tool calls answered from a private
+                 copy of the task's workspace (commands in the sandbox)
     models       ModelSpec: the models to replay to (models.toml, one-off specs)
     variants     Variant: the same task with a changed system prompt or rules file
     run          replay(): every task x model x variant x sample, sent, judged, stored
@@ -67,6 +69,7 @@ if TYPE_CHECKING:
     from redline.replay.send import Policy
     from redline.replay.standin import StandInServer
     from redline.replay.variants import Variant, parse_variant
+    from redline.replay.workspace_answers import WorkspaceCopies, WorkspaceSource
 
 # Where each name lives, loaded on first use.
 _LAZY: dict[str, str] = {
@@ -88,6 +91,7 @@ _LAZY: dict[str, str] = {
     "Policy": "send",
     "StandInServer": "standin",
     **dict.fromkeys(("Variant", "parse_variant"), "variants"),
+    **dict.fromkeys(("WorkspaceCopies", "WorkspaceSource"), "workspace_answers"),
 }
 
 
@@ -126,6 +130,8 @@ __all__ = [
     "TaskRefused",
     "Validation",
     "Variant",
+    "WorkspaceCopies",
+    "WorkspaceSource",
     "WorkspaceSpec",
     "build_report",
     "by_conversation",

@@ -13,19 +13,21 @@
   "Recent commits:", whose first short hash is HEAD at the start) in the system prompt or the
   first user message.
 * Results: a read is shown `cat -n`-style with an arrow (`     1→line`) and may carry a
-  `<system-reminder>`; a refused step is answered with the texts in `markers`.
+  `<system-reminder>`; a call that could not be carried out is answered
+  `<tool_use_error>...</tool_use_error>`; a refused step with the texts in `markers`.
 """
 
 from __future__ import annotations
 
 import posixpath
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 from redline.transcripts.agents.agent import (
     PATH_KEYS,
     Agent,
+    Change,
     EditForm,
     Marker,
     RulesFile,
@@ -208,11 +210,22 @@ class ClaudeCode(Agent):
         head = commits[0].split()[0] if commits else None
         return SessionStart(self.name, cwd, branch, head, status, commits)
 
+    def shape_edit(self, use: ToolUse, changed: Sequence[tuple[str, Change]]) -> str:
+        return "\n".join(
+            f"File created successfully at: {path}"
+            if how == "added"
+            else f"The file {path} has been {how} successfully."
+            for path, how in changed
+        )
+
     def unwrap_result(self, text: str) -> str:
         return _REMINDER.sub("", text)
 
     def shape_read(self, use: ToolUse, text: str) -> str:
         return number_lines(text, use.first_line or 1, "→")
+
+    def shape_error(self, message: str) -> str:
+        return f"<tool_use_error>{message}</tool_use_error>"
 
 
 def _str(args: Mapping[str, Any], key: str) -> str:
