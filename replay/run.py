@@ -22,7 +22,7 @@ from typing import Any
 
 import aiohttp
 
-from redline.analyzers import Check, Registry, run_checks, verdict_to_dict
+from redline.analyzers import Check, Registry, run_checks, sandbox, verdict_to_dict
 from redline.errors import RedlineError
 from redline.replay.flagging import checks_of
 from redline.replay.models import ModelSpec
@@ -33,6 +33,7 @@ from redline.transcripts import (
     Message,
     Request,
     Response,
+    Store,
     Task,
     canonical_json,
     mask_text,
@@ -326,10 +327,14 @@ def _answered(job: Job, run_id: str, sent: Sent) -> tuple[dict[str, Any], Messag
 
 @dataclass(frozen=True, slots=True)
 class Settings:
+    """`sandboxed`: the commands a replayed model asks for run in the sandbox (False only
+    with --no-sandbox, which the run records for each task with a workspace)."""
+
     samples: int = 1
     temperature: float | None = None
     policy: Policy = field(default_factory=Policy)
     use_cache: bool = True
+    sandboxed: bool = True
 
 
 def replay(
@@ -352,11 +357,12 @@ def replay(
     jobs = plan(tasks, models, all_variants, settings.samples, settings.temperature)
     run_id = new_id()
     with open_store(db, ingest=False) as store:
+        workspaces = _workspaces(store, tasks, settings.sandboxed)
         store.runs.create(
             run_id,
             samples=settings.samples,
             temperature=settings.temperature,
-            tasks=losses(tasks, models),
+            tasks=[{**t, "workspace": workspaces.get(t["name"])} for t in losses(tasks, models)],
             models=[m.to_json() for m in models],
             variants=[{**v.to_json(), "text": v.text or None} for v in all_variants],
             checks={t.name: list(t.checks) for t in tasks},
@@ -375,6 +381,16 @@ def replay(
         with open_store(db, ingest=False) as store:
             store.runs.finish(run_id, status)
     return run_id
+
+
+def _workspaces(store: Store, tasks: Sequence[Task], sandboxed: bool) -> dict[str, dict[str, Any]]:
+    """What the run records of each task's workspace: which one, and whether the commands its
+    models ask for run in the sandbox. SandboxUnavailable (what to install or allow, and that
+    --no-sandbox exists) when one is to run sandboxed and the sandbox cannot start here."""
+    found = {t.name: w for t in tasks if (w := store.workspace(t.name)) is not None}
+    if found and sandboxed:
+        sandbox.require()
+    return {name: {"id": w.id, "sandboxed": sandboxed} for name, w in found.items()}
 
 
 async def _run_all(

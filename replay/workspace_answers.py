@@ -1,8 +1,10 @@
 """Answering a replayed model's tool calls from the task's workspace: its files at the cut.
 
-    WorkspaceCopies(workspace, read_blob)        the task's files, written once per run
+    TaskWorkspaces.load(store, tasks, sandboxed)  a run's workspaces, by task
+      .source(task) -> WorkspaceSource | None    a sample's source, on a copy of its own
+      .release(source), .close()                 a copy removed; every copy removed
+    WorkspaceCopies(workspace, read_blob)        one task's files, written once per run
       .copy() -> Path                            a private copy for one sample
-      .close()                                   every copy removed
     WorkspaceSource(copy, agent, cwd, sandboxed)  one sample's source: answer(call, use)
 
 The source answers what a tool call does (`agents.ToolUse`), on its sample's copy:
@@ -33,7 +35,7 @@ import shlex
 import shutil
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -43,13 +45,24 @@ from pathspec.patterns.gitignore.spec import GitIgnoreSpecPattern
 from redline.analyzers import apply_edits, extract, locate
 from redline.analyzers import sandbox as sandboxing
 from redline.errors import RedlineError, SandboxUnavailable
-from redline.transcripts import Message, Part, Text, ToolCall, Workspace, agents, materialize
+from redline.transcripts import (
+    Message,
+    Part,
+    Store,
+    Task,
+    Text,
+    ToolCall,
+    Workspace,
+    agents,
+    materialize,
+)
 
 __all__ = [
     "MAX_LISTED",
     "MAX_MATCHES",
     "SEARCH_SECONDS",
     "Served",
+    "TaskWorkspaces",
     "WorkspaceCopies",
     "WorkspaceSource",
 ]
@@ -94,7 +107,7 @@ class WorkspaceCopies:
 
     def __init__(self, workspace: Workspace, read_blob: Callable[[str], bytes]) -> None:
         self.workspace = workspace
-        self._root = Path(tempfile.mkdtemp(prefix="redline-replay-"))
+        self._root = Path(tempfile.mkdtemp(prefix="redline-replay-")).resolve()
         self._base = self._root / "base"
         self._made = 0
         try:
@@ -110,10 +123,76 @@ class WorkspaceCopies:
         shutil.copytree(self._base, copy, symlinks=True)
         return copy
 
+    def release(self, copy: Path) -> None:
+        """Remove one copy (its sample is done)."""
+        if copy.parent == self._root and copy != self._base:
+            shutil.rmtree(copy, ignore_errors=True)
+
     def close(self) -> None:
         shutil.rmtree(self._root, ignore_errors=True)
 
     def __enter__(self) -> WorkspaceCopies:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class TaskWorkspaces:
+    """The workspaces of a run's tasks, each written once, and a source on a copy of its own
+    for each sample. `sandboxed`: commands run in the sandbox (False only with --no-sandbox)."""
+
+    def __init__(self, copies: Mapping[str, WorkspaceCopies], *, sandboxed: bool = True) -> None:
+        self._copies = dict(copies)
+        self.sandboxed = sandboxed
+        self._given: dict[Path, WorkspaceCopies] = {}
+
+    @classmethod
+    def load(cls, store: Store, tasks: Sequence[Task], *, sandboxed: bool = True) -> TaskWorkspaces:
+        """The workspaces `store` holds for `tasks`, written out. Raises SandboxUnavailable
+        (saying what to install or allow, and that --no-sandbox exists) when a task has one,
+        commands are to be sandboxed and the sandbox cannot start here."""
+        copies: dict[str, WorkspaceCopies] = {}
+        try:
+            for task in tasks:
+                workspace = store.workspace(task.name)
+                if workspace is not None:
+                    contents = store.workspace_files([f.sha256 for f in workspace.files])
+                    copies[task.name] = WorkspaceCopies(workspace, contents.__getitem__)
+            if copies and sandboxed:
+                sandboxing.require()
+        except BaseException:
+            for made in copies.values():
+                made.close()
+            raise
+        return cls(copies, sandboxed=sandboxed)
+
+    def __contains__(self, task: str) -> bool:
+        return task in self._copies
+
+    def source(self, task: Task) -> WorkspaceSource | None:
+        """A source on a new copy of the task's workspace; None when it has none."""
+        copies = self._copies.get(task.name)
+        if copies is None:
+            return None
+        start = agents.session_start(task.request)
+        copy = copies.copy()
+        self._given[copy.resolve()] = copies
+        cwd = start.cwd if start is not None else None
+        agent = agents.identify(task.request)
+        return WorkspaceSource(copy, agent, cwd, sandboxed=self.sandboxed)
+
+    def release(self, source: WorkspaceSource | None) -> None:
+        """Remove the copy a sample's source worked on."""
+        if source is not None and source.root in self._given:
+            self._given.pop(source.root).release(source.root)
+
+    def close(self) -> None:
+        for made in self._copies.values():
+            made.close()
+        self._given.clear()
+
+    def __enter__(self) -> TaskWorkspaces:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -8,13 +8,25 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from redline.commands.shared import DB_OPTION, JSON_OPTION, PLUGIN_OPTION, print_json, user_errors
+from redline.commands.shared import (
+    DB_OPTION,
+    JSON_OPTION,
+    PLUGIN_OPTION,
+    print_json,
+    user_errors,
+    warn,
+)
 from redline.errors import RedlineError
 
 if TYPE_CHECKING:
     from redline.replay import Detectable, Estimate, Progress
 
 FORMATS = ("table", "md", "json", "html")
+NO_SANDBOX = (
+    "--no-sandbox: the commands replayed models ask for run on this machine as you, in a "
+    "copy of the task's workspace, with your files, network and credentials within their "
+    "reach; only the time, memory, process and output limits hold"
+)
 
 
 def _registry(plugins: list[Path] | None) -> Any:
@@ -55,6 +67,11 @@ def replay_command(
     ),
     no_cache: bool = typer.Option(
         False, "--no-cache", help="Send everything, even what was answered before."
+    ),
+    no_sandbox: bool = typer.Option(
+        False,
+        "--no-sandbox",
+        help="Run the commands replayed models ask for on this machine, as you, without the sandbox (where it cannot start); the run records it.",
     ),
     dry_run: bool = typer.Option(
         False,
@@ -117,7 +134,10 @@ def replay_command(
         temperature=temperature,
         policy=Policy(concurrency=concurrency, timeout=timeout, retries=retries),
         use_cache=not no_cache,
+        sandboxed=not no_sandbox,
     )
+    if no_sandbox:
+        warn(NO_SANDBOX)
     progress_bar = _ProgressBar(quiet=as_json)
     try:
         run_id = replay(
