@@ -222,8 +222,7 @@ def task_show(
     as_json: bool = JSON_OPTION,
     db: Path | None = DB_OPTION,
 ) -> None:
-    """Show a task: the end of its transcript, its outputs, its workspace, and its checks'
-    verdicts now."""
+    """Show a task: its transcript's end, outputs, workspace and its checks' verdicts now."""
     from redline.commands.task_workspaces import workspace_json
     from redline.replay import validate
     from redline.transcripts import open_store, task_to_file
@@ -315,8 +314,7 @@ def export(
     ),
     db: Path | None = DB_OPTION,
 ) -> None:
-    """Write tasks as JSON files (one per task) and their workspaces as archives beside them,
-    with secrets masked."""
+    """Write tasks as JSON files, their workspaces as archives beside them, secrets masked."""
     from redline.commands.task_workspaces import archive_name, pack_workspace
     from redline.transcripts import ArchiveEntry, open_store
 
@@ -411,8 +409,7 @@ def import_command(
     plugin: list[Path] | None = PLUGIN_OPTION,
     db: Path | None = DB_OPTION,
 ) -> None:
-    """Import task files and the workspace archives beside them; all of them, or none when any
-    is invalid."""
+    """Import task files and their workspaces; all of them, or none when any is invalid."""
     from redline.commands.task_workspaces import read_archive
     from redline.transcripts import example_files, load_task_file, open_store
 
