@@ -9,7 +9,8 @@
                                                       judgement: pass, fail or no_attempt
 
     Edit ──apply_edits──▶ a folder (a workspace's private copy); transcript_edits(request): the
-                          edits a transcript made before its cut, that succeeded
+                          edits a transcript made before its cut, that succeeded; locate: where
+                          a path a model wrote is in the folder
 
     Environment           where a check that runs code (`runs_code`, the `run` check) runs it:
                           the task's workspace, prepared once (`prepared`), its own files, the
@@ -48,7 +49,7 @@ from redline.analyzers._run import (
     verdict_scope,
     verdict_to_dict,
 )
-from redline.analyzers.apply import Unapplied, apply_edits, transcript_edits
+from redline.analyzers.apply import Unapplied, apply_edits, locate, transcript_edits
 from redline.analyzers.extract import decode_arguments, extract
 
 __all__ = [
@@ -82,6 +83,7 @@ __all__ = [
     "judgement",
     "load_call",
     "load_file",
+    "locate",
     "parse_check",
     "prepared",
     "run_checks",

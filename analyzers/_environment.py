@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Protocol
 
 from redline.analyzers._model import Verdict
-from redline.transcripts import TaskFile, Workspace, materialize
+from redline.transcripts import OwnFile, Workspace, materialize
 
 
 class VerdictCache(Protocol):
@@ -51,7 +51,7 @@ class Environment:
 
     workspace: Path | None = None
     workspace_id: str | None = None
-    files: tuple[TaskFile, ...] = ()
+    files: tuple[OwnFile, ...] = ()
     sandbox: bool = True
     cache: VerdictCache | None = field(default=None, compare=False, repr=False)
     before_cut: bool = False
@@ -79,7 +79,7 @@ class Environment:
 def prepared(
     workspace: Workspace | None,
     read_blob: Callable[[str], bytes] | None,
-    files: Sequence[TaskFile] = (),
+    files: Sequence[OwnFile] = (),
     *,
     sandbox: bool = True,
     cache: VerdictCache | None = None,

@@ -4,6 +4,10 @@
                  good output
     executions   checks that run code: a task's environment (workspace, files), their
                  verdicts cached in the store
+    task_workspace  take_workspace(): a task's files at its cut (a snapshot, then the
+                 transcript's own edits)
+    workspace_answers  WorkspaceSource: a replayed model's tool calls answered from a private
+                 copy of the task's workspace (commands in the sandbox)
     models       ModelSpec: the models to replay to (models.toml, one-off specs)
     variants     Variant: the same task with a changed system prompt or rules file
     jobs         plan(): every task x model x variant x sample, its first request rendered
@@ -47,6 +51,7 @@ from redline.replay.flagging import (
 )
 from redline.replay.intervals import Interval, wilson
 from redline.replay.stats import Cell, Comparison, Summary, compare, summarize
+from redline.replay.task_workspace import TakenWorkspace, WorkspaceSpec, take_workspace
 
 if TYPE_CHECKING:
     from redline.replay.corrections import Correction, find_corrections
@@ -72,6 +77,7 @@ if TYPE_CHECKING:
     from redline.replay.send import Policy
     from redline.replay.standin import StandInServer
     from redline.replay.variants import Variant, parse_variant
+    from redline.replay.workspace_answers import WorkspaceCopies, WorkspaceSource
 
 # Where each name lives, loaded on first use.
 _LAZY: dict[str, str] = {
@@ -95,6 +101,7 @@ _LAZY: dict[str, str] = {
     "Policy": "send",
     "StandInServer": "standin",
     **dict.fromkeys(("Variant", "parse_variant"), "variants"),
+    **dict.fromkeys(("WorkspaceCopies", "WorkspaceSource"), "workspace_answers"),
 }
 
 
@@ -129,9 +136,13 @@ __all__ = [
     "Settings",
     "StandInServer",
     "Summary",
+    "TakenWorkspace",
     "TaskRefused",
     "Validation",
     "Variant",
+    "WorkspaceCopies",
+    "WorkspaceSource",
+    "WorkspaceSpec",
     "build_report",
     "by_conversation",
     "checks_of",
@@ -159,6 +170,7 @@ __all__ = [
     "resolve_models",
     "scan",
     "summarize",
+    "take_workspace",
     "task_from_call",
     "validate",
     "validate_stored",

@@ -31,7 +31,8 @@ from redline.analyzers import (
     verdict_scope,
     verdict_to_dict,
 )
-from redline.transcripts import Store, Task, TaskFile, Workspace, snapshot
+from redline.replay.task_workspace import WorkspaceSpec, workspace_at_cut
+from redline.transcripts import OwnFile, Request, Store, Task, Workspace, snapshot
 
 __all__ = ["StoredVerdicts", "environments", "folder_environment", "scopes"]
 
@@ -76,26 +77,28 @@ def scopes(checks: Iterable[Check], environment: Environment) -> list[str]:
 
 def folder_environment(
     folder: str | os.PathLike[str],
-    files: Sequence[TaskFile],
+    files: Sequence[OwnFile],
     stack: contextlib.ExitStack,
     *,
     sandbox: bool = True,
+    request: Request | None = None,
 ) -> tuple[Environment, Workspace]:
-    """An environment for `check --workspace` and `scan --workspace`: the folder's snapshot
-    (its git HEAD's tree, or a plain folder's files now), taken before any session, so each
-    answer's run gets the transcript's own edits first; kept until `stack` closes. Returns the
-    workspace too, whose warnings and left-out files the command shows."""
-    taken = snapshot(folder)
+    """An environment for `check --workspace` and `scan --workspace`, kept until `stack`
+    closes. For one call (`request`), the folder at its cut, as `flag --workspace` takes it
+    (the session's commit, then the transcript's own edits). For many (scan), the folder's
+    snapshot (its git HEAD's tree, or a plain folder's files now), taken before any session:
+    each answer's run then gets its transcript's own edits first. Returns the workspace too,
+    whose warnings the command shows."""
+    if request is not None:
+        at_cut = workspace_at_cut(request, WorkspaceSpec(folder))
+        workspace, blobs, before_cut = at_cut.workspace, at_cut.blobs, False
+    else:
+        taken = snapshot(folder)
+        workspace, blobs, before_cut = taken.workspace, taken.blobs, True
     environment = stack.enter_context(
-        prepared(
-            taken.workspace,
-            taken.blobs.__getitem__,
-            files,
-            sandbox=sandbox,
-            before_cut=True,
-        )
+        prepared(workspace, blobs.__getitem__, files, sandbox=sandbox, before_cut=before_cut)
     )
-    return environment, taken.workspace
+    return environment, workspace
 
 
 def environments(

@@ -7,7 +7,8 @@ would fail every model too, and an answer with no code proves nothing. `validate
 runs the checks on both, with the task's transcript as context, exactly as `redline check
 --call` does. `flag` is the whole decision, for `redline flag`, the web view and the demo: it
 judges a task made by `task_from_call`, refuses one that does not hold (unless forced while a
-good output passes) and saves one that may be kept.
+good output passes) and saves one that may be kept, with its workspace when one is asked for
+(`replay.task_workspace`: the files as the model saw them at the cut), in one transaction.
 """
 
 from __future__ import annotations
@@ -33,12 +34,13 @@ from redline.analyzers import (
 )
 from redline.errors import RedlineError
 from redline.replay.executions import StoredVerdicts, environments, scopes
+from redline.replay.task_workspace import TakenWorkspace, WorkspaceSpec, take_workspace
 from redline.transcripts import (
     Call,
+    OwnFile,
     Provenance,
     Store,
     Task,
-    TaskFile,
     TaskOutput,
     check_name,
     drop_last,
@@ -93,7 +95,8 @@ class TaskRefused(RedlineError):
 class Flagged:
     """What flagging decided: the task, its checks, their verdicts on its outputs, why it was
     refused (None when its checks hold), whether it may be kept (its checks hold, or it was
-    forced while its known-good output passes) and whether it was saved."""
+    forced while its known-good output passes), whether it was saved, and the workspace taken
+    for it (None when none was asked for)."""
 
     task: Task
     checks: tuple[Check, ...]
@@ -101,6 +104,7 @@ class Flagged:
     refused: TaskRefused | None
     kept: bool
     saved: bool
+    workspace: TakenWorkspace | None = None
 
 
 def flag(
@@ -110,20 +114,29 @@ def flag(
     *,
     force: bool = False,
     save: bool = True,
+    workspace: WorkspaceSpec | None = None,
     sandbox: bool = True,
 ) -> Flagged:
     """Judge `task` with its checks and decide: kept when the checks catch its known-bad
     output and pass its known-good one, or with `force` while the known-good output passes.
-    A kept task is saved unless `save` is False (checks tried without saving). Checks that
-    run code run on the task's own files (and its workspace), sandboxed unless `sandbox` is
-    False; their verdicts are kept in the store."""
+    A kept task is saved unless `save` is False (checks tried without saving), with the
+    `workspace` asked for, taken first: a folder that cannot be taken is a RedlineError and
+    nothing is saved. Checks that run code run in that workspace and on the task's own files,
+    sandboxed unless `sandbox` is False; their verdicts are kept in the store."""
     checks = tuple(checks_of(task.checks, registry))
+    taken = None if workspace is None else take_workspace(task, workspace)
     cache = StoredVerdicts()
     with contextlib.ExitStack() as stack:
         environment = None
         if any(runs_code(c) for c in checks):
             environment = stack.enter_context(
-                prepared(None, None, task.files, sandbox=sandbox, cache=cache)
+                prepared(
+                    None if taken is None else taken.workspace,
+                    None if taken is None else taken.blobs.__getitem__,
+                    task.files,
+                    sandbox=sandbox,
+                    cache=cache,
+                )
             )
             cache.read(store, scopes(checks, environment))
         validation = _validation(checks, task, environment)
@@ -135,8 +148,8 @@ def flag(
         refused = exc
     kept = refused is None or (force and validation.good_passes)
     if kept and save:
-        store.save_task(task)
-    return Flagged(task, checks, validation, refused, kept, kept and save)
+        store.save_task(task, None if taken is None else (taken.workspace, taken.blobs))
+    return Flagged(task, checks, validation, refused, kept, kept and save, taken)
 
 
 def checks_of(specs: Sequence[str], registry: Registry) -> list[Check]:
@@ -237,7 +250,7 @@ def task_from_call(
     tool_call: int | None = None,
     drop: int = 0,
     good: TaskOutput | None = None,
-    files: Sequence[TaskFile] = (),
+    files: Sequence[OwnFile] = (),
 ) -> Task:
     """The task a recorded call makes: its transcript, its answer as the known-bad output,
     and `files` of its own. Refuses calls that are no model call, were not parsed, or did not

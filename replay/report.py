@@ -138,7 +138,12 @@ def build_report(store: Store, run_id: str) -> dict[str, Any]:
             {k: v[k] for k in ("name", "mode", "path", "sha256")} for v in run["variants"]
         ],
         "tasks": [
-            {**t, "checks": evaluation["checks"].get(t["name"], t["checks"])} for t in run["tasks"]
+            {
+                **t,
+                "checks": evaluation["checks"].get(t["name"], t["checks"]),
+                "workspace": t.get("workspace"),  # runs before workspaces have none
+            }
+            for t in run["tasks"]
         ],
         "cells": cells,
         "summary": summary,

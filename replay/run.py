@@ -34,6 +34,7 @@ from redline.analyzers import (
     Registry,
     judgement,
     run_checks,
+    sandbox,
     verdict_to_dict,
 )
 from redline.replay.cells import Outcome
@@ -49,6 +50,7 @@ from redline.replay.writer import Writer
 from redline.transcripts import (
     Message,
     Request,
+    Store,
     Task,
     canonical_json,
     message_to_dict,
@@ -195,13 +197,18 @@ async def _obtain(
 
 @dataclass(frozen=True, slots=True)
 class Settings:
+    """`sandboxed`: the commands a replayed model asks for, and the code of checks that run
+    it, run in the sandbox (False only with --no-sandbox, which the run records for each task
+    with a workspace, and each such check's verdict). `jobs`: checks that run code running
+    at once (0: one per core)."""
+
     samples: int = 1
     temperature: float | None = None
     policy: Policy = field(default_factory=Policy)
     use_cache: bool = True
     max_steps: int = DEFAULT_MAX_STEPS
-    jobs: int = 0  # checks that run code running at once (0: one per core)
-    sandbox: bool = True  # False: --no-sandbox
+    jobs: int = 0
+    sandboxed: bool = True
 
 
 def replay(
@@ -228,12 +235,13 @@ def replay(
     verdicts = StoredVerdicts()
     with contextlib.ExitStack() as stack:  # the workspaces' folders, until the run ends
         with open_store(db, ingest=False) as store:
+            workspaces = _workspaces(store, tasks, settings.sandboxed)
             environments = prepare(
                 store,
                 tasks,
                 checks,
                 stack,
-                sandbox=settings.sandbox,
+                sandbox=settings.sandboxed,
                 cache=verdicts,
                 read=settings.use_cache,
             )
@@ -242,7 +250,9 @@ def replay(
                 samples=settings.samples,
                 temperature=settings.temperature,
                 max_steps=settings.max_steps,
-                tasks=losses(tasks, models),
+                tasks=[
+                    {**t, "workspace": workspaces.get(t["name"])} for t in losses(tasks, models)
+                ],
                 models=[m.to_json() for m in models],
                 variants=[{**v.to_json(), "text": v.text or None} for v in all_variants],
                 checks={t.name: list(t.checks) for t in tasks},
@@ -273,6 +283,16 @@ def cores() -> int:
         return len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux
         return os.cpu_count() or 1
+
+
+def _workspaces(store: Store, tasks: Sequence[Task], sandboxed: bool) -> dict[str, dict[str, Any]]:
+    """What the run records of each task's workspace: which one, and whether the commands its
+    models ask for run in the sandbox. SandboxUnavailable (what to install or allow, and that
+    --no-sandbox exists) when one is to run sandboxed and the sandbox cannot start here."""
+    found = {t.name: w for t in tasks if (w := store.workspace(t.name)) is not None}
+    if found and sandboxed:
+        sandbox.require()
+    return {name: {"id": w.id, "sandboxed": sandboxed} for name, w in found.items()}
 
 
 async def _run_all(

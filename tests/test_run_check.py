@@ -24,7 +24,7 @@ from redline.analyzers import (
     sandbox,
 )
 from redline.errors import RedlineError, SandboxUnavailable
-from redline.transcripts import Message, Request, TaskFile, Text, agents, snapshot
+from redline.transcripts import Message, OwnFile, Request, Text, agents, snapshot
 from tests.run_repo import CAREFUL_NEW, COMMAND, SWALLOW_NEW, SWALLOW_OLD, make_repo
 from tests.support import Cli
 
@@ -85,7 +85,7 @@ def test_the_bad_answer_fails_the_projects_real_test_and_the_good_one_passes(
 
 
 def test_a_one_shot_answer_runs_beside_the_tasks_own_files() -> None:
-    files = (TaskFile("input.txt", b"1 2 3\n"), TaskFile("expected.txt", b"6\n"))
+    files = (OwnFile("input.txt", b"1 2 3\n"), OwnFile("expected.txt", b"6\n"))
     spec = "run:cmd=python3 answer.py | diff - expected.txt"
     with prepared(None, None, files) as environment:
         assert judge(spec, chat(fenced(SUM)), environment).passed

@@ -210,6 +210,14 @@ def test_replay_separates_the_model_that_writes_working_code(
     assert rates == {"right": (2, 2), "wrong": (0, 2)}
     timed = {s["model"]: s["ran"] for s in report["samples"]}
     assert timed["wrong"][0]["check"] == CHECK and timed["wrong"][0]["status"] == "exit 1"
+    assert set(timed["wrong"][0]) == {
+        "check",
+        "command",
+        "status",
+        "exit_status",
+        "seconds",
+        "sandboxed",
+    }
     assert all(r[0]["seconds"] > 0 and r[0]["sandboxed"] for r in timed.values())
     assert len(ran(db_path)) == 4
 

@@ -79,9 +79,9 @@ if TYPE_CHECKING:
         rebuild_outputs,
     )
     from redline.transcripts.task import (
+        OwnFile,
         Provenance,
         Task,
-        TaskFile,
         TaskOutput,
         check_files,
         check_name,
@@ -92,9 +92,12 @@ if TYPE_CHECKING:
     )
     from redline.transcripts.task_file import (
         TASK_FILE_VERSION,
+        ArchiveEntry,
+        TaskFile,
         TaskFileError,
         dumps_task_file,
         example_files,
+        load_task_file,
         read_task_file,
         task_from_file,
         task_hash,
@@ -102,8 +105,14 @@ if TYPE_CHECKING:
     )
     from redline.transcripts.wire import Reassembly, WireFormat
     from redline.transcripts.workspace import LeftOut, Workspace, WorkspaceFile, materialize
-    from redline.transcripts.workspace_archive import ArchiveRefused, Packed, pack, unpack
-    from redline.transcripts.workspace_snapshot import Snapshot, snapshot
+    from redline.transcripts.workspace_archive import (
+        ArchiveRefused,
+        Packed,
+        pack,
+        unpack,
+        unpack_file,
+    )
+    from redline.transcripts.workspace_snapshot import Snapshot, commit_of, reread, snapshot
 
 # Where each name lives, loaded on first use: a command imports only what it touches (the store
 # brings DuckDB; the wire formats and task files are most of the rest).
@@ -117,9 +126,9 @@ _LAZY: dict[str, str] = {
     **dict.fromkeys(("Reassembly", "WireFormat"), "wire"),
     **dict.fromkeys(
         (
+            "OwnFile",
             "Provenance",
             "Task",
-            "TaskFile",
             "TaskOutput",
             "check_files",
             "check_name",
@@ -133,9 +142,12 @@ _LAZY: dict[str, str] = {
     **dict.fromkeys(
         (
             "TASK_FILE_VERSION",
+            "ArchiveEntry",
+            "TaskFile",
             "TaskFileError",
             "dumps_task_file",
             "example_files",
+            "load_task_file",
             "read_task_file",
             "task_from_file",
             "task_hash",
@@ -167,8 +179,10 @@ _LAZY: dict[str, str] = {
         "store",
     ),
     **dict.fromkeys(("LeftOut", "Workspace", "WorkspaceFile", "materialize"), "workspace"),
-    **dict.fromkeys(("ArchiveRefused", "Packed", "pack", "unpack"), "workspace_archive"),
-    **dict.fromkeys(("Snapshot", "snapshot"), "workspace_snapshot"),
+    **dict.fromkeys(
+        ("ArchiveRefused", "Packed", "pack", "unpack", "unpack_file"), "workspace_archive"
+    ),
+    **dict.fromkeys(("Snapshot", "commit_of", "reread", "snapshot"), "workspace_snapshot"),
 }
 
 
@@ -184,6 +198,7 @@ def __getattr__(name: str) -> Any:
 __all__ = [
     "JSON",
     "TASK_FILE_VERSION",
+    "ArchiveEntry",
     "ArchiveRefused",
     "BackgroundIngest",
     "Call",
@@ -200,6 +215,7 @@ __all__ = [
     "NotFound",
     "Opaque",
     "OutputRows",
+    "OwnFile",
     "Packed",
     "ParsedExchange",
     "Part",
@@ -238,12 +254,14 @@ __all__ = [
     "canonical_json",
     "check_files",
     "check_name",
+    "commit_of",
     "content_hash",
     "decode_body",
     "drop_last",
     "dumps_task_file",
     "example_files",
     "header",
+    "load_task_file",
     "mask_json",
     "mask_text",
     "materialize",
@@ -263,6 +281,7 @@ __all__ = [
     "rebuild_outputs",
     "request_from_dict",
     "request_to_dict",
+    "reread",
     "response_from_dict",
     "response_to_dict",
     "snapshot",
@@ -272,6 +291,7 @@ __all__ = [
     "task_to_file",
     "to_record",
     "unpack",
+    "unpack_file",
     "usage_to_dict",
     "wire",
 ]

@@ -44,7 +44,7 @@ MAX_FILES = 64
 
 
 @dataclass(frozen=True, slots=True)
-class TaskFile:
+class OwnFile:
     """One of a task's own files: `path` relative to the folder the answer's code runs in (a
     plain relative path, checked), `data` its bytes, `executable` its mode."""
 
@@ -57,7 +57,7 @@ class TaskFile:
         return hashlib.sha256(self.data).hexdigest()
 
 
-def check_files(files: Sequence[TaskFile]) -> tuple[TaskFile, ...]:
+def check_files(files: Sequence[OwnFile]) -> tuple[OwnFile, ...]:
     """`files` if they may be a task's own: safe relative paths, each named once, none below
     another, at most MAX_FILES of at most FILE_CAP bytes each and FILES_CAP in all. Raises
     RedlineError saying which is not."""
@@ -91,7 +91,7 @@ def check_files(files: Sequence[TaskFile]) -> tuple[TaskFile, ...]:
     return tuple(files)
 
 
-def read_files(paths: Sequence[str | os.PathLike[str]]) -> tuple[TaskFile, ...]:
+def read_files(paths: Sequence[str | os.PathLike[str]]) -> tuple[OwnFile, ...]:
     """`--file PATH ...`: each file under its own name (the last part of its path), its
     executable bit kept, in name order; checked as `check_files` does."""
     files = []
@@ -103,7 +103,7 @@ def read_files(paths: Sequence[str | os.PathLike[str]]) -> tuple[TaskFile, ...]:
             data = path.read_bytes()
         except OSError as error:
             raise RedlineError(f"--file {str(given)!r}: {error.strerror or error}") from None
-        files.append(TaskFile(path.name, data, os.access(path, os.X_OK)))
+        files.append(OwnFile(path.name, data, os.access(path, os.X_OK)))
     return check_files(sorted(files, key=lambda f: f.path))
 
 
@@ -124,7 +124,7 @@ class Task:
     are check specs as `redline check` takes them (`NAME[:OPTIONS]`). `tool_call`: only that
     (1-based) tool call of the original output was kept as the known-bad output; `drop_last`:
     the transcript was cut that many messages before the call. `files`: the task's own files
-    (see `TaskFile`), in path order."""
+    (see `OwnFile`), in path order."""
 
     name: str
     request: Request
@@ -136,7 +136,7 @@ class Task:
     drop_last: int = 0
     provenance: Provenance = field(default_factory=Provenance)
     created_at: datetime = field(default_factory=lambda: datetime.now(UTC))
-    files: tuple[TaskFile, ...] = ()
+    files: tuple[OwnFile, ...] = ()
 
     @property
     def wire(self) -> str | None:
@@ -223,9 +223,9 @@ def drop_last(request: Request, k: int) -> Request:
 
 __all__ = [
     "NAME_PATTERN",
+    "OwnFile",
     "Provenance",
     "Task",
-    "TaskFile",
     "TaskOutput",
     "check_files",
     "check_name",

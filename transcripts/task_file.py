@@ -2,12 +2,14 @@
 
     {"format_version": 1, "name", "note", "created_at", "checks": [...],
      "request": <canonical request>, "output": <output>, "good_output": <output> | null,
-     "transcript": {"drop_last", "tool_call"}, "provenance": {...}}
+     "transcript": {"drop_last", "tool_call"}, "provenance": {...},
+     "workspace": {"archive", "sha256"}, "files": [...]}       (both optional)
 
-where an output is `{"message": <canonical message>, "finish_reason", "cut_off", "source"}`.
-A task with files of its own lists them too, `"files": [{"path", "text" | "base64",
-"executable"}]` (text when the bytes are UTF-8). A file is validated against the JSON Schema in
-`task_schema` before it becomes a `Task`.
+where an output is `{"message": <canonical message>, "finish_reason", "cut_off", "source"}`,
+and `workspace` names the task's workspace archive, a file beside the task file, by its name
+and SHA-256. A task with files of its own lists them too, `"files": [{"path", "text" |
+"base64", "executable"}]` (text when the bytes are UTF-8). A file is validated against the
+JSON Schema in `task_schema` before it becomes a `Task`.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import base64
 import binascii
 import json
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -30,9 +33,9 @@ from redline.transcripts.model import (
     request_to_dict,
 )
 from redline.transcripts.task import (
+    OwnFile,
     Provenance,
     Task,
-    TaskFile,
     TaskOutput,
     check_files,
     check_name,
@@ -58,7 +61,7 @@ def output_from_dict(d: Mapping[str, Any]) -> TaskOutput:
     )
 
 
-def files_to_list(files: Sequence[TaskFile]) -> list[JSON]:
+def files_to_list(files: Sequence[OwnFile]) -> list[JSON]:
     """A task's own files as the task file lists them: UTF-8 text as text, other bytes in
     base64."""
     out: list[JSON] = []
@@ -73,7 +76,7 @@ def files_to_list(files: Sequence[TaskFile]) -> list[JSON]:
     return out
 
 
-def files_from_list(entries: Sequence[Mapping[str, Any]]) -> tuple[TaskFile, ...]:
+def files_from_list(entries: Sequence[Mapping[str, Any]]) -> tuple[OwnFile, ...]:
     """The files a task file lists, checked (`check_files`); ValueError saying what is wrong."""
     files = []
     for entry in entries:
@@ -84,7 +87,7 @@ def files_from_list(entries: Sequence[Mapping[str, Any]]) -> tuple[TaskFile, ...
                 data = base64.b64decode(entry["base64"], validate=True)
             except (binascii.Error, ValueError):
                 raise ValueError(f"the file {entry.get('path')!r} is not valid base64") from None
-        files.append(TaskFile(entry["path"], data, bool(entry.get("executable", False))))
+        files.append(OwnFile(entry["path"], data, bool(entry.get("executable", False))))
     try:
         return check_files(sorted(files, key=lambda f: f.path))
     except RedlineError as error:
@@ -95,10 +98,31 @@ def _time(value: datetime | None) -> str | None:
     return None if value is None else value.isoformat()
 
 
-def task_to_file(task: Task) -> JSON:
-    """The task file document (before masking)."""
+@dataclass(frozen=True, slots=True)
+class ArchiveEntry:
+    """A task file's workspace: the archive's file name (beside the task file) and SHA-256."""
+
+    archive: str
+    sha256: str
+
+
+@dataclass(frozen=True, slots=True)
+class TaskFile:
+    """A task file as read: the task, and the workspace archive it lists (None: it has none)."""
+
+    task: Task
+    workspace: ArchiveEntry | None
+
+
+def task_to_file(task: Task, workspace: ArchiveEntry | None = None) -> JSON:
+    """The task file document (before masking); `workspace` lists its archive."""
     p = task.provenance
     files = {"files": files_to_list(task.files)} if task.files else {}
+    listed = (
+        {}
+        if workspace is None
+        else {"workspace": {"archive": workspace.archive, "sha256": workspace.sha256}}
+    )
     return {
         "format_version": TASK_FILE_VERSION,
         "name": task.name,
@@ -117,6 +141,7 @@ def task_to_file(task: Task) -> JSON:
             "recorded_at": _time(p.recorded_at),
         },
         **files,
+        **listed,
     }
 
 
@@ -153,7 +178,7 @@ def task_from_file(document: Any, source: str) -> Task:
         raise TaskFileError(source, "", f"{type(exc).__name__}: {exc}") from None
 
 
-def _files(entries: Sequence[Mapping[str, Any]], source: str) -> tuple[TaskFile, ...]:
+def _files(entries: Sequence[Mapping[str, Any]], source: str) -> tuple[OwnFile, ...]:
     try:
         return files_from_list(entries)
     except ValueError as exc:
@@ -185,6 +210,11 @@ def example_files() -> list[Path]:
 
 def read_task_file(path: Path) -> Task:
     """One task file, validated."""
+    return load_task_file(path).task
+
+
+def load_task_file(path: Path) -> TaskFile:
+    """One task file, validated, and the workspace archive it lists."""
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
@@ -197,7 +227,10 @@ def read_task_file(path: Path) -> Task:
         raise TaskFileError(str(path), "", f"not valid JSON ({exc})") from None
     except RecursionError:
         raise TaskFileError(str(path), "", "its JSON is nested too deeply") from None
-    return task_from_file(document, str(path))
+    task = task_from_file(document, str(path))
+    listed = document.get("workspace")
+    entry = None if listed is None else ArchiveEntry(listed["archive"], listed["sha256"])
+    return TaskFile(task, entry)
 
 
 def dumps_task_file(document: JSON) -> str:
@@ -207,9 +240,12 @@ def dumps_task_file(document: JSON) -> str:
 
 __all__ = [
     "TASK_FILE_VERSION",
+    "ArchiveEntry",
+    "TaskFile",
     "TaskFileError",
     "dumps_task_file",
     "example_files",
+    "load_task_file",
     "read_task_file",
     "task_from_file",
     "task_hash",

@@ -172,6 +172,15 @@ SCHEMA: dict[str, Any] = {
                 "recorded_at": {"oneOf": [{"type": "null"}, _TIME]},
             },
         },
+        # The workspace archive beside the task file: a plain file name, and its SHA-256.
+        "workspace": {
+            "type": "object",
+            "required": ["archive", "sha256"],
+            "properties": {
+                "archive": {"type": "string", "pattern": r"^[A-Za-z0-9][A-Za-z0-9._-]{0,200}$"},
+                "sha256": {"type": "string", "pattern": r"^[0-9a-f]{64}$"},
+            },
+        },
     },
     "$defs": {
         "part": _PART,

@@ -28,7 +28,7 @@ from redline.analyzers import (
     transcript_edits,
 )
 from redline.analyzers.extract import extension
-from redline.transcripts import Request, TaskFile
+from redline.transcripts import OwnFile, Request
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,7 +113,7 @@ def _first_line(text: str) -> str:
     return line if len(line) <= 200 else line[:199] + "…"
 
 
-def _place_files(files: Iterable[TaskFile], folder: Path) -> list[Finding]:
+def _place_files(files: Iterable[OwnFile], folder: Path) -> list[Finding]:
     """The task's files, over whatever the answer wrote; a path that leaves the folder through
     a link the workspace or the answer made is refused."""
     root = folder.resolve()
@@ -134,7 +134,7 @@ def _place_files(files: Iterable[TaskFile], folder: Path) -> list[Finding]:
     return refused
 
 
-def _unplaced(f: TaskFile, why: str) -> Finding:
+def _unplaced(f: OwnFile, why: str) -> Finding:
     return Finding(
         f.path, None, f"the task's file {f.path} cannot be placed beside the answer ({why})"
     )

@@ -105,8 +105,9 @@ def check_command(
             if workspace is not None:
                 from redline.replay import folder_environment
 
+                one = outputs[0].request if len(outputs) == 1 else None  # at its cut
                 environment, taken = folder_environment(
-                    workspace, own, stack, sandbox=not no_sandbox
+                    workspace, own, stack, sandbox=not no_sandbox, request=one
                 )
                 for line in taken.warnings:
                     warn(line)

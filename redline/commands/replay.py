@@ -23,6 +23,8 @@ if TYPE_CHECKING:
     from redline.replay import Detectable, Estimate, Progress
 
 FORMATS = ("table", "md", "json", "html")
+# What runs unsandboxed in a replay under --no-sandbox.
+REPLAYED = "the commands replayed models ask for, and the code checks run, run"
 
 
 def _registry(plugins: list[Path] | None) -> Any:
@@ -80,7 +82,11 @@ def replay_command(
         metavar="N",
         help="Checks that run code (run) running at once (0: one per core).",
     ),
-    no_sandbox: bool = NO_SANDBOX_OPTION,
+    no_sandbox: bool = typer.Option(
+        False,
+        "--no-sandbox",
+        help="Run the commands replayed models ask for, and the answers' code that checks run, on this machine as you, without the sandbox (where it cannot start); the run records it.",
+    ),
     dry_run: bool = typer.Option(
         False,
         "--dry-run",
@@ -144,10 +150,10 @@ def replay_command(
         use_cache=not no_cache,
         max_steps=max_steps,
         jobs=jobs,
-        sandbox=not no_sandbox,
+        sandboxed=not no_sandbox,
     )
-    if no_sandbox and _runs_code(task_list, registry):
-        warn_unsandboxed()
+    if no_sandbox:
+        warn_unsandboxed(REPLAYED)
     progress_bar = _ProgressBar(quiet=as_json)
     try:
         run_id = replay(
@@ -175,13 +181,6 @@ def replay_command(
             f"run {run_id}: {last.total} samples, {last.cached} from the cache, "
             f"{last.total - last.cached - last.errors} sent and answered, {last.errors} errors"
         )
-
-
-def _runs_code(tasks: list[Any], registry: Any) -> bool:
-    """Whether any of the tasks has a check that runs the answer's code."""
-    from redline.analyzers import parse_check, runs_code
-
-    return any(runs_code(parse_check(spec, registry)) for t in tasks for spec in t.checks)
 
 
 class _ProgressBar:

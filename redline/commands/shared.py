@@ -121,11 +121,11 @@ FILE_OPTION = typer.Option(None, "--file", metavar="PATH", help=FILE_HELP, show_
 NO_SANDBOX_OPTION = typer.Option(False, "--no-sandbox", help=NO_SANDBOX_HELP)
 
 
-def warn_unsandboxed() -> None:
-    """What `--no-sandbox` means, said each time it is used."""
+def warn_unsandboxed(what: str = "the answer's code runs") -> None:
+    """What `--no-sandbox` means, said each time it is used: `what` runs on this machine."""
     warn(
-        "--no-sandbox: the answer's code runs on this machine as you, with your files, your "
-        "network and your credentials; only the time, memory, process and output limits hold"
+        f"--no-sandbox: {what} on this machine as you, with your files, your network and your "
+        "credentials within reach; only the time, memory, process and output limits hold"
     )
 
 

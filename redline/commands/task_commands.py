@@ -24,7 +24,7 @@ from redline.errors import RedlineError
 if TYPE_CHECKING:
     from redline.analyzers import Registry
     from redline.replay import Judged, Validation
-    from redline.transcripts import Store, Task
+    from redline.transcripts import ArchiveEntry, Store, Task, Workspace
 
 CHECK_OPTION = typer.Option(
     ...,
@@ -92,6 +92,27 @@ def flag(
     force: bool = typer.Option(
         False, "--force", help="Keep the task even if no check fails on the original output."
     ),
+    workspace: Path | None = typer.Option(
+        None,
+        "--workspace",
+        metavar="DIR",
+        help="The codebase the session worked in: the task keeps its files as the model saw "
+        "them at the call (a git commit's tree, then the transcript's own edits).",
+    ),
+    rev: str | None = typer.Option(
+        None,
+        "--rev",
+        metavar="REV",
+        help="The commit of --workspace to take (default: the one the transcript states at "
+        "the session's start, when the repository has it; else HEAD).",
+    ),
+    include: list[str] | None = typer.Option(
+        None,
+        "--include",
+        metavar="PATTERN",
+        help="Take back into the workspace files its rules leave out (secrets by name, files "
+        "over 1 MB), gitignore syntax; repeatable.",
+    ),
     task_file: list[Path] | None = FILE_OPTION,
     no_sandbox: bool = NO_SANDBOX_OPTION,
     as_json: bool = JSON_OPTION,
@@ -99,10 +120,16 @@ def flag(
 ) -> None:
     """Make a task from a recorded call: its transcript, its bad output, the checks that catch it."""
     from redline.analyzers import runs_code
-    from redline.replay import checks_of, good_output, task_from_call
+    from redline.commands.task_workspaces import print_workspace, workspace_json
+    from redline.replay import WorkspaceSpec, checks_of, good_output, task_from_call
     from redline.replay import flag as flag_task
     from redline.transcripts import open_store, read_files
 
+    if workspace is None and (rev is not None or include):
+        raise RedlineError(
+            "--rev and --include choose what --workspace DIR takes; give --workspace"
+        )
+    spec = None if workspace is None else WorkspaceSpec(workspace, rev, tuple(include or ()))
     registry = _registry(plugin)
     # unknown checks and bad options fail before anything is read
     if no_sandbox and any(runs_code(c) for c in checks_of(check, registry)):
@@ -122,11 +149,19 @@ def flag(
             good=good_out,
             files=files,
         )
-        flagged = flag_task(store, task, registry, force=force, sandbox=not no_sandbox)
+        flagged = flag_task(
+            store, task, registry, force=force, workspace=spec, sandbox=not no_sandbox
+        )
     validation = flagged.validation
+    taken = flagged.workspace
     if as_json:
         print_json(
-            {"task": task.name, "saved": flagged.saved, "verdicts": _verdicts_json(validation)}
+            {
+                "task": task.name,
+                "saved": flagged.saved,
+                "verdicts": _verdicts_json(validation),
+                "workspace": workspace_json(taken.workspace if taken else None),
+            }
         )
     else:
         _print_judged(f"checks on the original output ({task.output.source}):", validation.bad)
@@ -138,6 +173,8 @@ def flag(
                 f"saved task {task.name}: {len(task.request.messages)} messages, "
                 f"{len(task.checks)} check{'s' * (len(task.checks) != 1)}{forced}"
             )
+            if taken is not None:
+                print_workspace(taken.workspace, taken.revision_from)
     if flagged.refused is not None and not flagged.saved:
         typer.echo(f"error: {flagged.refused}", err=True)
         raise typer.Exit(REFUSED)
@@ -198,7 +235,8 @@ def task_show(
     as_json: bool = JSON_OPTION,
     db: Path | None = DB_OPTION,
 ) -> None:
-    """Show a task: the end of its transcript, its outputs, and its checks' verdicts now."""
+    """Show a task: its transcript's end, outputs, workspace and its checks' verdicts now."""
+    from redline.commands.task_workspaces import workspace_json
     from redline.replay import validate_stored
     from redline.transcripts import open_store, task_to_file
 
@@ -207,17 +245,25 @@ def task_show(
         warn_unsandboxed()
     with open_store(db) as store:
         task = store.task(name)
+        workspace = store.workspace(task.name)
         validation = validate_stored(store, task, registry, sandbox=not no_sandbox)
     if as_json:
-        print_json({"task": task_to_file(task), "verdicts": _verdicts_json(validation)})
+        print_json(
+            {
+                "task": task_to_file(task),
+                "verdicts": _verdicts_json(validation),
+                "workspace": workspace_json(workspace),
+            }
+        )
         return
-    _show_task(task, validation, last)
+    _show_task(task, validation, last, workspace)
 
 
-def _show_task(task: Task, validation: Validation, last: int) -> None:
+def _show_task(task: Task, validation: Validation, last: int, workspace: Workspace | None) -> None:
     from rich.markup import escape
 
     from redline.commands.display import make_console, render_message
+    from redline.commands.task_workspaces import workspace_lines
     from redline.transcripts import Message
 
     console = make_console()
@@ -238,6 +284,11 @@ def _show_task(task: Task, validation: Validation, last: int) -> None:
         cut.append(f"only tool call {task.tool_call} of the output kept")
     if cut:
         console.print("; ".join(cut))
+    if workspace is not None:
+        for line in workspace_lines(workspace):
+            console.print(escape(line), highlight=False)
+        for warning in workspace.warnings:
+            console.print(f"  [yellow]note:[/] {escape(warning)}", highlight=False)
     messages = task.request.messages
     shown = messages[-last:] if last else messages
     if task.request.system and not last:
@@ -285,35 +336,56 @@ def export(
     ),
     db: Path | None = DB_OPTION,
 ) -> None:
-    """Write tasks as JSON files (one per task), with secrets in their messages masked."""
-    from redline.transcripts import open_store
+    """Write tasks as JSON files, their workspaces as archives beside them, secrets masked."""
+    from redline.commands.task_workspaces import archive_name, pack_workspace
+    from redline.transcripts import ArchiveEntry, open_store
 
     with open_store(db) as store:
         chosen = names or sorted(t.name for t in store.tasks())
         if not chosen:
             raise RedlineError("there are no tasks to export; flag a call first (`redline flag`)")
         tasks = [store.task(n) for n in chosen]
-    documents, masked = _masked_documents(tasks)
-    written = _write_all(out, documents)
+        packed = {t.name: p for t in tasks if (p := pack_workspace(store, t.name)) is not None}
+    entries = {name: ArchiveEntry(archive_name(name), p.sha256) for name, p in packed.items()}
+    documents, masked = _masked_documents(tasks, entries)
+    files = {name: _dumps_bytes(document) for name, document in documents.items()}
+    files.update({archive_name(name): p.data for name, p in packed.items()})
+    _write_all(out, files)
+    archives = f" and {len(packed)} workspace archive{'s' * (len(packed) != 1)}" if packed else ""
     typer.echo(
-        f"wrote {len(written)} task file{'s' * (len(written) != 1)} to {out}; "
+        f"wrote {len(documents)} task file{'s' * (len(documents) != 1)}{archives} to {out}; "
         + (
             f"masked {masked} secret{'s' * (masked != 1)} (look for [masked:...] in the files)"
             if masked
             else "no secrets found in their messages"
         )
     )
+    in_files = sum(p.masked for p in packed.values())
+    if in_files:
+        where = sorted(f for p in packed.values() for f in p.masked_files)
+        typer.echo(
+            f"masked {in_files} secret{'s' * (in_files != 1)} in workspace files: "
+            + ", ".join(where)
+        )
 
 
-def _masked_documents(tasks: list[Task]) -> tuple[dict[str, dict[str, Any]], int]:
-    """Each task's file document, with secrets in its messages, outputs and own text files
-    masked."""
+def _dumps_bytes(document: dict[str, Any]) -> bytes:
+    from redline.transcripts import dumps_task_file
+
+    return dumps_task_file(document).encode("utf-8")
+
+
+def _masked_documents(
+    tasks: list[Task], entries: dict[str, ArchiveEntry]
+) -> tuple[dict[str, dict[str, Any]], int]:
+    """Each task's file document (listing its workspace archive), with secrets in its
+    messages, outputs and own text files masked."""
     from redline.transcripts import mask_json, task_to_file
 
     documents: dict[str, dict[str, Any]] = {}
     masked = 0
     for task in tasks:
-        document = task_to_file(task)
+        document = task_to_file(task, entries.get(task.name))
         for key in ("request", "output", "good_output"):
             if document.get(key) is not None:
                 document[key], count = mask_json(document[key])
@@ -326,22 +398,20 @@ def _masked_documents(tasks: list[Task]) -> tuple[dict[str, dict[str, Any]], int
     return documents, masked
 
 
-def _write_all(out: Path, documents: dict[str, dict[str, Any]]) -> list[Path]:
+def _write_all(out: Path, files: dict[str, bytes]) -> list[Path]:
     """Write every file or none: each goes to a temporary name first, renamed at the end."""
-    from redline.transcripts import dumps_task_file
-
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise RedlineError(f"cannot create the folder {out}: {exc.strerror}") from None
     staged: list[tuple[Path, Path]] = []
     try:
-        for filename, document in documents.items():
+        for filename, data in files.items():
             # Not mkstemp: its files are private (0600), and a task file is for sharing.
             temporary = out / f".{filename}.{os.getpid()}.tmp"
-            with open(temporary, "w", encoding="utf-8") as f:
+            with open(temporary, "wb") as f:
                 staged.append((temporary, out / filename))
-                f.write(dumps_task_file(document))
+                f.write(data)
     except OSError as exc:
         for temporary, _ in staged:
             temporary.unlink(missing_ok=True)
@@ -365,13 +435,21 @@ def import_command(
     plugin: list[Path] | None = PLUGIN_OPTION,
     db: Path | None = DB_OPTION,
 ) -> None:
-    """Import task files; all of them, or none when any is invalid."""
-    from redline.transcripts import example_files, open_store, read_task_file
+    """Import task files and their workspaces; all of them, or none when any is invalid."""
+    from redline.commands.task_workspaces import read_archive
+    from redline.transcripts import example_files, load_task_file, open_store
 
     if not paths and not examples:
         raise RedlineError("give task files or folders to import, or --examples")
     files = _task_files(paths or []) + (example_files() if examples else [])
-    tasks = [read_task_file(f) for f in files]
+    loaded = [load_task_file(f) for f in files]
+    tasks = [one.task for one in loaded]
+    # Every archive is checked whole before anything is written: refused, nothing is imported.
+    workspaces = {
+        one.task.name: read_archive(file, one.workspace)
+        for one, file in zip(loaded, files, strict=True)
+        if one.workspace is not None
+    }
     seen: dict[str, Path] = {}
     for task, file in zip(tasks, files, strict=True):
         if task.name in seen:
@@ -389,10 +467,12 @@ def import_command(
                 "replaying it needs --plugin or the package that provides it"
             )
     with open_store(db) as store:
-        added, unchanged = _save_all(store, tasks, replace)
+        added, unchanged = _save_all(store, tasks, replace, workspaces)
+    with_workspace = f" ({len(workspaces)} with a workspace)" if workspaces else ""
     typer.echo(
         f"imported {added} task{'s' * (added != 1)}"
         + (f"; {unchanged} already present, unchanged" if unchanged else "")
+        + (with_workspace if added else "")
     )
 
 
@@ -411,12 +491,17 @@ def _task_files(paths: list[Path]) -> list[Path]:
     return files
 
 
-def _save_all(store: Store, tasks: list[Task], replace: bool) -> tuple[int, int]:
+def _save_all(
+    store: Store,
+    tasks: list[Task],
+    replace: bool,
+    workspaces: dict[str, tuple[Workspace, dict[str, bytes]]],
+) -> tuple[int, int]:
     """Save in one transaction, so nothing is half-imported."""
     from redline.errors import TaskExists
 
     try:
-        return store.save_tasks(tasks, replace_existing=replace)
+        return store.save_tasks(tasks, replace_existing=replace, workspaces=workspaces)
     except TaskExists as exc:
         raise RedlineError(
             f"a task named {exc.name!r} exists already with other content; "

@@ -11,6 +11,7 @@ whatever else is removed.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
@@ -33,9 +34,19 @@ from redline.transcripts.store.db import transaction
 from redline.transcripts.store.decorations import restore
 from redline.transcripts.store.queries import records
 from redline.transcripts.store.tree import DedupWriter, chain, messages_up_to
-from redline.transcripts.store.workspaces import read_files, store_contents
-from redline.transcripts.task import Provenance, Task, TaskFile
+from redline.transcripts.store.workspaces import (
+    delete_workspace,
+    read_files,
+    store_contents,
+    workspace_id,
+    write_workspace,
+)
+from redline.transcripts.task import OwnFile, Provenance, Task
 from redline.transcripts.task_file import output_from_dict, output_to_dict, task_hash
+from redline.transcripts.workspace import Workspace
+
+# A workspace to save with a task: its manifest and the contents (sha256 -> bytes) it lists.
+WithFiles = tuple[Workspace, Mapping[str, bytes]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,16 +85,25 @@ def _blob(writer: DedupWriter, kind: str, value: Any) -> str:
 
 
 def save_tasks(
-    con: duckdb.DuckDBPyConnection, tasks: list[Task], *, replace_existing: bool = False
+    con: duckdb.DuckDBPyConnection,
+    tasks: list[Task],
+    *,
+    replace_existing: bool = False,
+    workspaces: Mapping[str, WithFiles] | None = None,
 ) -> tuple[int, int]:
-    """Store `tasks` in one transaction: all or none. A task identical to the stored one of
-    its name is left as it is; a different one is TaskExists unless `replace_existing`.
-    Returns (stored, left unchanged)."""
+    """Store `tasks`, with the `workspaces` given by task name, in one transaction: all or
+    none. A task identical to the stored one of its name (and a workspace, when one is given,
+    identical to its stored one) is left as it is; a different one is TaskExists unless
+    `replace_existing`. A task replaced without a workspace loses the one it had. Returns
+    (stored, left unchanged)."""
+    workspaces = workspaces or {}
     todo = []
     for task in tasks:
         digest = task_hash(task)
         row = con.execute("SELECT content_hash FROM tasks WHERE name = ?", [task.name]).fetchone()
-        if row is not None and row[0] == digest:
+        given = workspaces.get(task.name)
+        same_workspace = given is None or workspace_id(con, task.name) == given[0].id
+        if row is not None and row[0] == digest and same_workspace:
             continue
         if row is not None and not replace_existing:
             raise TaskExists(task.name)
@@ -92,6 +112,11 @@ def save_tasks(
     with transaction(con):
         for task, digest in todo:
             _insert(con, writer, task, digest)
+            given = workspaces.get(task.name)
+            if given is None:
+                delete_workspace(con, task.name)
+            else:
+                write_workspace(con, task.name, *given)
     return len(todo), len(tasks) - len(todo)
 
 
@@ -221,12 +246,12 @@ def load_task(con: duckdb.DuckDBPyConnection, name: str) -> Task:
     )
 
 
-def _files(con: duckdb.DuckDBPyConnection, listed: str | None) -> tuple[TaskFile, ...]:
+def _files(con: duckdb.DuckDBPyConnection, listed: str | None) -> tuple[OwnFile, ...]:
     """A task's own files from their listing, each content read from the store."""
     entries = json.loads(listed) if listed else []
     contents = read_files(con, [e["sha256"] for e in entries]) if entries else {}
     return tuple(
-        TaskFile(e["path"], contents[e["sha256"]], bool(e.get("executable"))) for e in entries
+        OwnFile(e["path"], contents[e["sha256"]], bool(e.get("executable"))) for e in entries
     )
 
 

@@ -1,0 +1,140 @@
+"""A replay's tasks with workspaces: their files written once per run and copied for each
+sample; the run records whether commands ran sandboxed; `--no-sandbox` says what it means."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from redline.replay import WorkspaceCopies
+from redline.replay.workspace_answers import TaskWorkspaces
+from redline.transcripts import (
+    ToolCall,
+    agents,
+    example_files,
+    open_store,
+    read_task_file,
+    snapshot,
+)
+from tests.fakes.fixtures import serving
+from tests.fakes.flaky import RuleAwareModel
+from tests.support import Cli
+from tests.test_workspace_snapshot import make_repo
+
+TASK = "claude-code-swallows-config-errors"
+
+
+@pytest.fixture
+def with_workspace(cli: Cli, tmp_path: Path) -> str:
+    """The example tasks, one of them given a workspace."""
+    cli("import", "--examples")
+    taken = snapshot(make_repo(tmp_path / "app", {"config.py": "PATH = 'config.json'\n"}))
+    with open_store() as store:
+        store.put_workspace(TASK, taken.workspace, taken.blobs)
+    return TASK
+
+
+@pytest.fixture
+def model_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    monkeypatch.setenv("FAKE_KEY", "sk-test-fake-key-0123456789")
+    with serving(RuleAwareModel()) as fake:
+        config = tmp_path / "redline.toml"
+        config.write_text(
+            f'[models.m]\nbase_url = "{fake.url}/v1"\nwire = "openai-chat"\nmodel = "m"\n'
+            'api_key_env = "FAKE_KEY"\n'
+        )
+        yield config
+
+
+def run_tasks(report: dict[str, Any]) -> dict[str, Any]:
+    return {t["name"]: t["workspace"] for t in report["tasks"]}
+
+
+def test_the_run_records_each_tasks_workspace_and_that_its_commands_are_sandboxed(
+    cli: Cli, with_workspace: str, model_config: Path
+) -> None:
+    result = cli("replay", "--config", str(model_config), "-m", "m", "-n", "1", "--json")
+    assert "--no-sandbox" not in result.stderr
+    with open_store() as store:
+        workspace = store.workspace(with_workspace)
+    recorded = run_tasks(json.loads(result.stdout))
+    assert workspace is not None
+    assert recorded[with_workspace] == {"id": workspace.id, "sandboxed": True}
+    assert recorded["aider-swallows-config-errors"] is None
+
+
+def test_no_sandbox_says_what_it_means_and_the_run_records_it(
+    cli: Cli, with_workspace: str, model_config: Path
+) -> None:
+    args = ("replay", "--config", str(model_config), "-m", "m", "-n", "1", "--no-sandbox")
+    result = cli(*args, "--json")
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith(
+        "warning: --no-sandbox: the commands replayed models ask for, and the code checks run, "
+        "run on this machine as you"
+    )
+    assert "with your files, your network and your credentials within reach" in line
+    assert run_tasks(json.loads(result.stdout))[with_workspace]["sandboxed"] is False
+
+
+def test_where_the_sandbox_cannot_start_a_replay_of_a_workspace_is_refused(
+    cli: Cli, with_workspace: str, model_config: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from redline.analyzers import _sandbox_bwrap
+
+    monkeypatch.setenv("PATH", "/nonexistent")
+    monkeypatch.setattr(_sandbox_bwrap, "_wheel", lambda: None)
+    _sandbox_bwrap.locate.cache_clear()
+    try:
+        args = ("replay", "--config", str(model_config), "-m", "m", "-n", "1")
+        result = cli(*args, expect=2)
+        assert "--no-sandbox" in result.stderr and "bubblewrap" in result.stderr
+        assert cli.json("runs")["runs"] == []
+        cli(*args, "--no-sandbox")
+    finally:
+        _sandbox_bwrap.locate.cache_clear()
+
+
+# --- the run's workspaces, per sample -------------------------------------------------------------
+
+
+def read(source: Any, path: str) -> str:
+    call = ToolCall("r", "Read", json.dumps({"file_path": path}))
+    served = source.answer(call, agents.tool_use(call))
+    assert served is not None and isinstance(served.content, str)
+    return served.content
+
+
+def test_each_sample_gets_a_copy_and_releasing_it_removes_it(with_workspace: str) -> None:
+    task = read_task_file(next(p for p in example_files() if p.stem == TASK))
+    start = agents.session_start(task.request)
+    path = f"{start.cwd}/config.py" if start and start.cwd else "config.py"
+    with open_store() as store:
+        workspaces = TaskWorkspaces.load(store, [task])
+    with workspaces:
+        first, second = workspaces.source(task), workspaces.source(task)
+        assert first is not None and second is not None and first.root != second.root
+        assert first.cwd == (start.cwd if start else None)
+        (first.root / "config.py").write_text("changed\n")
+        assert read(second, path) == "     1→PATH = 'config.json'"
+        workspaces.release(first)
+        assert not first.root.exists() and second.root.exists()
+    assert not second.root.exists()
+
+
+def test_a_task_without_a_workspace_gets_no_source(cli: Cli, with_workspace: str) -> None:
+    other = read_task_file(next(p for p in example_files() if p.stem != TASK))
+    with open_store() as store, TaskWorkspaces.load(store, [other]) as workspaces:
+        assert workspaces.source(other) is None and other.name not in workspaces
+
+
+def test_copies_are_checked_against_their_hashes(tmp_path: Path) -> None:
+    from redline.errors import RedlineError
+
+    taken = snapshot(make_repo(tmp_path / "app", {"a.py": "1\n"}))
+    with pytest.raises(RedlineError, match="does not match its hash"):
+        WorkspaceCopies(taken.workspace, lambda sha: b"forged")
