@@ -76,10 +76,6 @@ SEARCH_SECONDS = 5.0
 _MAX_PATTERN = 1000  # characters of a pattern
 _MAX_LINE = 500  # characters of a matching line shown
 COMMAND_LIMITS = sandboxing.Limits(seconds=60.0)
-# Folders the sandbox shows from the host or makes itself: a copy is not mounted inside them.
-_SYSTEM_TOPS = frozenset(
-    {"usr", "etc", "opt", "bin", "sbin", "lib", "lib32", "lib64", "libx32", "proc", "dev", "sys"}
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -401,11 +397,7 @@ class WorkspaceSource:
     def _workdir(self) -> str:
         """Where the copy appears in the sandbox: the recorded working directory, when it is a
         place the sandbox can mount it at."""
-        cwd = self.cwd
-        parts = (cwd or "").split("/")
-        if cwd and cwd != "/" and parts[0] == "" and ".." not in parts:
-            return cwd if parts[1] not in _SYSTEM_TOPS else "/workspace"
-        return "/workspace"
+        return sandboxing.workdir(self.cwd)
 
     # -- edits ---------------------------------------------------------------------------------
 

@@ -20,7 +20,6 @@ command on the host, keeping the limits, and the finding says so.
 
 from __future__ import annotations
 
-import posixpath
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -30,25 +29,9 @@ from redline.transcripts import Message, RedlineError, agents
 
 from ._run_folder import lay_out
 
-# Where a recorded working directory cannot be the folder's place in the sandbox.
-_SYSTEM = (
-    *("/usr", "/etc", "/opt", "/proc", "/dev", "/tmp", "/sys", "/run", "/var", "/boot"),
-    *("/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/nix"),
-)
 # The end of the output a finding keeps.
 TAIL_LINES = 30
 TAIL_CHARS = 3000
-
-
-def workdir(cwd: str | None) -> str:
-    """Where the folder is in the sandbox: the recorded working directory when it can be (an
-    absolute path outside the system's folders), else `/workspace`."""
-    if not cwd or not cwd.startswith("/") or "\0" in cwd:
-        return "/workspace"
-    normal = posixpath.normpath(cwd)
-    if normal in ("/", "//") or any(normal == s or normal.startswith(s + "/") for s in _SYSTEM):
-        return "/workspace"
-    return normal
 
 
 def tail(text: str) -> str:
@@ -89,7 +72,8 @@ def execute(
     mounts, env = venv_mounts(options.get("venv") or "")
     if not environment.sandbox:
         return sandbox.run_unsandboxed(command, folder, limits, env=env)
-    return sandbox.run(command, folder, limits, workdir=workdir(cwd), env=env, read_only=mounts)
+    where = sandbox.workdir(cwd)
+    return sandbox.run(command, folder, limits, workdir=where, env=env, read_only=mounts)
 
 
 class Run:
