@@ -1,7 +1,7 @@
 """Replay: tasks made from recorded calls, sent to models and prompt variants, judged, reported.
 
-    flagging     task_from_call, validate, flag: a task must catch its own failure and pass a
-                 good output
+    flagging     task_from_call, validate, flag: a task must catch its own failure, pass a
+                 good output and be no task kept already
     executions   checks that run code: a task's environment (workspace, files), their
                  verdicts cached in the store
     task_workspace  take_workspace(): a task's files at its cut (a snapshot, then the
@@ -37,6 +37,7 @@ import importlib.util
 from typing import TYPE_CHECKING, Any
 
 from redline.replay.flagging import (
+    DuplicateTask,
     Flagged,
     Judged,
     TaskRefused,
@@ -123,6 +124,7 @@ __all__ = [
     "Comparison",
     "Correction",
     "Detectable",
+    "DuplicateTask",
     "Estimate",
     "Flagged",
     "Hit",

@@ -66,7 +66,6 @@ def _judged(store: Store, run_id: str, evaluation: int) -> Groups:
     for s in runs.samples(run_id):
         key = (s["task"], s["model"], s["variant"])
         s["verdict"] = verdicts.get((*key, s["sample"]))
-        s["message"] = _message(s["output"])
         s["outcome"] = _outcome(s)
         groups[key].append(s)
     return groups
@@ -94,7 +93,7 @@ def build_report(store: Store, run_id: str) -> dict[str, Any]:
     steps = runs.steps(run_id)
     listed: list[dict[str, Any]] = []
     for s in samples:
-        verdict, message = s["verdict"], s["message"]
+        verdict, message = s["verdict"], _message(s["output"])
         taken = steps.get((s["task"], s["model"], s["variant"], s["sample"]), [])
         listed.append(
             {
@@ -162,7 +161,7 @@ def _outcome(sample: dict[str, Any]) -> Outcome:
     """A stored sample's outcome: an error (a sample without a verdict was not judged and
     counts nowhere, as an error), else its verdicts' outcome, stored or worked out."""
     verdict = sample["verdict"]
-    if sample["status"] == "error" or verdict is None or sample["message"] is None:
+    if sample["status"] == "error" or verdict is None or sample["output"] is None:
         return "error"
     stored: Outcome | None = verdict.get("outcome")
     if stored is not None:
@@ -170,7 +169,8 @@ def _outcome(sample: dict[str, Any]) -> Outcome:
     if not verdict["passed"]:
         return "fail"
     judged = [verdict_from_dict(v) for v in json.loads(verdict["verdicts"])]
-    return judgement(judged, sample["message"], cut_off=bool(sample["cut_off"]))
+    message = message_from_dict(json.loads(sample["output"]))
+    return judgement(judged, message, cut_off=bool(sample["cut_off"]))
 
 
 def _step(row: dict[str, Any]) -> dict[str, Any]:

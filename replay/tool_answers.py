@@ -13,8 +13,9 @@ result is shaped as the task's agent shows one (its read and error shapes), and 
 256 KB with a note, as agents cap their tools' output.
 
 A source is anything with a `name` and `answer(call, use) -> Served | None` (`Source`).
-`answerer(task)` builds the chain; a workspace source goes first in it once tasks carry
-workspaces (its `answer` declines what it cannot run, and the chain goes on).
+`answerer(task, first)` builds the chain; a workspace source, once tasks carry workspaces, is
+given as `first` (its `answer` declines what it cannot run, and the chain goes on), and
+`Stepper` is where a replay asks for the chain.
 """
 
 from __future__ import annotations
@@ -256,8 +257,8 @@ def capped(served: Served, limit: int = MAX_RESULT) -> Served:
     return replace(served, content=content, note=f"{served.note}; {cut}" if served.note else cut)
 
 
-def answerer(task: Task) -> Answerer:
-    """The chain that answers a task's replayed calls: the transcript before the cut, then
-    "not available". A task with a workspace gets its workspace source first, here."""
+def answerer(task: Task, first: Sequence[Source] = ()) -> Answerer:
+    """The chain that answers a task's replayed calls: `first` (a task's workspace, once tasks
+    carry one), then the transcript before the cut, then "not available"."""
     agent = agents.identify(task.request)
-    return Answerer([Transcript(task.request)], agent)
+    return Answerer([*first, Transcript(task.request)], agent)

@@ -394,3 +394,25 @@ def test_a_sample_with_steps_has_exactly_the_keys_docs_json_md_shows(
     # What a run check ran is shown in the example; this task has none, so its `ran` is [].
     assert sample["ran"] == []
     assert key_paths(sample) == {k for k in documented if not k.startswith("ran.[].")}
+
+
+def test_a_claude_code_task_replays_past_the_first_step_to_another_api(
+    cli: Cli, db_path: Path, tmp_path: Path
+) -> None:
+    from tests.fakes.agentic import AgenticChat, AgenticResponses
+
+    flagged(cli, db_path, CLAUDE_CODE)
+    for fake_class, wire in ((AgenticChat, "openai-chat"), (AgenticResponses, "openai-responses")):
+        with serving(fake_class(reads_then_writes(CLAUDE_CODE))) as fake:
+            fake.api_key = KEY
+            config = tmp_path / "redline.toml"
+            config.write_text(
+                f'[models.m]\nbase_url = "{fake.url}/v1"\nwire = "{wire}"\nmodel = "m-1"\n'
+                'api_key_env = "FAKE_KEY"\n'
+            )
+            out = cli("replay", "claude-code", "--config", str(config), "-m", "m", "-n", "1")
+            report = cli.json("report")
+        (sample,) = report["samples"]
+        assert (sample["outcome"], len(sample["steps"])) == ("fail", 2), (wire, out.stdout)
+        assert sample["steps"][0]["calls"][0]["source"] == "transcript"
+        assert "return json.load(f)" in fake.received[1].body.decode()
