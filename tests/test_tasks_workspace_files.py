@@ -155,8 +155,9 @@ def test_task_files_without_a_workspace_still_import(cli: Cli) -> None:
 
 @pytest.fixture
 def exported(flagged: Path, cli: Cli, tmp_path: Path) -> Path:
-    """Two exported tasks, `t` with a workspace and `u` without; then a fresh store."""
-    cli("flag", call_ids(cli)[-1], "-c", "broad-except", "--name", "u")
+    """Two exported tasks, `t` with a workspace and `u` without (the same call: forced); then a
+    fresh store."""
+    cli("flag", call_ids(cli)[-1], "-c", "broad-except", "--name", "u", "--force")
     bench = tmp_path / "bench"
     cli("export", "--out", str(bench))
     cli("task", "rm", "t")
