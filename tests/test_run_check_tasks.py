@@ -334,3 +334,54 @@ def test_scan_runs_the_check_over_recorded_answers_in_a_project_folder(
     other = cli.json(*args)
     assert (other["judged"], other["cached"], other["calls"]) == (1, 0, [])
     assert re.search(r"environment [0-9a-f]{64}", other["checks"][0]["version"])
+
+
+def running(marker: str) -> bool:
+    """Whether a process on this machine has `marker` in its command line."""
+    import os
+
+    for pid in os.listdir("/proc"):
+        try:
+            if pid.isdigit() and marker.encode() in Path(f"/proc/{pid}/cmdline").read_bytes():
+                return True
+        except OSError:  # it ended meanwhile
+            continue
+    return False
+
+
+def test_a_recheck_running_the_answers_leaves_the_database_free_meanwhile(
+    task: str, cli: Cli, tmp_path: Path, db_path: Path
+) -> None:
+    import os
+    import subprocess
+    import sys
+    import time
+    import uuid
+
+    from redline.transcripts.store.db import connect
+
+    with serving(FlakyModel(fenced(RIGHT))) as right:
+        config = models(tmp_path, right=right.url)
+        cli("replay", task, "--config", str(config), "-m", "right", "-n", "1")
+    run = cli.json("runs")["runs"][0]["id"]
+    marker = uuid.uuid4().hex
+    slow = f"run:cmd=sleep 3 && echo {marker}"
+    child = subprocess.Popen(
+        [sys.executable, "-m", "redline", "recheck", run, "-c", slow, "--json"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env={**os.environ, "REDLINE_DB": str(db_path)},
+    )
+    try:
+        for _ in range(600):  # until the sandbox runs the command
+            if running(marker):
+                break
+            time.sleep(0.05)
+        assert running(marker) and child.poll() is None
+        connect(db_path, wait=0.5).close()  # not locked by the recheck
+        out, err = child.communicate(timeout=120)
+    finally:
+        child.kill()
+        child.wait()
+    assert child.returncode == 0, err
+    assert json.loads(out)["run"]["evaluation"] == 1

@@ -410,15 +410,11 @@ def recheck_command(
         warn_unsandboxed()
     with open_store(db) as store:
         run_id = store.runs.resolve(run)
-        done = recheck(
-            store,
-            run_id,
-            registry,
-            check,
-            jobs=jobs,
-            sandbox=not no_sandbox,
-            use_cache=not no_cache,
-        )
+        path = store.path
+    done = recheck(
+        path, run_id, registry, check, jobs=jobs, sandbox=not no_sandbox, use_cache=not no_cache
+    )
+    with open_store(path, ingest=False) as store:
         if done.missing:
             typer.echo(
                 f"not judged again: task{'s' * (len(done.missing) > 1)} "
