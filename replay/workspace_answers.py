@@ -1,11 +1,13 @@
 """Answering a replayed model's tool calls from the task's workspace: its files at the cut.
 
     TaskWorkspaces.load(store, tasks, sandboxed)  a run's workspaces, by task
-      .source(task) -> WorkspaceSource | None    a sample's source, on a copy of its own
-      .release(source), .close()                 a copy removed; every copy removed
-    WorkspaceCopies(workspace, read_blob)        one task's files, written once per run
+      .source(task) -> WorkspaceSource | None    a sample's source (a copy of its own once it
+                                                 writes)
+      .release(source), .close()                 its copy removed; every copy removed
+    WorkspaceCopies(workspace, read_blob)        one task's files, written once per run (`base`)
       .copy() -> Path                            a private copy for one sample
-    WorkspaceSource(copy, agent, cwd, sandboxed)  one sample's source: answer(call, use)
+    WorkspaceSource(files, agent, cwd, copy=..., sandboxed=...)   one sample's source:
+                                                 answer(call, use)
 
 The source answers what a tool call does (`agents.ToolUse`), on its sample's copy:
 
@@ -116,6 +118,11 @@ class WorkspaceCopies:
             self.close()
             raise
 
+    @property
+    def base(self) -> Path:
+        """The files as written: shared by every sample's reads, never written."""
+        return self._base
+
     def copy(self) -> Path:
         """A new private copy of the workspace."""
         self._made += 1
@@ -145,7 +152,6 @@ class TaskWorkspaces:
     def __init__(self, copies: Mapping[str, WorkspaceCopies], *, sandboxed: bool = True) -> None:
         self._copies = dict(copies)
         self.sandboxed = sandboxed
-        self._given: dict[Path, WorkspaceCopies] = {}
 
     @classmethod
     def load(cls, store: Store, tasks: Sequence[Task], *, sandboxed: bool = True) -> TaskWorkspaces:
@@ -171,26 +177,25 @@ class TaskWorkspaces:
         return task in self._copies
 
     def source(self, task: Task) -> WorkspaceSource | None:
-        """A source on a new copy of the task's workspace; None when it has none."""
+        """A sample's source on the task's workspace (None when it has none): it reads the
+        shared files until its first edit or command, which gets it a private copy."""
         copies = self._copies.get(task.name)
         if copies is None:
             return None
         start = agents.session_start(task.request)
-        copy = copies.copy()
-        self._given[copy.resolve()] = copies
         cwd = start.cwd if start is not None else None
         agent = agents.identify(task.request)
-        return WorkspaceSource(copy, agent, cwd, sandboxed=self.sandboxed)
+        return WorkspaceSource(copies.base, agent, cwd, copy=copies.copy, sandboxed=self.sandboxed)
 
     def release(self, source: WorkspaceSource | None) -> None:
-        """Remove the copy a sample's source worked on."""
-        if source is not None and source.root in self._given:
-            self._given.pop(source.root).release(source.root)
+        """Remove the copy a sample's source worked on (if it made one)."""
+        if source is not None and source.copied is not None:
+            for copies in self._copies.values():
+                copies.release(source.copied)
 
     def close(self) -> None:
         for made in self._copies.values():
             made.close()
-        self._given.clear()
 
     def __enter__(self) -> TaskWorkspaces:
         return self
@@ -200,26 +205,36 @@ class TaskWorkspaces:
 
 
 class WorkspaceSource:
-    """One sample's answers from its copy of the task's workspace. `cwd`: the working
-    directory the transcript recorded, which the copy stands for; `sandboxed`: commands run
+    """One sample's answers from the task's workspace. `files`: the folder it answers from;
+    with `copy`, that folder is shared and never written: the first edit or command asks
+    `copy` for a private copy (`copied`) and works there from then on. `cwd`: the working
+    directory the transcript recorded, which the folder stands for; `sandboxed`: commands run
     in the sandbox (False only when the run was asked to run them without it)."""
 
     name = "workspace"
 
     def __init__(
         self,
-        copy: Path,
+        files: Path,
         agent: agents.Agent,
         cwd: str | None,
         *,
+        copy: Callable[[], Path] | None = None,
         sandboxed: bool = True,
         limits: sandboxing.Limits = COMMAND_LIMITS,
     ) -> None:
-        self.root = Path(copy).resolve()
+        self.root = Path(files).resolve()
         self.agent = agent
         self.cwd = cwd
         self.sandboxed = sandboxed
         self.limits = limits
+        self._copy = copy
+        self.copied: Path | None = None
+
+    def _writable(self) -> None:
+        """From here on, work on a private copy (made now if the files are shared)."""
+        if self._copy is not None and self.copied is None:
+            self.copied = self.root = self._copy().resolve()
 
     def answer(self, call: ToolCall, use: agents.ToolUse) -> Served | None:
         if use.kind == "edit":
@@ -372,6 +387,7 @@ class WorkspaceSource:
 
     def _command(self, use: agents.ToolUse) -> Served:
         assert use.command is not None
+        self._writable()  # a command may write anything
         command = use.command
         if use.workdir and use.workdir.rstrip("/") != (self.cwd or "").rstrip("/"):
             where = self._where(use.workdir)
@@ -413,6 +429,7 @@ class WorkspaceSource:
         edits = extract(Message("assistant", (call,))).edits
         if not edits:
             return self._error("the edit could not be read from the call's arguments")
+        self._writable()
         placed = {e.path: locate(e.path, self.root, self.cwd) for e in edits}
         before = {
             target: target.read_bytes() if target.is_file() else None

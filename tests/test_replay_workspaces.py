@@ -106,7 +106,15 @@ def read(source: Any, path: str) -> str:
     return served.content
 
 
-def test_each_sample_gets_a_copy_and_releasing_it_removes_it(with_workspace: str) -> None:
+def edit(source: Any, path: str) -> None:
+    call = ToolCall("e", "Write", json.dumps({"file_path": path, "content": "changed\n"}))
+    served = source.answer(call, agents.tool_use(call))
+    assert served is not None and not served.is_error, served
+
+
+def test_a_sample_reads_the_shared_files_until_it_writes_then_works_on_its_own_copy(
+    with_workspace: str,
+) -> None:
     task = read_task_file(next(p for p in example_files() if p.stem == TASK))
     start = agents.session_start(task.request)
     path = f"{start.cwd}/config.py" if start and start.cwd else "config.py"
@@ -114,13 +122,16 @@ def test_each_sample_gets_a_copy_and_releasing_it_removes_it(with_workspace: str
         workspaces = TaskWorkspaces.load(store, [task])
     with workspaces:
         first, second = workspaces.source(task), workspaces.source(task)
-        assert first is not None and second is not None and first.root != second.root
-        assert first.cwd == (start.cwd if start else None)
-        (first.root / "config.py").write_text("changed\n")
-        assert read(second, path) == "     1→PATH = 'config.json'"
+        assert first is not None and second is not None
+        shared = first.root
+        assert second.root == shared and first.copied is None  # reads need no copy
+        edit(first, path)
+        assert first.copied is not None and first.root == first.copied != shared
+        assert read(first, path) == "     1→changed"
+        assert read(second, path) == "     1→PATH = 'config.json'"  # the shared files untouched
         workspaces.release(first)
-        assert not first.root.exists() and second.root.exists()
-    assert not second.root.exists()
+        assert not first.copied.exists() and shared.exists()
+    assert not shared.exists()
 
 
 def test_a_task_without_a_workspace_gets_no_source(cli: Cli, with_workspace: str) -> None:
