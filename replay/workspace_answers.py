@@ -32,6 +32,7 @@ A source is what `replay.tool_answers` chains (`name`, `answer(call, use) -> Ser
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shlex
 import shutil
@@ -133,10 +134,10 @@ class WorkspaceCopies:
     def release(self, copy: Path) -> None:
         """Remove one copy (its sample is done)."""
         if copy.parent == self._root and copy != self._base:
-            shutil.rmtree(copy, ignore_errors=True)
+            _remove(copy)
 
     def close(self) -> None:
-        shutil.rmtree(self._root, ignore_errors=True)
+        _remove(self._root)
 
     def __enter__(self) -> WorkspaceCopies:
         return self
@@ -451,6 +452,20 @@ class WorkspaceSource:
             )
             changed.append((path, how))
         return self._served(self.agent.shape_edit(use, changed))
+
+
+def _remove(folder: Path) -> None:
+    """Remove a folder a model's commands may have made hard to remove (folders made
+    unreadable or unwritable): its folders get their owner's rights back first."""
+    with contextlib.suppress(OSError):
+        os.chmod(folder, 0o700)
+    for parent, dirs, _ in os.walk(folder):  # top-down: a folder is opened after its chmod
+        for name in dirs:
+            path = os.path.join(parent, name)
+            if not os.path.islink(path):  # a link's target may lie outside: never touched
+                with contextlib.suppress(OSError):
+                    os.chmod(path, 0o700)
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 def _restore(before: dict[Path, bytes | None]) -> None:

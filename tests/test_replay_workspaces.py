@@ -146,3 +146,22 @@ def test_copies_are_checked_against_their_hashes(tmp_path: Path) -> None:
     taken = snapshot(make_repo(tmp_path / "app", {"a.py": "1\n"}))
     with pytest.raises(RedlineError, match="does not match its hash"):
         WorkspaceCopies(taken.workspace, lambda sha: b"forged")
+
+
+def test_a_copy_a_command_made_hard_to_remove_is_removed(with_workspace: str) -> None:
+    task = read_task_file(next(p for p in example_files() if p.stem == TASK))
+    with open_store() as store, TaskWorkspaces.load(store, [task]) as workspaces:
+        source = workspaces.source(task)
+        assert source is not None
+        call = ToolCall(
+            "c",
+            "Bash",
+            json.dumps(
+                {"command": "mkdir -p locked/in && touch locked/in/f && chmod 0 locked/in locked"}
+            ),
+        )
+        served = source.answer(call, agents.tool_use(call))
+        assert served is not None and not served.is_error, served
+        assert source.copied is not None and (source.copied / "locked").is_dir()
+        workspaces.release(source)
+        assert not source.copied.exists()
