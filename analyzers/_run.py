@@ -8,7 +8,7 @@ from typing import Any
 
 from redline.analyzers._analyzer import Analyzer
 from redline.analyzers._context import Context
-from redline.analyzers._model import Verdict
+from redline.analyzers._model import Finding, Unparsed, Verdict
 from redline.analyzers._options import parse_options, split_spec
 from redline.analyzers._registry import Registry, default_registry
 from redline.errors import RedlineError
@@ -69,6 +69,7 @@ def verdict_to_dict(check: str, verdict: Verdict) -> dict[str, Any]:
     out: dict[str, Any] = {
         "check": check,
         "passed": verdict.passed,
+        "judged": None if verdict.judged is None else list(verdict.judged),
         "findings": [
             {"path": f.path, "line": f.line, "message": f.message, "snippet": f.snippet}
             for f in verdict.findings
@@ -79,3 +80,21 @@ def verdict_to_dict(check: str, verdict: Verdict) -> dict[str, Any]:
             {"path": u.path, "reason": u.reason, "fragment": u.fragment} for u in verdict.unparsed
         ]
     return out
+
+
+def verdict_from_dict(d: Mapping[str, Any]) -> Verdict:
+    """A verdict from its JSON form (`verdict_to_dict`); one stored before checks said what they
+    judged has `judged` None."""
+    judged = d.get("judged")
+    return Verdict(
+        bool(d["passed"]),
+        tuple(
+            Finding(f.get("path"), f.get("line"), f.get("message", ""), f.get("snippet", ""))
+            for f in d.get("findings") or ()
+        ),
+        tuple(
+            Unparsed(u.get("path"), u.get("reason", ""), u.get("fragment", ""))
+            for u in d.get("unparsed") or ()
+        ),
+        None if judged is None else tuple(str(j) for j in judged),
+    )

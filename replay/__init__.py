@@ -8,7 +8,10 @@
                  copy of the task's workspace (commands in the sandbox)
     models       ModelSpec: the models to replay to (models.toml, one-off specs)
     variants     Variant: the same task with a changed system prompt or rules file
-    run          replay(): every task x model x variant x sample, sent, judged, stored
+    jobs         plan(): every task x model x variant x sample, its first request rendered
+    run          replay(): every job taken through its steps, judged, stored
+    trajectory   one sample's steps: sent or cached, tool calls answered, until it edits
+    tool_answers the sources that answer a replayed model's tool calls
     send         Policy: concurrency, retries and backoff
     stats        pass rates over tasks with intervals, comparisons that answer "on these tasks"
                  and "on tasks like these" in plain words (exact, intervals, power beneath)
@@ -50,6 +53,7 @@ from redline.replay.task_workspace import TakenWorkspace, WorkspaceSpec, take_wo
 if TYPE_CHECKING:
     from redline.replay.corrections import Correction, find_corrections
     from redline.replay.dryrun import Estimate, estimate, reach
+    from redline.replay.jobs import plan, with_baseline
     from redline.replay.models import ModelSpec, config_path, load_config, one_off, resolve_models
     from redline.replay.outputs import code_of, findings, verdicts
     from redline.replay.power import Detectable
@@ -57,7 +61,7 @@ if TYPE_CHECKING:
     from redline.replay.render import render_markdown, render_table
     from redline.replay.render_html import render_html
     from redline.replay.report import build_report
-    from redline.replay.run import Progress, Settings, plan, replay, with_baseline
+    from redline.replay.run import Progress, Settings, replay
     from redline.replay.scanning import (
         Hit,
         ScanResult,
@@ -84,7 +88,8 @@ _LAZY: dict[str, str] = {
     **dict.fromkeys(("render_markdown", "render_table"), "render"),
     "render_html": "render_html",
     "build_report": "report",
-    **dict.fromkeys(("Progress", "Settings", "plan", "replay", "with_baseline"), "run"),
+    **dict.fromkeys(("Progress", "Settings", "replay"), "run"),
+    **dict.fromkeys(("plan", "with_baseline"), "jobs"),
     **dict.fromkeys(
         ("Hit", "ScanResult", "Selection", "by_conversation", "parse_since", "scan"), "scanning"
     ),

@@ -2,7 +2,8 @@
 
 A task is only worth keeping if its checks catch the failure it was made from (some check fails
 on the known-bad output) and, when a known-good output is given, let a good answer through
-(every check passes on it): a check that fails everything would fail every model too. `validate`
+(every check passes on it, and some check judged code it wrote): a check that fails everything
+would fail every model too, and an answer with no code proves nothing. `validate`
 runs the checks on both, with the task's transcript as context, exactly as `redline check
 --call` does. `flag` is the whole decision, for `redline flag`, the web view and the demo: it
 judges a task made by `task_from_call`, refuses one that does not hold (unless forced while a
@@ -18,9 +19,11 @@ from pathlib import Path
 
 from redline.analyzers import (
     Check,
+    Judgement,
     Registry,
     Verdict,
     call_output,
+    judgement,
     load_file,
     parse_check,
     run_checks,
@@ -51,10 +54,12 @@ class Judged:
 
 @dataclass(frozen=True, slots=True)
 class Validation:
-    """The checks' verdicts on a task's known-bad output, and on its known-good one."""
+    """The checks' verdicts on a task's known-bad output, and on its known-good one with what
+    they add up to (`good_judgement`: a pass only when a check judged code it wrote)."""
 
     bad: tuple[Judged, ...]
     good: tuple[Judged, ...] | None = None
+    good_judgement: Judgement | None = None
 
     @property
     def catches(self) -> bool:
@@ -63,8 +68,9 @@ class Validation:
 
     @property
     def good_passes(self) -> bool:
-        """Every check passes on the known-good output (or there is none)."""
-        return self.good is None or all(j.verdict.passed for j in self.good)
+        """The known-good output passes (or there is none): every check passes on it and some
+        check judged code it wrote. An answer with no code proves nothing about good code."""
+        return self.good is None or self.good_judgement == "pass"
 
     @property
     def holds(self) -> bool:
@@ -136,14 +142,21 @@ def _judge(checks: Sequence[Check], task: Task, output: TaskOutput) -> tuple[Jud
     return tuple(Judged(c, v) for c, v in zip(checks, verdicts, strict=True))
 
 
+def _judgement(judged: tuple[Judged, ...], output: TaskOutput) -> Judgement:
+    return judgement([j.verdict for j in judged], output.message, cut_off=output.cut_off)
+
+
 def validate(task: Task, registry: Registry) -> Validation:
     """Run the task's checks on its known-bad and known-good outputs."""
     return _validation(checks_of(task.checks, registry), task)
 
 
 def _validation(checks: Sequence[Check], task: Task) -> Validation:
-    good = None if task.good is None else _judge(checks, task, task.good)
-    return Validation(_judge(checks, task, task.output), good)
+    bad = _judge(checks, task, task.output)
+    if task.good is None:
+        return Validation(bad)
+    good = _judge(checks, task, task.good)
+    return Validation(bad, good, _judgement(good, task.good))
 
 
 def refuse_unless_valid(validation: Validation, good_label: str | None) -> None:
@@ -157,6 +170,13 @@ def refuse_unless_valid(validation: Validation, good_label: str | None) -> None:
         )
     if validation.good is not None and not validation.good_passes:
         failing = ", ".join(j.check.spec for j in validation.good if not j.verdict.passed)
+        if not failing:
+            raise TaskRefused(
+                f"the known-good output ({good_label}) wrote no code the checks could judge, so "
+                "it proves nothing about good code; give an answer or a file that writes the "
+                "code",
+                validation,
+            )
         raise TaskRefused(
             f"{failing} fails on the known-good output ({good_label}), so it would fail every "
             "model; change the check or the good output",

@@ -27,7 +27,8 @@ under it, or relative to it); a path outside the copy is an error result and is 
 Commands run unsandboxed only when the run was asked to (`--no-sandbox`); each such answer
 says so in its note.
 
-A source is what `replay.tool_answers` chains (`name`, `answer(call, use) -> Served | None`).
+A source is what `replay.tool_answers` chains (`name`, `answer(call, use) -> Served | None`):
+the first of a task's chain, before the transcript's (`replay.trajectory.Stepper`).
 """
 
 from __future__ import annotations
@@ -39,8 +40,9 @@ import shutil
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import regex
 from pathspec.patterns.gitignore.spec import GitIgnoreSpecPattern
@@ -48,12 +50,11 @@ from pathspec.patterns.gitignore.spec import GitIgnoreSpecPattern
 from redline.analyzers import apply_edits, extract, locate
 from redline.analyzers import sandbox as sandboxing
 from redline.errors import RedlineError, SandboxUnavailable
+from redline.replay.tool_answers import Served
 from redline.transcripts import (
     Message,
-    Part,
     Store,
     Task,
-    Text,
     ToolCall,
     Workspace,
     agents,
@@ -64,7 +65,6 @@ __all__ = [
     "MAX_LISTED",
     "MAX_MATCHES",
     "SEARCH_SECONDS",
-    "Served",
     "TaskWorkspaces",
     "WorkspaceCopies",
     "WorkspaceSource",
@@ -83,25 +83,6 @@ COMMAND_LIMITS = sandboxing.Limits(seconds=60.0)
 _SYSTEM_TOPS = frozenset(
     {"usr", "etc", "opt", "bin", "sbin", "lib", "lib32", "lib64", "libx32", "proc", "dev", "sys"}
 )
-
-
-@dataclass(frozen=True, slots=True)
-class Served:
-    """A tool call's answer: the result the model gets, whether it is an error, which source
-    gave it and a note on how. (The same shape as `replay.tool_answers.Served`, which the
-    chain of sources returns.)"""
-
-    content: str | tuple[Part, ...]
-    is_error: bool
-    source: str
-    note: str = ""
-
-    @property
-    def size(self) -> int:
-        """Bytes of text in the result."""
-        if isinstance(self.content, str):
-            return len(self.content.encode())
-        return sum(len(p.text.encode()) for p in self.content if isinstance(p, Text))
 
 
 class WorkspaceCopies:
@@ -176,6 +157,14 @@ class TaskWorkspaces:
 
     def __contains__(self, task: str) -> bool:
         return task in self._copies
+
+    def recorded(self) -> dict[str, dict[str, Any]]:
+        """What a run records of each task's workspace: which one, and whether the commands
+        its models ask for run in the sandbox."""
+        return {
+            name: {"id": copies.workspace.id, "sandboxed": self.sandboxed}
+            for name, copies in self._copies.items()
+        }
 
     def source(self, task: Task) -> WorkspaceSource | None:
         """A sample's source on the task's workspace (None when it has none): it reads the

@@ -248,7 +248,7 @@ def test_a_task_that_cannot_be_rendered_is_an_error_and_the_rest_runs(
         responses.api_key = "sk-test-fake-key-0123456789"
         config = tmp_path / "redline.toml"
         config.write_text(model("resp", "openai-responses", responses.url + "/v1"))
-        report = replay(cli, config, "-m", "resp", "-n", "1")
+        report = replay(cli, config, "-m", "resp", "-n", "1", "--max-steps", "1")
     (error,) = report["errors"]
     assert error["task"] == "unrenderable"
     assert error["error"].startswith("the task cannot be rendered as openai-responses")

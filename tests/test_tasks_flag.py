@@ -356,3 +356,22 @@ def test_flag_refuses_a_task_its_checks_do_not_catch_unless_forced(
         assert store.task_names() == set()
         forced = flag(store, task, registry, force=True)
         assert forced.saved and forced.refused is not None
+
+
+def test_a_known_good_output_must_write_code_the_checks_judge(
+    fake_anthropic: FakeAnthropic, anthropic_proxy: ThreadedProxy, cli: Cli, tmp_path: Path
+) -> None:
+    claude_code_session(fake_anthropic, anthropic_proxy.url, [write_block(SWALLOWING)])
+    claude_code_session(
+        fake_anthropic, anthropic_proxy.url, [fa.Text("Done: the loader is written.")], session="2"
+    )
+    anthropic_proxy.flush()
+    bad, no_code = call_ids(cli)
+    refused = cli("flag", bad, "-c", "broad-except", "--good", no_code, expect=1)
+    assert (
+        f"the known-good output (call {no_code}) wrote no code the checks could judge"
+        in refused.stderr
+    )
+    forced = cli("flag", bad, "-c", "broad-except", "--good", no_code, "--force", expect=1)
+    assert "wrote no code the checks could judge" in forced.stderr
+    assert tasks(cli) == []

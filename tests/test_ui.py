@@ -290,13 +290,15 @@ def test_a_pasted_good_output_that_fails_a_check_refuses_the_task_even_forced(ui
     assert saved["good_output"]["source"] == "pasted code (config.py)"
 
 
-def test_another_calls_answer_can_be_the_good_output(ui: Client) -> None:
+def test_another_calls_answer_is_no_good_output_when_it_wrote_no_code(ui: Client) -> None:
     call = first_call(ui)
     conversation = conversation_titled(ui, "Add error")
-    second = ui.json(f"/api/conversations/{conversation['id']}")["calls"][1]
+    second = ui.json(f"/api/conversations/{conversation['id']}")["calls"][1]  # "Done."
     body = {"call": call["id"], "checks": ["broad-except"], "good": {"call": second["id"]}}
-    saved = ui.json("/api/tasks", body, expect=201)
-    assert saved["good_output"]["source"] == f"call {second['id']}"
+    refused = ui.json("/api/tasks", body, expect=422)
+    assert refused["good_output"]["source"] == f"call {second['id']}"
+    assert refused["good_passes"] is False and refused["saved"] is False
+    assert "wrote no code the checks could judge" in refused["refused"]
 
 
 def test_a_bad_check_is_a_400_and_nothing_is_saved(ui: Client) -> None:

@@ -193,3 +193,75 @@ def test_new_calls_appear_while_the_proxy_records(page: Any, server: UiServer) -
     # Marked as new until the page is left.
     assert rows(page).first.locator("a.title").inner_text() == asked
     assert rows(page).first.get_attribute("class") == "fresh"
+
+
+@pytest.fixture(scope="module")
+def stepped(tmp_path_factory: pytest.TempPathFactory) -> Iterator[UiServer]:
+    """A store with one run whose samples took steps or made no attempt: the Claude Code
+    example task replayed to a model that reads first, then writes, and to one that only asks.
+    The CLI runs in its own process: Playwright keeps an event loop in this thread."""
+    import os
+    import subprocess
+    import sys
+
+    from tests.fakes.agentic import CLAUDE_CODE, Say, serving_fake
+    from tests.fakes.fixtures import serving
+
+    def reads_then_writes(seen: Any) -> list[Any]:
+        if seen.said == "Let me look first.":
+            return [CLAUDE_CODE.write("config.py", "x = 1\n")]
+        return [Say("Let me look first."), CLAUDE_CODE.read("config.py")]
+
+    folder = tmp_path_factory.mktemp("stepped")
+    db = folder / "stepped.duckdb"
+    with (
+        serving(serving_fake(CLAUDE_CODE, reads_then_writes)) as reader,
+        serving(serving_fake(CLAUDE_CODE, lambda seen: [Say("Which format?")])) as asker,
+    ):
+        config = folder / "redline.toml"
+        config.write_text(
+            "".join(
+                f'[models.{name}]\nbase_url = "{fake.url}"\nwire = "anthropic-messages"\n'
+                f'model = "{name}-1"\napi_key_env = "STEPPED_KEY"\n'
+                for name, fake in (("reader", reader), ("asker", asker))
+            )
+        )
+        replay = ["replay", "claude-code-swallows-config-errors", "--config", str(config)]
+        for args in (["import", "--examples"], [*replay, "-m", "reader", "-m", "asker", "-n", "1"]):
+            done = subprocess.run(
+                [sys.executable, "-m", "redline", *args, "--db", str(db)],
+                capture_output=True,
+                text=True,
+                timeout=120,
+                env={**os.environ, "STEPPED_KEY": reader.api_key},
+            )
+            assert done.returncode == 0, done.stderr
+    prepare(db, lambda _: None)
+    with UiServer(db) as running:
+        yield running
+
+
+def test_a_runs_samples_show_their_steps_and_their_no_attempts(
+    stepped: UiServer, browser: Any
+) -> None:
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(TIMEOUT_MS)
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.goto(stepped.url + "/#/runs")
+    page.locator("table.runs tbody tr a").first.click()
+    page.locator("svg.chart").wait_for()
+    assert "never wrote code the checks could judge" in page.locator("p.no-attempts").inner_text()
+    assert "1 no attempt" in page.locator("table.grid").inner_text()
+    asked = page.locator("details.sample.no-attempt").first
+    asked.locator("summary").click()
+    assert "ended its turn without writing code" in asked.inner_text()
+    read = page.locator("details.sample.passed").first
+    read.locator("summary").click()
+    steps = read.locator("ol.steps li")
+    assert steps.count() == 2
+    assert steps.nth(0).inner_text().startswith("Read /repo/config.py: not available")
+    assert "not answered: the replay stops here" in steps.nth(1).inner_text()
+    context.close()
+    assert errors == []

@@ -328,7 +328,15 @@ class TestTampering:
         for change in context.changes(output):
             if change.kind == "delete" and is_test_code(change, paths):
                 findings.append(Finding(change.path, None, "deletes a test file", ""))
-        return Verdict.of(findings, unparsed)
+        # Every change was judged (code outside the tests tampers with none) but test code
+        # that could not be read.
+        unread = {
+            c.path
+            for c, r in code.results
+            if is_test_code(c, paths) and not isinstance(r, PythonUnit)
+        }
+        judged = [c.path for c in context.changes(output) if c.path not in unread]
+        return Verdict.of(findings, unparsed, judged)
 
     VALID = (
         Example("def test_a():\n    assert add(1, 2) == 3\n", path="tests/test_a.py"),

@@ -55,6 +55,12 @@ def replay_command(
         metavar="NAME=FILE[:MODE]",
         help="A variant: FILE appended to the system prompt (append), replacing it (replace), or replacing the rules file the agent embedded (rules); repeatable.",
     ),
+    max_steps: int = typer.Option(
+        8,
+        "--max-steps",
+        min=1,
+        help="Steps per sample at most: a tool call that is not an edit is answered and the model asked again, until it edits or ends its turn (1: the first answer only).",
+    ),
     concurrency: int = typer.Option(16, "--concurrency", min=1, help="Requests in flight at most."),
     temperature: float | None = typer.Option(
         None, "--temperature", min=0.0, help="Sampling temperature (default: the task's own)."
@@ -134,6 +140,7 @@ def replay_command(
         temperature=temperature,
         policy=Policy(concurrency=concurrency, timeout=timeout, retries=retries),
         use_cache=not no_cache,
+        max_steps=max_steps,
         sandboxed=not no_sandbox,
     )
     if no_sandbox:
@@ -198,8 +205,8 @@ class _ProgressBar:
         self.last = progress
         if self._bar is not None:
             detail = (
-                f"pass {progress.passed}  fail {progress.failed}  error {progress.errors}"
-                f"  cached {progress.cached}"
+                f"pass {progress.passed}  fail {progress.failed}  no attempt "
+                f"{progress.no_attempts}  error {progress.errors}  cached {progress.cached}"
             )
             self._bar.update(self._task, completed=progress.done, detail=detail)
 

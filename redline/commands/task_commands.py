@@ -74,7 +74,7 @@ def flag(
         None,
         "--good",
         metavar="FILE_OR_CALL",
-        help="A known-good output (a file `redline check` reads, or a call id): every check must pass on it.",
+        help="A known-good output (a file `redline check` reads, or a call id): it must write code, and every check must pass on it.",
     ),
     tool_call: int | None = typer.Option(
         None,
@@ -289,7 +289,10 @@ def _show_task(task: Task, validation: Validation, last: int, workspace: Workspa
     if not validation.catches:
         warn("no check fails on this task's known-bad output any more: the checks changed")
     if not validation.good_passes:
-        warn("a check fails on this task's known-good output: the checks changed")
+        warn(
+            "this task's known-good output no longer passes (a check fails on it, or none "
+            "judges its code): the checks changed"
+        )
 
 
 @task_app.command("rm")

@@ -1,8 +1,10 @@
-"""Replay runs in the store: the run, its samples as they finish, verdicts per evaluation.
+"""Replay runs in the store: the run, its samples and their steps as they finish, verdicts per
+evaluation.
 
-Samples are written as they finish, so an interrupted run keeps every one that did; the samples
-table is also the replay cache: a request sent before (same endpoint, body and sample index)
-has its answer there.
+Steps are written as they are answered and samples as they finish, so an interrupted run keeps
+every one that did; the steps table is also the replay cache: a request sent before (same
+endpoint, body and sample index) has its answer there, and so does every later step of a
+sample that started with it.
 """
 
 from __future__ import annotations
@@ -20,7 +22,8 @@ from redline.transcripts.store import bulk
 from redline.transcripts.store.db import transaction
 from redline.transcripts.store.queries import records
 
-# What a sample says of its answer: a later run sending the same request copies these.
+# What a step says of its answer: a later run sending the same request copies these (its cost
+# it takes from the model's prices then).
 ANSWER_COLUMNS = (
     "http_status",
     "attempts",
@@ -32,20 +35,32 @@ ANSWER_COLUMNS = (
     "output_tokens",
     "tokens_estimated",
     "latency_ms",
-    "cost",
 )
-SAMPLE_COLUMNS = (
-    "run_id",
-    "task",
-    "model",
-    "variant",
-    "sample",
+_WHERE = ("run_id", "task", "model", "variant", "sample")
+STEP_COLUMNS = (
+    *_WHERE,
+    "step",
     "request_key",
     "created_at",
     "status",
     "error",
     *ANSWER_COLUMNS,
+    "cost",
     "from_cache",
+    "calls",
+)
+SAMPLE_COLUMNS = (
+    *_WHERE,
+    "request_key",
+    "created_at",
+    "status",
+    "error",
+    *ANSWER_COLUMNS,
+    "cost",
+    "from_cache",
+    "steps",
+    "stop",
+    "diverged",
 )
 VERDICT_COLUMNS = (
     "run_id",
@@ -55,6 +70,7 @@ VERDICT_COLUMNS = (
     "variant",
     "sample",
     "passed",
+    "outcome",
     "verdicts",
 )
 
@@ -109,10 +125,13 @@ class RunStore:
         models: list[dict[str, Any]],
         variants: list[dict[str, Any]],
         checks: dict[str, list[str]],
+        max_steps: int = 1,
     ) -> None:
         now = datetime.now(UTC)
         self.con.execute(
-            "INSERT INTO runs VALUES (?, ?, NULL, 'running', ?, ?, ?, ?, ?)",
+            """INSERT INTO runs (id, started_at, finished_at, status, samples, temperature,
+                                 tasks, models, variants, max_steps)
+               VALUES (?, ?, NULL, 'running', ?, ?, ?, ?, ?, ?)""",
             [
                 run_id,
                 now,
@@ -121,23 +140,28 @@ class RunStore:
                 json.dumps(tasks),
                 json.dumps(models),
                 json.dumps(variants),
+                max_steps,
             ],
         )
         self.con.execute(
             "INSERT INTO evaluations VALUES (?, 0, ?, ?)", [run_id, now, json.dumps(checks)]
         )
 
-    def add_samples(
+    def add_results(
         self,
+        steps: Sequence[dict[str, Any]],
         samples: Sequence[dict[str, Any]],
         verdicts: Sequence[dict[str, Any]],
     ) -> None:
-        """Store finished samples and their verdicts, in one transaction."""
+        """Store answered steps, finished samples and their verdicts, in one transaction."""
         with transaction(self.con):
-            bulk.insert(self.con, "samples", {c: [s[c] for s in samples] for c in SAMPLE_COLUMNS})
-            bulk.insert(
-                self.con, "verdicts", {c: [v[c] for v in verdicts] for c in VERDICT_COLUMNS}
-            )
+            for table, rows, columns in (
+                ("steps", steps, STEP_COLUMNS),
+                ("samples", samples, SAMPLE_COLUMNS),
+                ("verdicts", verdicts, VERDICT_COLUMNS),
+            ):
+                if rows:
+                    bulk.insert(self.con, table, {c: [r[c] for r in rows] for c in columns})
 
     def finish(self, run_id: str, status: str) -> None:
         self.con.execute(
@@ -146,17 +170,25 @@ class RunStore:
         )
 
     def cached(self, keys: Sequence[str]) -> dict[str, dict[str, Any]]:
-        """The answer (ANSWER_COLUMNS) of the latest answered sample for each request key that
-        has one."""
+        """Answers (ANSWER_COLUMNS) by request key: for each sample an earlier run started with
+        one of `keys` (its first step's), the latest answer to each of its steps' requests.
+        A replay's later steps are known only once the earlier ones are answered; they are
+        found here because they follow from the same first request."""
         if not keys:
             return {}
         rows = records(
             self.con.execute(
                 f"""
-                SELECT request_key, {", ".join(ANSWER_COLUMNS)}
-                FROM samples WHERE status = 'ok'
-                  AND request_key IN (SELECT unnest(?::JSON::VARCHAR[]))
-                QUALIFY row_number() OVER (PARTITION BY request_key ORDER BY created_at DESC) = 1
+                WITH started AS (
+                    SELECT DISTINCT {", ".join(_WHERE)} FROM steps
+                    WHERE step = 1 AND request_key IN (SELECT unnest(?::JSON::VARCHAR[]))
+                )
+                SELECT s.request_key, {", ".join("s." + c for c in ANSWER_COLUMNS)}
+                FROM steps s JOIN started USING ({", ".join(_WHERE)})
+                WHERE s.status = 'ok'
+                QUALIFY row_number() OVER (
+                    PARTITION BY s.request_key ORDER BY s.created_at DESC
+                ) = 1
                 """,
                 [bulk.listed(keys)],
             )
@@ -224,6 +256,21 @@ class RunStore:
             )
         )
 
+    def steps(self, run_id: str) -> dict[tuple[str, str, str, int], list[dict[str, Any]]]:
+        """The run's steps (raw bodies left out) by sample, each sample's in order."""
+        columns = ", ".join(c for c in STEP_COLUMNS if c != "raw")
+        rows = records(
+            self.con.execute(
+                f"SELECT {columns} FROM steps WHERE run_id = ? ORDER BY task, model, variant, "
+                "sample, step",
+                [run_id],
+            )
+        )
+        out: dict[tuple[str, str, str, int], list[dict[str, Any]]] = {}
+        for r in rows:
+            out.setdefault((r["task"], r["model"], r["variant"], r["sample"]), []).append(r)
+        return out
+
     def verdicts(
         self, run_id: str, evaluation: int
     ) -> dict[tuple[str, str, str, int], dict[str, Any]]:
@@ -275,7 +322,8 @@ class RunStore:
             ), evaluation AS (
                 SELECT run_id, max(evaluation) AS n FROM evaluations GROUP BY run_id
             )
-            SELECT v.task, count(*) FILTER (WHERE v.passed), count(*)
+            SELECT v.task, count(*) FILTER (WHERE coalesce(v.outcome = 'pass', v.passed)),
+                   count(*)
             FROM verdicts v JOIN latest l ON l.task = v.task AND l.run_id = v.run_id
             JOIN evaluation e ON e.run_id = v.run_id AND e.n = v.evaluation
             GROUP BY v.task

@@ -638,15 +638,22 @@
         if (!s) return h("td", null, "\u2013");
         return h("td", { class: "cell " + shade(s) },
           h("div", { class: "rate" }, R.percent(s.rate)),
-          h("div", null, `${s.passes}/${s.samples} samples passed` + (s.errors ? `, ${s.errors} errors` : "")),
+          h("div", null, `${s.passes}/${s.samples} samples passed` + (s.no_attempts ? `, ${s.no_attempts} no attempt` : "") + (s.errors ? `, ${s.errors} errors` : "")),
           h("div", { class: "muted small" }, `95% interval ${interval(s.interval)} \u00B7 ${s.tasks} task${s.tasks === 1 ? "" : "s"}`),
           s.pass_k !== null && s.pass_k !== undefined
-            ? h("div", { class: "muted small" }, `pass^${run.samples} (every time) ${R.percent(s.pass_k)}`) : null);
+            ? h("div", { class: "muted small" }, `pass^${run.samples} (every time) ${R.percent(s.pass_k)}`) : null,
+          (run.max_steps || 1) > 1 && s.steps_p50 !== null && s.steps_p50 !== undefined
+            ? h("div", { class: "muted small" }, `steps: median ${s.steps_p50}` + (s.max_steps_hit ? `, ${s.max_steps_hit} at --max-steps ${run.max_steps}` : "")) : null);
       })))));
     const comparisons = report.comparisons.length
       ? h("ul", { class: "comparisons" }, report.comparisons.map((c) => h("li", null,
         h("b", null, `${c.a} vs ${c.b}`), ` (${c.kind === "variant" ? "model" : "variant"} ${c.within}): `, c.verdict)))
       : h("p", { class: "muted" }, "One model and one variant: nothing to compare.");
+    const noAttempts = report.summary.reduce((n, s) => n + (s.no_attempts || 0), 0);
+    const counted = report.summary.reduce((n, s) => n + s.samples, 0);
+    const noAttemptLine = noAttempts
+      ? h("p", { class: "no-attempts" }, h("b", null, `${noAttempts} of ${counted} sample${counted === 1 ? "" : "s"} never wrote code the checks could judge: counted as no attempt, not passed.`))
+      : null;
     const byTask = {};
     for (const s of report.samples) (byTask[s.task] = byTask[s.task] || []).push(s);
     const samples = Object.entries(byTask).map(([task, list]) => h("div", { class: "task-samples" },
@@ -654,8 +661,10 @@
     show(
       h("p", { class: "crumbs" }, h("a", { href: "#/runs" }, "Runs"), " / ", run.id),
       h("h1", null, `Run ${run.id}`),
-      h("p", { class: "facts" }, `${run.status} \u00B7 started ${R.when(run.started_at)} \u00B7 ${run.samples} sample${run.samples === 1 ? "" : "s"} per task, model and variant \u00B7 evaluation ${run.evaluation}`),
-      h("h2", null, "Pass rates"), grid, chart(report),
+      h("p", { class: "facts" }, `${run.status} \u00B7 started ${R.when(run.started_at)} \u00B7 ${run.samples} sample${run.samples === 1 ? "" : "s"} per task, model and variant` +
+        ((run.max_steps || 1) > 1 ? ` \u00B7 up to ${run.max_steps} steps per sample` : "") +
+        (run.evaluation ? ` \u00B7 judged again by redline recheck (evaluation ${run.evaluation})` : "")),
+      h("h2", null, "Pass rates"), grid, noAttemptLine, chart(report),
       h("h2", null, "Comparisons"), comparisons,
       report.detectable ? h("p", { class: "muted detectable" }, report.detectable.line) : null,
       report.errors.length ? [h("h2", null, "Errors (not counted as failures)"),
@@ -718,13 +727,32 @@
       h("figcaption", { class: "muted small" }, "Pass rate per model and variant (mean of the per-task rates) with its 95% interval: over tasks, or over the samples of a side's one task."));
   }
 
+  const OUTCOMES = { pass: ["passed", "pass"], fail: ["failed", "fail"], no_attempt: ["no-attempt", "no attempt"], error: ["error", "error"] };
+  const SOURCES = { transcript: "from the transcript", workspace: "from the workspace", unavailable: "not available", invalid: "arguments not JSON" };
+
+  function callLine(c) {
+    const asked = `${c.tool} ${c.arguments || ""}`.trim();
+    if (c.source === null || c.source === undefined) return `${asked} (not answered: the replay stops here)`;
+    const how = [c.note, `${R.number(c.size || 0)} bytes`].filter(Boolean).join(", ");
+    return `${asked}: ${SOURCES[c.source] || c.source} (${how})`;
+  }
+
   function sample(s) {
-    const outcome = s.error !== null && s.error !== undefined ? "error" : s.passed ? "passed" : "failed";
-    const box = h("details", { class: "sample " + outcome },
-      h("summary", null, `${s.model} \u00B7 ${s.variant} \u00B7 sample ${s.sample}: `, h("b", null, outcome),
+    const known = s.outcome || (s.error !== null && s.error !== undefined ? "error" : s.passed ? "pass" : "fail");
+    const [cls, word] = OUTCOMES[known] || [known, known];
+    const steps = s.steps || [];
+    const box = h("details", { class: "sample " + cls },
+      h("summary", null, `${s.model} \u00B7 ${s.variant} \u00B7 sample ${s.sample}: `, h("b", null, word),
         s.findings.length ? `, ${s.findings.length} finding${s.findings.length === 1 ? "" : "s"}` : "",
+        steps.length > 1 ? `, ${steps.length} steps` : "",
         s.from_cache ? h("span", { class: "muted small" }, " (from the cache)") : null));
     if (s.error) box.appendChild(h("pre", { class: "plain" }, s.error));
+    if (steps.length) {
+      box.appendChild(h("ol", { class: "steps" }, steps.map((step) => h("li", null,
+        (step.calls || []).length ? step.calls.map(callLine).join("; ") : "answered without a tool call"))));
+    }
+    if (s.reason) box.appendChild(h("p", { class: "muted" }, `No attempt: ${s.reason}.`));
+    if (s.diverged) box.appendChild(h("p", { class: "muted" }, `Went its own way at step ${s.diverged.step}: ${s.diverged.why}.`));
     for (const f of s.findings) {
       box.appendChild(h("p", null, h("b", null, f.check), ` ${f.path || ""}${f.line ? ":" + f.line : ""} ${f.message}`));
     }
