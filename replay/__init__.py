@@ -1,7 +1,7 @@
 """Replay: tasks made from recorded calls, sent to models and prompt variants, judged, reported.
 
-    flagging     task_from_call, validate, flag: a task must catch its own failure and pass a
-                 good output
+    flagging     task_from_call, validate, flag: a task must catch its own failure, pass a
+                 good output and be no task kept already
     task_workspace  take_workspace(): a task's files at its cut (a snapshot, then the
                  transcript's own edits)
     workspace_answers  WorkspaceSource: a replayed model's tool calls answered from a private
@@ -35,6 +35,7 @@ import importlib.util
 from typing import TYPE_CHECKING, Any
 
 from redline.replay.flagging import (
+    DuplicateTask,
     Flagged,
     Judged,
     TaskRefused,
@@ -118,6 +119,7 @@ __all__ = [
     "Comparison",
     "Correction",
     "Detectable",
+    "DuplicateTask",
     "Estimate",
     "Flagged",
     "Hit",

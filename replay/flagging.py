@@ -6,9 +6,15 @@ on the known-bad output) and, when a known-good output is given, let a good answ
 would fail every model too, and an answer with no code proves nothing. `validate`
 runs the checks on both, with the task's transcript as context, exactly as `redline check
 --call` does. `flag` is the whole decision, for `redline flag`, the web view and the demo: it
-judges a task made by `task_from_call`, refuses one that does not hold (unless forced while a
-good output passes) and saves one that may be kept, with its workspace when one is asked for
-(`replay.task_workspace`: the files as the model saw them at the cut), in one transaction.
+judges a task made by `task_from_call`, refuses one that does not hold or that is a task kept
+already (unless forced while a good output passes) and saves one that may be kept, with its
+workspace when one is asked for (`replay.task_workspace`: the files as the model saw them at the
+cut), in one transaction.
+
+Two tasks are the same when they come from the same call, cut at the same place (`tool_call`,
+`drop_last`) and are judged by the same checks, as a set (order aside; a check's options compared
+as parsed, defaults filled in). Name, note and known-good output do not make another task: the
+same transcript judged the same way would count twice in every comparison.
 """
 
 from __future__ import annotations
@@ -85,12 +91,26 @@ class TaskRefused(RedlineError):
         self.validation = validation
 
 
+class DuplicateTask(TaskRefused):
+    """The task is one kept already (`existing`: their names)."""
+
+    def __init__(self, existing: tuple[str, ...], validation: Validation) -> None:
+        names = ", ".join(existing)
+        super().__init__(
+            f"this call is a task already, cut at the same place and with the same checks: "
+            f"{names}; replay that one (`redline task show {existing[0]}`), or --force to make "
+            "another",
+            validation,
+        )
+        self.existing = existing
+
+
 @dataclass(frozen=True, slots=True)
 class Flagged:
     """What flagging decided: the task, its checks, their verdicts on its outputs, why it was
-    refused (None when its checks hold), whether it may be kept (its checks hold, or it was
-    forced while its known-good output passes), whether it was saved, and the workspace taken
-    for it (None when none was asked for)."""
+    refused (None when it may be kept as it is), whether it may be kept (or was forced while its
+    known-good output passes), whether it was saved, the stored tasks it is the same as, and
+    the workspace taken for it (None when none was asked for)."""
 
     task: Task
     checks: tuple[Check, ...]
@@ -98,6 +118,7 @@ class Flagged:
     refused: TaskRefused | None
     kept: bool
     saved: bool
+    duplicates: tuple[str, ...] = ()
     workspace: TakenWorkspace | None = None
 
 
@@ -110,23 +131,62 @@ def flag(
     save: bool = True,
     workspace: WorkspaceSpec | None = None,
 ) -> Flagged:
-    """Judge `task` with its checks and decide: kept when the checks catch its known-bad
-    output and pass its known-good one, or with `force` while the known-good output passes.
-    A kept task is saved unless `save` is False (checks tried without saving), with the
-    `workspace` asked for, taken first: a folder that cannot be taken is a RedlineError and
-    nothing is saved."""
+    """Judge `task` with its checks and decide: kept when it is no task kept already and its
+    checks catch its known-bad output and pass its known-good one; with `force`, kept while
+    the known-good output passes. A kept task is saved unless `save` is False (checks tried
+    without saving), with the `workspace` asked for, taken first: a folder that cannot be
+    taken is a RedlineError and nothing is saved."""
     checks = tuple(checks_of(task.checks, registry))
     taken = None if workspace is None else take_workspace(task, workspace)
     validation = _validation(checks, task)
+    duplicates = same_tasks(store, task, checks, registry)
     refused: TaskRefused | None = None
     try:
+        if duplicates:
+            raise DuplicateTask(duplicates, validation)
         refuse_unless_valid(validation, task.good.source if task.good else None)
     except TaskRefused as exc:
         refused = exc
     kept = refused is None or (force and validation.good_passes)
     if kept and save:
         store.save_task(task, None if taken is None else (taken.workspace, taken.blobs))
-    return Flagged(task, checks, validation, refused, kept, kept and save, taken)
+    return Flagged(task, checks, validation, refused, kept, kept and save, duplicates, taken)
+
+
+def same_tasks(
+    store: Store, task: Task, checks: Sequence[Check], registry: Registry
+) -> tuple[str, ...]:
+    """The stored tasks that `task` would be again (see the module's docstring)."""
+    call = task.provenance.call
+    if call is None:
+        return ()
+    judged_by = _check_set(checks)
+    found = []
+    for stored in store.tasks():
+        if stored.origin_call != call or _check_set(stored.checks, registry) != judged_by:
+            continue
+        other = store.task(stored.name)
+        if (other.tool_call, other.drop_last) == (task.tool_call, task.drop_last):
+            found.append(stored.name)
+    return tuple(found)
+
+
+def _check_set(
+    checks: Sequence[Check] | Sequence[str], registry: Registry | None = None
+) -> frozenset[tuple[str, str]]:
+    """Checks as a set of (name, options as canonical JSON); a spec this registry cannot read
+    (a plugin not loaded) stands for itself."""
+    from redline.replay.scanning import options_json
+
+    out: set[tuple[str, str]] = set()
+    for given in checks:
+        try:
+            check = parse_check(given, registry) if isinstance(given, str) else given
+        except RedlineError:
+            out.add(("", str(given)))
+            continue
+        out.add((check.name, options_json(check.options)))
+    return frozenset(out)
 
 
 def checks_of(specs: Sequence[str], registry: Registry) -> list[Check]:

@@ -20,7 +20,7 @@ from redline.errors import RedlineError
 
 if TYPE_CHECKING:
     from redline.analyzers import Registry
-    from redline.replay import Judged, Validation
+    from redline.replay import Flagged, Judged, Validation
     from redline.transcripts import ArchiveEntry, Store, Task, Workspace
 
 CHECK_OPTION = typer.Option(
@@ -59,6 +59,18 @@ def _verdicts_json(validation: Validation) -> dict[str, Any]:
     return {"output": each(validation.bad), "good_output": each(validation.good)}
 
 
+def _forced(flagged: Flagged) -> str:
+    """What a forced save overrode, in parentheses."""
+    if flagged.refused is None:
+        return ""
+    overrode = []
+    if flagged.duplicates:
+        overrode.append(f"the same as {', '.join(flagged.duplicates)}")
+    if not flagged.validation.catches:
+        overrode.append("no check fails on its original output")
+    return f" (forced: {'; '.join(overrode)})"
+
+
 @user_errors
 def flag(
     call: str = typer.Argument(..., help="The call where the model went wrong (id or prefix)."),
@@ -87,7 +99,10 @@ def flag(
         0, "--drop-last", min=0, metavar="K", help="Cut the transcript K messages before the call."
     ),
     force: bool = typer.Option(
-        False, "--force", help="Keep the task even if no check fails on the original output."
+        False,
+        "--force",
+        help="Keep the task even if no check fails on the original output, or the call is a "
+        "task already with the same cut and checks.",
     ),
     workspace: Path | None = typer.Option(
         None,
@@ -147,6 +162,7 @@ def flag(
             {
                 "task": task.name,
                 "saved": flagged.saved,
+                "duplicates": list(flagged.duplicates),
                 "verdicts": _verdicts_json(validation),
                 "workspace": workspace_json(taken.workspace if taken else None),
             }
@@ -156,10 +172,9 @@ def flag(
         if validation.good is not None and task.good is not None:
             _print_judged(f"checks on the known-good output ({task.good.source}):", validation.good)
         if flagged.saved:
-            forced = " (forced: no check fails on its original output)" if flagged.refused else ""
             typer.echo(
                 f"saved task {task.name}: {len(task.request.messages)} messages, "
-                f"{len(task.checks)} check{'s' * (len(task.checks) != 1)}{forced}"
+                f"{len(task.checks)} check{'s' * (len(task.checks) != 1)}{_forced(flagged)}"
             )
             if taken is not None:
                 print_workspace(taken.workspace, taken.revision_from)

@@ -165,6 +165,7 @@ def _judge(store: Store, registry: Registry, call_id: str, body: dict[str, Any])
         "task": task.name,
         "saved": saved,
         "refused": refused,
+        "duplicates": list(flagged.duplicates),
         "catches": validation.catches,
         "good_passes": validation.good_passes,
         "verdicts": {"output": on_bad, "good_output": on_good},
@@ -207,9 +208,12 @@ async def make_task(request: web.Request) -> web.Response:
 
 async def list_tasks(request: web.Request) -> web.Response:
     def work(store: Store) -> dict[str, Any]:
-        results = store.runs.last_results()
+        last = store.runs.last_runs()
         return {
-            "tasks": [{**t.to_json(), "last_result": results.get(t.name)} for t in store.tasks()]
+            "tasks": [
+                {**t.to_json(), "last_run": last[t.name].to_json() if t.name in last else None}
+                for t in store.tasks()
+            ]
         }
 
     return json_response(await request.app[GATE].run(work))

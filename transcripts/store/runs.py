@@ -109,6 +109,41 @@ class RunSummary:
         }
 
 
+@dataclass(frozen=True, slots=True)
+class LastRunCell:
+    """A task's result under one model and variant of a run."""
+
+    model: str
+    variant: str
+    passes: int
+    judged: int  # samples judged (an error is not judged)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "model": self.model,
+            "variant": self.variant,
+            "passes": self.passes,
+            "judged": self.judged,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class LastRun:
+    """A task's result in the latest run that replayed it: one cell per model and variant, in
+    the run's order."""
+
+    run: str
+    started_at: datetime
+    cells: tuple[LastRunCell, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "run": self.run,
+            "started_at": self.started_at.isoformat(),
+            "cells": [c.to_json() for c in self.cells],
+        }
+
+
 class RunStore:
     """The runs of one open store (`Store.runs`)."""
 
@@ -312,21 +347,58 @@ class RunStore:
             for r in rows
         ]
 
-    def last_results(self) -> dict[str, str]:
-        """Each task's result in the latest run that replayed it, as passes/judged samples."""
+    def last_runs(self) -> dict[str, LastRun]:
+        """Each task's result in the latest run that replayed it, per model and variant: the
+        passes out of the judged samples in the run's latest evaluation. Never pooled: 0/8 on
+        the baseline and 8/8 with a stricter prompt are two cells, not 8/16."""
         rows = self.con.execute(
             """
             WITH latest AS (
-                SELECT s.task, s.run_id FROM samples s JOIN runs r ON r.id = s.run_id
+                SELECT s.task, s.run_id, r.started_at FROM samples s JOIN runs r ON r.id = s.run_id
                 QUALIFY row_number() OVER (PARTITION BY s.task ORDER BY r.started_at DESC) = 1
             ), evaluation AS (
                 SELECT run_id, max(evaluation) AS n FROM evaluations GROUP BY run_id
             )
-            SELECT v.task, count(*) FILTER (WHERE coalesce(v.outcome = 'pass', v.passed)),
-                   count(*)
+            SELECT v.task, v.run_id, l.started_at, v.model, v.variant,
+                   count(*) FILTER (WHERE coalesce(v.outcome = 'pass', v.passed)), count(*)
             FROM verdicts v JOIN latest l ON l.task = v.task AND l.run_id = v.run_id
             JOIN evaluation e ON e.run_id = v.run_id AND e.n = v.evaluation
-            GROUP BY v.task
+            GROUP BY ALL
             """
         ).fetchall()
-        return {task: f"{passed}/{total}" for task, passed, total in rows}
+        order = _orders(self.con, {r[1] for r in rows})
+        cells: dict[str, list[LastRunCell]] = {}
+        started: dict[str, tuple[str, datetime]] = {}
+        for task, run_id, at, model, variant, passes, judged in rows:
+            cells.setdefault(task, []).append(LastRunCell(model, variant, passes, judged))
+            started[task] = (run_id, at)
+        out = {}
+        for task, found in cells.items():
+            run_id, at = started[task]
+            models, variants = order[run_id]
+            found.sort(key=lambda c: (_index(models, c.model), _index(variants, c.variant)))
+            out[task] = LastRun(run_id, at, tuple(found))
+        return out
+
+
+def _orders(
+    con: duckdb.DuckDBPyConnection, run_ids: set[str]
+) -> dict[str, tuple[list[str], list[str]]]:
+    """The models and the variants of these runs, in the order each run gave them."""
+    if not run_ids:
+        return {}
+    rows = con.execute(
+        "SELECT id, models, variants FROM runs WHERE id IN (SELECT unnest(?::JSON::VARCHAR[]))",
+        [bulk.listed(sorted(run_ids))],
+    ).fetchall()
+    return {
+        run_id: (
+            [m["name"] for m in json.loads(models)],
+            [v["name"] for v in json.loads(variants)],
+        )
+        for run_id, models, variants in rows
+    }
+
+
+def _index(names: list[str], name: str) -> int:
+    return names.index(name) if name in names else len(names)

@@ -192,14 +192,29 @@
 
   /* ---- one conversation -------------------------------------------------------------------- */
 
+  /* A long conversation comes a page at a time: its first rows and its last, and what lies
+   * between on demand. A row is a call, or a run of identical calls (an agent retrying). */
+  const MORE_ROWS = 50;
+
   async function conversationPage(id, quiet) {
     setNav("conversations");
-    const data = await api("/api/conversations/" + encodeURIComponent(id));
-    const previous = current.page === "conversation" && current.id === id ? current.calls : null;
-    current = { page: "conversation", id, calls: data.calls.map((c) => c.id) };
+    const again = current.page === "conversation" && current.id === id;
+    /* Redrawn for new calls: as many rows from the start as were shown, and the newest. */
+    const query = again && current.head > 0 ? `?limit=${current.head}` : "";
+    const data = await api("/api/conversations/" + encodeURIComponent(id) + query);
+    const previous = again ? current.ids : null;
+    current = { page: "conversation", id, ids: new Set(), loaded: [], head: 0 };
     const c = data.conversation;
-    const results = toolResults(data.calls);
     const scroll = window.scrollY;
+    const timeline = h("div", { class: "timeline" });
+    const rows = [...data.calls].sort((a, b) => a.row - b.row);
+    let next = 0;
+    for (const batch of runs(rows)) {
+      if (batch[0].row > next) timeline.appendChild(gap(next, batch[0].row));
+      R.append(timeline, cards(batch, previous));
+      next = batch[batch.length - 1].row + 1;
+    }
+    if (next < data.rows) timeline.appendChild(gap(next, data.rows));
     show(
       h("p", { class: "crumbs" }, h("a", { href: "#/" }, "Conversations"), " / ", c.id),
       h("h1", null, c.title || c.id),
@@ -208,18 +223,80 @@
         `${R.number(c.calls)} calls \u00B7 ${R.when(c.started_at)} \u2192 ${R.when(c.last_at)} \u00B7 ` +
         `tokens ${R.number(c.input_tokens)} \u2192 ${R.number(c.output_tokens)}, cache read ${R.number(c.cache_read_tokens)}`,
         c.tasks ? h("span", { class: "badge" }, `${c.tasks} task${c.tasks > 1 ? "s" : ""}`) : null),
-      h("div", { class: "timeline" },
-        data.calls.map((call) => callCard(call, results, previous && !previous.includes(call.id), data.calls)))
+      timeline
     );
     if (quiet) window.scrollTo(0, scroll);
   }
 
-  /* Tool results by the id of the call they answer, so each is shown with its call. */
+  /* Rows in runs of consecutive row numbers. */
+  function runs(rows) {
+    const out = [];
+    for (const row of rows) {
+      const run = out[out.length - 1];
+      if (run && run[run.length - 1].row + 1 === row.row) run.push(row);
+      else out.push([row]);
+    }
+    return out;
+  }
+
+  /* The cards of consecutive rows, remembered as shown. */
+  function cards(rows, previous) {
+    const results = toolResults(rows);
+    for (const row of rows) {
+      current.ids.add(row.id);
+      current.loaded.push(row);
+    }
+    current.loaded.sort((a, b) => a.row - b.row);
+    /* How many rows from the start are shown without a gap: a redraw shows as many. */
+    for (const row of current.loaded) if (row.row === current.head) current.head = row.row + 1;
+    return rows.map((call) => callCard(call, results, previous && !previous.has(call.id), current.loaded));
+  }
+
+  /* Rows `from` to `to` (exclusive) not shown yet, and buttons that fetch them. */
+  function gap(from, to) {
+    const hidden = to - from;
+    const box = h("div", { class: "gap", dataset: { from, to } },
+      h("span", { class: "muted" }, `${R.number(hidden)} more row${hidden === 1 ? "" : "s"} of calls not shown`));
+    const fetchRows = async (offset, limit, button) => {
+      for (const b of box.querySelectorAll("button")) b.disabled = true;
+      button.textContent = "Loading\u2026";
+      try {
+        const data = await api(`/api/conversations/${encodeURIComponent(current.id)}?offset=${offset}&limit=${limit}&last=0`);
+        const rows = data.calls.filter((r) => r.row >= from && r.row < to).sort((a, b) => a.row - b.row);
+        if (!rows.length) throw new Error("no rows came back; reload the page");
+        const start = rows[0].row, end = rows[rows.length - 1].row + 1;
+        const parts = [];
+        if (start > from) parts.push(gap(from, start));
+        for (const batch of runs(rows)) parts.push(...cards(batch, null));
+        if (end < to) parts.push(gap(end, to));
+        box.replaceWith(...parts);
+      } catch (error) {
+        box.replaceChildren(failure(error));
+      }
+    };
+    const count = Math.min(MORE_ROWS, hidden);
+    const later = h("button", { type: "button", class: "more-next" }, `Show the next ${count}`);
+    later.addEventListener("click", () => fetchRows(from, count, later));
+    box.appendChild(later);
+    if (hidden > MORE_ROWS) {
+      const earlier = h("button", { type: "button", class: "more-previous" }, `Show the last ${count}`);
+      earlier.addEventListener("click", () => fetchRows(to - count, count, earlier));
+      box.appendChild(earlier);
+    }
+    return box;
+  }
+
+  /* Tool results by the id of the call they answer, when that call is among these rows: each
+   * is shown with its call (a result whose call is on another page keeps its own row). */
   function toolResults(calls) {
+    const asked = new Set();
+    for (const call of calls) {
+      for (const p of call.answer ? call.answer.parts : []) if (p.type === "tool_call") asked.add(p.id);
+    }
     const found = {};
     for (const call of calls) {
       for (const m of call.added) {
-        for (const p of m.parts) if (p.type === "tool_result") found[p.call_id] = p;
+        for (const p of m.parts) if (p.type === "tool_result" && asked.has(p.call_id)) found[p.call_id] = p;
       }
     }
     return found;
@@ -229,9 +306,13 @@
     const u = call.usage;
     const status = call.status === "complete" ? null :
       h("span", { class: "bad" }, ` ${call.status}${call.http_status ? " " + call.http_status : ""}`);
-    const card = h("section", { class: "call" + (fresh ? " fresh" : ""), id: "call-" + call.id, dataset: { call: call.id } },
+    const repeats = call.repeats > 1
+      ? [h("span", { class: "badge repeats" }, `\u00D7 ${R.number(call.repeats)}`),
+        h("span", { class: "muted small" }, ` identical calls (the same request, answer and outcome), the last ${R.when(call.last_at)}`), " "]
+      : null;
+    const card = h("section", { class: "call" + (fresh ? " fresh" : ""), id: "call-" + call.id, dataset: { call: call.id, row: call.row } },
       h("header", null,
-        h("b", null, `#${call.seq ?? "?"}`), " ",
+        h("b", null, `#${call.seq ?? "?"}`), repeats, " ",
         h("span", { class: "muted" }, R.when(call.started_at)), " \u00B7 ",
         call.model || "\u2013", status,
         h("span", { class: "stats" },
@@ -245,10 +326,18 @@
     if (call.error || call.parse_error) {
       card.appendChild(h("p", { class: "error" }, call.error || call.parse_error));
     }
+    const resends = call.parent_seq !== null && call.kept !== null && call.kept === call.messages && call.added.length === 0;
+    if (resends) {
+      card.appendChild(h("p", { class: "muted small lineage" }, `The same request as #${call.parent_seq}: it adds nothing but its answer.`));
+    } else if (call.parent_seq !== null && !call.continues_previous) {
+      card.appendChild(h("p", { class: "muted small lineage" }, `Continues #${call.parent_seq}.`));
+    }
     if (call.system) {
       card.appendChild(h("details", { class: "system" },
         h("summary", null, call.system_changed ? "system prompt (changed)" : "system prompt"),
         call.system.map((p) => part(p, results))));
+    } else if (call.system_from !== null) {
+      card.appendChild(h("p", { class: "muted small" }, `System prompt changed: the one of #${call.system_from}.`));
     }
     if (call.tools) {
       card.appendChild(h("details", { class: "tools" },
@@ -256,10 +345,13 @@
         call.tools.map((t) => h("div", { class: "tool-def" },
           h("b", null, t.name), t.description ? h("div", { class: "muted" }, t.description) : null,
           t.parameters ? R.code(JSON.stringify(t.parameters, null, 2), "json") : null))));
+    } else if (call.tools_from !== null) {
+      card.appendChild(h("p", { class: "muted small" }, `Tools changed: those of #${call.tools_from}.`));
     }
     if (call.rewritten) {
-      card.appendChild(h("p", { class: "note" },
-        `This request does not continue the previous one: it keeps ${call.kept} of its messages (history edited or compacted).`));
+      card.appendChild(h("p", { class: "note" }, call.kept
+        ? `This request branches off after ${call.kept} of its messages, where an earlier call went on differently (history edited or compacted, or another thread of the session).`
+        : "This request starts afresh: no earlier call of the conversation sent any of its messages (another thread of the session)."));
     }
     const added = call.added.filter((m) => !(m.role === "tool" && m.parts.every((p) => p.type === "tool_result" && p.call_id in results)));
     const hidden = call.added.length - added.length;
@@ -422,7 +514,7 @@
         h("div", { class: "row" },
           h("button", { type: "button", class: "run-checks" }, "Run checks"),
           h("label", { class: "check" }, h("input", { type: "checkbox", name: "force" }),
-            "force: keep it even if no check fails on the output"),
+            "force: keep it even if no check fails on the output, or it is a task already"),
           h("button", { type: "submit", class: "primary" }, "Save task"),
           h("button", { type: "button", class: "cancel" }, "Close")),
         outcome, verdicts,
@@ -440,7 +532,11 @@
       };
       let timer = null;
       let sequence = 0;
+      /* Once saved, the form is done: a check asked for after the save (leaving the name
+       * field asks, as the Save button is pressed) would find the name taken. */
+      let saved = false;
       const run = async () => {
+        if (saved) return;
         const mine = ++sequence;
         const b = body();
         if (!b.checks.length) {
@@ -460,7 +556,7 @@
       };
       const later = () => {
         clearTimeout(timer);
-        timer = setTimeout(run, 350);
+        if (!saved) timer = setTimeout(run, 350);
       };
       form.addEventListener("change", later);
       form.querySelector(".run-checks").addEventListener("click", run);
@@ -470,14 +566,25 @@
       });
       form.addEventListener("submit", async (event) => {
         event.preventDefault();
+        if (saved) return;
+        /* The save answers with the verdicts: no check asked for before it may land after. */
+        clearTimeout(timer);
+        sequence++;
         outcome.replaceChildren(h("p", { class: "muted" }, "Saving\u2026"));
         try {
           const result = await api("/api/tasks", body());
           verdicts.replaceChildren(judged(result));
           if (result.saved) {
+            saved = true;
+            clearTimeout(timer);
+            form.querySelector("button[type=submit]").disabled = true;
+            form.querySelector(".run-checks").disabled = true;
+            const overrode = [];
+            if (result.refused && result.duplicates.length) overrode.push(`the same as ${result.duplicates.join(", ")}`);
+            if (result.refused && !result.catches) overrode.push("no check fails on its original output");
             outcome.replaceChildren(h("p", { class: "ok saved" }, "Saved task ",
               h("a", { href: "#/task/" + encodeURIComponent(result.task) }, result.task),
-              result.refused ? " (forced: no check fails on its original output)" : "", "."));
+              overrode.length ? ` (forced: ${overrode.join("; ")})` : "", "."));
           } else {
             outcome.replaceChildren(h("p", { class: "error refused" }, "Not saved: ", result.refused));
           }
@@ -526,6 +633,11 @@
     if (result.good_output) side(`On the known-good output (${result.good_output.source || ""})`, result.verdicts.good_output, result.good_output);
     if (result.catches === false) out.unshift(h("p", { class: "warn" }, "No check fails on this output: a task made of these checks could not catch its own failure."));
     if (result.good_passes === false) out.unshift(h("p", { class: "warn" }, "A check fails on the known-good output: it would fail every model."));
+    if (result.duplicates && result.duplicates.length) {
+      out.unshift(h("p", { class: "warn duplicate" }, "This call is a task already, cut at the same place and with the same checks: ",
+        result.duplicates.map((name, i) => [i ? ", " : "", h("a", { href: "#/task/" + encodeURIComponent(name) }, name)]),
+        ". Saving makes another only when forced."));
+    }
     return h("div", null, out);
   }
 
@@ -549,7 +661,18 @@
         h("td", null, t.wire || "\u2013"),
         h("td", null, t.origin_call ? h("span", { class: "mono small" }, t.origin_call) : "imported"),
         h("td", null, R.when(t.created_at)),
-        h("td", null, t.last_result || "\u2013"))))));
+        h("td", { class: "last-run" }, lastRun(t.last_run)))))));
+  }
+
+  /* A task's latest run, a line per model and variant: pooling them would read 0/8 on one
+   * and 8/8 on another as 8/16. */
+  function lastRun(last) {
+    if (!last) return "\u2013";
+    return [
+      last.cells.map((c) => h("div", { class: "cell-line" },
+        h("span", { class: "muted" }, `${c.model} \u00B7 ${c.variant} `), h("b", null, `${c.passes}/${c.judged}`))),
+      h("a", { class: "small", href: "#/run/" + encodeURIComponent(last.run) }, `run of ${R.when(last.started_at)}`),
+    ];
   }
 
   async function taskPage(name) {
