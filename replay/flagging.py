@@ -8,8 +8,8 @@ runs the checks on both, with the task's transcript as context, exactly as `redl
 --call` does. `flag` is the whole decision, for `redline flag`, the web view and the demo: it
 judges a task made by `task_from_call`, refuses one that does not hold or that is a task kept
 already (unless forced while a good output passes) and saves one that may be kept, with its
-workspace when one is asked for (`replay.task_workspace`: the files as the model saw them at
-the cut), in one transaction.
+workspace when one is asked for (`replay.task_workspace`: the files as the model saw them at the
+cut), in one transaction.
 
 Two tasks are the same when they come from the same call, cut at the same place (`tool_call`,
 `drop_last`) and are judged by the same checks, as a set (order aside; a check's options compared

@@ -34,7 +34,6 @@ from redline.analyzers import (
     Registry,
     judgement,
     run_checks,
-    sandbox,
     verdict_to_dict,
 )
 from redline.replay.cells import Outcome
@@ -46,11 +45,11 @@ from redline.replay.models import ModelSpec
 from redline.replay.send import Policy, Sender
 from redline.replay.trajectory import DEFAULT_MAX_STEPS, Stepper, Walked
 from redline.replay.variants import Variant
+from redline.replay.workspace_answers import TaskWorkspaces
 from redline.replay.writer import Writer
 from redline.transcripts import (
     Message,
     Request,
-    Store,
     Task,
     canonical_json,
     message_to_dict,
@@ -235,7 +234,10 @@ def replay(
     verdicts = StoredVerdicts()
     with contextlib.ExitStack() as stack:  # the workspaces' folders, until the run ends
         with open_store(db, ingest=False) as store:
-            workspaces = _workspaces(store, tasks, settings.sandboxed)
+            workspaces = stack.enter_context(
+                TaskWorkspaces.load(store, tasks, sandboxed=settings.sandboxed)
+            )
+            recorded = workspaces.recorded()
             environments = prepare(
                 store,
                 tasks,
@@ -250,9 +252,7 @@ def replay(
                 samples=settings.samples,
                 temperature=settings.temperature,
                 max_steps=settings.max_steps,
-                tasks=[
-                    {**t, "workspace": workspaces.get(t["name"])} for t in losses(tasks, models)
-                ],
+                tasks=[{**t, "workspace": recorded.get(t["name"])} for t in losses(tasks, models)],
                 models=[m.to_json() for m in models],
                 variants=[{**v.to_json(), "text": v.text or None} for v in all_variants],
                 checks={t.name: list(t.checks) for t in tasks},
@@ -266,7 +266,9 @@ def replay(
         judging = _Judging(checks, environments, pool)
         status = "interrupted"
         try:
-            asyncio.run(_run_all(jobs, run_id, settings, cache, judging, writer, progress))
+            asyncio.run(
+                _run_all(jobs, run_id, settings, cache, judging, writer, progress, workspaces)
+            )
             status = "finished"
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
@@ -285,16 +287,6 @@ def cores() -> int:
         return os.cpu_count() or 1
 
 
-def _workspaces(store: Store, tasks: Sequence[Task], sandboxed: bool) -> dict[str, dict[str, Any]]:
-    """What the run records of each task's workspace: which one, and whether the commands its
-    models ask for run in the sandbox. SandboxUnavailable (what to install or allow, and that
-    --no-sandbox exists) when one is to run sandboxed and the sandbox cannot start here."""
-    found = {t.name: w for t in tasks if (w := store.workspace(t.name)) is not None}
-    if found and sandboxed:
-        sandbox.require()
-    return {name: {"id": w.id, "sandboxed": sandboxed} for name, w in found.items()}
-
-
 async def _run_all(
     jobs: list[Job],
     run_id: str,
@@ -303,6 +295,7 @@ async def _run_all(
     judging: _Judging,
     writer: Writer,
     progress: Progress,
+    workspaces: TaskWorkspaces,
 ) -> None:
     policy = settings.policy
     connector = aiohttp.TCPConnector(limit=policy.concurrency)
@@ -316,6 +309,7 @@ async def _run_all(
             writer,
             max_steps=settings.max_steps,
             temperature=settings.temperature,
+            workspaces=workspaces,
         )
         await asyncio.gather(
             *(_obtain(j, run_id, stepper, judging, writer, progress) for j in jobs)

@@ -1,11 +1,13 @@
 """Answering a replayed model's tool calls from the task's workspace: its files at the cut.
 
     TaskWorkspaces.load(store, tasks, sandboxed)  a run's workspaces, by task
-      .source(task) -> WorkspaceSource | None    a sample's source, on a copy of its own
-      .release(source), .close()                 a copy removed; every copy removed
-    WorkspaceCopies(workspace, read_blob)        one task's files, written once per run
+      .source(task) -> WorkspaceSource | None    a sample's source (a copy of its own once it
+                                                 writes)
+      .release(source), .close()                 its copy removed; every copy removed
+    WorkspaceCopies(workspace, read_blob)        one task's files, written once per run (`base`)
       .copy() -> Path                            a private copy for one sample
-    WorkspaceSource(copy, agent, cwd, sandboxed)  one sample's source: answer(call, use)
+    WorkspaceSource(files, agent, cwd, copy=..., sandboxed=...)   one sample's source:
+                                                 answer(call, use)
 
 The source answers what a tool call does (`agents.ToolUse`), on its sample's copy:
 
@@ -25,19 +27,22 @@ under it, or relative to it); a path outside the copy is an error result and is 
 Commands run unsandboxed only when the run was asked to (`--no-sandbox`); each such answer
 says so in its note.
 
-A source is what `replay.tool_answers` chains (`name`, `answer(call, use) -> Served | None`).
+A source is what `replay.tool_answers` chains (`name`, `answer(call, use) -> Served | None`):
+the first of a task's chain, before the transcript's (`replay.trajectory.Stepper`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shlex
 import shutil
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import regex
 from pathspec.patterns.gitignore.spec import GitIgnoreSpecPattern
@@ -45,12 +50,11 @@ from pathspec.patterns.gitignore.spec import GitIgnoreSpecPattern
 from redline.analyzers import apply_edits, extract, locate
 from redline.analyzers import sandbox as sandboxing
 from redline.errors import RedlineError, SandboxUnavailable
+from redline.replay.tool_answers import Served
 from redline.transcripts import (
     Message,
-    Part,
     Store,
     Task,
-    Text,
     ToolCall,
     Workspace,
     agents,
@@ -61,7 +65,6 @@ __all__ = [
     "MAX_LISTED",
     "MAX_MATCHES",
     "SEARCH_SECONDS",
-    "Served",
     "TaskWorkspaces",
     "WorkspaceCopies",
     "WorkspaceSource",
@@ -76,25 +79,6 @@ SEARCH_SECONDS = 5.0
 _MAX_PATTERN = 1000  # characters of a pattern
 _MAX_LINE = 500  # characters of a matching line shown
 COMMAND_LIMITS = sandboxing.Limits(seconds=60.0)
-
-
-@dataclass(frozen=True, slots=True)
-class Served:
-    """A tool call's answer: the result the model gets, whether it is an error, which source
-    gave it and a note on how. (The same shape as `replay.tool_answers.Served`, which the
-    chain of sources returns.)"""
-
-    content: str | tuple[Part, ...]
-    is_error: bool
-    source: str
-    note: str = ""
-
-    @property
-    def size(self) -> int:
-        """Bytes of text in the result."""
-        if isinstance(self.content, str):
-            return len(self.content.encode())
-        return sum(len(p.text.encode()) for p in self.content if isinstance(p, Text))
 
 
 class WorkspaceCopies:
@@ -112,6 +96,11 @@ class WorkspaceCopies:
             self.close()
             raise
 
+    @property
+    def base(self) -> Path:
+        """The files as written: shared by every sample's reads, never written."""
+        return self._base
+
     def copy(self) -> Path:
         """A new private copy of the workspace."""
         self._made += 1
@@ -122,10 +111,10 @@ class WorkspaceCopies:
     def release(self, copy: Path) -> None:
         """Remove one copy (its sample is done)."""
         if copy.parent == self._root and copy != self._base:
-            shutil.rmtree(copy, ignore_errors=True)
+            _remove(copy)
 
     def close(self) -> None:
-        shutil.rmtree(self._root, ignore_errors=True)
+        _remove(self._root)
 
     def __enter__(self) -> WorkspaceCopies:
         return self
@@ -141,7 +130,6 @@ class TaskWorkspaces:
     def __init__(self, copies: Mapping[str, WorkspaceCopies], *, sandboxed: bool = True) -> None:
         self._copies = dict(copies)
         self.sandboxed = sandboxed
-        self._given: dict[Path, WorkspaceCopies] = {}
 
     @classmethod
     def load(cls, store: Store, tasks: Sequence[Task], *, sandboxed: bool = True) -> TaskWorkspaces:
@@ -166,27 +154,34 @@ class TaskWorkspaces:
     def __contains__(self, task: str) -> bool:
         return task in self._copies
 
+    def recorded(self) -> dict[str, dict[str, Any]]:
+        """What a run records of each task's workspace: which one, and whether the commands
+        its models ask for run in the sandbox."""
+        return {
+            name: {"id": copies.workspace.id, "sandboxed": self.sandboxed}
+            for name, copies in self._copies.items()
+        }
+
     def source(self, task: Task) -> WorkspaceSource | None:
-        """A source on a new copy of the task's workspace; None when it has none."""
+        """A sample's source on the task's workspace (None when it has none): it reads the
+        shared files until its first edit or command, which gets it a private copy."""
         copies = self._copies.get(task.name)
         if copies is None:
             return None
         start = agents.session_start(task.request)
-        copy = copies.copy()
-        self._given[copy.resolve()] = copies
         cwd = start.cwd if start is not None else None
         agent = agents.identify(task.request)
-        return WorkspaceSource(copy, agent, cwd, sandboxed=self.sandboxed)
+        return WorkspaceSource(copies.base, agent, cwd, copy=copies.copy, sandboxed=self.sandboxed)
 
     def release(self, source: WorkspaceSource | None) -> None:
-        """Remove the copy a sample's source worked on."""
-        if source is not None and source.root in self._given:
-            self._given.pop(source.root).release(source.root)
+        """Remove the copy a sample's source worked on (if it made one)."""
+        if source is not None and source.copied is not None:
+            for copies in self._copies.values():
+                copies.release(source.copied)
 
     def close(self) -> None:
         for made in self._copies.values():
             made.close()
-        self._given.clear()
 
     def __enter__(self) -> TaskWorkspaces:
         return self
@@ -196,26 +191,36 @@ class TaskWorkspaces:
 
 
 class WorkspaceSource:
-    """One sample's answers from its copy of the task's workspace. `cwd`: the working
-    directory the transcript recorded, which the copy stands for; `sandboxed`: commands run
+    """One sample's answers from the task's workspace. `files`: the folder it answers from;
+    with `copy`, that folder is shared and never written: the first edit or command asks
+    `copy` for a private copy (`copied`) and works there from then on. `cwd`: the working
+    directory the transcript recorded, which the folder stands for; `sandboxed`: commands run
     in the sandbox (False only when the run was asked to run them without it)."""
 
     name = "workspace"
 
     def __init__(
         self,
-        copy: Path,
+        files: Path,
         agent: agents.Agent,
         cwd: str | None,
         *,
+        copy: Callable[[], Path] | None = None,
         sandboxed: bool = True,
         limits: sandboxing.Limits = COMMAND_LIMITS,
     ) -> None:
-        self.root = Path(copy).resolve()
+        self.root = Path(files).resolve()
         self.agent = agent
         self.cwd = cwd
         self.sandboxed = sandboxed
         self.limits = limits
+        self._copy = copy
+        self.copied: Path | None = None
+
+    def _writable(self) -> None:
+        """From here on, work on a private copy (made now if the files are shared)."""
+        if self._copy is not None and self.copied is None:
+            self.copied = self.root = self._copy().resolve()
 
     def answer(self, call: ToolCall, use: agents.ToolUse) -> Served | None:
         if use.kind == "edit":
@@ -368,6 +373,7 @@ class WorkspaceSource:
 
     def _command(self, use: agents.ToolUse) -> Served:
         assert use.command is not None
+        self._writable()  # a command may write anything
         command = use.command
         if use.workdir and use.workdir.rstrip("/") != (self.cwd or "").rstrip("/"):
             where = self._where(use.workdir)
@@ -405,6 +411,7 @@ class WorkspaceSource:
         edits = extract(Message("assistant", (call,))).edits
         if not edits:
             return self._error("the edit could not be read from the call's arguments")
+        self._writable()
         placed = {e.path: locate(e.path, self.root, self.cwd) for e in edits}
         before = {
             target: target.read_bytes() if target.is_file() else None
@@ -426,6 +433,20 @@ class WorkspaceSource:
             )
             changed.append((path, how))
         return self._served(self.agent.shape_edit(use, changed))
+
+
+def _remove(folder: Path) -> None:
+    """Remove a folder a model's commands may have made hard to remove (folders made
+    unreadable or unwritable): its folders get their owner's rights back first."""
+    with contextlib.suppress(OSError):
+        os.chmod(folder, 0o700)
+    for parent, dirs, _ in os.walk(folder):  # top-down: a folder is opened after its chmod
+        for name in dirs:
+            path = os.path.join(parent, name)
+            if not os.path.islink(path):  # a link's target may lie outside: never touched
+                with contextlib.suppress(OSError):
+                    os.chmod(path, 0o700)
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 def _restore(before: dict[Path, bytes | None]) -> None:

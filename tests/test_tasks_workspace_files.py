@@ -155,9 +155,8 @@ def test_task_files_without_a_workspace_still_import(cli: Cli) -> None:
 
 @pytest.fixture
 def exported(flagged: Path, cli: Cli, tmp_path: Path) -> Path:
-    """Two exported tasks, `t` with a workspace and `u` without (the same call: forced); then a
-    fresh store."""
-    cli("flag", call_ids(cli)[-1], "-c", "broad-except", "--name", "u", "--force")
+    """Two exported tasks, `t` with a workspace and `u` without; then a fresh store."""
+    cli("flag", call_ids(cli)[-1], "-c", "broad-except", "--name", "u", "--drop-last", "2")
     bench = tmp_path / "bench"
     cli("export", "--out", str(bench))
     cli("task", "rm", "t")
