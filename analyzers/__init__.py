@@ -38,12 +38,14 @@ from redline.analyzers._model import (
     Verdict,
 )
 from redline.analyzers._options import describe as describe_option
+from redline.analyzers._patterns import Pattern
 from redline.analyzers._registry import ENTRY_POINT_GROUP, Registry, default_registry
 from redline.analyzers._run import (
     Check,
     parse_check,
     run_checks,
     runs_code,
+    spec_name,
     verdict_from_dict,
     verdict_key,
     verdict_scope,
@@ -68,6 +70,7 @@ __all__ = [
     "Judgement",
     "Option",
     "Output",
+    "Pattern",
     "Ran",
     "Registry",
     "Unapplied",
@@ -88,6 +91,7 @@ __all__ = [
     "prepared",
     "run_checks",
     "runs_code",
+    "spec_name",
     "transcript_edits",
     "verdict_from_dict",
     "verdict_key",

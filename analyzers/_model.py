@@ -147,8 +147,9 @@ OptionType = Literal["bool", "str", "int", "regex", "choice"]
 @dataclass(frozen=True, slots=True)
 class Option:
     """An option an analyzer accepts. `regex` values are compiled (a bad pattern is a usage
-    error) and handed to the analyzer as `re.Pattern`. An `int` option may have bounds
-    (`minimum`, `maximum`): a value outside them is a usage error."""
+    error) and handed to the analyzer as a `Pattern`: `re.Pattern`'s reading methods, each
+    under a time limit (`_patterns.py`: options come from shared task files too). An `int`
+    option may have bounds (`minimum`, `maximum`): a value outside them is a usage error."""
 
     name: str
     type: OptionType

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -12,6 +13,7 @@ from redline.analyzers._context import Context
 from redline.analyzers._environment import Environment
 from redline.analyzers._model import Finding, Ran, Unparsed, Verdict
 from redline.analyzers._options import parse_options, split_spec
+from redline.analyzers._patterns import PatternTimeout, budget
 from redline.analyzers._registry import Registry, default_registry
 from redline.errors import RedlineError
 from redline.transcripts import (
@@ -34,6 +36,11 @@ class Check:
     @property
     def name(self) -> str:
         return self.analyzer.name
+
+
+def spec_name(spec: str) -> str:
+    """The check a `NAME[:OPTIONS]` spec names; RedlineError when it is not written so."""
+    return split_spec(spec)[0]
 
 
 def parse_check(spec: str, registry: Registry | None = None) -> Check:
@@ -92,9 +99,10 @@ def run_checks(
     environment: Environment | None = None,
 ) -> list[Verdict]:
     """One verdict per check, in order. The checks share one reading of the output. A check
-    that raises (a plugin's bug) is reported as a RedlineError naming it. `cut_off`: the
-    output stopped before the model finished it (see `Context.cut_off`). `environment`: where
-    checks that run code run it; their verdicts are taken from its cache when it has them."""
+    that raises (a plugin's bug), or whose pattern searches past its time limit
+    (`_patterns.BUDGET`), is reported as a RedlineError naming it. `cut_off`: the output
+    stopped before the model finished it (see `Context.cut_off`). `environment`: where checks
+    that run code run it; their verdicts are taken from its cache when it has them."""
     context = Context(request, cut_off=cut_off, environment=environment)
     cache = environment.cache if environment is not None else None
     verdicts = []
@@ -115,8 +123,14 @@ def run_checks(
 
 
 def _check(check: Check, output: Message, context: Context) -> Verdict:
+    # A check that runs code spends seconds on its command before it searches its output: its
+    # patterns get the limit per search, as a budget shared with the command would be spent.
+    limit = contextlib.nullcontext() if runs_code(check) else budget()
     try:
-        verdict = check.analyzer.check(output, context.with_options(check.options))
+        with limit:
+            verdict = check.analyzer.check(output, context.with_options(check.options))
+    except PatternTimeout as timeout:
+        raise RedlineError(f"check {check.spec!r}: {timeout}") from None
     except RedlineError:
         raise
     except Exception as error:  # a plugin's failure must not surface as a traceback

@@ -122,6 +122,14 @@ def test_the_output_regex_must_match_and_expect_sets_the_passing_status() -> Non
     )
 
 
+def test_the_output_regex_is_searched_after_a_command_slower_than_its_time_limit() -> None:
+    # A pattern's search has a time limit; the seconds the command ran are not the search's.
+    code = chat(fenced("import time\ntime.sleep(2.5)\nprint('total: 45')\n"))
+    verdict = judge("run:cmd=python3 answer.py; output=total: \\d+", code)
+    assert verdict.passed, verdict.findings
+    assert verdict.ran is not None and verdict.ran.seconds > 2
+
+
 def test_an_answer_with_no_code_is_never_run_and_is_no_attempt() -> None:
     question = chat("Before I write this: which format are the config files in?")
     verdict = judge("run:cmd=true", question)

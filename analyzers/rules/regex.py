@@ -16,9 +16,7 @@ it.
 
 from __future__ import annotations
 
-import re
-
-from redline.analyzers import Context, Example, Finding, Option, Verdict
+from redline.analyzers import Context, Example, Finding, Option, Pattern, Verdict
 from redline.transcripts import Message, Text
 
 
@@ -46,7 +44,7 @@ class Regex:
     )
 
     def check(self, output: Message, context: Context) -> Verdict:
-        pattern: re.Pattern[str] = context.options["pattern"]
+        pattern: Pattern = context.options["pattern"]
         scope = context.options.get("in", "code")
         require = context.options.get("mode") == "require"
         findings: list[Finding] = []

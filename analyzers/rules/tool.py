@@ -20,11 +20,18 @@ attempt at the task: an output that made no acting call and wrote no code is ask
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Iterator
 from typing import Any
 
-from redline.analyzers import Context, Example, Finding, Option, Verdict, decode_arguments
+from redline.analyzers import (
+    Context,
+    Example,
+    Finding,
+    Option,
+    Pattern,
+    Verdict,
+    decode_arguments,
+)
 from redline.transcripts import Message, ToolCall, agents
 
 
@@ -48,7 +55,7 @@ def calls(output: Message) -> Iterator[tuple[str, str]]:
         yield call.name, call.arguments
 
 
-def _search(pattern: re.Pattern[str], raw: str) -> str | None:
+def _search(pattern: Pattern, raw: str) -> str | None:
     for text in (raw, *_strings(decode_arguments(raw))):
         match = pattern.search(text)
         if match:
@@ -74,8 +81,8 @@ class Tool:
     )
 
     def check(self, output: Message, context: Context) -> Verdict:
-        name: re.Pattern[str] | None = context.options.get("name")
-        pattern: re.Pattern[str] | None = context.options.get("pattern")
+        name: Pattern | None = context.options.get("name")
+        pattern: Pattern | None = context.options.get("pattern")
         judged = [
             f"<{call.name} call {n}>"
             for n, call in enumerate(output.tool_calls, 1)

@@ -14,7 +14,13 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from redline.errors import NotFound, RedlineError, StoreLocked, StoreUnavailable
+from redline.errors import (
+    NotFound,
+    RedlineError,
+    StoreLocked,
+    StoreUnavailable,
+    StoreWriteFailed,
+)
 
 if TYPE_CHECKING:
     from redline.analyzers import Registry
@@ -38,6 +44,8 @@ def describe(exc: RedlineError) -> str:
         hint = "wait for it to finish, or stop it"
     elif isinstance(exc, StoreUnavailable):
         hint = "choose another file with --db or $REDLINE_DB"
+    elif isinstance(exc, StoreWriteFailed):
+        hint = "free some disk space and run it again (what the proxy recorded waits in the spool)"
     return f"{exc}; {hint}" if hint else str(exc)
 
 

@@ -372,7 +372,7 @@ def export(
         + (
             f"masked {masked} secret{'s' * (masked != 1)} (look for [masked:...] in the files)"
             if masked
-            else "no secrets found in their messages"
+            else "no secrets found in them"
         )
     )
     in_files = sum(p.masked for p in packed.values())
@@ -394,14 +394,15 @@ def _masked_documents(
     tasks: list[Task], entries: dict[str, ArchiveEntry]
 ) -> tuple[dict[str, dict[str, Any]], int]:
     """Each task's file document (listing its workspace archive), with secrets in its
-    messages, outputs and own text files masked."""
+    messages, outputs, note, provenance and own text files masked (not in its checks: a
+    check's pattern is the user's own text, and masking it would change what it catches)."""
     from redline.transcripts import mask_json, task_to_file
 
     documents: dict[str, dict[str, Any]] = {}
     masked = 0
     for task in tasks:
         document = task_to_file(task, entries.get(task.name))
-        for key in ("request", "output", "good_output"):
+        for key in ("request", "output", "good_output", "note", "provenance"):
             if document.get(key) is not None:
                 document[key], count = mask_json(document[key])
                 masked += count
@@ -452,12 +453,27 @@ def import_command(
 ) -> None:
     """Import task files and their workspaces; all of them, or none when any is invalid."""
     from redline.commands.task_workspaces import read_archive
-    from redline.transcripts import example_files, load_task_file, open_store
+    from redline.errors import TaskFilesInvalid
+    from redline.transcripts import example_files, open_store, read_task_files
 
     if not paths and not examples:
         raise RedlineError("give task files or folders to import, or --examples")
     files = _task_files(paths or []) + (example_files() if examples else [])
-    loaded = [load_task_file(f) for f in files]
+    registry = _registry(plugin)
+    unknown: dict[str, set[str]] = {}
+
+    def vet(task: Task, source: str) -> None:
+        missing = _untrusted_checks(task, source, registry)
+        if missing:
+            unknown[task.name] = missing
+
+    try:
+        loaded = read_task_files(files, vet)
+    except TaskFilesInvalid as exc:
+        if len(exc.errors) > 1:  # each one on a line of its own, then the count
+            for error in exc.errors:
+                typer.echo(f"error: {error}", err=True)
+        raise
     tasks = [one.task for one in loaded]
     # Every archive is checked whole before anything is written: refused, nothing is imported.
     workspaces = {
@@ -465,22 +481,11 @@ def import_command(
         for one, file in zip(loaded, files, strict=True)
         if one.workspace is not None
     }
-    seen: dict[str, Path] = {}
-    for task, file in zip(tasks, files, strict=True):
-        if task.name in seen:
-            raise RedlineError(
-                f"{file} and {seen[task.name]} both hold a task named {task.name!r}; rename one"
-            )
-        seen[task.name] = file
-    registry = _registry(plugin)
-    known = set(registry.names())
-    for task in tasks:
-        unknown = sorted({spec.split(":", 1)[0].strip() for spec in task.checks} - known)
-        if unknown:
-            warn(
-                f"task {task.name} uses check {', '.join(unknown)}, not registered here; "
-                "replaying it needs --plugin or the package that provides it"
-            )
+    for name, missing in sorted(unknown.items()):
+        warn(
+            f"task {name} uses check {', '.join(sorted(missing))}, not registered here; "
+            "replaying it needs --plugin or the package that provides it"
+        )
     with open_store(db) as store:
         added, unchanged = _save_all(store, tasks, replace, workspaces)
     with_workspace = f" ({len(workspaces)} with a workspace)" if workspaces else ""
@@ -489,6 +494,27 @@ def import_command(
         + (f"; {unchanged} already present, unchanged" if unchanged else "")
         + (with_workspace if added else "")
     )
+
+
+def _untrusted_checks(task: Task, source: str, registry: Registry) -> set[str]:
+    """A task file's checks are read as `--check` would read them: a spec that cannot run
+    (bad syntax, an unknown option, a pattern that does not compile) refuses the file. A check
+    not registered here may be a plugin the sender has: its names are returned."""
+    from redline.analyzers import parse_check, spec_name
+    from redline.errors import TaskFileError
+
+    known = set(registry.names())
+    missing = set()
+    for i, spec in enumerate(task.checks):
+        try:
+            name = spec_name(spec)
+            if name in known:
+                parse_check(spec, registry)
+            else:
+                missing.add(name)
+        except RedlineError as exc:
+            raise TaskFileError(source, f"checks[{i}]", str(exc)) from None
+    return missing
 
 
 def _task_files(paths: list[Path]) -> list[Path]:

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import duckdb
 
-from redline.errors import StoreLocked, StoreUnavailable
+from redline.errors import StoreLocked, StoreUnavailable, StoreWriteFailed
 
 log = logging.getLogger("redline.store")
 
@@ -117,13 +117,22 @@ def connect(path: Path, *, wait: float = LOCK_WAIT_SECONDS) -> duckdb.DuckDBPyCo
 
 @contextlib.contextmanager
 def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
-    """Everything the block writes is kept, or nothing: an error rolls back and goes on."""
+    """Everything the block writes is kept, or nothing: an error rolls back and goes on. A
+    write the disk refused (full, or a file size limit) is a StoreWriteFailed."""
     con.execute("BEGIN TRANSACTION")
     try:
         yield
         con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
+    except BaseException as exc:
+        # A COMMIT that failed (a full disk) has ended the transaction already: then there is
+        # nothing to roll back, and the error to report is the one that ended it.
+        with contextlib.suppress(duckdb.TransactionException):
+            con.execute("ROLLBACK")
+        if isinstance(exc, duckdb.IOException) or (
+            isinstance(exc, duckdb.TransactionException) and "Failed to commit" in str(exc)
+        ):
+            reason = str(exc).split("Failed to commit: ", 1)[-1].removeprefix("IO Error: ")
+            raise StoreWriteFailed(reason) from None
         raise
 
 
