@@ -9,7 +9,12 @@
                                                       judgement: pass, fail or no_attempt
 
     Edit ──apply_edits──▶ a folder (a workspace's private copy); transcript_edits(request): the
-                          edits a transcript made before its cut, that succeeded
+                          edits a transcript made before its cut, that succeeded; locate: where
+                          a path a model wrote is in the folder
+
+    Environment           where a check that runs code (`runs_code`, the `run` check) runs it:
+                          the task's workspace, prepared once (`prepared`), its own files, the
+                          sandbox or not, a VerdictCache; static checks never read it
 
 Everything else in this package is internal; other parts use only these names, and checks
 (built-in or plugin) these and `redline.analyzers.python`, the tools for reading Python.
@@ -18,6 +23,7 @@ Everything else in this package is internal; other parts use only these names, a
 
 from redline.analyzers._analyzer import Analyzer
 from redline.analyzers._context import Change, Context
+from redline.analyzers._environment import Environment, VerdictCache, prepared
 from redline.analyzers._inputs import Output, call_output, load_call, load_file
 from redline.analyzers._judgement import JUDGEMENTS, Judgement, judgement, wrote_code
 from redline.analyzers._model import (
@@ -27,6 +33,7 @@ from redline.analyzers._model import (
     Extraction,
     Finding,
     Option,
+    Ran,
     Unparsed,
     Verdict,
 )
@@ -37,11 +44,14 @@ from redline.analyzers._run import (
     Check,
     parse_check,
     run_checks,
+    runs_code,
     spec_name,
     verdict_from_dict,
+    verdict_key,
+    verdict_scope,
     verdict_to_dict,
 )
-from redline.analyzers.apply import Unapplied, apply_edits, transcript_edits
+from redline.analyzers.apply import Unapplied, apply_edits, locate, transcript_edits
 from redline.analyzers.extract import decode_arguments, extract
 
 __all__ = [
@@ -53,6 +63,7 @@ __all__ = [
     "CodeBlock",
     "Context",
     "Edit",
+    "Environment",
     "Example",
     "Extraction",
     "Finding",
@@ -60,10 +71,12 @@ __all__ = [
     "Option",
     "Output",
     "Pattern",
+    "Ran",
     "Registry",
     "Unapplied",
     "Unparsed",
     "Verdict",
+    "VerdictCache",
     "apply_edits",
     "call_output",
     "decode_arguments",
@@ -73,11 +86,16 @@ __all__ = [
     "judgement",
     "load_call",
     "load_file",
+    "locate",
     "parse_check",
+    "prepared",
     "run_checks",
+    "runs_code",
     "spec_name",
     "transcript_edits",
     "verdict_from_dict",
+    "verdict_key",
+    "verdict_scope",
     "verdict_to_dict",
     "wrote_code",
 ]

@@ -1,5 +1,6 @@
 """What a check sees besides the output: the request it answered, its own options, and the
-output's code as `Change`s located in the files the transcript shows.
+output's code as `Change`s located in the files the transcript shows; and, for a check that
+runs code, where it runs it (`environment`: the task's workspace and files, the sandbox).
 
 A `Context` memoizes extraction and parsing per output, so running several checks on one output
 reads it once. It is immutable from the outside; `with_options` gives the per-check copy that
@@ -13,6 +14,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
+from redline.analyzers._environment import Environment
 from redline.analyzers._files import Files, View, files_from_request
 from redline.analyzers._model import CodeBlock, Edit, Extraction, Unparsed
 from redline.analyzers.extract import extract
@@ -68,12 +70,15 @@ class Change:
 class Context:
     """`request` is the request the output answered (None when checking a bare file).
     `cut_off`: the output stopped at a length limit, or its stream ended early, so the last
-    thing it wrote may be unfinished (`extract(..., cut_off=True)`)."""
+    thing it wrote may be unfinished (`extract(..., cut_off=True)`). `environment`: where a
+    check that runs code runs it (None: no workspace, no files, in the sandbox); static checks
+    never read it."""
 
     request: Request | None = None
     options: Mapping[str, Any] = field(default_factory=dict)
     memo: dict[Any, Any] = field(default_factory=dict, repr=False, compare=False)
     cut_off: bool = False
+    environment: Environment | None = None
 
     def with_options(self, options: Mapping[str, Any]) -> Context:
         return replace(self, options=dict(options))

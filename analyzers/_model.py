@@ -5,7 +5,8 @@
      ├── CodeBlock          standalone code (a fenced block, a shell heredoc script)
      └── Unparsed           a fragment that could not be read; reported, never judged
     Verdict                 what one analyzer concluded about one output, and what it judged
-     └── Finding            one offending place: path, line, message, snippet
+     ├── Finding            one offending place: path, line, message, snippet
+     └── Ran                a command a check ran on the output's code, and how it ended
 
 All of it is frozen; analyzers (`_analyzer.Analyzer`) are pure functions of (output, context).
 """
@@ -92,6 +93,21 @@ class Finding:
 
 
 @dataclass(frozen=True, slots=True)
+class Ran:
+    """A command a check ran on the output's code (the `run` check): how it ended (`status`:
+    `exit 0`, `exit 127: command not found`, `killed: ran past the time limit of 60 s`...),
+    its exit status (None when it was killed), the seconds it took, whether the sandbox held
+    it, and the last lines of its output (capped)."""
+
+    command: str
+    status: str
+    exit_status: int | None
+    seconds: float
+    sandboxed: bool
+    output: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class Verdict:
     """`passed` is True when there are no findings. `unparsed` lists fragments the check could
     not read: they were not judged either way.
@@ -102,12 +118,15 @@ class Verdict:
     another language), and a verdict without findings is then no pass. `None` says the check
     does not tell (a plugin written before checks said so): redline then counts the output as
     judged when it wrote any code (see `judgement`).
+
+    `ran` is the command a check that runs code ran, when it ran one.
     """
 
     passed: bool
     findings: tuple[Finding, ...] = ()
     unparsed: tuple[Unparsed, ...] = ()
     judged: tuple[str, ...] | None = None
+    ran: Ran | None = None
 
     @classmethod
     def of(
@@ -115,10 +134,11 @@ class Verdict:
         findings: list[Finding] | tuple[Finding, ...],
         unparsed: Any = (),
         judged: Iterable[str] | None = None,
+        ran: Ran | None = None,
     ) -> Verdict:
         """A verdict from its findings; `judged` is deduplicated, its order kept."""
         named = None if judged is None else tuple(dict.fromkeys(judged))
-        return cls(not findings, tuple(findings), tuple(unparsed), named)
+        return cls(not findings, tuple(findings), tuple(unparsed), named, ran)
 
 
 OptionType = Literal["bool", "str", "int", "regex", "choice"]
@@ -128,7 +148,8 @@ OptionType = Literal["bool", "str", "int", "regex", "choice"]
 class Option:
     """An option an analyzer accepts. `regex` values are compiled (a bad pattern is a usage
     error) and handed to the analyzer as a `Pattern`: `re.Pattern`'s reading methods, each
-    under a time limit (`_patterns.py`: options come from shared task files too)."""
+    under a time limit (`_patterns.py`: options come from shared task files too). An `int`
+    option may have bounds (`minimum`, `maximum`): a value outside them is a usage error."""
 
     name: str
     type: OptionType
@@ -136,6 +157,8 @@ class Option:
     help: str
     choices: tuple[str, ...] = ()
     required: bool = False
+    minimum: int | None = None
+    maximum: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

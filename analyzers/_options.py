@@ -126,9 +126,14 @@ def convert(check: str, option: Option, value: Any) -> Any:
         raise RedlineError(f"{where} needs a value: {option.name}=...")
     if option.type == "int":
         try:
-            return int(value.strip() if isinstance(value, str) else value)
+            number = int(value.strip() if isinstance(value, str) else value)
         except (TypeError, ValueError):
             raise RedlineError(f"{where} is a whole number, not {value!r}") from None
+        if option.minimum is not None and number < option.minimum:
+            raise RedlineError(f"{where} is at least {option.minimum}, not {number}")
+        if option.maximum is not None and number > option.maximum:
+            raise RedlineError(f"{where} is at most {option.maximum}, not {number}")
+        return number
     if not isinstance(value, str):
         raise RedlineError(f"{where} is text, not {json.dumps(value)}")
     if option.type == "regex":
@@ -153,4 +158,6 @@ def describe(option: Option) -> Mapping[str, Any]:
         "default": default.pattern if isinstance(default, Pattern | re.Pattern) else default,
         "choices": list(option.choices),
         "required": option.required,
+        "minimum": option.minimum,
+        "maximum": option.maximum,
     }

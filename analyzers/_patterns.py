@@ -5,7 +5,8 @@ Python's `re` backtracks without bound (`(a|aa)+$` on forty `a`s and a `!` runs 
 holds the interpreter while it does, so one pattern would freeze a web view and every thread in
 it, Ctrl-C included. Options of type `regex` are therefore compiled with the `regex` module (its
 default syntax is `re`'s) into a `Pattern`: each search may take what is left of the checking
-budget (`BUDGET`, per check and output, set by `run_checks`), releases the interpreter while it
+budget (`BUDGET`, per check and output, set by `run_checks`; per search for a check that runs
+code, whose command's seconds are not its patterns'), releases the interpreter while it
 runs, and past the budget raises `PatternTimeout`, which `run_checks` reports as an error of
 that check. A pattern never turns a slow search into a verdict either way.
 """

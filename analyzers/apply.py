@@ -3,6 +3,8 @@
     apply_edits(edits, folder, cwd=None) -> (Unapplied, ...)   in order; what did not apply
     transcript_edits(request) -> (Edit, ...)                   the edits a transcript made
                                                                before its cut, that succeeded
+    locate(path, folder, cwd=None) -> Path | str               where a path a model wrote is
+                                                               in the folder, or why it is not
 
 An edit that does not apply is reported by path and reason, never raised: text not found, found
 more than once (without `replace_all`), no such file, a lazy sketch (only the agent's own tool
@@ -25,7 +27,7 @@ from redline.analyzers._model import Edit
 from redline.errors import RedlineError
 from redline.transcripts import Request, ToolCall, ToolResult
 
-__all__ = ["Unapplied", "apply_edits", "transcript_edits"]
+__all__ = ["Unapplied", "apply_edits", "locate", "transcript_edits"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,7 +58,7 @@ def apply_edits(
 
 
 def _apply(edit: Edit, root: Path, cwd: str | None) -> str | None:
-    target = _target(edit.path, root, cwd)
+    target = locate(edit.path, root, cwd)
     if isinstance(target, str):
         return target
     if edit.truncated:
@@ -98,8 +100,10 @@ def _why_not(edit: Edit, text: str) -> str:
     return f"text found {count} times"
 
 
-def _target(path: str, root: Path, cwd: str | None) -> Path | str:
-    """Where `path` is in the folder, or why it is not in it."""
+def locate(path: str, root: Path, cwd: str | None = None) -> Path | str:
+    """Where `path` (as a model wrote it: absolute under the recorded working directory `cwd`,
+    or relative to it) is in the folder `root` (resolved), or why it is not in it: outside
+    the working directory or the folder, or through a link that leads out."""
     path = path.strip().replace("\\", "/")
     if not path:
         return "no path"

@@ -47,6 +47,7 @@ from redline.analyzers._sandbox_watch import Kill, usage, watch
 from redline.errors import RedlineError, SandboxUnavailable
 
 __all__ = [
+    "PATH",
     "Kill",
     "Limits",
     "Result",
@@ -56,9 +57,11 @@ __all__ = [
     "require",
     "run",
     "run_unsandboxed",
+    "workdir",
 ]
 
 MiB = 1 << 20
+PATH = bwrap.PATH  # the command's PATH in the sandbox, unless the caller gives another
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,6 +196,26 @@ def _probe() -> bool:
     if not result.ok:
         raise SandboxUnavailable(f"`true` in the sandbox ended with {result.summary}")
     return True
+
+
+# Where a copy cannot appear: what the sandbox shows of the host or makes itself, and the
+# host's other system folders.
+_NOT_THERE = (
+    *("/usr", "/etc", "/opt", "/nix", "/proc", "/dev", "/sys", "/tmp", "/run", "/var", "/boot"),
+    *("/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"),
+)
+
+
+def workdir(cwd: str | None) -> str:
+    """Where a copy appears in the sandbox (`run`'s `workdir`) for a transcript that recorded
+    `cwd` as its working directory: there, so the absolute paths it wrote hold, when that is
+    an absolute folder outside the system's; else `/workspace`."""
+    if not cwd or not cwd.startswith("/") or "\0" in cwd or ".." in cwd.split("/"):
+        return "/workspace"
+    normal = os.path.normpath(cwd)
+    if normal in ("/", "//") or any(normal == s or normal.startswith(s + "/") for s in _NOT_THERE):
+        return "/workspace"
+    return normal
 
 
 def _existing(path: str | os.PathLike[str], what: str) -> Path:

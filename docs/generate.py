@@ -152,6 +152,10 @@ def _sentence(text: str) -> str:
 
 def _option_row(option: Option) -> str:
     kind = " \\| ".join(f"`{c}`" for c in option.choices) if option.choices else option.type
+    if option.minimum is not None or option.maximum is not None:
+        low = "" if option.minimum is None else option.minimum
+        high = "" if option.maximum is None else option.maximum
+        kind += f" {low}–{high}"
     if option.required:
         default = "required"
     elif option.default is None:

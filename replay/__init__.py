@@ -2,6 +2,12 @@
 
     flagging     task_from_call, validate, flag: a task must catch its own failure, pass a
                  good output and be no task kept already
+    executions   checks that run code: a task's environment (workspace, files), their
+                 verdicts cached in the store
+    task_workspace  take_workspace(): a task's files at its cut (a snapshot, then the
+                 transcript's own edits)
+    workspace_answers  WorkspaceSource: a replayed model's tool calls answered from a private
+                 copy of the task's workspace (commands in the sandbox)
     models       ModelSpec: the models to replay to (models.toml, one-off specs)
     variants     Variant: the same task with a changed system prompt or rules file
     jobs         plan(): every task x model x variant x sample, its first request rendered
@@ -43,9 +49,11 @@ from redline.replay.flagging import (
     refuse_unless_valid,
     task_from_call,
     validate,
+    validate_stored,
 )
 from redline.replay.intervals import Interval, wilson
 from redline.replay.stats import Cell, Comparison, Summary, compare, summarize
+from redline.replay.task_workspace import TakenWorkspace, WorkspaceSpec, take_workspace
 
 if TYPE_CHECKING:
     from redline.replay.corrections import Correction, find_corrections
@@ -62,6 +70,7 @@ if TYPE_CHECKING:
         save_check,
     )
     from redline.replay.dryrun import Estimate, estimate, reach
+    from redline.replay.executions import folder_environment
     from redline.replay.jobs import plan, with_baseline
     from redline.replay.models import ModelSpec, config_path, load_config, one_off, resolve_models
     from redline.replay.outputs import code_of, findings, verdicts
@@ -82,6 +91,7 @@ if TYPE_CHECKING:
     from redline.replay.send import Policy
     from redline.replay.standin import StandInServer
     from redline.replay.variants import Variant, parse_variant
+    from redline.replay.workspace_answers import WorkspaceCopies, WorkspaceSource
 
 # Where each name lives, loaded on first use.
 _LAZY: dict[str, str] = {
@@ -102,6 +112,7 @@ _LAZY: dict[str, str] = {
     ),
     "Scanned": "draft_proof",
     **dict.fromkeys(("Estimate", "estimate", "reach"), "dryrun"),
+    "folder_environment": "executions",
     "Detectable": "power",
     **dict.fromkeys(
         ("ModelSpec", "config_path", "load_config", "one_off", "resolve_models"), "models"
@@ -119,6 +130,7 @@ _LAZY: dict[str, str] = {
     "Policy": "send",
     "StandInServer": "standin",
     **dict.fromkeys(("Variant", "parse_variant"), "variants"),
+    **dict.fromkeys(("WorkspaceCopies", "WorkspaceSource"), "workspace_answers"),
 }
 
 
@@ -158,9 +170,13 @@ __all__ = [
     "Settings",
     "StandInServer",
     "Summary",
+    "TakenWorkspace",
     "TaskRefused",
     "Validation",
     "Variant",
+    "WorkspaceCopies",
+    "WorkspaceSource",
+    "WorkspaceSpec",
     "build_report",
     "by_conversation",
     "case_from_call",
@@ -173,6 +189,7 @@ __all__ = [
     "find_corrections",
     "findings",
     "flag",
+    "folder_environment",
     "good_output",
     "header",
     "history_of",
@@ -193,8 +210,10 @@ __all__ = [
     "save_check",
     "scan",
     "summarize",
+    "take_workspace",
     "task_from_call",
     "validate",
+    "validate_stored",
     "verdicts",
     "wilson",
     "with_baseline",

@@ -7,7 +7,9 @@ would fail every model too, and an answer with no code proves nothing. `validate
 runs the checks on both, with the task's transcript as context, exactly as `redline check
 --call` does. `flag` is the whole decision, for `redline flag`, the web view and the demo: it
 judges a task made by `task_from_call`, refuses one that does not hold or that is a task kept
-already (unless forced while a good output passes) and saves one that may be kept.
+already (unless forced while a good output passes) and saves one that may be kept, with its
+workspace when one is asked for (`replay.task_workspace`: the files as the model saw them at the
+cut), in one transaction.
 
 Two tasks are the same when they come from the same call, cut at the same place (`tool_call`,
 `drop_last`) and are judged by the same checks, as a set (order aside; a check's options compared
@@ -17,12 +19,14 @@ same transcript judged the same way would count twice in every comparison.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from redline.analyzers import (
     Check,
+    Environment,
     Judgement,
     Registry,
     Verdict,
@@ -30,11 +34,16 @@ from redline.analyzers import (
     judgement,
     load_file,
     parse_check,
+    prepared,
     run_checks,
+    runs_code,
 )
 from redline.errors import RedlineError
+from redline.replay.executions import StoredVerdicts, environments, scopes
+from redline.replay.task_workspace import TakenWorkspace, WorkspaceSpec, take_workspace
 from redline.transcripts import (
     Call,
+    OwnFile,
     Provenance,
     Request,
     Store,
@@ -107,7 +116,8 @@ class DuplicateTask(TaskRefused):
 class Flagged:
     """What flagging decided: the task, its checks, their verdicts on its outputs, why it was
     refused (None when it may be kept as it is), whether it may be kept (or was forced while its
-    known-good output passes), whether it was saved, and the stored tasks it is the same as."""
+    known-good output passes), whether it was saved, the stored tasks it is the same as, and
+    the workspace taken for it (None when none was asked for)."""
 
     task: Task
     checks: tuple[Check, ...]
@@ -116,17 +126,44 @@ class Flagged:
     kept: bool
     saved: bool
     duplicates: tuple[str, ...] = ()
+    workspace: TakenWorkspace | None = None
 
 
 def flag(
-    store: Store, task: Task, registry: Registry, *, force: bool = False, save: bool = True
+    store: Store,
+    task: Task,
+    registry: Registry,
+    *,
+    force: bool = False,
+    save: bool = True,
+    workspace: WorkspaceSpec | None = None,
+    sandbox: bool = True,
 ) -> Flagged:
     """Judge `task` with its checks and decide: kept when it is no task kept already and its
     checks catch its known-bad output and pass its known-good one; with `force`, kept while
     the known-good output passes. A kept task is saved unless `save` is False (checks tried
-    without saving)."""
+    without saving), with the `workspace` asked for, taken first: a folder that cannot be
+    taken is a RedlineError and nothing is saved. Checks that run code run in that workspace
+    and on the task's own files, sandboxed unless `sandbox` is False; their verdicts are kept
+    in the store."""
     checks = tuple(checks_of(task.checks, registry))
-    validation = _validation(checks, task)
+    taken = None if workspace is None else take_workspace(task, workspace)
+    cache = StoredVerdicts()
+    with contextlib.ExitStack() as stack:
+        environment = None
+        if any(runs_code(c) for c in checks):
+            environment = stack.enter_context(
+                prepared(
+                    None if taken is None else taken.workspace,
+                    None if taken is None else taken.blobs.__getitem__,
+                    task.files,
+                    sandbox=sandbox,
+                    cache=cache,
+                )
+            )
+            cache.read(store, scopes(checks, environment))
+        validation = _validation(checks, task, environment)
+    cache.save(store)
     duplicates = same_tasks(store, task, checks, registry)
     refused: TaskRefused | None = None
     try:
@@ -137,8 +174,8 @@ def flag(
         refused = exc
     kept = refused is None or (force and validation.good_passes)
     if kept and save:
-        store.save_task(task)
-    return Flagged(task, checks, validation, refused, kept, kept and save, duplicates)
+        store.save_task(task, None if taken is None else (taken.workspace, taken.blobs))
+    return Flagged(task, checks, validation, refused, kept, kept and save, duplicates, taken)
 
 
 def same_tasks(
@@ -185,8 +222,12 @@ def checks_of(specs: Sequence[str], registry: Registry) -> list[Check]:
     return [parse_check(spec, registry) for spec in specs]
 
 
-def _judge(checks: Sequence[Check], task: Task, output: TaskOutput) -> tuple[Judged, ...]:
-    verdicts = run_checks(checks, output.message, task.request, cut_off=output.cut_off)
+def _judge(
+    checks: Sequence[Check], task: Task, output: TaskOutput, environment: Environment | None
+) -> tuple[Judged, ...]:
+    verdicts = run_checks(
+        checks, output.message, task.request, cut_off=output.cut_off, environment=environment
+    )
     return tuple(Judged(c, v) for c, v in zip(checks, verdicts, strict=True))
 
 
@@ -194,16 +235,35 @@ def _judgement(judged: tuple[Judged, ...], output: TaskOutput) -> Judgement:
     return judgement([j.verdict for j in judged], output.message, cut_off=output.cut_off)
 
 
-def validate(task: Task, registry: Registry) -> Validation:
-    """Run the task's checks on its known-bad and known-good outputs."""
-    return _validation(checks_of(task.checks, registry), task)
+def validate(task: Task, registry: Registry, environment: Environment | None = None) -> Validation:
+    """Run the task's checks on its known-bad and known-good outputs; `environment`: where
+    checks that run code run it (`redline.replay.executions` makes a stored task's)."""
+    return _validation(checks_of(task.checks, registry), task, environment)
 
 
-def _validation(checks: Sequence[Check], task: Task) -> Validation:
-    bad = _judge(checks, task, task.output)
+def validate_stored(
+    store: Store, task: Task, registry: Registry, *, sandbox: bool = True
+) -> Validation:
+    """`validate` for a stored task: checks that run code run in its workspace and on its
+    files as the store keeps them, their verdicts cached there."""
+    checks = checks_of(task.checks, registry)
+    cache = StoredVerdicts()
+    with contextlib.ExitStack() as stack:
+        found = environments(
+            store, [task], {task.name: checks}, stack, sandbox=sandbox, cache=cache
+        )
+        validation = _validation(checks, task, found.get(task.name))
+    cache.save(store)
+    return validation
+
+
+def _validation(
+    checks: Sequence[Check], task: Task, environment: Environment | None = None
+) -> Validation:
+    bad = _judge(checks, task, task.output, environment)
     if task.good is None:
         return Validation(bad)
-    good = _judge(checks, task, task.good)
+    good = _judge(checks, task, task.good, environment)
     return Validation(bad, good, _judgement(good, task.good))
 
 
@@ -252,9 +312,11 @@ def task_from_call(
     tool_call: int | None = None,
     drop: int = 0,
     good: TaskOutput | None = None,
+    files: Sequence[OwnFile] = (),
 ) -> Task:
-    """The task a recorded call makes: its transcript, its answer as the known-bad output.
-    Refuses calls that are no model call, were not parsed, or did not finish."""
+    """The task a recorded call makes: its transcript, its answer as the known-bad output,
+    and `files` of its own. Refuses calls that are no model call, were not parsed, or did not
+    finish."""
     request, output = bad_answer(store, call, tool_call)
     s = call.summary
     conversation = store.conversation(s.conversation_id) if s.conversation_id else None
@@ -275,6 +337,7 @@ def task_from_call(
         checks=tuple(checks),
         good=good,
         note=note,
+        files=tuple(files),
         tool_call=tool_call,
         drop_last=drop,
         provenance=Provenance(

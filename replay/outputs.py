@@ -12,7 +12,7 @@ from typing import Any
 from redline.analyzers import Check, Verdict, extract, verdict_to_dict
 from redline.transcripts import Message
 
-__all__ = ["code_of", "findings", "verdicts"]
+__all__ = ["code_of", "findings", "ran", "verdicts"]
 
 
 def code_of(message: Message) -> list[dict[str, Any]]:
@@ -48,3 +48,12 @@ def findings(judged: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Every finding of these verdicts (as `verdicts` gives them), each with the check that
     made it."""
     return [{"check": v["check"], **f} for v in judged for f in v["findings"]]
+
+
+def ran(judged: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The commands these verdicts ran on the answer (checks that run code), each with its
+    check, how it ended and the seconds it took."""
+    return [{"check": v["check"], **{k: v["ran"][k] for k in _RAN}} for v in judged if v.get("ran")]
+
+
+_RAN = ("command", "status", "exit_status", "seconds", "sandboxed")

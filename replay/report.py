@@ -27,7 +27,7 @@ from typing import Any
 
 from redline.analyzers import judgement, verdict_from_dict
 from redline.replay.intervals import Interval
-from redline.replay.outputs import code_of, findings
+from redline.replay.outputs import code_of, findings, ran
 from redline.replay.power import Spread, detectable, spread_of
 from redline.replay.stats import Cell, Comparison, Outcome, compare, pass_hat_k, summarize
 from redline.transcripts import Message, Store, message_from_dict
@@ -114,6 +114,7 @@ def build_report(store: Store, run_id: str) -> dict[str, Any]:
                 "text": "" if message is None else message.text,
                 "code": [] if message is None else code_of(message),
                 "findings": findings(json.loads(verdict["verdicts"])) if verdict else [],
+                "ran": ran(json.loads(verdict["verdicts"])) if verdict else [],
             }
         )
     k = run["samples"]
@@ -136,7 +137,12 @@ def build_report(store: Store, run_id: str) -> dict[str, Any]:
             {k: v[k] for k in ("name", "mode", "path", "sha256")} for v in run["variants"]
         ],
         "tasks": [
-            {**t, "checks": evaluation["checks"].get(t["name"], t["checks"])} for t in run["tasks"]
+            {
+                **t,
+                "checks": evaluation["checks"].get(t["name"], t["checks"]),
+                "workspace": t.get("workspace"),  # runs before workspaces have none
+            }
+            for t in run["tasks"]
         ],
         "cells": cells,
         "summary": summary,

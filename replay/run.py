@@ -14,8 +14,12 @@ it wrote and found nothing) or `no_attempt` (it wrote no code the checks could j
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import functools
 import json
+import os
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,14 +27,25 @@ from typing import Any
 
 import aiohttp
 
-from redline.analyzers import Check, Judgement, Registry, judgement, run_checks, verdict_to_dict
+from redline.analyzers import (
+    Check,
+    Environment,
+    Judgement,
+    Registry,
+    judgement,
+    run_checks,
+    verdict_to_dict,
+)
 from redline.replay.cells import Outcome
+from redline.replay.executions import StoredVerdicts
+from redline.replay.executions import environments as prepare
 from redline.replay.flagging import checks_of
 from redline.replay.jobs import Job, losses, plan, with_baseline
 from redline.replay.models import ModelSpec
 from redline.replay.send import Policy, Sender
 from redline.replay.trajectory import DEFAULT_MAX_STEPS, Stepper, Walked
 from redline.replay.variants import Variant
+from redline.replay.workspace_answers import TaskWorkspaces
 from redline.replay.writer import Writer
 from redline.transcripts import (
     Message,
@@ -70,10 +85,15 @@ class Progress:
 
 
 def judge(
-    checks: Sequence[Check], message: Message, request: Request, cut_off: bool
+    checks: Sequence[Check],
+    message: Message,
+    request: Request,
+    cut_off: bool,
+    environment: Environment | None = None,
 ) -> tuple[Judgement, list[dict[str, Any]]]:
-    """The outcome of an answer under these checks, and each check's verdict as JSON."""
-    verdicts = run_checks(checks, message, request, cut_off=cut_off)
+    """The outcome of an answer under these checks, and each check's verdict as JSON.
+    `environment`: where checks that run code run it (see `redline.replay.executions`)."""
+    verdicts = run_checks(checks, message, request, cut_off=cut_off, environment=environment)
     return judgement(verdicts, message, cut_off=cut_off), [
         verdict_to_dict(c.spec, v) for c, v in zip(checks, verdicts, strict=True)
     ]
@@ -117,11 +137,33 @@ def _sample(job: Job, run_id: str, walked: Walked) -> dict[str, Any]:
     }
 
 
+@dataclass(frozen=True, slots=True)
+class _Judging:
+    """How a run judges: each task's checks, and for a task whose checks run code its
+    environment and the threads those runs go on (at most `--jobs` at once), so sending goes
+    on meanwhile."""
+
+    checks: dict[str, list[Check]]
+    environments: dict[str, Environment]
+    pool: ThreadPoolExecutor
+
+    async def __call__(
+        self, job: Job, message: Message, cut_off: bool
+    ) -> tuple[Judgement, list[dict[str, Any]]]:
+        checks = self.checks[job.task.name]
+        environment = self.environments.get(job.task.name)
+        if environment is None:
+            return judge(checks, message, job.request, cut_off)
+        return await asyncio.get_running_loop().run_in_executor(
+            self.pool, functools.partial(judge, checks, message, job.request, cut_off, environment)
+        )
+
+
 async def _obtain(
     job: Job,
     run_id: str,
     stepper: Stepper,
-    checks: dict[str, list[Check]],
+    judging: _Judging,
     writer: Writer,
     progress: Progress,
 ) -> None:
@@ -136,7 +178,7 @@ async def _obtain(
         writer.add(sample, None, walked.pending)
         progress.count(cached=False, outcome="error")
         return
-    outcome, verdicts = judge(checks[job.task.name], walked.output, job.request, walked.cut_off)
+    outcome, verdicts = await judging(job, walked.output, walked.cut_off)
     verdict = {
         "run_id": run_id,
         "evaluation": 0,
@@ -154,11 +196,18 @@ async def _obtain(
 
 @dataclass(frozen=True, slots=True)
 class Settings:
+    """`sandboxed`: the commands a replayed model asks for, and the code of checks that run
+    it, run in the sandbox (False only with --no-sandbox, which the run records for each task
+    with a workspace, and each such check's verdict). `jobs`: checks that run code running
+    at once (0: one per core)."""
+
     samples: int = 1
     temperature: float | None = None
     policy: Policy = field(default_factory=Policy)
     use_cache: bool = True
     max_steps: int = DEFAULT_MAX_STEPS
+    jobs: int = 0
+    sandboxed: bool = True
 
 
 def replay(
@@ -182,31 +231,60 @@ def replay(
     checks = {t.name: checks_of(t.checks, registry) for t in tasks}
     jobs = plan(tasks, models, all_variants, settings.samples, settings.temperature)
     run_id = new_id()
-    with open_store(db, ingest=False) as store:
-        store.runs.create(
-            run_id,
-            samples=settings.samples,
-            temperature=settings.temperature,
-            max_steps=settings.max_steps,
-            tasks=losses(tasks, models),
-            models=[m.to_json() for m in models],
-            variants=[{**v.to_json(), "text": v.text or None} for v in all_variants],
-            checks={t.name: list(t.checks) for t in tasks},
-        )
-        cache = store.runs.cached([j.key for j in jobs]) if settings.use_cache else {}
-    progress = Progress(len(jobs), on_change=on_progress)
-    if on_start is not None:
-        on_start(run_id, progress)
-    writer = Writer(db)
-    status = "interrupted"
-    try:
-        asyncio.run(_run_all(jobs, run_id, settings, cache, checks, writer, progress))
-        status = "finished"
-    finally:
-        writer.close()
+    verdicts = StoredVerdicts()
+    with contextlib.ExitStack() as stack:  # the workspaces' folders, until the run ends
         with open_store(db, ingest=False) as store:
-            store.runs.finish(run_id, status)
+            workspaces = stack.enter_context(
+                TaskWorkspaces.load(store, tasks, sandboxed=settings.sandboxed)
+            )
+            recorded = workspaces.recorded()
+            environments = prepare(
+                store,
+                tasks,
+                checks,
+                stack,
+                sandbox=settings.sandboxed,
+                cache=verdicts,
+                read=settings.use_cache,
+            )
+            store.runs.create(
+                run_id,
+                samples=settings.samples,
+                temperature=settings.temperature,
+                max_steps=settings.max_steps,
+                tasks=[{**t, "workspace": recorded.get(t["name"])} for t in losses(tasks, models)],
+                models=[m.to_json() for m in models],
+                variants=[{**v.to_json(), "text": v.text or None} for v in all_variants],
+                checks={t.name: list(t.checks) for t in tasks},
+            )
+            cache = store.runs.cached([j.key for j in jobs]) if settings.use_cache else {}
+        progress = Progress(len(jobs), on_change=on_progress)
+        if on_start is not None:
+            on_start(run_id, progress)
+        writer = Writer(db)
+        pool = ThreadPoolExecutor(settings.jobs or cores(), thread_name_prefix="redline-run")
+        judging = _Judging(checks, environments, pool)
+        status = "interrupted"
+        try:
+            asyncio.run(
+                _run_all(jobs, run_id, settings, cache, judging, writer, progress, workspaces)
+            )
+            status = "finished"
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+            writer.close()
+            with open_store(db, ingest=False) as store:
+                store.runs.finish(run_id, status)
+                verdicts.save(store)
     return run_id
+
+
+def cores() -> int:
+    """The cores this process may use."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
 
 
 async def _run_all(
@@ -214,9 +292,10 @@ async def _run_all(
     run_id: str,
     settings: Settings,
     cache: dict[str, dict[str, Any]],
-    checks: dict[str, list[Check]],
+    judging: _Judging,
     writer: Writer,
     progress: Progress,
+    workspaces: TaskWorkspaces,
 ) -> None:
     policy = settings.policy
     connector = aiohttp.TCPConnector(limit=policy.concurrency)
@@ -230,5 +309,8 @@ async def _run_all(
             writer,
             max_steps=settings.max_steps,
             temperature=settings.temperature,
+            workspaces=workspaces,
         )
-        await asyncio.gather(*(_obtain(j, run_id, stepper, checks, writer, progress) for j in jobs))
+        await asyncio.gather(
+            *(_obtain(j, run_id, stepper, judging, writer, progress) for j in jobs)
+        )

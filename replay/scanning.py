@@ -8,7 +8,9 @@ hash of the source file of the module that defines its `check`; either way toget
 of `redline.analyzers`' own source (extraction, the files a request shows, the Python tools and
 the built-in rules), which every check reads answers through. So a changed check, option or
 reader judges again, and nothing else does. A check whose source cannot be read (defined in
-`__main__` or an interactive session) and declares no version is never cached.
+`__main__` or an interactive session) and declares no version is never cached. A check that
+runs the answer's code (`run`) is keyed by its environment too: the workspace, the files, the
+sandbox; so its verdicts are cached by the answer, the command and the workspace.
 
 Answers not in the cache are judged in batches of one conversation's calls (sharing its
 history), in worker processes when there are many (`jobs`), and stored as they arrive: an
@@ -34,7 +36,15 @@ from pathlib import Path
 from typing import Any
 
 import redline.analyzers
-from redline.analyzers import Check, default_registry, parse_check, run_checks, verdict_to_dict
+from redline.analyzers import (
+    Check,
+    Environment,
+    default_registry,
+    parse_check,
+    run_checks,
+    runs_code,
+    verdict_to_dict,
+)
 from redline.errors import RedlineError
 from redline.transcripts import OutputRows, ScanCall, Store, rebuild_outputs, wire
 
@@ -44,6 +54,7 @@ from redline.transcripts import OutputRows, ScanCall, Store, rebuild_outputs, wi
 BATCH = 100
 READ = 2000
 PARALLEL_FROM = 200
+CODE_BATCH = 4  # answers to a batch when a check runs code
 
 Progress = Callable[[int, int], None]
 
@@ -150,12 +161,16 @@ def analyzer_version(analyzer: Any) -> str | None:
         return None
 
 
-def check_key(check: Check) -> CheckKey:
+def check_key(check: Check, environment: Environment | None = None) -> CheckKey:
+    """The check's key; for a check that runs code, its environment's too (the workspace, the
+    files, the sandbox): its verdicts hold only there."""
     options = options_json(check.options)
     own = analyzer_version(check.analyzer)
     if own is None:
         return CheckKey(check, "", options, None)
     version = f"{own}; readers {readers_version()}"
+    if environment is not None and runs_code(check):
+        version += f"; environment {environment.key}"
     key = _digest(check.name.encode(), options.encode(), version.encode())
     return CheckKey(check, key, options, version)
 
@@ -176,9 +191,13 @@ class Judgement:
 
 
 def judge(
-    batch: OutputRows, todo: Mapping[str, Sequence[int]], checks: Sequence[Check]
+    batch: OutputRows,
+    todo: Mapping[str, Sequence[int]],
+    checks: Sequence[Check],
+    environment: Environment | None = None,
 ) -> list[Judgement]:
-    """Judge each call of the batch with the checks `todo` names for it."""
+    """Judge each call of the batch with the checks `todo` names for it; checks that run code
+    run in `environment`."""
     out: list[Judgement] = []
     for output in rebuild_outputs(batch):
         wanted = list(todo.get(output.id, ()))
@@ -187,13 +206,21 @@ def judge(
         cut = wire.is_cut_off(output.response.finish_reason, output.wire) or output.incomplete
         message, request = output.response.message, output.request
         try:
-            verdicts = run_checks([checks[i] for i in wanted], message, request, cut_off=cut)
+            verdicts = run_checks(
+                [checks[i] for i in wanted],
+                message,
+                request,
+                cut_off=cut,
+                environment=environment,
+            )
             pairs = list(zip(wanted, verdicts, strict=True))
         except RedlineError:
             pairs = []
             for i in wanted:  # find which check failed, keep the others' verdicts
                 try:
-                    (verdict,) = run_checks([checks[i]], message, request, cut_off=cut)
+                    (verdict,) = run_checks(
+                        [checks[i]], message, request, cut_off=cut, environment=environment
+                    )
                 except RedlineError as error:
                     out.append(Judgement(output.id, i, False, None, str(error)))
                     continue
@@ -206,15 +233,19 @@ def judge(
 
 
 _WORKER_CHECKS: list[Check] = []
+_WORKER_ENVIRONMENT: list[Environment | None] = [None]
 
 
-def _start_worker(specs: list[str], plugins: list[str]) -> None:
+def _start_worker(
+    specs: list[str], plugins: list[str], environment: Environment | None = None
+) -> None:
     registry = default_registry(plugins)
     _WORKER_CHECKS[:] = [parse_check(spec, registry) for spec in specs]
+    _WORKER_ENVIRONMENT[0] = environment
 
 
 def _judge_in_worker(batch: OutputRows, todo: dict[str, list[int]]) -> list[Judgement]:
-    return judge(batch, todo, _WORKER_CHECKS)
+    return judge(batch, todo, _WORKER_CHECKS, _WORKER_ENVIRONMENT[0])
 
 
 # -- the scan --------------------------------------------------------------------------------------
@@ -325,16 +356,22 @@ def scan(
     plugins: Sequence[str | Path] = (),
     jobs: int = 0,
     progress: Progress | None = None,
+    environment: Environment | None = None,
 ) -> ScanResult:
     """Run `checks` over every recorded answer `selection` picks; `plugins`: the plugin files
     the checks came from (worker processes load them too); `jobs`: worker processes (0: one
-    per core, 1: judge in this process); `progress(done, total)` as answers are judged.
+    per core, 1: judge in this process); `progress(done, total)` as answers are judged;
+    `environment`: where checks that run code run it (a workspace folder, files, the sandbox).
     Workers are started with `spawn`, which imports the calling script again: a script that
     scans with workers needs the usual `if __name__ == "__main__":` guard."""
     if not checks:
         raise RedlineError("give at least one check to scan with")
     calls = selection.calls(store)
-    keys = [check_key(c) for c in checks]
+    keys = [check_key(c, environment) for c in checks]
+    # A check that runs code takes seconds an answer: judged a few answers to a batch, in
+    # workers from the second batch on.
+    code = any(runs_code(c) for c in checks)
+    size, parallel_from = (CODE_BATCH, 2) if code else (BATCH, PARALLEL_FROM)
     scans = store.scans
     for k in keys:
         if k.version is not None:
@@ -373,14 +410,14 @@ def scan(
         if progress is not None:
             progress(judged + len(errors), total)
 
-    groups = list(_batches(calls, todo))
+    groups = list(_batches(calls, todo, size))
     workers = min(jobs or default_jobs(), len(groups))
     batches = _read(store, groups)
-    if workers <= 1 or total < PARALLEL_FROM:
+    if workers <= 1 or total < parallel_from:
         for batch in batches:
-            take(judge(batch, {r["id"]: todo[r["id"]] for r in batch.rows}, checks))
+            take(judge(batch, {r["id"]: todo[r["id"]] for r in batch.rows}, checks, environment))
     else:
-        for results in _in_workers(batches, todo, checks, plugins, workers):
+        for results in _in_workers(batches, todo, checks, plugins, workers, environment):
             take(results)
     flagged = scans.flagged()
     hits = []
@@ -395,15 +432,17 @@ def scan(
     return ScanResult(tuple(keys), len(calls), judged, from_cache, tuple(hits), tuple(errors))
 
 
-def _batches(calls: Sequence[ScanCall], todo: Mapping[str, Sequence[int]]) -> Iterator[list[str]]:
-    """The calls to judge, a conversation's together, at most BATCH to a batch."""
+def _batches(
+    calls: Sequence[ScanCall], todo: Mapping[str, Sequence[int]], size: int = BATCH
+) -> Iterator[list[str]]:
+    """The calls to judge, a conversation's together, at most `size` to a batch."""
     by_conversation: dict[str | None, list[str]] = {}
     for call in calls:
         if call.id in todo:
             by_conversation.setdefault(call.conversation_id, []).append(call.id)
     for ids in by_conversation.values():
-        for start in range(0, len(ids), BATCH):
-            yield ids[start : start + BATCH]
+        for start in range(0, len(ids), size):
+            yield ids[start : start + size]
 
 
 def _read(store: Store, groups: Sequence[list[str]]) -> Iterator[OutputRows]:
@@ -425,6 +464,7 @@ def _in_workers(
     checks: Sequence[Check],
     plugins: Sequence[str | Path],
     workers: int,
+    environment: Environment | None = None,
 ) -> Iterator[list[Judgement]]:
     """Judge the batches in `workers` processes, at most two per worker in flight; yields
     each batch's judgements as it finishes."""
@@ -433,7 +473,7 @@ def _in_workers(
         max_workers=workers,
         mp_context=get_context("spawn"),
         initializer=_start_worker,
-        initargs=([c.spec for c in checks], [str(p) for p in plugins]),
+        initargs=([c.spec for c in checks], [str(p) for p in plugins], environment),
     ) as pool:
 
         def send() -> None:

@@ -1,7 +1,7 @@
 """Answering a replayed model's tool calls: a chain of sources, each answers a call or declines.
 
     ToolCall ─▶ arguments that are not JSON ─▶ a tool error saying so           (invalid)
-             └▶ workspace: the task's files at the cut, when it has some         (not yet here)
+             └▶ workspace: the task's files at the cut, when it has some   (workspace_answers)
              └▶ the transcript before the cut: the same call answered there;
                 a read of a file it showed or wrote, as its edits left it        (transcript)
              └▶ a plain tool error: not available in this replay               (unavailable)
@@ -13,9 +13,9 @@ result is shaped as the task's agent shows one (its read and error shapes), and 
 256 KB with a note, as agents cap their tools' output.
 
 A source is anything with a `name` and `answer(call, use) -> Served | None` (`Source`).
-`answerer(task, first)` builds the chain; a workspace source, once tasks carry workspaces, is
-given as `first` (its `answer` declines what it cannot run, and the chain goes on), and
-`Stepper` is where a replay asks for the chain.
+`answerer(task, first)` builds the chain; a task's workspace source (one per sample) goes
+first (its `answer` declines what it cannot run, and the chain goes on), and `Stepper` is where
+a replay asks for the chain.
 """
 
 from __future__ import annotations
@@ -258,7 +258,7 @@ def capped(served: Served, limit: int = MAX_RESULT) -> Served:
 
 
 def answerer(task: Task, first: Sequence[Source] = ()) -> Answerer:
-    """The chain that answers a task's replayed calls: `first` (a task's workspace, once tasks
-    carry one), then the transcript before the cut, then "not available"."""
+    """The chain that answers a task's replayed calls: `first` (a sample's workspace source,
+    when the task has a workspace), then the transcript before the cut, then "not available"."""
     agent = agents.identify(task.request)
     return Answerer([*first, Transcript(task.request)], agent)

@@ -1,8 +1,9 @@
 """One sample of a replay, step by step.
 
 A step sends the transcript so far and reads the answer. When the answer calls tools instead of
-editing, replay answers the calls (`redline.replay.tool_answers`) and asks again, as the agent
-would have, until the model
+editing, replay answers the calls (`redline.replay.tool_answers`; a task with a workspace first
+from a copy of its files of the sample's own, `redline.replay.workspace_answers`) and asks
+again, as the agent would have, until the model
 
 * edits: that step ends the sample (every call and edit of that step is the model's own; what
   it would have done after is not asked),
@@ -18,8 +19,9 @@ in the middle of a sample's steps resumes at the step it stopped at.
 
 from __future__ import annotations
 
+import asyncio
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -30,6 +32,7 @@ from redline.replay.rendering import render, request_key, usage
 from redline.replay.send import Sender
 from redline.replay.tool_answers import Answerer, Served, answerer
 from redline.replay.tool_calls import parted
+from redline.replay.workspace_answers import TaskWorkspaces
 from redline.replay.writer import Writer
 from redline.transcripts import (
     Message,
@@ -117,6 +120,15 @@ def _call(call: ToolCall, served: Served | None) -> dict[str, Any]:
     }
 
 
+async def _answers(answering: Answerer, calls: Sequence[ToolCall]) -> list[Served]:
+    """The answers to one step's calls, in order. A chain with a workspace source may run
+    commands (seconds, up to their time limit): it answers on a thread of its own, so the
+    other samples' requests go on meanwhile."""
+    if not any(s.name == "workspace" for s in answering.sources):
+        return [answering.answer(c) for c in calls]
+    return await asyncio.to_thread(lambda: [answering.answer(c) for c in calls])
+
+
 class Stepper:
     """Takes each sample of a run through its steps (one instance per run)."""
 
@@ -129,9 +141,11 @@ class Stepper:
         *,
         max_steps: int = DEFAULT_MAX_STEPS,
         temperature: float | None = None,
+        workspaces: TaskWorkspaces | None = None,
     ) -> None:
         self.run_id, self.sender, self.cache, self.writer = run_id, sender, cache, writer
         self.max_steps, self.temperature = max_steps, temperature
+        self.workspaces = workspaces
         self._tasks: dict[str, tuple[Answerer, str | None]] = {}
 
     def _of(self, task: Task) -> tuple[Answerer, str | None]:
@@ -142,12 +156,24 @@ class Stepper:
         return self._tasks[task.name]
 
     async def walk(self, job: Job) -> Walked:
+        """The sample's steps. A task with a workspace answers its calls from a source of the
+        sample's own (first in the chain), whose copy is removed when the sample ends."""
+        chain, cwd = self._of(job.task)
+        workspaces = self.workspaces
+        source = None if workspaces is None else workspaces.source(job.task)
+        if workspaces is None or source is None:
+            return await self._walk(job, chain, cwd)
+        try:
+            return await self._walk(job, Answerer([source, *chain.sources], chain.agent), cwd)
+        finally:
+            workspaces.release(source)
+
+    async def _walk(self, job: Job, answering: Answerer, cwd: str | None) -> Walked:
         assert job.body is not None, "a job without a body is an error, not a sample to walk"
         request, body, key = job.request, job.body, job.key
         rows: list[dict[str, Any]] = []
         parts: list[Any] = []
         diverged: str | None = None
-        answering, cwd = self._of(job.task)
         for number in range(1, self.max_steps + 1):
             if number > 1:
                 try:
@@ -171,7 +197,7 @@ class Stepper:
                 output = Message("assistant", tuple(parts))
                 cut = bool(answered.row["cut_off"])
                 return Walked(tuple(rows), (rows[-1],), output, cut, stop, None, diverged)
-            served = [answering.answer(c) for c in message.tool_calls]
+            served = await _answers(answering, message.tool_calls)
             calls = zip(message.tool_calls, served, strict=True)
             answered.row["calls"] = json.dumps([_call(c, s) for c, s in calls])
             self.writer.add_step(answered.row)

@@ -153,6 +153,19 @@ CLAUDE_GIT_STATUS = (
 )
 
 
+def claude_code_system(cwd: str, head: str, status: tuple[str, ...] = ()) -> str:
+    """Claude Code's system prompt where it states its working directory and the git state at
+    the session's start (HEAD is the first of the recent commits), as observed."""
+    return (
+        "You are Claude Code, a coding agent.\n\n# Environment\nYou have been invoked in the "
+        f"following environment: \n - Primary working directory: {cwd}\n - Is a git "
+        "repository: true\n - Platform: linux\n\n# gitStatus\nThis is the git status at the "
+        "start of the conversation.\n\nCurrent branch: main\n\nStatus:\n"
+        + ("\n".join(status) if status else "(clean)")
+        + f"\n\nRecent commits:\n{head[:7]} the session's commit"
+    )
+
+
 def codex_patch(code: str, path: str = "config.py") -> str:
     body = "".join(f"+{line}\n" for line in code.rstrip("\n").split("\n"))
     patch = f"*** Begin Patch\n*** Add File: {path}\n{body}*** End Patch"
@@ -292,6 +305,7 @@ def claude_code_turns(
     *turns: tuple[list[Any], Reply],
     session: str = "s-turns",
     prompt: str = "Add error handling to the config loader.",
+    system: str = "You are Claude Code, a coding agent.",
 ) -> None:
     """A Claude Code session of several turns: each answer, then the user's reply to it (tool
     results, a rejection, an interruption, a correction), re-sending the history every call.
@@ -312,7 +326,7 @@ def claude_code_turns(
             answer = client.messages.create(
                 model="claude-sonnet-4-5",
                 max_tokens=4096,
-                system=[{"type": "text", "text": "You are Claude Code, a coding agent."}],
+                system=[{"type": "text", "text": system}],
                 tools=CLAUDE_TOOLS,  # type: ignore[arg-type]
                 messages=messages,  # type: ignore[arg-type]
             )

@@ -86,6 +86,11 @@ CHANGED: dict[str, Callable[[Doc], None]] = {
     "extra-part-field": _set("request.messages.1.parts.0.onload", "x"),
     "extra-transcript-field": _set("transcript.keep", True),
     "extra-provenance-field": _set("provenance.machine", "x"),
+    "extra-file-field": _set("files", [{"path": "input.txt", "text": "1 2", "mode": "4755"}]),
+    "extra-workspace-field": _set(
+        "workspace",
+        {"archive": "t.workspace.tar.zst", "sha256": "0" * 64, "url": "http://evil.example"},
+    ),
     "checks-empty": _set("checks", []),
     "checks-not-a-list": _set("checks", "broad-except"),
     "checks-number": _set("checks", [1]),

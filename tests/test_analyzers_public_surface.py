@@ -1,6 +1,7 @@
 """What a check may import: the built-ins use the same public surface a plugin does
-(`redline.analyzers`, `redline.analyzers.python`, `redline.transcripts`), and every name of
-`redline.analyzers.python` says what it is."""
+(`redline.analyzers`, `redline.analyzers.python`, `redline.analyzers.sandbox` for a check that
+runs code, `redline.transcripts`), and every name of `redline.analyzers.python` says what it
+is."""
 
 from __future__ import annotations
 
@@ -16,7 +17,12 @@ from redline.analyzers import default_registry
 from redline.analyzers.rules import BUILTINS
 from redline.analyzers.testing import check_examples
 
-PUBLIC = {"redline.analyzers", "redline.analyzers.python", "redline.transcripts"}
+PUBLIC = {
+    "redline.analyzers",
+    "redline.analyzers.python",
+    "redline.analyzers.sandbox",
+    "redline.transcripts",
+}
 WRITING_CHECKS = (Path(__file__).parent.parent / "docs" / "writing-checks.md").read_text()
 
 
@@ -37,7 +43,7 @@ def test_a_builtin_rule_imports_only_the_public_surface(module: object) -> None:
     for name, names in redline_imports(path):
         assert name in PUBLIC, f"{path} imports {name}"
         if name == "redline.analyzers":
-            assert set(names) <= set(redline.analyzers.__all__), names
+            assert set(names) <= {*redline.analyzers.__all__, "sandbox"}, names
 
 
 def test_every_name_of_the_python_module_is_documented() -> None:

@@ -28,7 +28,7 @@ def test_every_rule_has_valid_and_invalid_examples(analyzer: Analyzer) -> None:
     assert getattr(analyzer, "INVALID", ()), f"{analyzer.name} has no INVALID examples"
 
 
-def test_the_builtins_are_the_documented_six_and_the_plugin_runs_beside_them() -> None:
+def test_the_builtins_are_the_documented_seven_and_the_plugin_runs_beside_them() -> None:
     assert REGISTRY.names() == [
         "broad-except",
         "regex",
@@ -36,6 +36,7 @@ def test_the_builtins_are_the_documented_six_and_the_plugin_runs_beside_them() -
         "placeholder",
         "test-tampering",
         "tool",
+        "run",
         "no-print",
     ]
     assert REGISTRY.origin("broad-except") == "built-in"

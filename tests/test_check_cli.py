@@ -542,6 +542,8 @@ def test_analyzers_json_and_plugins() -> None:
             "default": False,
             "choices": [],
             "required": False,
+            "minimum": None,
+            "maximum": None,
         }
     ]
     assert by_name["regex"]["options"][0]["required"] is True

@@ -172,6 +172,7 @@ def test_the_task_json_examples_have_exactly_the_keys_the_commands_print(cli: Cl
 
 
 CALL_KEYS = ("tool", "arguments", "kind", "source", "size", "error", "note")
+RAN_KEYS = ("check", "command", "status", "exit_status", "seconds", "sandboxed")
 
 
 def test_the_run_json_examples_have_exactly_the_keys_the_commands_print(
@@ -205,8 +206,9 @@ def test_the_run_json_examples_have_exactly_the_keys_the_commands_print(
     assert key_paths(documented_json("runs")) == key_paths(cli.json("runs"))
     documented = key_paths(documented_json("report"))
     real = key_paths(report)
-    # The example shows an error, losses, a tool call and a first step that parted from the
-    # original; this run (aider: no tools) had none of them, which only removes keys.
+    # The example shows an error, losses, a tool call, a first step that parted from the
+    # original and a command a run check ran; this run (aider: no tools, no run check) had
+    # none of them, which only removes keys.
     assert real <= documented
     assert documented - real <= {
         "errors.[].task",
@@ -218,4 +220,5 @@ def test_the_run_json_examples_have_exactly_the_keys_the_commands_print(
         "samples.[].diverged.step",
         "samples.[].diverged.why",
         *(f"samples.[].steps.[].calls.[].{k}" for k in CALL_KEYS),
+        *(f"samples.[].ran.[].{k}" for k in RAN_KEYS),
     }

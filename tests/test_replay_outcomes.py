@@ -126,7 +126,11 @@ def _as_before_steps(db: Path) -> None:
             "UPDATE verdicts SET verdicts = ?, passed = ? WHERE run_id = ? AND sample = ?",
             [json.dumps(old), all(d["passed"] for d in old), run_id, sample],
         )
-    con.execute("DELETE FROM schema_migrations WHERE name = 'm009_replay_steps'")
+    con.execute("DROP TABLE check_runs")  # and what the later m010 made
+    con.execute("ALTER TABLE tasks DROP COLUMN files")
+    con.execute(
+        "DELETE FROM schema_migrations WHERE name IN ('m009_replay_steps', 'm010_run_checks')"
+    )
     con.close()
 
 

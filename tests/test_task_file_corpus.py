@@ -99,6 +99,8 @@ def test_the_example_the_corpus_starts_from_imports(cli: Cli, tmp_path: Path) ->
         ("checks-unknown-option", "field `checks[0]`: unknown option 'nope' for check"),
         ("wire-unknown", "field `request.wire`: 'carrier-pigeon' is none of"),
         ("extra-top-level-field", "'run_this' is not a field of the task file format"),
+        ("extra-file-field", "field `files[0]`: 'mode' is not a field"),
+        ("extra-workspace-field", "field `workspace`: 'url' is not a field"),
         ("duplicate-key-top", "the key 'name' appears twice in one object"),
         ("format-version-float", "field `format_version`: should be integer"),
         ("nan", "NaN is not a JSON value"),

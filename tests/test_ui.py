@@ -321,6 +321,29 @@ def test_a_bad_check_is_a_400_and_nothing_is_saved(ui: Client) -> None:
     assert ui.json("/api/tasks")["tasks"] == []
 
 
+def test_a_task_made_with_a_workspace_keeps_it_and_shows_it(ui: Client, tmp_path: Path) -> None:
+    call = first_call(ui)
+    folder = tmp_path / "project"
+    folder.mkdir()
+    (folder / "config.py").write_text("import json\n")
+    body = {"call": call["id"], "checks": ["broad-except"], "name": "t"}
+    made = ui.json("/api/tasks", {**body, "workspace": {"folder": str(folder)}}, expect=201)
+    assert made["workspace"]["kind"] == "folder" and made["workspace"]["files"] == 1
+    shown = ui.json("/api/tasks/t")["workspace"]
+    assert shown["source"] == str(folder) and shown["size"] == len("import json\n")
+
+
+def test_a_workspace_that_cannot_be_taken_is_a_400_and_nothing_is_saved(
+    ui: Client, tmp_path: Path
+) -> None:
+    call = first_call(ui)
+    body = {"call": call["id"], "checks": ["broad-except"], "name": "t"}
+    missing = {"folder": str(tmp_path / "missing")}
+    status, _, answer = ui.request("POST", "/api/tasks", {**body, "workspace": missing})
+    assert status == 400 and "no folder at" in json.loads(answer)["error"]
+    assert ui.json("/api/tasks")["tasks"] == []
+
+
 def test_a_task_shows_its_transcript_outputs_and_verdicts(ui: Client) -> None:
     call = first_call(ui)
     ui.json("/api/tasks", {"call": call["id"], "checks": ["broad-except"], "name": "t"}, expect=201)
@@ -328,7 +351,7 @@ def test_a_task_shows_its_transcript_outputs_and_verdicts(ui: Client) -> None:
     assert shown["task"]["name"] == "t" and shown["catches"] is True
     assert [m["role"] for m in shown["task"]["request"]["messages"]] == ["system", "user"]
     assert shown["output"]["findings"][0]["line"] == 7
-    assert shown["good_output"] is None
+    assert shown["good_output"] is None and shown["workspace"] is None
 
 
 # -- runs -------------------------------------------------------------------------------------

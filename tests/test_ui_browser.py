@@ -46,12 +46,24 @@ expect = playwright_api.expect
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[UiServer]:
     db = tmp_path_factory.mktemp("ui") / "ui.duckdb"
     demo_store(db)
+    give_the_demo_task_a_workspace(db, tmp_path_factory.mktemp("project"))
     now = datetime.now(UTC)
     looped = looping_session(LOOPING_TURNS, now - timedelta(hours=2))
     record(db, looped + config_session(now - timedelta(hours=1)) + hostile_session(now))
     prepare(db, lambda _: None)
     with UiServer(db) as running:
         yield running
+
+
+def give_the_demo_task_a_workspace(db: Path, folder: Path) -> None:
+    from redline.transcripts import open_store, snapshot
+
+    (folder / "config.py").write_text("PATH = 'config.json'\n")
+    (folder / ".env").write_text("TOKEN=x\n")
+    taken = snapshot(folder)
+    with open_store(db) as store:
+        (name,) = store.task_names()
+        store.put_workspace(name, taken.workspace, taken.blobs)
 
 
 @pytest.fixture(scope="module")
@@ -187,6 +199,16 @@ def test_make_a_task_from_an_answer_that_swallows_errors(page: Any) -> None:
     listed.get_by_role("link", name=name).click()
     page.locator("figure.file .line.hit").first.wait_for()
     assert "FAIL broad-except" in page.locator("main").inner_text()
+
+
+def test_a_tasks_page_says_where_its_workspace_came_from(page: Any) -> None:
+    page.get_by_role("link", name="Tasks").click()
+    page.locator('table.tasks tr[data-task="demo"]').get_by_role("link", name="demo").click()
+    facts = page.locator("p.workspace")
+    facts.wait_for()
+    text = facts.inner_text()
+    assert text.startswith("Workspace: the folder ") and " · 1 file · 21 bytes · " in text
+    assert "left out: .env" in text
 
 
 def test_a_save_is_not_followed_by_an_error(page: Any) -> None:

@@ -79,19 +79,25 @@ if TYPE_CHECKING:
         rebuild_outputs,
     )
     from redline.transcripts.task import (
+        OwnFile,
         Provenance,
         Task,
         TaskOutput,
+        check_files,
         check_name,
         drop_last,
         only_tool_call,
+        read_files,
         suggest_name,
     )
     from redline.transcripts.task_file import (
         TASK_FILE_VERSION,
+        ArchiveEntry,
+        TaskFile,
         TaskFileError,
         dumps_task_file,
         example_files,
+        load_task_file,
         read_task_file,
         read_task_files,
         task_from_file,
@@ -100,8 +106,14 @@ if TYPE_CHECKING:
     )
     from redline.transcripts.wire import Reassembly, WireFormat
     from redline.transcripts.workspace import LeftOut, Workspace, WorkspaceFile, materialize
-    from redline.transcripts.workspace_archive import ArchiveRefused, Packed, pack, unpack
-    from redline.transcripts.workspace_snapshot import Snapshot, snapshot
+    from redline.transcripts.workspace_archive import (
+        ArchiveRefused,
+        Packed,
+        pack,
+        unpack,
+        unpack_file,
+    )
+    from redline.transcripts.workspace_snapshot import Snapshot, commit_of, reread, snapshot
 
 # Where each name lives, loaded on first use: a command imports only what it touches (the store
 # brings DuckDB; the wire formats and task files are most of the rest).
@@ -115,12 +127,15 @@ _LAZY: dict[str, str] = {
     **dict.fromkeys(("Reassembly", "WireFormat"), "wire"),
     **dict.fromkeys(
         (
+            "OwnFile",
             "Provenance",
             "Task",
             "TaskOutput",
+            "check_files",
             "check_name",
             "drop_last",
             "only_tool_call",
+            "read_files",
             "suggest_name",
         ),
         "task",
@@ -128,9 +143,12 @@ _LAZY: dict[str, str] = {
     **dict.fromkeys(
         (
             "TASK_FILE_VERSION",
+            "ArchiveEntry",
+            "TaskFile",
             "TaskFileError",
             "dumps_task_file",
             "example_files",
+            "load_task_file",
             "read_task_file",
             "read_task_files",
             "task_from_file",
@@ -163,8 +181,10 @@ _LAZY: dict[str, str] = {
         "store",
     ),
     **dict.fromkeys(("LeftOut", "Workspace", "WorkspaceFile", "materialize"), "workspace"),
-    **dict.fromkeys(("ArchiveRefused", "Packed", "pack", "unpack"), "workspace_archive"),
-    **dict.fromkeys(("Snapshot", "snapshot"), "workspace_snapshot"),
+    **dict.fromkeys(
+        ("ArchiveRefused", "Packed", "pack", "unpack", "unpack_file"), "workspace_archive"
+    ),
+    **dict.fromkeys(("Snapshot", "commit_of", "reread", "snapshot"), "workspace_snapshot"),
 }
 
 
@@ -180,6 +200,7 @@ def __getattr__(name: str) -> Any:
 __all__ = [
     "JSON",
     "TASK_FILE_VERSION",
+    "ArchiveEntry",
     "ArchiveRefused",
     "BackgroundIngest",
     "Call",
@@ -197,6 +218,7 @@ __all__ = [
     "NotFound",
     "Opaque",
     "OutputRows",
+    "OwnFile",
     "Packed",
     "ParsedExchange",
     "Part",
@@ -218,6 +240,7 @@ __all__ = [
     "StoreLocked",
     "Task",
     "TaskExists",
+    "TaskFile",
     "TaskFileError",
     "TaskOutput",
     "TaskSummary",
@@ -232,13 +255,16 @@ __all__ = [
     "WorkspaceFile",
     "agents",
     "canonical_json",
+    "check_files",
     "check_name",
+    "commit_of",
     "content_hash",
     "decode_body",
     "drop_last",
     "dumps_task_file",
     "example_files",
     "header",
+    "load_task_file",
     "mask_json",
     "mask_text",
     "materialize",
@@ -252,12 +278,14 @@ __all__ = [
     "parse_sse",
     "part_from_dict",
     "part_to_dict",
+    "read_files",
     "read_task_file",
     "read_task_files",
     "rebuild",
     "rebuild_outputs",
     "request_from_dict",
     "request_to_dict",
+    "reread",
     "response_from_dict",
     "response_to_dict",
     "snapshot",
@@ -267,6 +295,7 @@ __all__ = [
     "task_to_file",
     "to_record",
     "unpack",
+    "unpack_file",
     "usage_to_dict",
     "wire",
 ]

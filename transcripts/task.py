@@ -1,20 +1,26 @@
 """Tasks: the moment a model went wrong, kept as a benchmark item.
 
 A task is the transcript up to a call (its canonical request, possibly cut earlier), the output
-the model gave there (the known-bad output), the checks that catch it, and optionally a
-known-good output the checks must pass. This module is the plain data and the few rules a task's
+the model gave there (the known-bad output), the checks that catch it, optionally a known-good
+output the checks must pass, and the task's own files (`--file`: inputs, expected outputs,
+tests) that a check running the answer's code finds beside it. This module is the plain data and the few rules a task's
 name and transcript follow; `task_file` is its portable form, the store keeps tasks
 (store/task_store.py) and replay validates and runs them.
 """
 
 from __future__ import annotations
 
+import hashlib
+import os
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from pathlib import Path
 
 from redline.errors import RedlineError
 from redline.transcripts.model import Message, Request
+from redline.transcripts.workspace import check_path
 
 NAME_PATTERN = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
 
@@ -28,6 +34,77 @@ class TaskOutput:
     finish_reason: str | None = None
     cut_off: bool = False
     source: str | None = None
+
+
+# A task's own files travel inside its task file: a few small ones (inputs, expected outputs,
+# a test), not a project (that is what a workspace is for).
+FILE_CAP = 1 << 20
+FILES_CAP = 8 << 20
+MAX_FILES = 64
+
+
+@dataclass(frozen=True, slots=True)
+class OwnFile:
+    """One of a task's own files: `path` relative to the folder the answer's code runs in (a
+    plain relative path, checked), `data` its bytes, `executable` its mode."""
+
+    path: str
+    data: bytes
+    executable: bool = False
+
+    @property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.data).hexdigest()
+
+
+def check_files(files: Sequence[OwnFile]) -> tuple[OwnFile, ...]:
+    """`files` if they may be a task's own: safe relative paths, each named once, none below
+    another, at most MAX_FILES of at most FILE_CAP bytes each and FILES_CAP in all. Raises
+    RedlineError saying which is not."""
+    if len(files) > MAX_FILES:
+        raise RedlineError(f"a task holds at most {MAX_FILES} files of its own, not {len(files)}")
+    seen: set[str] = set()
+    for f in files:
+        try:
+            check_path(f.path)
+        except ValueError as error:
+            raise RedlineError(f"the task's file {f.path!r}: {error}") from None
+        if f.path in seen:
+            raise RedlineError(f"the task's file {f.path!r} is given twice; give each name once")
+        seen.add(f.path)
+        if len(f.data) > FILE_CAP:
+            raise RedlineError(
+                f"the task's file {f.path!r} is {len(f.data):,} bytes, over the cap of "
+                f"{FILE_CAP >> 20} MB a file; a task with large files wants a workspace"
+            )
+    for path in seen:
+        parent = path.rpartition("/")[0]
+        while parent:
+            if parent in seen:
+                raise RedlineError(f"the task's file {path!r} is below its file {parent!r}")
+            parent = parent.rpartition("/")[0]
+    if sum(len(f.data) for f in files) > FILES_CAP:
+        raise RedlineError(
+            f"the task's files add up to more than {FILES_CAP >> 20} MB; a task with large "
+            "files wants a workspace"
+        )
+    return tuple(files)
+
+
+def read_files(paths: Sequence[str | os.PathLike[str]]) -> tuple[OwnFile, ...]:
+    """`--file PATH ...`: each file under its own name (the last part of its path), its
+    executable bit kept, in name order; checked as `check_files` does."""
+    files = []
+    for given in paths:
+        path = Path(given)
+        if not path.is_file():
+            raise RedlineError(f"--file {str(given)!r}: no such file")
+        try:
+            data = path.read_bytes()
+        except OSError as error:
+            raise RedlineError(f"--file {str(given)!r}: {error.strerror or error}") from None
+        files.append(OwnFile(path.name, data, os.access(path, os.X_OK)))
+    return check_files(sorted(files, key=lambda f: f.path))
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,7 +123,8 @@ class Task:
     """`request` is the transcript (its `wire` names the format it was captured in). `checks`
     are check specs as `redline check` takes them (`NAME[:OPTIONS]`). `tool_call`: only that
     (1-based) tool call of the original output was kept as the known-bad output; `drop_last`:
-    the transcript was cut that many messages before the call."""
+    the transcript was cut that many messages before the call. `files`: the task's own files
+    (see `OwnFile`), in path order."""
 
     name: str
     request: Request
@@ -58,6 +136,7 @@ class Task:
     drop_last: int = 0
     provenance: Provenance = field(default_factory=Provenance)
     created_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    files: tuple[OwnFile, ...] = ()
 
     @property
     def wire(self) -> str | None:
@@ -160,11 +239,14 @@ def drop_last(request: Request, k: int) -> Request:
 
 __all__ = [
     "NAME_PATTERN",
+    "OwnFile",
     "Provenance",
     "Task",
     "TaskOutput",
+    "check_files",
     "check_name",
     "drop_last",
     "only_tool_call",
+    "read_files",
     "suggest_name",
 ]

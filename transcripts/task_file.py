@@ -2,10 +2,14 @@
 
     {"format_version": 1, "name", "note", "created_at", "checks": [...],
      "request": <canonical request>, "output": <output>, "good_output": <output> | null,
-     "transcript": {"drop_last", "tool_call"}, "provenance": {...}}
+     "transcript": {"drop_last", "tool_call"}, "provenance": {...},
+     "workspace": {"archive", "sha256"}, "files": [...]}       (both optional)
 
-where an output is `{"message": <canonical message>, "finish_reason", "cut_off", "source"}`.
-A file is validated against the JSON Schema in `task_schema` before it becomes a `Task`.
+where an output is `{"message": <canonical message>, "finish_reason", "cut_off", "source"}`,
+and `workspace` names the task's workspace archive, a file beside the task file, by its name
+and SHA-256. A task with files of its own lists them too, `"files": [{"path", "text" |
+"base64", "executable"}]` (text when the bytes are UTF-8). A file is validated against the
+JSON Schema in `task_schema` before it becomes a `Task`.
 
 Task files come from other people: reading one is strict. The bytes are UTF-8 without a byte
 order mark, the text is one JSON document without duplicate keys, `NaN` or `Infinity`, nested at
@@ -15,9 +19,12 @@ most `MAX_DEPTH` deep, its strings whole Unicode (no lone surrogate), the file a
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import re
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -31,7 +38,14 @@ from redline.transcripts.model import (
     request_from_dict,
     request_to_dict,
 )
-from redline.transcripts.task import Provenance, Task, TaskOutput, check_name
+from redline.transcripts.task import (
+    OwnFile,
+    Provenance,
+    Task,
+    TaskOutput,
+    check_files,
+    check_name,
+)
 from redline.transcripts.task_schema import TASK_FILE_VERSION, validate
 
 
@@ -53,13 +67,68 @@ def output_from_dict(d: Mapping[str, Any]) -> TaskOutput:
     )
 
 
+def files_to_list(files: Sequence[OwnFile]) -> list[JSON]:
+    """A task's own files as the task file lists them: UTF-8 text as text, other bytes in
+    base64."""
+    out: list[JSON] = []
+    for f in files:
+        try:
+            entry: dict[str, Any] = {"path": f.path, "text": f.data.decode("utf-8")}
+        except UnicodeDecodeError:
+            entry = {"path": f.path, "base64": base64.b64encode(f.data).decode("ascii")}
+        if f.executable:
+            entry["executable"] = True
+        out.append(entry)
+    return out
+
+
+def files_from_list(entries: Sequence[Mapping[str, Any]]) -> tuple[OwnFile, ...]:
+    """The files a task file lists, checked (`check_files`); ValueError saying what is wrong."""
+    files = []
+    for entry in entries:
+        if "text" in entry:
+            data = str(entry["text"]).encode("utf-8", "surrogatepass")
+        else:
+            try:
+                data = base64.b64decode(entry["base64"], validate=True)
+            except (binascii.Error, ValueError):
+                raise ValueError(f"the file {entry.get('path')!r} is not valid base64") from None
+        files.append(OwnFile(entry["path"], data, bool(entry.get("executable", False))))
+    try:
+        return check_files(sorted(files, key=lambda f: f.path))
+    except RedlineError as error:
+        raise ValueError(str(error)) from None
+
+
 def _time(value: datetime | None) -> str | None:
     return None if value is None else value.isoformat()
 
 
-def task_to_file(task: Task) -> JSON:
-    """The task file document (before masking)."""
+@dataclass(frozen=True, slots=True)
+class ArchiveEntry:
+    """A task file's workspace: the archive's file name (beside the task file) and SHA-256."""
+
+    archive: str
+    sha256: str
+
+
+@dataclass(frozen=True, slots=True)
+class TaskFile:
+    """A task file as read: the task, and the workspace archive it lists (None: it has none)."""
+
+    task: Task
+    workspace: ArchiveEntry | None
+
+
+def task_to_file(task: Task, workspace: ArchiveEntry | None = None) -> JSON:
+    """The task file document (before masking); `workspace` lists its archive."""
     p = task.provenance
+    files = {"files": files_to_list(task.files)} if task.files else {}
+    listed = (
+        {}
+        if workspace is None
+        else {"workspace": {"archive": workspace.archive, "sha256": workspace.sha256}}
+    )
     return {
         "format_version": TASK_FILE_VERSION,
         "name": task.name,
@@ -77,6 +146,8 @@ def task_to_file(task: Task) -> JSON:
             "client": p.client,
             "recorded_at": _time(p.recorded_at),
         },
+        **files,
+        **listed,
     }
 
 
@@ -119,9 +190,17 @@ def task_from_file(document: Any, source: str) -> Task:
                 recorded_at,
             ),
             created_at=created_at or datetime.now(UTC),
+            files=_files(d.get("files") or (), source),
         )
     except (KeyError, TypeError, ValueError) as exc:  # the schema should have caught these
         raise TaskFileError(source, "", f"{type(exc).__name__}: {exc}") from None
+
+
+def _files(entries: Sequence[Mapping[str, Any]], source: str) -> tuple[OwnFile, ...]:
+    try:
+        return files_from_list(entries)
+    except ValueError as exc:
+        raise TaskFileError(source, "files", str(exc)) from None
 
 
 def _parse_time(value: str | None, source: str, where: str) -> datetime | None:
@@ -213,6 +292,11 @@ def example_files() -> list[Path]:
 
 def read_task_file(path: Path) -> Task:
     """One task file, validated."""
+    return load_task_file(path).task
+
+
+def load_task_file(path: Path) -> TaskFile:
+    """One task file, validated, and the workspace archive it lists."""
     try:
         size = path.stat().st_size
         if size > MAX_FILE_BYTES:
@@ -222,40 +306,46 @@ def read_task_file(path: Path) -> Task:
         data = path.read_bytes()
     except OSError as exc:
         raise RedlineError(f"cannot read {str(path)!r}: {exc.strerror or exc}") from None
-    return task_from_file(_loads(data, str(path)), str(path))
+    document = _loads(data, str(path))
+    task = task_from_file(document, str(path))
+    listed = document.get("workspace")
+    entry = None if listed is None else ArchiveEntry(listed["archive"], listed["sha256"])
+    return TaskFile(task, entry)
 
 
 def read_task_files(
     paths: Sequence[Path], vet: Callable[[Task, str], None] | None = None
-) -> list[Task]:
-    """Every file read and validated, or TaskFilesInvalid naming each one that is not (and
-    two files that hold one task name): all of them or none. `vet(task, source)` may look
-    further (the checks, which this package cannot read) and raise TaskFileError."""
-    tasks: list[Task] = []
+) -> list[TaskFile]:
+    """Every file read and validated (with the workspace archive it lists), in order, or
+    TaskFilesInvalid naming each one that is not (and two files that hold one task name): all
+    of them or none. `vet(task, source)` may look further (the checks, which this package
+    cannot read) and raise TaskFileError."""
+    loaded: list[TaskFile] = []
     problems: list[TaskFileError] = []
     seen: dict[str, Path] = {}
     for path in paths:
         try:
-            task = read_task_file(path)
+            one = load_task_file(path)
             if vet is not None:
-                vet(task, str(path))
+                vet(one.task, str(path))
         except TaskFileError as exc:
             problems.append(exc)
             continue
-        if task.name in seen:
+        name = one.task.name
+        if name in seen:
             problems.append(
                 TaskFileError(
                     str(path),
                     "",
-                    f"it and {seen[task.name]} both hold a task named {task.name!r}; rename one",
+                    f"it and {seen[name]} both hold a task named {name!r}; rename one",
                 )
             )
             continue
-        seen[task.name] = path
-        tasks.append(task)
+        seen[name] = path
+        loaded.append(one)
     if problems:
         raise TaskFilesInvalid(problems, len(paths))
-    return tasks
+    return loaded
 
 
 def dumps_task_file(document: JSON) -> str:
@@ -265,9 +355,12 @@ def dumps_task_file(document: JSON) -> str:
 
 __all__ = [
     "TASK_FILE_VERSION",
+    "ArchiveEntry",
+    "TaskFile",
     "TaskFileError",
     "dumps_task_file",
     "example_files",
+    "load_task_file",
     "read_task_file",
     "read_task_files",
     "task_from_file",

@@ -16,6 +16,7 @@ from typing import Any
 
 from redline.errors import TaskFileError
 from redline.transcripts.model import ROLES
+from redline.transcripts.task import MAX_FILES
 
 # The format's version: a file of a newer version is refused with a clear message.
 TASK_FILE_VERSION = 1
@@ -128,6 +129,19 @@ _OUTPUT: dict[str, Any] = {
     },
 }
 
+_FILE: dict[str, Any] = {
+    "type": "object",
+    "required": ["path"],
+    "additionalProperties": False,
+    "properties": {
+        "path": {"type": "string", "minLength": 1, "maxLength": 4096},
+        "text": {"type": "string"},
+        "base64": {"type": "string"},
+        "executable": {"type": "boolean"},
+    },
+    "oneOf": [{"required": ["text"]}, {"required": ["base64"]}],
+}
+
 SCHEMA: dict[str, Any] = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
     "title": "redline task file",
@@ -172,6 +186,7 @@ SCHEMA: dict[str, Any] = {
                 "tool_call": {"type": ["integer", "null"], "minimum": 1, "maximum": MAX_COUNT},
             },
         },
+        "files": {"type": "array", "maxItems": MAX_FILES, "items": {"$ref": "#/$defs/file"}},
         "provenance": {
             "type": "object",
             "additionalProperties": False,
@@ -183,8 +198,24 @@ SCHEMA: dict[str, Any] = {
                 "recorded_at": {"oneOf": [{"type": "null"}, _TIME]},
             },
         },
+        # The workspace archive beside the task file: a plain file name, and its SHA-256.
+        "workspace": {
+            "type": "object",
+            "required": ["archive", "sha256"],
+            "additionalProperties": False,
+            "properties": {
+                "archive": {"type": "string", "pattern": r"^[A-Za-z0-9][A-Za-z0-9._-]{0,200}$"},
+                "sha256": {"type": "string", "pattern": r"^[0-9a-f]{64}$"},
+            },
+        },
     },
-    "$defs": {"part": _PART, "message": _MESSAGE, "tool": _TOOL, "output": _OUTPUT},
+    "$defs": {
+        "part": _PART,
+        "message": _MESSAGE,
+        "tool": _TOOL,
+        "output": _OUTPUT,
+        "file": _FILE,
+    },
 }
 
 

@@ -1,6 +1,6 @@
 """Workspaces: the files a task's model saw, as a manifest of content-addressed files.
 
-    Workspace(source, kind, revision, files, left_out, warnings)   the manifest (frozen)
+    Workspace(source, kind, revision, files, left_out, warnings, edits)   the manifest
      ├── WorkspaceFile(path, sha256, size, executable, link)                 one file, by its content hash
      └── LeftOut(path, reason)                                      what the snapshot kept out
     snapshot(folder, rev=None, include=()) -> Snapshot              in workspace_snapshot
@@ -64,7 +64,9 @@ class LeftOut:
 class Workspace:
     """`source`: the folder it was taken from; `kind`: `git` (a commit's tree, `revision` its
     id) or `folder` (the files as they were when taken); `left_out`: what the rules kept out
-    and why; `warnings`: what the user should know (a folder's files are today's)."""
+    and why; `warnings`: what the user should know (a folder's files are today's, an edit of
+    the transcript did not apply); `edits`: how many of the transcript's own edits before its
+    cut were applied on top of what was taken."""
 
     source: str
     kind: Kind
@@ -72,6 +74,7 @@ class Workspace:
     files: tuple[WorkspaceFile, ...]
     left_out: tuple[LeftOut, ...] = ()
     warnings: tuple[str, ...] = ()
+    edits: int = 0
 
     @property
     def size(self) -> int:
@@ -84,6 +87,21 @@ class Workspace:
 
     def file(self, path: str) -> WorkspaceFile | None:
         return next((f for f in self.files if f.path == path), None)
+
+    def summary(self) -> dict[str, Any]:
+        """What a task's JSON says of its workspace (`task show --json`, the web view): the
+        manifest without its list of files, counted instead."""
+        return {
+            "id": self.id,
+            "source": self.source,
+            "kind": self.kind,
+            "revision": self.revision,
+            "files": len(self.files),
+            "size": self.size,
+            "edits": self.edits,
+            "left_out": [{"path": o.path, "reason": o.reason} for o in self.left_out],
+            "warnings": list(self.warnings),
+        }
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -102,6 +120,7 @@ class Workspace:
             ],
             "left_out": [{"path": o.path, "reason": o.reason} for o in self.left_out],
             "warnings": list(self.warnings),
+            **({"edits": self.edits} if self.edits else {}),
         }
 
     @classmethod
@@ -142,7 +161,11 @@ def _from_dict(data: Any) -> Workspace:
         raise ValueError(f"its files add up to more than {TOTAL_CAP >> 20} MB")
     left_out = tuple(LeftOut(_text(o["path"]), _text(o["reason"])) for o in data["left_out"])
     warnings = tuple(_text(w) for w in data["warnings"])
-    return Workspace(_text(data["source"]), kind, revision, tuple(files), left_out, warnings)
+    edits = data.get("edits", 0)
+    if not isinstance(edits, int) or isinstance(edits, bool) or edits < 0:
+        raise ValueError("edits must be a count")
+    source = _text(data["source"])
+    return Workspace(source, kind, revision, tuple(files), left_out, warnings, edits)
 
 
 def _text(value: Any) -> str:

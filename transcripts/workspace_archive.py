@@ -2,6 +2,8 @@
 
     pack(workspace, read_blob) -> Packed(data, sha256, workspace, masked, masked_files)
     unpack(data, expected_sha256) -> (Workspace, blobs)
+    unpack_file(path, expected_sha256)              the same, from a file (refused unread when
+                                                    it is larger than any archive can be)
 
 The tar holds `workspace.json` (the manifest) and each file under `files/`, in path order,
 with fixed owners, modes and times, so equal workspaces pack to equal bytes. Secrets found in
@@ -23,6 +25,7 @@ import json
 import tarfile
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 import zstandard
 
@@ -36,7 +39,7 @@ from redline.transcripts.workspace import (
     link_inside,
 )
 
-__all__ = ["UNPACKED_CAP", "ArchiveRefused", "Packed", "pack", "unpack"]
+__all__ = ["UNPACKED_CAP", "ArchiveRefused", "Packed", "pack", "unpack", "unpack_file"]
 
 MANIFEST = "workspace.json"
 PREFIX = "files/"
@@ -156,8 +159,25 @@ def unpack(data: bytes, expected_sha256: str) -> tuple[Workspace, dict[str, byte
     return workspace, blobs
 
 
+def unpack_file(path: Path, expected_sha256: str) -> tuple[Workspace, dict[str, bytes]]:
+    """`unpack` of the archive at `path`; one larger than a workspace's archive can be (its
+    compressed bytes are never more than what they decompress to, and a little) is refused
+    before it is read."""
+    try:
+        size = path.stat().st_size
+        if size > UNPACKED_CAP:
+            raise ArchiveRefused(f"it is larger ({size >> 20} MB) than any workspace archive")
+        data = path.read_bytes()
+    except OSError as error:
+        raise RedlineError(f"cannot read the workspace archive {path}: {error.strerror}") from None
+    return unpack(data, expected_sha256)
+
+
 def _decompress(data: bytes) -> bytes:
     try:
+        # The size its frame declares (pack writes it; -1 when not given): the stream reader
+        # ends a truncated frame quietly, short.
+        declared = zstandard.frame_content_size(data)
         with zstandard.ZstdDecompressor().stream_reader(io.BytesIO(data)) as reader:
             raw = reader.read(UNPACKED_CAP + 1)
             if len(raw) > UNPACKED_CAP:
@@ -168,6 +188,10 @@ def _decompress(data: bytes) -> bytes:
                 raise ArchiveRefused("it decompresses past its end")
     except zstandard.ZstdError as error:
         raise ArchiveRefused(f"it is not a complete zstandard stream ({error})") from None
+    if declared >= 0 and len(raw) != declared:
+        raise ArchiveRefused(
+            f"it is truncated: it decompresses to {len(raw)} bytes of the {declared} it declares"
+        )
     return raw
 
 

@@ -12,6 +12,10 @@ Either way the rules leave out secrets by name (`.env*`, keys and credential fil
 `FILE_CAP`, and files past `TOTAL_CAP` in all (in path order); `include` (gitignore-style
 patterns) takes back what a rule left out. Binary files are kept: a test may read a fixture;
 only text is masked when the workspace is exported. What is left out is listed with the reason.
+
+`reread(copy, base)` takes back a copy of `base` that edits changed (materialized, then edited
+by the transcript): every file as it is now, under `base`'s source and revision, within the
+same caps.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ import os
 import stat
 import subprocess
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pathspec
@@ -39,7 +43,7 @@ from redline.transcripts.workspace import (
     link_inside,
 )
 
-__all__ = ["SECRET_NAMES", "SKIPPED_FOLDERS", "Snapshot", "snapshot"]
+__all__ = ["SECRET_NAMES", "SKIPPED_FOLDERS", "Snapshot", "commit_of", "reread", "snapshot"]
 
 # Left out by name (case-insensitive, on the file's own name): environment files and the usual
 # keys, certificates with their keys, keystores and credential files.
@@ -233,7 +237,19 @@ def _is_repository(root: Path) -> bool:
     return done.returncode == 0 and done.stdout.strip() == b"true"
 
 
-def _git(root: Path, rev: str, wanted: pathspec.GitIgnoreSpec) -> Snapshot:
+def commit_of(folder: str | os.PathLike[str], rev: str) -> str | None:
+    """The full id of the commit `rev` names in the repository at `folder`; None when `folder`
+    is no repository or has no such commit (a short hash an agent stated, say)."""
+    root = Path(folder).expanduser().absolute()
+    if not root.is_dir() or not _is_repository(root):
+        return None
+    try:
+        return _commit(root, rev)
+    except RedlineError:
+        return None
+
+
+def _commit(root: Path, rev: str) -> str:
     if rev.startswith("-") or "\0" in rev:
         raise RedlineError(f"not a revision: {rev!r}")
     try:
@@ -242,7 +258,11 @@ def _git(root: Path, rev: str, wanted: pathspec.GitIgnoreSpec) -> Snapshot:
         )
     except RedlineError:
         raise RedlineError(f"{root} has no commit {rev!r}") from None
-    revision = commit.decode().strip()
+    return commit.decode().strip()
+
+
+def _git(root: Path, rev: str, wanted: pathspec.GitIgnoreSpec) -> Snapshot:
+    revision = _commit(root, rev)
     prefix = _run_git(root, "rev-parse", "--show-prefix").decode().strip()
     listing = _run_git(
         root, "ls-tree", "-r", "-z", "-l", "--full-tree", revision, "--", prefix or "."
@@ -376,3 +396,60 @@ def _on_disk(root: Path, path: str, left_out: list[LeftOut]) -> _Candidate | Non
         left_out.append(LeftOut(path, "not a regular file"))
         return None
     return _Candidate(path, info.st_size, bool(info.st_mode & 0o100), False, str(full))
+
+
+# --- a copy, edited ---------------------------------------------------------------------------
+
+
+def reread(copy: str | os.PathLike[str], base: Workspace) -> Snapshot:
+    """The workspace `base` once edits changed its copy at `copy`: its files as they are now
+    (links kept as links, never followed), `base`'s source, kind, revision, what it left out
+    and its warnings. No rule by name applies (the files were chosen already, or written by
+    the transcript); a path redline does not store and anything past the caps is left out."""
+    root = Path(copy)
+    left_out = list(base.left_out)
+    candidates: list[_Candidate] = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        here = Path(dirpath).relative_to(root).as_posix()
+        here = "" if here == "." else here + "/"
+        for name in list(dirnames):
+            if os.path.islink(os.path.join(dirpath, name)):
+                dirnames.remove(name)
+                filenames.append(name)
+        for name in sorted(filenames):
+            path = here + name
+            if _safe(path, left_out):
+                candidate = _on_disk(root, path, left_out)
+                if candidate is not None:
+                    candidates.append(candidate)
+    chosen = _choose_within_caps(candidates, {f.path for f in base.files}, left_out)
+    contents = {
+        c.path: (
+            os.readlink(c.ref).encode("utf-8", "surrogateescape")
+            if c.link
+            else Path(c.ref).read_bytes()
+        )
+        for c in chosen
+    }
+    chosen = [c for c in chosen if not c.link or _link_ok(c, contents, left_out)]
+    taken = _manifest(
+        Path(base.source), base.kind, base.revision, contents, chosen, left_out, list(base.warnings)
+    )
+    return Snapshot(replace(taken.workspace, source=base.source), taken.blobs)
+
+
+def _choose_within_caps(
+    candidates: list[_Candidate], had: set[str], left_out: list[LeftOut]
+) -> list[_Candidate]:
+    """The caps of `_choose`; a file the base held already (included by name) stays."""
+    chosen: list[_Candidate] = []
+    total = 0
+    for c in sorted(candidates, key=lambda c: c.path):
+        if c.size > FILE_CAP and not c.link and c.path not in had:
+            left_out.append(LeftOut(c.path, f"larger than {FILE_CAP >> 20} MB"))
+        elif total + c.size > TOTAL_CAP or len(chosen) >= MAX_FILES:
+            left_out.append(LeftOut(c.path, f"beyond {TOTAL_CAP >> 20} MB in all"))
+        else:
+            total += c.size
+            chosen.append(c)
+    return chosen

@@ -12,6 +12,7 @@ import dataclasses
 
 from redline.analyzers._model import CodeBlock, Edit, Extraction, Unparsed
 from redline.analyzers.extract._json import decode_arguments
+from redline.analyzers.extract._language import extension
 from redline.analyzers.extract._text import from_text
 from redline.analyzers.extract._tools import from_call, from_shell
 from redline.transcripts import Message, Text, ToolCall
@@ -51,4 +52,4 @@ def _truncated(found: Extraction) -> Extraction:
     )
 
 
-__all__ = ["decode_arguments", "extract", "from_shell"]
+__all__ = ["decode_arguments", "extension", "extract", "from_shell"]

@@ -84,6 +84,14 @@ _PYTHON_SHEBANG = re.compile(
 )
 
 
+def extension(language: str | None) -> str:
+    """The usual file extension of `language`, without its dot (`py`); `txt` when unknown."""
+    for suffix, known in _BY_EXTENSION.items():
+        if known == language:
+            return suffix[1:]
+    return "txt"
+
+
 def from_shebang(text: str | None) -> str | None:
     """ "python" when the first line of `text` is a Python shebang line (a script without a
     `.py` name), else None."""

@@ -14,11 +14,12 @@ from redline.analyzers.rules import (
     placeholder,
     python_syntax,
     regex,
+    run,
     test_tampering,
     tool,
 )
 
-BUILTINS = (broad_except, regex, python_syntax, placeholder, test_tampering, tool)
+BUILTINS = (broad_except, regex, python_syntax, placeholder, test_tampering, tool, run)
 
 
 def register(add: Callable[[Analyzer], None]) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -9,7 +10,16 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from redline.commands.display import print_verdicts
-from redline.commands.shared import DB_OPTION, describe, fail, load_registry
+from redline.commands.shared import (
+    DB_OPTION,
+    FILE_HELP,
+    NO_SANDBOX_HELP,
+    describe,
+    fail,
+    load_registry,
+    warn,
+    warn_unsandboxed,
+)
 from redline.errors import RedlineError
 
 if TYPE_CHECKING:
@@ -54,11 +64,26 @@ def check_command(
             show_default=False,
         ),
     ] = None,
+    workspace: Annotated[
+        Path | None,
+        typer.Option(
+            "--workspace",
+            help="A project folder for checks that run code: its git HEAD (or its files now), the transcript's own edits, then the answer's.",
+            metavar="DIR",
+            show_default=False,
+        ),
+    ] = None,
+    task_file: Annotated[
+        list[Path] | None,
+        typer.Option("--file", help=FILE_HELP, metavar="PATH", show_default=False),
+    ] = None,
+    no_sandbox: Annotated[bool, typer.Option("--no-sandbox", help=NO_SANDBOX_HELP)] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the verdicts as JSON.")] = False,
     db: Path | None = DB_OPTION,
 ) -> None:
     """Run checks on a recorded output or on files; exit 0 if all pass, 1 if any finds something."""
-    from redline.analyzers import load_call, load_file, parse_check, run_checks
+    from redline.analyzers import load_call, load_file, parse_check, prepared, run_checks, runs_code
+    from redline.transcripts import read_files
 
     try:
         if not check:
@@ -71,11 +96,34 @@ def check_command(
             raise RedlineError("nothing to check: give --call ID or one or more files")
         registry = load_registry(plugin)
         checks = [parse_check(spec, registry) for spec in check]
+        own = read_files(task_file or [])
         outputs = [load_call(call, db)] if call is not None else [load_file(p) for p in files or ()]
-        results = [
-            (output, run_checks(checks, output.message, output.request, cut_off=output.cut_off))
-            for output in outputs
-        ]
+        if no_sandbox and any(runs_code(c) for c in checks):
+            warn_unsandboxed()
+        with contextlib.ExitStack() as stack:
+            environment = stack.enter_context(prepared(None, None, own, sandbox=not no_sandbox))
+            if workspace is not None:
+                from redline.replay import folder_environment
+
+                one = outputs[0].request if len(outputs) == 1 else None  # at its cut
+                environment, taken = folder_environment(
+                    workspace, own, stack, sandbox=not no_sandbox, request=one
+                )
+                for line in taken.warnings:
+                    warn(line)
+            results = [
+                (
+                    output,
+                    run_checks(
+                        checks,
+                        output.message,
+                        output.request,
+                        cut_off=output.cut_off,
+                        environment=environment,
+                    ),
+                )
+                for output in outputs
+            ]
     except RedlineError as error:
         raise fail(describe(error)) from None
     if as_json:

@@ -159,11 +159,15 @@ def print_verdicts(specs: list[str], verdicts: list[Verdict], indent: str = "") 
         status = "pass" if verdict.passed else f"FAIL  {count} finding{'s' * (count != 1)}"
         if verdict.passed and verdict.judged == ():
             status = "nothing to judge: no code this check reads"
+        ran = verdict.ran
+        if ran is not None and verdict.passed:
+            status += f"  ({ran.status} in {ran.seconds:.1f} s)"
         typer.echo(f"{indent}{spec:<{width}}  {status}")
         for f in verdict.findings:
             where = f"{f.path}:{f.line}" if f.path and f.line else (f.path or "output")
             typer.echo(f"{indent}  {where}  {f.message}")
-            for line in f.snippet.splitlines()[:3]:
+            lines = f.snippet.splitlines()  # a command's last lines say what went wrong
+            for line in lines[-8:] if ran is not None else lines[:3]:
                 typer.echo(f"{indent}      {line}")
         for u in verdict.unparsed:
             typer.echo(f"{indent}  not judged: {u.path or 'output'}: {u.reason}")

@@ -11,13 +11,23 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from redline.commands.shared import DB_OPTION, JSON_OPTION, PLUGIN_OPTION, print_json, user_errors
+from redline.commands.shared import (
+    DB_OPTION,
+    JSON_OPTION,
+    NO_SANDBOX_OPTION,
+    PLUGIN_OPTION,
+    print_json,
+    user_errors,
+    warn_unsandboxed,
+)
 from redline.errors import RedlineError
 
 if TYPE_CHECKING:
     from redline.replay import Detectable, Estimate, Progress
 
 FORMATS = ("table", "md", "json", "html")
+# What runs unsandboxed in a replay under --no-sandbox.
+REPLAYED = "the commands replayed models ask for, and the code checks run, run"
 
 
 def _registry(plugins: list[Path] | None) -> Any:
@@ -69,7 +79,22 @@ def replay_command(
         help="Seconds to wait before a retry at most; an upstream asking longer (Retry-After) ends that sample as an error.",
     ),
     no_cache: bool = typer.Option(
-        False, "--no-cache", help="Send everything, even what was answered before."
+        False,
+        "--no-cache",
+        help="Send everything, even what was answered before (and run again the commands of checks that run code).",
+    ),
+    jobs: int = typer.Option(
+        0,
+        "--jobs",
+        "-j",
+        min=0,
+        metavar="N",
+        help="Checks that run code (run) running at once (0: one per core).",
+    ),
+    no_sandbox: bool = typer.Option(
+        False,
+        "--no-sandbox",
+        help="Run the commands replayed models ask for, and the answers' code that checks run, on this machine as you, without the sandbox (where it cannot start); the run records it.",
     ),
     dry_run: bool = typer.Option(
         False,
@@ -124,8 +149,8 @@ def replay_command(
     if dry_run:
         from redline.replay import estimate
 
-        jobs = plan(task_list, models, with_baseline(variants), samples, temperature)
-        _print_dry_run(estimate(jobs), can_show, as_json)
+        planned = plan(task_list, models, with_baseline(variants), samples, temperature)
+        _print_dry_run(estimate(planned), can_show, as_json)
         return
     progress_bar = _ProgressBar(quiet=as_json)
     settings = Settings(
@@ -140,7 +165,11 @@ def replay_command(
         ),
         use_cache=not no_cache,
         max_steps=max_steps,
+        jobs=jobs,
+        sandboxed=not no_sandbox,
     )
+    if no_sandbox:
+        warn_unsandboxed(REPLAYED)
     try:
         with _terminated_as_interrupt():
             run_id = replay(
@@ -402,6 +431,20 @@ def recheck_command(
         metavar="NAME[:OPTIONS]",
         help="Judge with these checks instead of each task's own; repeatable.",
     ),
+    jobs: int = typer.Option(
+        0,
+        "--jobs",
+        "-j",
+        min=0,
+        metavar="N",
+        help="Checks that run code (run) running at once (0: one per core).",
+    ),
+    no_cache: bool = typer.Option(
+        False,
+        "--no-cache",
+        help="Run again the commands of checks that run code, even on answers they judged before.",
+    ),
+    no_sandbox: bool = NO_SANDBOX_OPTION,
     plugin: list[Path] | None = PLUGIN_OPTION,
     as_json: bool = JSON_OPTION,
     db: Path | None = DB_OPTION,
@@ -411,9 +454,15 @@ def recheck_command(
     from redline.transcripts import open_store
 
     registry = _registry(plugin)
+    if no_sandbox:
+        warn_unsandboxed()
     with open_store(db) as store:
         run_id = store.runs.resolve(run)
-        done = recheck(store, run_id, registry, check)
+        path = store.path
+    done = recheck(
+        path, run_id, registry, check, jobs=jobs, sandbox=not no_sandbox, use_cache=not no_cache
+    )
+    with open_store(path, ingest=False) as store:
         if done.missing:
             typer.echo(
                 f"not judged again: task{'s' * (len(done.missing) > 1)} "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import shlex
 import sys
 from pathlib import Path
@@ -9,7 +10,17 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from redline.commands.shared import DB_OPTION, JSON_OPTION, PLUGIN_OPTION, print_json, user_errors
+from redline.commands.shared import (
+    DB_OPTION,
+    FILE_OPTION,
+    JSON_OPTION,
+    NO_SANDBOX_OPTION,
+    PLUGIN_OPTION,
+    print_json,
+    user_errors,
+    warn,
+    warn_unsandboxed,
+)
 from redline.errors import RedlineError
 
 if TYPE_CHECKING:
@@ -63,13 +74,22 @@ def scan_command(
         metavar="N",
         help="Worker processes judging answers (0: one per core).",
     ),
+    workspace: Path | None = typer.Option(
+        None,
+        "--workspace",
+        metavar="DIR",
+        help="A project folder for checks that run code: its git HEAD (or its files now), each transcript's own edits, then the answer's.",
+    ),
+    task_file: list[Path] | None = FILE_OPTION,
+    no_sandbox: bool = NO_SANDBOX_OPTION,
     as_json: bool = JSON_OPTION,
     db: Path | None = DB_OPTION,
 ) -> None:
     """Run checks over every recorded answer, or find the answers the user corrected."""
+    from redline.analyzers import prepared, runs_code
     from redline.commands.shared import load_registry, report_ingest
-    from redline.replay import Selection, parse_since
-    from redline.transcripts import open_store
+    from redline.replay import Selection, folder_environment, parse_since
+    from redline.transcripts import open_store, read_files
 
     if not check and not corrections:
         raise RedlineError(
@@ -88,9 +108,20 @@ def scan_command(
         registry = load_registry(plugin)
         checks = [parse_check(spec, registry) for spec in check]
         plugin_files = [str(p) for p in registry.plugin_files]
+    own = read_files(task_file or [])
+    code = any(runs_code(c) for c in checks)
+    if no_sandbox and code:
+        warn_unsandboxed()
     out: dict[str, Any] = {}
-    with open_store(db) as store:
+    with contextlib.ExitStack() as stack, open_store(db) as store:
         report_ingest(store)
+        environment = None
+        if code and workspace is not None:
+            environment, taken = folder_environment(workspace, own, stack, sandbox=not no_sandbox)
+            for line in taken.warnings:
+                warn(line)
+        elif code:
+            environment = stack.enter_context(prepared(None, None, own, sandbox=not no_sandbox))
         result = None
         if checks:
             from redline.replay import scan
@@ -104,6 +135,7 @@ def scan_command(
                     plugins=plugin_files,
                     jobs=jobs,
                     progress=bar.update,
+                    environment=environment,
                 )
             except KeyboardInterrupt:
                 bar.stop()

@@ -117,6 +117,26 @@ PLUGIN_OPTION = typer.Option(
 )
 
 
+FILE_HELP = (
+    "A file of the task's own (an input, an expected output, a test), put beside the answer's "
+    "code for checks that run it; repeatable."
+)
+NO_SANDBOX_HELP = (
+    "Run the answer's code on this machine, as you, without the sandbox (only its time, "
+    "memory and output limits hold)."
+)
+FILE_OPTION = typer.Option(None, "--file", metavar="PATH", help=FILE_HELP, show_default=False)
+NO_SANDBOX_OPTION = typer.Option(False, "--no-sandbox", help=NO_SANDBOX_HELP)
+
+
+def warn_unsandboxed(what: str = "the answer's code runs") -> None:
+    """What `--no-sandbox` means, said each time it is used: `what` runs on this machine."""
+    warn(
+        f"--no-sandbox: {what} on this machine as you, with your files, your network and your "
+        "credentials within reach; only the time, memory, process and output limits hold"
+    )
+
+
 def load_registry(plugins: list[Path] | None) -> Registry:
     """The built-in checks, installed plugins and the user's checks folder (a broken one is a
     warning), and plugin files."""

@@ -10,18 +10,21 @@ import typer
 
 from redline.commands.shared import (
     DB_OPTION,
+    FILE_OPTION,
     JSON_OPTION,
+    NO_SANDBOX_OPTION,
     PLUGIN_OPTION,
     print_json,
     user_errors,
     warn,
+    warn_unsandboxed,
 )
 from redline.errors import RedlineError
 
 if TYPE_CHECKING:
     from redline.analyzers import Registry
     from redline.replay import Flagged, Judged, Validation
-    from redline.transcripts import Store, Task
+    from redline.transcripts import ArchiveEntry, Store, Task, Workspace
 
 CHECK_OPTION = typer.Option(
     ...,
@@ -104,16 +107,49 @@ def flag(
         help="Keep the task even if no check fails on the original output, or the call is a "
         "task already with the same cut and checks.",
     ),
+    workspace: Path | None = typer.Option(
+        None,
+        "--workspace",
+        metavar="DIR",
+        help="The codebase the session worked in: the task keeps its files as the model saw "
+        "them at the call (a git commit's tree, then the transcript's own edits).",
+    ),
+    rev: str | None = typer.Option(
+        None,
+        "--rev",
+        metavar="REV",
+        help="The commit of --workspace to take (default: the one the transcript states at "
+        "the session's start, when the repository has it; else HEAD).",
+    ),
+    include: list[str] | None = typer.Option(
+        None,
+        "--include",
+        metavar="PATTERN",
+        help="Take back into the workspace files its rules leave out (secrets by name, files "
+        "over 1 MB), gitignore syntax; repeatable.",
+    ),
+    task_file: list[Path] | None = FILE_OPTION,
+    no_sandbox: bool = NO_SANDBOX_OPTION,
     as_json: bool = JSON_OPTION,
     db: Path | None = DB_OPTION,
 ) -> None:
     """Make a task from a recorded call: its transcript, its bad output, the checks that catch it."""
-    from redline.replay import checks_of, good_output, task_from_call
+    from redline.analyzers import runs_code
+    from redline.commands.task_workspaces import print_workspace, workspace_json
+    from redline.replay import WorkspaceSpec, checks_of, good_output, task_from_call
     from redline.replay import flag as flag_task
-    from redline.transcripts import open_store
+    from redline.transcripts import open_store, read_files
 
+    if workspace is None and (rev is not None or include):
+        raise RedlineError(
+            "--rev and --include choose what --workspace DIR takes; give --workspace"
+        )
+    spec = None if workspace is None else WorkspaceSpec(workspace, rev, tuple(include or ()))
     registry = _registry(plugin)
-    checks_of(check, registry)  # unknown checks and bad options fail before anything is read
+    # unknown checks and bad options fail before anything is read
+    if no_sandbox and any(runs_code(c) for c in checks_of(check, registry)):
+        warn_unsandboxed()
+    files = read_files(task_file or [])
     with open_store(db) as store:
         found = store.load_call(call)
         good_out = good_output(store, good) if good is not None else None
@@ -126,9 +162,13 @@ def flag(
             tool_call=tool_call,
             drop=drop_last,
             good=good_out,
+            files=files,
         )
-        flagged = flag_task(store, task, registry, force=force)
+        flagged = flag_task(
+            store, task, registry, force=force, workspace=spec, sandbox=not no_sandbox
+        )
     validation = flagged.validation
+    taken = flagged.workspace
     if as_json:
         print_json(
             {
@@ -136,6 +176,7 @@ def flag(
                 "saved": flagged.saved,
                 "duplicates": list(flagged.duplicates),
                 "verdicts": _verdicts_json(validation),
+                "workspace": workspace_json(taken.workspace if taken else None),
             }
         )
     else:
@@ -147,6 +188,8 @@ def flag(
                 f"saved task {task.name}: {len(task.request.messages)} messages, "
                 f"{len(task.checks)} check{'s' * (len(task.checks) != 1)}{_forced(flagged)}"
             )
+            if taken is not None:
+                print_workspace(taken.workspace, taken.revision_from)
     if flagged.refused is not None and not flagged.saved:
         typer.echo(f"error: {flagged.refused}", err=True)
         raise typer.Exit(REFUSED)
@@ -203,26 +246,39 @@ def task_show(
         4, "--last", min=0, help="Show the last N messages of the transcript (0: all)."
     ),
     plugin: list[Path] | None = PLUGIN_OPTION,
+    no_sandbox: bool = NO_SANDBOX_OPTION,
     as_json: bool = JSON_OPTION,
     db: Path | None = DB_OPTION,
 ) -> None:
-    """Show a task: the end of its transcript, its outputs, and its checks' verdicts now."""
-    from redline.replay import validate
+    """Show a task: its transcript's end, outputs, workspace and its checks' verdicts now."""
+    from redline.commands.task_workspaces import workspace_json
+    from redline.replay import validate_stored
     from redline.transcripts import open_store, task_to_file
 
+    registry = _registry(plugin)
+    if no_sandbox:
+        warn_unsandboxed()
     with open_store(db) as store:
         task = store.task(name)
-    validation = validate(task, _registry(plugin))
+        workspace = store.workspace(task.name)
+        validation = validate_stored(store, task, registry, sandbox=not no_sandbox)
     if as_json:
-        print_json({"task": task_to_file(task), "verdicts": _verdicts_json(validation)})
+        print_json(
+            {
+                "task": task_to_file(task),
+                "verdicts": _verdicts_json(validation),
+                "workspace": workspace_json(workspace),
+            }
+        )
         return
-    _show_task(task, validation, last)
+    _show_task(task, validation, last, workspace)
 
 
-def _show_task(task: Task, validation: Validation, last: int) -> None:
+def _show_task(task: Task, validation: Validation, last: int, workspace: Workspace | None) -> None:
     from rich.markup import escape
 
     from redline.commands.display import make_console, render_message
+    from redline.commands.task_workspaces import workspace_lines
     from redline.transcripts import Message
 
     console = make_console()
@@ -233,6 +289,9 @@ def _show_task(task: Task, validation: Validation, last: int) -> None:
     console.print(f"from {origin}{when}; created {task.created_at:%Y-%m-%d %H:%M} UTC")
     if task.note:
         console.print(f"note: {escape(task.note)}")
+    if task.files:
+        listed = ", ".join(f"{f.path} ({len(f.data):,} bytes)" for f in task.files)
+        console.print(f"its own files: {escape(listed)}")
     cut = []
     if task.drop_last:
         cut.append(f"cut {task.drop_last} messages before the call")
@@ -240,6 +299,11 @@ def _show_task(task: Task, validation: Validation, last: int) -> None:
         cut.append(f"only tool call {task.tool_call} of the output kept")
     if cut:
         console.print("; ".join(cut))
+    if workspace is not None:
+        for line in workspace_lines(workspace):
+            console.print(escape(line), highlight=False)
+        for warning in workspace.warnings:
+            console.print(f"  [yellow]note:[/] {escape(warning)}", highlight=False)
     messages = task.request.messages
     shown = messages[-last:] if last else messages
     if task.request.system and not last:
@@ -287,60 +351,83 @@ def export(
     ),
     db: Path | None = DB_OPTION,
 ) -> None:
-    """Write tasks as JSON files (one per task), with secrets in their messages masked."""
-    from redline.transcripts import open_store
+    """Write tasks as JSON files, their workspaces as archives beside them, secrets masked."""
+    from redline.commands.task_workspaces import archive_name, pack_workspace
+    from redline.transcripts import ArchiveEntry, open_store
 
     with open_store(db) as store:
         chosen = names or sorted(t.name for t in store.tasks())
         if not chosen:
             raise RedlineError("there are no tasks to export; flag a call first (`redline flag`)")
         tasks = [store.task(n) for n in chosen]
-    documents, masked = _masked_documents(tasks)
-    written = _write_all(out, documents)
+        packed = {t.name: p for t in tasks if (p := pack_workspace(store, t.name)) is not None}
+    entries = {name: ArchiveEntry(archive_name(name), p.sha256) for name, p in packed.items()}
+    documents, masked = _masked_documents(tasks, entries)
+    files = {name: _dumps_bytes(document) for name, document in documents.items()}
+    files.update({archive_name(name): p.data for name, p in packed.items()})
+    _write_all(out, files)
+    archives = f" and {len(packed)} workspace archive{'s' * (len(packed) != 1)}" if packed else ""
     typer.echo(
-        f"wrote {len(written)} task file{'s' * (len(written) != 1)} to {out}; "
+        f"wrote {len(documents)} task file{'s' * (len(documents) != 1)}{archives} to {out}; "
         + (
             f"masked {masked} secret{'s' * (masked != 1)} (look for [masked:...] in the files)"
             if masked
             else "no secrets found in them"
         )
     )
+    in_files = sum(p.masked for p in packed.values())
+    if in_files:
+        where = sorted(f for p in packed.values() for f in p.masked_files)
+        typer.echo(
+            f"masked {in_files} secret{'s' * (in_files != 1)} in workspace files: "
+            + ", ".join(where)
+        )
 
 
-def _masked_documents(tasks: list[Task]) -> tuple[dict[str, dict[str, Any]], int]:
-    """Each task's file document, with secrets in its messages, outputs, note and provenance
-    masked (not in its checks: a check's pattern is the user's own text, and masking it would
-    change what it catches)."""
+def _dumps_bytes(document: dict[str, Any]) -> bytes:
+    from redline.transcripts import dumps_task_file
+
+    return dumps_task_file(document).encode("utf-8")
+
+
+def _masked_documents(
+    tasks: list[Task], entries: dict[str, ArchiveEntry]
+) -> tuple[dict[str, dict[str, Any]], int]:
+    """Each task's file document (listing its workspace archive), with secrets in its
+    messages, outputs, note, provenance and own text files masked (not in its checks: a
+    check's pattern is the user's own text, and masking it would change what it catches)."""
     from redline.transcripts import mask_json, task_to_file
 
     documents: dict[str, dict[str, Any]] = {}
     masked = 0
     for task in tasks:
-        document = task_to_file(task)
+        document = task_to_file(task, entries.get(task.name))
         for key in ("request", "output", "good_output", "note", "provenance"):
             if document.get(key) is not None:
                 document[key], count = mask_json(document[key])
+                masked += count
+        for entry in document.get("files", ()):  # text files; bytes in base64 are kept
+            if "text" in entry:
+                entry["text"], count = mask_json(entry["text"])
                 masked += count
         documents[f"{task.name}.json"] = document
     return documents, masked
 
 
-def _write_all(out: Path, documents: dict[str, dict[str, Any]]) -> list[Path]:
+def _write_all(out: Path, files: dict[str, bytes]) -> list[Path]:
     """Write every file or none: each goes to a temporary name first, renamed at the end."""
-    from redline.transcripts import dumps_task_file
-
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise RedlineError(f"cannot create the folder {out}: {exc.strerror}") from None
     staged: list[tuple[Path, Path]] = []
     try:
-        for filename, document in documents.items():
+        for filename, data in files.items():
             # Not mkstemp: its files are private (0600), and a task file is for sharing.
             temporary = out / f".{filename}.{os.getpid()}.tmp"
-            with open(temporary, "w", encoding="utf-8") as f:
+            with open(temporary, "wb") as f:
                 staged.append((temporary, out / filename))
-                f.write(dumps_task_file(document))
+                f.write(data)
     except OSError as exc:
         for temporary, _ in staged:
             temporary.unlink(missing_ok=True)
@@ -364,7 +451,8 @@ def import_command(
     plugin: list[Path] | None = PLUGIN_OPTION,
     db: Path | None = DB_OPTION,
 ) -> None:
-    """Import task files; all of them, or none when any is invalid."""
+    """Import task files and their workspaces; all of them, or none when any is invalid."""
+    from redline.commands.task_workspaces import read_archive
     from redline.errors import TaskFilesInvalid
     from redline.transcripts import example_files, open_store, read_task_files
 
@@ -380,22 +468,31 @@ def import_command(
             unknown[task.name] = missing
 
     try:
-        tasks = read_task_files(files, vet)
+        loaded = read_task_files(files, vet)
     except TaskFilesInvalid as exc:
         if len(exc.errors) > 1:  # each one on a line of its own, then the count
             for error in exc.errors:
                 typer.echo(f"error: {error}", err=True)
         raise
+    tasks = [one.task for one in loaded]
+    # Every archive is checked whole before anything is written: refused, nothing is imported.
+    workspaces = {
+        one.task.name: read_archive(file, one.workspace)
+        for one, file in zip(loaded, files, strict=True)
+        if one.workspace is not None
+    }
     for name, missing in sorted(unknown.items()):
         warn(
             f"task {name} uses check {', '.join(sorted(missing))}, not registered here; "
             "replaying it needs --plugin or the package that provides it"
         )
     with open_store(db) as store:
-        added, unchanged = _save_all(store, tasks, replace)
+        added, unchanged = _save_all(store, tasks, replace, workspaces)
+    with_workspace = f" ({len(workspaces)} with a workspace)" if workspaces else ""
     typer.echo(
         f"imported {added} task{'s' * (added != 1)}"
         + (f"; {unchanged} already present, unchanged" if unchanged else "")
+        + (with_workspace if added else "")
     )
 
 
@@ -435,12 +532,17 @@ def _task_files(paths: list[Path]) -> list[Path]:
     return files
 
 
-def _save_all(store: Store, tasks: list[Task], replace: bool) -> tuple[int, int]:
+def _save_all(
+    store: Store,
+    tasks: list[Task],
+    replace: bool,
+    workspaces: dict[str, tuple[Workspace, dict[str, bytes]]],
+) -> tuple[int, int]:
     """Save in one transaction, so nothing is half-imported."""
     from redline.errors import TaskExists
 
     try:
-        return store.save_tasks(tasks, replace_existing=replace)
+        return store.save_tasks(tasks, replace_existing=replace, workspaces=workspaces)
     except TaskExists as exc:
         raise RedlineError(
             f"a task named {exc.name!r} exists already with other content; "

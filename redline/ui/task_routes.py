@@ -3,9 +3,10 @@
 GET  /api/checks                      every check (plugins too) and its options
 POST /api/calls/{id}/check            {checks, tool_call?, drop_last?}: verdicts, now
 POST /api/tasks                       {call, checks, name?, note?, tool_call?, drop_last?,
-                                       force?, good?: {code, path} | {call}}: save or refuse
+                                       force?, good?: {code, path} | {call},
+                                       workspace?: {folder, rev?, include?}}: save or refuse
 GET  /api/tasks                       the task list
-GET  /api/tasks/{name}                one task: transcript, outputs, checks' verdicts
+GET  /api/tasks/{name}                one task: transcript, outputs, checks' verdicts, workspace
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from redline.replay import code_of, findings, verdicts
 from redline.ui.shared import GATE, REGISTRY, good_from_body, json_response, read_json
 
 if TYPE_CHECKING:
+    from redline.replay import WorkspaceSpec
     from redline.transcripts import Store
 
 
@@ -66,6 +68,29 @@ def _text(body: dict[str, Any], key: str) -> str:
     return value
 
 
+def _workspace(body: dict[str, Any]) -> WorkspaceSpec | None:
+    """The workspace a new task asks for: `{folder, rev?, include?}` (as `flag --workspace`)."""
+    from redline.replay import WorkspaceSpec
+
+    given = body.get("workspace")
+    if given is None:
+        return None
+    folder = given.get("folder") if isinstance(given, dict) else None
+    rev = given.get("rev") if isinstance(given, dict) else None
+    include = given.get("include", []) if isinstance(given, dict) else None
+    if (
+        not isinstance(folder, str)
+        or not folder
+        or not (rev is None or isinstance(rev, str))
+        or not isinstance(include, list)
+        or not all(isinstance(p, str) for p in include)
+    ):
+        raise RedlineError(
+            "workspace must be {folder: a path, rev?: a revision, include?: [patterns]}"
+        )
+    return WorkspaceSpec(folder, rev or None, tuple(include))
+
+
 def _judge(store: Store, registry: Registry, call_id: str, body: dict[str, Any]) -> dict[str, Any]:
     """The task the call would make, and the checks' verdicts on its outputs: `flag`'s rules
     (`redline.replay.flag`), with nothing saved unless `save`."""
@@ -92,12 +117,19 @@ def _judge(store: Store, registry: Registry, call_id: str, body: dict[str, Any])
     if good is not None:
         task = replace(task, good=good)
     # As `redline flag`: kept when the checks hold, or forced while a good output passes.
+    save = bool(body.get("save"))
     flagged = flag(
-        store, task, registry, force=bool(body.get("force")), save=bool(body.get("save"))
+        store,
+        task,
+        registry,
+        force=bool(body.get("force")),
+        save=save,
+        workspace=_workspace(body) if save else None,
     )
     validation, checks = flagged.validation, list(flagged.checks)
     refused = None if flagged.refused is None else str(flagged.refused)
     saved = flagged.saved
+    taken = flagged.workspace
     on_bad = verdicts(checks, [j.verdict for j in validation.bad])
     on_good = (
         None if validation.good is None else verdicts(checks, [j.verdict for j in validation.good])
@@ -110,6 +142,7 @@ def _judge(store: Store, registry: Registry, call_id: str, body: dict[str, Any])
         "catches": validation.catches,
         "good_passes": validation.good_passes,
         "verdicts": {"output": on_bad, "good_output": on_good},
+        "workspace": None if taken is None or not saved else taken.workspace.summary(),
         "output": {
             "source": task.output.source,
             "code": bad_code,
@@ -168,10 +201,18 @@ async def show_task(request: web.Request) -> web.Response:
     def work(store: Store) -> dict[str, Any]:
         task = store.task(name)
         document = task_to_file(task)
+        stored = store.workspace(task.name)
+        workspace = None if stored is None else stored.summary()
         try:
             validation = validate(task, registry)
         except RedlineError as exc:  # a check this server does not have (a plugin's)
-            return {"task": document, "error": str(exc), "output": None, "good_output": None}
+            return {
+                "task": document,
+                "error": str(exc),
+                "output": None,
+                "good_output": None,
+                "workspace": workspace,
+            }
         checks = [j.check for j in validation.bad]
         on_bad = verdicts(checks, [j.verdict for j in validation.bad])
         on_good = (
@@ -184,6 +225,7 @@ async def show_task(request: web.Request) -> web.Response:
             "catches": validation.catches,
             "good_passes": validation.good_passes,
             "verdicts": {"output": on_bad, "good_output": on_good},
+            "workspace": workspace,
             "output": {"code": code_of(task.output.message), "findings": findings(on_bad)},
             "good_output": None
             if task.good is None

@@ -14,8 +14,8 @@ of a request): where the project rules file sits and how it is replaced (`rules_
 `strip_injected`, `is_injected`, `marker`), what a tool call does (`tool_use`: read, list,
 search, command, edit, with the path, lines, command text or edit it carries), how the session
 started (`session_start`: working directory, branch, HEAD, status), and how a tool's result
-is shaped (`file_window` reads a read's result; `Agent.shape_read` / `shape_command` answer as
-the agent would). Adding an agent is one module with one `Agent` subclass and one `register`.
+is shaped (`file_window` reads a read's result; `Agent.shape_read` / `shape_command` /
+`shape_edit` / `shape_error` answer as the agent would). Adding an agent is one module with one `Agent` subclass and one `register`.
 Nothing else in redline holds CLAUDE.md / AGENTS.md patterns or agents' tool names.
 """
 
@@ -31,6 +31,7 @@ from redline.transcripts.agents import aider, chat_client, claude_code, codex
 from redline.transcripts.agents.agent import (
     PATH_KEYS,
     Agent,
+    Change,
     EditForm,
     FileWindow,
     Marker,
@@ -265,6 +266,7 @@ for _agent in (claude_code.AGENT, codex.AGENT, aider.AGENT, chat_client.AGENT):
 __all__ = [
     "PATH_KEYS",
     "Agent",
+    "Change",
     "EditForm",
     "FileWindow",
     "Marker",

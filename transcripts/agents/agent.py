@@ -23,6 +23,7 @@ from redline.transcripts.exchange import header
 from redline.transcripts.model import JSON, Message, Request, Text, Tool, ToolCall
 
 ToolKind = Literal["read", "list", "search", "command", "edit", "other"]
+Change = Literal["added", "updated", "deleted"]
 EditForm = Literal["write", "replace", "multi", "insert", "delete", "patch", "notebook"]
 
 # Argument names under which the tools of the known agents take the file they act on.
@@ -212,6 +213,11 @@ class Agent:
         """The result of the read `use` as the agent shows it to its model: `text` is the
         file from line `use.first_line`."""
         return text
+
+    def shape_edit(self, use: ToolUse, changed: Sequence[tuple[str, Change]]) -> str:
+        """The result of the edit `use` as the agent tells its model: `changed` lists each file
+        it changed, and how (`added`, `updated`, `deleted`)."""
+        return "\n".join(f"{path}: {how}" for path, how in changed)
 
     def shape_command(self, output: str, exit_code: int) -> str:
         """A command's result as the agent shows it to its model."""

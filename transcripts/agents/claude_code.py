@@ -21,12 +21,13 @@ from __future__ import annotations
 
 import posixpath
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 from redline.transcripts.agents.agent import (
     PATH_KEYS,
     Agent,
+    Change,
     EditForm,
     Marker,
     RulesFile,
@@ -208,6 +209,14 @@ class ClaudeCode(Agent):
         branch, status, commits = _git_status(git) if git else (None, (), ())
         head = commits[0].split()[0] if commits else None
         return SessionStart(self.name, cwd, branch, head, status, commits)
+
+    def shape_edit(self, use: ToolUse, changed: Sequence[tuple[str, Change]]) -> str:
+        return "\n".join(
+            f"File created successfully at: {path}"
+            if how == "added"
+            else f"The file {path} has been {how} successfully."
+            for path, how in changed
+        )
 
     def unwrap_result(self, text: str) -> str:
         return _REMINDER.sub("", text)

@@ -23,11 +23,12 @@ from __future__ import annotations
 import json
 import posixpath
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from redline.transcripts.agents.agent import (
     Agent,
+    Change,
     EditForm,
     Marker,
     RulesFile,
@@ -167,6 +168,12 @@ class Codex(Agent):
 
     def shape_command(self, output: str, exit_code: int) -> str:
         return f"Process exited with code {exit_code}{_OUTPUT}{output}"
+
+    def shape_edit(self, use: ToolUse, changed: Sequence[tuple[str, Change]]) -> str:
+        letters = {"added": "A", "updated": "M", "deleted": "D"}
+        listed = "".join(f"{letters[how]} {path}\n" for path, how in changed)
+        done = f"Success. Updated the following files:\n{listed}"
+        return self.shape_command(done, 0) if use.command else done  # apply_patch in a shell
 
 
 AGENT = Codex()

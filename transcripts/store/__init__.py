@@ -25,6 +25,7 @@ from redline.transcripts.store.report import IngestReport, Progress
 if TYPE_CHECKING:
     from redline.transcripts.store.background import BackgroundIngest, IngestProcess
     from redline.transcripts.store.browse import Browse
+    from redline.transcripts.store.check_runs import CheckRunStore
     from redline.transcripts.store.prefixes import PrefixCache
     from redline.transcripts.store.runs import RunStore, RunSummary
     from redline.transcripts.store.scan import (
@@ -35,7 +36,7 @@ if TYPE_CHECKING:
         ScanStore,
         rebuild_outputs,
     )
-    from redline.transcripts.store.task_store import TaskSummary
+    from redline.transcripts.store.task_store import TaskSummary, WithFiles
     from redline.transcripts.task import Task
     from redline.transcripts.workspace import Workspace
 
@@ -136,6 +137,13 @@ class Store:
         return RunStore(self.con)
 
     @property
+    def check_runs(self) -> CheckRunStore:
+        """The verdicts of checks that ran the answer's code, by what they depend on."""
+        from redline.transcripts.store.check_runs import CheckRunStore
+
+        return CheckRunStore(self.con)
+
+    @property
     def browse(self) -> Browse:
         """Pages of conversations (filters, search) and timelines, for the web view."""
         from redline.transcripts.store.browse import Browse
@@ -149,17 +157,29 @@ class Store:
 
         return ScanStore(self.con)
 
-    def save_task(self, task: Task) -> None:
-        """Store a new task (TaskExists when one of its name, with other content, is stored)."""
+    def save_task(self, task: Task, workspace: WithFiles | None = None) -> None:
+        """Store a new task (TaskExists when one of its name, with other content, is stored),
+        with its workspace (the manifest and the contents it lists) when it has one."""
         from redline.transcripts.store import task_store
 
-        task_store.save_tasks(self.con, [task])
+        task_store.save_tasks(
+            self.con, [task], workspaces=None if workspace is None else {task.name: workspace}
+        )
 
-    def save_tasks(self, many: list[Task], *, replace_existing: bool = False) -> tuple[int, int]:
-        """Store tasks all at once or not at all; returns (stored, already there unchanged)."""
+    def save_tasks(
+        self,
+        many: list[Task],
+        *,
+        replace_existing: bool = False,
+        workspaces: Mapping[str, WithFiles] | None = None,
+    ) -> tuple[int, int]:
+        """Store tasks, with their workspaces by task name, all at once or not at all; returns
+        (stored, already there unchanged)."""
         from redline.transcripts.store import task_store
 
-        return task_store.save_tasks(self.con, many, replace_existing=replace_existing)
+        return task_store.save_tasks(
+            self.con, many, replace_existing=replace_existing, workspaces=workspaces
+        )
 
     def task(self, name: str) -> Task:
         """A task by name (or a unique prefix of one)."""

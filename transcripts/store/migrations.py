@@ -310,6 +310,22 @@ def m009_replay_steps(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("UPDATE samples SET raw = NULL WHERE raw IS NOT NULL")  # moved, not copied
 
 
+def m010_run_checks(con: duckdb.DuckDBPyConnection) -> None:
+    """Checks that run code. A task's own files (`--file`: inputs, expected outputs, tests)
+    are listed with it, their contents stored once by hash beside the workspaces' files. The
+    verdicts of a check that runs the answer's code are kept by what they depend on (the
+    answer, the transcript, the check, the workspace and files, the sandbox), so running the
+    same command on the same answer again costs nothing."""
+    con.execute("ALTER TABLE tasks ADD COLUMN files VARCHAR")  # JSON: path, sha256, size, ...
+    con.execute("""
+        CREATE TABLE check_runs (
+            scope VARCHAR NOT NULL,          -- hash of the check and its environment
+            key VARCHAR PRIMARY KEY,         -- hash of the scope, the transcript and the answer
+            verdict VARCHAR NOT NULL,        -- JSON, as `redline check --json` gives it
+            judged_at TIMESTAMPTZ NOT NULL
+        )""")
+
+
 MIGRATIONS: list[Migration] = [
     m001_initial,
     m002_response_ids,
@@ -320,6 +336,7 @@ MIGRATIONS: list[Migration] = [
     m007_threaded_in_call_order,
     m008_workspaces,
     m009_replay_steps,
+    m010_run_checks,
 ]
 
 

@@ -3,13 +3,15 @@
 A task's transcript is kept by reference to the message tree (its last node and how many
 messages of that chain it holds), so a task made from a call 200 KB into a session stores a few
 ids, not another copy of the history. The tool list and system prompt go to the blobs, shared
-with every other task that has the same. Nodes and blobs are never deleted, so a task stays
-whole whatever else is removed.
+with every other task that has the same; the task's own files to the workspaces' file
+contents, listed by hash. Nodes, blobs and contents are never deleted, so a task stays whole
+whatever else is removed.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
@@ -32,8 +34,19 @@ from redline.transcripts.store.db import transaction
 from redline.transcripts.store.decorations import restore
 from redline.transcripts.store.queries import records
 from redline.transcripts.store.tree import DedupWriter, chain, messages_up_to
-from redline.transcripts.task import Provenance, Task
+from redline.transcripts.store.workspaces import (
+    delete_workspace,
+    read_files,
+    store_contents,
+    workspace_id,
+    write_workspace,
+)
+from redline.transcripts.task import OwnFile, Provenance, Task
 from redline.transcripts.task_file import output_from_dict, output_to_dict, task_hash
+from redline.transcripts.workspace import Workspace
+
+# A workspace to save with a task: its manifest and the contents (sha256 -> bytes) it lists.
+WithFiles = tuple[Workspace, Mapping[str, bytes]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,16 +85,25 @@ def _blob(writer: DedupWriter, kind: str, value: Any) -> str:
 
 
 def save_tasks(
-    con: duckdb.DuckDBPyConnection, tasks: list[Task], *, replace_existing: bool = False
+    con: duckdb.DuckDBPyConnection,
+    tasks: list[Task],
+    *,
+    replace_existing: bool = False,
+    workspaces: Mapping[str, WithFiles] | None = None,
 ) -> tuple[int, int]:
-    """Store `tasks` in one transaction: all or none. A task identical to the stored one of
-    its name is left as it is; a different one is TaskExists unless `replace_existing`.
-    Returns (stored, left unchanged)."""
+    """Store `tasks`, with the `workspaces` given by task name, in one transaction: all or
+    none. A task identical to the stored one of its name (and a workspace, when one is given,
+    identical to its stored one) is left as it is; a different one is TaskExists unless
+    `replace_existing`. A task replaced without a workspace loses the one it had. Returns
+    (stored, left unchanged)."""
+    workspaces = workspaces or {}
     todo = []
     for task in tasks:
         digest = task_hash(task)
         row = con.execute("SELECT content_hash FROM tasks WHERE name = ?", [task.name]).fetchone()
-        if row is not None and row[0] == digest:
+        given = workspaces.get(task.name)
+        same_workspace = given is None or workspace_id(con, task.name) == given[0].id
+        if row is not None and row[0] == digest and same_workspace:
             continue
         if row is not None and not replace_existing:
             raise TaskExists(task.name)
@@ -90,6 +112,11 @@ def save_tasks(
     with transaction(con):
         for task, digest in todo:
             _insert(con, writer, task, digest)
+            given = workspaces.get(task.name)
+            if given is None:
+                delete_workspace(con, task.name)
+            else:
+                write_workspace(con, task.name, *given)
     return len(todo), len(tasks) - len(todo)
 
 
@@ -105,14 +132,28 @@ def _insert(con: duckdb.DuckDBPyConnection, writer: DedupWriter, task: Task, dig
     system = None
     if request.system is not None:
         system = _blob(writer, "task-system", [part_to_dict(s) for s in request.system])
+    files = None
+    if task.files:
+        store_contents(con, {f.sha256: f.data for f in task.files})
+        files = json.dumps(
+            [
+                {
+                    "path": f.path,
+                    "sha256": f.sha256,
+                    "size": len(f.data),
+                    "executable": f.executable,
+                }
+                for f in task.files
+            ]
+        )
     con.execute("DELETE FROM tasks WHERE name = ?", [task.name])
     con.execute(
         """
         INSERT INTO tasks (name, created_at, note, checks, wire, model, request_node,
             message_count, request_shell, tools_hash, system_hash, request_decorations,
             output, good_output, tool_call, drop_last, origin_call, origin_conversation,
-            origin_model, origin_client, origin_at, content_hash)
-        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            origin_model, origin_client, origin_at, content_hash, files)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
         """,
         [
             task.name,
@@ -137,6 +178,7 @@ def _insert(con: duckdb.DuckDBPyConnection, writer: DedupWriter, task: Task, dig
             p.client,
             p.recorded_at,
             digest,
+            files,
         ],
     )
 
@@ -200,6 +242,16 @@ def load_task(con: duckdb.DuckDBPyConnection, name: str) -> Task:
             row["origin_at"],
         ),
         created_at=row["created_at"],
+        files=_files(con, row["files"]),
+    )
+
+
+def _files(con: duckdb.DuckDBPyConnection, listed: str | None) -> tuple[OwnFile, ...]:
+    """A task's own files from their listing, each content read from the store."""
+    entries = json.loads(listed) if listed else []
+    contents = read_files(con, [e["sha256"] for e in entries]) if entries else {}
+    return tuple(
+        OwnFile(e["path"], contents[e["sha256"]], bool(e.get("executable"))) for e in entries
     )
 
 

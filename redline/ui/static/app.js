@@ -754,6 +754,7 @@
         ` \u00B7 created ${R.when(t.created_at)}`),
       t.note ? h("p", { class: "note" }, t.note) : null,
       h("p", null, "Checks: ", t.checks.map((c) => h("code", { class: "spec" }, c))),
+      data.workspace ? workspaceFacts(data.workspace) : null,
       data.error ? h("p", { class: "error" }, data.error) : null,
       h("h2", null, "The end of its transcript"), tail,
       h("h2", null, "Known-bad output"),
@@ -768,6 +769,17 @@
       out.push(h("h2", null, "Known-good output"), message(t.good_output.message, {}, `good output (${t.good_output.source || ""})`));
     }
     show(...out);
+  }
+
+  /** A task's workspace in a line: where its files came from, how many, what was left out. */
+  function workspaceFacts(w) {
+    const origin = w.kind === "git" && w.revision ? `commit ${w.revision.slice(0, 12)} of ` : "the folder ";
+    const plural = (n, word) => `${R.number(n)} ${word}${n === 1 ? "" : "s"}`;
+    const facts = [plural(w.files, "file"), plural(w.size, "byte")];
+    if (w.edits) facts.push(`${plural(w.edits, "edit")} the transcript made`);
+    if (w.left_out.length) facts.push(`left out: ${w.left_out.map((o) => o.path).join(", ")}`);
+    return h("p", { class: "facts workspace" }, "Workspace: ", origin, h("span", { class: "mono" }, w.source),
+      ` \u00B7 ${facts.join(" \u00B7 ")}`);
   }
 
   /* ---- runs and reports --------------------------------------------------------------------- */
