@@ -394,6 +394,16 @@ def test_runs_lists_each_run(cli: Cli, strict_model: tuple[RuleAwareModel, Path]
     assert run["variants"] == ["baseline"] and run["results"] == 2 and run["errors"] == 0
 
 
+def test_runs_says_one_task_in_the_singular(
+    cli: Cli, strict_model: tuple[RuleAwareModel, Path]
+) -> None:
+    _fake, config = strict_model
+    cli("import", "--examples")
+    replay(cli, config, "aider-swallows-config-errors", "-m", "strict", "-n", "1")
+    listed = cli("runs").stdout
+    assert "strict × baseline on 1 task" in listed and "1 tasks" not in listed
+
+
 def test_a_run_whose_every_sample_errored_says_so_in_each_comparison(
     cli: Cli, tmp_path: Path
 ) -> None:

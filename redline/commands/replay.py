@@ -361,7 +361,8 @@ def runs_command(as_json: bool = JSON_OPTION, db: Path | None = DB_OPTION) -> No
                 str(r.sent),
                 str(r.errors),
                 str(r.from_cache),
-                f"{', '.join(r.models)} × {', '.join(r.variants)} on {len(r.tasks)} tasks",
+                f"{', '.join(r.models)} × {', '.join(r.variants)} "
+                f"on {len(r.tasks)} task{'s' * (len(r.tasks) != 1)}",
             ]
             for r in listed
         ],
