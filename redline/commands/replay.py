@@ -91,7 +91,6 @@ def replay_command(
         Settings,
         config_path,
         load_config,
-        one_off,
         parse_variant,
         plan,
         replay,
@@ -102,12 +101,7 @@ def replay_command(
 
     variants = [parse_variant(v) for v in prompt_variant]
     configured = load_config(config if config is not None else config_path())
-    if dry_run:
-        models = [configured[m] if m in configured else one_off(m) for m in model]
-        if not models:
-            raise RedlineError("give at least one --model")
-    else:
-        models = resolve_models(model, configured)
+    models = resolve_models(model, configured, keys=not dry_run)
     registry = _registry(plugin)
     with open_store(db) as store:
         chosen = tasks or sorted(t.name for t in store.tasks())
