@@ -58,6 +58,18 @@ def test_the_proxy_binds_127_0_0_1_by_default(proxy_process: ProxyProcess) -> No
     assert proxy_process.url.startswith("http://127.0.0.1:")
 
 
+def test_the_proxy_says_how_to_point_claude_code_and_openai_clients_at_it(
+    proxy_process: ProxyProcess,
+) -> None:
+    proxy_process.proc.send_signal(signal.SIGTERM)
+    proxy_process.proc.wait(10)
+    assert proxy_process.proc.stderr is not None
+    said = proxy_process.proc.stderr.read()
+    url = proxy_process.url
+    assert f"ANTHROPIC_BASE_URL={url} (Claude Code)" in said
+    assert f"OPENAI_BASE_URL={url}/v1" in said
+
+
 def test_redline_commands_work_while_the_proxy_runs(
     fake_openai: FakeOpenAI, proxy_process: ProxyProcess
 ) -> None:
