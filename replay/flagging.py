@@ -270,6 +270,14 @@ def _validation(
 def refuse_unless_valid(validation: Validation, good_label: str | None) -> None:
     """Raise TaskRefused when the checks catch nothing, or fail the known-good output."""
     if not validation.catches:
+        if all(j.verdict.judged == () for j in validation.bad):
+            raise TaskRefused(
+                "no check judged any code in the original output (it wrote none these checks "
+                "read: an answer that only talks, reads or runs commands), so this task "
+                "cannot catch its own failure; flag the call whose answer wrote the bad code, "
+                "or --force to keep it anyway",
+                validation,
+            )
         raise TaskRefused(
             "every check passes on the original output, so this task cannot catch its own "
             "failure; choose checks that fail on it (`redline check --call ID -c ...` tries "

@@ -187,9 +187,11 @@ def _default_key_env(fmt: wire.WireFormat, base_url: str) -> str:
     return "" if local and not os.environ.get(fmt.default_key_env) else fmt.default_key_env
 
 
-def resolve_models(specs: Sequence[str], config: Mapping[str, ModelSpec]) -> list[ModelSpec]:
-    """Each `--model` as a configured name or a one-off; every key present before anything is
-    sent."""
+def resolve_models(
+    specs: Sequence[str], config: Mapping[str, ModelSpec], *, keys: bool = True
+) -> list[ModelSpec]:
+    """Each `--model` as a configured name or a one-off; with `keys`, every key present before
+    anything is sent (a dry run sends nothing and needs none)."""
     if not specs:
         raise RedlineError(
             "give at least one --model (a name from redline.toml, or WIRE:MODEL@URL)"
@@ -201,7 +203,7 @@ def resolve_models(specs: Sequence[str], config: Mapping[str, ModelSpec]) -> lis
         elif "@" in spec:
             models.append(one_off(spec))
         else:
-            known = ", ".join(sorted(config)) or f"none: no {CONFIG_NAME} found"
+            known = ", ".join(sorted(config)) or f"none: no {CONFIG_NAME} {_searched()}"
             raise RedlineError(
                 f"unknown model {spec!r}; configured models: {known} "
                 "(or give WIRE:MODEL_ID@BASE_URL)"
@@ -210,5 +212,12 @@ def resolve_models(specs: Sequence[str], config: Mapping[str, ModelSpec]) -> lis
     if len(set(names)) != len(names):
         raise RedlineError("a --model is given twice")
     for m in models:
-        m.key()
+        if keys:
+            m.key()
     return models
+
+
+def _searched() -> str:
+    """Where `config_path` looks, for a user who has no models file yet."""
+    user = Path(platformdirs.user_config_dir("redline"))
+    return f"in the working directory or in {user}"

@@ -8,6 +8,7 @@ import re
 import signal
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -56,6 +57,25 @@ def redline(*args: str) -> subprocess.CompletedProcess[str]:
 
 def test_the_proxy_binds_127_0_0_1_by_default(proxy_process: ProxyProcess) -> None:
     assert proxy_process.url.startswith("http://127.0.0.1:")
+
+
+def test_the_proxy_says_how_to_point_claude_code_and_openai_clients_at_it(
+    proxy_process: ProxyProcess,
+) -> None:
+    assert proxy_process.proc.stderr is not None
+    # Read the start-up lines up to the hint; a proxy that never prints one is killed.
+    stop = threading.Timer(10, proxy_process.proc.kill)
+    stop.start()
+    lines = []
+    for line in proxy_process.proc.stderr:
+        lines.append(line)
+        if "BASE_URL" in line:
+            break
+    stop.cancel()
+    said = "".join(lines)
+    url = proxy_process.url
+    assert f"ANTHROPIC_BASE_URL={url} (Claude Code)" in said
+    assert f"OPENAI_BASE_URL={url}/v1" in said
 
 
 def test_redline_commands_work_while_the_proxy_runs(

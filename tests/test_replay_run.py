@@ -274,6 +274,17 @@ def test_a_dry_run_prints_tokens_and_cost_and_sends_nothing(
     assert "nothing was sent" in text and "~" in text
 
 
+@pytest.mark.parametrize("dry_run", [(), ("--dry-run",)], ids=["replay", "dry-run"])
+def test_without_a_models_file_an_unknown_model_says_where_redline_looked(
+    cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, dry_run: tuple[str, ...]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    cli("import", "--examples")
+    error = cli("replay", "-m", "gpt-x", *dry_run, expect=2).stderr
+    assert "unknown model 'gpt-x'; configured models: none: no redline.toml" in error
+    assert f"in the working directory or in {tmp_path / 'config' / 'redline'}" in error
+
+
 def test_a_dry_run_says_the_smallest_difference_the_run_could_detect(
     cli: Cli, strict_model: tuple[RuleAwareModel, Path]
 ) -> None:
@@ -392,6 +403,16 @@ def test_runs_lists_each_run(cli: Cli, strict_model: tuple[RuleAwareModel, Path]
     (run,) = cli.json("runs")["runs"]
     assert run["status"] == "finished" and run["models"] == ["strict"]
     assert run["variants"] == ["baseline"] and run["results"] == 2 and run["errors"] == 0
+
+
+def test_runs_says_one_task_in_the_singular(
+    cli: Cli, strict_model: tuple[RuleAwareModel, Path]
+) -> None:
+    _fake, config = strict_model
+    cli("import", "--examples")
+    replay(cli, config, "aider-swallows-config-errors", "-m", "strict", "-n", "1")
+    listed = cli("runs").stdout
+    assert "strict × baseline on 1 task" in listed and "1 tasks" not in listed
 
 
 def test_a_run_whose_every_sample_errored_says_so_in_each_comparison(

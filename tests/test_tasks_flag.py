@@ -80,6 +80,19 @@ def test_flag_refuses_when_every_check_passes_on_the_original(
     assert tasks(cli) == []
 
 
+def test_flag_refusing_an_answer_without_code_says_nothing_was_judged(
+    fake_anthropic: FakeAnthropic, anthropic_proxy: ThreadedProxy, cli: Cli
+) -> None:
+    claude_code_session(fake_anthropic, anthropic_proxy.url, [fa.Text("Done: it is handled.")])
+    anthropic_proxy.flush()
+    (call,) = call_ids(cli)
+    result = cli("flag", call, "-c", "broad-except", expect=1)
+    assert "broad-except  nothing to judge" in result.stdout
+    assert "no check judged any code in the original output" in result.stderr
+    assert "every check passes" not in result.stderr
+    assert tasks(cli) == []
+
+
 def test_force_keeps_a_task_that_catches_nothing(
     fake_anthropic: FakeAnthropic, anthropic_proxy: ThreadedProxy, cli: Cli
 ) -> None:

@@ -239,7 +239,7 @@ def test_a_save_is_not_followed_by_an_error(page: Any) -> None:
     assert "This call is a task already" in warning.inner_text()
 
 
-def test_a_task_no_check_fails_on_is_refused(page: Any) -> None:
+def test_a_task_on_an_answer_without_code_is_refused(page: Any) -> None:
     open_conversation(page, "Add error handling to the config loader")
     page.locator("section.call").nth(1).get_by_role("button", name="Make a task").click()
     form = page.locator("form.flag-form")
@@ -247,7 +247,7 @@ def test_a_task_no_check_fails_on_is_refused(page: Any) -> None:
     form.get_by_role("button", name="Save task").click()
     refused = form.locator(".refused")
     refused.wait_for()
-    assert "every check passes on the original output" in refused.inner_text()
+    assert "no check judged any code in the original output" in refused.inner_text()
 
 
 def test_the_task_list_shows_the_latest_run_per_model_and_variant(page: Any) -> None:

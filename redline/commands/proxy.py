@@ -100,7 +100,12 @@ def proxy(
                 f"warning: listening on {host}: other machines can use your upstream credentials' proxy",
                 err=True,
             )
-        typer.echo(f"e.g. export OPENAI_BASE_URL={base}{routes[0].prefix}/v1", err=True)
+        at = f"{base}{routes[0].prefix}"
+        typer.echo(
+            f"e.g. export ANTHROPIC_BASE_URL={at} (Claude Code) "
+            f"or OPENAI_BASE_URL={at}/v1 (OpenAI SDKs, aider)",
+            err=True,
+        )
 
     run_forever(runner, ready)
 

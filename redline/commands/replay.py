@@ -116,7 +116,6 @@ def replay_command(
         Settings,
         config_path,
         load_config,
-        one_off,
         parse_variant,
         plan,
         replay,
@@ -127,12 +126,7 @@ def replay_command(
 
     variants = [parse_variant(v) for v in prompt_variant]
     configured = load_config(config if config is not None else config_path())
-    if dry_run:
-        models = [configured[m] if m in configured else one_off(m) for m in model]
-        if not models:
-            raise RedlineError("give at least one --model")
-    else:
-        models = resolve_models(model, configured)
+    models = resolve_models(model, configured, keys=not dry_run)
     registry = _registry(plugin)
     with open_store(db) as store:
         chosen = tasks or sorted(t.name for t in store.tasks())
@@ -390,7 +384,8 @@ def runs_command(as_json: bool = JSON_OPTION, db: Path | None = DB_OPTION) -> No
                 str(r.sent),
                 str(r.errors),
                 str(r.from_cache),
-                f"{', '.join(r.models)} × {', '.join(r.variants)} on {len(r.tasks)} tasks",
+                f"{', '.join(r.models)} × {', '.join(r.variants)} "
+                f"on {len(r.tasks)} task{'s' * (len(r.tasks) != 1)}",
             ]
             for r in listed
         ],
