@@ -9,34 +9,30 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from redline.analyzers import Check, Verdict, extract, verdict_to_dict
-from redline.transcripts import Message
+from redline.analyzers import Check, Context, Verdict, verdict_to_dict
+from redline.transcripts import Message, Request
 
 __all__ = ["code_of", "findings", "ran", "verdicts"]
 
 
-def code_of(message: Message) -> list[dict[str, Any]]:
+def code_of(message: Message, request: Request | None = None) -> list[dict[str, Any]]:
     """The code an output wrote, file by file: each edit's new text, then each fenced block.
 
     `first_line` is where the text starts in its file (1 for a whole file or a block), so a
-    finding's line can be marked; `kind` is the edit's kind, or `block`.
+    finding's line can be marked; `kind` is the edit's kind, or `block`. An edit is placed in
+    its file as the checks place it: from the files `request` showed (an `Edit`'s old text
+    found in a file the agent read), so give the request the output answered.
     """
-    found = extract(message)
-    code = [
+    return [
         {
-            "path": e.path,
-            "language": e.language,
-            "code": e.after,
-            "first_line": e.start_line or 1,
-            "kind": e.kind,
+            "path": c.block.path if c.block is not None else c.path,
+            "language": c.language,
+            "code": c.after,
+            "first_line": c.first_line,
+            "kind": c.kind,
         }
-        for e in found.edits
+        for c in Context(request).changes(message)
     ]
-    code += [
-        {"path": b.path, "language": b.language, "code": b.code, "first_line": 1, "kind": "block"}
-        for b in found.blocks
-    ]
-    return code
 
 
 def verdicts(checks: Sequence[Check], found: Sequence[Verdict]) -> list[dict[str, Any]]:

@@ -58,6 +58,27 @@ def test_a_model_that_asks_instead_of_writing_scores_no_pass(cli: Cli, tmp_path:
     assert "3 of 6 samples never wrote code the checks could judge" in table
 
 
+def test_the_task_lists_latest_run_counts_no_attempts_apart_from_failures(
+    cli: Cli, tmp_path: Path, db_path: Path
+) -> None:
+    from redline.transcripts import open_store
+
+    cli("import", "--examples")
+    with serving(FlakyModel(QUESTION)) as asks, serving(RuleAwareModel()) as writes:
+        replay(
+            cli, models(tmp_path, asks=asks.url, writes=writes.url), "-m", "asks", "-m", "writes"
+        )
+    with open_store(db_path) as store:
+        cells = {c.model: c for c in store.runs.last_runs()[TASK].cells}
+    # What the web view's task list shows: "0/3 (3 no attempt)" beside a model's "0/3".
+    assert (cells["asks"].passes, cells["asks"].judged, cells["asks"].no_attempts) == (0, 3, 3)
+    assert (cells["writes"].passes, cells["writes"].judged, cells["writes"].no_attempts) == (
+        0,
+        3,
+        0,
+    )
+
+
 def test_recheck_works_the_outcomes_out_again(cli: Cli, tmp_path: Path) -> None:
     cli("import", "--examples")
     with serving(FlakyModel(QUESTION)) as asks:

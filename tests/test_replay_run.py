@@ -272,6 +272,12 @@ def test_a_dry_run_prints_tokens_and_cost_and_sends_nothing(
     assert aider["samples"] == 4 and aider["cost"] > 0
     text = cli("replay", "--config", str(config), "-m", "strict", "--dry-run").stdout
     assert "nothing was sent" in text and "~" in text
+    # Steps after the first are not foreseen: the line says what it counted and the most a run sends.
+    # 3 tasks x 3 samples, each up to --max-steps 8
+    assert (
+        "9 first requests (a sample whose model calls tools sends up to 8, one per step: " in text
+    )
+    assert "at most 72)" in text
 
 
 @pytest.mark.parametrize("dry_run", [(), ("--dry-run",)], ids=["replay", "dry-run"])

@@ -396,6 +396,7 @@ def test_the_task_list_gives_the_latest_run_per_model_and_variant(
             "variant": s["variant"],
             "passes": s["passes"],
             "judged": s["samples"],
+            "no_attempts": s["no_attempts"],
         }
         for s in report["summary"]
     ]

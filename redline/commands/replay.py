@@ -144,7 +144,7 @@ def replay_command(
         from redline.replay import estimate
 
         planned = plan(task_list, models, with_baseline(variants), samples, temperature)
-        _print_dry_run(estimate(planned), can_show, as_json)
+        _print_dry_run(estimate(planned), can_show, as_json, max_steps)
         return
     progress_bar = _ProgressBar(quiet=as_json)
     settings = Settings(
@@ -267,7 +267,9 @@ class _ProgressBar:
             self._bar = None
 
 
-def _print_dry_run(estimates: list[Estimate], can_show: Detectable, as_json: bool) -> None:
+def _print_dry_run(
+    estimates: list[Estimate], can_show: Detectable, as_json: bool, max_steps: int
+) -> None:
     if as_json:
         print_json(
             {
@@ -312,9 +314,17 @@ def _print_dry_run(estimates: list[Estimate], can_show: Detectable, as_json: boo
     )
     costs = [e.cost for e in estimates if e.cost is not None]
     total = f"${sum(costs):.4f}" if costs else "unknown (no prices in redline.toml)"
+    first = sum(e.samples for e in estimates)
+    # A sample that calls tools sends one request per step: the first ones are all we can count.
+    steps = (
+        f" (a sample whose model calls tools sends up to {max_steps}, one per step: "
+        f"at most {first * max_steps})"
+        if max_steps > 1
+        else ""
+    )
     typer.echo(
-        f"{sum(e.samples for e in estimates)} requests, estimated cost {total}; nothing was sent. "
-        "~ marks token counts estimated with cl100k_base, not the model's own tokenizer."
+        f"{first} first requests{steps}, estimated cost of the first requests {total}; nothing "
+        "was sent. ~ marks token counts estimated with cl100k_base, not the model's own tokenizer."
     )
     typer.echo(can_show.to_json()["line"])
 

@@ -112,7 +112,7 @@ def _judge(store: Store, registry: Registry, call_id: str, body: dict[str, Any])
         tool_call=tool_call,
         drop=_whole(body, "drop_last") or 0,
     )
-    bad_code = code_of(task.output.message)
+    bad_code = code_of(task.output.message, task.request)
     good = good_from_body(store, body.get("good"), bad_code)
     if good is not None:
         task = replace(task, good=good)
@@ -152,7 +152,7 @@ def _judge(store: Store, registry: Registry, call_id: str, body: dict[str, Any])
         if good is None
         else {
             "source": good.source,
-            "code": code_of(good.message),
+            "code": code_of(good.message, task.request),
             "findings": findings(on_good or []),
         },
     }
@@ -226,10 +226,16 @@ async def show_task(request: web.Request) -> web.Response:
             "good_passes": validation.good_passes,
             "verdicts": {"output": on_bad, "good_output": on_good},
             "workspace": workspace,
-            "output": {"code": code_of(task.output.message), "findings": findings(on_bad)},
+            "output": {
+                "code": code_of(task.output.message, task.request),
+                "findings": findings(on_bad),
+            },
             "good_output": None
             if task.good is None
-            else {"code": code_of(task.good.message), "findings": findings(on_good or [])},
+            else {
+                "code": code_of(task.good.message, task.request),
+                "findings": findings(on_good or []),
+            },
         }
 
     return json_response(await request.app[GATE].run(work))

@@ -116,7 +116,8 @@ class LastRunCell:
     model: str
     variant: str
     passes: int
-    judged: int  # samples judged (an error is not judged)
+    judged: int  # samples counted (an error is not): passes, failures and no attempts
+    no_attempts: int  # of those, answers that wrote no code a check could judge
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -124,6 +125,7 @@ class LastRunCell:
             "variant": self.variant,
             "passes": self.passes,
             "judged": self.judged,
+            "no_attempts": self.no_attempts,
         }
 
 
@@ -360,7 +362,8 @@ class RunStore:
                 SELECT run_id, max(evaluation) AS n FROM evaluations GROUP BY run_id
             )
             SELECT v.task, v.run_id, l.started_at, v.model, v.variant,
-                   count(*) FILTER (WHERE coalesce(v.outcome = 'pass', v.passed)), count(*)
+                   count(*) FILTER (WHERE coalesce(v.outcome = 'pass', v.passed)), count(*),
+                   count(*) FILTER (WHERE v.outcome = 'no_attempt')
             FROM verdicts v JOIN latest l ON l.task = v.task AND l.run_id = v.run_id
             JOIN evaluation e ON e.run_id = v.run_id AND e.n = v.evaluation
             GROUP BY ALL
@@ -369,8 +372,10 @@ class RunStore:
         order = _orders(self.con, {r[1] for r in rows})
         cells: dict[str, list[LastRunCell]] = {}
         started: dict[str, tuple[str, datetime]] = {}
-        for task, run_id, at, model, variant, passes, judged in rows:
-            cells.setdefault(task, []).append(LastRunCell(model, variant, passes, judged))
+        for task, run_id, at, model, variant, passes, judged, no_attempts in rows:
+            cells.setdefault(task, []).append(
+                LastRunCell(model, variant, passes, judged, no_attempts)
+            )
             started[task] = (run_id, at)
         out = {}
         for task, found in cells.items():

@@ -720,7 +720,8 @@
     if (!last) return "\u2013";
     return [
       last.cells.map((c) => h("div", { class: "cell-line" },
-        h("span", { class: "muted" }, `${c.model} \u00B7 ${c.variant} `), h("b", null, `${c.passes}/${c.judged}`))),
+        h("span", { class: "muted" }, `${c.model} \u00B7 ${c.variant} `), h("b", null, `${c.passes}/${c.judged}`),
+        c.no_attempts ? h("span", { class: "muted" }, ` (${c.no_attempts} no attempt)`) : null)),
       h("a", { class: "small", href: "#/run/" + encodeURIComponent(last.run) }, `run of ${R.when(last.started_at)}`),
     ];
   }
