@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import socket
+import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -559,8 +560,9 @@ def test_a_scan_of_the_history_past_its_time_limit_says_it_stopped(
 
 @pytest.fixture(autouse=True)
 def no_leftover_sandboxes() -> Iterator[None]:
-    """Every sandbox a draft starts has ended when its test does."""
+    """Every sandbox a draft starts has ended when its test does (this checkout's: the
+    machine may run other checkouts' tests at the same time)."""
     yield
     from tests.test_sandbox import processes_with
 
-    assert processes_with("redline.replay.draft_judge") == []
+    assert processes_with("redline.replay.draft_judge", sys.prefix) == []

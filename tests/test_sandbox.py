@@ -40,8 +40,8 @@ def copy(tmp_path: Path) -> Path:
     return folder
 
 
-def processes_with(marker: str) -> list[int]:
-    """Processes on the host whose command line carries `marker`."""
+def processes_with(marker: str, *also: str) -> list[int]:
+    """Processes on the host whose command line carries `marker` (and each of `also`)."""
     found = []
     for entry in os.listdir("/proc"):
         if entry.isdigit():
@@ -49,7 +49,7 @@ def processes_with(marker: str) -> list[int]:
                 cmdline = Path(f"/proc/{entry}/cmdline").read_bytes()
             except OSError:
                 continue
-            if marker.encode() in cmdline:
+            if all(m.encode() in cmdline for m in (marker, *also)):
                 found.append(int(entry))
     return found
 
