@@ -1,15 +1,22 @@
 """What a drafting model is told, and how its answer is read.
 
     Case                           what a check is drafted from: the user's request, the bad
-                                   answer's code, the note, good answers, the names taken
-    system_prompt()                the instructions, the plugin API and one built-in rule
+                                   answer's code, the note, good answers, the names taken, and
+                                   where its code can run (a workspace, own files), when given
+    system_prompt(runnable)        the instructions, the plugin API and one built-in rule; with
+                                   `runnable`, how to answer with a `run` check instead
     first_message(case)            the case, as the first user message
-    feedback(reason)               the next user message after a draft was refused
+    feedback(reason, kind)         the next user message after a draft was refused
     module_in(text, cut_off)       the one Python module an answer holds (Unreadable if not)
+    proposal_in(text, cut_off, runnable) -> Proposal   a module, or (runnable) a `run` check
 
 The plugin API is read from the code (the names a drafted check may import, each with its
 signature and the first line of its docstring), so it cannot drift from what the checks see;
 the example is the built-in `regex` rule's source.
+
+When the case has a workspace or files of its own, the model may answer with a `run` check
+instead of a module: one line, `run:OPTIONS` as `redline flag -c` takes it, in one
+```redline-run block (`RUN_BLOCK`). An answer holds one module or one such line, never both.
 """
 
 from __future__ import annotations
@@ -21,15 +28,24 @@ import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
-from redline.analyzers import Change
+from redline.analyzers import Change, sandbox
 from redline.replay.draft_rules import ALLOWED_IMPORTS
-from redline.transcripts import Message, Request
+from redline.replay.task_workspace import TakenWorkspace
+from redline.transcripts import Message, OwnFile, Request
 
 # The longest text of the user's request the prompt quotes (its start and its end).
 MAX_ASKED = 6000
 # The longest piece of code the prompt quotes.
 MAX_CODE = 20000
+# The most workspace paths the prompt lists.
+MAX_LISTED = 300
+# The language of the block that holds a `run` check, and the longest line it may be.
+RUN_BLOCK = "redline-run"
+MAX_RUN = 2000
+# The longest `timeout` a drafted `run` check may ask for: it runs once per answer it is proven on.
+MAX_TIMEOUT = 600
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,10 +72,26 @@ class Case:
     bad: Answer
     good: tuple[Answer, ...]
     taken: Mapping[str, str]  # name -> where it comes from ("built-in", "plugin file PATH")
+    workspace: TakenWorkspace | None = None  # at the call's cut, as `flag --workspace` takes it
+    files: tuple[OwnFile, ...] = ()  # the task's own, as `flag --file` takes them
+    cwd: str | None = None  # where the transcript's agent worked, when it says
+
+    @property
+    def runnable(self) -> bool:
+        """A `run` check may be proposed: the case says where the answer's code runs."""
+        return self.workspace is not None or bool(self.files)
+
+
+@dataclass(frozen=True, slots=True)
+class Proposal:
+    """What a drafting answer proposes: a module's source, or a `run` check as `-c` takes it."""
+
+    kind: Literal["module", "run"]
+    text: str
 
 
 class Unreadable(Exception):
-    """The answer holds no module to judge; the message says why, as the model is told."""
+    """The answer holds nothing to judge; the message says why, as the model is told."""
 
 
 _INSTRUCTIONS = """\
@@ -93,15 +125,49 @@ it fails on the bad answer and passes on every good answer; if it does not, you 
 asked again.
 """
 
+_RUN = """\
+## Or: a `run` check, when the code goes wrong only when it runs
 
-def system_prompt() -> str:
+This task says where the answer's code runs (its workspace, or files of its own: the first
+message lists them). When what went wrong shows only when the code runs (a test that fails, a
+wrong result, a crash), you may answer with a `run` check instead of a module: a command redline
+runs on the answer's code. redline lays the answer's edits over a fresh copy of the workspace (an
+empty folder when there is none; the task's own files beside the code), runs the command there by
+`sh -c` in a sandbox (no network, nothing outside the copy writable, this machine's interpreters
+and tools read-only, no packages installed), and the answer passes when the command exits with
+`expect` and, when `output` is given, its output matches it. Its options:
+
+- `cmd` (required): the command, e.g. the project's test that the bad answer breaks;
+- `timeout`: seconds it may run (default 60, at most {timeout});
+- `expect`: the exit status that means pass (default 0);
+- `output`: a regex the combined output (stdout and stderr) must match, searched anywhere.
+
+Answer with exactly one ```{block} block holding one line: the check as `redline flag -c` takes it,
+`run:` then `key=value` pairs separated by `;` (write `\\;` for a `;` inside a value):
+
+{example}
+
+It is kept only when redline's own parser reads it, it fails on the bad answer and it passes on
+every good answer; if not, you are told why and asked again. Answer with a module or a `run`
+check, never both.
+"""
+
+
+def system_prompt(runnable: bool = False) -> str:
     imports = ", ".join(
         name if allowed is None else f"{name} ({', '.join(sorted(allowed))})"
         for name, allowed in ALLOWED_IMPORTS.items()
     )
+    run = []
+    if runnable:
+        example = "\n".join(
+            _fenced("run:cmd=python3 -m unittest -q tests.test_config; timeout=120", RUN_BLOCK)
+        )
+        run = [_RUN.format(timeout=MAX_TIMEOUT, block=RUN_BLOCK, example=example)]
     return "\n".join(
         [
             _INSTRUCTIONS.format(imports=imports),
+            *run,
             "## The plugin API",
             "",
             *_api(),
@@ -127,14 +193,48 @@ def first_message(case: Case) -> str:
         lines += ["", f"## Good answer {n} ({good.label}): the check must pass on it", ""]
         lines += _code(good.code)
     lines += ["", "## Check names already taken", "", ", ".join(case.taken) or "(none)"]
+    lines += _where_it_runs(case)
     return "\n".join(lines)
 
 
-def feedback(reason: str) -> str:
-    return (
-        f"Your module was not kept: {reason}\n\n"
-        "Fix it, and answer with the whole module again, in one ```python block."
-    )
+def _where_it_runs(case: Case) -> list[str]:
+    """What a `run` check would run on: the workspace's files, the task's own."""
+    if not case.runnable:
+        return []
+    lines = ["", "## Where the code runs (for a `run` check)", ""]
+    taken = case.workspace
+    if taken is None:
+        lines.append("No workspace: the command runs in a folder holding only the answer's code.")
+    else:
+        paths = [f.path for f in taken.workspace.files]
+        lines.append(
+            f"The workspace at the call: {len(paths)} file{'s' * (len(paths) != 1)}; the "
+            f"command runs in its root, {sandbox.workdir(case.cwd)}:"
+        )
+        lines += ["", *(f"- {_line(p)}" for p in paths[:MAX_LISTED])]
+        if len(paths) > MAX_LISTED:
+            lines.append(f"- ... and {len(paths) - MAX_LISTED} more")
+    if case.files:
+        lines += ["", "The task's own files, beside the answer's code:", ""]
+        lines += [f"- {_line(f.path)} ({len(f.data):,} bytes)" for f in case.files]
+    return lines
+
+
+def _line(path: str) -> str:
+    """A path on one line of the prompt (a file name may hold a newline)."""
+    return path.replace("\n", "\\n").replace("\r", "\\r")
+
+
+def feedback(
+    reason: str, kind: Literal["module", "run"] | None = "module", runnable: bool = False
+) -> str:
+    """The next user message: why the answer (a module, a `run` check, or nothing readable:
+    None) was not kept, and how to answer again."""
+    what = {"module": "Your module", "run": "Your run check", None: "Your answer"}[kind]
+    again = "answer with the whole module again, in one ```python block"
+    if runnable:
+        again = f"answer again: the whole module in one ```python block, or the run check in one ```{RUN_BLOCK} block"
+    return f"{what} was not kept: {reason}\n\nFix it, and {again}."
 
 
 def module_in(text: str, cut_off: bool = False) -> str:
@@ -154,6 +254,47 @@ def module_in(text: str, cut_off: bool = False) -> str:
 
 
 _PYTHON = {"", "python", "py", "python3", "py3"}
+
+
+def proposal_in(text: str, cut_off: bool = False, runnable: bool = False) -> Proposal:
+    """What the answer proposes: the module of its one ```python block, or, when a `run`
+    check may be proposed, the one line of its one ```redline-run block (never both)."""
+    if not runnable:
+        return Proposal("module", module_in(text, cut_off))
+    if cut_off:
+        raise Unreadable(
+            "your answer was cut off (the output limit) before it ended; answer shorter"
+        )
+    blocks = list(_blocks(text))
+    runs = [code for language, code in blocks if language == RUN_BLOCK]
+    modules = [code for language, code in blocks if language in _PYTHON]
+    if runs and modules:
+        raise Unreadable(
+            f"your answer has a ```{RUN_BLOCK} block and a ```python (or unmarked) block; answer "
+            "with exactly one: the module, or the run check"
+        )
+    if not runs:
+        return Proposal("module", module_in(text))
+    if len(runs) > 1:
+        raise Unreadable(
+            f"your answer has {len(runs)} ```{RUN_BLOCK} blocks; answer with exactly one run check"
+        )
+    lines = [line.strip() for line in runs[0].split("\n") if line.strip()]
+    if len(lines) != 1:
+        raise Unreadable(
+            f"its ```{RUN_BLOCK} block holds {len(lines)} lines; it holds one: run:cmd=..."
+        )
+    line = lines[0]
+    if len(line) > MAX_RUN:
+        raise Unreadable(
+            f"its run check is longer than {MAX_RUN} characters; write a shorter command"
+        )
+    if not line.startswith("run:"):
+        raise Unreadable(
+            f"the line of its ```{RUN_BLOCK} block starts with {line[:20]!r}; write the check "
+            "as `redline flag -c` takes it, unquoted: run:cmd=..."
+        )
+    return Proposal("run", line)
 
 
 def _blocks(text: str) -> Iterator[tuple[str, str]]:

@@ -1,16 +1,22 @@
 """Drafting a check from a failure: a model writes it, the sandbox proves it, or the model is
 told why and asked again (`redline draft`, the web view's "Draft a check", the demo).
 
-    case_from_call(store, call, note, good, registry) -> Case     what the check is drafted from
+    case_from_call(store, call, note, good, registry, workspace=, files=) -> Case
+                                                                  what the check is drafted from
     history_of(store, case, limit) -> History                     recorded answers to scan after
     draft(case, model, attempts=3) -> Drafted                     ask, prove, feed back, repeat
     save_check(module, name, out=None, folder=...) -> Path        written, never over a file
     header(model, case, attempt) -> str                           the comment it is saved with
     keep_drafts(attempts, folder, call) -> [Path]                 refused drafts, for the user
+    flag_command(call, check, note, ...) -> str                   the `redline flag` that uses it
 
 A draft is kept only when the sandbox proves it (`draft_proof.prove`): it loads and registers
 one check whose name is not taken, its own examples hold, it fails on the bad answer and passes
-on every good one. Each refusal's reason goes back to the model as the next user message, up to
+on every good one. When the case says where its code runs (a workspace, files of its own) the
+model may propose a `run` check instead, proven by running it (`draft_run.prove_run`): it fails
+on the bad answer and passes on every good one. A `run` check is a line, not a file: nothing is
+saved for it, and it is not run over the recorded history (its command would run once per
+answer). Each refusal's reason goes back to the model as the next user message, up to
 `attempts` answers. The model is asked through `send.Sender` (retries, timeouts); the caller
 decides where the call is recorded (the command line sends it through a proxy of its own, so a
 model that cannot write the check is a recorded call, a task in waiting, like any other).
@@ -20,16 +26,18 @@ Nothing here writes a file but `save_check` and `keep_drafts`.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
+import shlex
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import aiohttp
 
-from redline.analyzers import Context, Registry, sandbox
+from redline.analyzers import Context, Environment, Registry, sandbox
 from redline.errors import RedlineError, SandboxUnavailable
 from redline.replay.corrections import user_words
 from redline.replay.draft_prompt import (
@@ -38,7 +46,7 @@ from redline.replay.draft_prompt import (
     Unreadable,
     feedback,
     first_message,
-    module_in,
+    proposal_in,
     system_prompt,
 )
 from redline.replay.draft_proof import (
@@ -50,11 +58,22 @@ from redline.replay.draft_proof import (
     prove,
     scan_history,
 )
+from redline.replay.draft_run import fits, prove_run, run_place
 from redline.replay.flagging import bad_answer
 from redline.replay.models import ModelSpec
 from redline.replay.rendering import render
 from redline.replay.send import Policy, Sender, Sent
-from redline.transcripts import Message, Request, Store, TaskOutput, Text, wire
+from redline.replay.task_workspace import WorkspaceSpec, workspace_at_cut
+from redline.transcripts import (
+    Message,
+    OwnFile,
+    Request,
+    Store,
+    TaskOutput,
+    Text,
+    agents,
+    wire,
+)
 
 # How many recorded answers a drafted check is run over, the latest first, by default.
 HISTORY = 500
@@ -66,18 +85,24 @@ POLICY = Policy(concurrency=1, timeout=600.0, retries=2)
 @dataclass(frozen=True, slots=True)
 class Attempt:
     """One answer of the drafting model: its text, the module it held (None: none could be
-    read), the sandbox's proof of it (None when there was no module), and why it was refused
-    (None: it holds)."""
+    read), the sandbox's proof of it (None when there was nothing to prove), and why it was
+    refused (None: it holds); `run`, the `run` check it proposed instead of a module."""
 
     number: int
     answer: str
     module: str | None
     proof: Proof | None
     reason: str | None
+    run: str | None = None
 
     @property
     def holds(self) -> bool:
         return self.reason is None
+
+    @property
+    def kind(self) -> Literal["module", "run"] | None:
+        """What it proposed: a module, a `run` check, or nothing readable (None)."""
+        return "module" if self.module is not None else "run" if self.run is not None else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,9 +119,11 @@ class Drafted:
         return last if last is not None and last.holds else None
 
     def to_json(self, call: str, model: str, path: str | None, flag: str | None) -> dict[str, Any]:
-        """What `redline draft --json` prints (docs/json.md) and the web view shows."""
+        """What `redline draft --json` prints (docs/json.md) and the web view shows: `check`
+        for a module kept, `run` for a `run` check kept."""
         kept = self.kept
         proof = kept.proof if kept is not None else None
+        run = kept.run if kept is not None else None
         return {
             "call": call,
             "model": model,
@@ -105,12 +132,13 @@ class Drafted:
                     "number": a.number,
                     "held": a.holds,
                     "check": a.proof.name if a.proof is not None else None,
+                    "run": a.run,
                     "reason": a.reason,
                 }
                 for a in self.attempts
             ],
             "check": None
-            if proof is None
+            if proof is None or run is not None
             else {
                 "name": proof.name,
                 "description": proof.description,
@@ -118,6 +146,9 @@ class Drafted:
                 "examples": {"valid": proof.valid, "invalid": proof.invalid},
                 "bad_findings": [dict(f) for f in proof.bad_findings],
             },
+            "run": None
+            if proof is None or run is None
+            else {"check": run, "bad_findings": [dict(f) for f in proof.bad_findings]},
             "history": self.scanned.to_json() if self.scanned is not None else None,
             "flag": flag,
         }
@@ -136,19 +167,35 @@ class DraftFailed(RedlineError):
 
 
 def case_from_call(
-    store: Store, call: str, note: str, good: Sequence[TaskOutput], registry: Registry
+    store: Store,
+    call: str,
+    note: str,
+    good: Sequence[TaskOutput],
+    registry: Registry,
+    *,
+    workspace: WorkspaceSpec | None = None,
+    files: Sequence[OwnFile] = (),
 ) -> Case:
     """The bad answer of `call` with its transcript, the user's last words before it, the note,
     the good answers (`flagging.good_output` reads a file or a call as `redline flag --good`
     does) and the names taken. The bad answer and each good one must have written code: a
-    check judges code."""
+    check judges code. With a `workspace` (taken at the call's cut, as `flag --workspace`
+    takes it) or `files` of the task's own, the model may propose a `run` check: that needs a
+    good answer, the only proof that its command passes on code done right."""
     if not note.strip():
         raise RedlineError("give --note: what the model did wrong, in your words")
+    if (workspace is not None or files) and not good:
+        raise RedlineError(
+            "a workspace (or files of the task's own) lets the model propose a `run` check, "
+            "which is kept only when it passes on a known-good answer; give one too "
+            "(--good FILE_OR_CALL)"
+        )
     found = store.load_call(call)
     request, output = bad_answer(store, found)
     context = Context(request)
     bad = _answer(output, context, "the bad answer")
     goods = tuple(_answer(g, context, "a good answer") for g in good)
+    start = agents.session_start(request)
     return Case(
         call=found.id,
         model=found.summary.model,
@@ -158,6 +205,9 @@ def case_from_call(
         bad=bad,
         good=goods,
         taken={name: registry.origin(name) for name in registry.names()},
+        workspace=None if workspace is None else workspace_at_cut(request, workspace),
+        files=tuple(files),
+        cwd=start.cwd if start is not None else None,
     )
 
 
@@ -218,10 +268,10 @@ def draft(
     on_attempt: Callable[[Attempt], None] | None = None,
 ) -> Drafted:
     """Ask `model` for a check, prove each answer in the sandbox, and feed the reason back,
-    until one holds or `attempts` answers were refused; a check that holds is then run over
+    until one holds or `attempts` answers were refused; a module that holds is then run over
     `history` (in the sandbox too), so a check that flags everything shows before it is used.
     Raises DraftFailed when the model cannot be asked, RedlineError when the sandbox cannot
-    start (before anything is sent)."""
+    start or the case's answers cannot be run in its workspace (before anything is sent)."""
     if attempts < 1:
         raise RedlineError("--attempts must be 1 or more")
     try:
@@ -234,34 +284,39 @@ def draft(
     request = Request(
         model=model.model,
         messages=(Message("user", (Text(first_message(case)),)),),
-        system=(Text(system_prompt()),),
+        system=(Text(system_prompt(case.runnable)),),
     )
     done: list[Attempt] = []
-    for number in range(1, attempts + 1):
-        sent = _ask(model, request, policy)
-        if sent.response is None:
-            raise DraftFailed(
-                f"the drafting model {model.name} could not be asked: {sent.error}", done
+    with contextlib.ExitStack() as stack:
+        place = None
+        if case.runnable:
+            place = stack.enter_context(run_place(case))
+            fits(case, place)
+        for number in range(1, attempts + 1):
+            sent = _ask(model, request, policy)
+            if sent.response is None:
+                raise DraftFailed(
+                    f"the drafting model {model.name} could not be asked: {sent.error}", done
+                )
+            text = sent.response.message.text
+            cut_off = wire.is_cut_off(sent.response.finish_reason, model.wire)
+            attempt = _judge(number, text, cut_off, case, limits, place)
+            done.append(attempt)
+            if on_attempt is not None:
+                on_attempt(attempt)
+            if attempt.holds:
+                break
+            assert attempt.reason is not None
+            said = feedback(attempt.reason, attempt.kind, case.runnable)
+            request = Request(
+                model=request.model,
+                messages=(
+                    *request.messages,
+                    Message("assistant", (Text(text or "(no text)"),)),
+                    Message("user", (Text(said),)),
+                ),
+                system=request.system,
             )
-        text = sent.response.message.text
-        attempt = _judge(
-            number, text, wire.is_cut_off(sent.response.finish_reason, model.wire), case, limits
-        )
-        done.append(attempt)
-        if on_attempt is not None:
-            on_attempt(attempt)
-        if attempt.holds:
-            break
-        assert attempt.reason is not None
-        request = Request(
-            model=request.model,
-            messages=(
-                *request.messages,
-                Message("assistant", (Text(text or "(no text)"),)),
-                Message("user", (Text(feedback(attempt.reason)),)),
-            ),
-            system=request.system,
-        )
     kept = done[-1] if done[-1].holds else None
     scanned = None
     if kept is not None and kept.module is not None and history is not None and history.calls:
@@ -269,11 +324,23 @@ def draft(
     return Drafted(tuple(done), scanned)
 
 
-def _judge(number: int, text: str, cut_off: bool, case: Case, limits: sandbox.Limits) -> Attempt:
+def _judge(
+    number: int,
+    text: str,
+    cut_off: bool,
+    case: Case,
+    limits: sandbox.Limits,
+    place: Environment | None,
+) -> Attempt:
     try:
-        module = module_in(text, cut_off)
+        proposal = proposal_in(text, cut_off, runnable=place is not None)
     except Unreadable as unreadable:
         return Attempt(number, text, None, None, str(unreadable))
+    if proposal.kind == "run":
+        assert place is not None
+        proof = prove_run(proposal.text, case, place)
+        return Attempt(number, text, None, proof, proof.reason, run=proposal.text)
+    module = proposal.text
     proof = prove(module, case, limits)
     reason = proof.reason
     if reason is None and proof.name is not None and proof.name in case.taken:
@@ -291,6 +358,35 @@ def _ask(model: ModelSpec, request: Request, policy: Policy) -> Sent:
             return await Sender(session, policy).send(model, render(request, model, None))
 
     return asyncio.run(send())
+
+
+def flag_command(
+    call: str,
+    check: str,
+    note: str,
+    *,
+    plugin: str | None = None,
+    good: str | None = None,
+    workspace: WorkspaceSpec | None = None,
+    files: Sequence[str] = (),
+) -> str:
+    """The `redline flag` command that makes the task with a drafted check (its name, or a
+    `run` check as written), every argument shell-quoted; `workspace` and `files` as the
+    draft was given them, so the check runs where it was proven."""
+    words = ["redline", "flag", call, "-c", check, "--note", note]
+    if plugin is not None:
+        words += ["--plugin", plugin]
+    if good is not None:
+        words += ["--good", good]
+    if workspace is not None:
+        words += ["--workspace", str(workspace.folder)]
+        if workspace.rev is not None:
+            words += ["--rev", workspace.rev]
+        for pattern in workspace.include:
+            words += ["--include", pattern]
+    for path in files:
+        words += ["--file", path]
+    return shlex.join(words)
 
 
 # -- saving ----------------------------------------------------------------------------------------

@@ -9,6 +9,10 @@ checks for redline"), reads the user's note, and answers:
   the bad answer's code (its first file after "## The answer that went wrong", as an edit of the
   code it replaced when it was one) among its INVALID examples, under a name not in "## Check
   names already taken";
+* when the prompt offers a `run` check (the case has a workspace: "## Where the code runs"), the
+  workspace holds Python test files (`test_*.py`, `*_test.py`) and the note speaks of tests:
+  a `run` check that runs them with unittest (`run:cmd=python3 -m unittest -q FILES`), in a
+  ```redline-run block;
 * otherwise: that it can only draft that one check, in plain text (no code block, so the draft
   is refused, as a real model's would be).
 
@@ -28,6 +32,11 @@ _SWALLOWED = re.compile(
     re.IGNORECASE,
 )
 NAME = "no-silent-fallback"
+# What a note says when a test shows the failure; a Python test file as the prompt lists it.
+_TESTS = re.compile(r"\btests?\b", re.IGNORECASE)
+_TEST_FILE = re.compile(r"- ((?:[\w.-]+/){0,8}(?:test_[\w-]*|[\w-]+_test)\.py)")
+# The most test files the stand-in's command names.
+_RUN_FILES = 5
 
 _CHECK = '''"""{name}: an except handler the code adds that never raises: the error is swallowed or
 turned into a silent fallback. Drafted by the redline stand-in model, not a real model."""
@@ -88,6 +97,13 @@ def is_drafting(system: str) -> bool:
 def answer(prompt: str) -> str:
     """The stand-in's answer text to a drafting request whose first user message is `prompt`."""
     note = _section(prompt, "## The user's note")
+    tests = _test_files(_section(prompt, "## Where the code runs"))
+    if tests and _TESTS.search(note[:2000]):
+        run = "run:cmd=python3 -m unittest -q " + " ".join(tests[:_RUN_FILES])
+        return (
+            "The project's tests show it when they run: a `run` check that runs them.\n\n"
+            f"```redline-run\n{run}\n```\n"
+        )
     if not _SWALLOWED.search(note[:2000]):
         return (
             "I can only draft one check, for swallowed errors and silent fallbacks; this note "
@@ -103,6 +119,16 @@ def answer(prompt: str) -> str:
     example = repr(bad) if replaced is None else f"{bad!r}, before={replaced!r}"
     module = _CHECK.format(name=name, bad=example)
     return f"Here is a check for the swallowed error, `{name}`:\n\n```python\n{module}```\n"
+
+
+def _test_files(listing: str) -> list[str]:
+    """The Python test files of a workspace listing ("- tests/test_config.py" lines)."""
+    found = []
+    for line in listing.split("\n")[:1000]:
+        match = _TEST_FILE.fullmatch(line.strip()[:300])
+        if match:
+            found.append(match.group(1))
+    return found
 
 
 def _section(text: str, heading: str) -> str:

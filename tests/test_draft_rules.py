@@ -3,9 +3,11 @@ drafting model's answer is read: the gate and the answer's parsing, without a sa
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
-from redline.replay.draft_prompt import Unreadable, module_in
+from redline.replay.draft_prompt import MAX_RUN, Proposal, Unreadable, module_in, proposal_in
 from redline.replay.draft_rules import gate
 from tests.fakes import drafting
 
@@ -89,6 +91,55 @@ def test_an_answer_without_exactly_one_module_is_unreadable(
 ) -> None:
     with pytest.raises(Unreadable, match=reason):
         module_in(text, cut_off)
+
+
+def run_block(*lines: str) -> str:
+    return "A test shows it:\n\n```redline-run\n" + "\n".join(lines) + "\n```\n"
+
+
+def test_a_run_check_is_the_one_line_of_the_one_redline_run_block() -> None:
+    text = run_block("", "  run:cmd=python3 -m unittest -q; timeout=120  ", "")
+    assert proposal_in(text, runnable=True) == Proposal(
+        "run", "run:cmd=python3 -m unittest -q; timeout=120"
+    )
+
+
+def test_a_module_is_still_read_when_a_run_check_may_be_proposed() -> None:
+    text = f"```python\n{drafting.GOOD_CHECK}```\n"
+    assert proposal_in(text, runnable=True) == Proposal("module", drafting.GOOD_CHECK)
+
+
+def test_a_run_check_is_no_answer_when_none_was_offered() -> None:
+    with pytest.raises(Unreadable, match="no ```python block"):
+        proposal_in(run_block("run:cmd=true"))
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        (
+            run_block("run:cmd=true") + f"```python\n{drafting.GOOD_CHECK}```\n",
+            "a ```redline-run block and a ```python (or unmarked) block",
+        ),
+        (run_block("run:cmd=true") + run_block("run:cmd=false"), "2 ```redline-run blocks"),
+        (run_block("run:cmd=true", "run:cmd=false"), "holds 2 lines; it holds one"),
+        (run_block(), "holds 0 lines"),
+        (run_block("-c 'run:cmd=true'"), "starts with \"-c 'run:cmd=true'\""),
+        (run_block("run:cmd=" + "x" * MAX_RUN), f"longer than {MAX_RUN} characters"),
+        ("No code here.", "no ```python block"),
+    ],
+    ids=["both", "two-runs", "two-lines", "empty", "quoted", "too-long", "nothing"],
+)
+def test_an_answer_without_exactly_one_module_or_run_check_is_unreadable(
+    text: str, reason: str
+) -> None:
+    with pytest.raises(Unreadable, match=re.escape(reason)):
+        proposal_in(text, runnable=True)
+
+
+def test_a_cut_off_answer_is_unreadable_whatever_it_holds() -> None:
+    with pytest.raises(Unreadable, match="cut off"):
+        proposal_in(run_block("run:cmd=true"), cut_off=True, runnable=True)
 
 
 def test_the_commands_history_default_is_the_librarys() -> None:

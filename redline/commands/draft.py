@@ -1,8 +1,9 @@
-"""`redline draft`: a check drafted by a model from a failure, proven in the sandbox, saved."""
+"""`redline draft`: a check drafted by a model from a failure, proven in the sandbox, saved; or,
+with a workspace or files of the task's own, a `run` check proven by running it, printed in
+the `redline flag` command that uses it."""
 
 from __future__ import annotations
 
-import shlex
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -11,16 +12,21 @@ import typer
 
 from redline.commands.shared import (
     DB_OPTION,
+    FILE_OPTION,
+    INCLUDE_OPTION,
     JSON_OPTION,
     PLUGIN_OPTION,
+    REV_OPTION,
+    WORKSPACE_AT_CUT,
     describe,
     print_json,
     user_errors,
+    workspace_spec,
 )
 from redline.errors import RedlineError
 
 if TYPE_CHECKING:
-    from redline.replay import Attempt, Scanned
+    from redline.replay import Attempt, Case, Drafted, Scanned, WorkspaceSpec
 
 # The default of --history (replay.drafting.HISTORY: the surface is loaded only when a command
 # runs, so `redline --help` stays quick).
@@ -74,6 +80,16 @@ def draft_command(
         metavar="N",
         help="Run the check over the last N recorded answers and say how many it flags (0: none).",
     ),
+    workspace: Path | None = typer.Option(
+        None,
+        "--workspace",
+        metavar="DIR",
+        help=f"The codebase the session worked in, its files {WORKSPACE_AT_CUT}: the model "
+        "may then propose a `run` check instead, proven by running it there (needs --good).",
+    ),
+    rev: str | None = REV_OPTION,
+    include: list[str] | None = INCLUDE_OPTION,
+    task_file: list[Path] | None = FILE_OPTION,
     plugin: list[Path] | None = PLUGIN_OPTION,
     config: Path | None = typer.Option(
         None,
@@ -97,19 +113,26 @@ def draft_command(
         load_config,
         resolve_models,
     )
-    from redline.transcripts import open_store
+    from redline.transcripts import open_store, read_files
 
     if out is not None and out.exists():
         raise RedlineError(f"{out} exists; give --out a new file (a draft never overwrites one)")
+    where = workspace_spec(workspace, rev, include)
+    files = read_files(task_file or [])
     (spec,) = resolve_models([model], load_config(config if config is not None else config_path()))
     registry = load_registry(plugin)
     with open_store(db) as store:
         goods = [good_output(store, source) for source in dict.fromkeys(good or [])]
-        case = case_from_call(store, call, note, goods, registry)
+        case = case_from_call(store, call, note, goods, registry, workspace=where, files=files)
         recorded = history_of(store, case, history)
     if not as_json:
+        if case.workspace is not None:
+            from redline.commands.task_workspaces import print_workspace
+
+            print_workspace(case.workspace.workspace, case.workspace.revision_from)
+        either = " (or a `run` check: the model may propose either)" if case.runnable else ""
         typer.echo(
-            f"drafting a check for call {case.call} with {spec.name} "
+            f"drafting a check{either} for call {case.call} with {spec.name} "
             f"(up to {attempts} attempt{'s' * (attempts != 1)}; each draft is judged in the sandbox)"
         )
 
@@ -130,7 +153,7 @@ def draft_command(
         kept = _keep(failed.attempts, keep_failed, case.call)
         raise RedlineError(describe(failed) + kept) from None
     attempt = drafted.kept
-    if attempt is None or attempt.module is None or attempt.proof is None:
+    if attempt is None or attempt.proof is None or attempt.kind is None:
         kept_note = _keep(drafted.attempts, keep_failed, case.call)
         if as_json:
             print_json(drafted.to_json(case.call, spec.name, None, None))
@@ -140,8 +163,12 @@ def draft_command(
             err=True,
         )
         raise typer.Exit(REFUSED)
-    from redline.replay import header, save_check
+    if attempt.run is not None:
+        _run_kept(drafted, attempt.run, case, spec.name, note, good, where, task_file, as_json)
+        return
+    from redline.replay import flag_command, header, save_check
 
+    assert attempt.module is not None
     name = attempt.proof.name or "drafted"
     path = save_check(
         attempt.module,
@@ -150,18 +177,53 @@ def draft_command(
         folder=paths.checks_dir(),
         header=header(spec.name, case, attempt),
     )
-    flag = f"redline flag {case.call} -c {name} --note {shlex.quote(note)}"
-    if out is not None:
-        flag += f" --plugin {shlex.quote(str(path))}"
-    if good:
-        flag += f" --good {shlex.quote(good[0])}"
+    flag = flag_command(
+        case.call,
+        name,
+        note,
+        plugin=None if out is None else str(path),
+        good=good[0] if good else None,
+    )
     if as_json:
         print_json(drafted.to_json(case.call, spec.name, str(path), flag))
         return
     if drafted.scanned is not None:
         _print_scanned(drafted.scanned, recorded.total)
-    where = "" if out is not None else " (your checks folder: every command loads it)"
-    typer.echo(f"saved check {name} to {path}{where}")
+    saved_in = "" if out is not None else " (your checks folder: every command loads it)"
+    typer.echo(f"saved check {name} to {path}{saved_in}")
+    typer.echo(f"use it:  {flag}")
+
+
+def _run_kept(
+    drafted: Drafted,
+    run: str,
+    case: Case,
+    model: str,
+    note: str,
+    good: list[str] | None,
+    where: WorkspaceSpec | None,
+    task_file: list[Path] | None,
+    as_json: bool,
+) -> None:
+    """A `run` check held: no file to write, a command to give. Not run over the history."""
+    from redline.replay import flag_command
+
+    flag = flag_command(
+        case.call,
+        run,
+        note,
+        good=good[0] if good else None,
+        workspace=where,
+        files=[str(p) for p in task_file or []],
+    )
+    if as_json:
+        print_json(drafted.to_json(case.call, model, None, flag))
+        return
+    typer.echo(
+        "it is a `run` check: nothing to save (it is the line below), and it was not run over "
+        "the recorded history (its command would run on every answer; `redline scan -c "
+        "RUN_CHECK --workspace DIR` does that when you want it)"
+    )
     typer.echo(f"use it:  {flag}")
 
 
@@ -185,16 +247,24 @@ def _print_attempt(attempt: Attempt, goods: int) -> None:
             if goods
             else "no good answer was given (--good makes sure it passes on one)"
         )
-        typer.echo(
-            f"attempt {attempt.number}: holds: {proof.name} loads, its {proof.valid} VALID and "
-            f"{proof.invalid} INVALID examples hold, it fails on the bad answer; {good}"
-        )
+        if attempt.run is not None:
+            typer.echo(f"attempt {attempt.number}: holds: {attempt.run}")
+            typer.echo(f"  it fails on the bad answer and {good}")
+        else:
+            typer.echo(
+                f"attempt {attempt.number}: holds: {proof.name} loads, its {proof.valid} VALID "
+                f"and {proof.invalid} INVALID examples hold, it fails on the bad answer; {good}"
+            )
         for f in proof.bad_findings:
-            typer.echo(f"  on the bad answer: {f['path']}:{f['line']}  {f['message']}")
+            at = f"{f['path']}:{f['line']}  " if f["path"] is not None else ""
+            typer.echo(f"  on the bad answer: {at}{f['message']}")
+            for line in (f.get("snippet") or "").splitlines()[-3:] if attempt.run else ():
+                typer.echo(f"    {line}")
         return
     reason = (attempt.reason or "").replace("\n", "\n    ")
-    typer.echo(f"attempt {attempt.number}: refused: {reason}")
-    if attempt.module is None and attempt.answer.strip():
+    proposed = f" `{attempt.run}`:" if attempt.run is not None else ""
+    typer.echo(f"attempt {attempt.number}: refused:{proposed} {reason}")
+    if attempt.kind is None and attempt.answer.strip():
         said = " ".join(attempt.answer.split())
         typer.echo(f"  it said: {said[:300]}{'...' if len(said) > 300 else ''}")
 

@@ -24,6 +24,7 @@ from redline.errors import (
 
 if TYPE_CHECKING:
     from redline.analyzers import Registry
+    from redline.replay import WorkspaceSpec
     from redline.transcripts import Store
 
 # What to do when an id names nothing, by what it should have named.
@@ -126,6 +127,24 @@ NO_SANDBOX_HELP = (
     "memory and output limits hold)."
 )
 FILE_OPTION = typer.Option(None, "--file", metavar="PATH", help=FILE_HELP, show_default=False)
+# How `flag --workspace` (and `draft --workspace`) take a workspace: at the call's cut.
+WORKSPACE_AT_CUT = (
+    "as the model saw them at the call (a git commit's tree, then the transcript's own edits)"
+)
+REV_OPTION = typer.Option(
+    None,
+    "--rev",
+    metavar="REV",
+    help="The commit of --workspace to take (default: the one the transcript states at "
+    "the session's start, when the repository has it; else HEAD).",
+)
+INCLUDE_OPTION = typer.Option(
+    None,
+    "--include",
+    metavar="PATTERN",
+    help="Take back into the workspace files its rules leave out (secrets by name, files "
+    "over 1 MB), gitignore syntax; repeatable.",
+)
 NO_SANDBOX_OPTION = typer.Option(False, "--no-sandbox", help=NO_SANDBOX_HELP)
 
 
@@ -150,3 +169,19 @@ def report_ingest(store: Store) -> None:
     """Warn about spool lines the store could not take in (a crash cut one short...)."""
     for problem in store.last_ingest.problems:
         warn(problem)
+
+
+def workspace_spec(
+    workspace: Path | None, rev: str | None, include: list[str] | None
+) -> WorkspaceSpec | None:
+    """What `--workspace DIR [--rev REV] [--include PATTERN ...]` ask for (None: no workspace);
+    --rev and --include without --workspace are a mistake."""
+    if workspace is None:
+        if rev is not None or include:
+            raise RedlineError(
+                "--rev and --include choose what --workspace DIR takes; give --workspace"
+            )
+        return None
+    from redline.replay import WorkspaceSpec
+
+    return WorkspaceSpec(workspace, rev, tuple(include or ()))

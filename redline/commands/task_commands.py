@@ -11,13 +11,17 @@ import typer
 from redline.commands.shared import (
     DB_OPTION,
     FILE_OPTION,
+    INCLUDE_OPTION,
     JSON_OPTION,
     NO_SANDBOX_OPTION,
     PLUGIN_OPTION,
+    REV_OPTION,
+    WORKSPACE_AT_CUT,
     print_json,
     user_errors,
     warn,
     warn_unsandboxed,
+    workspace_spec,
 )
 from redline.errors import RedlineError
 
@@ -111,23 +115,10 @@ def flag(
         None,
         "--workspace",
         metavar="DIR",
-        help="The codebase the session worked in: the task keeps its files as the model saw "
-        "them at the call (a git commit's tree, then the transcript's own edits).",
+        help=f"The codebase the session worked in: the task keeps its files {WORKSPACE_AT_CUT}.",
     ),
-    rev: str | None = typer.Option(
-        None,
-        "--rev",
-        metavar="REV",
-        help="The commit of --workspace to take (default: the one the transcript states at "
-        "the session's start, when the repository has it; else HEAD).",
-    ),
-    include: list[str] | None = typer.Option(
-        None,
-        "--include",
-        metavar="PATTERN",
-        help="Take back into the workspace files its rules leave out (secrets by name, files "
-        "over 1 MB), gitignore syntax; repeatable.",
-    ),
+    rev: str | None = REV_OPTION,
+    include: list[str] | None = INCLUDE_OPTION,
     task_file: list[Path] | None = FILE_OPTION,
     no_sandbox: bool = NO_SANDBOX_OPTION,
     as_json: bool = JSON_OPTION,
@@ -136,15 +127,11 @@ def flag(
     """Make a task from a recorded call: its transcript, its bad output, the checks that catch it."""
     from redline.analyzers import runs_code
     from redline.commands.task_workspaces import print_workspace, workspace_json
-    from redline.replay import WorkspaceSpec, checks_of, good_output, task_from_call
+    from redline.replay import checks_of, good_output, task_from_call
     from redline.replay import flag as flag_task
     from redline.transcripts import open_store, read_files
 
-    if workspace is None and (rev is not None or include):
-        raise RedlineError(
-            "--rev and --include choose what --workspace DIR takes; give --workspace"
-        )
-    spec = None if workspace is None else WorkspaceSpec(workspace, rev, tuple(include or ()))
+    spec = workspace_spec(workspace, rev, include)
     registry = _registry(plugin)
     # unknown checks and bad options fail before anything is read
     if no_sandbox and any(runs_code(c) for c in checks_of(check, registry)):

@@ -1,9 +1,14 @@
 """Drafting a check from the "Make a task" form: `redline draft`, in the web view.
 
-POST /api/calls/{id}/draft    {note, model, good?: {code, path} | {call}, attempts?}: the draft
-                              as `redline draft --json` prints it, and `saved` (201 when a
+POST /api/calls/{id}/draft    {note, model, good?: {code, path} | {call}, attempts?,
+                               workspace?: {folder, rev?, include?}}: the draft as
+                              `redline draft --json` prints it, and `saved` (201 when a
                               check held and was saved to the checks folder, and added to
-                              this server's checks; 422 when none held)
+                              this server's checks; 200 when a `run` check held: nothing to
+                              save, `run` and `flag` say it; 422 when none held)
+
+With a workspace (as `POST /api/tasks` takes one), the model may propose a `run` check, which
+needs a good answer (as `redline draft --workspace` does). The "Make a task" form sends none.
 
 The model is one of `redline.toml` or `WIRE:MODEL_ID@BASE_URL`, its key read from the server's
 environment. The store is read first (the call, the good answer, the history) and let go; the
@@ -14,14 +19,20 @@ so the page's other requests go on meanwhile.
 from __future__ import annotations
 
 import asyncio
-import shlex
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
 from redline.errors import RedlineError
-from redline.ui.shared import GATE, REGISTRY, good_from_body, json_response, read_json
+from redline.ui.shared import (
+    GATE,
+    REGISTRY,
+    good_from_body,
+    json_response,
+    read_json,
+    workspace_from_body,
+)
 
 if TYPE_CHECKING:
     from redline.replay import Drafted
@@ -38,6 +49,7 @@ async def draft_check(request: web.Request) -> web.Response:
         code_of,
         config_path,
         draft,
+        flag_command,
         header,
         history_of,
         load_config,
@@ -57,13 +69,15 @@ async def draft_check(request: web.Request) -> web.Response:
         raise RedlineError(f"attempts must be a whole number from 1 to {MAX_ATTEMPTS}")
     if not 1 <= attempts <= MAX_ATTEMPTS:
         raise RedlineError(f"attempts must be a whole number from 1 to {MAX_ATTEMPTS}")
+    where = workspace_from_body(body.get("workspace"))
     (spec,) = resolve_models([model.strip()], load_config(config_path()))
 
     def read(store: Store) -> tuple[Any, Any]:  # the case, the history to scan
         found = store.load_call(call_id)
         bad_code = code_of(found.response.message) if found.response is not None else []
         good = good_from_body(store, body.get("good"), bad_code)
-        case = case_from_call(store, call_id, note, [good] if good else [], registry)
+        goods = [good] if good else []
+        case = case_from_call(store, call_id, note, goods, registry, workspace=where)
         return case, history_of(store, case)
 
     case, history = await request.app[GATE].run(read)
@@ -76,7 +90,10 @@ async def draft_check(request: web.Request) -> web.Response:
     drafted = await asyncio.get_running_loop().run_in_executor(None, work)
     kept = drafted.kept
     path = flag = None
-    if kept is not None and kept.module is not None and kept.proof is not None:
+    if kept is not None and kept.run is not None:
+        # The good answer is the form's own: the command line gives it as a file or a call.
+        flag = flag_command(case.call, kept.run, note, workspace=where)
+    elif kept is not None and kept.module is not None and kept.proof is not None:
         name = kept.proof.name or "drafted"
         saved = save_check(
             kept.module,
@@ -87,9 +104,10 @@ async def draft_check(request: web.Request) -> web.Response:
         )
         registry.load_file(saved)  # on the loop's thread: the form may choose it at once
         path = str(saved)
-        flag = f"redline flag {case.call} -c {name} --note {shlex.quote(note)}"
+        flag = flag_command(case.call, name, note)
     result = drafted.to_json(case.call, spec.name, path, flag)
-    return json_response({**result, "saved": path is not None}, 201 if path else 422)
+    status = 201 if path else 200 if kept is not None else 422
+    return json_response({**result, "saved": path is not None}, status)
 
 
 def routes(app: web.Application) -> None:

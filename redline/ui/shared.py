@@ -1,5 +1,5 @@
 """What the web view's route modules share: the application's keys, the store gate, JSON in
-and out, a known-good answer as a form gives it. `server` builds the application from the route modules; they import only this."""
+and out, a known-good answer and a workspace as a request gives them. `server` builds the application from the route modules; they import only this."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from redline.analyzers import Registry
 from redline.errors import RedlineError
 
 if TYPE_CHECKING:
+    from redline.replay import WorkspaceSpec
     from redline.transcripts import Store, TaskOutput
 
 T = TypeVar("T")
@@ -95,3 +96,26 @@ def good_from_body(store: Store, given: Any, bad_code: list[dict[str, Any]]) -> 
     path = str(given.get("path") or next((c["path"] for c in bad_code if c["path"]), GOOD_PATH))
     message = Message("assistant", (agents.written(path, code, "pasted"),))
     return TaskOutput(message, None, False, f"pasted code ({path})")
+
+
+def workspace_from_body(given: Any) -> WorkspaceSpec | None:
+    """The workspace a request asks for: `{folder, rev?, include?}`, as `flag --workspace`
+    takes it (None: none asked for)."""
+    from redline.replay import WorkspaceSpec
+
+    if given is None:
+        return None
+    folder = given.get("folder") if isinstance(given, dict) else None
+    rev = given.get("rev") if isinstance(given, dict) else None
+    include = given.get("include", []) if isinstance(given, dict) else None
+    if (
+        not isinstance(folder, str)
+        or not folder
+        or not (rev is None or isinstance(rev, str))
+        or not isinstance(include, list)
+        or not all(isinstance(p, str) for p in include)
+    ):
+        raise RedlineError(
+            "workspace must be {folder: a path, rev?: a revision, include?: [patterns]}"
+        )
+    return WorkspaceSpec(folder, rev or None, tuple(include))

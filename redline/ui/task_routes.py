@@ -19,10 +19,16 @@ from aiohttp import web
 from redline.analyzers import Registry
 from redline.errors import RedlineError
 from redline.replay import code_of, findings, verdicts
-from redline.ui.shared import GATE, REGISTRY, good_from_body, json_response, read_json
+from redline.ui.shared import (
+    GATE,
+    REGISTRY,
+    good_from_body,
+    json_response,
+    read_json,
+    workspace_from_body,
+)
 
 if TYPE_CHECKING:
-    from redline.replay import WorkspaceSpec
     from redline.transcripts import Store
 
 
@@ -68,29 +74,6 @@ def _text(body: dict[str, Any], key: str) -> str:
     return value
 
 
-def _workspace(body: dict[str, Any]) -> WorkspaceSpec | None:
-    """The workspace a new task asks for: `{folder, rev?, include?}` (as `flag --workspace`)."""
-    from redline.replay import WorkspaceSpec
-
-    given = body.get("workspace")
-    if given is None:
-        return None
-    folder = given.get("folder") if isinstance(given, dict) else None
-    rev = given.get("rev") if isinstance(given, dict) else None
-    include = given.get("include", []) if isinstance(given, dict) else None
-    if (
-        not isinstance(folder, str)
-        or not folder
-        or not (rev is None or isinstance(rev, str))
-        or not isinstance(include, list)
-        or not all(isinstance(p, str) for p in include)
-    ):
-        raise RedlineError(
-            "workspace must be {folder: a path, rev?: a revision, include?: [patterns]}"
-        )
-    return WorkspaceSpec(folder, rev or None, tuple(include))
-
-
 def _judge(store: Store, registry: Registry, call_id: str, body: dict[str, Any]) -> dict[str, Any]:
     """The task the call would make, and the checks' verdicts on its outputs: `flag`'s rules
     (`redline.replay.flag`), with nothing saved unless `save`."""
@@ -124,7 +107,7 @@ def _judge(store: Store, registry: Registry, call_id: str, body: dict[str, Any])
         registry,
         force=bool(body.get("force")),
         save=save,
-        workspace=_workspace(body) if save else None,
+        workspace=workspace_from_body(body.get("workspace")) if save else None,
     )
     validation, checks = flagged.validation, list(flagged.checks)
     refused = None if flagged.refused is None else str(flagged.refused)

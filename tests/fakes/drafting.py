@@ -209,3 +209,36 @@ JUDGES_NOTHING = GOOD_CHECK.replace(
     "        return Verdict.of(findings, code.not_judged())",
     "        return Verdict.of(findings, code.not_judged(), [] if not findings else None)",
 )
+
+
+# -- `run` checks, for the project of tests/run_repo.py (a config loader and its real test) ------
+#
+# Asked to add error handling to the loader, the model swallowed a missing file (the project's
+# test that a missing file raises fails); a good answer lets it raise.
+
+RUN_NOTE = "a missing config file no longer raises: the project's test of that fails"
+# Runs the project's tests: fails on the bad answer, passes on the good one.
+RUNS_THE_TESTS = "run:cmd=python3 -m unittest -q tests/test_config.py; timeout=120"
+# Runs only the test the bad answer passes too: it catches nothing.
+RUNS_A_TEST_IT_PASSES = (
+    "run:cmd=python3 -m unittest -q tests.test_config.LoadTest.test_it_reads_json"
+)
+# Wants output the good answer's run does not print: it fails the good answer too.
+WANTS_OUTPUT_NOBODY_PRINTS = "run:cmd=python3 -m unittest -q tests/test_config.py; output=42 tests"
+
+
+def run_answer(check: str, before: str = "A test shows it when it runs:") -> Answer:
+    """A drafting model's answer proposing a `run` check: a sentence, then the one line in a
+    ```redline-run block."""
+    return Answer(text=f"{before}\n\n```redline-run\n{check}\n```\n")
+
+
+def reaching_out(marker: str, port: int) -> str:
+    """The project's tests, after trying to write `marker` on the host and to connect to
+    `port` there (each allowed to fail, so the tests still run)."""
+    connect = f"__import__('socket').create_connection(('127.0.0.1', {port}), 2)"
+    return (
+        f"run:cmd=(echo escaped > {marker} || true) && "
+        f'(python3 -c "{connect}" && echo connected > {marker} || true) && '
+        "python3 -m unittest -q tests/test_config.py"
+    )

@@ -637,6 +637,9 @@
         const check = (await checks()).find((c) => c.name === result.check.name);
         if (check) offer(check);
         found.unshift(h("p", { class: "ok saved" }, `Saved check ${result.check.name} to ${result.check.path}; it is chosen above.`));
+      } else if (result.run) {
+        /* A `run` check holds: a line, not a file (only asked for with a workspace). */
+        found.unshift(h("p", { class: "ok" }, "A run check holds; use it: ", h("code", null, result.flag)));
       } else {
         found.unshift(h("p", { class: "error refused" }, "No draft held; nothing was saved."));
       }
