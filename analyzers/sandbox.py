@@ -295,6 +295,9 @@ def _sandboxed(
         try:
             pidfd = opened = os.pidfd_open(child)
             cleanup.callback(os.close, opened)
+            # Killed through its pidfd whatever happens: as root, bwrap's pid 1 outlives a
+            # killed bwrap (it waits for a child that never comes), --die-with-parent or not.
+            cleanup.callback(_kill, opened, proc)
             _set_limits(child, limits)
             blocker.write(b"x")  # go: the limits hold from the command's first instruction
         except (ProcessLookupError, BrokenPipeError):  # it died setting up: said below
@@ -376,8 +379,7 @@ def _kill(pidfd: int | None, proc: subprocess.Popen[bytes]) -> None:
 
 
 def _end(proc: subprocess.Popen[bytes]) -> None:
-    """bwrap killed, if it still runs: its pid 1 dies with it (--die-with-parent), and with that
-    every process of the sandbox."""
+    """bwrap killed, if it still runs (its pid 1 is killed through its pidfd, by `_kill`)."""
     if proc.poll() is None:
         with contextlib.suppress(ProcessLookupError):
             proc.kill()

@@ -368,3 +368,4 @@ def test_a_command_whose_limits_cannot_be_set_never_runs(
     with pytest.raises(PermissionError):
         sandbox.run("touch ran-unlimited", copy)
     assert not (copy / "ran-unlimited").exists()
+    assert processes_with(str(copy)) == []  # and nothing of the sandbox is left waiting
