@@ -230,7 +230,10 @@ def test_a_shell_fork_bomb_ends_the_run_and_leaves_nothing(copy: Path) -> None:
 
 
 def test_memory_past_the_limit_kills_the_run(copy: Path) -> None:
-    grow = "x = []\nwhile True: x.append(b'x' * (1 << 20))"
+    # A MiB every 10 ms: the watch (every 50 ms) sees it pass 128 MiB long before the kernel's
+    # cap (half as much again) refuses an allocation, even on a busy machine. Faster growth may
+    # meet that cap first: the process then gets a MemoryError (the test below).
+    grow = "import time\nx = []\nwhile True:\n    x.append(b'x' * (1 << 20))\n    time.sleep(0.01)"
     result = sandbox.run(f"python3 -c {shlex.quote(grow)}", copy, sandbox.Limits(memory=128 * MiB))
     assert result.killed == "memory"
     assert result.summary == "killed: used more than 128 MiB of memory"
