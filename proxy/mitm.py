@@ -41,6 +41,7 @@ import warnings
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
+from redline.config import Location
 from redline.errors import RedlineError
 from redline.proxy.headers import scrubbed
 from redline.proxy.mitm_addon import DEFAULT_PATTERNS, ApiPattern, RecordingAddon
@@ -78,7 +79,7 @@ class MitmRunner:
         confdir: Path | None = None,
         on_log: OnLog | None = None,
         drain: float = 30.0,
-        ingest_into: Path | None = None,
+        ingest_into: Location | None = None,
     ) -> None:
         self.spool_dir, self.host, self.port = spool_dir, host, port
         self.drain_seconds = drain

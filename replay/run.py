@@ -17,12 +17,12 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import aiohttp
 
 from redline.analyzers import Check, Registry, run_checks, verdict_to_dict
+from redline.config import Location
 from redline.errors import RedlineError
 from redline.replay.flagging import checks_of
 from redline.replay.models import ModelSpec
@@ -158,7 +158,7 @@ class _Writer:
     a thread of its own, one at a time and in order, so sending and judging go on while the
     database is opened and written (DuckDB lets go of the interpreter while it works)."""
 
-    def __init__(self, db: Path) -> None:
+    def __init__(self, db: Location) -> None:
         self.db = db
         self.samples: list[dict[str, Any]] = []
         self.verdicts: list[dict[str, Any]] = []
@@ -333,7 +333,7 @@ class Settings:
 
 
 def replay(
-    db: Path,
+    db: Location,
     tasks: Sequence[Task],
     models: Sequence[ModelSpec],
     variants: Sequence[Variant],

@@ -55,7 +55,7 @@ def check_command(
         ),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the verdicts as JSON.")] = False,
-    db: Path | None = DB_OPTION,
+    db: str | None = DB_OPTION,
 ) -> None:
     """Run checks on a recorded output or on files; exit 0 if all pass, 1 if any finds something."""
     from redline.analyzers import load_call, load_file, parse_check, run_checks
@@ -121,7 +121,7 @@ def analyzers_command(
         ),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the list as JSON.")] = False,
-    db: Path | None = DB_OPTION,
+    db: str | None = DB_OPTION,
 ) -> None:
     """List the checks `redline check --check` accepts, with their options."""
     from redline.analyzers import describe_option

@@ -64,7 +64,7 @@ def scan_command(
         help="Worker processes judging answers (0: one per core).",
     ),
     as_json: bool = JSON_OPTION,
-    db: Path | None = DB_OPTION,
+    db: str | None = DB_OPTION,
 ) -> None:
     """Run checks over every recorded answer, or find the answers the user corrected."""
     from redline.commands.shared import load_registry, report_ingest

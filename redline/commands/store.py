@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import typer
 
 from redline.commands.shared import DB_OPTION, user_errors
@@ -15,7 +13,7 @@ store_app = typer.Typer(
 
 @store_app.command("rebuild")
 @user_errors
-def rebuild(db: Path | None = DB_OPTION) -> None:
+def rebuild(db: str | None = DB_OPTION) -> None:
     """Make a new database from the spool segments still on disk; the old one is set aside."""
     from redline.transcripts import rebuild as rebuild_store
 

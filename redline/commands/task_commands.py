@@ -90,7 +90,7 @@ def flag(
         False, "--force", help="Keep the task even if no check fails on the original output."
     ),
     as_json: bool = JSON_OPTION,
-    db: Path | None = DB_OPTION,
+    db: str | None = DB_OPTION,
 ) -> None:
     """Make a task from a recorded call: its transcript, its bad output, the checks that catch it."""
     from redline.replay import checks_of, good_output, task_from_call
@@ -134,7 +134,7 @@ def flag(
 
 
 @user_errors
-def tasks_command(as_json: bool = JSON_OPTION, db: Path | None = DB_OPTION) -> None:
+def tasks_command(as_json: bool = JSON_OPTION, db: str | None = DB_OPTION) -> None:
     """List the tasks: name, origin call, model, wire format, checks, created."""
     from redline.commands.display import make_console, print_table
     from redline.commands.shared import report_ingest
@@ -185,7 +185,7 @@ def task_show(
     ),
     plugin: list[Path] | None = PLUGIN_OPTION,
     as_json: bool = JSON_OPTION,
-    db: Path | None = DB_OPTION,
+    db: str | None = DB_OPTION,
 ) -> None:
     """Show a task: the end of its transcript, its outputs, and its checks' verdicts now."""
     from redline.replay import validate
@@ -247,7 +247,7 @@ def _show_task(task: Task, validation: Validation, last: int) -> None:
 @user_errors
 def task_rm(
     name: str = typer.Argument(..., help="The task's exact name."),
-    db: Path | None = DB_OPTION,
+    db: str | None = DB_OPTION,
 ) -> None:
     """Remove a task (its transcript stays recorded)."""
     from redline.transcripts import open_store
@@ -263,7 +263,7 @@ def export(
     out: Path = typer.Option(
         ..., "--out", "-o", help="The folder to write task files to (created if missing)."
     ),
-    db: Path | None = DB_OPTION,
+    db: str | None = DB_OPTION,
 ) -> None:
     """Write tasks as JSON files (one per task), with secrets in their messages masked."""
     from redline.transcripts import open_store
@@ -338,7 +338,7 @@ def import_command(
         False, "--replace", help="Overwrite same-named tasks whose content differs."
     ),
     plugin: list[Path] | None = PLUGIN_OPTION,
-    db: Path | None = DB_OPTION,
+    db: str | None = DB_OPTION,
 ) -> None:
     """Import task files; all of them, or none when any is invalid."""
     from redline.transcripts import example_files, open_store, read_task_file

@@ -16,20 +16,24 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import random
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import duckdb
 
 from redline.errors import StoreLocked, StoreUnavailable
+from redline.transcripts.store.lake import conflicted, fence, lake_of
 
 log = logging.getLogger("redline.store")
 
 # How long to wait for another process that holds the database. Commands wait as long as a
 # live process holds it (ingest is quick; a reader must not fail because another is ingesting).
 LOCK_WAIT_SECONDS = 600.0
+# How long a write on a lake keeps running again while other writers' commits win.
+CONFLICT_WAIT = 300.0
 BLOCK_SIZE = 16 * 1024
 STORAGE_VERSION = "v1.5.0"
 _HOLDER = re.compile(r"held in (.+?) \(PID (\d+)\)")
@@ -117,14 +121,40 @@ def connect(path: Path, *, wait: float = LOCK_WAIT_SECONDS) -> duckdb.DuckDBPyCo
 
 @contextlib.contextmanager
 def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
-    """Everything the block writes is kept, or nothing: an error rolls back and goes on."""
+    """Everything the block writes is kept, or nothing: an error rolls back and goes on. On a
+    lake the transaction is fenced (lake.py): its commit fails if another writer committed
+    meanwhile, and `write` runs it again."""
     con.execute("BEGIN TRANSACTION")
     try:
+        if lake_of(con) is not None:
+            fence(con)
         yield
         con.execute("COMMIT")
     except BaseException:
-        con.execute("ROLLBACK")
+        with contextlib.suppress(duckdb.TransactionException):  # a failed commit ended it
+            con.execute("ROLLBACK")
         raise
+
+
+def write[T](con: duckdb.DuckDBPyConnection, work: Callable[[], T]) -> T:
+    """`work()` in a transaction, run again (from the start, on what the other writer
+    committed) as long as its commit conflicts with another writer's: only on a lake, where
+    writers do not lock each other out. StoreLocked after CONFLICT_WAIT seconds of that."""
+    deadline = time.monotonic() + CONFLICT_WAIT
+    delay = 0.02
+    while True:
+        try:
+            with transaction(con):
+                return work()
+        except duckdb.TransactionException as exc:
+            if not conflicted(exc):
+                raise
+            if time.monotonic() >= deadline:
+                lake = lake_of(con)
+                raise StoreLocked(lake.url if lake else "the database") from None
+        # A random wait: writers that conflicted do not all come back at once.
+        time.sleep(random.uniform(delay / 2, delay))
+        delay = min(delay * 2, 1.0)
 
 
 # Bytes 8-11 of every DuckDB file, damaged or not.

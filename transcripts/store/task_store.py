@@ -28,7 +28,7 @@ from redline.transcripts.model import (
     tool_from_dict,
     tool_to_dict,
 )
-from redline.transcripts.store.db import transaction
+from redline.transcripts.store.db import write
 from redline.transcripts.store.decorations import restore
 from redline.transcripts.store.queries import records
 from redline.transcripts.store.tree import DedupWriter, chain, messages_up_to
@@ -77,20 +77,27 @@ def save_tasks(
     """Store `tasks` in one transaction: all or none. A task identical to the stored one of
     its name is left as it is; a different one is TaskExists unless `replace_existing`.
     Returns (stored, left unchanged)."""
-    todo = []
-    for task in tasks:
-        digest = task_hash(task)
-        row = con.execute("SELECT content_hash FROM tasks WHERE name = ?", [task.name]).fetchone()
-        if row is not None and row[0] == digest:
-            continue
-        if row is not None and not replace_existing:
-            raise TaskExists(task.name)
-        todo.append((task, digest))
-    writer = DedupWriter(con)
-    with transaction(con):
+
+    def save() -> tuple[int, int]:
+        # Looked up in the write transaction: on a lake, another machine may save a task of
+        # the same name at the same time, and one of the two commits then runs again.
+        todo = []
+        for task in tasks:
+            digest = task_hash(task)
+            row = con.execute(
+                "SELECT content_hash FROM tasks WHERE name = ?", [task.name]
+            ).fetchone()
+            if row is not None and row[0] == digest:
+                continue
+            if row is not None and not replace_existing:
+                raise TaskExists(task.name)
+            todo.append((task, digest))
+        writer = DedupWriter(con)
         for task, digest in todo:
             _insert(con, writer, task, digest)
-    return len(todo), len(tasks) - len(todo)
+        return len(todo), len(tasks) - len(todo)
+
+    return write(con, save)
 
 
 def _insert(con: duckdb.DuckDBPyConnection, writer: DedupWriter, task: Task, digest: str) -> None:

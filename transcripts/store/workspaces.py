@@ -16,7 +16,7 @@ import duckdb
 
 from redline.errors import NotFound, RedlineError
 from redline.transcripts.store import bulk
-from redline.transcripts.store.db import transaction
+from redline.transcripts.store.db import write
 from redline.transcripts.workspace import Workspace
 
 
@@ -28,7 +28,8 @@ def put_workspace(
     if not con.execute("SELECT 1 FROM tasks WHERE name = ?", [task]).fetchone():
         raise NotFound("task", task)
     wanted = {f.sha256 for f in workspace.files}
-    with transaction(con):
+
+    def put() -> int:
         have = bulk.existing(con, "workspace_files", "sha256", wanted)
         new = sorted(wanted - have)
         for sha in new:
@@ -50,7 +51,9 @@ def put_workspace(
             "INSERT INTO task_workspaces VALUES (?, ?, ?, ?)",
             [task, workspace.id, json.dumps(workspace.to_dict()), datetime.now(UTC)],
         )
-    return len(new)
+        return len(new)
+
+    return write(con, put)
 
 
 def load_workspace(con: duckdb.DuckDBPyConnection, task: str) -> Workspace | None:

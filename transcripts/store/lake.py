@@ -1,0 +1,195 @@
+"""A team's store on DuckLake: a catalog in PostgreSQL, the data as Parquet files in a shared
+folder (or object storage), and DuckDB's SQL and tables as in a file.
+
+The extensions come from their PyPI wheels (`duckdb-extension-*`, pinned with DuckDB) and are
+loaded from the files inside them: nothing is downloaded, default security settings (the files
+are signed). They are loaded only when a lake is opened, never for a file (0.5 s).
+
+What a lake lacks, and what stands in for it:
+
+* **No keys, no indexes, no ON CONFLICT.** The schema is created without them (migrations.py,
+  `table` and `index`); rows stay unique because every write checks what is stored before it
+  inserts, inside a transaction that no other write can commit beside.
+* **No file lock: many writers.** DuckLake's transactions are optimistic: a commit fails when
+  another writer committed a change it conflicts with, and inserts into one table do not
+  conflict. So every write transaction on a lake also updates the one row of `lake_writes`
+  (the *fence*): any two write transactions conflict, the second one's commit fails, and it is
+  run again (db.write) on what the first one committed. Writes to a lake are serialized as
+  writes to a file are, without a lock that a dead process could hold.
+
+Credentials: the PostgreSQL password comes from `PGPASSWORD` or `~/.pgpass` (libpq reads them)
+or from `password_file` (given to DuckDB as a temporary secret, in memory only). A URL with a
+password in it is refused: it would sit in the process list and in shell histories.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+import threading
+import time
+import weakref
+from pathlib import Path
+
+import duckdb
+
+from redline.config import Lake
+from redline.errors import StoreUnavailable
+
+CATALOG = "lake"
+FENCE = "lake_writes"
+# (extension, the PyPI package whose wheel holds its file)
+EXTENSIONS = (
+    ("postgres_scanner", "duckdb_extension_postgres_scanner"),
+    ("ducklake", "duckdb_extension_ducklake"),
+)
+# A libpq keyword `password=`, or a URI's user:password@.
+_PASSWORD = re.compile(r"(?:^|[\s:])password\s*=|://[^/@\s]*:[^/@\s]*@", re.IGNORECASE)
+
+_POOL: dict[Lake, list[duckdb.DuckDBPyConnection]] = {}
+_POOL_LOCK = threading.Lock()
+_POOL_SIZE = 4
+_LAKES: weakref.WeakKeyDictionary[duckdb.DuckDBPyConnection, Lake] = weakref.WeakKeyDictionary()
+
+
+def extension_file(name: str, package: str) -> Path:
+    """The extension's file inside its wheel (for the DuckDB this process runs)."""
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        raise FileNotFoundError(f"the package {package} is not installed")
+    folder = Path(next(iter(spec.submodule_search_locations)))
+    path = folder / "extensions" / f"v{duckdb.__version__}" / f"{name}.duckdb_extension"
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"{path} is missing ({package} is not for DuckDB {duckdb.__version__})"
+        )
+    return path
+
+
+def load_extension(con: duckdb.DuckDBPyConnection, name: str, package: str) -> None:
+    con.execute(f"LOAD '{_quoted(str(extension_file(name, package)))}'")
+
+
+def lake_of(con: duckdb.DuckDBPyConnection) -> Lake | None:
+    """The lake `con` was opened on by `connect` (None: a file)."""
+    return _LAKES.get(con)
+
+
+def conflicted(exc: BaseException) -> bool:
+    """Whether a failed commit lost to another writer's (and may simply be run again)."""
+    return isinstance(exc, duckdb.TransactionException) and "conflict" in str(exc).lower()
+
+
+def fence(con: duckdb.DuckDBPyConnection) -> None:
+    """Make the current transaction conflict with every other write transaction on the lake."""
+    con.execute(f"UPDATE {FENCE} SET writes = writes + 1")
+
+
+def check_url(url: str) -> None:
+    """Refuse a lake URL that carries a password."""
+    if _PASSWORD.search(url):
+        raise StoreUnavailable(
+            "the lake given",
+            "its URL holds a password, which would show in the process list; remove it and "
+            "give the password in $PGPASSWORD, ~/.pgpass or password_file in the [lake] "
+            "table of redline.toml",
+        )
+
+
+def connect(lake: Lake) -> duckdb.DuckDBPyConnection:
+    """A connection to the lake, its catalog attached as the default database."""
+    check_url(lake.url)
+    con = duckdb.connect()
+    try:
+        con.execute("SET TimeZone = 'UTC'")
+        for name, package in EXTENSIONS:
+            load_extension(con, name, package)
+        if lake.password_file is not None:
+            _password_secret(con, lake)
+        con.execute(
+            f"ATTACH '{_quoted(lake.url)}' AS {CATALOG} (DATA_PATH '{_quoted(lake.data_path)}')"
+        )
+        con.execute(f"USE {CATALOG}")
+        _bootstrap(con)
+    except FileNotFoundError as exc:
+        con.close()
+        raise StoreUnavailable(lake.url, f"{exc}; reinstall redline") from None
+    except duckdb.Error as exc:
+        con.close()
+        raise StoreUnavailable(lake.url, _reason(exc, lake)) from None
+    _LAKES[con] = lake
+    return con
+
+
+def checkout(lake: Lake) -> duckdb.DuckDBPyConnection:
+    """A connection to `lake`: one this process used before and gave back, else a new one."""
+    with _POOL_LOCK:
+        idle = _POOL.get(lake)
+        if idle:
+            return idle.pop()
+    return connect(lake)
+
+
+def checkin(con: duckdb.DuckDBPyConnection, *, healthy: bool) -> None:
+    """Give a connection back for the next `checkout`; closed when it may be broken (an error
+    from DuckDB or the catalog) or enough are kept."""
+    lake = lake_of(con)
+    if healthy and lake is not None:
+        with _POOL_LOCK:
+            idle = _POOL.setdefault(lake, [])
+            if len(idle) < _POOL_SIZE:
+                idle.append(con)
+                return
+    con.close()
+
+
+def _password_secret(con: duckdb.DuckDBPyConnection, lake: Lake) -> None:
+    """The password of `password_file` as DuckDB's default PostgreSQL secret: in this
+    process's memory only, never in a URL, a log or the store."""
+    assert lake.password_file is not None
+    try:
+        password = lake.password_file.read_text(encoding="utf-8").strip()
+    except OSError as exc:
+        raise StoreUnavailable(
+            lake.url, f"cannot read the password_file {lake.password_file}: {exc.strerror}"
+        ) from None
+    con.execute(f"CREATE TEMPORARY SECRET (TYPE postgres, PASSWORD '{_quoted(password)}')")
+
+
+def _bootstrap(con: duckdb.DuckDBPyConnection) -> None:
+    """The fence's table and its one row, made once however many first opens race (two
+    creates of one table conflict: the loser finds it made)."""
+    delay = 0.05
+    for _ in range(50):
+        try:
+            con.execute("BEGIN TRANSACTION")
+            con.execute(f"CREATE TABLE IF NOT EXISTS {FENCE} (writes BIGINT NOT NULL)")
+            con.execute(f"INSERT INTO {FENCE} SELECT 0 WHERE NOT EXISTS (FROM {FENCE})")
+            con.execute("COMMIT")
+            return
+        except duckdb.TransactionException as exc:
+            if not conflicted(exc):
+                raise
+            time.sleep(delay)
+            delay = min(delay * 2, 1.0)
+    raise duckdb.TransactionException("the lake's first open kept conflicting")
+
+
+def _reason(exc: duckdb.Error, lake: Lake) -> str:
+    """DuckDB's words, shortened to what says what went wrong."""
+    text = " ".join(str(exc).split())
+    if "does not match existing data path" in text:
+        found = re.search(r'existing data path in the catalog "([^"]*)"', text)
+        where = found.group(1) if found else "another folder"
+        return (
+            f"its data path is {where}, not {lake.data_path}; set $REDLINE_LAKE_DATA (or "
+            "data_path in redline.toml) to the lake's folder, as every machine must see it"
+        )
+    found = re.search(r"Unable to connect to Postgres at \"[^\"]*\": (.*)", text)
+    if found:
+        return f"cannot reach its PostgreSQL catalog: {found.group(1)}"
+    return text
+
+
+def _quoted(text: str) -> str:
+    return text.replace("'", "''")
