@@ -102,7 +102,12 @@ def print_json(value: Any) -> None:
 
 JSON_OPTION = typer.Option(False, "--json", help="Print stable JSON (documented in docs/json.md).")
 DB_OPTION = typer.Option(
-    None, "--db", envvar="REDLINE_DB", help="The database file.", show_default="user data dir"
+    None,
+    "--db",
+    envvar="REDLINE_DB",
+    metavar="PATH",
+    help="The database file, or a team's lake (ducklake:..., docs/team.md).",
+    show_default="user data dir",
 )
 PLUGIN_OPTION = typer.Option(
     None, "--plugin", metavar="FILE", help="Load checks from this Python file; repeatable."

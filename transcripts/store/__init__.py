@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from redline.transcripts.store.background import BackgroundIngest, IngestProcess
     from redline.transcripts.store.browse import Browse
     from redline.transcripts.store.prefixes import PrefixCache
+    from redline.transcripts.store.push import PushReport
     from redline.transcripts.store.runs import RunStore, RunSummary
     from redline.transcripts.store.scan import (
         CallOutput,
@@ -48,6 +49,7 @@ _LAZY = {
         "scan",
     ),
     "TaskSummary": "task_store",
+    "PushReport": "push",
 }
 
 
@@ -73,6 +75,25 @@ def rebuild(path: str | Path | None = None) -> tuple[Path | None, IngestReport]:
     aside = set_aside(db) if db.exists() else None
     with open_store(db) as store:
         return aside, store.last_ingest
+
+
+def push_store(source: str | Path | None, to: str | Location | None) -> PushReport:
+    """Copy the store file `source` (default: the usual one) into the lake `to` (see push.py);
+    the file is migrated and its spool ingested first."""
+    from redline.transcripts.store.push import push
+
+    lake = to if isinstance(to, config.Lake) else config.location(to) if to else None
+    if not isinstance(lake, config.Lake):
+        raise RedlineError("push copies a store into a lake: give --to ducklake:...")
+    path = config.db_path(source)
+    if str(path).startswith(config.LAKE_PREFIX):
+        raise RedlineError("push copies a database file: give its path with --db")
+    if not path.is_file():
+        raise StoreUnavailable(path, "no such database file")
+    with open_store(path):
+        pass
+    with open_store(lake, ingest=False) as store:
+        return push(store.con, path)
 
 
 class Store:
@@ -311,6 +332,7 @@ __all__ = [
     "IngestProcess",
     "IngestReport",
     "OutputRows",
+    "PushReport",
     "RunStore",
     "RunSummary",
     "ScanCall",
@@ -318,6 +340,7 @@ __all__ = [
     "Store",
     "TaskSummary",
     "open_store",
+    "push_store",
     "rebuild",
     "rebuild_outputs",
 ]
