@@ -49,6 +49,7 @@ _PASSWORD = re.compile(r"(?:^|[\s:])password\s*=|://[^/@\s]*:[^/@\s]*@", re.IGNO
 _POOL: dict[Lake, list[duckdb.DuckDBPyConnection]] = {}
 _POOL_LOCK = threading.Lock()
 _POOL_SIZE = 4
+_INIT_TRIES = 5
 _LAKES: weakref.WeakKeyDictionary[duckdb.DuckDBPyConnection, Lake] = weakref.WeakKeyDictionary()
 
 
@@ -99,6 +100,21 @@ def check_url(url: str) -> None:
 def connect(lake: Lake) -> duckdb.DuckDBPyConnection:
     """A connection to the lake, its catalog attached as the default database."""
     check_url(lake.url)
+    for attempt in range(_INIT_TRIES):
+        try:
+            return _connect(lake, last=attempt == _INIT_TRIES - 1)
+        except _RaceLost:
+            # Two first opens of a new lake both made DuckLake's own tables: one lost, and
+            # finds them made when it tries again.
+            time.sleep(0.1 * (attempt + 1))
+    raise AssertionError("unreachable: the last attempt raises what it meets")
+
+
+class _RaceLost(Exception):
+    pass
+
+
+def _connect(lake: Lake, *, last: bool) -> duckdb.DuckDBPyConnection:
     con = duckdb.connect()
     try:
         con.execute("SET TimeZone = 'UTC'")
@@ -116,6 +132,12 @@ def connect(lake: Lake) -> duckdb.DuckDBPyConnection:
         raise StoreUnavailable(lake.url, f"{exc}; reinstall redline") from None
     except duckdb.Error as exc:
         con.close()
+        if (
+            not last
+            and "Failed to initialize DuckLake" in str(exc)
+            and "already exists" in str(exc)
+        ):
+            raise _RaceLost from None
         raise StoreUnavailable(lake.url, _reason(exc, lake)) from None
     _LAKES[con] = lake
     return con
@@ -141,6 +163,15 @@ def checkin(con: duckdb.DuckDBPyConnection, *, healthy: bool) -> None:
                 idle.append(con)
                 return
     con.close()
+
+
+def close_all() -> None:
+    """Close the connections the pool keeps (a test's lake is going away)."""
+    with _POOL_LOCK:
+        idle = [con for cons in _POOL.values() for con in cons]
+        _POOL.clear()
+    for con in idle:
+        con.close()
 
 
 def _password_secret(con: duckdb.DuckDBPyConnection, lake: Lake) -> None:

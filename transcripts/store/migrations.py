@@ -370,9 +370,13 @@ def migrate(con: duckdb.DuckDBPyConnection) -> int:
             )""",
         ),
     )
-    for version, migration in enumerate(MIGRATIONS, start=1):
-        if version > current:
-            write(con, functools.partial(_apply, con, version, migration))
+    todo = [(v, m) for v, m in enumerate(MIGRATIONS, start=1) if v > current]
+    if lake_of(con) is not None:
+        # One commit for all: on a lake each costs a round of catalog writes.
+        write(con, lambda: [_apply(con, v, m) for v, m in todo])
+        return len(MIGRATIONS)
+    for version, migration in todo:
+        write(con, functools.partial(_apply, con, version, migration))
     return len(MIGRATIONS)
 
 

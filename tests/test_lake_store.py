@@ -1,0 +1,199 @@
+"""The store on a lake (DuckLake, its catalog in a real PostgreSQL): the same commands, many
+writers, each row once, credentials from the usual places and never from the command line."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+import time
+from datetime import timedelta
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from redline import config
+from redline.transcripts import SpoolWriter, open_store
+from redline.transcripts.store import lake as lakes
+from redline.transcripts.store.db import write
+from redline.transcripts.store.migrations import MIGRATIONS
+from tests.postgres import LakeSetup
+from tests.support import Cli
+from tests.test_store_call_order import conversation
+
+REDLINE = [sys.executable, "-m", "redline"]
+
+
+def run(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*REDLINE, *args], capture_output=True, text=True, timeout=120, env=env, check=False
+    )
+
+
+def lake_rows(setup: LakeSetup, sql: str) -> list[tuple[object, ...]]:
+    with open_store(config.Lake(setup.url, str(setup.data)), ingest=False) as store:
+        return store.con.execute(sql).fetchall()
+
+
+def test_tasks_imported_into_a_lake_are_listed_by_another_process(
+    lake: LakeSetup, cli: Cli, tmp_path: Path
+) -> None:
+    cli("import", "--examples")
+    other = run(lake.env(tmp_path / "other-machine"), "tasks", "--json")
+    assert other.returncode == 0, other.stderr
+    assert '"codex-swallows-config-errors"' in other.stdout
+    assert len(cli.json("tasks")["tasks"]) == 3
+
+
+def test_a_lake_without_a_data_path_is_one_clear_line(
+    lake: LakeSetup, cli: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("REDLINE_LAKE_DATA")
+    result = cli("ls", expect=2)
+    assert "REDLINE_LAKE_DATA" in result.output and "data_path" in result.output
+    assert len(result.output.strip().splitlines()) == 1
+
+
+def test_the_data_path_may_come_from_redline_toml(
+    lake: LakeSetup, cli: Cli, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.delenv("REDLINE_LAKE_DATA")
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "redline.toml").write_text(f'[lake]\ndata_path = "{lake.data}"\n')
+    cli("import", "--examples")
+    assert len(cli.json("tasks")["tasks"]) == 3
+
+
+def test_a_lake_url_with_a_password_is_refused_and_the_password_never_shown(
+    lake: LakeSetup, cli: Cli
+) -> None:
+    result = cli("ls", "--db", lake.url + " password=hunter2", expect=2)
+    assert "hunter2" not in result.output
+    assert "PGPASSWORD" in result.output and "~/.pgpass" in result.output
+
+
+@pytest.fixture
+def alice(lake: LakeSetup) -> LakeSetup:
+    """The lake's database reached as a role that must give its password."""
+    user, database = f"alice_{lake.database}", f"{lake.database}_alice"
+    lake.server.create_role(user, "s3cret-pass")
+    lake.server.create_database(database, owner=user)
+    return LakeSetup(lake.server.url(database, user=user), lake.data, lake.server, database)
+
+
+def test_the_password_comes_from_pgpassword(alice: LakeSetup, tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    assert run(alice.env(home), "ls").returncode == 2  # no password: refused by PostgreSQL
+    done = run(alice.env(home, PGPASSWORD="s3cret-pass"), "import", "--examples")
+    assert done.returncode == 0, done.stderr
+
+
+def test_the_password_comes_from_pgpass(alice: LakeSetup, tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    home.mkdir()
+    pgpass = home / ".pgpass"
+    pgpass.write_text(f"127.0.0.1:{alice.server.port}:{alice.database}:*:s3cret-pass\n")
+    pgpass.chmod(0o600)
+    done = run(alice.env(home), "import", "--examples")
+    assert done.returncode == 0, done.stderr
+
+
+def test_the_password_comes_from_a_password_file_and_is_never_printed(
+    alice: LakeSetup, tmp_path: Path
+) -> None:
+    home = tmp_path / "home"
+    (home / "config" / "redline").mkdir(parents=True)
+    secret = home / "pg-password"
+    secret.write_text("s3cret-pass\n")
+    (home / "config" / "redline" / "redline.toml").write_text(
+        f'[lake]\npassword_file = "{secret}"\n'
+    )
+    done = run(alice.env(home), "import", "--examples")
+    assert done.returncode == 0, done.stderr
+    secret.write_text("wrong-password\n")
+    refused = run(alice.env(home), "tasks")
+    assert refused.returncode == 2 and "password authentication failed" in refused.stderr
+    assert "wrong-password" not in refused.stderr + refused.stdout
+    assert "Traceback" not in refused.stderr
+
+
+def test_first_starts_that_race_migrate_the_lake_once(lake: LakeSetup, tmp_path: Path) -> None:
+    fresh = f"{lake.database}_fresh"  # not made from the tests' template: nothing in it yet
+    lake.server.create_database(fresh)
+    lake = LakeSetup(lake.server.url(fresh), tmp_path / "fresh-data", lake.server, fresh)
+    starts = [
+        subprocess.Popen(
+            [*REDLINE, "tasks", "--json"],
+            env=lake.env(tmp_path / f"machine{i}"),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for i in range(4)
+    ]
+    for start in starts:
+        _, err = start.communicate(timeout=120)
+        assert start.returncode == 0, err
+    versions = lake_rows(lake, "SELECT version, count(*) FROM schema_migrations GROUP BY 1")
+    assert sorted(versions) == [(v, 1) for v in range(1, len(MIGRATIONS) + 1)]
+
+
+def test_two_processes_ingesting_one_spool_at_once_store_each_call_once(
+    lake: LakeSetup, tmp_path: Path
+) -> None:
+    home = tmp_path / "machine"
+    env = lake.env(home)
+    spool = config.spool_dir(config.location(lake.url)).relative_to(tmp_path / "xdg-data")
+    writer = SpoolWriter(home / "data" / spool)
+    calls = [
+        *conversation("a", 30, timedelta(0), timedelta(seconds=1)),
+        *conversation("b", 30, timedelta(milliseconds=500), timedelta(seconds=1)),
+    ]
+    writer.append(calls)
+    writer.close()
+    both = [
+        subprocess.Popen([*REDLINE, "ls", "--json"], env=env, stdout=subprocess.PIPE, text=True)
+        for _ in range(2)
+    ]
+    for p in both:
+        p.communicate(timeout=120)
+        assert p.returncode == 0
+    stored = lake_rows(lake, "SELECT count(*), count(DISTINCT id) FROM exchanges")
+    assert stored == [(60, 60)]
+    assert lake_rows(lake, "SELECT count(*) FROM conversations") == [(2,)]
+
+
+def test_writes_that_race_on_a_lake_run_one_after_the_other(lake: LakeSetup) -> None:
+    where = config.location(lake.url)
+    assert isinstance(where, config.Lake)
+    with open_store(where, ingest=False):
+        pass  # migrated
+    first, second = lakes.connect(where), lakes.connect(where)
+    both = threading.Barrier(2)
+    tries = {"first": 0, "second": 0}
+
+    def add_once(con: duckdb.DuckDBPyConnection, who: str) -> None:
+        def work() -> None:
+            tries[who] += 1
+            found = con.execute("SELECT count(*) FROM scan_checks WHERE key = 'k'").fetchone()
+            if tries[who] == 1:
+                both.wait(10)  # both have looked, and found nothing, before either commits
+            if found == (0,):
+                con.execute("INSERT INTO scan_checks VALUES ('k', ?, '{}', '1', now())", [who])
+            time.sleep(0.05)
+
+        write(con, work)
+
+    threads = [
+        threading.Thread(target=add_once, args=(first, "first")),
+        threading.Thread(target=add_once, args=(second, "second")),
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    first.close()
+    second.close()
+    assert lake_rows(lake, "SELECT count(*) FROM scan_checks WHERE key = 'k'") == [(1,)]
+    assert sorted(tries.values()) == [1, 2]  # the loser's work ran again, and found the row
