@@ -373,11 +373,16 @@ def migrate(con: duckdb.DuckDBPyConnection) -> int:
     todo = [(v, m) for v, m in enumerate(MIGRATIONS, start=1) if v > current]
     if lake_of(con) is not None:
         # One commit for all: on a lake each costs a round of catalog writes.
-        write(con, lambda: [_apply(con, v, m) for v, m in todo])
+        write(con, functools.partial(_apply_all, con, todo))
         return len(MIGRATIONS)
     for version, migration in todo:
         write(con, functools.partial(_apply, con, version, migration))
     return len(MIGRATIONS)
+
+
+def _apply_all(con: duckdb.DuckDBPyConnection, todo: list[tuple[int, Migration]]) -> None:
+    for version, migration in todo:
+        _apply(con, version, migration)
 
 
 def _apply(con: duckdb.DuckDBPyConnection, version: int, migration: Migration) -> None:
