@@ -2,7 +2,8 @@
 left to read from the spool after a day of recording.
 
 A thread wakes when told that lines were written (or every `interval` seconds), opens the
-database only for as long as one ingest takes, and closes it. When a command holds the database
+database only for as long as one ingest takes, and closes it (a lake's connection is kept for
+the next round instead: a lake has no lock to give back, and connecting costs half a second). When a command holds the database
 it does not wait: it tries again later, backing off, because the commands' reads come first and
 the spool keeps every line meanwhile. It never touches the request path and never stops the
 proxy: a failure is logged and retried.
