@@ -190,6 +190,11 @@ def _password_secret(con: duckdb.DuckDBPyConnection, lake: Lake) -> None:
 def _bootstrap(con: duckdb.DuckDBPyConnection) -> None:
     """The fence's table and its one row, made once however many first opens race (two
     creates of one table conflict: the loser finds it made)."""
+    try:
+        if con.execute(f"SELECT count(*) FROM {FENCE}").fetchone() != (0,):
+            return  # made already: the usual case, one read
+    except duckdb.CatalogException:
+        pass
     delay = 0.05
     for _ in range(50):
         try:

@@ -338,6 +338,13 @@ MIGRATIONS: list[Migration] = [
 
 
 def schema_version(con: duckdb.DuckDBPyConnection) -> int:
+    if lake_of(con) is not None:  # one query, not two: each costs a round trip to the catalog
+        try:
+            found = con.execute("SELECT coalesce(max(version), 0) FROM schema_migrations")
+        except duckdb.CatalogException:
+            return 0
+        row = found.fetchone()
+        return int(row[0]) if row else 0
     row = con.execute(
         "SELECT count(*) FROM information_schema.tables "
         "WHERE table_name = 'schema_migrations' AND table_catalog = current_database()"
