@@ -197,3 +197,29 @@ def test_writes_that_race_on_a_lake_run_one_after_the_other(lake: LakeSetup) -> 
     second.close()
     assert lake_rows(lake, "SELECT count(*) FROM scan_checks WHERE key = 'k'") == [(1,)]
     assert sorted(tries.values()) == [1, 2]  # the loser's work ran again, and found the row
+
+
+def test_maintenance_folds_the_small_files_of_many_small_ingests_into_few(
+    lake: LakeSetup, tmp_path: Path
+) -> None:
+    where = config.location(lake.url)
+    assert isinstance(where, config.Lake)
+    calls = conversation("m", 60, timedelta(0), timedelta(seconds=1))
+    for at in range(0, 60, 12):  # five rounds of a background ingest, each its own files
+        writer = SpoolWriter(config.spool_dir(where))
+        writer.append(calls[at : at + 12])
+        writer.close()
+        with open_store(where):
+            pass
+
+    def files() -> int:
+        rows = lake_rows(
+            lake, f"SELECT count(*) FROM ducklake_list_files('{lakes.CATALOG}', 'nodes')"
+        )
+        return int(rows[0][0])  # type: ignore[arg-type]
+
+    before = files()
+    with open_store(where, ingest=False) as store:
+        assert lakes.maintain(store.con)
+    assert before >= 5 and files() == 1
+    assert lake_rows(lake, "SELECT count(*), count(DISTINCT id) FROM exchanges") == [(60, 60)]

@@ -26,6 +26,7 @@ from redline.errors import RedlineError, StoreLocked
 from redline.transcripts.store.prefixes import PrefixCache
 
 log = logging.getLogger("redline.store")
+MAINTAIN_EVERY = 600.0  # seconds between foldings of a lake's small writes (lake.maintain)
 
 
 class BackgroundIngest:
@@ -40,6 +41,7 @@ class BackgroundIngest:
         self._seen: tuple[tuple[str, int], ...] | None = None  # the spool at the last round
         self.rounds = 0
         self.ingested = 0
+        self._maintained = time.monotonic()  # a lake's first maintenance after MAINTAIN_EVERY
 
     def start(self) -> BackgroundIngest:
         self._thread.start()
@@ -96,6 +98,8 @@ class BackgroundIngest:
         t0 = time.perf_counter()
         with open_store(self.db, ingest=False, wait=0.5) as store:
             report = store.ingest(prefixes=self.prefixes)
+            if isinstance(self.db, Lake) and report.ingested:
+                self._maintain(store.con)
         self._seen = seen
         self.rounds += 1
         self.ingested += report.ingested
@@ -104,6 +108,15 @@ class BackgroundIngest:
         if report.ingested:
             log.debug("ingested %d exchanges in %.2fs", report.ingested, time.perf_counter() - t0)
         return report.ingested
+
+    def _maintain(self, con: duckdb.DuckDBPyConnection) -> None:
+        """A lake's small writes folded together, every MAINTAIN_EVERY seconds at most."""
+        if time.monotonic() - self._maintained < MAINTAIN_EVERY:
+            return
+        from redline.transcripts.store.lake import maintain
+
+        if maintain(con):
+            self._maintained = time.monotonic()
 
     def _db_identity(self) -> tuple[int, int] | None:
         if isinstance(self.db, Lake):  # a lake is never replaced by a new one under us

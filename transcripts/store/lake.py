@@ -86,6 +86,22 @@ def fence(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(f"UPDATE {FENCE} SET writes = writes + 1")
 
 
+def maintain(con: duckdb.DuckDBPyConnection) -> bool:
+    """Fold small writes together: rows inlined in the catalog go to Parquet, and adjacent
+    small files of a table are merged (a day of background ingest makes many). Files merged
+    away stay until an administrator expires old snapshots (DuckLake's
+    `ducklake_expire_snapshots`, `ducklake_cleanup_old_files`): readers of older snapshots keep
+    working. Returns whether it ran; a conflict with another writer leaves it for next time."""
+    try:
+        for step in ("ducklake_flush_inlined_data", "ducklake_merge_adjacent_files"):
+            con.execute(f"CALL {step}('{CATALOG}')").fetchall()
+    except duckdb.TransactionException as exc:
+        if conflicted(exc):
+            return False
+        raise
+    return True
+
+
 def check_url(url: str) -> None:
     """Refuse a lake URL that carries a password."""
     if _PASSWORD.search(url):
