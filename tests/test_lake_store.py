@@ -7,6 +7,7 @@ import subprocess
 import sys
 import threading
 import time
+from contextlib import nullcontext
 from datetime import timedelta
 from pathlib import Path
 
@@ -164,7 +165,9 @@ def test_two_processes_ingesting_one_spool_at_once_store_each_call_once(
     assert lake_rows(lake, "SELECT count(*) FROM conversations") == [(2,)]
 
 
-def test_writes_that_race_on_a_lake_run_one_after_the_other(lake: LakeSetup) -> None:
+def race(lake: LakeSetup, *, barrier: bool) -> dict[str, int]:
+    """Two connections each add the row 'k' to scan_checks if it is absent, in a write; with
+    `barrier`, both look (and find nothing) before either commits. Returns each one's tries."""
     where = config.location(lake.url)
     assert isinstance(where, config.Lake)
     with open_store(where, ingest=False):
@@ -177,11 +180,11 @@ def test_writes_that_race_on_a_lake_run_one_after_the_other(lake: LakeSetup) -> 
         def work() -> None:
             tries[who] += 1
             found = con.execute("SELECT count(*) FROM scan_checks WHERE key = 'k'").fetchone()
-            if tries[who] == 1:
-                both.wait(10)  # both have looked, and found nothing, before either commits
+            if barrier and tries[who] == 1:
+                both.wait(10)
             if found == (0,):
                 con.execute("INSERT INTO scan_checks VALUES ('k', ?, '{}', '1', now())", [who])
-            time.sleep(0.05)
+            time.sleep(0.5)
 
         write(con, work)
 
@@ -191,12 +194,25 @@ def test_writes_that_race_on_a_lake_run_one_after_the_other(lake: LakeSetup) -> 
     ]
     for t in threads:
         t.start()
+        time.sleep(0.1)
     for t in threads:
         t.join(60)
-    first.close()
-    second.close()
+    lakes.close(first)
+    lakes.close(second)
     assert lake_rows(lake, "SELECT count(*) FROM scan_checks WHERE key = 'k'") == [(1,)]
-    assert sorted(tries.values()) == [1, 2]  # the loser's work ran again, and found the row
+    return tries
+
+
+def test_writes_that_race_conflict_and_the_loser_runs_again_on_what_the_winner_wrote(
+    lake: LakeSetup, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The fence alone (the lock that usually keeps writers from racing at all is left out).
+    monkeypatch.setattr("redline.transcripts.store.db.exclusive", lambda con: nullcontext())
+    assert sorted(race(lake, barrier=True).values()) == [1, 2]
+
+
+def test_a_writer_waits_for_another_writers_commit_instead_of_racing_it(lake: LakeSetup) -> None:
+    assert race(lake, barrier=False) == {"first": 1, "second": 1}
 
 
 def test_maintenance_folds_the_small_files_of_many_small_ingests_into_few(

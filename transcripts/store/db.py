@@ -25,7 +25,7 @@ from pathlib import Path
 import duckdb
 
 from redline.errors import StoreLocked, StoreUnavailable
-from redline.transcripts.store.lake import conflicted, fence, lake_of
+from redline.transcripts.store.lake import conflicted, exclusive, fence, lake_of
 
 log = logging.getLogger("redline.store")
 
@@ -144,7 +144,7 @@ def write[T](con: duckdb.DuckDBPyConnection, work: Callable[[], T]) -> T:
     delay = 0.02
     while True:
         try:
-            with transaction(con):
+            with exclusive(con), transaction(con):
                 return work()
         except duckdb.TransactionException as exc:
             if not conflicted(exc):

@@ -24,11 +24,13 @@ password in it is refused: it would sit in the process list and in shell histori
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import re
 import threading
 import time
 import weakref
+from collections.abc import Iterator
 from pathlib import Path
 
 import duckdb
@@ -50,6 +52,13 @@ _POOL: dict[Lake, list[duckdb.DuckDBPyConnection]] = {}
 _POOL_LOCK = threading.Lock()
 _POOL_SIZE = 4
 _INIT_TRIES = 5
+# The advisory lock writers take (exclusive): a key of redline's own among the catalog's locks.
+_POSTGRES = "ducklake:postgres:"
+_LOCK_DB = "redline_lock"
+_LOCK_KEY = 0x7265646C696E65  # "redline"
+_LOCKS: weakref.WeakKeyDictionary[duckdb.DuckDBPyConnection, duckdb.DuckDBPyConnection] = (
+    weakref.WeakKeyDictionary()
+)
 _LAKES: weakref.WeakKeyDictionary[duckdb.DuckDBPyConnection, Lake] = weakref.WeakKeyDictionary()
 
 
@@ -84,6 +93,47 @@ def conflicted(exc: BaseException) -> bool:
 def fence(con: duckdb.DuckDBPyConnection) -> None:
     """Make the current transaction conflict with every other write transaction on the lake."""
     con.execute(f"UPDATE {FENCE} SET writes = writes + 1")
+
+
+@contextlib.contextmanager
+def exclusive(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    """While the block runs, no other writer on this lake runs a write block (the fence makes
+    a write that raced run again; this makes it wait instead of doing its work twice).
+
+    A PostgreSQL advisory lock, held by a transaction on a connection of its own (a second
+    DuckDB with the PostgreSQL scanner), opened before the write's transaction and closed after
+    its commit, so the next writer starts on a snapshot that holds this one's work. Catalogs
+    other than PostgreSQL have no such lock: the fence alone serializes their writers."""
+    lake = lake_of(con)
+    if lake is None or not lake.url.startswith(_POSTGRES):
+        yield
+        return
+    lock = _LOCKS.get(con)
+    if lock is None:
+        lock = _LOCKS[con] = _lock_connection(lake)
+    lock.execute("BEGIN TRANSACTION")
+    try:
+        lock.execute(
+            f"SELECT * FROM postgres_query('{_LOCK_DB}', 'SELECT pg_advisory_xact_lock({_LOCK_KEY})')"
+        ).fetchall()
+        yield
+    finally:
+        with contextlib.suppress(duckdb.Error):
+            lock.execute("COMMIT")  # ends the lock's transaction: the lock is released
+
+
+def _lock_connection(lake: Lake) -> duckdb.DuckDBPyConnection:
+    lock = duckdb.connect()
+    try:
+        load_extension(lock, *EXTENSIONS[0])
+        if lake.password_file is not None:
+            _password_secret(lock, lake)
+        catalog = lake.url.removeprefix(_POSTGRES)
+        lock.execute(f"ATTACH '{_quoted(catalog)}' AS {_LOCK_DB} (TYPE postgres, READ_ONLY)")
+    except BaseException:
+        lock.close()
+        raise
+    return lock
 
 
 def maintain(con: duckdb.DuckDBPyConnection) -> bool:
@@ -178,6 +228,14 @@ def checkin(con: duckdb.DuckDBPyConnection, *, healthy: bool) -> None:
             if len(idle) < _POOL_SIZE:
                 idle.append(con)
                 return
+    close(con)
+
+
+def close(con: duckdb.DuckDBPyConnection) -> None:
+    """Close a lake's connection, and its lock's."""
+    lock = _LOCKS.pop(con, None)
+    if lock is not None:
+        lock.close()
     con.close()
 
 
@@ -187,7 +245,7 @@ def close_all() -> None:
         idle = [con for cons in _POOL.values() for con in cons]
         _POOL.clear()
     for con in idle:
-        con.close()
+        close(con)
 
 
 def _password_secret(con: duckdb.DuckDBPyConnection, lake: Lake) -> None:
