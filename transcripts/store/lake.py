@@ -15,7 +15,9 @@ What a lake lacks, and what stands in for it:
   conflict. So every write transaction on a lake also updates the one row of `lake_writes`
   (the *fence*): any two write transactions conflict, the second one's commit fails, and it is
   run again (db.write) on what the first one committed. Writes to a lake are serialized as
-  writes to a file are, without a lock that a dead process could hold.
+  writes to a file are. So that writers wait their turn rather than race and redo their work,
+  a write on a PostgreSQL catalog also holds an advisory lock (`exclusive`); the fence is what
+  makes a race safe, the lock what makes it rare.
 
 Credentials: the PostgreSQL password comes from `PGPASSWORD` or `~/.pgpass` (libpq reads them)
 or from `password_file` (given to DuckDB as a temporary secret, in memory only). A URL with a
