@@ -13,12 +13,15 @@ from typing import Any
 
 import platformdirs
 
-from redline.errors import RedlineError
+from redline.errors import RedlineError, StoreUnavailable
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8787
 CONFIG_NAME = "redline.toml"
 LAKE_PREFIX = "ducklake:"
+# In a lake's URL: a libpq keyword `password=` (in a connection string or a URI's query), or a
+# URI's user:password@.
+_PASSWORD = re.compile(r"(?:^|[\s:?&])password\s*=|://[^/@\s]*:[^/@\s]*@", re.IGNORECASE)
 
 # Told (bytes done, bytes pending) while a command ingests a spool backlog; the CLI sets it to
 # draw a progress bar on a terminal. None: silent.
@@ -81,7 +84,20 @@ def db_path(explicit: str | Path | None = None) -> Path:
     return Path(platformdirs.user_data_dir("redline")) / "redline.duckdb"
 
 
+def refuse_password(url: str) -> None:
+    """Refuse a lake URL that carries a password (and never repeat it): a command line shows
+    in every process list and in shell histories."""
+    if _PASSWORD.search(url):
+        raise StoreUnavailable(
+            "ducklake:... (the URL given)",
+            "its URL holds a password, which would show in the process list; remove it and "
+            "give the password in $PGPASSWORD, ~/.pgpass or password_file in the [lake] "
+            "table of redline.toml",
+        )
+
+
 def _lake(url: str) -> Lake:
+    refuse_password(url)  # first: no other message may repeat the URL
     settings = _lake_settings()
     data = os.environ.get("REDLINE_LAKE_DATA") or settings.get("data_path")
     where = "the [lake] table of redline.toml"

@@ -10,18 +10,20 @@ import time
 from contextlib import nullcontext
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pytest
 
 from redline import config
-from redline.transcripts import SpoolWriter, open_store
+from redline.transcripts import SpoolWriter, open_store, push_store
 from redline.transcripts.store import lake as lakes
+from redline.transcripts.store import push as pushing
 from redline.transcripts.store.db import write
 from redline.transcripts.store.migrations import MIGRATIONS
 from tests.postgres import LakeSetup
 from tests.support import Cli
-from tests.test_store_call_order import conversation
+from tests.test_store_call_order import conversation, spool
 
 REDLINE = [sys.executable, "-m", "redline"]
 
@@ -72,6 +74,33 @@ def test_a_lake_url_with_a_password_is_refused_and_the_password_never_shown(
     result = cli("ls", "--db", lake.url + " password=hunter2", expect=2)
     assert "hunter2" not in result.output
     assert "PGPASSWORD" in result.output and "~/.pgpass" in result.output
+    assert "docs/team.md" in result.output
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "ducklake:postgres:dbname=team host=db password=hunter2",
+        "ducklake:postgres:password = hunter2 dbname=team",
+        "ducklake:postgres:postgresql://me:hunter2@db/team",
+        "ducklake:postgres:postgresql://db/team?user=me&password=hunter2",
+    ],
+)
+def test_a_lake_url_holding_a_password_is_refused_before_any_message_repeats_it(
+    cli: Cli, url: str
+) -> None:
+    result = cli("ls", "--db", url, expect=2)  # no data path set either: that is said later
+    assert "hunter2" not in result.output
+    assert "PGPASSWORD" in result.output and len(result.output.strip().splitlines()) == 1
+
+
+def test_store_rebuild_is_for_a_file_and_says_so_for_a_lake(
+    cli: Cli, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("REDLINE_LAKE_DATA", str(tmp_path / "data"))
+    result = cli("store", "rebuild", "--db", "ducklake:postgres:dbname=team", expect=2)
+    assert "give a file with --db" in result.output
+    assert not (tmp_path / "data").exists()
 
 
 @pytest.fixture
@@ -239,3 +268,34 @@ def test_maintenance_folds_the_small_files_of_many_small_ingests_into_few(
         assert lakes.maintain(store.con)
     assert before >= 5 and files() == 1
     assert lake_rows(lake, "SELECT count(*), count(DISTINCT id) FROM exchanges") == [(60, 60)]
+
+
+def test_a_push_interrupted_midway_is_finished_by_the_next_and_copies_each_row_once(
+    lake: LakeSetup, cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    personal = tmp_path / "personal.duckdb"
+    calls = [c for tag in "abcd" for c in conversation(tag, 5, timedelta(0), timedelta(seconds=1))]
+    spool(personal, calls)
+    cli("import", "--examples", "--db", str(personal))
+    monkeypatch.setattr(pushing, "CONVERSATIONS_PER_WRITE", 1)
+    real_write = pushing.write
+
+    def interrupted_once_calls_are_in(con: duckdb.DuckDBPyConnection, work: Any) -> Any:
+        found = con.execute("SELECT count(*) FROM exchanges").fetchone()
+        if found and found[0] > 0:
+            raise KeyboardInterrupt  # Ctrl-C between two writes of the push
+        return real_write(con, work)
+
+    monkeypatch.setattr(pushing, "write", interrupted_once_calls_are_in)
+    with pytest.raises(KeyboardInterrupt):
+        push_store(personal, lake.url)
+    assert lake_rows(lake, "SELECT count(*) FROM exchanges") == [(5,)]  # one conversation's
+    assert lake_rows(lake, "SELECT count(*) FROM tasks") == [(0,)]
+
+    monkeypatch.setattr(pushing, "write", real_write)
+    rest = push_store(personal, lake.url)
+    assert (rest.calls, rest.conversations, rest.tasks) == (15, 3, 3)
+    assert lake_rows(lake, "SELECT count(*), count(DISTINCT id) FROM exchanges") == [(20, 20)]
+    with open_store(personal, ingest=False) as store:
+        (nodes,) = store.con.execute("SELECT count(*) FROM nodes").fetchall()
+    assert lake_rows(lake, "SELECT count(*), count(DISTINCT id) FROM nodes") == [nodes * 2]

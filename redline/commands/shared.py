@@ -36,6 +36,8 @@ def describe(exc: RedlineError) -> str:
         hint = _LISTED_BY.get(exc.what)
     elif isinstance(exc, StoreLocked):
         hint = "wait for it to finish, or stop it"
+    elif isinstance(exc, StoreUnavailable) and str(exc.path).startswith("ducklake:"):
+        hint = "check the lake's settings (docs/team.md)"
     elif isinstance(exc, StoreUnavailable):
         hint = "choose another file with --db or $REDLINE_DB"
     return f"{exc}; {hint}" if hint else str(exc)

@@ -37,7 +37,7 @@ from pathlib import Path
 
 import duckdb
 
-from redline.config import Lake
+from redline.config import Lake, refuse_password
 from redline.errors import StoreUnavailable
 
 CATALOG = "lake"
@@ -47,8 +47,6 @@ EXTENSIONS = (
     ("postgres_scanner", "duckdb_extension_postgres_scanner"),
     ("ducklake", "duckdb_extension_ducklake"),
 )
-# A libpq keyword `password=`, or a URI's user:password@.
-_PASSWORD = re.compile(r"(?:^|[\s:])password\s*=|://[^/@\s]*:[^/@\s]*@", re.IGNORECASE)
 
 _POOL: dict[Lake, list[duckdb.DuckDBPyConnection]] = {}
 _POOL_LOCK = threading.Lock()
@@ -154,20 +152,9 @@ def maintain(con: duckdb.DuckDBPyConnection) -> bool:
     return True
 
 
-def check_url(url: str) -> None:
-    """Refuse a lake URL that carries a password."""
-    if _PASSWORD.search(url):
-        raise StoreUnavailable(
-            "the lake given",
-            "its URL holds a password, which would show in the process list; remove it and "
-            "give the password in $PGPASSWORD, ~/.pgpass or password_file in the [lake] "
-            "table of redline.toml",
-        )
-
-
 def connect(lake: Lake) -> duckdb.DuckDBPyConnection:
     """A connection to the lake, its catalog attached as the default database."""
-    check_url(lake.url)
+    refuse_password(lake.url)
     for attempt in range(_INIT_TRIES):
         try:
             return _connect(lake, last=attempt == _INIT_TRIES - 1)
