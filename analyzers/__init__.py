@@ -4,6 +4,9 @@
                                      │ located in the files the request shows
                                      ▼
                                   Change ──▶ Analyzer.check(output, context) ──▶ Verdict, Finding
+                                                                                   │ every check's
+                                                                                   ▼
+                                                      judgement: pass, fail or no_attempt
 
     Edit ──apply_edits──▶ a folder (a workspace's private copy); transcript_edits(request): the
                           edits a transcript made before its cut, that succeeded
@@ -16,6 +19,7 @@ Everything else in this package is internal; other parts use only these names, a
 from redline.analyzers._analyzer import Analyzer
 from redline.analyzers._context import Change, Context
 from redline.analyzers._inputs import Output, call_output, load_call, load_file
+from redline.analyzers._judgement import JUDGEMENTS, Judgement, judgement, wrote_code
 from redline.analyzers._model import (
     CodeBlock,
     Edit,
@@ -27,13 +31,22 @@ from redline.analyzers._model import (
     Verdict,
 )
 from redline.analyzers._options import describe as describe_option
+from redline.analyzers._patterns import Pattern
 from redline.analyzers._registry import ENTRY_POINT_GROUP, Registry, default_registry
-from redline.analyzers._run import Check, parse_check, run_checks, verdict_to_dict
+from redline.analyzers._run import (
+    Check,
+    parse_check,
+    run_checks,
+    spec_name,
+    verdict_from_dict,
+    verdict_to_dict,
+)
 from redline.analyzers.apply import Unapplied, apply_edits, transcript_edits
 from redline.analyzers.extract import decode_arguments, extract
 
 __all__ = [
     "ENTRY_POINT_GROUP",
+    "JUDGEMENTS",
     "Analyzer",
     "Change",
     "Check",
@@ -43,8 +56,10 @@ __all__ = [
     "Example",
     "Extraction",
     "Finding",
+    "Judgement",
     "Option",
     "Output",
+    "Pattern",
     "Registry",
     "Unapplied",
     "Unparsed",
@@ -55,10 +70,14 @@ __all__ = [
     "default_registry",
     "describe_option",
     "extract",
+    "judgement",
     "load_call",
     "load_file",
     "parse_check",
     "run_checks",
+    "spec_name",
     "transcript_edits",
+    "verdict_from_dict",
     "verdict_to_dict",
+    "wrote_code",
 ]

@@ -18,7 +18,7 @@ from redline.analyzers._model import CodeBlock, Edit, Extraction, Unparsed
 from redline.analyzers.extract import extract
 from redline.analyzers.extract._diffs import excerpt
 from redline.analyzers.extract._language import from_shebang
-from redline.transcripts import Message, Request
+from redline.transcripts import Message, Request, Text, ToolCall
 
 T = TypeVar("T")
 
@@ -100,6 +100,18 @@ class Context:
         return self.remember(
             "changes", output, lambda: changes(self.extraction(output), self.files())
         )
+
+    def changes_in_text(self, output: Message) -> tuple[Change, ...]:
+        """The code the output wrote in its text (fenced blocks, diffs, SEARCH/REPLACE), not
+        through tool calls: what a check that reads only the text looks at."""
+
+        def read() -> tuple[Change, ...]:
+            text = Message(output.role, tuple(p for p in output.parts if isinstance(p, Text)))
+            written = [p for p in output.parts if isinstance(p, Text | ToolCall)]
+            cut = self.cut_off and bool(written) and isinstance(written[-1], Text)
+            return changes(extract(text, cut), self.files())
+
+        return self.remember("changes-in-text", output, read)
 
     def unjudged(self, output: Message) -> list[Unparsed]:
         """What a check of the output's code cannot see: what extraction could not read, and

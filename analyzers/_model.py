@@ -4,7 +4,7 @@
      ├── Edit               a change to one file: `before` replaced by `after`
      ├── CodeBlock          standalone code (a fenced block, a shell heredoc script)
      └── Unparsed           a fragment that could not be read; reported, never judged
-    Verdict                 what one analyzer concluded about one output
+    Verdict                 what one analyzer concluded about one output, and what it judged
      └── Finding            one offending place: path, line, message, snippet
 
 All of it is frozen; analyzers (`_analyzer.Analyzer`) are pure functions of (output, context).
@@ -12,6 +12,7 @@ All of it is frozen; analyzers (`_analyzer.Analyzer`) are pure functions of (out
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -93,15 +94,31 @@ class Finding:
 @dataclass(frozen=True, slots=True)
 class Verdict:
     """`passed` is True when there are no findings. `unparsed` lists fragments the check could
-    not read: they were not judged either way."""
+    not read: they were not judged either way.
+
+    `judged` names the code the check looked at: the paths of the files (`<block N>` for a
+    standalone block, `<Bash call 1>` for a command) whose code it judged, in order. `()` says
+    it judged nothing: the output wrote no code this check reads (a question, a read, a file in
+    another language), and a verdict without findings is then no pass. `None` says the check
+    does not tell (a plugin written before checks said so): redline then counts the output as
+    judged when it wrote any code (see `judgement`).
+    """
 
     passed: bool
     findings: tuple[Finding, ...] = ()
     unparsed: tuple[Unparsed, ...] = ()
+    judged: tuple[str, ...] | None = None
 
     @classmethod
-    def of(cls, findings: list[Finding] | tuple[Finding, ...], unparsed: Any = ()) -> Verdict:
-        return cls(not findings, tuple(findings), tuple(unparsed))
+    def of(
+        cls,
+        findings: list[Finding] | tuple[Finding, ...],
+        unparsed: Any = (),
+        judged: Iterable[str] | None = None,
+    ) -> Verdict:
+        """A verdict from its findings; `judged` is deduplicated, its order kept."""
+        named = None if judged is None else tuple(dict.fromkeys(judged))
+        return cls(not findings, tuple(findings), tuple(unparsed), named)
 
 
 OptionType = Literal["bool", "str", "int", "regex", "choice"]
@@ -110,7 +127,8 @@ OptionType = Literal["bool", "str", "int", "regex", "choice"]
 @dataclass(frozen=True, slots=True)
 class Option:
     """An option an analyzer accepts. `regex` values are compiled (a bad pattern is a usage
-    error) and handed to the analyzer as `re.Pattern`."""
+    error) and handed to the analyzer as a `Pattern`: `re.Pattern`'s reading methods, each
+    under a time limit (`_patterns.py`: options come from shared task files too)."""
 
     name: str
     type: OptionType

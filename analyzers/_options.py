@@ -18,6 +18,7 @@ from typing import Any
 
 from redline.analyzers._analyzer import Analyzer
 from redline.analyzers._model import Option
+from redline.analyzers._patterns import Pattern
 from redline.errors import RedlineError
 
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
@@ -132,8 +133,8 @@ def convert(check: str, option: Option, value: Any) -> Any:
         raise RedlineError(f"{where} is text, not {json.dumps(value)}")
     if option.type == "regex":
         try:
-            return re.compile(value)
-        except re.error as error:
+            return Pattern(value)
+        except ValueError as error:
             raise RedlineError(f"{where} is not a valid regular expression: {error}") from None
     if option.type == "choice":
         if value.strip() not in option.choices:
@@ -149,7 +150,7 @@ def describe(option: Option) -> Mapping[str, Any]:
         "name": option.name,
         "type": option.type,
         "help": option.help,
-        "default": default.pattern if isinstance(default, re.Pattern) else default,
+        "default": default.pattern if isinstance(default, Pattern | re.Pattern) else default,
         "choices": list(option.choices),
         "required": option.required,
     }

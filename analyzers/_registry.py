@@ -3,7 +3,12 @@ a module (or a callable) whose `register(add)` hook calls `add(analyzer)` for ea
 
 * built-in: `redline.analyzers.rules` (`BUILTINS`), loaded first, by name;
 * installed: entry points in group `redline.analyzers` naming a module or a `register` callable;
-* a file: `--plugin path/to/checks.py`, a module with a `register(add)` function.
+* a file: `--plugin path/to/checks.py`, a module with a `register(add)` function;
+* a folder of such files (the user's checks folder, where `redline draft` saves): each `*.py`
+  file in it, in name order; one that fails to load is reported through `warn` and skipped.
+
+A file is loaded once however it is named (a `--plugin` that names a file of the folder again
+adds nothing).
 """
 
 from __future__ import annotations
@@ -34,6 +39,7 @@ class Registry:
     def __init__(self) -> None:
         self._analyzers: dict[str, Analyzer] = {}
         self._origins: dict[str, str] = {}
+        self._files: dict[Path, None] = {}  # plugin files loaded, resolved, in order
 
     def __iter__(self) -> Iterator[Analyzer]:
         return iter(self._analyzers.values())
@@ -46,6 +52,12 @@ class Registry:
 
     def origin(self, name: str) -> str:
         return self._origins[name]
+
+    @property
+    def plugin_files(self) -> list[Path]:
+        """The plugin files loaded, in order: what another process loads to hold the same
+        checks (a scan's workers)."""
+        return list(self._files)
 
     def get(self, name: str) -> Analyzer:
         try:
@@ -81,6 +93,8 @@ class Registry:
         path = Path(path)
         if not path.is_file():
             raise RedlineError(f"plugin file {str(path)!r} does not exist")
+        if path.resolve() in self._files:
+            return
         digest = hashlib.blake2b(str(path.resolve()).encode(), digest_size=6).hexdigest()
         name = f"redline_plugin_{re.sub(r'\W', '_', path.stem)}_{digest}"
         spec = importlib.util.spec_from_file_location(name, path)
@@ -98,6 +112,18 @@ class Registry:
         if not callable(getattr(module, "register", None)):
             raise RedlineError(f"plugin file {str(path)!r} defines no register(add) function")
         self.load(module, f"plugin file {path}")
+        self._files[path.resolve()] = None
+
+    def load_folder(self, folder: Path, warn: Callable[[str], None]) -> None:
+        """Each `*.py` file of `folder` (none when it does not exist), in name order. One that
+        fails to load is reported through `warn` and skipped, as an installed plugin is."""
+        if not folder.is_dir():
+            return
+        for path in sorted(folder.glob("*.py")):
+            try:
+                self.load_file(path)
+            except RedlineError as error:
+                warn(f"{error} (skipped; it is in {folder}, which every command loads)")
 
     def load_entry_points(self, warn: Callable[[str], None]) -> None:
         """Installed plugins. One that fails to load is reported through `warn` and skipped, so
@@ -128,13 +154,16 @@ def default_registry(
     plugin_files: Iterable[str | Path] = (),
     *,
     entry_points: bool = True,
+    folder: Path | None = None,
     warn: Callable[[str], None] | None = None,
 ) -> Registry:
-    """Built-ins, then installed plugins, then plugin files."""
+    """Built-ins, then installed plugins, then the files of `folder`, then plugin files."""
     registry = Registry()
     registry.load(importlib.import_module(BUILTINS), "built-in")
     if entry_points:
         registry.load_entry_points(warn or (lambda message: None))
+    if folder is not None:
+        registry.load_folder(folder, warn or (lambda message: None))
     for path in plugin_files:
         registry.load_file(path)
     return registry

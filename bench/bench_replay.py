@@ -66,7 +66,8 @@ async def direct(url: str, body: dict[str, object]) -> float:
 def main() -> None:
     from redline.analyzers import default_registry
     from redline.replay.models import one_off
-    from redline.replay.run import Settings, render, replay
+    from redline.replay.rendering import render
+    from redline.replay.run import Settings, replay
     from redline.replay.send import Policy
     from redline.transcripts import example_files, open_store, read_task_file
 

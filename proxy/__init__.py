@@ -3,6 +3,7 @@
 Route, parse_routes       where requests go (`--upstream`, `--route /PREFIX=URL`)
 ProxyRunner, run_forever  the proxy bound to a port, in the foreground
 ThreadedProxy             the same on a thread of its own (tests, benchmarks, the demo)
+recording                 a call redline makes itself (`redline draft`), recorded through one
 Capture                   one call being recorded; every capture path builds records with it
 MitmRunner, run_mitm      `--mode mitm`: an HTTPS intercepting proxy (mitmproxy, in-process)
 ThreadedMitm              the same on a thread of its own
@@ -18,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from redline.proxy.capture import Capture, error_body
 from redline.proxy.recorder import Recorder
 from redline.proxy.routes import Route, match_route, parse_routes
-from redline.proxy.runner import ProxyRunner, ThreadedProxy, run_forever
+from redline.proxy.runner import ProxyRunner, ThreadedProxy, recording, run_forever
 from redline.proxy.server import Proxy
 
 if TYPE_CHECKING:
@@ -65,6 +66,7 @@ __all__ = [
     "match_route",
     "parse_pattern",
     "parse_routes",
+    "recording",
     "run_forever",
     "run_mitm",
 ]

@@ -5,6 +5,16 @@ exchange as a `Capture` and hand it to the recorder; `Capture.to_raw` turns it i
 `RawExchange` the spool stores, removing secrets here and nowhere else (the rules are in
 proxy/headers.py). The answers the proxy gives itself (a 502 for an unreachable upstream...) are
 built here too, so every path says the same thing.
+
+The exact values the request carried as credentials (`headers.credentials`, and those the
+proxy adds for its route) are masked (`[masked:credential]`) wherever else they appear in the
+record: the response's headers and body (a stream, a WebSocket turn's events: the assembled
+body, so a value cut between two chunks is found), the request's other headers and body, the
+error. A body is searched as it reads: a compressed one is decoded first (within the body cap);
+if a credential is in it, the record keeps it decoded and masked, without its
+`Content-Encoding`, and says so in `extra`; if it is not, the record keeps the bytes as they
+came; if it cannot be decoded, the record does not keep it and says why. None of this touches
+what the client gets.
 """
 
 from __future__ import annotations
@@ -15,8 +25,16 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from redline.proxy.headers import masked, redacted, redacted_path, redacted_query
-from redline.transcripts import RawExchange, decode_body, header, mask_text, new_id, wire
+from redline.proxy.headers import credentials, masked, redacted, redacted_path, redacted_query
+from redline.transcripts import (
+    Credentials,
+    RawExchange,
+    decode_body,
+    header,
+    mask_text,
+    new_id,
+    wire,
+)
 
 # The most of a body a record keeps. A request over it is refused (413); a response over it is
 # passed on whole, and its record keeps this much and says how much there was.
@@ -47,20 +65,28 @@ class Capture:
     kept: int = 0  # bytes of the response in `chunks`
     dropped: int = 0  # bytes of the response past BODY_LIMIT, passed on but not kept
     limit: int = BODY_LIMIT
-    # What `prepare` worked out ahead of time: the id and the request's stored form.
-    _prepared: tuple[str, list[tuple[str, str]], str, str] | None = field(
+    # Credentials the proxy sends itself (its route's), besides those the request carried.
+    added_credentials: frozenset[str] = frozenset()
+    # What `prepare` worked out ahead of time: the id, the request's stored form, and the
+    # credentials to look for in the rest of the record.
+    _prepared: tuple[str, list[tuple[str, str]], str, str, Credentials] | None = field(
         default=None, init=False, repr=False
     )
 
     def prepare(self) -> None:
         """Work out the request's part of the record now (its id, the redacted headers, path
-        and query), so that less is left to do when the answer ends. The proxy calls it while
-        it waits for the upstream; `to_raw` does it itself when nobody did."""
+        and query, the credentials it carried), so that less is left to do when the answer
+        ends. The proxy calls it while it waits for the upstream; `to_raw` does it itself when
+        nobody did."""
+        echoes = Credentials(
+            credentials(self.request_headers, self.path, self.query) | self.added_credentials
+        )
         self._prepared = (
             new_id(self.started),
-            redacted(self.request_headers),
-            redacted_path(self.path),
-            redacted_query(self.query),
+            echoes.headers(redacted(self.request_headers)),
+            echoes.text(redacted_path(self.path))[0],
+            echoes.text(redacted_query(self.query))[0],
+            echoes,
         )
 
     def elapsed_ms(self) -> float:
@@ -97,20 +123,29 @@ class Capture:
 
     def to_raw(self) -> RawExchange:
         """The record as stored: credentials in headers, the path and the query string
-        replaced, anything shaped like a credential masked, in an error body too."""
+        replaced, anything shaped like a credential masked, in an error body too, and the
+        request's credentials masked wherever else they appear."""
         if self._prepared is None:
             self.prepare()
         assert self._prepared is not None
-        ident, request_headers, path, query = self._prepared
-        response_headers = redacted(self.response_headers)
+        ident, request_headers, path, query, echoes = self._prepared
+        response_headers = echoes.headers(redacted(self.response_headers))
         body = b"".join(self.chunks)
         extra = self.extra
         if self.dropped:
             extra = {**extra, "response_bytes_not_kept": self.dropped}
-        if self.status is not None and self.status >= 400 and body:
-            body, response_headers, note = _masked_error_body(body, response_headers)
+        error = self.status is not None and self.status >= 400
+        if body and (error or echoes):
+            body, response_headers, note = _stored_body(body, response_headers, echoes, error)
             if note:
-                extra = {**extra, "error_body": note}
+                extra = {**extra, "error_body" if error else "response_body": note}
+        request_body = self.request_body
+        if request_body and echoes:
+            request_body, request_headers, note = _stored_body(
+                request_body, request_headers, echoes, False
+            )
+            if note:
+                extra = {**extra, "request_body": note}
         return RawExchange(
             id=ident,
             started_at=self.started,
@@ -119,38 +154,49 @@ class Capture:
             query=query,
             upstream=self.upstream,
             request_headers=request_headers,
-            request_body=self.request_body,
+            request_body=request_body,
             status=self.status,
             response_headers=response_headers,
             response_body=body,
             ttfb_ms=self.ttfb_ms,
             duration_ms=self.duration_ms if self.duration_ms is not None else self.elapsed_ms(),
             outcome=self.outcome,
-            error=masked(self.error) if self.error else self.error,
+            error=echoes.text(masked(self.error))[0] if self.error else self.error,
             client=header(request_headers, "user-agent"),
             extra=extra,
         )
 
 
-def _masked_error_body(
-    body: bytes, headers: list[tuple[str, str]]
+def _stored_body(
+    body: bytes, headers: list[tuple[str, str]], echoes: Credentials, error: bool
 ) -> tuple[bytes, list[tuple[str, str]], str | None]:
-    """An error body as stored: upstreams echo the key they refused ("Incorrect API key
-    provided: sk-..."), so it is read (decoded if compressed) and anything shaped like a
-    credential masked. A body with nothing to mask is kept as it came; one that cannot be read
+    """A body as stored, with the headers that go with it and a note for `extra` (None: kept as
+    it came). An error body is searched for anything shaped like a credential too: upstreams
+    echo the key they refused ("Incorrect API key provided: sk-..."). A body is read decoded
+    if it is compressed; one with nothing to mask is kept as it came, one that cannot be read
     is not kept at all."""
     encoding = header(headers, "content-encoding")
+    coded = encoding is not None and encoding.strip().lower() not in ("", "identity")
     try:
-        plain = decode_body(body, encoding)
+        plain = decode_body(body, encoding) if coded else body
     except ValueError as exc:
-        return b"", headers, f"not kept: it could not be read to mask secrets ({exc})"
-    result = mask_text(plain.decode("utf-8", "surrogateescape"))
-    if not result.count:
+        what = "mask secrets" if error else "look for the request's credentials"
+        return b"", headers, f"not kept: it could not be read to {what} ({exc})"
+    plain, exact = echoes.data(plain)
+    shaped = 0
+    if error:
+        result = mask_text(plain.decode("utf-8", "surrogateescape"))
+        if result.count:
+            plain, shaped = result.text.encode("utf-8", "surrogateescape"), result.count
+    if not exact and not shaped:
         return body, headers, None
-    dropped = ("content-encoding", "content-length")
+    dropped = ("content-encoding", "content-length") if coded else ("content-length",)
     kept = [(k, v) for k, v in headers if k.lower() not in dropped]
-    note = f"{result.count} secret(s) masked" + (f", decoded from {encoding}" if encoding else "")
-    return result.text.encode("utf-8", "surrogateescape"), kept, note
+    if error:
+        note = f"{exact + shaped} secret(s) masked"
+    else:
+        note = f"{exact} credential{'s' * (exact != 1)} of the request masked"
+    return plain, kept, note + (f", decoded from {encoding}" if coded else "")
 
 
 def error_body(status: int, message: str, kind: str, path: str = "") -> bytes:

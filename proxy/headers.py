@@ -14,14 +14,22 @@ What is never stored (docs/recording.md, "What redline never stores"):
 
 Names are judged by pattern, and over-redacting a harmless header is preferred to storing a
 credential.
+
+What a request sent as a credential is also looked for in the rest of its record: an upstream
+may quote it back ("Incorrect API key provided: c4a1f0..."), whatever its shape. `credentials`
+gives those exact values: every value redacted or masked above, the token of a credential
+scheme, a Basic pair and its password, each cookie's value, a parameter's value both as sent and
+decoded. Values shorter than `MIN_CREDENTIAL` are left out: they would match ordinary text.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import functools
 import re
-from collections.abc import Iterable
-from urllib.parse import unquote_plus
+from collections.abc import Iterable, Iterator
+from urllib.parse import unquote, unquote_plus
 
 from redline.transcripts import mask_text
 
@@ -182,3 +190,61 @@ def _stored(name: str, value: str) -> str:
 def redacted(headers: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
     """Headers as stored: secret values replaced, names kept so a reader sees auth was sent."""
     return [(k, _stored(k, v)) for k, v in headers]
+
+
+# The shortest value looked for in the rest of a record (see the module's docstring).
+MIN_CREDENTIAL = 8
+
+
+def _scheme_parts(value: str) -> Iterator[str]:
+    """`Bearer X` -> X; `Basic B64` -> B64, `user:password` and the password."""
+    scheme, _, token = value.strip().partition(" ")
+    token = token.strip()
+    yield token
+    if scheme.lower() == "basic":
+        try:
+            pair = base64.b64decode(token, validate=True).decode("utf-8")
+        except (binascii.Error, UnicodeDecodeError):
+            return
+        yield pair
+        yield pair.partition(":")[2]
+
+
+def _param_values(text: str, pattern: re.Pattern[str]) -> Iterator[str]:
+    for m in pattern.finditer(text):
+        _, name, value = m.groups()
+        if secret_param(name):
+            yield value
+            yield unquote(value)
+            yield unquote_plus(value)
+
+
+@functools.lru_cache(maxsize=4096)  # most headers repeat call after call
+def _shaped(value: str) -> tuple[str, ...]:
+    return mask_text(value).values if _MAYBE_SECRET.search(value) else ()
+
+
+def credentials(
+    headers: Iterable[tuple[str, str]], path: str = "", query: str = ""
+) -> frozenset[str]:
+    """The exact values a request carried as credentials, in its headers, path and query."""
+    found: set[str] = set()
+    for name, value in headers:
+        if secret_header(name) or _CREDENTIAL_SCHEME.match(value):
+            found.add(value)
+            if _CREDENTIAL_SCHEME.match(value):
+                found.update(_scheme_parts(value))
+            if name.lower() in ("cookie", "set-cookie"):
+                found.update(p.partition("=")[2].strip() for p in value.split(";"))
+            continue
+        if name.lower() in _URL_HEADERS and "?" in value:
+            found.update(_param_values(value.partition("?")[2], _PARAM))
+        found.update(_shaped(value))
+    if query:
+        found.update(_param_values(query, _PARAM))
+        found.update(_shaped(query))
+    if path:
+        if ";" in path:
+            found.update(_param_values(path, _PATH_PARAM))
+        found.update(_shaped(path))
+    return frozenset(v for v in found if len(v) >= MIN_CREDENTIAL)

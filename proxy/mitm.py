@@ -26,6 +26,13 @@ How it is embedded (mitmproxy 12):
 * Importing `mitmproxy.addons` imports ldap3, which touches pyasn1 names that pyasn1 >= 0.6.1
   deprecates: a DeprecationWarning at import, an error under `-W error`. Ignored here, for
   that import only.
+* mitmproxy gathers each WebSocket message whole before it relays it, with no bound. While the
+  proxy runs, its WebSocket layer reads through `_CappedConnection`, which counts a message's
+  bytes as they arrive and, past `max_body` (the cap of an HTTP body), ends the WebSocket as if
+  the sender had closed it with 1009 (message too big): both sides get that close, and the
+  addon records the turn under way as cut, saying why. mitmproxy then stops reading the
+  sender's connection without closing it (it waits for the peer to hang up, which it can no
+  longer see once its read buffer is full): `_FrameCap` closes it.
 """
 
 from __future__ import annotations
@@ -40,22 +47,27 @@ import time
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 from redline.config import Location
 from redline.errors import RedlineError
+from redline.proxy.capture import BODY_LIMIT
 from redline.proxy.headers import scrubbed
-from redline.proxy.mitm_addon import DEFAULT_PATTERNS, ApiPattern, RecordingAddon
+from redline.proxy.mitm_addon import DEFAULT_PATTERNS, OVER_CAP, ApiPattern, RecordingAddon
 from redline.proxy.mitm_ca import CaFiles, ensure_ca, upstream_trust_bundle
+from redline.proxy.mitm_guard import LocalTargetsGuard
 from redline.proxy.recorder import Recorder
 from redline.proxy.runner import _log_to_stderr
 from redline.transcripts import BackgroundIngest
 
 with warnings.catch_warnings():
     warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"ldap3(\.|$)")
+    import wsproto.events
     from mitmproxy import ctx
     from mitmproxy.addons import block, core, next_layer, proxyserver, tlsconfig
     from mitmproxy.master import Master
     from mitmproxy.options import Options
+    from mitmproxy.proxy.layers import websocket as websocket_layer
 
 log = logging.getLogger("redline.proxy.mitm")
 
@@ -80,9 +92,11 @@ class MitmRunner:
         on_log: OnLog | None = None,
         drain: float = 30.0,
         ingest_into: Location | None = None,
+        max_body: int = BODY_LIMIT,
     ) -> None:
         self.spool_dir, self.host, self.port = spool_dir, host, port
         self.drain_seconds = drain
+        self.max_body = max_body
         # With a database, it is kept current in the background while the proxy runs, as in
         # reverse mode (never on the request path).
         self.ingest_into = ingest_into
@@ -122,8 +136,8 @@ class MitmRunner:
                     "check --db / REDLINE_DB"
                 ) from None
             try:
-                self.addon = RecordingAddon(self.patterns, self.recorder)
-                with _quiet_mitmproxy_logging(self.log_sink):
+                self.addon = RecordingAddon(self.patterns, self.recorder, self.max_body)
+                with _quiet_mitmproxy_logging(self.log_sink), _frames_capped(self.max_body):
                     await self._run(loop, on_ready)
             finally:
                 self.recorder.close()
@@ -165,7 +179,9 @@ class MitmRunner:
                 proxyserver.Proxyserver(),
                 next_layer.NextLayer(),
                 tlsconfig.TlsConfig(),
+                LocalTargetsGuard(),
                 self.addon,
+                _FrameCap(),
                 _Lifecycle(self),
             )
             # Options an addon declares can be set only once that addon is added.
@@ -345,6 +361,64 @@ class ThreadedMitm:
             raise RuntimeError("the mitm proxy thread did not stop")
         if self._error is not None and not isinstance(self._error, RedlineError):
             raise self._error
+
+
+# ------------------------------------------------------------------ mitmproxy's WebSocket frames
+
+
+class _CappedConnection(websocket_layer.WebsocketConnection):
+    """A side of a WebSocket whose messages may not pass `cap` bytes: past it, its events end
+    with a close 1009 the layer passes to both sides (see the module's docstring)."""
+
+    cap = BODY_LIMIT
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._message = 0  # bytes of the message under way
+        self._over = False
+
+    def events(self) -> Iterator[wsproto.events.Event]:
+        if self._over:
+            return
+        for event in super().events():
+            if isinstance(event, wsproto.events.Message):
+                data = event.data
+                self._message += len(data.encode() if isinstance(data, str) else data)
+                if self._message > self.cap:
+                    self._over = True
+                    yield wsproto.events.CloseConnection(1009, OVER_CAP)
+                    return
+                if event.message_finished:
+                    self._message = 0
+            yield event
+
+
+class _FrameCap:
+    """Closes the connections of a WebSocket `_CappedConnection` ended: mitmproxy cancels their
+    readers, and a reader whose buffer is full never learns that the peer hung up."""
+
+    def websocket_end(self, flow: Any) -> None:
+        ws = flow.websocket
+        if ws is None or ws.close_code != 1009 or ws.close_reason != OVER_CAP:
+            return
+        handler = ctx.master.addons.get("proxyserver").connections.get(flow.client_conn.id)
+        for conn in (flow.server_conn, flow.client_conn):
+            io = handler.transports.get(conn) if handler is not None else None
+            if io is not None and io.writer is not None and not io.writer.is_closing():
+                io.writer.close()
+
+
+@contextlib.contextmanager
+def _frames_capped(cap: int) -> Iterator[None]:
+    """mitmproxy's WebSocket layer reads through `_CappedConnection` (capped at `cap`) while the
+    proxy runs; one master runs in a process at a time (`_ONE_MASTER`)."""
+    _CappedConnection.cap = cap
+    original = websocket_layer.WebsocketConnection
+    websocket_layer.WebsocketConnection = _CappedConnection  # type: ignore[misc]
+    try:
+        yield
+    finally:
+        websocket_layer.WebsocketConnection = original  # type: ignore[misc]
 
 
 # --------------------------------------------------------------------------- mitmproxy's logging

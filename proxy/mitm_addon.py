@@ -115,6 +115,8 @@ MAX_RECORDED_REQUEST = BODY_LIMIT
 
 # The extra every mitm record carries; WebSocket turns add the transport parse_exchange reads.
 MITM = {"mode": "mitm"}
+# The reason of the close 1009 redline sends when a WebSocket frame passes the cap (mitm.py).
+OVER_CAP = "redline: a frame larger than its cap"
 
 
 class _Socket:
@@ -153,9 +155,12 @@ class _Flow:
 class RecordingAddon:
     """Records the flows that match `patterns` into `recorder`; streams the rest through."""
 
-    def __init__(self, patterns: Sequence[ApiPattern], recorder: Recorder) -> None:
+    def __init__(
+        self, patterns: Sequence[ApiPattern], recorder: Recorder, max_body: int = BODY_LIMIT
+    ) -> None:
         self.patterns = tuple(patterns)
         self.recorder = recorder
+        self.max_body = max_body
         self._live: dict[str, _Flow] = {}  # flow id -> a recorded exchange, until it ends
         self._sockets: dict[str, _Socket] = {}  # flow id -> a recorded WebSocket, while open
         # Why the calls still under way when the proxy stops are cut (the runner says more).
@@ -326,7 +331,17 @@ class RecordingAddon:
     def websocket_end(self, flow: http.HTTPFlow) -> None:
         socket = self._sockets.pop(flow.id, None)
         if socket is not None and socket.turn is not None:
-            self._end_turn(socket, "incomplete", "the WebSocket closed before the turn ended")
+            why = "the WebSocket closed before the turn ended"
+            ws = flow.websocket
+            if ws is not None and ws.close_code == 1009 and ws.close_reason == OVER_CAP:
+                sender = "the client" if ws.closed_by_client else "the upstream"
+                why = (
+                    f"{sender} sent a WebSocket frame larger than the "
+                    f"{self.max_body // (1024 * 1024)} MB cap: the WebSocket was closed "
+                    "(1009, message too big)"
+                )
+                log.warning("%s %s", flow.request.path.partition("?")[0], why)
+            self._end_turn(socket, "incomplete", why)
 
     def _end_turn(self, socket: _Socket, outcome: str, error: str | None) -> None:
         turn, socket.turn = socket.turn, None

@@ -1,15 +1,24 @@
-"""Routes: which upstream a request goes to, by path prefix."""
+"""Routes: which upstream a request goes to, by path prefix.
+
+A request's path is read as a URL path before it is routed (`normalised`): its dot segments
+(`.`, `..`, and their percent-encoded spellings `%2e`) are resolved, as the upstream would resolve
+them, so `/openai/../x` is `/x` and never reaches a route's upstream as `/base/../x`, outside the
+base the route names. A `..` above the root, and a segment that hides a climb behind an encoded
+slash or backslash (`..%2fx`, which a server that decodes it reads as `../x`), are refused.
+"""
 
 from __future__ import annotations
 
 import base64
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from urllib.parse import unquote
 
 from yarl import URL
 
 from redline.errors import RedlineError
-from redline.proxy.headers import redacted_query
+from redline.proxy.headers import credentials, redacted_query
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +62,14 @@ class Route:
             raw = pair.encode("utf-8")
         return "Basic " + base64.b64encode(raw).decode("ascii")
 
+    @property
+    def credentials(self) -> frozenset[str]:
+        """What the upstream URL holds as credentials (its password, as sent in `authorization`,
+        and its own credential parameters): looked for in what is recorded, like the client's."""
+        authorization = self.authorization
+        headers = [("Authorization", authorization)] if authorization else []
+        return credentials(headers, query=self.upstream.raw_query_string)
+
     def target(self, path: str, query: str) -> URL:
         """The upstream URL for a request path; an upstream's own query (Azure's
         `?api-version=`) comes first, then the request's. Never with `user:password@`: those
@@ -61,6 +78,32 @@ class Route:
         base = str(self.upstream.with_user(None).with_query(None)).rstrip("/")
         both = "&".join(q for q in (self.upstream.raw_query_string, query) if q)
         return URL(base + rest + (f"?{both}" if both else ""), encoded=True)
+
+
+_SEPARATORS = re.compile(r"[/\\]")
+
+
+def normalised(path: str) -> str:
+    """`path` (raw, as the request line has it) with its dot segments resolved; ValueError
+    saying why when it climbs above the root or hides a climb in an encoded separator."""
+    if "." not in path and "%" not in path and "\\" not in path:
+        return path  # nearly every request: nothing to resolve
+    segments = path.split("/")[1:]
+    kept: list[str] = []
+    for i, segment in enumerate(segments):
+        plain = unquote(segment)
+        if plain in (".", ".."):
+            if plain == "..":
+                if not kept:
+                    raise ValueError("it climbs above the root with '..'")
+                kept.pop()
+            if i == len(segments) - 1:
+                kept.append("")  # `/a/b/..` is the folder `/a/`
+            continue
+        if any(part in (".", "..") for part in _SEPARATORS.split(plain)):
+            raise ValueError(f"its segment {segment!r} hides a '..' or '.' behind a separator")
+        kept.append(segment)
+    return "/" + "/".join(kept)
 
 
 def match_route(routes: Sequence[Route], path: str) -> Route | None:

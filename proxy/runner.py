@@ -1,8 +1,10 @@
-"""Starting and stopping the proxy: in the foreground for `redline proxy`, or in a thread."""
+"""Starting and stopping the proxy: in the foreground for `redline proxy`, or in a thread; and
+`recording`, a proxy of its own for a call redline makes itself."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ctypes
 import errno
 import logging
@@ -10,11 +12,12 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from aiohttp import web
+from yarl import URL
 
 from redline.config import Location
 from redline.errors import RedlineError
@@ -225,3 +228,21 @@ class ThreadedProxy:
         self.loop.call_soon_threadsafe(self.loop.stop)
         self._thread.join(10)
         self.loop.close()
+
+
+@contextlib.contextmanager
+def recording(base_url: str, spool_dir: Path) -> Iterator[str]:
+    """Calls of redline's own to a model (`redline draft`) recorded like any other: a proxy of
+    their own on 127.0.0.1, in front of `base_url`'s origin, writing to `spool_dir`. Yields the
+    base URL to send to instead (the same path, on the proxy); on leaving, every call made
+    through it is in the spool."""
+    url = URL(base_url)
+    if url.scheme not in ("http", "https") or not url.host:
+        raise RedlineError(f"base URL {base_url!r} is not an http(s) URL")
+    origin = url.with_path("").with_query(None).with_fragment(None)
+    runner = ProxyRunner([Route.parse("", str(origin))], spool_dir, "127.0.0.1", 0)
+    with ThreadedProxy(runner) as proxy:
+        try:
+            yield proxy.url + url.raw_path.rstrip("/")
+        finally:
+            proxy.flush()

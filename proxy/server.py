@@ -30,7 +30,7 @@ from redline.errors import RedlineError
 from redline.proxy.capture import BODY_LIMIT, Capture, error_body
 from redline.proxy.headers import forwardable
 from redline.proxy.recorder import Recorder
-from redline.proxy.routes import Route, match_route
+from redline.proxy.routes import Route, match_route, normalised
 from redline.proxy.websocket import RedirectRefused, WebSocketRelay, is_upgrade
 from redline.transcripts import WireFormat, wire
 
@@ -224,8 +224,12 @@ class Proxy:
     async def handle(self, request: web.Request) -> web.StreamResponse:
         t0 = time.perf_counter()
         started = datetime.now(UTC)
-        path = request.rel_url.raw_path
         query = request.rel_url.raw_query_string
+        try:
+            path = normalised(request.rel_url.raw_path)
+        except ValueError as exc:
+            shown = request.rel_url.raw_path[:200]
+            return _error(400, f"redline refuses the path {shown!r}: {exc}", "bad_path")
         route = match_route(self.routes, path)
         if route is None:
             prefixes = ", ".join(r.prefix for r in self.routes)
@@ -263,6 +267,7 @@ class Proxy:
                 started=started,
                 t0=t0,
                 extra={"route": route.prefix} if route.prefix else {},
+                added_credentials=route.credentials,
             )
             return await _Exchange(self, request, route, capture).run()
         finally:

@@ -6,12 +6,18 @@ frame (`{"type": "response.create", ...}`, often only the new items plus
 as one exchange whose response is those events in SSE framing, so ingest reassembles it like a
 stream. A handshake the upstream refuses is passed back as its status, so the client falls back
 to HTTP as it would without the proxy.
+
+A frame has the cap of an HTTP body (the proxy's `max_body`), either way. A WebSocket message
+cannot be passed on a piece at a time as a body can, so a frame over the cap is never read: the
+WebSocket is closed on both sides with 1009 (message too big), and the turn under way is recorded
+as cut, saying so.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from typing import TYPE_CHECKING, Protocol
 
 import aiohttp
@@ -25,6 +31,8 @@ if TYPE_CHECKING:
     from redline.proxy.recorder import Recorder
     from redline.proxy.routes import Route
 
+log = logging.getLogger("redline.proxy")
+
 
 class Host(Protocol):
     """What the relay needs of the proxy that runs it (`server.Proxy`): its upstream client,
@@ -36,6 +44,7 @@ class Host(Protocol):
     recorder: Recorder
     turns: int
     stopping: str | None
+    max_body: int
 
     async def persist(self, capture: Capture) -> None: ...
 
@@ -57,6 +66,13 @@ _SEC_WEBSOCKET = (
     "sec-websocket-protocol",
 )
 _HANDSHAKE = ("host", "content-length", *_SEC_WEBSOCKET)
+
+
+def _too_big(msg: aiohttp.WSMessage) -> bool:
+    return (
+        isinstance(msg.data, aiohttp.WebSocketError)
+        and msg.data.code == aiohttp.WSCloseCode.MESSAGE_TOO_BIG
+    )
 
 
 def is_upgrade(request: web.Request) -> bool:
@@ -86,6 +102,8 @@ class WebSocketRelay:
         )
         self.headers = list(request.headers.items())
         self.turn: Capture | None = None
+        # Why the WebSocket is being closed, when a frame was over the cap.
+        self.too_big: str | None = None
         # The events that end a turn are the wire format's; a path of no known format (a
         # WebSocket to another endpoint) is relayed, and its frames are not turns.
         self.fmt: WireFormat | None = wire.detect(path)
@@ -113,7 +131,7 @@ class WebSocketRelay:
                 self.route.target(self.path, self.query),
                 headers=self._upstream_headers(),
                 protocols=protocols,
-                max_msg_size=0,
+                max_msg_size=self.proxy.max_body,
                 autoping=True,
             )
         except (aiohttp.WSServerHandshakeError, RedirectRefused):
@@ -124,7 +142,9 @@ class WebSocketRelay:
         async with upstream:
             # Answer with the subprotocol the upstream chose, not merely the first offered.
             chosen = [upstream.protocol] if upstream.protocol else []
-            client = web.WebSocketResponse(protocols=chosen, max_msg_size=0, autoping=True)
+            client = web.WebSocketResponse(
+                protocols=chosen, max_msg_size=self.proxy.max_body, autoping=True
+            )
             try:
                 await client.prepare(self.request)
                 pumps = [
@@ -141,7 +161,9 @@ class WebSocketRelay:
                 if self.turn is not None:
                     self._record(
                         "incomplete",
-                        self.proxy.stopping or "the WebSocket closed before the turn ended",
+                        self.too_big
+                        or self.proxy.stopping
+                        or "the WebSocket closed before the turn ended",
                     )
                 code = upstream.close_code or aiohttp.WSCloseCode.OK
                 if self.proxy.stopping:
@@ -165,6 +187,7 @@ class WebSocketRelay:
             request_headers=self.headers,
             request_body=request_body,
             extra={"transport": "websocket"},
+            added_credentials=self.route.credentials,
         )
 
     def _unreachable(self, exc: BaseException) -> web.Response:
@@ -215,7 +238,10 @@ class WebSocketRelay:
                 await upstream.send_str(msg.data)
             elif msg.type == aiohttp.WSMsgType.BINARY:
                 await upstream.send_bytes(msg.data)
-        # The client's close code and reason go on to the upstream unchanged.
+            elif msg.type == aiohttp.WSMsgType.ERROR and _too_big(msg):
+                self._over_cap("the client")
+        # The client's close code and reason go on to the upstream unchanged (1009 when the
+        # client's frame was over the cap).
         await upstream.close(code=client.close_code or aiohttp.WSCloseCode.OK)
 
     async def _upstream_to_client(
@@ -236,7 +262,19 @@ class WebSocketRelay:
                 await client.send_str(msg.data)
             elif msg.type == aiohttp.WSMsgType.BINARY:
                 await client.send_bytes(msg.data)
+            elif msg.type == aiohttp.WSMsgType.ERROR and _too_big(msg):
+                self._over_cap("the upstream")
         await client.close(code=upstream.close_code or aiohttp.WSCloseCode.OK)
+
+    def _over_cap(self, sender: str) -> None:
+        """A frame over the cap: aiohttp refused it unread and closes that side with 1009; the
+        other side gets the same code when its pump ends."""
+        cap = f"{self.proxy.max_body // (1024 * 1024)} MB"
+        self.too_big = (
+            f"{sender} sent a WebSocket frame larger than the {cap} cap: "
+            "the WebSocket was closed (1009, message too big)"
+        )
+        log.warning("%s %s", self.path, self.too_big)
 
     def _record(self, outcome: str, error: str | None) -> None:
         """Record the open turn: its frame as the request, its events in SSE framing."""

@@ -127,6 +127,12 @@ def _lake_settings() -> dict[str, Any]:
     return table
 
 
+def checks_dir() -> Path:
+    """The user's own checks: every command loads each `*.py` file here as a plugin, and
+    `redline draft` saves the checks it proves here."""
+    return Path(platformdirs.user_config_dir("redline")) / "checks"
+
+
 def spool_dir(db: Location) -> Path:
     """The proxy's spool: beside a database file; for a lake, on this machine (each machine
     keeps its own), in the user data directory under a name made from the lake's."""

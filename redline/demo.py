@@ -5,8 +5,10 @@
    project rules (an AGENTS.md it embeds, as Codex does) say nothing about exceptions, and the
    model wraps a config loader in `except Exception: return {}`;
 3. that call is flagged with `broad-except`, which is proven to catch it;
-4. the task is replayed with and without a rules variant that forbids swallowing errors;
-5. the report says whether the rule helped.
+4. the stand-in drafts a check from the failure (`redline draft`), which the sandbox proves
+   before it is kept (skipped, saying why, where the sandbox cannot start);
+5. the task is replayed with and without a rules variant that forbids swallowing errors;
+6. the report says whether the rule helped.
 
 Each step prints the command a user would type. Nothing leaves the machine.
 """
@@ -75,6 +77,42 @@ def record_session(base_url: str) -> None:
             messages.append(Message("tool", (ToolResult(call.id, "Wrote config.py."),)))
         if not answer.tool_calls:
             break
+
+
+DRAFT_NOTE = "swallowed every error and returned empty settings"
+
+
+def draft_step(
+    db: Path, call: str, model_url: str, folder: Path, show: Callable[[str], None]
+) -> None:
+    """`redline draft` on the flagged call with the stand-in: its check proven in the sandbox
+    and saved into `folder`."""
+    from redline.analyzers import default_registry
+    from redline.proxy import recording
+    from redline.replay import case_from_call, draft, one_off, save_check
+    from redline.transcripts import open_store
+
+    with open_store(db) as store:
+        case = case_from_call(store, call, DRAFT_NOTE, [], default_registry(entry_points=False))
+    model = one_off(f"openai-chat:redline-stand-in@{model_url}")
+    try:
+        with recording(model.base_url, config.spool_dir(db)) as base_url:
+            drafted = draft(case, replace(model, base_url=base_url), attempts=1)
+    except RedlineError as error:  # the sandbox cannot start here
+        show(f"   (skipped: {error})")
+        return
+    kept = drafted.kept
+    if kept is None or kept.module is None or kept.proof is None:
+        show(f"   refused: {drafted.attempts[-1].reason}")
+        return
+    name = kept.proof.name or "drafted"
+    for f in kept.proof.bad_findings[:1]:
+        show(f"   {name}  FAIL  {f['path']}:{f['line']}  {f['message']}")
+    path = save_check(kept.module, name, out=None, folder=folder)
+    show(
+        f"   proven in the sandbox (it loads, its {kept.proof.valid + kept.proof.invalid} examples "
+        f"hold, it fails on the bad answer) and saved to {path}"
+    )
 
 
 def run(
@@ -147,10 +185,16 @@ def run(
                     for f in judged.verdict.findings:
                         show(f"   {judged.check.spec}  FAIL  {f.path}:{f.line}  {f.message}")
                 show("   saved task demo: the check catches the failure it was made from")
+            say(
+                "4. Or have a model draft the check from the failure, proven in a sandbox before "
+                f'it is kept:\n   redline draft {bad.id[:10]} --note "{DRAFT_NOTE}" '
+                f"--model openai-chat:redline-stand-in@{standin.url}"
+            )
+            draft_step(db, bad.id, standin.url, Path(tmp) / "checks", show)
             rules = Path(tmp) / RULES_FILE
             rules.write_text(RULES_AFTER + "\n")
             say(
-                f"4. Replay it, {SAMPLES} samples, as recorded and with a stricter {RULES_FILE}:\n"
+                f"5. Replay it, {SAMPLES} samples, as recorded and with a stricter {RULES_FILE}:\n"
                 f"   redline replay demo --model openai-chat:redline-stand-in@{standin.url} "
                 f"-n {SAMPLES} --prompt-variant strict={RULES_FILE}:rules"
             )
@@ -163,7 +207,7 @@ def run(
                 registry,
                 Settings(samples=SAMPLES, policy=Policy(concurrency=4)),
             )
-            say("5. The report:   redline report")
+            say("6. The report:   redline report")
             with open_store(db, ingest=False) as store:
                 report(build_report(store, run_id))
         say(

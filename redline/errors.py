@@ -4,9 +4,11 @@
      ├── NotFound           an id or prefix that matches nothing (or too much)
      ├── StoreLocked        another process holds the database longer than we wait
      ├── StoreUnavailable   the database cannot be created or opened
+     ├── StoreWriteFailed   the disk refused a write to the database (full?): nothing was kept
      ├── TaskExists         a task of that name is stored already, with other content
      ├── TaskFileError      a task file that cannot be imported: its path and the field at fault
-     └── SandboxUnavailable the sandbox (bubblewrap) cannot start on this machine
+     ├── SandboxUnavailable the sandbox (bubblewrap) cannot start on this machine
+     └── TaskFilesInvalid   some of the task files given cannot be imported: each one's error
 
 A message says what happened; the CLI adds what to do about it there (`--db`, `redline ls`),
 so the library's words fit any front end. Errors carry their context as attributes, so a
@@ -15,7 +17,7 @@ front end never parses a message. This module imports nothing of redline's.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 
@@ -57,6 +59,17 @@ class StoreUnavailable(RedlineError):
         super().__init__(f"cannot open the database {path}: {reason}")
 
 
+class StoreWriteFailed(RedlineError):
+    """The disk refused a write to the database (`reason`, as DuckDB gives it), or a lake's
+    catalog or share did; the transaction was rolled back whole."""
+
+    def __init__(self, reason: str, lake: str | None = None) -> None:
+        self.reason, self.lake = reason, lake  # lake: a lake's URL (its catalog or share)
+        super().__init__(
+            f"{f'the lake {lake}' if lake else 'the database'} could not be written: {reason}"
+        )
+
+
 class TaskExists(RedlineError):
     """A task named `name` is stored already, with other content."""
 
@@ -84,3 +97,16 @@ class SandboxUnavailable(RedlineError):
         super().__init__(
             f"the sandbox cannot start: {reason}; or run without it, explicitly, with --no-sandbox"
         )
+
+
+class TaskFilesInvalid(RedlineError):
+    """Of `total` task files, those in `errors` cannot be imported (so none is). With one, its
+    message is that error's; with more, a count (a front end lists `errors`, one a line)."""
+
+    def __init__(self, errors: Iterable[TaskFileError], total: int) -> None:
+        self.errors, self.total = tuple(errors), total
+        if len(self.errors) == 1:
+            message = str(self.errors[0])
+        else:
+            message = f"{len(self.errors)} of {total} task files are invalid; nothing was imported"
+        super().__init__(message)

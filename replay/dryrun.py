@@ -8,10 +8,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from redline.replay.jobs import Job
 from redline.replay.numbers import counted
 from redline.replay.power import ASSUMED, Detectable, Spread, detectable, spread_of
 from redline.replay.report import Sides, sides_of
-from redline.replay.run import Job
 from redline.replay.tokens import count_body, count_text, exact_for
 from redline.transcripts import Store, message_to_dict
 

@@ -1,8 +1,10 @@
 """Re-judging a run: new or changed checks on the answers it stored; nothing is sent again.
 
 Each recheck is a new evaluation of the run (the run's own is evaluation 0), so improving a
-check never costs another bill and the earlier verdicts stay. The context of each answer is its
-task's transcript, as the run's variant changed it, taken from the store now.
+check never costs another bill and the earlier verdicts stay. The answer judged is everything
+the sample's steps wrote, as the run judged it, and each sample's outcome (pass, fail,
+no_attempt) is worked out again. The context of each answer is its task's transcript, as the
+run's variant changed it, taken from the store now.
 """
 
 from __future__ import annotations
@@ -66,7 +68,7 @@ def recheck(
             continue
         message = message_from_dict(json.loads(s["output"]))
         request = requests[(s["task"], s["variant"])]
-        passed, found = judge(checks[s["task"]][1], message, request, bool(s["cut_off"]))
+        outcome, found = judge(checks[s["task"]][1], message, request, bool(s["cut_off"]))
         verdicts.append(
             {
                 "run_id": run_id,
@@ -74,7 +76,8 @@ def recheck(
                 "model": s["model"],
                 "variant": s["variant"],
                 "sample": s["sample"],
-                "passed": passed,
+                "passed": outcome == "pass",
+                "outcome": outcome,
                 "verdicts": json.dumps(found),
             }
         )

@@ -15,14 +15,17 @@ from rich.text import Text
 
 from redline.replay.report_view import (
     FIRST_ERRORS,
+    FIRST_SAMPLES,
     Report,
     comparison_lines,
     detectable_line,
     error_line,
     errors_heading,
     loss_rows,
+    no_attempt_line,
     notes,
     run_facts,
+    sample_lines,
     setup_lines,
     summary_header,
     summary_numeric,
@@ -72,6 +75,8 @@ def render_markdown(report: Report) -> str:
     out += [f"- {_md(line)}" for line in setup_lines(report)]
     out += ["", "## Summary", ""]
     out += _md_table(summary_header(report), summary_rows(report), summary_numeric(report))
+    if none := no_attempt_line(report):
+        out += ["", f"**{_md(none)}**"]
     out += ["", *(_md(note) for note in notes(report))]
     out += ["", "## Per task", ""]
     out += _md_table(task_header(report), task_rows(report))
@@ -89,6 +94,12 @@ def render_markdown(report: Report) -> str:
         out += [f"- {_md(error_line(e))}" for e in errors[:FIRST_ERRORS]]
         if len(errors) > FIRST_ERRORS:
             out.append(f"- and {len(errors) - FIRST_ERRORS} more")
+    if listed := sample_lines(report):
+        out += ["", "## Samples", ""]
+        out += [f"- {_md(line)}" for line in listed]
+        if len(report["samples"]) > FIRST_SAMPLES:
+            more = len(report["samples"]) - FIRST_SAMPLES
+            out.append(f"- and {more} more (the HTML report lists every sample)")
     return "\n".join(out) + "\n"
 
 
@@ -122,6 +133,8 @@ def render_table(report: Report, console: Console) -> None:
             "Summary", summary_header(report), summary_rows(report), summary_numeric(report)
         )
     )
+    if none := no_attempt_line(report):
+        console.print(Text(none, style="bold"))
     for note in notes(report):
         console.print(Text(note, style="dim"))
     console.print()

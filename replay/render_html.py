@@ -13,22 +13,26 @@ from html import escape
 
 from redline.replay.numbers import DASH, counted, interval, percent
 from redline.replay.report_view import (
+    OUTCOME_WORDS,
     Report,
     Row,
+    cell_text,
     comparison_lines,
     detectable_line,
     error_line,
     errors_heading,
-    k_of_n,
     latency,
     loss_rows,
     money,
+    no_attempt_line,
     notes,
     pass_k,
     pass_k_header,
     pass_rate,
     run_facts,
     setup_lines,
+    step_lines,
+    steps,
     task_grid,
     task_header,
     title,
@@ -52,7 +56,8 @@ th { background: #f3f3f6; }
 details { border: 1px solid #d0d0d5; border-radius: 4px; margin: .4em 0; padding: .3em .6em; }
 summary { cursor: pointer; }
 .passed summary b { color: #1f7a1f; } .failed summary b { color: #b3261e; }
-.error summary b { color: #8a5a00; }
+.error summary b { color: #8a5a00; } .no-attempt summary b { color: #5a4a8a; }
+ol.steps { margin: .3em 0; padding-left: 1.6em; }
 pre { background: #f7f7f9; padding: .5em; overflow-x: auto; white-space: pre; margin: .3em 0; }
 pre.text { white-space: pre-wrap; }
 .line { display: block; } .line.hit { background: #ffd9d6; }
@@ -86,9 +91,11 @@ def _shade(row: Row | None) -> str:
     return "all" if row["passes"] == row["samples"] else "none" if not row["passes"] else "some"
 
 
-def _summary_cell(s: Row, every: str | None) -> str:
+def _summary_cell(s: Row, every: str | None, max_steps: int | None) -> str:
     """Rate, counts, interval and pass^k of one model and variant, then what it cost."""
     counts = f"{s['passes']}/{s['samples']} samples passed"
+    if s.get("no_attempts"):
+        counts += f", {s['no_attempts']} no attempt"
     if s["errors"]:
         counts += f", {counted(s['errors'], 'error')}"
     over = "this task's samples" if s.get("interval_over") == "one task" else "tasks"
@@ -97,6 +104,11 @@ def _summary_cell(s: Row, every: str | None) -> str:
         f"<div>{e(counts)} · {e(counted(s['tasks'], 'task'))}</div>",
         f'<div class="muted">95% interval {e(interval(s.get("interval")))} over {e(over)}</div>',
         *([f'<div class="muted">{e(every)} {e(pass_k(s))}</div>'] if every else []),
+        *(
+            [f'<div class="muted">steps: median {e(steps(s, max_steps))}</div>']
+            if (max_steps or 1) > 1
+            else []
+        ),
         f'<div class="muted">tokens {e(tokens(s))} · {e(money(s.get("cost")))} · '
         f"p50 {e(latency(s.get('latency_p50_ms')))}</div>",
     ]
@@ -112,7 +124,9 @@ def _summary_grid(report: Report) -> str:
         [
             f"<b>{e(m['name'])}</b>",
             *(
-                DASH if (s := summary.get((m["name"], v))) is None else _summary_cell(s, every)
+                DASH
+                if (s := summary.get((m["name"], v))) is None
+                else _summary_cell(s, every, report["run"].get("max_steps"))
                 for v in variants
             ),
         ]
@@ -186,7 +200,7 @@ def _task_table(report: Report) -> str:
             e(model),
         ]
         for c in cells:
-            text = DASH if c is None else e(k_of_n(c["passes"], c["samples"], c["errors"]))
+            text = DASH if c is None else e(cell_text(c))
             row.append(f'<span class="{shade}">{text}</span>' if (shade := _shade(c)) else text)
         rows.append(row)
     return _table((e(h) for h in task_header(report)), rows)
@@ -219,20 +233,31 @@ def _code(block: Row, findings: list[Row]) -> str:
     return f"<figure><figcaption>{e(caption)}</figcaption><pre>{''.join(lines)}</pre></figure>"
 
 
+_CLASSES = {"pass": "passed", "fail": "failed", "no_attempt": "no-attempt", "error": "error"}
+
+
 def _sample(sample: Row) -> str:
-    """One sample, folded: its outcome in the summary line; findings, code and text inside."""
-    if sample.get("error") is not None:
-        outcome = "error"
-    else:
-        outcome = "passed" if sample.get("passed") else "failed"
+    """One sample, folded: its outcome in the summary line; its steps with where their answers
+    came from, findings, code and text inside."""
+    outcome = sample.get("outcome") or (
+        "error" if sample.get("error") is not None else "pass" if sample.get("passed") else "fail"
+    )
     findings, code = sample.get("findings") or [], sample.get("code") or []
+    taken = len(sample.get("steps") or ())
     head = (
         f"{e(sample['model'])} · {e(sample['variant'])} · sample {e(sample['sample'])}: "
-        f"<b>{outcome}</b>" + (f", {counted(len(findings), 'finding')}" if findings else "")
+        f"<b>{e(OUTCOME_WORDS.get(outcome, outcome))}</b>"
+        + (f", {counted(len(findings), 'finding')}" if findings else "")
+        + (f", {counted(taken, 'step')}" if taken > 1 else "")
     )
-    out = [f'<details class="{outcome}"><summary>{head}</summary>']
+    out = [f'<details class="{_CLASSES.get(outcome, "")}"><summary>{head}</summary>']
     if sample.get("error") is not None:
         out.append(f'<pre class="text">{e(sample["error"])}</pre>')
+    lines = step_lines(sample)
+    listed = [line.split(". ", 1)[1] for line in lines if line[:1].isdigit()]
+    if listed:
+        out.append('<ol class="steps">' + "".join(f"<li>{e(x)}</li>" for x in listed) + "</ol>")
+    out += [f'<p class="muted">{e(line)}</p>' for line in lines if not line[:1].isdigit()]
     for f in findings:
         where = f"{f.get('path') or ''}:{f['line']}" if f.get("line") is not None else ""
         out.append(f"<p><b>{e(f['check'])}</b> {e(where)} {e(f['message'])}</p>")
@@ -273,6 +298,7 @@ def render_html(report: Report) -> str:
         "<ul>" + "".join(f"<li>{e(line)}</li>" for line in setup_lines(report)) + "</ul>",
         "<h2>Summary</h2>",
         _summary_grid(report),
+        *([f"<p><b>{e(none)}</b></p>"] if (none := no_attempt_line(report)) else []),
         _chart(report),
         *(f'<p class="notes">{e(note)}</p>' for note in notes(report)),
         "<h2>Per task</h2>",

@@ -1,13 +1,19 @@
 """A run's report: what `redline report` prints in every format, built from the store.
 
 The report is plain JSON-compatible data (documented in docs/json.md): per task × model ×
-variant the passes out of the counted samples with a Wilson interval and pass^k; per model ×
+variant the passes out of the counted samples with a Wilson interval and pass^k, the samples
+that made no attempt, the median steps and how many reached the step limit; per model ×
 variant the pass rate over tasks with its interval, pass^k, tokens, cost and median latency;
 paired comparisons of each pair of variants within each model and each pair of models within
 each variant, each answering "on these tasks" and "on tasks like these"; the smallest
 difference a run of this size can detect; the errors apart (they are never counted as
-failures); every sample, for the HTML page and the web view. Judged by the run's latest
-evaluation (`redline recheck` adds one). The statistics are redline.replay.stats'.
+failures); every sample with its outcome and its steps, for the HTML page and the web view.
+Judged by the run's latest evaluation (`redline recheck` adds one). The statistics are
+redline.replay.stats'.
+
+A sample's outcome is stored with its verdicts; one judged before outcomes were is worked out
+from its stored verdicts and answer (a verdict that does not say what it judged counts when the
+answer wrote code), so old runs report as new ones do.
 """
 
 from __future__ import annotations
@@ -19,11 +25,12 @@ from collections.abc import Iterable
 from itertools import combinations
 from typing import Any
 
+from redline.analyzers import judgement, verdict_from_dict
 from redline.replay.intervals import Interval
 from redline.replay.outputs import code_of, findings
 from redline.replay.power import Spread, detectable, spread_of
 from redline.replay.stats import Cell, Comparison, Outcome, compare, pass_hat_k, summarize
-from redline.transcripts import Store, message_from_dict
+from redline.transcripts import Message, Store, message_from_dict
 
 Sides = dict[tuple[str, str], dict[str, Cell]]
 """Per (model, variant), its cells by task: what the statistics take."""
@@ -43,15 +50,8 @@ def _p50(values: Iterable[float | None]) -> float | None:
     return round(statistics.median(present), 1) if present else None
 
 
-def _code(output: str | None) -> list[dict[str, Any]]:
-    """The code a sample's answer wrote, for the report page."""
-    return [] if output is None else code_of(message_from_dict(json.loads(output)))
-
-
-def _text(output: str | None) -> str:
-    if output is None:
-        return ""
-    return message_from_dict(json.loads(output)).text
+def _message(output: str | None) -> Message | None:
+    return None if output is None else message_from_dict(json.loads(output))
 
 
 Groups = dict[tuple[str, str, str], list[dict[str, Any]]]
@@ -65,9 +65,7 @@ def _judged(store: Store, run_id: str, evaluation: int) -> Groups:
     groups: Groups = defaultdict(list)
     for s in runs.samples(run_id):
         key = (s["task"], s["model"], s["variant"])
-        verdict = verdicts.get((*key, s["sample"]))
-        s["passed"] = None if verdict is None else verdict["passed"]
-        s["verdict"] = verdict
+        s["verdict"] = verdicts.get((*key, s["sample"]))
         s["outcome"] = _outcome(s)
         groups[key].append(s)
     return groups
@@ -92,9 +90,11 @@ def build_report(store: Store, run_id: str) -> dict[str, Any]:
     evaluation = runs.evaluation(run_id)
     groups = _judged(store, run_id, evaluation["evaluation"])
     samples = [s for rows in groups.values() for s in rows]
+    steps = runs.steps(run_id)
     listed: list[dict[str, Any]] = []
     for s in samples:
-        verdict = s["verdict"]
+        verdict, message = s["verdict"], _message(s["output"])
+        taken = steps.get((s["task"], s["model"], s["variant"], s["sample"]), [])
         listed.append(
             {
                 "task": s["task"],
@@ -102,11 +102,17 @@ def build_report(store: Store, run_id: str) -> dict[str, Any]:
                 "variant": s["variant"],
                 "sample": s["sample"],
                 "outcome": s["outcome"],
-                "passed": s["passed"],
+                "passed": None if s["outcome"] == "error" else s["outcome"] == "pass",
                 "error": s["error"],
                 "from_cache": s["from_cache"],
-                "text": _text(s["output"]),
-                "code": _code(s["output"]),
+                "stop": s["stop"],
+                "reason": no_attempt_reason(s, taken, run["max_steps"])
+                if s["outcome"] == "no_attempt"
+                else None,
+                "diverged": None if s["diverged"] is None else {"step": 1, "why": s["diverged"]},
+                "steps": [_step(step) for step in taken],
+                "text": "" if message is None else message.text,
+                "code": [] if message is None else code_of(message),
                 "findings": findings(json.loads(verdict["verdicts"])) if verdict else [],
             }
         )
@@ -121,6 +127,7 @@ def build_report(store: Store, run_id: str) -> dict[str, Any]:
             "status": run["status"],
             "samples": run["samples"],
             "temperature": run["temperature"],
+            "max_steps": run["max_steps"],
             "evaluation": evaluation["evaluation"],
             "evaluated_at": evaluation["created_at"].isoformat(),
         },
@@ -145,11 +152,57 @@ def build_report(store: Store, run_id: str) -> dict[str, Any]:
 
 
 def _outcome(sample: dict[str, Any]) -> Outcome:
-    """A stored sample's outcome: an error, or judged pass or fail (a sample without a verdict
-    was not judged and counts nowhere, as an error)."""
-    if sample["status"] == "error" or sample["passed"] is None:
+    """A stored sample's outcome: an error (a sample without a verdict was not judged and
+    counts nowhere, as an error), else its verdicts' outcome, stored or worked out."""
+    verdict = sample["verdict"]
+    if sample["status"] == "error" or verdict is None or sample["output"] is None:
         return "error"
-    return "pass" if sample["passed"] else "fail"
+    stored: Outcome | None = verdict.get("outcome")
+    if stored is not None:
+        return stored
+    if not verdict["passed"]:
+        return "fail"
+    judged = [verdict_from_dict(v) for v in json.loads(verdict["verdicts"])]
+    message = message_from_dict(json.loads(sample["output"]))
+    return judgement(judged, message, cut_off=bool(sample["cut_off"]))
+
+
+def _step(row: dict[str, Any]) -> dict[str, Any]:
+    """One step of a sample as the report lists it: its calls and where their answers came
+    from (None for a step stored before redline listed them), its finish and its tokens."""
+    return {
+        "step": row["step"],
+        "calls": None if row["calls"] is None else json.loads(row["calls"]),
+        "finish_reason": row["finish_reason"],
+        "error": row["error"],
+        "input_tokens": row["input_tokens"],
+        "output_tokens": row["output_tokens"],
+        "from_cache": row["from_cache"],
+    }
+
+
+def no_attempt_reason(
+    sample: dict[str, Any], steps: list[dict[str, Any]], max_steps: int | None
+) -> str:
+    """Why a sample made no attempt, in a sentence: how its steps ended."""
+    taken = len(steps)
+    after = f" after {taken} steps" if taken > 1 else ""
+    stop = sample["stop"]
+    if stop == "max_steps":
+        asked = [
+            [(c["tool"], c["arguments"]) for c in json.loads(r["calls"] or "[]")] for r in steps
+        ]
+        again = ""
+        if taken > 1 and asked[0] and all(a == asked[0] for a in asked):
+            again = f", making the same {', '.join(t for t, _ in asked[0])} call at every step"
+        return f"reached --max-steps {max_steps} without writing code the checks could judge{again}"
+    if stop == "cut_off":
+        return f"was cut off{after} before writing code the checks could judge"
+    if stop == "edited":
+        return f"its edits{after} hold no code the checks could judge"
+    if stop == "ended":
+        return f"ended its turn{after} without writing code the checks could judge"
+    return "wrote no code the checks could judge"
 
 
 def _cells(
@@ -171,6 +224,7 @@ def _cells(
                 "variant": variant,
                 "passes": 0 if cell is None else cell.passes,
                 "samples": counted,
+                "no_attempts": _no_attempts(rows),
                 "errors": len(rows) - counted,
                 "rate": None if cell is None else round(cell.rate, 4),
                 "interval": None if cell is None else _interval(cell.interval),
@@ -186,13 +240,22 @@ def _round(value: float | None) -> float | None:
     return None if value is None else round(value, 4)
 
 
+def _no_attempts(rows: list[dict[str, Any]]) -> int:
+    return sum(r["outcome"] == "no_attempt" for r in rows)
+
+
 def _costs(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """Tokens, cost and latency of these samples, their steps', and the steps they took. A
+    sample from the cache counts what its answers cost and how long they took when sent."""
+    taken = [r["steps"] for r in rows if r["outcome"] != "error" and r["steps"]]
     return {
         "input_tokens": _sum(r["input_tokens"] for r in rows),
         "output_tokens": _sum(r["output_tokens"] for r in rows),
         "tokens_estimated": any(bool(r["tokens_estimated"]) for r in rows),
         "cost": None if (c := _sum(r["cost"] for r in rows)) is None else round(c, 6),
-        "latency_p50_ms": _p50(r["latency_ms"] for r in rows if not r["from_cache"]),
+        "latency_p50_ms": _p50(r["latency_ms"] for r in rows),
+        "steps_p50": _p50(taken),
+        "max_steps_hit": sum(r["stop"] == "max_steps" for r in rows),
     }
 
 
@@ -216,6 +279,7 @@ def _summary(
                     "tasks": len({t for (t, m, v) in groups if (m, v) == (model, variant)}),
                     "passes": 0 if judged is None else judged.passes,
                     "samples": 0 if judged is None else judged.samples,
+                    "no_attempts": _no_attempts(rows),
                     "errors": sum(r["outcome"] == "error" for r in rows),
                     "rate": None if judged is None else round(judged.rate, 4),
                     "interval": None if judged is None else _interval(judged.interval),

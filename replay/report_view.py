@@ -4,7 +4,9 @@ The input is the dict that `redline report --format json` prints: plain JSON val
 saved report renders exactly like a fresh one. The terminal and Markdown renderers
 (redline.replay.render) and the HTML page (redline.replay.render_html) take their rows from
 here and their numbers from redline.replay.numbers, so two formats cannot disagree about a
-number. Errored samples are never folded into failures: a cell reads `2/3 (1 error)`.
+number. Errored samples are never folded into failures: a cell reads `2/3 (1 error)`; samples
+that made no attempt are counted and named: `1/3 (2 no attempt)`. A report saved before
+outcomes and steps existed lacks their keys and renders without them.
 """
 
 from __future__ import annotations
@@ -17,8 +19,11 @@ from redline.replay.numbers import DASH, counted, interval, percent
 
 __all__ = [
     "FIRST_ERRORS",
+    "FIRST_SAMPLES",
+    "OUTCOME_WORDS",
     "Report",
     "Row",
+    "cell_text",
     "comparison_lines",
     "detectable_line",
     "error_line",
@@ -27,12 +32,17 @@ __all__ = [
     "latency",
     "loss_rows",
     "money",
+    "no_attempt_line",
     "notes",
     "pass_k",
     "pass_k_header",
     "pass_rate",
     "run_facts",
+    "sample_head",
+    "sample_lines",
     "setup_lines",
+    "step_lines",
+    "steps",
     "summary_header",
     "summary_numeric",
     "summary_rows",
@@ -52,6 +62,12 @@ Row = Mapping[str, Any]
 FIRST_ERRORS = 5
 """How many errors Markdown and the terminal quote; the HTML page lists them all."""
 
+FIRST_SAMPLES = 50
+"""How many samples Markdown lists; the HTML page lists them all."""
+
+OUTCOME_WORDS = {"pass": "pass", "fail": "fail", "no_attempt": "no attempt", "error": "error"}
+"""A sample's outcome as the pages word it."""
+
 
 def pass_k_header(report: Report) -> str | None:
     """`pass^3` for a run of 3 samples per task; None with one sample (pass^1 is the rate)."""
@@ -59,8 +75,14 @@ def pass_k_header(report: Report) -> str | None:
     return f"pass^{k}" if k >= 2 else None
 
 
+def _stepped(report: Report) -> bool:
+    """True when the run could take more than one step per sample."""
+    return (report["run"].get("max_steps") or 1) > 1
+
+
 def summary_header(report: Report) -> tuple[str, ...]:
-    """The summary table's columns; pass^k only where the run took two samples or more."""
+    """The summary table's columns; pass^k only where the run took two samples or more, steps
+    only where a sample could take more than one."""
     every = f"{pass_k} (every time)" if (pass_k := pass_k_header(report)) else None
     return tuple(
         name
@@ -68,9 +90,11 @@ def summary_header(report: Report) -> tuple[str, ...]:
             "model",
             "variant",
             "pass rate",
+            "no attempt",
             "95% interval",
             every,
             "tasks",
+            "steps (median)" if _stepped(report) else None,
             "tokens in → out",
             "cost",
             "p50 latency",
@@ -87,9 +111,24 @@ def summary_numeric(report: Report) -> frozenset[int]:
 # Values
 
 
-def k_of_n(passes: int, samples: int, errors: int) -> str:
-    """Passes of judged samples, with errored samples named apart: `2/3 (1 error)`."""
-    return f"{passes}/{samples}" + (f" ({counted(errors, 'error')})" if errors else "")
+def k_of_n(passes: int, samples: int, errors: int, no_attempts: int = 0) -> str:
+    """Passes of counted samples, with those that made no attempt and the errored ones named:
+    `1/3 (2 no attempt, 1 error)`."""
+    named = [
+        *([f"{no_attempts} no attempt"] if no_attempts else []),
+        *([counted(errors, "error")] if errors else []),
+    ]
+    return f"{passes}/{samples}" + (f" ({', '.join(named)})" if named else "")
+
+
+def steps(row: Row, max_steps: int | None) -> str:
+    """The median steps a side's or a cell's samples took, and how many reached the limit:
+    `2 (1 at --max-steps 8)`."""
+    median = row.get("steps_p50")
+    if median is None:
+        return DASH
+    hit = row.get("max_steps_hit") or 0
+    return f"{median:g}" + (f" ({hit} at --max-steps {max_steps})" if hit else "")
 
 
 def pass_k(row: Row) -> str:
@@ -168,10 +207,12 @@ def run_facts(report: Report) -> list[str]:
         facts.append(f"started {started:%Y-%m-%d %H:%M} UTC")
     if started and finished:
         facts.append(f"took {_took((finished - started).total_seconds())}")
+    if _stepped(report):
+        facts.append(f"up to {run['max_steps']} steps per sample")
     evaluated = _when(run.get("evaluated_at"))
-    if run.get("evaluation") is not None:
+    if run.get("evaluation"):  # the run's own judging is evaluation 0: nothing to say
         facts.append(
-            f"judged in evaluation {run['evaluation']}"
+            f"judged again by `redline recheck` (evaluation {run['evaluation']})"
             + (f" at {evaluated:%Y-%m-%d %H:%M} UTC" if evaluated else "")
         )
     cached = sum(cell.get("from_cache") or 0 for cell in report["cells"])
@@ -209,8 +250,10 @@ def notes(report: Report) -> list[str]:
     lines = [
         "Pass rates are means over tasks; their 95% intervals are over tasks (they speak for "
         "tasks like these), except for a side with one task, whose interval is over that "
-        "task's samples and speaks for it alone. A sample that errored was not judged and "
-        "counts neither as a pass nor as a failure."
+        "task's samples and speaks for it alone. A sample passes when a check judged code it "
+        "wrote and found nothing; one that wrote no code the checks could judge (no attempt) "
+        "counts as not passed. A sample that errored was not judged and counts neither as a "
+        "pass nor as a failure."
     ]
     if header := pass_k_header(report):
         lines.append(
@@ -224,17 +267,33 @@ def notes(report: Report) -> list[str]:
     return lines
 
 
+def no_attempt_line(report: Report) -> str | None:
+    """How many samples never wrote code the checks could judge, when any did not."""
+    none = sum(row.get("no_attempts") or 0 for row in report["summary"])
+    if not none:
+        return None
+    counted_ = sum(row["samples"] for row in report["summary"])
+    verb = "was" if none == 1 else "were"
+    return (
+        f"{none} of {counted(counted_, 'sample')} never wrote code the checks could judge: "
+        f"{'it' if none == 1 else 'they'} {verb} counted as no attempt, not passed."
+    )
+
+
 def summary_rows(report: Report) -> list[tuple[str, ...]]:
     """One row per model and variant, in summary_header's order."""
     every = pass_k_header(report) is not None
+    stepped = _stepped(report)
     return [
         (
             row["model"],
             row["variant"],
             pass_rate(row),
+            str(row.get("no_attempts") or 0),
             interval(row.get("interval")),
             *((pass_k(row),) if every else ()),
             str(row["tasks"]),
+            *((steps(row, report["run"].get("max_steps")),) if stepped else ()),
             tokens(row),
             money(row.get("cost")),
             latency(row.get("latency_p50_ms")),
@@ -268,10 +327,86 @@ def task_rows(report: Report) -> list[tuple[str, ...]]:
             task["name"] if first else "",
             ", ".join(task["checks"]) if first else "",
             model,
-            *(DASH if c is None else k_of_n(c["passes"], c["samples"], c["errors"]) for c in cells),
+            *(DASH if c is None else cell_text(c) for c in cells),
         )
         for task, model, first, cells in task_grid(report)
     ]
+
+
+def cell_text(cell: Row) -> str:
+    """A task grid cell: its passes of counted samples, no attempts and errors named."""
+    return k_of_n(cell["passes"], cell["samples"], cell["errors"], cell.get("no_attempts") or 0)
+
+
+def sample_head(sample: Row) -> str:
+    """`task · model · variant · sample 2: no attempt`, with its findings and steps counted."""
+    outcome = sample.get("outcome") or (
+        "error" if sample.get("error") is not None else "pass" if sample.get("passed") else "fail"
+    )
+    found = sample.get("findings") or []
+    taken = len(sample.get("steps") or ())
+    return (
+        f"{sample['task']} · {sample['model']} · {sample['variant']} · sample {sample['sample']}: "
+        f"{OUTCOME_WORDS.get(outcome, outcome)}"
+        + (f", {counted(len(found), 'finding')}" if found else "")
+        + (f", {counted(taken, 'step')}" if taken > 1 else "")
+    )
+
+
+_SOURCES = {
+    "transcript": "from the transcript",
+    "workspace": "from the workspace",
+    "unavailable": "not available",
+    "invalid": "arguments not JSON",
+}
+
+
+def step_lines(sample: Row) -> list[str]:
+    """Each step of a sample: its calls, what they asked and where their answers came from
+    (`2. Read /repo/config.py: answered from the transcript (the same call, 312 bytes)`); then
+    why it stopped and where it parted from the original."""
+    lines = []
+    for step in sample.get("steps") or ():
+        calls = step.get("calls")
+        if calls is None:
+            continue  # stored before redline listed a step's calls
+        said = "; ".join(_call_line(c) for c in calls) or "answered without a tool call"
+        lines.append(f"{step['step']}. {said}")
+    if sample.get("reason"):
+        lines.append(f"No attempt: {sample['reason']}.")
+    diverged = sample.get("diverged")
+    if diverged:
+        lines.append(f"Went its own way at step {diverged['step']}: {diverged['why']}.")
+    elif sample.get("stop") not in (None, "error"):
+        lines.append(
+            "Its first step did what the original did; the original's later steps are not "
+            "known to the task."
+        )
+    return lines
+
+
+def _call_line(call: Row) -> str:
+    asked = f"{call['tool']} {call.get('arguments') or ''}".strip()
+    source = call.get("source")
+    if source is None:
+        return f"{asked} (not answered: the replay stops here)"
+    how = [n for n in (call.get("note"), f"{call.get('size') or 0:,} bytes") if n]
+    return f"{asked}: {_SOURCES.get(source, source)} ({', '.join(how)})"
+
+
+def sample_lines(report: Report, limit: int = FIRST_SAMPLES) -> list[str]:
+    """One line per sample, for Markdown: its head, why it made no attempt, and the calls of
+    its steps with where their answers came from."""
+    out = []
+    for sample in report["samples"][:limit]:
+        line = sample_head(sample)
+        if sample.get("reason"):
+            line += f" ({sample['reason']})"
+        if len(sample.get("steps") or ()) > 1:
+            calls = [t for t in step_lines(sample) if t[:1].isdigit()]
+            line += ": " + " → ".join(calls)
+        out.append(line)
+    return out
 
 
 def comparison_lines(report: Report) -> list[tuple[str, str]]:

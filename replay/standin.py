@@ -41,6 +41,9 @@ text with a fenced python block. The file is the `.py` path the last user messag
 `config.py`. When the last message is a tool result the answer is "Done." and no tool call, so
 an agent's loop ends.
 
+Asked to draft a check (`redline draft`: instructions that start "You write checks for
+redline"), it answers as `standin_drafts` says: one canned check, for swallowed errors.
+
     with StandInServer(seed=0) as server:
         openai.OpenAI(base_url=server.url, api_key="any").chat.completions.create(...)
 """
@@ -60,6 +63,7 @@ from typing import Any, Self
 
 from aiohttp import web
 
+from redline.replay import standin_drafts
 from redline.transcripts import Message, Request, Text, agents, wire
 
 __all__ = [
@@ -279,6 +283,9 @@ class StandIn:
 
     def _answer(self, body: JSON, ident: str) -> _Answer:
         messages: list[JSON] = body["messages"]
+        said = {role: _said(messages, role) for role in ("system", "user")}
+        if standin_drafts.is_drafting(said["system"]):
+            return _Answer(f"{LABEL} {standin_drafts.answer(said['user'])}")
         if messages and messages[-1].get("role") in ("tool", "function"):
             return _Answer(f"{LABEL} Done.")
         request = wire.get("openai-chat").parse_request(body)
@@ -384,6 +391,17 @@ class StandIn:
         return web.json_response(
             {**base, "object": "chat.completion", "choices": [choice], "usage": usage}
         )
+
+
+def _said(messages: list[JSON], role: str) -> str:
+    """The text of the first message of `role` (content as a string or as text parts)."""
+    for message in messages:
+        if message.get("role") == role:
+            content = message.get("content")
+            if isinstance(content, list):
+                return "".join(p.get("text", "") for p in content if isinstance(p, dict))
+            return content if isinstance(content, str) else ""
+    return ""
 
 
 def _model_entry() -> JSON:

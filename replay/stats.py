@@ -171,7 +171,7 @@ def compare(
     ties = len(exact) - wins_a - wins_b
     words = Sides(label_a, label_b, alpha)
     if not shared:
-        nothing = Answer("none", None, words.nothing_shared())
+        nothing = Answer("none", None, words.nothing_shared(len(a), len(b)))
         return Comparison(
             label_a, label_b, shared, 0, 0, 0, None, None, nothing, Answer("none", None, ""), None
         )

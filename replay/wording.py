@@ -48,7 +48,16 @@ class Sides:
     b: str
     alpha: float
 
-    def nothing_shared(self) -> str:
+    def nothing_shared(self, judged_a: int, judged_b: int) -> str:
+        """No task both sides judged: say which side judged none, when one did not."""
+        if not judged_a and not judged_b:
+            return (
+                f"Neither {self.a} nor {self.b} has a judged sample (every one was an error): "
+                "nothing to compare."
+            )
+        if not judged_a or not judged_b:
+            side = self.a if not judged_a else self.b
+            return f"{side} has no judged sample (every one was an error): nothing to compare."
         return f"No tasks in common between {self.a} and {self.b}: nothing to compare."
 
     def these_tasks(self, pairs: Sequence[tuple[Cell, Cell]], method: str, p: float) -> str:

@@ -82,17 +82,22 @@ def write_block(code: str, path: str = "/repo/config.py") -> fake_anthropic_modu
 
 
 def claude_code_session(
-    fake: FakeAnthropic, proxy_url: str, *answers: list[Any], session: str = "s-1"
+    fake: FakeAnthropic,
+    proxy_url: str,
+    *answers: list[Any],
+    session: str = "s-1",
+    ask: str = "Add error handling to the config loader.",
 ) -> None:
-    """A Claude Code session: the first user message carries CLAUDE.md in a system-reminder,
-    each answer's tool calls get a result, and the history is re-sent on every call."""
+    """A Claude Code session: the first user message carries CLAUDE.md in a system-reminder
+    and `ask`, each answer's tool calls get a result, and the history is re-sent on every
+    call."""
     client = claude_code_client(proxy_url, fake.api_key, session)
     messages: list[dict[str, Any]] = [
         {
             "role": "user",
             "content": [
                 {"type": "text", "text": CLAUDE_REMINDER},
-                {"type": "text", "text": "Add error handling to the config loader."},
+                {"type": "text", "text": ask},
             ],
         }
     ]

@@ -49,9 +49,11 @@ LAKE_VARIABLES = ("REDLINE_LAKE_DATA", "PGPASSWORD", "PGPASSFILE", "PGUSER", "PG
 
 @pytest.fixture(autouse=True)
 def isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
-    """Every test gets its own database and no proxy or API settings from the environment."""
+    """Every test gets its own database and configuration directory (no redline.toml, no
+    checks folder of the user's), and no proxy or API settings from the environment."""
     for name in (*PROXY_VARIABLES, *LAKE_VARIABLES):
         monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
     db = tmp_path / "redline.duckdb"
     monkeypatch.setenv("REDLINE_DB", str(db))
     return db

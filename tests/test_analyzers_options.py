@@ -6,13 +6,13 @@ import re
 
 import pytest
 
-from redline.analyzers import parse_check
+from redline.analyzers import Pattern, parse_check
 from redline.errors import RedlineError
 
 
 def pattern(spec: str) -> str:
     value = parse_check(spec).options["pattern"]
-    assert isinstance(value, re.Pattern)
+    assert isinstance(value, Pattern)
     return value.pattern
 
 

@@ -121,3 +121,47 @@ def test_builtins_register_through_the_plugin_hook() -> None:
     registry = Registry()
     registry.load(rules, "built-in")
     assert registry.names() == default_registry(entry_points=False).names()
+
+
+# -- the user's checks folder ----------------------------------------------------------------------
+
+
+def test_each_file_of_the_checks_folder_is_a_plugin_and_a_broken_one_is_a_warning(
+    tmp_path: Path,
+) -> None:
+    folder = tmp_path / "checks"
+    folder.mkdir()
+    write(folder, PLUGIN, "a_pass.py")
+    write(folder, "1 / 0\n", "b_broken.py")
+    write(folder, PLUGIN.replace('"always-pass"', '"also-pass"'), "c_also.py")
+    write(folder, "not python", "notes.txt")
+    warnings: list[str] = []
+    registry = default_registry(entry_points=False, folder=folder, warn=warnings.append)
+    assert {"always-pass", "also-pass"} <= set(registry.names())
+    assert registry.plugin_files == [folder / "a_pass.py", folder / "c_also.py"]
+    (warning,) = warnings
+    assert "b_broken.py' failed to load: ZeroDivisionError" in warning
+    assert warning.endswith(f"(skipped; it is in {folder}, which every command loads)")
+
+
+def test_a_plugin_file_named_again_is_loaded_once(tmp_path: Path) -> None:
+    folder = tmp_path / "checks"
+    folder.mkdir()
+    path = write(folder, PLUGIN, "mine.py")
+    registry = default_registry([path, folder / ".." / "checks" / "mine.py"], folder=folder)
+    assert registry.origin("always-pass") == f"plugin file {path}"
+    assert registry.plugin_files == [path.resolve()]
+
+
+def test_every_command_loads_the_users_checks_folder(tmp_path: Path) -> None:
+    from redline import config
+    from tests.support import Cli
+
+    config.checks_dir().mkdir(parents=True)
+    path = write(config.checks_dir(), PLUGIN, "mine.py")
+    code = write(tmp_path, "x = 1\n", "code.py")
+    cli = Cli()
+    assert "always-pass  pass" in cli("check", "-c", "always-pass", str(code)).stdout
+    listed = cli("analyzers").stdout
+    assert "always-pass" in listed and f"[plugin file {path}]" in listed
+    assert f"Your checks folder: {config.checks_dir()}" in listed

@@ -60,6 +60,12 @@ def test_a_clean_file_passes_with_exit_0(tmp_path: Path) -> None:
     assert out.splitlines() == ["broad-except   pass", "python-syntax  pass"]
 
 
+def test_a_check_with_no_code_to_judge_says_so_rather_than_pass(tmp_path: Path) -> None:
+    question = write(tmp_path, "answer.md", "Which format are the config files in?\n")
+    out = run("check", "-c", "broad-except", question, expect=0).stdout
+    assert out.splitlines() == ["broad-except  nothing to judge: no code this check reads"]
+
+
 def test_json_has_exactly_the_documented_keys(tmp_path: Path) -> None:
     path = write(tmp_path, "rm.py", BROAD)
     out = run(
@@ -77,6 +83,7 @@ def test_json_has_exactly_the_documented_keys(tmp_path: Path) -> None:
             {
                 "check": "broad-except",
                 "passed": False,
+                "judged": [str(path)],
                 "findings": [
                     {
                         "path": str(path),
@@ -86,7 +93,12 @@ def test_json_has_exactly_the_documented_keys(tmp_path: Path) -> None:
                     }
                 ],
             },
-            {"check": "regex:pattern=nothing here", "passed": True, "findings": []},
+            {
+                "check": "regex:pattern=nothing here",
+                "passed": True,
+                "judged": [str(path)],
+                "findings": [],
+            },
         ]
     }
 

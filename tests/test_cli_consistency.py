@@ -23,6 +23,8 @@ RUNS: dict[str, tuple[list[str], int]] = {
     "analyzers": ([], 0),
     "proxy": (["--upstream", "not a url"], 2),
     "flag": (["{call}", "-c", "broad-except"], 1),  # refused: the answer swallows nothing
+    # refused before anything is sent: the answer wrote no code to draft a check from
+    "draft": (["{call}", "--note", "x", "-m", "openai-chat:m@http://127.0.0.1:9/v1"], 2),
     "tasks": ([], 0),
     "task": (["show", "no-such-task"], 2),
     "export": (["--out", "{tmp}/out"], 2),  # no tasks to export

@@ -1,10 +1,20 @@
-"""`redline demo` shows the whole loop offline: record, flag, replay, report."""
+"""`redline demo` shows the whole loop offline: record, flag, draft a check, replay, report."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from tests.support import Cli
+
+
+def sandbox_unavailable() -> str | None:
+    from redline.analyzers import sandbox
+
+    try:
+        sandbox.require()
+    except sandbox.SandboxUnavailable as error:
+        return str(error)
+    return None
 
 
 def test_the_demo_runs_the_loop_and_the_rules_variant_helps(cli: Cli, db_path: Path) -> None:
@@ -18,6 +28,12 @@ def test_the_demo_runs_the_loop_and_the_rules_variant_helps(cli: Cli, db_path: P
     ):
         assert step in out, step
     assert "broad-except  FAIL" in out and "saved task demo" in out
+    assert "redline draft" in out
+    if sandbox_unavailable() is None:
+        assert "no-silent-fallback  FAIL  config.py" in out
+        assert "proven in the sandbox" in out
+    else:
+        assert "(skipped: drafted checks are judged only in the sandbox" in out
     assert "stand-in │ baseline │" in out and "stand-in │ strict   │" in out
     assert "On this task, strict passed more often than baseline" in " ".join(out.split())
     assert not db_path.exists()  # the demo keeps to its own temporary database

@@ -171,6 +171,9 @@ def test_the_task_json_examples_have_exactly_the_keys_the_commands_print(cli: Cl
     assert {k for k in key_paths(shown) if "." not in k} == set(documented)
 
 
+CALL_KEYS = ("tool", "arguments", "kind", "source", "size", "error", "note")
+
+
 def test_the_run_json_examples_have_exactly_the_keys_the_commands_print(
     cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -202,7 +205,8 @@ def test_the_run_json_examples_have_exactly_the_keys_the_commands_print(
     assert key_paths(documented_json("runs")) == key_paths(cli.json("runs"))
     documented = key_paths(documented_json("report"))
     real = key_paths(report)
-    # The example shows an error and losses; this run had neither, which only removes keys.
+    # The example shows an error, losses, a tool call and a first step that parted from the
+    # original; this run (aider: no tools) had none of them, which only removes keys.
     assert real <= documented
     assert documented - real <= {
         "errors.[].task",
@@ -211,4 +215,7 @@ def test_the_run_json_examples_have_exactly_the_keys_the_commands_print(
         "errors.[].sample",
         "errors.[].error",
         "tasks.[].losses.gpt-x",
+        "samples.[].diverged.step",
+        "samples.[].diverged.why",
+        *(f"samples.[].steps.[].calls.[].{k}" for k in CALL_KEYS),
     }

@@ -123,8 +123,11 @@ def test_three_proxies_record_into_one_lake_and_each_machine_lists_every_call_on
         s.start()
     for s in senders:
         s.join(120)
+    # Each proxy's background ingest writes its machine's calls into the lake (a stopped proxy
+    # leaves what it has not ingested yet in its own spool, for that machine's next command).
+    assert wait_until(lambda: stored(lake) == [(24, 24)], timeout=90, every=0.5)
     for m in machines:
-        m.stop_proxy()  # its ingest finishes the round under way; `ls` reads the rest
+        m.stop_proxy()
     listed = [m.redline("ls", "--json") for m in machines]
     for result in listed:
         assert result.returncode == 0, result.stderr

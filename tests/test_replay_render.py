@@ -253,10 +253,14 @@ def test_markdown_prints_every_cell_of_every_task_model_and_variant() -> None:
 def test_markdown_summary_gives_the_rate_with_its_counts_interval_and_pass_k() -> None:
     text = render_markdown(make_report())
     assert (
-        "| gpt-x | baseline | 0% (0/3) | 0–30% | 0% | 1 | 3,600 → 420 | $0.0087 | 812ms |" in text
+        "| gpt-x | baseline | 0% (0/3) | 0 | 0–30% | 0% | 1 | 3,600 → 420 | $0.0087 | 812ms |"
+        in text
     )
-    assert "| gpt-x | strict | 100% (3/3) | 70–100% | 100% |" in text
-    assert "| model | variant | pass rate | 95% interval | pass^3 (every time) | tasks |" in text
+    assert "| gpt-x | strict | 100% (3/3) | 0 | 70–100% | 100% |" in text
+    assert (
+        "| model | variant | pass rate | no attempt | 95% interval | pass^3 (every time) | tasks |"
+        in text
+    )
 
 
 def test_markdown_says_how_to_read_intervals_and_pass_k() -> None:
@@ -310,10 +314,11 @@ def test_markdown_names_errors_apart_from_failures() -> None:
 def test_markdown_quotes_only_the_first_few_errors() -> None:
     report = make_report(errors={("swallowed-keyerror", "gpt-x", "strict"): 8})
     text = render_markdown(report)
-    assert "8 samples errored and were not judged." in text
-    assert "sample 7:" in text  # samples 3..7 are the first five errors
-    assert "sample 8:" not in text
-    assert "- and 3 more" in text
+    errors = text[text.index("## Errors") : text.index("## Samples")]
+    assert "8 samples errored and were not judged." in errors
+    assert "sample 7:" in errors  # samples 3..7 are the first five errors
+    assert "sample 8:" not in errors
+    assert "- and 3 more" in errors
 
 
 def test_markdown_has_no_errors_section_without_errors() -> None:
@@ -340,7 +345,7 @@ def test_markdown_shows_a_dash_for_an_unknown_cost() -> None:
 def test_markdown_shows_a_cell_whose_every_sample_errored() -> None:
     outcomes = {("t1", "gpt-x", "baseline"): (0, 0)}
     text = render_markdown(make_report(outcomes, errors={("t1", "gpt-x", "baseline"): 3}))
-    assert "| gpt-x | baseline | — (0/0, 3 errors) | — |" in text
+    assert "| gpt-x | baseline | — (0/0, 3 errors) | 0 | — |" in text
     assert "| t1 | broad-except | gpt-x | 0/0 (3 errors) |" in text
 
 
@@ -552,6 +557,129 @@ def test_html_gives_each_sample_its_own_details_with_its_outcome() -> None:
     page = parse(render_html(report))
     classes = [a.get("class") for a in page.named("details")]
     assert classes == ["failed"] * 3 + ["passed"] * 3 + ["error"]
+
+
+# Outcomes and steps
+
+READ = {
+    "tool": "Read",
+    "arguments": "/repo/config.py",
+    "kind": "read",
+    "source": "transcript",
+    "size": 312,
+    "error": False,
+    "note": "the same call",
+}
+WRITE = {
+    "tool": "Write",
+    "arguments": "/repo/config.py",
+    "kind": "edit",
+    "source": None,
+    "size": None,
+    "error": None,
+    "note": "",
+}
+
+
+def with_steps(report: dict[str, Any], no_attempts: int = 2) -> dict[str, Any]:
+    """The strict variant's first samples made no attempt (a question); the baseline's first
+    read the file, then wrote; the run allowed 8 steps."""
+    report["run"]["max_steps"] = 8
+    for row in (*report["cells"], *report["summary"]):
+        strict = row["variant"] == "strict"
+        row |= {
+            "no_attempts": no_attempts if strict else 0,
+            "steps_p50": 1.0 if strict else 2.0,
+            "max_steps_hit": 0,
+        }
+        if strict:
+            row["passes"] -= no_attempts
+    for sample in report["samples"]:
+        strict = sample["variant"] == "strict"
+        made_no_attempt = strict and sample["sample"] < no_attempts
+        sample |= {
+            "outcome": "no_attempt" if made_no_attempt else "pass" if sample["passed"] else "fail",
+            "stop": "ended" if strict else "edited",
+            "reason": "ended its turn without writing code the checks could judge"
+            if made_no_attempt
+            else None,
+            "diverged": None
+            if strict
+            else {"step": 1, "why": "read /repo/config.py (Read) where the original edited"},
+            "steps": [{"step": 1, "calls": []}]
+            if strict
+            else [{"step": 1, "calls": [READ]}, {"step": 2, "calls": [WRITE]}],
+        }
+    return report
+
+
+def test_a_cell_names_its_samples_that_made_no_attempt() -> None:
+    text = render_markdown(with_steps(make_report()))
+    assert "| gpt-x | 0/3 | 1/3 (2 no attempt) |" in text
+
+
+def test_every_format_shows_the_no_attempts_in_a_column_and_a_line_under_it() -> None:
+    report = with_steps(make_report())
+    line = "2 of 6 samples never wrote code the checks could judge"
+    md = render_markdown(report)
+    assert "| gpt-x | strict | 100% (1/3) | 2 |" in md and line in md
+    assert line in " ".join(table_text(report).split())
+    html = render_html(report)
+    assert line in html and "1/3 samples passed, 2 no attempt" in html
+
+
+def test_the_summary_gives_median_steps_and_samples_at_the_limit() -> None:
+    report = with_steps(make_report())
+    report["summary"][0]["max_steps_hit"] = 1
+    md = render_markdown(report)
+    assert "steps (median)" in md and "| 2 (1 at --max-steps 8) |" in md
+    assert "up to 8 steps per sample" in md
+    plain = make_report()
+    assert "steps (median)" not in render_markdown(plain)
+
+
+def test_markdown_lists_each_samples_steps_with_where_their_answers_came_from() -> None:
+    md = render_markdown(with_steps(make_report()))
+    assert (
+        "- swallowed-keyerror · gpt-x · baseline · sample 0: fail, 2 steps: 1. Read "
+        "/repo/config.py: from the transcript (the same call, 312 bytes) → 2. Write "
+        "/repo/config.py (not answered: the replay stops here)"
+    ) in md
+    assert (
+        "- swallowed-keyerror · gpt-x · strict · sample 0: no attempt (ended its turn without "
+        "writing code the checks could judge)"
+    ) in md
+
+
+def test_html_lists_a_samples_steps_why_it_made_no_attempt_and_where_it_parted() -> None:
+    page = render_html(with_steps(make_report()))
+    assert (
+        '<ol class="steps"><li>Read /repo/config.py: from the transcript (the same call, 312 bytes)</li>'
+        in page
+    )
+    assert "No attempt: ended its turn without writing code the checks could judge." in page
+    assert (
+        "Went its own way at step 1: read /repo/config.py (Read) where the original edited." in page
+    )
+    classes = [a.get("class") for a in parse(page).named("details")]
+    assert classes == ["failed"] * 3 + ["no-attempt"] * 2 + ["passed"]
+
+
+def test_the_runs_own_judging_is_not_called_an_evaluation() -> None:
+    report = make_report()
+    assert "evaluation" not in render_markdown(report)
+    report["run"]["evaluation"] = 2
+    assert "judged again by `redline recheck` (evaluation 2)" in render_markdown(report).replace(
+        "\\", ""
+    )
+
+
+def test_a_report_saved_before_outcomes_and_steps_still_renders() -> None:
+    report = make_report()
+    for row in report["samples"]:
+        assert "outcome" not in row and "steps" not in row
+    md = render_markdown(report)
+    assert "| gpt-x | 0/3 | 3/3 |" in md and "never wrote code" not in md
 
 
 # Values

@@ -248,7 +248,7 @@ def test_a_task_that_cannot_be_rendered_is_an_error_and_the_rest_runs(
         responses.api_key = "sk-test-fake-key-0123456789"
         config = tmp_path / "redline.toml"
         config.write_text(model("resp", "openai-responses", responses.url + "/v1"))
-        report = replay(cli, config, "-m", "resp", "-n", "1")
+        report = replay(cli, config, "-m", "resp", "-n", "1", "--max-steps", "1")
     (error,) = report["errors"]
     assert error["task"] == "unrenderable"
     assert error["error"].startswith("the task cannot be rendered as openai-responses")
@@ -392,3 +392,28 @@ def test_runs_lists_each_run(cli: Cli, strict_model: tuple[RuleAwareModel, Path]
     (run,) = cli.json("runs")["runs"]
     assert run["status"] == "finished" and run["models"] == ["strict"]
     assert run["variants"] == ["baseline"] and run["results"] == 2 and run["errors"] == 0
+
+
+def test_a_run_whose_every_sample_errored_says_so_in_each_comparison(
+    cli: Cli, tmp_path: Path
+) -> None:
+    cli("import", "--examples")
+    rules = tmp_path / "strict.md"
+    rules.write_text("Never swallow errors.")
+    with serving(FlakyModel()) as fake:
+        fake.script.extend([Behaviour("status", 400)] * 4)
+        report = cli.json(
+            "replay",
+            "aider-swallows-config-errors",
+            "-m",
+            f"openai-chat:flaky-1@{fake.url}/v1",
+            "-n",
+            "2",
+            "-p",
+            f"strict={rules}",
+        )
+    (comparison,) = report["comparisons"]
+    assert comparison["verdict"] == (
+        "Neither strict nor baseline has a judged sample (every one was an error): "
+        "nothing to compare."
+    )

@@ -61,6 +61,45 @@ def test_429_waits_as_retry_after_says(flaky: FlakyModel) -> None:
     assert sent.response is not None and waits == [7.0]
 
 
+def test_a_retry_after_longer_than_max_wait_ends_the_sample_at_once_saying_so(
+    flaky: FlakyModel,
+) -> None:
+    flaky.script.append(Behaviour("status", 429, {"Retry-After": "3600"}))
+    waits: list[float] = []
+    sent = send(flaky, Policy(max_wait=120), waits)
+    assert waits == [] and sent.response is None and sent.attempts == 1
+    assert sent.error == (
+        "upstream answered 429 and asked to wait 3600 s before trying again, longer than "
+        "--max-wait (120 s); raise --max-wait to wait that long (after 1 attempt)"
+    )
+    assert len(flaky.requests) == 1
+
+
+def test_a_retry_after_within_max_wait_is_waited_whole(flaky: FlakyModel) -> None:
+    flaky.script.append(Behaviour("status", 429, {"Retry-After": "3600"}))
+    waits: list[float] = []
+    sent = send(flaky, Policy(max_wait=7200), waits)
+    assert waits == [3600.0] and sent.response is not None
+
+
+def test_a_long_wait_is_said_once_for_the_model(flaky: FlakyModel) -> None:
+    flaky.script.extend([Behaviour("status", 429, {"Retry-After": "30"})] * 2)
+    said: list[str] = []
+    sent = send(flaky, Policy(notify=said.append), [])
+    assert sent.response is not None
+    assert said == [
+        f"waiting 30 s before retrying openai-chat:m@{flaky.url}/v1: upstream answered 429 "
+        "(Retry-After: 30)"
+    ]
+
+
+def test_a_short_wait_is_not_said(flaky: FlakyModel) -> None:
+    flaky.script.append(Behaviour("status", 429, {"Retry-After": "1"}))
+    said: list[str] = []
+    send(flaky, Policy(notify=said.append), [])
+    assert said == []
+
+
 def test_retry_after_may_be_a_date() -> None:
     now = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
     assert retry_after(format_datetime(now + timedelta(seconds=30), usegmt=True), now) == 30.0
@@ -101,3 +140,20 @@ def test_a_redirect_is_never_followed(flaky: FlakyModel) -> None:
     flaky.script.append(Behaviour("redirect", to="http://127.0.0.1:9/stolen"))
     sent = send(flaky, Policy(), [])
     assert sent.response is None and sent.http_status == 302 and len(flaky.requests) == 1
+
+
+def test_an_answer_past_max_answer_is_not_read_further_and_is_an_error(
+    flaky: FlakyModel,
+) -> None:
+    flaky.answer = "x" * 5000
+    sent = send(flaky, Policy(max_answer=4096))
+    assert sent.response is None and sent.raw == b"" and sent.attempts == 1
+    assert sent.error == "the answer is larger than 4 KB; redline reads no further"
+
+
+def test_an_answer_past_max_judged_is_an_error_not_a_verdict(flaky: FlakyModel) -> None:
+    flaky.answer = "```python\n" + "x = 1\n" * 1000 + "```"
+    sent = send(flaky, Policy(max_judged=2048))
+    assert sent.response is None and sent.raw == b""
+    assert sent.error is not None and sent.error.startswith("the answer holds 6")
+    assert sent.error.endswith("KB of text and tool calls, more than the 2 KB redline judges")

@@ -150,6 +150,17 @@ def test_compare_without_shared_tasks_tests_nothing() -> None:
     assert result.verdict == "No tasks in common between strict and base: nothing to compare."
 
 
+def test_a_side_without_a_judged_sample_is_named_as_such() -> None:
+    result = compare({}, {"b": Cell(0, 1)}, label_a="strict", label_b="base")
+    assert result.verdict == (
+        "strict has no judged sample (every one was an error): nothing to compare."
+    )
+    both = compare({}, {}, label_a="strict", label_b="base")
+    assert both.verdict == (
+        "Neither strict nor base has a judged sample (every one was an error): nothing to compare."
+    )
+
+
 def test_a_task_missing_on_one_side_is_left_out() -> None:
     a = {"shared": Cell(3, 3), "only-a": Cell(0, 3)}
     b = {"shared": Cell(0, 3), "only-b": Cell(3, 3)}

@@ -486,3 +486,23 @@ def test_a_megabyte_of_code_and_near_misses_is_masked_in_one_pass() -> None:
     assert Counter(result.kinds) == Counter(
         kind for kind, _ in KEYS.values() for _ in range(copies)
     )
+
+
+def test_a_known_credential_is_masked_as_sent_and_as_json_and_urls_escape_it() -> None:
+    from redline.transcripts import Credentials
+
+    value = 'pw/"é+12345'
+    known = Credentials([value])
+    escaped = json.dumps(value)[1:-1]  # pw/\"\u00e9+12345
+    text = f"{value} | {escaped} | {escaped.replace('/', chr(92) + '/')} | pw%2F%22%C3%A9%2B12345"
+    assert known.text(text) == (" | ".join(["[masked:credential]"] * 4), 4)
+    assert known.data(text.encode()) == (" | ".join(["[masked:credential]"] * 4).encode(), 4)
+
+
+def test_a_credential_holding_another_is_masked_whole() -> None:
+    from redline.transcripts import Credentials
+
+    known = Credentials(["user:hunter2hunter2", "hunter2hunter2"])
+    assert known.text("sent user:hunter2hunter2 and hunter2hunter2")[0] == (
+        "sent [masked:credential] and [masked:credential]"
+    )

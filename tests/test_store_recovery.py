@@ -128,3 +128,64 @@ def test_two_commands_during_a_backlog_both_succeed(db_path: Path) -> None:
         out, err = proc.communicate(timeout=120)
         assert proc.returncode == 0, err
         assert '"calls": 30' in out
+
+
+def _with_file_size_limit(limit: int) -> None:
+    # Writes past `limit` bytes of any file fail (EFBIG), as they would on a full disk; Python
+    # ignores the SIGXFSZ that would otherwise end the process.
+    import resource
+
+    resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+
+def _redline(db: Path, *args: str, limit: int | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "redline", *args],
+        env={**os.environ, "REDLINE_DB": str(db)},
+        preexec_fn=(lambda: _with_file_size_limit(limit)) if limit else None,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_a_disk_that_refuses_the_write_is_one_line_and_loses_nothing(
+    cli: Cli, db_path: Path
+) -> None:
+    spool(db_path, 3)
+    cli("ls")
+    spool(db_path, 60)
+    refused = _redline(db_path, "ls", limit=8192)
+    assert refused.returncode == 2, refused.stderr
+    (line,) = refused.stderr.strip().splitlines()
+    assert line.startswith("error: the database could not be written: ")
+    assert "free some disk space" in line and "Traceback" not in refused.stderr
+    # Space is back: everything the spool held is stored, once.
+    assert sum(c["calls"] for c in cli.json("ls")["conversations"]) == 63
+
+
+def test_background_ingest_on_a_disk_that_refuses_the_write_says_so_in_one_line(
+    cli: Cli, db_path: Path
+) -> None:
+    spool(db_path, 3)
+    cli("ls")
+    spool(db_path, 60)
+    script = (
+        "import sys\n"
+        "from pathlib import Path\n"
+        "from redline.transcripts import BackgroundIngest\n"
+        "try:\n"
+        "    BackgroundIngest(Path(sys.argv[1])).round()\n"
+        "except Exception as exc:\n"
+        "    print(type(exc).__name__, exc)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script, str(db_path)],
+        preexec_fn=lambda: _with_file_size_limit(8192),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.stdout.startswith("StoreWriteFailed the database could not be written"), (
+        result.stdout + result.stderr
+    )

@@ -211,3 +211,48 @@ def test_the_shipped_examples_import_and_hold(cli: Cli) -> None:
         verdicts = cli.json("task", "show", name)["verdicts"]
         assert [v["passed"] for v in verdicts["output"]] == [False], name
         assert [v["passed"] for v in verdicts["good_output"]] == [True], name
+
+
+def test_export_masks_the_note_and_the_client_too(cli: Cli, tmp_path: Path) -> None:
+    example = json.loads(
+        (
+            Path(__file__).parent.parent / "transcripts/examples/aider-swallows-config-errors.json"
+        ).read_text()
+    )
+    example["note"] = f"it printed {OPENAI_KEY} back at me"
+    example["provenance"]["client"] = f"aider/0.86 (key {OPENAI_KEY})"
+    cli("import", str(_file(tmp_path, "task.json", example)))
+    out = cli("export", "--out", str(tmp_path / "bench")).stdout
+    assert "masked 2 secrets" in out
+    text = (tmp_path / "bench" / "aider-swallows-config-errors.json").read_text()
+    assert OPENAI_KEY not in text
+    document = json.loads(text)
+    assert document["note"] == "it printed [masked:openai-key] back at me"
+    assert document["provenance"]["client"] == "aider/0.86 (key [masked:openai-key])"
+
+
+@pytest.mark.parametrize(
+    "title",
+    [
+        f"Use {OPENAI_KEY} for the loader",
+        "use key c4a1f0e29b7d4e2a8f1c0b3d5e7f9a1b to call the api",
+        "token 9f86d081884c7d659a2feaa0c55ad015 fix it",
+        "AKIAIOSFODNN7QWERTYU loader",
+    ],
+)
+def test_a_task_name_made_from_a_title_holds_no_piece_of_a_key(title: str) -> None:
+    from redline.transcripts import suggest_name
+
+    name = suggest_name(("broad-except",), title, set())
+    pieces = {p for p in title.lower().replace("-", " ").split() if len(p) > 12}
+    pieces |= {p[:8] for p in pieces}
+    assert not any(piece in name for piece in pieces), name
+    assert name.startswith("broad-except")
+
+
+def test_a_task_name_made_from_a_plain_title_keeps_its_words() -> None:
+    from redline.transcripts import suggest_name
+
+    assert suggest_name(("broad-except",), "Fix the config loader v2", set()) == (
+        "broad-except-fix-config-loader-v2"
+    )

@@ -296,6 +296,55 @@ def test_a_name_that_exists_is_refused(claude_bad_call: str, cli: Cli) -> None:
     assert len(tasks(cli)) == 1
 
 
+def test_the_same_call_flagged_again_with_the_same_checks_is_refused(
+    claude_bad_call: str, cli: Cli
+) -> None:
+    cli("flag", claude_bad_call, "-c", "broad-except", "-c", "regex:pattern=except")
+    (first,) = tasks(cli)
+    # The same checks in another order, an option spelled as JSON: the same task.
+    again = ["-c", 'regex:{"pattern": "except"}', "-c", "broad-except"]
+    result = cli("flag", claude_bad_call, *again, expect=1)
+    assert result.stdout.count("FAIL") == 2  # the verdicts are printed all the same
+    (line,) = result.stderr.strip().splitlines()
+    assert (
+        f"a task already, cut at the same place and with the same checks: {first['name']}" in line
+    )
+    assert "--force" in line
+    assert [t["name"] for t in tasks(cli)] == [first["name"]]
+
+
+def test_force_makes_the_same_task_again(claude_bad_call: str, cli: Cli) -> None:
+    cli("flag", claude_bad_call, "-c", "broad-except", "--name", "first")
+    out = cli("flag", claude_bad_call, "-c", "broad-except", "--force").stdout
+    assert "(forced: the same as first)" in out
+    assert len(tasks(cli)) == 2
+
+
+def test_another_cut_or_other_checks_make_another_task(
+    fake_anthropic: FakeAnthropic, anthropic_proxy: ThreadedProxy, cli: Cli
+) -> None:
+    claude_code_session(
+        fake_anthropic, anthropic_proxy.url, [fa.Text("Let me look.")], [write_block(SWALLOWING)]
+    )
+    anthropic_proxy.flush()
+    _, call = call_ids(cli)
+    cli("flag", call, "-c", "broad-except", "--name", "whole")
+    cli("flag", call, "-c", "broad-except", "--drop-last", "2", "--name", "shorter")
+    cli("flag", call, "-c", "broad-except", "--tool-call", "1", "--name", "one-call")
+    cli("flag", call, "-c", "broad-except", "-c", "regex:pattern=except", "--name", "two-checks")
+    # A note or a known-good output does not make another task.
+    result = cli("flag", call, "-c", "broad-except", "--note", "again", expect=1)
+    assert "the same checks: whole;" in result.stderr
+    assert [t["name"] for t in tasks(cli)] == ["whole", "shorter", "one-call", "two-checks"]
+
+
+def test_flag_json_names_the_task_it_would_repeat(claude_bad_call: str, cli: Cli) -> None:
+    cli("flag", claude_bad_call, "-c", "broad-except", "--name", "first")
+    again = cli("flag", claude_bad_call, "-c", "broad-except", "--json", expect=1)
+    assert json.loads(again.stdout)["duplicates"] == ["first"]
+    assert json.loads(again.stdout)["saved"] is False
+
+
 def test_a_check_that_raises_is_one_line(claude_bad_call: str, cli: Cli, tmp_path: Path) -> None:
     plugin = tmp_path / "boom.py"
     plugin.write_text(
@@ -356,3 +405,41 @@ def test_flag_refuses_a_task_its_checks_do_not_catch_unless_forced(
         assert store.task_names() == set()
         forced = flag(store, task, registry, force=True)
         assert forced.saved and forced.refused is not None
+
+
+def test_a_known_good_output_must_write_code_the_checks_judge(
+    fake_anthropic: FakeAnthropic, anthropic_proxy: ThreadedProxy, cli: Cli, tmp_path: Path
+) -> None:
+    claude_code_session(fake_anthropic, anthropic_proxy.url, [write_block(SWALLOWING)])
+    claude_code_session(
+        fake_anthropic, anthropic_proxy.url, [fa.Text("Done: the loader is written.")], session="2"
+    )
+    anthropic_proxy.flush()
+    bad, no_code = call_ids(cli)
+    refused = cli("flag", bad, "-c", "broad-except", "--good", no_code, expect=1)
+    assert (
+        f"the known-good output (call {no_code}) wrote no code the checks could judge"
+        in refused.stderr
+    )
+    forced = cli("flag", bad, "-c", "broad-except", "--good", no_code, "--force", expect=1)
+    assert "wrote no code the checks could judge" in forced.stderr
+    assert tasks(cli) == []
+
+
+def test_flag_refuses_a_task_kept_already_unless_forced(
+    claude_bad_call: str, db_path: Path
+) -> None:
+    from redline.analyzers import default_registry
+    from redline.replay import DuplicateTask, flag, task_from_call
+    from redline.transcripts import open_store
+
+    registry = default_registry(entry_points=False)
+    with open_store(db_path) as store:
+        call = store.load_call(claude_bad_call)
+        kept = flag(store, task_from_call(store, call, ["broad-except"]), registry)
+        again = task_from_call(store, call, ["broad-except"])
+        refused = flag(store, again, registry)
+        assert isinstance(refused.refused, DuplicateTask) and not refused.saved
+        assert refused.duplicates == (kept.task.name,) == refused.refused.existing
+        forced = flag(store, again, registry, force=True)
+        assert forced.saved and store.task_names() == {kept.task.name, again.name}

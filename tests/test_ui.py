@@ -264,7 +264,7 @@ def test_a_task_is_saved_when_a_check_fails_on_the_output(ui: Client) -> None:
     assert made["saved"] is True and made["task"] == "swallowed" and made["refused"] is None
     (listed,) = ui.json("/api/tasks")["tasks"]
     assert listed["name"] == "swallowed" and listed["origin_call"] == call["id"]
-    assert listed["note"] == "why" and listed["last_result"] is None
+    assert listed["note"] == "why" and listed["last_run"] is None
 
 
 def test_a_task_no_check_fails_on_is_refused_unless_forced(ui: Client) -> None:
@@ -275,6 +275,19 @@ def test_a_task_no_check_fails_on_is_refused_unless_forced(ui: Client) -> None:
     assert ui.json("/api/tasks")["tasks"] == []
     forced = ui.json("/api/tasks", {**body, "force": True}, expect=201)
     assert forced["saved"] is True
+
+
+def test_a_task_the_same_as_one_kept_is_refused_unless_forced(ui: Client) -> None:
+    call = first_call(ui)
+    body = {"call": call["id"], "checks": ["broad-except"]}
+    first = ui.json("/api/tasks", body, expect=201)
+    tried = ui.json(f"/api/calls/{call['id']}/check", body)
+    assert tried["duplicates"] == [first["task"]]
+    refused = ui.json("/api/tasks", body, expect=422)
+    assert refused["saved"] is False and refused["duplicates"] == [first["task"]]
+    assert "a task already" in refused["refused"]
+    assert len(ui.json("/api/tasks")["tasks"]) == 1
+    assert ui.json("/api/tasks", {**body, "force": True}, expect=201)["saved"] is True
 
 
 def test_a_pasted_good_output_that_fails_a_check_refuses_the_task_even_forced(ui: Client) -> None:
@@ -290,13 +303,15 @@ def test_a_pasted_good_output_that_fails_a_check_refuses_the_task_even_forced(ui
     assert saved["good_output"]["source"] == "pasted code (config.py)"
 
 
-def test_another_calls_answer_can_be_the_good_output(ui: Client) -> None:
+def test_another_calls_answer_is_no_good_output_when_it_wrote_no_code(ui: Client) -> None:
     call = first_call(ui)
     conversation = conversation_titled(ui, "Add error")
-    second = ui.json(f"/api/conversations/{conversation['id']}")["calls"][1]
+    second = ui.json(f"/api/conversations/{conversation['id']}")["calls"][1]  # "Done."
     body = {"call": call["id"], "checks": ["broad-except"], "good": {"call": second["id"]}}
-    saved = ui.json("/api/tasks", body, expect=201)
-    assert saved["good_output"]["source"] == f"call {second['id']}"
+    refused = ui.json("/api/tasks", body, expect=422)
+    assert refused["good_output"]["source"] == f"call {second['id']}"
+    assert refused["good_passes"] is False and refused["saved"] is False
+    assert "wrote no code the checks could judge" in refused["refused"]
 
 
 def test_a_bad_check_is_a_400_and_nothing_is_saved(ui: Client) -> None:
@@ -339,6 +354,29 @@ def test_runs_are_listed_and_a_report_is_the_report_json(demo: tuple[Path, str],
 
 
 # -- security ---------------------------------------------------------------------------------
+
+
+def test_the_task_list_gives_the_latest_run_per_model_and_variant(
+    demo: tuple[Path, str],
+) -> None:
+    db, run_id = demo
+    with UiServer(db) as server:
+        client = Client(server)
+        (task,) = client.json("/api/tasks")["tasks"]
+        report = client.json(f"/api/runs/{run_id}/report")
+    last = task["last_run"]
+    assert last["run"] == run_id
+    # One cell per model and variant, as the report has them: never pooled into one count.
+    assert last["cells"] == [
+        {
+            "model": s["model"],
+            "variant": s["variant"],
+            "passes": s["passes"],
+            "judged": s["samples"],
+        }
+        for s in report["summary"]
+    ]
+    assert [c["variant"] for c in last["cells"]] == ["baseline", "strict"]
 
 
 def test_only_127_0_0_1_and_localhost_on_its_port_are_answered(ui: Client) -> None:

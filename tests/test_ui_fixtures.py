@@ -48,6 +48,17 @@ TOOLS = [
         },
     }
 ]
+SIDE_TOOLS = [
+    {
+        "type": "function",
+        "function": {
+            "name": "report",
+            "description": "Report a one-line summary.",
+            "parameters": {"type": "object"},
+        },
+    }
+]
+OVERLOADED = b'{"error": {"type": "overloaded_error", "message": "Overloaded"}}'
 
 
 def _chat_response(message: dict[str, Any], n: int, finish: str) -> bytes:
@@ -69,10 +80,18 @@ def _chat_response(message: dict[str, Any], n: int, finish: str) -> bytes:
 
 
 def _exchange(
-    at: datetime, messages: list[dict[str, Any]], answer: dict[str, Any], n: int, agent: str
+    at: datetime,
+    messages: list[dict[str, Any]],
+    answer: dict[str, Any] | None,
+    n: int,
+    agent: str,
+    *,
+    tools: list[dict[str, Any]] = TOOLS,
+    headers: list[tuple[str, str]] | None = None,
 ) -> RawExchange:
-    body = {"model": "gpt-test", "messages": messages, "tools": TOOLS}
-    finish = "tool_calls" if answer.get("tool_calls") else "stop"
+    """A Chat Completions call; with no answer, the API's 529 "overloaded"."""
+    body = {"model": "gpt-test", "messages": messages, "tools": tools}
+    finish = "tool_calls" if answer and answer.get("tool_calls") else "stop"
     return RawExchange(
         id=new_id(at),
         started_at=at,
@@ -80,11 +99,15 @@ def _exchange(
         path="/v1/chat/completions",
         query="",
         upstream="https://api.example",
-        request_headers=[("content-type", "application/json"), ("user-agent", agent)],
+        request_headers=[
+            ("content-type", "application/json"),
+            ("user-agent", agent),
+            *(headers or []),
+        ],
         request_body=json.dumps(body).encode(),
-        status=200,
+        status=200 if answer else 529,
         response_headers=[("content-type", "application/json")],
-        response_body=_chat_response(answer, n, finish),
+        response_body=_chat_response(answer, n, finish) if answer else OVERLOADED,
         ttfb_ms=420.0 + n,
         duration_ms=1800.0 + n,
         outcome="complete",
@@ -140,6 +163,52 @@ def config_session(at: datetime | None = None) -> list[RawExchange]:
         ],
         at=at,
     )
+
+
+def looping_session(
+    turns: int, at: datetime, *, retry_every: int = 10, result: str = "Wrote it."
+) -> list[RawExchange]:
+    """An agent that loops, in one session: each turn it first asks a side model for a summary
+    (its own system prompt and tools, a question of its own), then makes the same edit again
+    and is told the same thing; on every `retry_every`th turn the API is overloaded twice and
+    the same request goes out three times before it is answered."""
+    start = at
+    header = [("x-claude-code-session-id", "looping")]
+    messages: list[dict[str, Any]] = [
+        {"role": "system", "content": "You are a careful coding agent."},
+        {"role": "user", "content": "Make the parser tests pass; do not stop until they do."},
+    ]
+    out = []
+    n = 0
+
+    def call(body: list[dict[str, Any]], answer: dict[str, Any] | None, **kw: Any) -> None:
+        nonlocal n
+        out.append(_exchange(start + timedelta(seconds=n), body, answer, n, "loop/1.0", **kw))
+        n += 1
+
+    for turn in range(1, turns + 1):
+        side = [
+            {"role": "system", "content": "Summarise the agent's progress in one line."},
+            {"role": "user", "content": f"Turn {turn}: the tests still fail."},
+        ]
+        call(
+            side,
+            {"role": "assistant", "content": "Still failing."},
+            tools=SIDE_TOOLS,
+            headers=header,
+        )
+        if turn % retry_every == 0:
+            call(list(messages), None, headers=header)
+            call(list(messages), None, headers=header)
+        answer = {
+            "role": "assistant",
+            "content": f"Turn {turn}: the same fix again.",
+            "tool_calls": [tool_call(f"call_{turn}", "parser.py", "VALUE = 1\n")],
+        }
+        call(list(messages), answer, headers=header)
+        messages.append(answer)
+        messages.append({"role": "tool", "tool_call_id": f"call_{turn}", "content": result})
+    return out
 
 
 def hostile_session(at: datetime | None = None) -> list[RawExchange]:

@@ -55,7 +55,7 @@ if TYPE_CHECKING:
     from redline.transcripts.codings import decode_body
     from redline.transcripts.exchange import Headers, RawExchange, header, new_id
     from redline.transcripts.parse import ParsedExchange, parse_exchange
-    from redline.transcripts.secrets import mask_json, mask_text
+    from redline.transcripts.secrets import Credentials, mask_json, mask_text
     from redline.transcripts.spool import SpoolWriter, to_record
     from redline.transcripts.sse import SSEEvent, parse_sse
     from redline.transcripts.store import (
@@ -95,6 +95,7 @@ if TYPE_CHECKING:
         dumps_task_file,
         example_files,
         read_task_file,
+        read_task_files,
         task_from_file,
         task_hash,
         task_to_file,
@@ -111,7 +112,7 @@ _LAZY: dict[str, str] = {
     **dict.fromkeys(("ParsedExchange", "parse_exchange"), "parse"),
     **dict.fromkeys(("SpoolWriter", "to_record"), "spool"),
     **dict.fromkeys(("SSEEvent", "parse_sse"), "sse"),
-    **dict.fromkeys(("mask_json", "mask_text"), "secrets"),
+    **dict.fromkeys(("Credentials", "mask_json", "mask_text"), "secrets"),
     "decode_body": "codings",
     **dict.fromkeys(("Reassembly", "WireFormat"), "wire"),
     **dict.fromkeys(
@@ -133,6 +134,7 @@ _LAZY: dict[str, str] = {
             "dumps_task_file",
             "example_files",
             "read_task_file",
+            "read_task_files",
             "task_from_file",
             "task_hash",
             "task_to_file",
@@ -188,6 +190,7 @@ __all__ = [
     "CallOutput",
     "CallSummary",
     "ConversationSummary",
+    "Credentials",
     "FollowUp",
     "Headers",
     "Image",
@@ -256,6 +259,7 @@ __all__ = [
     "part_to_dict",
     "push_store",
     "read_task_file",
+    "read_task_files",
     "rebuild",
     "rebuild_outputs",
     "request_from_dict",

@@ -2,6 +2,9 @@
 
     mask_text(text) -> Masked     every secret value replaced by `[masked:<kind>]`, all else kept
     mask_json(value) -> (value, n) the same over every string of a JSON-like value
+    Credentials(values)           exact values known to be credentials (a request's, a key read
+                                  from the environment), masked as `[masked:credential]`
+                                  wherever they appear, whatever their shape
 
 What is a secret, in three families (every pattern is listed below with where its format is
 documented):
@@ -39,13 +42,15 @@ import base64
 import binascii
 import bisect
 import itertools
+import json
 import math
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Final
+from urllib.parse import quote
 
-__all__ = ["KINDS", "Masked", "marker", "mask_json", "mask_text"]
+__all__ = ["KINDS", "Credentials", "Masked", "marker", "mask_json", "mask_text"]
 
 MARKER_PREFIX: Final = "[masked:"
 
@@ -55,11 +60,17 @@ def marker(kind: str) -> str:
     return f"{MARKER_PREFIX}{kind}]"
 
 
+# Any marker, as `marker` writes them.
+MARKER: Final = re.compile(re.escape(MARKER_PREFIX) + r"[a-z-]+\]")
+
+
 @dataclass(frozen=True, slots=True)
 class Masked:
     text: str
     count: int  # values masked
     kinds: tuple[str, ...]  # the kind of each masked value, in the order they appear
+    # The values masked, in the same order (for finding them elsewhere; not part of equality).
+    values: tuple[str, ...] = field(default=(), compare=False)
 
 
 # A value is not cut out of a longer word: its left edge follows no letter, digit, `_` or `-`
@@ -451,7 +462,12 @@ def mask_text(text: str) -> Masked:
         out += (text[at:start], marker(kind))
         at = end
     out.append(text[at:])
-    return Masked("".join(out), len(hits), tuple(kind for _, _, kind in hits))
+    return Masked(
+        "".join(out),
+        len(hits),
+        tuple(kind for _, _, kind in hits),
+        tuple(text[start:end] for start, end, _ in hits),
+    )
 
 
 def mask_json(value: Any) -> tuple[Any, int]:
@@ -486,6 +502,54 @@ def _mask_value(value: Any, name: str | None) -> tuple[Any, int]:
     return value, 0
 
 
+class Credentials:
+    """Exact values known to be credentials, and how they are masked in text and bytes: as
+    given, as a JSON string escapes them (quotes, backslashes, non-ASCII; some servers escape
+    `/` too) and as a URL encodes them. Longer forms first, so a value holding another is
+    masked whole. Callers leave out values too short to be told from ordinary text."""
+
+    __slots__ = ("_bytes", "_marker", "_strings")
+
+    def __init__(self, values: Iterable[str]) -> None:
+        forms: set[str] = set()
+        for value in values:
+            if not value:
+                continue
+            escaped = json.dumps(value)[1:-1]
+            forms.update((value, escaped, escaped.replace("/", "\\/"), quote(value, safe="")))
+        self._strings = sorted(forms, key=len, reverse=True)
+        self._bytes = [f.encode("utf-8", "surrogateescape") for f in self._strings]
+        self._marker = marker("credential")
+
+    def __bool__(self) -> bool:
+        return bool(self._strings)
+
+    def text(self, value: str) -> tuple[str, int]:
+        """`value` with every credential masked, and how many were."""
+        n = 0
+        for form in self._strings:
+            if form in value:
+                n += value.count(form)
+                value = value.replace(form, self._marker)
+        return value, n
+
+    def data(self, value: bytes) -> tuple[bytes, int]:
+        """The same over bytes (a body as it came, not decoded)."""
+        n = 0
+        masked = self._marker.encode()
+        for form in self._bytes:
+            if form in value:
+                n += value.count(form)
+                value = value.replace(form, masked)
+        return value, n
+
+    def headers(self, headers: list[tuple[str, str]]) -> list[tuple[str, str]]:
+        """Header values with every credential masked."""
+        if not self._strings:
+            return headers
+        return [(k, self.text(v)[0]) for k, v in headers]
+
+
 KINDS: Final[tuple[str, ...]] = (
     *dict.fromkeys(kind for kind, _ in _SHAPES),
     "bearer-token",
@@ -493,5 +557,6 @@ KINDS: Final[tuple[str, ...]] = (
     "url-password",
     "password",
     "secret",
+    "credential",  # a value the request sent as a credential, met again in what was recorded
 )
 """Every kind a marker can name."""

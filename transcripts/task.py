@@ -71,8 +71,9 @@ class Task:
 def check_name(name: str) -> str:
     """A task name as given: lowercase letters, digits, '.', '_' and '-', at most 64."""
     if not NAME_PATTERN.fullmatch(name):
+        shown = repr(name) if len(name) <= 70 else repr(name[:64])[:-1] + f"...' ({len(name):,})"
         raise RedlineError(
-            f"task name {name!r} is not valid: use lowercase letters, digits, '.', '_' and '-' "
+            f"task name {shown} is not valid: use lowercase letters, digits, '.', '_' and '-' "
             "(at most 64, starting with a letter or digit)"
         )
     return name
@@ -107,10 +108,25 @@ _STOP_WORDS = frozenset(
 )
 
 
+def _plain_word(word: str) -> bool:
+    """A word of a title that can go into a name: a word, a short number, a short mix (`v2`,
+    `py3`). A long run of letters and digits may be a piece of a key that has no known shape
+    (a name is also the export's file name, and is shared)."""
+    if word in _STOP_WORDS or len(word) > 20:
+        return False
+    return word.isalpha() or len(word) <= (4 if word.isdigit() else 6)
+
+
 def suggest_name(checks: tuple[str, ...], title: str | None, taken: set[str]) -> str:
-    """A short, readable, unique name from the first check and the conversation's title."""
+    """A short, readable, unique name from the first check and the conversation's title, with
+    anything shaped like a credential left out."""
+    # Imported here: the masking rules cost some milliseconds to compile, and most commands
+    # that read tasks never make a name.
+    from redline.transcripts.secrets import MARKER, mask_text
+
     check = checks[0].split(":", 1)[0] if checks else "task"
-    words = [w for w in re.findall(r"[a-z0-9]+", (title or "").lower()) if w not in _STOP_WORDS]
+    plain = MARKER.sub(" ", mask_text(title or "").text)
+    words = [w for w in re.findall(r"[a-z0-9]+", plain.lower()) if _plain_word(w)]
     stem = "-".join([check, *words[:4]])[:48].rstrip("-.")
     stem = re.sub(r"[^a-z0-9._-]", "-", stem) or "task"
     name, n = stem, 2

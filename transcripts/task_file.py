@@ -6,17 +6,23 @@
 
 where an output is `{"message": <canonical message>, "finish_reason", "cut_off", "source"}`.
 A file is validated against the JSON Schema in `task_schema` before it becomes a `Task`.
+
+Task files come from other people: reading one is strict. The bytes are UTF-8 without a byte
+order mark, the text is one JSON document without duplicate keys, `NaN` or `Infinity`, nested at
+most `MAX_DEPTH` deep, its strings whole Unicode (no lone surrogate), the file at most
+`MAX_FILE_BYTES`. `read_task_files` reads several and names every file that is wrong.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+import re
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from redline.errors import RedlineError, TaskFileError
+from redline.errors import RedlineError, TaskFileError, TaskFilesInvalid
 from redline.transcripts.model import (
     JSON,
     content_hash,
@@ -74,6 +80,14 @@ def task_to_file(task: Task) -> JSON:
     }
 
 
+# The most a task file may hold, and how deep its JSON may nest (a transcript's parts nest
+# a few levels; tool parameter schemas a dozen or so).
+MAX_FILE_BYTES = 64 * 1024 * 1024
+MAX_DEPTH = 64
+
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
+
+
 def task_from_file(document: Any, source: str) -> Task:
     """A task from its file's document, validated; a problem is a TaskFileError naming
     `source` and the field."""
@@ -82,8 +96,14 @@ def task_from_file(document: Any, source: str) -> Task:
     p = d.get("provenance") or {}
     transcript = d.get("transcript") or {}
     try:
+        name = check_name(d["name"])
+    except RedlineError as exc:
+        raise TaskFileError(source, "name", str(exc)) from None
+    recorded_at = _parse_time(p.get("recorded_at"), source, "provenance.recorded_at")
+    created_at = _parse_time(d["created_at"], source, "created_at")
+    try:
         return Task(
-            name=check_name(d["name"]),
+            name=name,
             request=request_from_dict(d["request"]),
             output=output_from_dict(d["output"]),
             checks=tuple(d["checks"]),
@@ -96,12 +116,10 @@ def task_from_file(document: Any, source: str) -> Task:
                 p.get("conversation"),
                 p.get("model"),
                 p.get("client"),
-                _parse_time(p.get("recorded_at"), source, "provenance.recorded_at"),
+                recorded_at,
             ),
-            created_at=_parse_time(d["created_at"], source, "created_at") or datetime.now(UTC),
+            created_at=created_at or datetime.now(UTC),
         )
-    except RedlineError as exc:
-        raise TaskFileError(source, "name", str(exc)) from None
     except (KeyError, TypeError, ValueError) as exc:  # the schema should have caught these
         raise TaskFileError(source, "", f"{type(exc).__name__}: {exc}") from None
 
@@ -114,6 +132,70 @@ def _parse_time(value: str | None, source: str, where: str) -> datetime | None:
     except ValueError:
         raise TaskFileError(source, where, f"{value!r} is not an ISO 8601 time") from None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            shown = key if len(key) <= 40 else key[:37] + "..."
+            raise ValueError(f"the key {shown!r} appears twice in one object")
+        out[key] = value
+    return out
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON value")
+
+
+def _check_values(document: Any, source: str) -> None:
+    """Nesting within MAX_DEPTH and strings of whole Unicode, looked at without recursion (a
+    file 200,000 levels deep must not take the reader's stack)."""
+    stack: list[tuple[Any, int, str]] = [(document, 0, "")]
+    while stack:
+        value, depth, where = stack.pop()
+        if depth > MAX_DEPTH:
+            raise TaskFileError(
+                source, _clip(where, 100), f"nested more than {MAX_DEPTH} levels deep"
+            )
+        if isinstance(value, str):
+            if _SURROGATE.search(value):
+                problem = "holds a lone surrogate: not valid Unicode"
+                raise TaskFileError(source, _clip(where, 100), problem)
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                if _SURROGATE.search(key):
+                    raise TaskFileError(source, _clip(where, 100), "a key holds a lone surrogate")
+                stack.append((item, depth + 1, f"{where}.{key}" if where else key))
+        elif isinstance(value, list):
+            stack.extend((item, depth + 1, f"{where}[{i}]") for i, item in enumerate(value))
+
+
+def _loads(data: bytes, source: str) -> Any:
+    """A task file's bytes as a JSON document, read strictly (see the module's docstring)."""
+    if data.startswith(b"\xef\xbb\xbf"):
+        raise TaskFileError(
+            source, "", "starts with a byte order mark; save it as UTF-8 without one"
+        )
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise TaskFileError(source, "", f"it is not UTF-8 text (byte {exc.start})") from None
+    try:
+        document = json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_no_constant)
+    except RecursionError:
+        raise TaskFileError(source, "", f"nested more than {MAX_DEPTH} levels deep") from None
+    except ValueError as exc:
+        why = str(exc)
+        if "integer string conversion" in why:  # Python's bound on digits, not JSON's
+            why = "a number of more than 4,300 digits"
+        raise TaskFileError(source, "", f"not valid JSON ({_clip(why)})") from None
+    _check_values(document, source)
+    return document
+
+
+def _clip(text: str, most: int = 160) -> str:
+    return text if len(text) <= most else text[: most - 3] + "..."
 
 
 def task_hash(task: Task) -> str:
@@ -132,18 +214,48 @@ def example_files() -> list[Path]:
 def read_task_file(path: Path) -> Task:
     """One task file, validated."""
     try:
-        text = path.read_text(encoding="utf-8")
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise TaskFileError(
+                str(path), "", f"holds {size:,} bytes; a task file holds {MAX_FILE_BYTES:,} at most"
+            )
+        data = path.read_bytes()
     except OSError as exc:
         raise RedlineError(f"cannot read {str(path)!r}: {exc.strerror or exc}") from None
-    except UnicodeDecodeError:
-        raise TaskFileError(str(path), "", "it is not UTF-8 text") from None
-    try:
-        document = json.loads(text)
-    except ValueError as exc:
-        raise TaskFileError(str(path), "", f"not valid JSON ({exc})") from None
-    except RecursionError:
-        raise TaskFileError(str(path), "", "its JSON is nested too deeply") from None
-    return task_from_file(document, str(path))
+    return task_from_file(_loads(data, str(path)), str(path))
+
+
+def read_task_files(
+    paths: Sequence[Path], vet: Callable[[Task, str], None] | None = None
+) -> list[Task]:
+    """Every file read and validated, or TaskFilesInvalid naming each one that is not (and
+    two files that hold one task name): all of them or none. `vet(task, source)` may look
+    further (the checks, which this package cannot read) and raise TaskFileError."""
+    tasks: list[Task] = []
+    problems: list[TaskFileError] = []
+    seen: dict[str, Path] = {}
+    for path in paths:
+        try:
+            task = read_task_file(path)
+            if vet is not None:
+                vet(task, str(path))
+        except TaskFileError as exc:
+            problems.append(exc)
+            continue
+        if task.name in seen:
+            problems.append(
+                TaskFileError(
+                    str(path),
+                    "",
+                    f"it and {seen[task.name]} both hold a task named {task.name!r}; rename one",
+                )
+            )
+            continue
+        seen[task.name] = path
+        tasks.append(task)
+    if problems:
+        raise TaskFilesInvalid(problems, len(paths))
+    return tasks
 
 
 def dumps_task_file(document: JSON) -> str:
@@ -157,6 +269,7 @@ __all__ = [
     "dumps_task_file",
     "example_files",
     "read_task_file",
+    "read_task_files",
     "task_from_file",
     "task_hash",
     "task_to_file",

@@ -32,19 +32,8 @@ from redline.analyzers.extract._diffs import (
 from redline.analyzers.extract._json import Partial, decode_arguments, partial
 from redline.analyzers.extract._language import from_path
 from redline.transcripts import ToolCall
+from redline.transcripts.agents import PATH_KEYS
 
-PATH_KEYS = (
-    "file_path",
-    "path",
-    "filePath",
-    "filepath",
-    "file",
-    "filename",
-    "target_file",
-    "notebook_path",
-    "absolute_path",
-    "relative_path",
-)
 _PAIRS = (
     ("old_string", "new_string"),
     ("oldString", "newString"),

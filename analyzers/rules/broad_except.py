@@ -29,7 +29,8 @@ is not followed: which binding a handler sees then depends on scopes and on the 
 runs in, or on another module.
 
 Only what the output introduced counts (`judge`): handlers are matched between the code the
-edit replaced and its new code by their header lines.
+edit replaced and its new code by their header lines. What it judges is the Python it could
+read; code in another language, or Python that does not parse, is not judged.
 
 The parts: `_broad_except_handlers` (broad, swallowing, found in parsed code),
 `_broad_except_bindings` (names bound to a broad type, a logger or `suppress`) and
@@ -74,7 +75,7 @@ class BroadExcept:
         for unit in code.units:
             findings += judge(unit, bool(context.options.get("allow-logging")), unparsed)
         findings.sort(key=lambda f: (f.path or "", f.line or 0))
-        return Verdict.of(findings, unparsed)
+        return Verdict.of(findings, unparsed, (unit.change.path for unit in code.units))
 
     VALID = (
         Example("try:\n    run()\nexcept ValueError:\n    pass\n", note="a narrow handler"),

@@ -313,11 +313,13 @@ class Placeholder:
     def check(self, output: Message, context: Context) -> Verdict:
         extra = context.options.get("pattern")
         findings = []
+        judged = []
         for change in context.changes(output):
             if change.kind == "lazy" or (
                 change.kind == "block" and not context.options.get("blocks", True)
             ):
                 continue
+            judged.append(change.path)
             abstract: set[int] | None = None  # read on first need
             for line in _added(change):
                 hit = placeholder(line.code, line.comment, line.after_stub)
@@ -328,7 +330,7 @@ class Placeholder:
                 if hit or (extra is not None and extra.search(line.text)):
                     message = "elided code: a placeholder instead of the code"
                     findings.append(Finding(change.path, line.number, message, line.text.strip()))
-        return Verdict.of(findings, context.unjudged(output))
+        return Verdict.of(findings, context.unjudged(output), judged)
 
     VALID = (
         Example("def f():\n    # compute the total\n    return sum(xs)\n"),

@@ -41,11 +41,17 @@ class PythonSyntax:
         findings: list[Finding] = []
         code = python_code(output, context)
         unparsed: list[Unparsed] = list(code.skipped)
+        judged: list[str] = []
         for change, result in code.results:
             if isinstance(result, PythonUnit) and result.new.cut is not None:
                 note = result.cut_note()
                 unparsed += [note] if note is not None else []
-            elif isinstance(result, Broken):
+                continue
+            if isinstance(result, PythonUnit | Broken) or (
+                change.kind == "block" and context.options.get("blocks") and not change.truncated
+            ):
+                judged.append(change.path)
+            if isinstance(result, Broken):
                 findings.append(
                     Finding(
                         change.path,
@@ -66,7 +72,7 @@ class PythonSyntax:
                 )
             else:
                 unparsed.append(result)
-        return Verdict.of(findings, unparsed)
+        return Verdict.of(findings, unparsed, judged)
 
     VALID = (
         Example("def f():\n    return 1\n"),

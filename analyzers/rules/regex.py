@@ -6,13 +6,17 @@ excluded; `in=all` both. With `mode=forbid` (default) a match is a finding, but 
 match that starts on a line the output introduced (not carried over from the code it replaced).
 With `mode=require` the check fails when nothing in scope matches. Python `re` syntax; flags
 inline, e.g. `(?i)`; `.` does not match a newline unless `(?s)`.
+
+What it judges is code: with `in=code` or `in=all` every piece of code the output wrote, with
+`in=text` the code its text holds (fenced blocks, diffs, SEARCH/REPLACE). Text without code (a
+question, a summary) is searched, and a forbidden match there is a finding, but it is not code
+the check judged: an output that wrote none is no attempt, and `mode=require` asks nothing of
+it.
 """
 
 from __future__ import annotations
 
-import re
-
-from redline.analyzers import Context, Example, Finding, Option, Verdict
+from redline.analyzers import Context, Example, Finding, Option, Pattern, Verdict
 from redline.transcripts import Message, Text
 
 
@@ -40,14 +44,17 @@ class Regex:
     )
 
     def check(self, output: Message, context: Context) -> Verdict:
-        pattern: re.Pattern[str] = context.options["pattern"]
+        pattern: Pattern = context.options["pattern"]
         scope = context.options.get("in", "code")
         require = context.options.get("mode") == "require"
         findings: list[Finding] = []
         matched = False
-        unparsed = context.unjudged(output) if scope in ("code", "all") else []
-        if scope in ("code", "all"):
-            for change in context.changes(output):
+        in_code = scope in ("code", "all")
+        code = context.changes(output) if in_code else context.changes_in_text(output)
+        judged = [c.path for c in code]
+        unparsed = context.unjudged(output) if in_code else []
+        if in_code:
+            for change in code:
                 added = {line for line, _ in change.added_lines()}
                 for match in pattern.finditer(change.after):
                     matched = True
@@ -73,8 +80,8 @@ class Regex:
                         Finding("<text>", n, f"matches forbidden /{pattern.pattern}/", text.strip())
                     )
         if require:
-            if matched:
-                return Verdict(True, (), tuple(unparsed))
+            if matched or not judged:  # an output that wrote no code is asked nothing
+                return Verdict.of([], unparsed, judged)
             return Verdict.of(
                 [
                     Finding(
@@ -84,8 +91,9 @@ class Regex:
                     )
                 ],
                 unparsed,
+                judged,
             )
-        return Verdict.of(findings, unparsed)
+        return Verdict.of(findings, unparsed, judged)
 
     VALID = (
         Example("x = 1\n", options="pattern=eval\\("),

@@ -9,17 +9,30 @@ matching call is a finding; with `mode=require` the check fails when no call mat
 the API returned as tool calls count (not tool calls spelled out in text): function and custom
 tool calls, legacy `function_call`, Anthropic server and MCP tool uses, and the Responses API's
 built-in tool calls (`web_search_call`, `local_shell_call`...: name = the item's type).
+
+What it judges are the calls that act: those that run a command or edit a file (as the agents
+module reads each agent's tools; `<Bash call 1>`). Reads, listings, searches and tools no agent
+defines are looked at, and a call among them that matches is a finding, but they are not an
+attempt at the task: an output that made no acting call and wrote no code is asked nothing by
+`mode=require`, and is no attempt.
 """
 
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Iterator
 from typing import Any
 
-from redline.analyzers import Context, Example, Finding, Option, Verdict, decode_arguments
-from redline.transcripts import Message, ToolCall
+from redline.analyzers import (
+    Context,
+    Example,
+    Finding,
+    Option,
+    Pattern,
+    Verdict,
+    decode_arguments,
+)
+from redline.transcripts import Message, ToolCall, agents
 
 
 def _strings(value: Any) -> Iterator[str]:
@@ -42,7 +55,7 @@ def calls(output: Message) -> Iterator[tuple[str, str]]:
         yield call.name, call.arguments
 
 
-def _search(pattern: re.Pattern[str], raw: str) -> str | None:
+def _search(pattern: Pattern, raw: str) -> str | None:
     for text in (raw, *_strings(decode_arguments(raw))):
         match = pattern.search(text)
         if match:
@@ -68,8 +81,13 @@ class Tool:
     )
 
     def check(self, output: Message, context: Context) -> Verdict:
-        name: re.Pattern[str] | None = context.options.get("name")
-        pattern: re.Pattern[str] | None = context.options.get("pattern")
+        name: Pattern | None = context.options.get("name")
+        pattern: Pattern | None = context.options.get("pattern")
+        judged = [
+            f"<{call.name} call {n}>"
+            for n, call in enumerate(output.tool_calls, 1)
+            if agents.tool_use(call).kind in ("command", "edit")
+        ]
         findings = []
         for tool, raw in calls(output):
             if name is not None and not name.fullmatch(tool):
@@ -83,14 +101,16 @@ class Tool:
             what = f"matching /{pattern.pattern}/" if pattern is not None else "forbidden"
             findings.append(Finding(None, None, f"call to {tool} {what}", snippet))
         if context.options.get("mode") == "require":
-            if findings:
-                return Verdict(True)
+            if findings or not (judged or context.changes(output)):
+                return Verdict.of([], (), judged)
             wanted = f"a call to a tool matching /{name.pattern}/" if name else "a tool call"
             extra = f" with arguments matching /{pattern.pattern}/" if pattern else ""
             return Verdict.of(
-                [Finding(None, None, f"the output makes no {wanted.removeprefix('a ')}{extra}")]
+                [Finding(None, None, f"the output makes no {wanted.removeprefix('a ')}{extra}")],
+                (),
+                judged,
             )
-        return Verdict.of(findings)
+        return Verdict.of(findings, (), judged)
 
     VALID = (
         Example(
@@ -99,6 +119,11 @@ class Tool:
         ),
         Example(
             Message("assistant", (ToolCall("1", "Read", "{}"),)), options="name=Read;mode=require"
+        ),
+        Example(
+            Message("assistant", (ToolCall("1", "Read", json.dumps({"file_path": "a.py"})),)),
+            options="name=Write;mode=require",
+            note="only a read: no attempt, so nothing is required of it",
         ),
     )
     INVALID = (
@@ -123,7 +148,11 @@ class Tool:
             options="pattern=git push --force",
         ),
         Example(
-            Message("assistant", (ToolCall("1", "Read", "{}"),)), options="name=Write;mode=require"
+            Message(
+                "assistant",
+                (ToolCall("1", "Edit", json.dumps({"file_path": "a.py", "old_string": "x"})),),
+            ),
+            options="name=Write;mode=require",
         ),
     )
 

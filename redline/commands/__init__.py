@@ -12,6 +12,7 @@ def register_all(app: typer.Typer) -> None:
         calls,
         checks,
         demo,
+        draft,
         proxy,
         replay,
         scan,
@@ -24,6 +25,7 @@ def register_all(app: typer.Typer) -> None:
     calls.register(app)
     checks.register(app)
     task_commands.register(app)
+    draft.register(app)
     scan.register(app)
     replay.register(app)
     ui.register(app)

@@ -125,11 +125,13 @@ def analyzers_command(
 ) -> None:
     """List the checks `redline check --check` accepts, with their options."""
     from redline.analyzers import describe_option
+    from redline.config import checks_dir
 
     try:
         registry = load_registry(plugin)
     except RedlineError as error:
         raise fail(describe(error)) from None
+    folder = checks_dir()
     if as_json:
         listing = [
             {
@@ -140,7 +142,7 @@ def analyzers_command(
             }
             for a in registry
         ]
-        typer.echo(json.dumps({"analyzers": listing}, indent=2))
+        typer.echo(json.dumps({"analyzers": listing, "checks_folder": str(folder)}, indent=2))
         return
     width = max(len(a.name) for a in registry)
     for a in registry:
@@ -151,6 +153,10 @@ def analyzers_command(
             kind = "|".join(o.choices) if o.choices else o.type
             default = "required" if o.required else f"default {json.dumps(d['default'])}"
             typer.echo(f"{'':<{width}}    {o.name} ({kind}, {default}): {o.help}")
+    typer.echo(
+        f"\nYour checks folder: {folder} (every command loads each *.py file there as a "
+        "plugin; `redline draft` saves the checks it proves there)"
+    )
 
 
 def register(app: typer.Typer) -> None:

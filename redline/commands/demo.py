@@ -1,4 +1,5 @@
-"""`redline demo`: record, flag, replay and report, offline, against a stand-in model."""
+"""`redline demo`: record, flag, draft a check, replay and report, offline, against a stand-in
+model."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ def demo(
         None, "--db", help="Keep the demo's data in this new database file (default: temporary)."
     ),
 ) -> None:
-    """Show the whole loop offline, with a stand-in model: record, flag, replay, report."""
+    """Show the whole loop offline, with a stand-in model: record, flag, draft, replay, report."""
     from redline.commands.display import make_console
     from redline.demo import run
     from redline.replay import render_table

@@ -157,6 +157,8 @@ def print_verdicts(specs: list[str], verdicts: list[Verdict], indent: str = "") 
     for spec, verdict in zip(specs, verdicts, strict=True):
         count = len(verdict.findings)
         status = "pass" if verdict.passed else f"FAIL  {count} finding{'s' * (count != 1)}"
+        if verdict.passed and verdict.judged == ():
+            status = "nothing to judge: no code this check reads"
         typer.echo(f"{indent}{spec:<{width}}  {status}")
         for f in verdict.findings:
             where = f"{f.path}:{f.line}" if f.path and f.line else (f.path or "output")

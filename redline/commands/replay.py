@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import signal
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -43,6 +46,12 @@ def replay_command(
         metavar="NAME=FILE[:MODE]",
         help="A variant: FILE appended to the system prompt (append), replacing it (replace), or replacing the rules file the agent embedded (rules); repeatable.",
     ),
+    max_steps: int = typer.Option(
+        8,
+        "--max-steps",
+        min=1,
+        help="Steps per sample at most: a tool call that is not an edit is answered and the model asked again, until it edits or ends its turn (1: the first answer only).",
+    ),
     concurrency: int = typer.Option(16, "--concurrency", min=1, help="Requests in flight at most."),
     temperature: float | None = typer.Option(
         None, "--temperature", min=0.0, help="Sampling temperature (default: the task's own)."
@@ -52,6 +61,12 @@ def replay_command(
     ),
     retries: int = typer.Option(
         4, "--retries", min=0, help="Retries on 429, 5xx, timeouts and resets."
+    ),
+    max_wait: float = typer.Option(
+        120.0,
+        "--max-wait",
+        min=0.0,
+        help="Seconds to wait before a retry at most; an upstream asking longer (Retry-After) ends that sample as an error.",
     ),
     no_cache: bool = typer.Option(
         False, "--no-cache", help="Send everything, even what was answered before."
@@ -112,30 +127,39 @@ def replay_command(
         jobs = plan(task_list, models, with_baseline(variants), samples, temperature)
         _print_dry_run(estimate(jobs), can_show, as_json)
         return
+    progress_bar = _ProgressBar(quiet=as_json)
     settings = Settings(
         samples=samples,
         temperature=temperature,
-        policy=Policy(concurrency=concurrency, timeout=timeout, retries=retries),
+        policy=Policy(
+            concurrency=concurrency,
+            timeout=timeout,
+            retries=retries,
+            max_wait=max_wait,
+            notify=progress_bar.say,
+        ),
         use_cache=not no_cache,
+        max_steps=max_steps,
     )
-    progress_bar = _ProgressBar(quiet=as_json)
     try:
-        run_id = replay(
-            path,
-            task_list,
-            models,
-            variants,
-            registry,
-            settings,
-            on_progress=progress_bar.update,
-            on_start=progress_bar.start,
-        )
-    except KeyboardInterrupt:
+        with _terminated_as_interrupt():
+            run_id = replay(
+                path,
+                task_list,
+                models,
+                variants,
+                registry,
+                settings,
+                on_progress=progress_bar.update,
+                on_start=progress_bar.start,
+            )
+    except KeyboardInterrupt as stopped:
         progress_bar.stop()
         done = progress_bar.last
         kept = f"{done.done} of {done.total} samples kept" if done else "finished samples kept"
-        typer.echo(f"interrupted: {kept}; run the same command again to resume", err=True)
-        raise typer.Exit(130) from None
+        how = "terminated" if isinstance(stopped, _Terminated) else "interrupted"
+        typer.echo(f"{how}: {kept}; run the same command again to resume", err=True)
+        raise typer.Exit(143 if isinstance(stopped, _Terminated) else 130) from None
     progress_bar.stop()
     with open_store(path, ingest=False) as store:
         _print_report(store, run_id, "json" if as_json else "table", None)
@@ -145,6 +169,30 @@ def replay_command(
             f"run {run_id}: {last.total} samples, {last.cached} from the cache, "
             f"{last.total - last.cached - last.errors} sent and answered, {last.errors} errors"
         )
+
+
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM (`timeout`, CI, a service manager), handled as Ctrl-C is."""
+
+
+@contextlib.contextmanager
+def _terminated_as_interrupt() -> Iterator[None]:
+    """While a replay runs, SIGTERM stops it as Ctrl-C does: what finished is kept and the run
+    is marked interrupted, where the default would end the process with the run left
+    `running`."""
+
+    def terminated(signum: int, frame: object) -> None:
+        raise _Terminated
+
+    try:
+        previous = signal.signal(signal.SIGTERM, terminated)
+    except ValueError:  # not the main thread (a test's runner): nothing to install
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 class _ProgressBar:
@@ -174,12 +222,19 @@ class _ProgressBar:
         self._bar.start()
         self._task = self._bar.add_task("replay", total=progress.total, detail="")
 
+    def say(self, line: str) -> None:
+        """A line on stderr (above the bar, while it shows)."""
+        if self._bar is not None:
+            self._bar.console.print(line, markup=False, highlight=False)
+        else:
+            typer.echo(line, err=True)
+
     def update(self, progress: Progress) -> None:
         self.last = progress
         if self._bar is not None:
             detail = (
-                f"pass {progress.passed}  fail {progress.failed}  error {progress.errors}"
-                f"  cached {progress.cached}"
+                f"pass {progress.passed}  fail {progress.failed}  no attempt "
+                f"{progress.no_attempts}  error {progress.errors}  cached {progress.cached}"
             )
             self._bar.update(self._task, completed=progress.done, detail=detail)
 

@@ -81,11 +81,13 @@ def scan_command(
         model=model,
     )
     checks = []
+    plugin_files: list[str] = []
     if check:
         from redline.analyzers import parse_check
 
         registry = load_registry(plugin)
         checks = [parse_check(spec, registry) for spec in check]
+        plugin_files = [str(p) for p in registry.plugin_files]
     out: dict[str, Any] = {}
     with open_store(db) as store:
         report_ingest(store)
@@ -99,7 +101,7 @@ def scan_command(
                     store,
                     checks,
                     selection,
-                    plugins=[str(p) for p in plugin or ()],
+                    plugins=plugin_files,
                     jobs=jobs,
                     progress=bar.update,
                 )

@@ -14,7 +14,13 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from redline.errors import NotFound, RedlineError, StoreLocked, StoreUnavailable
+from redline.errors import (
+    NotFound,
+    RedlineError,
+    StoreLocked,
+    StoreUnavailable,
+    StoreWriteFailed,
+)
 
 if TYPE_CHECKING:
     from redline.analyzers import Registry
@@ -40,6 +46,13 @@ def describe(exc: RedlineError) -> str:
         hint = "check the lake's settings (docs/team.md)"
     elif isinstance(exc, StoreUnavailable):
         hint = "choose another file with --db or $REDLINE_DB"
+    elif isinstance(exc, StoreWriteFailed) and exc.lake:
+        hint = (
+            "check that its PostgreSQL catalog and its data folder can be reached and written "
+            "(docs/team.md), then run it again (what the proxy recorded waits in the spool)"
+        )
+    elif isinstance(exc, StoreWriteFailed):
+        hint = "free some disk space and run it again (what the proxy recorded waits in the spool)"
     return f"{exc}; {hint}" if hint else str(exc)
 
 
@@ -117,10 +130,12 @@ PLUGIN_OPTION = typer.Option(
 
 
 def load_registry(plugins: list[Path] | None) -> Registry:
-    """The built-in checks, installed plugins (a broken one is a warning) and plugin files."""
+    """The built-in checks, installed plugins and the user's checks folder (a broken one is a
+    warning), and plugin files."""
     from redline.analyzers import default_registry
+    from redline.config import checks_dir
 
-    return default_registry(plugins or (), warn=warn)
+    return default_registry(plugins or (), folder=checks_dir(), warn=warn)
 
 
 def report_ingest(store: Store) -> None:

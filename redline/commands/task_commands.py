@@ -20,7 +20,7 @@ from redline.errors import RedlineError
 
 if TYPE_CHECKING:
     from redline.analyzers import Registry
-    from redline.replay import Judged, Validation
+    from redline.replay import Flagged, Judged, Validation
     from redline.transcripts import Store, Task
 
 CHECK_OPTION = typer.Option(
@@ -59,6 +59,18 @@ def _verdicts_json(validation: Validation) -> dict[str, Any]:
     return {"output": each(validation.bad), "good_output": each(validation.good)}
 
 
+def _forced(flagged: Flagged) -> str:
+    """What a forced save overrode, in parentheses."""
+    if flagged.refused is None:
+        return ""
+    overrode = []
+    if flagged.duplicates:
+        overrode.append(f"the same as {', '.join(flagged.duplicates)}")
+    if not flagged.validation.catches:
+        overrode.append("no check fails on its original output")
+    return f" (forced: {'; '.join(overrode)})"
+
+
 @user_errors
 def flag(
     call: str = typer.Argument(..., help="The call where the model went wrong (id or prefix)."),
@@ -74,7 +86,7 @@ def flag(
         None,
         "--good",
         metavar="FILE_OR_CALL",
-        help="A known-good output (a file `redline check` reads, or a call id): every check must pass on it.",
+        help="A known-good output (a file `redline check` reads, or a call id): it must write code, and every check must pass on it.",
     ),
     tool_call: int | None = typer.Option(
         None,
@@ -87,7 +99,10 @@ def flag(
         0, "--drop-last", min=0, metavar="K", help="Cut the transcript K messages before the call."
     ),
     force: bool = typer.Option(
-        False, "--force", help="Keep the task even if no check fails on the original output."
+        False,
+        "--force",
+        help="Keep the task even if no check fails on the original output, or the call is a "
+        "task already with the same cut and checks.",
     ),
     as_json: bool = JSON_OPTION,
     db: str | None = DB_OPTION,
@@ -116,17 +131,21 @@ def flag(
     validation = flagged.validation
     if as_json:
         print_json(
-            {"task": task.name, "saved": flagged.saved, "verdicts": _verdicts_json(validation)}
+            {
+                "task": task.name,
+                "saved": flagged.saved,
+                "duplicates": list(flagged.duplicates),
+                "verdicts": _verdicts_json(validation),
+            }
         )
     else:
         _print_judged(f"checks on the original output ({task.output.source}):", validation.bad)
         if validation.good is not None and task.good is not None:
             _print_judged(f"checks on the known-good output ({task.good.source}):", validation.good)
         if flagged.saved:
-            forced = " (forced: no check fails on its original output)" if flagged.refused else ""
             typer.echo(
                 f"saved task {task.name}: {len(task.request.messages)} messages, "
-                f"{len(task.checks)} check{'s' * (len(task.checks) != 1)}{forced}"
+                f"{len(task.checks)} check{'s' * (len(task.checks) != 1)}{_forced(flagged)}"
             )
     if flagged.refused is not None and not flagged.saved:
         typer.echo(f"error: {flagged.refused}", err=True)
@@ -240,7 +259,10 @@ def _show_task(task: Task, validation: Validation, last: int) -> None:
     if not validation.catches:
         warn("no check fails on this task's known-bad output any more: the checks changed")
     if not validation.good_passes:
-        warn("a check fails on this task's known-good output: the checks changed")
+        warn(
+            "this task's known-good output no longer passes (a check fails on it, or none "
+            "judges its code): the checks changed"
+        )
 
 
 @task_app.command("rm")
@@ -280,20 +302,22 @@ def export(
         + (
             f"masked {masked} secret{'s' * (masked != 1)} (look for [masked:...] in the files)"
             if masked
-            else "no secrets found in their messages"
+            else "no secrets found in them"
         )
     )
 
 
 def _masked_documents(tasks: list[Task]) -> tuple[dict[str, dict[str, Any]], int]:
-    """Each task's file document, with secrets in its messages and outputs masked."""
+    """Each task's file document, with secrets in its messages, outputs, note and provenance
+    masked (not in its checks: a check's pattern is the user's own text, and masking it would
+    change what it catches)."""
     from redline.transcripts import mask_json, task_to_file
 
     documents: dict[str, dict[str, Any]] = {}
     masked = 0
     for task in tasks:
         document = task_to_file(task)
-        for key in ("request", "output", "good_output"):
+        for key in ("request", "output", "good_output", "note", "provenance"):
             if document.get(key) is not None:
                 document[key], count = mask_json(document[key])
                 masked += count
@@ -341,34 +365,59 @@ def import_command(
     db: str | None = DB_OPTION,
 ) -> None:
     """Import task files; all of them, or none when any is invalid."""
-    from redline.transcripts import example_files, open_store, read_task_file
+    from redline.errors import TaskFilesInvalid
+    from redline.transcripts import example_files, open_store, read_task_files
 
     if not paths and not examples:
         raise RedlineError("give task files or folders to import, or --examples")
     files = _task_files(paths or []) + (example_files() if examples else [])
-    tasks = [read_task_file(f) for f in files]
-    seen: dict[str, Path] = {}
-    for task, file in zip(tasks, files, strict=True):
-        if task.name in seen:
-            raise RedlineError(
-                f"{file} and {seen[task.name]} both hold a task named {task.name!r}; rename one"
-            )
-        seen[task.name] = file
     registry = _registry(plugin)
-    known = set(registry.names())
-    for task in tasks:
-        unknown = sorted({spec.split(":", 1)[0].strip() for spec in task.checks} - known)
-        if unknown:
-            warn(
-                f"task {task.name} uses check {', '.join(unknown)}, not registered here; "
-                "replaying it needs --plugin or the package that provides it"
-            )
+    unknown: dict[str, set[str]] = {}
+
+    def vet(task: Task, source: str) -> None:
+        missing = _untrusted_checks(task, source, registry)
+        if missing:
+            unknown[task.name] = missing
+
+    try:
+        tasks = read_task_files(files, vet)
+    except TaskFilesInvalid as exc:
+        if len(exc.errors) > 1:  # each one on a line of its own, then the count
+            for error in exc.errors:
+                typer.echo(f"error: {error}", err=True)
+        raise
+    for name, missing in sorted(unknown.items()):
+        warn(
+            f"task {name} uses check {', '.join(sorted(missing))}, not registered here; "
+            "replaying it needs --plugin or the package that provides it"
+        )
     with open_store(db) as store:
         added, unchanged = _save_all(store, tasks, replace)
     typer.echo(
         f"imported {added} task{'s' * (added != 1)}"
         + (f"; {unchanged} already present, unchanged" if unchanged else "")
     )
+
+
+def _untrusted_checks(task: Task, source: str, registry: Registry) -> set[str]:
+    """A task file's checks are read as `--check` would read them: a spec that cannot run
+    (bad syntax, an unknown option, a pattern that does not compile) refuses the file. A check
+    not registered here may be a plugin the sender has: its names are returned."""
+    from redline.analyzers import parse_check, spec_name
+    from redline.errors import TaskFileError
+
+    known = set(registry.names())
+    missing = set()
+    for i, spec in enumerate(task.checks):
+        try:
+            name = spec_name(spec)
+            if name in known:
+                parse_check(spec, registry)
+            else:
+                missing.add(name)
+        except RedlineError as exc:
+            raise TaskFileError(source, f"checks[{i}]", str(exc)) from None
+    return missing
 
 
 def _task_files(paths: list[Path]) -> list[Path]:

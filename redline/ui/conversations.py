@@ -2,7 +2,9 @@
 
 GET /api/conversations?q=&tools=1&client=&model=&wire=&since=&until=&task=yes|no&offset=&limit=
 GET /api/facets                       the values the filters offer
-GET /api/conversations/{id}           the timeline: each call with what it added
+GET /api/conversations/{id}?offset=&limit=&last=
+                                      a page of the timeline: each call with what it added
+                                      (rows from offset, at most limit, and the last rows)
 GET /api/calls/{id}                   one call as `redline show --json` prints it
 """
 
@@ -74,8 +76,10 @@ async def facets(request: web.Request) -> web.Response:
 
 
 async def timeline(request: web.Request) -> web.Response:
-    prefix = request.match_info["id"]
-    found = await request.app[GATE].run(lambda store: store.browse.timeline(prefix))
+    prefix, query = request.match_info["id"], request.query
+    # What is not given is the store's default: a first view, its first rows and its last.
+    rows = {k: _int(query[k], k, 0) for k in ("offset", "limit", "last") if query.get(k)}
+    found = await request.app[GATE].run(lambda store: store.browse.timeline(prefix, **rows))
     return json_response(found.to_json())
 
 

@@ -30,13 +30,14 @@ from aiohttp import web
 from redline.analyzers import Registry
 from redline.config import Location
 from redline.errors import NotFound, RedlineError, StoreLocked, StoreUnavailable
-from redline.ui import conversations, live, runs, task_routes
+from redline.ui import conversations, draft_routes, live, runs, task_routes
 from redline.ui.shared import ALLOWED_HOSTS, GATE, REGISTRY, TOKEN, StoreGate, json_response
 
 # The route modules, each adding its routes (and any state they keep) to the application.
 ROUTES: tuple[Callable[[web.Application], None], ...] = (
     conversations.routes,
     task_routes.routes,
+    draft_routes.routes,
     runs.routes,
     live.routes,
 )

@@ -1,5 +1,5 @@
 """What the web view's route modules share: the application's keys, the store gate, JSON in
-and out. `server` builds the application from the route modules; they import only this."""
+and out, a known-good answer as a form gives it. `server` builds the application from the route modules; they import only this."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from redline.config import Location
 from redline.errors import RedlineError
 
 if TYPE_CHECKING:
-    from redline.transcripts import Store
+    from redline.transcripts import Store, TaskOutput
 
 T = TypeVar("T")
 
@@ -67,3 +67,31 @@ async def read_json(request: web.Request) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise RedlineError("the request body must be a JSON object")
     return body
+
+
+GOOD_PATH = "good.py"
+
+
+def good_from_body(store: Store, given: Any, bad_code: list[dict[str, Any]]) -> TaskOutput | None:
+    """The known-good output: pasted code (a file the output writes, as `redline check` reads
+    a code file; text with a ``` fence is read as an answer's text), or another call's answer.
+    Never a file path: a page cannot make the server read its files."""
+    from redline.analyzers import call_output
+    from redline.transcripts import Message, TaskOutput, Text, agents
+
+    if given is None:
+        return None
+    if not isinstance(given, dict):
+        raise RedlineError("good must be {code, path} or {call}")
+    if given.get("call"):
+        found = call_output(store.load_call(str(given["call"])))
+        return TaskOutput(found.message, None, found.cut_off, f"call {found.label}")
+    code = given.get("code")
+    if not isinstance(code, str) or not code.strip():
+        return None
+    if "```" in code:
+        return TaskOutput(Message("assistant", (Text(code),)), None, False, "pasted text")
+    # The same file as the bad output's, so the checks compare like with like.
+    path = str(given.get("path") or next((c["path"] for c in bad_code if c["path"]), GOOD_PATH))
+    message = Message("assistant", (agents.written(path, code, "pasted"),))
+    return TaskOutput(message, None, False, f"pasted code ({path})")

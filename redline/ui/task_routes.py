@@ -18,12 +18,10 @@ from aiohttp import web
 from redline.analyzers import Registry
 from redline.errors import RedlineError
 from redline.replay import code_of, findings, verdicts
-from redline.ui.shared import GATE, REGISTRY, json_response, read_json
+from redline.ui.shared import GATE, REGISTRY, good_from_body, json_response, read_json
 
 if TYPE_CHECKING:
-    from redline.transcripts import Store, TaskOutput
-
-GOOD_PATH = "good.py"
+    from redline.transcripts import Store
 
 
 def checks_listing(registry: Registry) -> list[dict[str, Any]]:
@@ -68,31 +66,6 @@ def _text(body: dict[str, Any], key: str) -> str:
     return value
 
 
-def _good(store: Store, given: Any, bad_code: list[dict[str, Any]]) -> TaskOutput | None:
-    """The known-good output: pasted code (a file the output writes, as `redline check` reads
-    a code file; text with a ``` fence is read as an answer's text), or another call's answer.
-    Never a file path: a page cannot make the server read its files."""
-    from redline.analyzers import call_output
-    from redline.transcripts import Message, TaskOutput, Text, agents
-
-    if given is None:
-        return None
-    if not isinstance(given, dict):
-        raise RedlineError("good must be {code, path} or {call}")
-    if given.get("call"):
-        found = call_output(store.load_call(str(given["call"])))
-        return TaskOutput(found.message, None, found.cut_off, f"call {found.label}")
-    code = given.get("code")
-    if not isinstance(code, str) or not code.strip():
-        return None
-    if "```" in code:
-        return TaskOutput(Message("assistant", (Text(code),)), None, False, "pasted text")
-    # The same file as the bad output's, so the checks compare like with like.
-    path = str(given.get("path") or next((c["path"] for c in bad_code if c["path"]), GOOD_PATH))
-    message = Message("assistant", (agents.written(path, code, "pasted"),))
-    return TaskOutput(message, None, False, f"pasted code ({path})")
-
-
 def _judge(store: Store, registry: Registry, call_id: str, body: dict[str, Any]) -> dict[str, Any]:
     """The task the call would make, and the checks' verdicts on its outputs: `flag`'s rules
     (`redline.replay.flag`), with nothing saved unless `save`."""
@@ -115,7 +88,7 @@ def _judge(store: Store, registry: Registry, call_id: str, body: dict[str, Any])
         drop=_whole(body, "drop_last") or 0,
     )
     bad_code = code_of(task.output.message)
-    good = _good(store, body.get("good"), bad_code)
+    good = good_from_body(store, body.get("good"), bad_code)
     if good is not None:
         task = replace(task, good=good)
     # As `redline flag`: kept when the checks hold, or forced while a good output passes.
@@ -133,6 +106,7 @@ def _judge(store: Store, registry: Registry, call_id: str, body: dict[str, Any])
         "task": task.name,
         "saved": saved,
         "refused": refused,
+        "duplicates": list(flagged.duplicates),
         "catches": validation.catches,
         "good_passes": validation.good_passes,
         "verdicts": {"output": on_bad, "good_output": on_good},
@@ -174,9 +148,12 @@ async def make_task(request: web.Request) -> web.Response:
 
 async def list_tasks(request: web.Request) -> web.Response:
     def work(store: Store) -> dict[str, Any]:
-        results = store.runs.last_results()
+        last = store.runs.last_runs()
         return {
-            "tasks": [{**t.to_json(), "last_result": results.get(t.name)} for t in store.tasks()]
+            "tasks": [
+                {**t.to_json(), "last_run": last[t.name].to_json() if t.name in last else None}
+                for t in store.tasks()
+            ]
         }
 
     return json_response(await request.app[GATE].run(work))

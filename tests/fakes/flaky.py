@@ -17,7 +17,9 @@ CODE = "def load(path):\n    try:\n        return open(path).read()\n    except 
 @dataclass
 class Behaviour:
     """`ok`, `status` (with `code`, `headers`, a JSON error body), `hang` (answer after
-    `seconds`), `reset` (close the connection without answering), `redirect` (302 to `to`)."""
+    `seconds`), `reset` (close the connection without answering), `redirect` (302 to `to`),
+    `echo-key` (`code` with an error quoting the bearer token it was sent, as real APIs do),
+    `echo-answer` (an answer quoting it)."""
 
     kind: str = "ok"
     code: int = 200
@@ -69,6 +71,12 @@ class FlakyModel:
         elif b.kind == "status":
             body = {"error": {"message": f"flaky says {b.code}", "type": "server_error"}}
             return web.json_response(body, status=b.code, headers=b.headers)
+        key = request.headers.get("Authorization", "").removeprefix("Bearer ")
+        if b.kind == "echo-key":
+            body = {"error": {"message": f"Incorrect API key provided: {key}.", "type": "auth"}}
+            return web.json_response(body, status=b.code, headers=b.headers)
+        if b.kind == "echo-answer":
+            return web.json_response(completion(f"Your key is {key}.\n{self.answer}"))
         return web.json_response(completion(self.answer))
 
 

@@ -92,3 +92,58 @@ def test_a_refused_websocket_upgrade_is_recorded_as_the_reverse_proxy_records_it
     assert (line.status, line.outcome) == (405, "complete")
     assert line.error == "the upstream refused the WebSocket upgrade with 405"
     assert_recorded_alike(cli, reverse_db, mitm_db)
+
+
+def test_a_frame_over_the_cap_closes_the_websocket_with_1009_and_the_turn_says_why(
+    tmp_path: Path, pki: Pki
+) -> None:
+    from tests.reliability.support import Upstream
+
+    cap = 4 * 1024 * 1024
+    upstream = Upstream()
+    db = tmp_path / "mitm.duckdb"
+
+    async def turn(url: str, proxy: str, trust: Any, answer: int, frame: int) -> int | None:
+        code: int | None = None
+        async with (
+            aiohttp.ClientSession() as session,
+            session.ws_connect(
+                f"{url}/v1/responses",
+                headers={"X-Behave": "ws-frames", "X-Size": str(answer)},
+                proxy=proxy,
+                ssl=trust,
+                max_msg_size=0,
+            ) as ws,
+        ):
+            sock = ws.get_extra_info("socket")
+            try:
+                await ws.send_str(json.dumps({"type": "response.create", "input": "y" * frame}))
+                async for msg in ws:
+                    if json.loads(msg.data)["type"] == "response.completed":
+                        break
+                else:
+                    code = ws.close_code
+            except ConnectionError:
+                code = -1
+        for _ in range(200):  # as in `converse`: let TLS finish closing
+            if sock is None or sock.fileno() == -1:
+                break
+            await asyncio.sleep(0.005)
+        return code
+
+    with tls(upstream.app(), pki) as url, mitm_proxy(db, pki, max_body=cap) as proxy:
+        trust = trusting(proxy.runner.ca.cert_pem)
+        from_upstream = asyncio.run(turn(url, proxy.url, trust, cap + 1024 * 1024, 100))
+        from_client = asyncio.run(turn(url, proxy.url, trust, 8, cap + 1024 * 1024))
+        proxy.flush()
+    assert from_upstream == 1009
+    assert from_client in (1009, -1)
+    assert upstream.ws_frames == [len(json.dumps({"type": "response.create", "input": "y" * 100}))]
+    turns = [record for record in spooled(db) if record.method == "WEBSOCKET"]
+    assert [(t.outcome, t.error) for t in turns] == [
+        (
+            "incomplete",
+            "the upstream sent a WebSocket frame larger than the 4 MB cap: "
+            "the WebSocket was closed (1009, message too big)",
+        )
+    ]

@@ -15,15 +15,25 @@ proxy forwards it like any header):
     redirect        302 to `X-Location`
     echo-key        401 whose error message quotes the key it was sent (as real APIs do)
     echo-key-gzip   the same, gzip-compressed
+    echo-all        401 quoting every credential it was sent (`echoed`: the bearer token, a
+                    Basic password, x-api-key, api-key, cookie values, query values)
+    echo-all-gzip   the same, gzip-compressed
+    echo-stream     an SSE stream (200) whose deltas quote every credential, each one cut in two
+                    between two chunks
+    echo-header     a chat completion (200) with every credential in response headers
     bomb            a gzip body of 1 MB that inflates to 1 GiB
 
 `GET /v1/responses` with a WebSocket upgrade is refused with a 302 to `X-Location` (or 401
-quoting the key with `X-Behave: echo-key`).
+quoting the key with `X-Behave: echo-key`); with `X-Behave: echo-ws` it is accepted, and each
+text frame is answered with Responses events quoting every credential of the handshake; with
+`X-Behave: ws-frames` it is accepted, the size of each frame received is kept in `ws_frames`,
+and each is answered with one event of `X-Size` bytes (default: a few) and a completed event.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import gzip
 import http.client
 import json
@@ -34,9 +44,9 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
-from aiohttp import web
+from aiohttp import WSMsgType, web
 
 from redline import config
 from redline.transcripts import RawExchange
@@ -51,6 +61,7 @@ class Seen:
     query: str
     headers: dict[str, str]
     body: bytes  # exactly as it arrived: the upstream decompresses nothing
+    raw_path: str = ""  # the request line's path, as sent
 
 
 def completion(text: str = "ok") -> bytes:
@@ -114,6 +125,7 @@ def compress(body: bytes, coding: str) -> bytes:
 class Upstream:
     def __init__(self) -> None:
         self.seen: list[Seen] = []
+        self.ws_frames: list[int] = []
         self.url = ""
 
     def app(self) -> web.Application:
@@ -131,6 +143,7 @@ class Upstream:
             request.query_string,
             {k.lower(): v for k, v in request.headers.items()},
             body,
+            request.raw_path,
         )
         self.seen.append(seen)
         return seen
@@ -143,7 +156,34 @@ class Upstream:
         seen = await self._seen(request)
         if seen.headers.get("x-behave") == "echo-key":
             return self._echo_key(seen, gzipped=False)
+        if seen.headers.get("x-behave") == "echo-ws":
+            return await self._echo_ws(request, seen)
+        if seen.headers.get("x-behave") == "ws-frames":
+            return await self._ws_frames(request, int(seen.headers.get("x-size", "8")))
         return web.Response(status=302, headers={"Location": seen.headers.get("x-location", "/")})
+
+    async def _ws_frames(self, request: web.Request, size: int) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse(max_msg_size=0)
+        await ws.prepare(request)
+        async for msg in ws:
+            self.ws_frames.append(len(msg.data))
+            head = '{"type": "response.output_text.delta", "delta": "'
+            await ws.send_str(head + "x" * max(0, size - len(head) - 2) + '"}')
+            await ws.send_str(json.dumps({"type": "response.completed", "response": {}}))
+        return ws
+
+    @staticmethod
+    async def _echo_ws(request: web.Request, seen: Seen) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse()
+        await ws.prepare(request)
+        async for msg in ws:
+            if msg.type != WSMsgType.TEXT:
+                continue
+            for key in echoed(seen):
+                event = {"type": "response.output_text.delta", "delta": f"you sent {key}"}
+                await ws.send_str(json.dumps(event))
+            await ws.send_str(json.dumps({"type": "response.completed", "response": {}}))
+        return ws
 
     @staticmethod
     def _echo_key(seen: Seen, *, gzipped: bool) -> web.Response:
@@ -179,6 +219,16 @@ class Upstream:
             return web.Response(status=302, headers={"Location": seen.headers["x-location"]})
         if behave in ("echo-key", "echo-key-gzip"):
             return self._echo_key(seen, gzipped=behave == "echo-key-gzip")
+        if behave in ("echo-all", "echo-all-gzip"):
+            message = "Refused credentials: " + ", ".join(echoed(seen))
+            body = json.dumps({"error": {"message": message, "type": "auth"}}).encode()
+            headers = {"Content-Type": "application/json"}
+            if behave == "echo-all-gzip":
+                body, headers["Content-Encoding"] = gzip.compress(body), "gzip"
+            return web.Response(status=401, body=body, headers=headers)
+        if behave == "echo-header":
+            headers = {f"X-Seen-{i}": f"got {key}" for i, key in enumerate(echoed(seen))}
+            return web.Response(body=completion(), content_type="application/json", headers=headers)
         if behave == "bomb":
             return web.Response(
                 body=gzip_bomb(),
@@ -194,6 +244,14 @@ class Upstream:
             body = completion()
             await response.write(body[:20])
             await response.write(body[20:])
+        elif behave == "echo-stream":
+            for key in echoed(seen):
+                event = sse_delta(f"you sent {key} ok")
+                cut = event.index(key.encode()) + len(key) // 2
+                await response.write(event[:cut])
+                await asyncio.sleep(0.01)  # two chunks on the wire
+                await response.write(event[cut:])
+            await response.write(DONE)
         elif behave == "forever":
             try:
                 while True:
@@ -212,6 +270,23 @@ class Upstream:
                 await asyncio.sleep(delay)
         await response.write_eof()
         return response
+
+
+def echoed(seen: Seen) -> list[str]:
+    """Every credential value a request carried, as an upstream that quotes them would see them:
+    the bearer token, a Basic password, x-api-key and api-key, cookie values, query values."""
+    found: list[str] = []
+    authorization = seen.headers.get("authorization", "")
+    if authorization.startswith("Bearer "):
+        found.append(authorization.removeprefix("Bearer "))
+    elif authorization.startswith("Basic "):
+        found.append(base64.b64decode(authorization[6:]).decode().partition(":")[2])
+    found += [seen.headers[h] for h in ("x-api-key", "api-key") if h in seen.headers]
+    for pair in seen.headers.get("cookie", "").split(";"):
+        if "=" in pair:
+            found.append(pair.split("=", 1)[1].strip())
+    found += [unquote(v) for _, _, v in (p.partition("=") for p in seen.query.split("&")) if v]
+    return found
 
 
 class Listener:

@@ -8,17 +8,23 @@ from __future__ import annotations
 import gc
 import http.client
 import json
+import os
 import socket
+import subprocess
+import sys
+import time
 import tracemalloc
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
+from aiohttp import web
 
 from redline.transcripts import parse_exchange
 from redline.transcripts.codings import TooLarge, decode_body
 from tests.reliability.conftest import Zygote, proxy_to
 from tests.reliability.support import (
+    Serving,
     Upstream,
     chat_body,
     gzip_bomb,
@@ -26,6 +32,7 @@ from tests.reliability.support import (
     rss_mb,
     spooled,
 )
+from tests.support import Cli
 
 MB = 1024 * 1024
 CAP = 48 * MB
@@ -147,3 +154,66 @@ def test_an_answer_past_the_cap_is_kept_up_to_it_and_the_rest_counted() -> None:
     raw = capture.to_raw()
     assert raw.response_body == b"abcdef"  # whole chunks, in order, none after a gap
     assert raw.extra["response_bytes_not_kept"] == 8
+
+
+# Replay reads an answer up to a bound (issue 22, "Also measure": a 300 MB answer). Judging
+# code costs some hundreds of bytes a byte; before the bound a 30 MB answer took 13 GB.
+
+
+def _answering(size: int) -> web.Application:
+    """A Chat Completions server whose answer is `size` bytes of code, sent a megabyte at a
+    time (chunked), never held whole."""
+
+    async def chat(request: web.Request) -> web.StreamResponse:
+        await request.read()
+        response = web.StreamResponse(headers={"Content-Type": "application/json"})
+        await response.prepare(request)
+        await response.write(b'{"id": "c", "object": "chat.completion", "created": 1, ')
+        await response.write(b'"model": "m", "choices": [{"index": 0, "message": ')
+        await response.write(b'{"role": "assistant", "content": "```python\\n')
+        line = b"x = 1\\n" * (MB // 7)
+        for _ in range(size // len(line)):
+            await response.write(line)
+        await response.write(b'```"}, "finish_reason": "stop"}]}')
+        await response.write_eof()
+        return response
+
+    app = web.Application()
+    app.router.add_post("/v1/chat/completions", chat)
+    return app
+
+
+def peak_mb(proc: subprocess.Popen[str]) -> float:
+    """The peak resident memory of a running process, read until it ends."""
+    peak = 0.0
+    while proc.poll() is None:
+        try:
+            for line in Path(f"/proc/{proc.pid}/status").read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    peak = max(peak, int(line.split()[1]) / 1024)
+        except (FileNotFoundError, ProcessLookupError):
+            break
+        time.sleep(0.05)
+    return peak
+
+
+def test_a_300_mb_answer_is_read_to_the_bound_and_is_an_error(cli: Cli, db_path: Path) -> None:
+    cli("import", "--examples")
+    with Serving(_answering(300 * MB)) as server:
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                *["-m", "redline", "replay", "aider-swallows-config-errors"],
+                *["-m", f"openai-chat:m@{server.url}/v1", "-n", "1", "--json"],
+            ],
+            env={**os.environ, "REDLINE_DB": str(db_path)},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        peak = peak_mb(proc)
+        stdout, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 0, stderr
+    (error,) = json.loads(stdout)["errors"]
+    assert error["error"] == "the answer is larger than 64 MB; redline reads no further"
+    assert peak < 400, f"{peak:.0f} MB at the peak"

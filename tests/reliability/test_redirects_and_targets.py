@@ -11,8 +11,10 @@ import json
 from pathlib import Path
 
 import aiohttp
+import pytest
 
-from redline.proxy import ThreadedProxy
+from redline import config
+from redline.proxy import ProxyRunner, Route, ThreadedProxy
 from tests.reliability.conftest import proxy_to
 from tests.reliability.support import (
     Listener,
@@ -121,3 +123,48 @@ def test_an_upstream_url_with_credentials_works_for_websocket_refusals_too(
         )
     assert reply.startswith(b"HTTP/1.1 302")
     assert {s.headers["authorization"] for s in upstream.seen} == {"Bearer sk-c"}
+
+
+# A route's base (issue 22, item 7: `/openai/../x` reached the upstream as `/base/../x`, which
+# the upstream resolves to `/x`, outside the base the route names).
+
+
+def _routed(db_path: Path, upstream: Upstream, path: str) -> tuple[int, list[str]]:
+    routes = [Route.parse("/openai", f"{upstream.url}/base")]
+    with ThreadedProxy(ProxyRunner(routes, config.spool_dir(db_path), "127.0.0.1", 0)) as proxy:
+        reply = request(proxy.url, method="GET", path=path)
+    return reply.status, [s.raw_path for s in upstream.seen]
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/openai/../x", "/openai/v1/../../x", "/openai/%2e%2e/x", "/openai/%2E%2e/x", "/openai/.."],
+)
+def test_a_path_that_leaves_the_route_is_not_forwarded(
+    upstream: Upstream, db_path: Path, path: str
+) -> None:
+    status, seen = _routed(db_path, upstream, path)
+    assert status in (400, 404) and seen == []
+
+
+@pytest.mark.parametrize("path", ["/openai/..%2fx", "/openai/%2e%2e%2Fx", "/openai/..%5cx"])
+def test_a_segment_that_hides_a_climb_is_refused(
+    upstream: Upstream, db_path: Path, path: str
+) -> None:
+    status, seen = _routed(db_path, upstream, path)
+    assert status == 400 and seen == []
+
+
+@pytest.mark.parametrize(
+    ("path", "forwarded"),
+    [
+        ("/openai/v1/models", "/base/v1/models"),
+        ("/openai/./v1/x/../models", "/base/v1/models"),
+        ("/openai/v1/models/meta-llama%2FLlama-3", "/base/v1/models/meta-llama%2FLlama-3"),
+    ],
+)
+def test_a_path_inside_the_route_goes_to_its_base_with_dots_resolved(
+    upstream: Upstream, db_path: Path, path: str, forwarded: str
+) -> None:
+    status, seen = _routed(db_path, upstream, path)
+    assert (status, seen) == (200, [forwarded])

@@ -217,6 +217,11 @@ class Agent:
         """A command's result as the agent shows it to its model."""
         return output if not exit_code else f"{output}\nExit code {exit_code}"
 
+    def shape_error(self, message: str) -> str:
+        """A tool call that could not be carried out, as the agent tells its model (the tool
+        result is also marked an error where the API has a place for that)."""
+        return message
+
 
 # -- helpers the agents share --------------------------------------------------------------------
 

@@ -13,7 +13,8 @@
   "Recent commits:", whose first short hash is HEAD at the start) in the system prompt or the
   first user message.
 * Results: a read is shown `cat -n`-style with an arrow (`     1→line`) and may carry a
-  `<system-reminder>`; a refused step is answered with the texts in `markers`.
+  `<system-reminder>`; a call that could not be carried out is answered
+  `<tool_use_error>...</tool_use_error>`; a refused step with the texts in `markers`.
 """
 
 from __future__ import annotations
@@ -213,6 +214,9 @@ class ClaudeCode(Agent):
 
     def shape_read(self, use: ToolUse, text: str) -> str:
         return number_lines(text, use.first_line or 1, "→")
+
+    def shape_error(self, message: str) -> str:
+        return f"<tool_use_error>{message}</tool_use_error>"
 
 
 def _str(args: Mapping[str, Any], key: str) -> str:

@@ -25,18 +25,22 @@ package) and redline runs offline, so the index is our own.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import duckdb
 
 from redline.errors import NotFound
-from redline.transcripts.model import part_to_dict, tool_to_dict
-from redline.transcripts.store import bulk
 from redline.transcripts.store.db import write
 from redline.transcripts.store.queries import record_json, records, resolve
-from redline.transcripts.store.stored_requests import blob_digests, blob_texts, request_shell
+from redline.transcripts.store.timeline import (
+    FIRST_ROWS,
+    TimelineCall,
+    TimelinePage,
+    node_contents,
+    page,
+)
 
 # The agent that made a call: the product token of its User-Agent ("claude-cli/1.0.83 (...)"
 # is claude-cli), in SQL and in Python alike.
@@ -106,48 +110,18 @@ class Latest:
 
 
 @dataclass(frozen=True, slots=True)
-class TimelineCall:
-    """One call of a conversation, with only what it added to the conversation: the request's
-    messages that no earlier call of it had sent or received, and its answer."""
-
-    id: str
-    seq: int | None
-    started_at: datetime
-    wire: str | None
-    model: str | None
-    status: str
-    http_status: int | None
-    stream: bool | None
-    finish_reason: str | None
-    user_agent: str | None
-    error: str | None
-    parse_error: str | None
-    usage: dict[str, int | None]
-    timings: dict[str, float | None]
-    messages: int | None  # messages in the request
-    kept: int | None  # of those, how many earlier calls had already sent or received
-    rewritten: bool  # the request does not extend what came before (history edited, compacted)
-    added: list[dict[str, Any]]  # the new messages, canonical JSON
-    answer: dict[str, Any] | None
-    system: list[dict[str, Any]] | None  # shown when first seen or changed
-    tools: list[dict[str, Any]] | None
-    system_changed: bool = False
-    tools_changed: bool = False
-
-    def to_json(self) -> dict[str, Any]:
-        return record_json(self)
-
-
-@dataclass(frozen=True, slots=True)
 class Timeline:
+    """A page of a conversation's timeline (see timeline.py), under the conversation's line."""
+
     conversation: ConversationRow
-    calls: list[TimelineCall] = field(default_factory=list)
+    page: TimelinePage
+
+    @property
+    def calls(self) -> list[TimelineCall]:
+        return self.page.calls
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "conversation": self.conversation.to_json(),
-            "calls": [c.to_json() for c in self.calls],
-        }
+        return {"conversation": self.conversation.to_json(), **self.page.to_json()}
 
 
 # -- the search index -------------------------------------------------------------------------
@@ -410,7 +384,7 @@ def _texts(con: duckdb.DuckDBPyConnection, ids: list[str], tools: bool) -> dict[
     if not ids:
         return {}
     out = {}
-    for node, content in _contents(con, ids).items():
+    for node, content in node_contents(con, ids).items():
         message = json.loads(content)
         out[node] = "\n".join(_strings(message, tools))
     return out
@@ -475,13 +449,6 @@ def latest(con: duckdb.DuckDBPyConnection) -> Latest:
 
 # -- one conversation -------------------------------------------------------------------------
 
-_TIMELINE_COLUMNS = """
-    id, seq, started_at, wire, model, outcome AS status, status_code AS http_status, stream,
-    finish_reason, user_agent, error, parse_error, input_tokens, output_tokens,
-    cache_read_tokens, cache_write_tokens, reasoning_tokens, ttfb_ms, duration_ms,
-    message_count, request_node, response_node, tools_hash, system_hash, request_meta
-"""
-
 
 def conversation_row(con: duckdb.DuckDBPyConnection, prefix: str) -> ConversationRow:
     cid = resolve(con, "conversations", prefix, "conversation")
@@ -502,136 +469,18 @@ def conversation_row(con: duckdb.DuckDBPyConnection, prefix: str) -> Conversatio
     return ConversationRow(**rows[0])
 
 
-def timeline(con: duckdb.DuckDBPyConnection, prefix: str) -> Timeline:
-    """The conversation's calls in order, each with only what it added."""
+def timeline(
+    con: duckdb.DuckDBPyConnection,
+    prefix: str,
+    *,
+    offset: int = 0,
+    limit: int = FIRST_ROWS,
+    last: int = FIRST_ROWS,
+) -> Timeline:
+    """A page of the conversation's timeline: its rows from `offset` (at most `limit`) and its
+    `last` rows, each call with only what it added."""
     conversation = conversation_row(con, prefix)
-    calls = records(
-        con.execute(
-            f"SELECT {_TIMELINE_COLUMNS} FROM exchanges WHERE conversation_id = ? ORDER BY seq, id",
-            [conversation.id],
-        )
-    )
-    nodes = _nodes(con, conversation.id)
-    blobs = blob_texts(con, blob_digests(calls))
-    seen: set[str] = set()
-    previous: list[str] = []
-    shown_system: Any = None
-    shown_tools: Any = None
-    shells: dict[tuple[Any, ...], tuple[Any, Any]] = {}
-    out = []
-    for c in calls:
-        path = _path(nodes, c["request_node"])
-        kept = 0
-        while kept < len(path) and path[kept] in seen:
-            kept += 1
-        rewritten = bool(previous) and kept < len(previous) and kept < len(path)
-        added = [json.loads(nodes[n][3]) for n in path[kept:]]
-        seen.update(path)
-        answer = None
-        if c["response_node"] and c["response_node"] in nodes:
-            seen.add(c["response_node"])
-            answer = json.loads(nodes[c["response_node"]][3])
-            previous = [*path, c["response_node"]]
-        else:
-            previous = path
-        key = (c["wire"], c["request_meta"], c["tools_hash"], c["system_hash"])
-        if key not in shells:
-            shells[key] = _system_and_tools(c, blobs)
-        system, tools = shells[key]
-        system_changed = system is not None and shown_system is not None and system != shown_system
-        tools_changed = tools is not None and shown_tools is not None and tools != shown_tools
-        out.append(
-            TimelineCall(
-                id=c["id"],
-                seq=c["seq"],
-                started_at=c["started_at"],
-                wire=c["wire"],
-                model=c["model"],
-                status=c["status"],
-                http_status=c["http_status"],
-                stream=c["stream"],
-                finish_reason=c["finish_reason"],
-                user_agent=c["user_agent"],
-                error=c["error"],
-                parse_error=c["parse_error"],
-                usage={
-                    k: c[k]
-                    for k in (
-                        "input_tokens",
-                        "output_tokens",
-                        "cache_read_tokens",
-                        "cache_write_tokens",
-                        "reasoning_tokens",
-                    )
-                },
-                timings={"ttfb_ms": c["ttfb_ms"], "duration_ms": c["duration_ms"]},
-                messages=c["message_count"],
-                kept=kept if c["request_node"] else None,
-                rewritten=rewritten,
-                added=added,
-                answer=answer,
-                system=system if system != shown_system else None,
-                tools=tools if tools != shown_tools else None,
-                system_changed=system_changed,
-                tools_changed=tools_changed,
-            )
-        )
-        shown_system = system if system is not None else shown_system
-        shown_tools = tools if tools is not None else shown_tools
-    return Timeline(conversation, out)
-
-
-Node = tuple[str, str | None, int, str]  # id, parent, depth, content
-
-
-def _contents(con: duckdb.DuckDBPyConnection, ids: list[str]) -> dict[str, str]:
-    """The stored content of these messages. Found by id, then read by row number: a filter
-    on the random ids would make DuckDB read the content of the rows around each match too
-    (tens of ms on a cold connection), a row number reads only those rows."""
-    return {r[0]: r[3] for r in _rows(con, "SELECT unnest(?::JSON::VARCHAR[])", [bulk.listed(ids)])}
-
-
-def _rows(con: duckdb.DuckDBPyConnection, ids_sql: str, params: list[Any]) -> list[Any]:
-    found = con.execute(f"SELECT rowid FROM nodes WHERE id IN ({ids_sql})", params).fetchall()
-    return con.execute(
-        "SELECT id, parent, depth, content FROM nodes "
-        "WHERE rowid IN (SELECT unnest(?::JSON::BIGINT[]))",
-        [bulk.listed(r[0] for r in found)],
-    ).fetchall()
-
-
-def _nodes(con: duckdb.DuckDBPyConnection, conversation_id: str) -> dict[str, Node]:
-    """Every message of the conversation, each read once."""
-    rows = _rows(con, "SELECT node FROM browse_nodes WHERE conversation_id = ?", [conversation_id])
-    return {r[0]: (r[0], r[1], r[2], r[3]) for r in rows}
-
-
-def _path(nodes: dict[str, Node], end: str | None) -> list[str]:
-    out: list[str] = []
-    current = end
-    while current is not None and current in nodes:
-        out.append(current)
-        current = nodes[current][1]
-    out.reverse()
-    return out
-
-
-def _system_and_tools(
-    call: dict[str, Any], blobs: dict[str, str]
-) -> tuple[list[dict[str, Any]] | None, list[dict[str, Any]] | None]:
-    """The call's system prompt and tool list in canonical form: the wire format reads its
-    own body, rebuilt from the stored parts."""
-    if call["wire"] is None or call["request_meta"] is None:
-        return None, None
-    if not call["system_hash"] and not call["tools_hash"]:
-        return None, None
-    try:
-        shell = request_shell(call, blobs)
-    except (ValueError, KeyError, TypeError, AttributeError):
-        return None, None
-    system = None if shell.system is None else [part_to_dict(p) for p in shell.system]
-    tools = None if shell.tools is None else [tool_to_dict(t) for t in shell.tools]
-    return system, tools
+    return Timeline(conversation, page(con, conversation.id, offset=offset, limit=limit, last=last))
 
 
 class Browse:
@@ -649,8 +498,10 @@ class Browse:
     def conversation(self, prefix: str) -> ConversationRow:
         return conversation_row(self.con, prefix)
 
-    def timeline(self, prefix: str) -> Timeline:
-        return timeline(self.con, prefix)
+    def timeline(
+        self, prefix: str, *, offset: int = 0, limit: int = FIRST_ROWS, last: int = FIRST_ROWS
+    ) -> Timeline:
+        return timeline(self.con, prefix, offset=offset, limit=limit, last=last)
 
     def latest(self) -> Latest:
         return latest(self.con)

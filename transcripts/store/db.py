@@ -24,7 +24,7 @@ from pathlib import Path
 
 import duckdb
 
-from redline.errors import StoreLocked, StoreUnavailable
+from redline.errors import StoreLocked, StoreUnavailable, StoreWriteFailed
 from redline.transcripts.store.lake import conflicted, exclusive, fence, lake_of
 
 log = logging.getLogger("redline.store")
@@ -121,18 +121,29 @@ def connect(path: Path, *, wait: float = LOCK_WAIT_SECONDS) -> duckdb.DuckDBPyCo
 
 @contextlib.contextmanager
 def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
-    """Everything the block writes is kept, or nothing: an error rolls back and goes on. On a
-    lake the transaction is fenced (lake.py): its commit fails if another writer committed
-    meanwhile, and `write` runs it again."""
+    """Everything the block writes is kept, or nothing: an error rolls back and goes on. A
+    write the disk refused (full, or a file size limit) is a StoreWriteFailed. On a lake the
+    transaction is fenced (lake.py): its commit fails if another writer committed meanwhile
+    (that error is raised as it is, and `write` runs the work again)."""
     con.execute("BEGIN TRANSACTION")
     try:
         if lake_of(con) is not None:
             fence(con)
         yield
         con.execute("COMMIT")
-    except BaseException:
-        with contextlib.suppress(duckdb.TransactionException):  # a failed commit ended it
+    except BaseException as exc:
+        # A COMMIT that failed (a full disk, a lost race on a lake) has ended the transaction
+        # already: then there is nothing to roll back, and the error to report is the one that
+        # ended it.
+        with contextlib.suppress(duckdb.TransactionException):
             con.execute("ROLLBACK")
+        if not conflicted(exc) and (
+            isinstance(exc, duckdb.IOException)
+            or (isinstance(exc, duckdb.TransactionException) and "Failed to commit" in str(exc))
+        ):
+            reason = str(exc).split("Failed to commit: ", 1)[-1].removeprefix("IO Error: ")
+            lake = lake_of(con)
+            raise StoreWriteFailed(reason, lake.url if lake else None) from None
         raise
 
 

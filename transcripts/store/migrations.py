@@ -325,6 +325,60 @@ def m008_workspaces(con: duckdb.DuckDBPyConnection) -> None:
     )
 
 
+def m009_replay_steps(con: duckdb.DuckDBPyConnection) -> None:
+    """Replay past the first step, and outcomes. Each step of a sample is stored as it is
+    answered (its request's key, its answer, tokens, cost, and its tool calls with where their
+    answers came from); the steps table is now the replay cache, so the answers samples held
+    move there as their first step. A sample says how many steps it took, why it stopped and
+    where its first step parted from the original; a verdict row its outcome (pass, fail,
+    no_attempt; NULL for rows judged before outcomes, which reports derive)."""
+    con.execute("ALTER TABLE runs ADD COLUMN max_steps INTEGER")  # NULL: one step, before steps
+    con.execute("ALTER TABLE samples ADD COLUMN steps INTEGER")  # NULL: before steps
+    con.execute(
+        "ALTER TABLE samples ADD COLUMN stop VARCHAR"
+    )  # edited|ended|cut_off|max_steps|error
+    con.execute("ALTER TABLE samples ADD COLUMN diverged VARCHAR")  # how step 1 parted, or NULL
+    con.execute("ALTER TABLE verdicts ADD COLUMN outcome VARCHAR")
+    table(
+        con,
+        """
+        CREATE TABLE steps (
+            run_id VARCHAR NOT NULL,
+            task VARCHAR NOT NULL,
+            model VARCHAR NOT NULL,
+            variant VARCHAR NOT NULL,
+            sample INTEGER NOT NULL,
+            step INTEGER NOT NULL,           -- 1 for the first request
+            request_key VARCHAR NOT NULL,    -- hash of the endpoint, rendered body and sample index
+            created_at TIMESTAMPTZ NOT NULL,
+            status VARCHAR NOT NULL,         -- ok | error
+            error VARCHAR,
+            http_status INTEGER,
+            attempts INTEGER,
+            output VARCHAR,                  -- the answer, a canonical message (JSON)
+            finish_reason VARCHAR,
+            cut_off BOOLEAN,
+            raw BLOB,                        -- the response body as received
+            input_tokens BIGINT,
+            output_tokens BIGINT,
+            tokens_estimated BOOLEAN,
+            latency_ms DOUBLE,
+            cost DOUBLE,
+            from_cache BOOLEAN NOT NULL,
+            calls VARCHAR                    -- JSON: each tool call, its answer's source and size
+        )""",
+    )
+    index(con, "CREATE INDEX steps_run ON steps (run_id)")
+    index(con, "CREATE INDEX steps_request_key ON steps (request_key)")
+    con.execute("""
+        INSERT INTO steps
+        SELECT run_id, task, model, variant, sample, 1, request_key, created_at, status, error,
+               http_status, attempts, output, finish_reason, cut_off, raw, input_tokens,
+               output_tokens, tokens_estimated, latency_ms, cost, from_cache, NULL
+        FROM samples""")
+    con.execute("UPDATE samples SET raw = NULL WHERE raw IS NOT NULL")  # moved, not copied
+
+
 MIGRATIONS: list[Migration] = [
     m001_initial,
     m002_response_ids,
@@ -334,6 +388,7 @@ MIGRATIONS: list[Migration] = [
     m006_scan_verdicts,
     m007_threaded_in_call_order,
     m008_workspaces,
+    m009_replay_steps,
 ]
 
 

@@ -216,7 +216,7 @@ def _runs(con: duckdb.DuckDBPyConnection) -> int:
         def copy(run_id: str = run_id) -> None:
             if con.execute("SELECT 1 FROM runs WHERE id = ?", [run_id]).fetchone():
                 return  # another push copied it meanwhile
-            for table in ("evaluations", "samples", "verdicts"):
+            for table in ("evaluations", "steps", "samples", "verdicts"):
                 columns = _columns(con, table)
                 con.execute(
                     f"INSERT INTO {table} ({columns}) "

@@ -1,8 +1,10 @@
-"""Replay runs in the store: the run, its samples as they finish, verdicts per evaluation.
+"""Replay runs in the store: the run, its samples and their steps as they finish, verdicts per
+evaluation.
 
-Samples are written as they finish, so an interrupted run keeps every one that did; the samples
-table is also the replay cache: a request sent before (same endpoint, body and sample index)
-has its answer there.
+Steps are written as they are answered and samples as they finish, so an interrupted run keeps
+every one that did; the steps table is also the replay cache: a request sent before (same
+endpoint, body and sample index) has its answer there, and so does every later step of a
+sample that started with it.
 """
 
 from __future__ import annotations
@@ -20,7 +22,8 @@ from redline.transcripts.store import bulk
 from redline.transcripts.store.db import write
 from redline.transcripts.store.queries import records
 
-# What a sample says of its answer: a later run sending the same request copies these.
+# What a step says of its answer: a later run sending the same request copies these (its cost
+# it takes from the model's prices then).
 ANSWER_COLUMNS = (
     "http_status",
     "attempts",
@@ -32,20 +35,32 @@ ANSWER_COLUMNS = (
     "output_tokens",
     "tokens_estimated",
     "latency_ms",
-    "cost",
 )
-SAMPLE_COLUMNS = (
-    "run_id",
-    "task",
-    "model",
-    "variant",
-    "sample",
+_WHERE = ("run_id", "task", "model", "variant", "sample")
+STEP_COLUMNS = (
+    *_WHERE,
+    "step",
     "request_key",
     "created_at",
     "status",
     "error",
     *ANSWER_COLUMNS,
+    "cost",
     "from_cache",
+    "calls",
+)
+SAMPLE_COLUMNS = (
+    *_WHERE,
+    "request_key",
+    "created_at",
+    "status",
+    "error",
+    *ANSWER_COLUMNS,
+    "cost",
+    "from_cache",
+    "steps",
+    "stop",
+    "diverged",
 )
 VERDICT_COLUMNS = (
     "run_id",
@@ -55,6 +70,7 @@ VERDICT_COLUMNS = (
     "variant",
     "sample",
     "passed",
+    "outcome",
     "verdicts",
 )
 
@@ -93,6 +109,41 @@ class RunSummary:
         }
 
 
+@dataclass(frozen=True, slots=True)
+class LastRunCell:
+    """A task's result under one model and variant of a run."""
+
+    model: str
+    variant: str
+    passes: int
+    judged: int  # samples judged (an error is not judged)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "model": self.model,
+            "variant": self.variant,
+            "passes": self.passes,
+            "judged": self.judged,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class LastRun:
+    """A task's result in the latest run that replayed it: one cell per model and variant, in
+    the run's order."""
+
+    run: str
+    started_at: datetime
+    cells: tuple[LastRunCell, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "run": self.run,
+            "started_at": self.started_at.isoformat(),
+            "cells": [c.to_json() for c in self.cells],
+        }
+
+
 class RunStore:
     """The runs of one open store (`Store.runs`)."""
 
@@ -109,12 +160,15 @@ class RunStore:
         models: list[dict[str, Any]],
         variants: list[dict[str, Any]],
         checks: dict[str, list[str]],
+        max_steps: int = 1,
     ) -> None:
         now = datetime.now(UTC)
 
         def create() -> None:
             self.con.execute(
-                "INSERT INTO runs VALUES (?, ?, NULL, 'running', ?, ?, ?, ?, ?)",
+                """INSERT INTO runs (id, started_at, finished_at, status, samples, temperature,
+                                     tasks, models, variants, max_steps)
+                   VALUES (?, ?, NULL, 'running', ?, ?, ?, ?, ?, ?)""",
                 [
                     run_id,
                     now,
@@ -123,6 +177,7 @@ class RunStore:
                     json.dumps(tasks),
                     json.dumps(models),
                     json.dumps(variants),
+                    max_steps,
                 ],
             )
             self.con.execute(
@@ -131,18 +186,22 @@ class RunStore:
 
         write(self.con, create)
 
-    def add_samples(
+    def add_results(
         self,
+        steps: Sequence[dict[str, Any]],
         samples: Sequence[dict[str, Any]],
         verdicts: Sequence[dict[str, Any]],
     ) -> None:
-        """Store finished samples and their verdicts, in one transaction."""
+        """Store answered steps, finished samples and their verdicts, in one transaction."""
 
         def add() -> None:
-            bulk.insert(self.con, "samples", {c: [s[c] for s in samples] for c in SAMPLE_COLUMNS})
-            bulk.insert(
-                self.con, "verdicts", {c: [v[c] for v in verdicts] for c in VERDICT_COLUMNS}
-            )
+            for table, rows, columns in (
+                ("steps", steps, STEP_COLUMNS),
+                ("samples", samples, SAMPLE_COLUMNS),
+                ("verdicts", verdicts, VERDICT_COLUMNS),
+            ):
+                if rows:
+                    bulk.insert(self.con, table, {c: [r[c] for r in rows] for c in columns})
 
         write(self.con, add)
 
@@ -156,17 +215,25 @@ class RunStore:
         )
 
     def cached(self, keys: Sequence[str]) -> dict[str, dict[str, Any]]:
-        """The answer (ANSWER_COLUMNS) of the latest answered sample for each request key that
-        has one."""
+        """Answers (ANSWER_COLUMNS) by request key: for each sample an earlier run started with
+        one of `keys` (its first step's), the latest answer to each of its steps' requests.
+        A replay's later steps are known only once the earlier ones are answered; they are
+        found here because they follow from the same first request."""
         if not keys:
             return {}
         rows = records(
             self.con.execute(
                 f"""
-                SELECT request_key, {", ".join(ANSWER_COLUMNS)}
-                FROM samples WHERE status = 'ok'
-                  AND request_key IN (SELECT unnest(?::JSON::VARCHAR[]))
-                QUALIFY row_number() OVER (PARTITION BY request_key ORDER BY created_at DESC) = 1
+                WITH started AS (
+                    SELECT DISTINCT {", ".join(_WHERE)} FROM steps
+                    WHERE step = 1 AND request_key IN (SELECT unnest(?::JSON::VARCHAR[]))
+                )
+                SELECT s.request_key, {", ".join("s." + c for c in ANSWER_COLUMNS)}
+                FROM steps s JOIN started USING ({", ".join(_WHERE)})
+                WHERE s.status = 'ok'
+                QUALIFY row_number() OVER (
+                    PARTITION BY s.request_key ORDER BY s.created_at DESC
+                ) = 1
                 """,
                 [bulk.listed(keys)],
             )
@@ -237,6 +304,21 @@ class RunStore:
             )
         )
 
+    def steps(self, run_id: str) -> dict[tuple[str, str, str, int], list[dict[str, Any]]]:
+        """The run's steps (raw bodies left out) by sample, each sample's in order."""
+        columns = ", ".join(c for c in STEP_COLUMNS if c != "raw")
+        rows = records(
+            self.con.execute(
+                f"SELECT {columns} FROM steps WHERE run_id = ? ORDER BY task, model, variant, "
+                "sample, step",
+                [run_id],
+            )
+        )
+        out: dict[tuple[str, str, str, int], list[dict[str, Any]]] = {}
+        for r in rows:
+            out.setdefault((r["task"], r["model"], r["variant"], r["sample"]), []).append(r)
+        return out
+
     def verdicts(
         self, run_id: str, evaluation: int
     ) -> dict[tuple[str, str, str, int], dict[str, Any]]:
@@ -278,20 +360,58 @@ class RunStore:
             for r in rows
         ]
 
-    def last_results(self) -> dict[str, str]:
-        """Each task's result in the latest run that replayed it, as passes/judged samples."""
+    def last_runs(self) -> dict[str, LastRun]:
+        """Each task's result in the latest run that replayed it, per model and variant: the
+        passes out of the judged samples in the run's latest evaluation. Never pooled: 0/8 on
+        the baseline and 8/8 with a stricter prompt are two cells, not 8/16."""
         rows = self.con.execute(
             """
             WITH latest AS (
-                SELECT s.task, s.run_id FROM samples s JOIN runs r ON r.id = s.run_id
+                SELECT s.task, s.run_id, r.started_at FROM samples s JOIN runs r ON r.id = s.run_id
                 QUALIFY row_number() OVER (PARTITION BY s.task ORDER BY r.started_at DESC) = 1
             ), evaluation AS (
                 SELECT run_id, max(evaluation) AS n FROM evaluations GROUP BY run_id
             )
-            SELECT v.task, count(*) FILTER (WHERE v.passed), count(*)
+            SELECT v.task, v.run_id, l.started_at, v.model, v.variant,
+                   count(*) FILTER (WHERE coalesce(v.outcome = 'pass', v.passed)), count(*)
             FROM verdicts v JOIN latest l ON l.task = v.task AND l.run_id = v.run_id
             JOIN evaluation e ON e.run_id = v.run_id AND e.n = v.evaluation
-            GROUP BY v.task
+            GROUP BY ALL
             """
         ).fetchall()
-        return {task: f"{passed}/{total}" for task, passed, total in rows}
+        order = _orders(self.con, {r[1] for r in rows})
+        cells: dict[str, list[LastRunCell]] = {}
+        started: dict[str, tuple[str, datetime]] = {}
+        for task, run_id, at, model, variant, passes, judged in rows:
+            cells.setdefault(task, []).append(LastRunCell(model, variant, passes, judged))
+            started[task] = (run_id, at)
+        out = {}
+        for task, found in cells.items():
+            run_id, at = started[task]
+            models, variants = order[run_id]
+            found.sort(key=lambda c: (_index(models, c.model), _index(variants, c.variant)))
+            out[task] = LastRun(run_id, at, tuple(found))
+        return out
+
+
+def _orders(
+    con: duckdb.DuckDBPyConnection, run_ids: set[str]
+) -> dict[str, tuple[list[str], list[str]]]:
+    """The models and the variants of these runs, in the order each run gave them."""
+    if not run_ids:
+        return {}
+    rows = con.execute(
+        "SELECT id, models, variants FROM runs WHERE id IN (SELECT unnest(?::JSON::VARCHAR[]))",
+        [bulk.listed(sorted(run_ids))],
+    ).fetchall()
+    return {
+        run_id: (
+            [m["name"] for m in json.loads(models)],
+            [v["name"] for v in json.loads(variants)],
+        )
+        for run_id, models, variants in rows
+    }
+
+
+def _index(names: list[str], name: str) -> int:
+    return names.index(name) if name in names else len(names)

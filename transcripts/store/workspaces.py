@@ -65,8 +65,9 @@ def load_workspace(con: duckdb.DuckDBPyConnection, task: str) -> Workspace | Non
 def read_files(con: duckdb.DuckDBPyConnection, shas: Collection[str]) -> dict[str, bytes]:
     """The contents of `shas`, each once; NotFound names the first one missing."""
     rows = con.execute(
-        "SELECT sha256, content FROM workspace_files WHERE sha256 IN (SELECT unnest(?::VARCHAR[]))",
-        [list(set(shas))],
+        "SELECT sha256, content FROM workspace_files "
+        "WHERE sha256 IN (SELECT unnest(?::JSON::VARCHAR[]))",
+        [bulk.listed(set(shas))],
     ).fetchall()
     found = {sha: bytes(content) for sha, content in rows}
     missing = sorted(set(shas) - set(found))

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 from redline.transcripts.model import (
@@ -562,6 +562,10 @@ class _AnthropicMessages(BodyKeys):
     reassemble = staticmethod(reassemble)
 
     default_key_env = "ANTHROPIC_API_KEY"
+
+    def answering(self, results: Sequence[ToolResult]) -> tuple[Message, ...]:
+        """The results of one answer's calls come back in one user message."""
+        return (Message("user", tuple(results)),) if results else ()
 
     def endpoint(self, base_url: str) -> str:
         # The SDK takes the base URL without /v1 (https://api.anthropic.com) and adds it.

@@ -11,7 +11,7 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
-from redline.transcripts.model import JSON, Message, Request, Response
+from redline.transcripts.model import JSON, Message, Request, Response, ToolResult
 from redline.transcripts.sse import SSEEvent
 
 BlobKind = Literal["tools", "system"]
@@ -127,12 +127,18 @@ class WireFormat(Protocol):
         """The body `split_body` took apart, with an empty history."""
         ...
 
+    def answering(self, results: Sequence[ToolResult]) -> tuple[Message, ...]:
+        """The messages that carry these results of one answer's tool calls in a request of
+        this format, as its parser reads them (replay answers calls and asks again)."""
+        ...
+
 
 class BodyKeys:
     """`split_body` and `join_body` for a format whose history, tools and system prompt are
     top-level keys of the request body (all three built-in formats), `detach` for one that
     keeps no conversation on the server, `streamed` for one whose `stream` key asks for a
-    stream, and OpenAI's `error_body`."""
+    stream, `answering` for one that gives each tool result a message of its own, and OpenAI's
+    `error_body`."""
 
     history_key: str
     system_key: str | None = None
@@ -166,6 +172,10 @@ class BodyKeys:
         if self.system_key is not None and self.system_key in meta:
             blobs["system"] = meta.pop(self.system_key)
         return SplitBody(meta, blobs)
+
+    def answering(self, results: Sequence[ToolResult]) -> tuple[Message, ...]:
+        """One `tool` message per result, as Chat Completions and the Responses API read them."""
+        return tuple(Message("tool", (r,)) for r in results)
 
     def join_body(self, split: SplitBody) -> JSON:
         body = dict(split.meta)

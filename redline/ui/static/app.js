@@ -192,14 +192,29 @@
 
   /* ---- one conversation -------------------------------------------------------------------- */
 
+  /* A long conversation comes a page at a time: its first rows and its last, and what lies
+   * between on demand. A row is a call, or a run of identical calls (an agent retrying). */
+  const MORE_ROWS = 50;
+
   async function conversationPage(id, quiet) {
     setNav("conversations");
-    const data = await api("/api/conversations/" + encodeURIComponent(id));
-    const previous = current.page === "conversation" && current.id === id ? current.calls : null;
-    current = { page: "conversation", id, calls: data.calls.map((c) => c.id) };
+    const again = current.page === "conversation" && current.id === id;
+    /* Redrawn for new calls: as many rows from the start as were shown, and the newest. */
+    const query = again && current.head > 0 ? `?limit=${current.head}` : "";
+    const data = await api("/api/conversations/" + encodeURIComponent(id) + query);
+    const previous = again ? current.ids : null;
+    current = { page: "conversation", id, ids: new Set(), loaded: [], head: 0 };
     const c = data.conversation;
-    const results = toolResults(data.calls);
     const scroll = window.scrollY;
+    const timeline = h("div", { class: "timeline" });
+    const rows = [...data.calls].sort((a, b) => a.row - b.row);
+    let next = 0;
+    for (const batch of runs(rows)) {
+      if (batch[0].row > next) timeline.appendChild(gap(next, batch[0].row));
+      R.append(timeline, cards(batch, previous));
+      next = batch[batch.length - 1].row + 1;
+    }
+    if (next < data.rows) timeline.appendChild(gap(next, data.rows));
     show(
       h("p", { class: "crumbs" }, h("a", { href: "#/" }, "Conversations"), " / ", c.id),
       h("h1", null, c.title || c.id),
@@ -208,18 +223,80 @@
         `${R.number(c.calls)} calls \u00B7 ${R.when(c.started_at)} \u2192 ${R.when(c.last_at)} \u00B7 ` +
         `tokens ${R.number(c.input_tokens)} \u2192 ${R.number(c.output_tokens)}, cache read ${R.number(c.cache_read_tokens)}`,
         c.tasks ? h("span", { class: "badge" }, `${c.tasks} task${c.tasks > 1 ? "s" : ""}`) : null),
-      h("div", { class: "timeline" },
-        data.calls.map((call) => callCard(call, results, previous && !previous.includes(call.id), data.calls)))
+      timeline
     );
     if (quiet) window.scrollTo(0, scroll);
   }
 
-  /* Tool results by the id of the call they answer, so each is shown with its call. */
+  /* Rows in runs of consecutive row numbers. */
+  function runs(rows) {
+    const out = [];
+    for (const row of rows) {
+      const run = out[out.length - 1];
+      if (run && run[run.length - 1].row + 1 === row.row) run.push(row);
+      else out.push([row]);
+    }
+    return out;
+  }
+
+  /* The cards of consecutive rows, remembered as shown. */
+  function cards(rows, previous) {
+    const results = toolResults(rows);
+    for (const row of rows) {
+      current.ids.add(row.id);
+      current.loaded.push(row);
+    }
+    current.loaded.sort((a, b) => a.row - b.row);
+    /* How many rows from the start are shown without a gap: a redraw shows as many. */
+    for (const row of current.loaded) if (row.row === current.head) current.head = row.row + 1;
+    return rows.map((call) => callCard(call, results, previous && !previous.has(call.id), current.loaded));
+  }
+
+  /* Rows `from` to `to` (exclusive) not shown yet, and buttons that fetch them. */
+  function gap(from, to) {
+    const hidden = to - from;
+    const box = h("div", { class: "gap", dataset: { from, to } },
+      h("span", { class: "muted" }, `${R.number(hidden)} more row${hidden === 1 ? "" : "s"} of calls not shown`));
+    const fetchRows = async (offset, limit, button) => {
+      for (const b of box.querySelectorAll("button")) b.disabled = true;
+      button.textContent = "Loading\u2026";
+      try {
+        const data = await api(`/api/conversations/${encodeURIComponent(current.id)}?offset=${offset}&limit=${limit}&last=0`);
+        const rows = data.calls.filter((r) => r.row >= from && r.row < to).sort((a, b) => a.row - b.row);
+        if (!rows.length) throw new Error("no rows came back; reload the page");
+        const start = rows[0].row, end = rows[rows.length - 1].row + 1;
+        const parts = [];
+        if (start > from) parts.push(gap(from, start));
+        for (const batch of runs(rows)) parts.push(...cards(batch, null));
+        if (end < to) parts.push(gap(end, to));
+        box.replaceWith(...parts);
+      } catch (error) {
+        box.replaceChildren(failure(error));
+      }
+    };
+    const count = Math.min(MORE_ROWS, hidden);
+    const later = h("button", { type: "button", class: "more-next" }, `Show the next ${count}`);
+    later.addEventListener("click", () => fetchRows(from, count, later));
+    box.appendChild(later);
+    if (hidden > MORE_ROWS) {
+      const earlier = h("button", { type: "button", class: "more-previous" }, `Show the last ${count}`);
+      earlier.addEventListener("click", () => fetchRows(to - count, count, earlier));
+      box.appendChild(earlier);
+    }
+    return box;
+  }
+
+  /* Tool results by the id of the call they answer, when that call is among these rows: each
+   * is shown with its call (a result whose call is on another page keeps its own row). */
   function toolResults(calls) {
+    const asked = new Set();
+    for (const call of calls) {
+      for (const p of call.answer ? call.answer.parts : []) if (p.type === "tool_call") asked.add(p.id);
+    }
     const found = {};
     for (const call of calls) {
       for (const m of call.added) {
-        for (const p of m.parts) if (p.type === "tool_result") found[p.call_id] = p;
+        for (const p of m.parts) if (p.type === "tool_result" && asked.has(p.call_id)) found[p.call_id] = p;
       }
     }
     return found;
@@ -229,9 +306,13 @@
     const u = call.usage;
     const status = call.status === "complete" ? null :
       h("span", { class: "bad" }, ` ${call.status}${call.http_status ? " " + call.http_status : ""}`);
-    const card = h("section", { class: "call" + (fresh ? " fresh" : ""), id: "call-" + call.id, dataset: { call: call.id } },
+    const repeats = call.repeats > 1
+      ? [h("span", { class: "badge repeats" }, `\u00D7 ${R.number(call.repeats)}`),
+        h("span", { class: "muted small" }, ` identical calls (the same request, answer and outcome), the last ${R.when(call.last_at)}`), " "]
+      : null;
+    const card = h("section", { class: "call" + (fresh ? " fresh" : ""), id: "call-" + call.id, dataset: { call: call.id, row: call.row } },
       h("header", null,
-        h("b", null, `#${call.seq ?? "?"}`), " ",
+        h("b", null, `#${call.seq ?? "?"}`), repeats, " ",
         h("span", { class: "muted" }, R.when(call.started_at)), " \u00B7 ",
         call.model || "\u2013", status,
         h("span", { class: "stats" },
@@ -245,10 +326,18 @@
     if (call.error || call.parse_error) {
       card.appendChild(h("p", { class: "error" }, call.error || call.parse_error));
     }
+    const resends = call.parent_seq !== null && call.kept !== null && call.kept === call.messages && call.added.length === 0;
+    if (resends) {
+      card.appendChild(h("p", { class: "muted small lineage" }, `The same request as #${call.parent_seq}: it adds nothing but its answer.`));
+    } else if (call.parent_seq !== null && !call.continues_previous) {
+      card.appendChild(h("p", { class: "muted small lineage" }, `Continues #${call.parent_seq}.`));
+    }
     if (call.system) {
       card.appendChild(h("details", { class: "system" },
         h("summary", null, call.system_changed ? "system prompt (changed)" : "system prompt"),
         call.system.map((p) => part(p, results))));
+    } else if (call.system_from !== null) {
+      card.appendChild(h("p", { class: "muted small" }, `System prompt changed: the one of #${call.system_from}.`));
     }
     if (call.tools) {
       card.appendChild(h("details", { class: "tools" },
@@ -256,10 +345,13 @@
         call.tools.map((t) => h("div", { class: "tool-def" },
           h("b", null, t.name), t.description ? h("div", { class: "muted" }, t.description) : null,
           t.parameters ? R.code(JSON.stringify(t.parameters, null, 2), "json") : null))));
+    } else if (call.tools_from !== null) {
+      card.appendChild(h("p", { class: "muted small" }, `Tools changed: those of #${call.tools_from}.`));
     }
     if (call.rewritten) {
-      card.appendChild(h("p", { class: "note" },
-        `This request does not continue the previous one: it keeps ${call.kept} of its messages (history edited or compacted).`));
+      card.appendChild(h("p", { class: "note" }, call.kept
+        ? `This request branches off after ${call.kept} of its messages, where an earlier call went on differently (history edited or compacted, or another thread of the session).`
+        : "This request starts afresh: no earlier call of the conversation sent any of its messages (another thread of the session)."));
     }
     const added = call.added.filter((m) => !(m.role === "tool" && m.parts.every((p) => p.type === "tool_result" && p.call_id in results)));
     const hidden = call.added.length - added.length;
@@ -382,12 +474,7 @@
     const toolCalls = (call.answer ? call.answer.parts : []).filter((p) => p.type === "tool_call");
     checks().then((list) => {
       const form = h("form", { class: "flag-form" });
-      const checkRows = list.map((c) => h("div", { class: "check-row" },
-        h("label", { class: "check" },
-          h("input", { type: "checkbox", name: "check", value: c.name, checked: c.name === "broad-except" }),
-          h("b", null, c.name), " ", h("span", { class: "muted" }, c.description),
-          c.origin !== "built-in" ? h("span", { class: "badge" }, c.origin) : null),
-        c.options.length ? h("div", { class: "options" }, c.options.map((o) => optionInput(c, o))) : null));
+      const checkRows = list.map((c) => checkRow(c, c.name === "broad-except"));
       const goodKind = h("select", { name: "good-kind" },
         h("option", { value: "" }, "none"), h("option", { value: "code" }, "paste code"),
         h("option", { value: "call" }, "another call's answer"));
@@ -419,10 +506,11 @@
           h("label", { class: "grow" }, "note ", h("input", { name: "note", placeholder: "What went wrong, in your words" }))),
         h("fieldset", null, h("legend", null, "Known-good output (optional): every check must pass on it"),
           goodKind, goodCode, goodCall),
+        draftRow(),
         h("div", { class: "row" },
           h("button", { type: "button", class: "run-checks" }, "Run checks"),
           h("label", { class: "check" }, h("input", { type: "checkbox", name: "force" }),
-            "force: keep it even if no check fails on the output"),
+            "force: keep it even if no check fails on the output, or it is a task already"),
           h("button", { type: "submit", class: "primary" }, "Save task"),
           h("button", { type: "button", class: "cancel" }, "Close")),
         outcome, verdicts,
@@ -440,7 +528,11 @@
       };
       let timer = null;
       let sequence = 0;
+      /* Once saved, the form is done: a check asked for after the save (leaving the name
+       * field asks, as the Save button is pressed) would find the name taken. */
+      let saved = false;
       const run = async () => {
+        if (saved) return;
         const mine = ++sequence;
         const b = body();
         if (!b.checks.length) {
@@ -460,24 +552,40 @@
       };
       const later = () => {
         clearTimeout(timer);
-        timer = setTimeout(run, 350);
+        if (!saved) timer = setTimeout(run, 350);
       };
       form.addEventListener("change", later);
       form.querySelector(".run-checks").addEventListener("click", run);
+      form.querySelector(".draft-check").addEventListener("click", () => draftCheck(form, body(), (check) => {
+        list.push(check);
+        form.querySelector("fieldset").append(checkRow(check, true));
+        run();
+      }));
       form.querySelector(".cancel").addEventListener("click", () => {
         panel.remove();
         closed();
       });
       form.addEventListener("submit", async (event) => {
         event.preventDefault();
+        if (saved) return;
+        /* The save answers with the verdicts: no check asked for before it may land after. */
+        clearTimeout(timer);
+        sequence++;
         outcome.replaceChildren(h("p", { class: "muted" }, "Saving\u2026"));
         try {
           const result = await api("/api/tasks", body());
           verdicts.replaceChildren(judged(result));
           if (result.saved) {
+            saved = true;
+            clearTimeout(timer);
+            form.querySelector("button[type=submit]").disabled = true;
+            form.querySelector(".run-checks").disabled = true;
+            const overrode = [];
+            if (result.refused && result.duplicates.length) overrode.push(`the same as ${result.duplicates.join(", ")}`);
+            if (result.refused && !result.catches) overrode.push("no check fails on its original output");
             outcome.replaceChildren(h("p", { class: "ok saved" }, "Saved task ",
               h("a", { href: "#/task/" + encodeURIComponent(result.task) }, result.task),
-              result.refused ? " (forced: no check fails on its original output)" : "", "."));
+              overrode.length ? ` (forced: ${overrode.join("; ")})` : "", "."));
           } else {
             outcome.replaceChildren(h("p", { class: "error refused" }, "Not saved: ", result.refused));
           }
@@ -489,6 +597,55 @@
       run();
     }).catch((error) => panel.replaceChildren(failure(error)));
     return panel;
+  }
+
+  function checkRow(c, checked) {
+    return h("div", { class: "check-row" },
+      h("label", { class: "check" },
+        h("input", { type: "checkbox", name: "check", value: c.name, checked }),
+        h("b", null, c.name), " ", h("span", { class: "muted" }, c.description),
+        c.origin !== "built-in" ? h("span", { class: "badge" }, c.origin) : null),
+      c.options.length ? h("div", { class: "options" }, c.options.map((o) => optionInput(c, o))) : null);
+  }
+
+  /* "Draft a check": a model writes one from the note (and the known-good output), the sandbox
+   * proves it (`redline draft`); a check that holds is saved and offered in the form. */
+  function draftRow() {
+    return h("div", { class: "row draft" },
+      h("label", { class: "grow" }, "model ", h("input", { name: "draft-model", size: 40,
+        placeholder: "a model of redline.toml, or WIRE:MODEL_ID@BASE_URL" })),
+      h("button", { type: "button", class: "draft-check" }, "Draft a check"),
+      h("div", { class: "drafted" }));
+  }
+
+  async function draftCheck(form, body, offer) {
+    const out = form.querySelector(".drafted");
+    const button = form.querySelector(".draft-check");
+    const model = form.querySelector("[name=draft-model]").value.trim();
+    button.disabled = true;
+    out.replaceChildren(h("p", { class: "muted" }, "Drafting: the model writes a check from the note, the sandbox proves it…"));
+    try {
+      const result = await api(`/api/calls/${encodeURIComponent(body.call)}/draft`, { note: body.note, model, good: body.good });
+      const lines = result.attempts.map((a) => h("li", { class: a.held ? "ok" : "refused" },
+        `attempt ${a.number}: `, a.held ? `holds: ${a.check}` : `refused: ${a.reason}`));
+      const found = [];
+      if (result.history) {
+        found.push(h("p", null, `Over the recorded history it flags ${result.history.flagged} of ${result.history.scanned} other answers.`));
+      }
+      if (result.saved) {
+        checksCache = null;
+        const check = (await checks()).find((c) => c.name === result.check.name);
+        if (check) offer(check);
+        found.unshift(h("p", { class: "ok saved" }, `Saved check ${result.check.name} to ${result.check.path}; it is chosen above.`));
+      } else {
+        found.unshift(h("p", { class: "error refused" }, "No draft held; nothing was saved."));
+      }
+      out.replaceChildren(h("ul", { class: "attempts" }, lines), ...found);
+    } catch (error) {
+      out.replaceChildren(failure(error));
+    } finally {
+      button.disabled = false;
+    }
   }
 
   function answerPreview(message) {
@@ -526,6 +683,11 @@
     if (result.good_output) side(`On the known-good output (${result.good_output.source || ""})`, result.verdicts.good_output, result.good_output);
     if (result.catches === false) out.unshift(h("p", { class: "warn" }, "No check fails on this output: a task made of these checks could not catch its own failure."));
     if (result.good_passes === false) out.unshift(h("p", { class: "warn" }, "A check fails on the known-good output: it would fail every model."));
+    if (result.duplicates && result.duplicates.length) {
+      out.unshift(h("p", { class: "warn duplicate" }, "This call is a task already, cut at the same place and with the same checks: ",
+        result.duplicates.map((name, i) => [i ? ", " : "", h("a", { href: "#/task/" + encodeURIComponent(name) }, name)]),
+        ". Saving makes another only when forced."));
+    }
     return h("div", null, out);
   }
 
@@ -549,7 +711,18 @@
         h("td", null, t.wire || "\u2013"),
         h("td", null, t.origin_call ? h("span", { class: "mono small" }, t.origin_call) : "imported"),
         h("td", null, R.when(t.created_at)),
-        h("td", null, t.last_result || "\u2013"))))));
+        h("td", { class: "last-run" }, lastRun(t.last_run)))))));
+  }
+
+  /* A task's latest run, a line per model and variant: pooling them would read 0/8 on one
+   * and 8/8 on another as 8/16. */
+  function lastRun(last) {
+    if (!last) return "\u2013";
+    return [
+      last.cells.map((c) => h("div", { class: "cell-line" },
+        h("span", { class: "muted" }, `${c.model} \u00B7 ${c.variant} `), h("b", null, `${c.passes}/${c.judged}`))),
+      h("a", { class: "small", href: "#/run/" + encodeURIComponent(last.run) }, `run of ${R.when(last.started_at)}`),
+    ];
   }
 
   async function taskPage(name) {
@@ -638,15 +811,22 @@
         if (!s) return h("td", null, "\u2013");
         return h("td", { class: "cell " + shade(s) },
           h("div", { class: "rate" }, R.percent(s.rate)),
-          h("div", null, `${s.passes}/${s.samples} samples passed` + (s.errors ? `, ${s.errors} errors` : "")),
+          h("div", null, `${s.passes}/${s.samples} samples passed` + (s.no_attempts ? `, ${s.no_attempts} no attempt` : "") + (s.errors ? `, ${s.errors} errors` : "")),
           h("div", { class: "muted small" }, `95% interval ${interval(s.interval)} \u00B7 ${s.tasks} task${s.tasks === 1 ? "" : "s"}`),
           s.pass_k !== null && s.pass_k !== undefined
-            ? h("div", { class: "muted small" }, `pass^${run.samples} (every time) ${R.percent(s.pass_k)}`) : null);
+            ? h("div", { class: "muted small" }, `pass^${run.samples} (every time) ${R.percent(s.pass_k)}`) : null,
+          (run.max_steps || 1) > 1 && s.steps_p50 !== null && s.steps_p50 !== undefined
+            ? h("div", { class: "muted small" }, `steps: median ${s.steps_p50}` + (s.max_steps_hit ? `, ${s.max_steps_hit} at --max-steps ${run.max_steps}` : "")) : null);
       })))));
     const comparisons = report.comparisons.length
       ? h("ul", { class: "comparisons" }, report.comparisons.map((c) => h("li", null,
         h("b", null, `${c.a} vs ${c.b}`), ` (${c.kind === "variant" ? "model" : "variant"} ${c.within}): `, c.verdict)))
       : h("p", { class: "muted" }, "One model and one variant: nothing to compare.");
+    const noAttempts = report.summary.reduce((n, s) => n + (s.no_attempts || 0), 0);
+    const counted = report.summary.reduce((n, s) => n + s.samples, 0);
+    const noAttemptLine = noAttempts
+      ? h("p", { class: "no-attempts" }, h("b", null, `${noAttempts} of ${counted} sample${counted === 1 ? "" : "s"} never wrote code the checks could judge: counted as no attempt, not passed.`))
+      : null;
     const byTask = {};
     for (const s of report.samples) (byTask[s.task] = byTask[s.task] || []).push(s);
     const samples = Object.entries(byTask).map(([task, list]) => h("div", { class: "task-samples" },
@@ -654,8 +834,10 @@
     show(
       h("p", { class: "crumbs" }, h("a", { href: "#/runs" }, "Runs"), " / ", run.id),
       h("h1", null, `Run ${run.id}`),
-      h("p", { class: "facts" }, `${run.status} \u00B7 started ${R.when(run.started_at)} \u00B7 ${run.samples} sample${run.samples === 1 ? "" : "s"} per task, model and variant \u00B7 evaluation ${run.evaluation}`),
-      h("h2", null, "Pass rates"), grid, chart(report),
+      h("p", { class: "facts" }, `${run.status} \u00B7 started ${R.when(run.started_at)} \u00B7 ${run.samples} sample${run.samples === 1 ? "" : "s"} per task, model and variant` +
+        ((run.max_steps || 1) > 1 ? ` \u00B7 up to ${run.max_steps} steps per sample` : "") +
+        (run.evaluation ? ` \u00B7 judged again by redline recheck (evaluation ${run.evaluation})` : "")),
+      h("h2", null, "Pass rates"), grid, noAttemptLine, chart(report),
       h("h2", null, "Comparisons"), comparisons,
       report.detectable ? h("p", { class: "muted detectable" }, report.detectable.line) : null,
       report.errors.length ? [h("h2", null, "Errors (not counted as failures)"),
@@ -718,13 +900,32 @@
       h("figcaption", { class: "muted small" }, "Pass rate per model and variant (mean of the per-task rates) with its 95% interval: over tasks, or over the samples of a side's one task."));
   }
 
+  const OUTCOMES = { pass: ["passed", "pass"], fail: ["failed", "fail"], no_attempt: ["no-attempt", "no attempt"], error: ["error", "error"] };
+  const SOURCES = { transcript: "from the transcript", workspace: "from the workspace", unavailable: "not available", invalid: "arguments not JSON" };
+
+  function callLine(c) {
+    const asked = `${c.tool} ${c.arguments || ""}`.trim();
+    if (c.source === null || c.source === undefined) return `${asked} (not answered: the replay stops here)`;
+    const how = [c.note, `${R.number(c.size || 0)} bytes`].filter(Boolean).join(", ");
+    return `${asked}: ${SOURCES[c.source] || c.source} (${how})`;
+  }
+
   function sample(s) {
-    const outcome = s.error !== null && s.error !== undefined ? "error" : s.passed ? "passed" : "failed";
-    const box = h("details", { class: "sample " + outcome },
-      h("summary", null, `${s.model} \u00B7 ${s.variant} \u00B7 sample ${s.sample}: `, h("b", null, outcome),
+    const known = s.outcome || (s.error !== null && s.error !== undefined ? "error" : s.passed ? "pass" : "fail");
+    const [cls, word] = OUTCOMES[known] || [known, known];
+    const steps = s.steps || [];
+    const box = h("details", { class: "sample " + cls },
+      h("summary", null, `${s.model} \u00B7 ${s.variant} \u00B7 sample ${s.sample}: `, h("b", null, word),
         s.findings.length ? `, ${s.findings.length} finding${s.findings.length === 1 ? "" : "s"}` : "",
+        steps.length > 1 ? `, ${steps.length} steps` : "",
         s.from_cache ? h("span", { class: "muted small" }, " (from the cache)") : null));
     if (s.error) box.appendChild(h("pre", { class: "plain" }, s.error));
+    if (steps.length) {
+      box.appendChild(h("ol", { class: "steps" }, steps.map((step) => h("li", null,
+        (step.calls || []).length ? step.calls.map(callLine).join("; ") : "answered without a tool call"))));
+    }
+    if (s.reason) box.appendChild(h("p", { class: "muted" }, `No attempt: ${s.reason}.`));
+    if (s.diverged) box.appendChild(h("p", { class: "muted" }, `Went its own way at step ${s.diverged.step}: ${s.diverged.why}.`));
     for (const f of s.findings) {
       box.appendChild(h("p", null, h("b", null, f.check), ` ${f.path || ""}${f.line ? ":" + f.line : ""} ${f.message}`));
     }
