@@ -17,7 +17,10 @@ import openai
 import pytest
 
 from redline import config
-from redline.transcripts import open_store
+from redline.commands.shared import describe
+from redline.errors import StoreWriteFailed
+from redline.transcripts import Store, open_store
+from redline.transcripts.store.db import write
 from tests.fakes.openai_chat import FakeOpenAI
 from tests.postgres import LakeSetup, Postgres, make_server, wait_until
 
@@ -176,16 +179,28 @@ def test_store_push_twice_copies_once(
         ana.ask(fake_openai.api_key, f"solo {i}")
     ana.stop_proxy()
     assert ana.redline("import", "--examples", "--db", str(personal)).returncode == 0
+    model = f"openai-chat:gpt-test@{fake_openai.url}/v1"  # type: ignore[attr-defined]
+    replayed = ana.redline(
+        "replay", "--model", model, "--samples", "1", "--db", str(personal),
+        OPENAI_API_KEY=fake_openai.api_key,
+    )  # fmt: skip
+    assert replayed.returncode == 0, replayed.stderr
 
     first = ana.redline("store", "push", "--db", str(personal), "--to", lake.url)
     assert first.returncode == 0, first.stderr
     assert "3 calls in 3 new conversations" in first.stdout and "3 tasks" in first.stdout
+    assert "1 run" in first.stdout
     again = ana.redline("store", "push", "--db", str(personal), "--to", lake.url)
     assert again.returncode == 0, again.stderr
     assert "had everything already" in again.stdout
     assert stored(lake) == [(3, 3)]
     in_lake = ana.redline("tasks", "--json", "--db", lake.url)
     assert len(json.loads(in_lake.stdout)["tasks"]) == 3
+    here, there = (
+        json.loads(ana.redline("report", "--json", "--db", db).stdout)
+        for db in (str(personal), lake.url)
+    )
+    assert there == here  # the run pushed whole: its steps, samples and verdicts
 
 
 def test_a_proxy_killed_mid_ingest_loses_nothing(
@@ -240,3 +255,27 @@ def test_without_its_catalog_a_proxy_forwards_and_spools_then_catches_up(
         assert wait_until(lambda: stored(lake) == [(4, 4)], timeout=90, every=1.0)
     finally:
         ana.stop_proxy()
+
+
+def test_a_write_after_the_catalog_went_away_is_one_error_naming_the_lake(
+    own_postgres: Postgres, tmp_path: Path
+) -> None:
+    own_postgres.create_database("team")
+    where = config.Lake(own_postgres.url("team"), str(tmp_path / "data"))
+
+    def add_a_row(store: Store) -> None:
+        write(store.con, lambda: store.con.execute(
+            "INSERT INTO scan_checks VALUES ('k', 'check', '{}', '1', now())"
+        ))  # fmt: skip
+
+    with open_store(where, ingest=False) as store:
+        own_postgres.stop()
+        with pytest.raises(StoreWriteFailed) as failed:
+            add_a_row(store)
+    message = describe(failed.value)
+    assert message.startswith(f"the lake {where.url} could not be written: cannot reach its")
+    assert "docs/team.md" in message and "\n" not in message
+    own_postgres.start()
+    with open_store(where, ingest=False) as store:  # a new connection: the broken one is gone
+        add_a_row(store)
+        assert store.con.execute("SELECT count(*) FROM scan_checks").fetchall() == [(1,)]

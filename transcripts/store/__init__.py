@@ -13,7 +13,7 @@ import duckdb
 
 from redline import config
 from redline.config import Location
-from redline.errors import RedlineError, StoreUnavailable
+from redline.errors import RedlineError, StoreUnavailable, StoreWriteFailed
 from redline.transcripts.model import Request, message_from_dict
 from redline.transcripts.store import queries
 from redline.transcripts.store.db import LOCK_WAIT_SECONDS, connect, looks_like_duckdb, set_aside
@@ -316,7 +316,8 @@ def _open_lake(where: config.Lake, *, ingest: bool) -> Iterator[Store]:
             store.ingest()
         yield store
     except BaseException as exc:
-        healthy = isinstance(exc, RedlineError)  # a user's mistake; not the connection's
+        # A user's mistake is not the connection's; a write the catalog refused may be.
+        healthy = isinstance(exc, RedlineError) and not isinstance(exc, StoreWriteFailed)
         raise
     finally:
         lake.checkin(con, healthy=healthy)

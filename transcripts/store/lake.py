@@ -38,7 +38,7 @@ from pathlib import Path
 import duckdb
 
 from redline.config import Lake, refuse_password
-from redline.errors import StoreUnavailable
+from redline.errors import StoreUnavailable, StoreWriteFailed
 
 CATALOG = "lake"
 FENCE = "lake_writes"
@@ -108,18 +108,37 @@ def exclusive(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
     if lake is None or not lake.url.startswith(_POSTGRES):
         yield
         return
-    lock = _LOCKS.get(con)
-    if lock is None:
-        lock = _LOCKS[con] = _lock_connection(lake)
-    lock.execute("BEGIN TRANSACTION")
+    lock = _locked(con, lake)
     try:
-        lock.execute(
-            f"SELECT * FROM postgres_query('{_LOCK_DB}', 'SELECT pg_advisory_xact_lock({_LOCK_KEY})')"
-        ).fetchall()
         yield
     finally:
         with contextlib.suppress(duckdb.Error):
             lock.execute("COMMIT")  # ends the lock's transaction: the lock is released
+
+
+def _locked(con: duckdb.DuckDBPyConnection, lake: Lake) -> duckdb.DuckDBPyConnection:
+    """The lock's connection, in a transaction that holds the lock. A catalog that cannot be
+    reached is a StoreWriteFailed naming the lake (the lock's connection is made again)."""
+    try:
+        lock = _LOCKS.get(con)
+        if lock is None:
+            lock = _LOCKS[con] = _lock_connection(lake)
+        lock.execute("BEGIN TRANSACTION")
+        try:
+            lock.execute(
+                f"SELECT * FROM postgres_query('{_LOCK_DB}', "
+                f"'SELECT pg_advisory_xact_lock({_LOCK_KEY})')"
+            ).fetchall()
+        except BaseException:
+            with contextlib.suppress(duckdb.Error):
+                lock.execute("ROLLBACK")
+            raise
+    except duckdb.Error as exc:
+        broken = _LOCKS.pop(con, None)
+        if broken is not None:
+            broken.close()
+        raise StoreWriteFailed(_reason(exc, lake), lake.url) from None
+    return lock
 
 
 def _lock_connection(lake: Lake) -> duckdb.DuckDBPyConnection:
@@ -284,7 +303,7 @@ def _reason(exc: duckdb.Error, lake: Lake) -> str:
             f"its data path is {where}, not {lake.data_path}; set $REDLINE_LAKE_DATA (or "
             "data_path in redline.toml) to the lake's folder, as every machine must see it"
         )
-    found = re.search(r"Unable to connect to Postgres at \"[^\"]*\": (.*)", text)
+    found = re.search(r"Unable to connect to Postgres at \"[^\"]*\": (.*?)(?: LINE \d+:|$)", text)
     if found:
         return f"cannot reach its PostgreSQL catalog: {found.group(1)}"
     return text
