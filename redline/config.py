@@ -109,9 +109,18 @@ def _lake(url: str) -> Lake:
     password_file = settings.get("password_file")
     if password_file is not None and not isinstance(password_file, str):
         raise RedlineError(f"password_file in {where} must be a path")
-    if "://" not in data:
-        data = str(Path(data).expanduser())
-    return Lake(url, data, Path(password_file).expanduser() if password_file else None)
+    if "://" in data:
+        # DuckDB would fetch its httpfs extension from the network to reach it; redline never
+        # downloads an extension, and object storage is not tested yet.
+        raise RedlineError(
+            f"the lake's data path {data} is object storage, which redline does not support "
+            "yet: give a folder every machine can reach (a network share)"
+        )
+    return Lake(
+        url,
+        str(Path(data).expanduser()),
+        Path(password_file).expanduser() if password_file else None,
+    )
 
 
 def _lake_settings() -> dict[str, Any]:

@@ -3,6 +3,7 @@ writers, each row once, credentials from the usual places and never from the com
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 import threading
@@ -56,6 +57,15 @@ def test_a_lake_without_a_data_path_is_one_clear_line(
     result = cli("ls", expect=2)
     assert "REDLINE_LAKE_DATA" in result.output and "data_path" in result.output
     assert len(result.output.strip().splitlines()) == 1
+
+
+def test_object_storage_as_the_data_path_is_refused_before_anything_is_fetched(
+    cli: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("REDLINE_LAKE_DATA", "s3://team-bucket/redline/")
+    result = cli("ls", "--db", "ducklake:postgres:dbname=team host=127.0.0.1 port=1", expect=2)
+    assert "s3://team-bucket/redline/ is object storage" in result.output
+    assert "network share" in result.output
 
 
 def test_the_data_path_may_come_from_redline_toml(
@@ -185,6 +195,33 @@ def test_two_processes_ingesting_one_spool_at_once_store_each_call_once(
     both = [
         subprocess.Popen([*REDLINE, "ls", "--json"], env=env, stdout=subprocess.PIPE, text=True)
         for _ in range(2)
+    ]
+    for p in both:
+        p.communicate(timeout=120)
+        assert p.returncode == 0
+    stored = lake_rows(lake, "SELECT count(*), count(DISTINCT id) FROM exchanges")
+    assert stored == [(60, 60)]
+    assert lake_rows(lake, "SELECT count(*) FROM conversations") == [(2,)]
+
+
+def test_two_machines_ingesting_copies_of_one_spool_at_once_store_each_call_once(
+    lake: LakeSetup, tmp_path: Path
+) -> None:
+    spool = config.spool_dir(config.location(lake.url)).relative_to(tmp_path / "xdg-data")
+    first, second = tmp_path / "first", tmp_path / "second"
+    writer = SpoolWriter(first / "data" / spool)
+    writer.append(
+        [
+            *conversation("a", 30, timedelta(0), timedelta(seconds=1)),
+            *conversation("b", 30, timedelta(milliseconds=500), timedelta(seconds=1)),
+        ]
+    )
+    writer.close()
+    # The second machine holds a copy (no lock of the first's spool folder reaches it).
+    shutil.copytree(first / "data" / spool, second / "data" / spool)
+    both = [
+        subprocess.Popen([*REDLINE, "ls", "--json"], env=lake.env(home), stdout=subprocess.PIPE)
+        for home in (first, second)
     ]
     for p in both:
         p.communicate(timeout=120)

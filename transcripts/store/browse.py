@@ -18,8 +18,10 @@ are derived, can be dropped at any time, and are rebuilt by the next search):
 
 Prose is what a search reads by default (a few tens of MB at 100,000 calls); tool calls and
 results are an order of magnitude more (file contents), searched only when asked (`tools`).
-DuckDB's full-text extension would have to be downloaded (it is not built into the Python
-package) and redline runs offline, so the index is our own.
+DuckDB's full-text extension (its 1.5.5 wheel exists) is not used: its index matches whole
+words, not the substrings this search promises; it is built whole and does not follow the rows
+added after; and it cannot be made in a lake (DuckLake refuses its tables at commit). So the
+index is our own, the same on a file and on a lake.
 """
 
 from __future__ import annotations

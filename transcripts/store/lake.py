@@ -1,5 +1,5 @@
 """A team's store on DuckLake: a catalog in PostgreSQL, the data as Parquet files in a shared
-folder (or object storage), and DuckDB's SQL and tables as in a file.
+folder, and DuckDB's SQL and tables as in a file.
 
 The extensions come from their PyPI wheels (`duckdb-extension-*`, pinned with DuckDB) and are
 loaded from the files inside them: nothing is downloaded, default security settings (the files

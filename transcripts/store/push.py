@@ -1,7 +1,7 @@
 """`redline store push`: a personal store (a DuckDB file) copied into a lake.
 
 What is copied: the message tree and blobs, conversations and their calls, tasks and their
-workspaces, finished replay runs (with their samples, judgings and verdicts) and `redline scan`'s
+workspaces, finished replay runs (with their steps, samples, judgings and verdicts) and `redline scan`'s
 verdict cache. What is not: the spool's bookkeeping (the file's own spool stays with the file)
 and the web view's search index (derived; the lake makes its own).
 
