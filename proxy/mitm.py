@@ -49,6 +49,7 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from redline.config import Location
 from redline.errors import RedlineError
 from redline.proxy.capture import BODY_LIMIT
 from redline.proxy.headers import scrubbed
@@ -90,7 +91,7 @@ class MitmRunner:
         confdir: Path | None = None,
         on_log: OnLog | None = None,
         drain: float = 30.0,
-        ingest_into: Path | None = None,
+        ingest_into: Location | None = None,
         max_body: int = BODY_LIMIT,
     ) -> None:
         self.spool_dir, self.host, self.port = spool_dir, host, port

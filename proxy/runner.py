@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 from yarl import URL
 
+from redline.config import Location
 from redline.errors import RedlineError
 from redline.proxy.recorder import Recorder
 from redline.proxy.routes import Route
@@ -46,7 +47,7 @@ class ProxyRunner:
         *,
         drain: float = DEFAULT_DRAIN,
         max_body: int = MAX_BODY_BYTES,
-        ingest_into: Path | None = None,
+        ingest_into: Location | None = None,
     ) -> None:
         self.routes, self.spool_dir, self.host, self.port = list(routes), spool_dir, host, port
         self.drain, self.max_body = drain, max_body

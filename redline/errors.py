@@ -41,29 +41,33 @@ class NotFound(RedlineError):
 
 
 class StoreLocked(RedlineError):
-    """Another process holds the database (`holder`, `pid` when DuckDB names them)."""
+    """Another process holds the database (`holder`, `pid` when DuckDB names them); for a lake
+    (`path` its URL), other writers' commits kept conflicting with ours."""
 
-    def __init__(self, path: Path, holder: str | None = None, pid: int | None = None) -> None:
+    def __init__(self, path: Path | str, holder: str | None = None, pid: int | None = None) -> None:
         self.path, self.holder, self.pid = path, holder, pid
         who = f"{holder} (PID {pid})" if holder and pid else "another process"
         super().__init__(f"the database {path} is locked by {who}")
 
 
 class StoreUnavailable(RedlineError):
-    """The database at `path` cannot be created or opened, for `reason`."""
+    """The database at `path` (a file, or a lake's URL) cannot be created or opened, for
+    `reason`."""
 
-    def __init__(self, path: Path, reason: str) -> None:
+    def __init__(self, path: Path | str, reason: str) -> None:
         self.path, self.reason = path, reason
         super().__init__(f"cannot open the database {path}: {reason}")
 
 
 class StoreWriteFailed(RedlineError):
-    """The disk refused a write to the database (`reason`, as DuckDB gives it); the
-    transaction was rolled back whole."""
+    """The disk refused a write to the database (`reason`, as DuckDB gives it), or a lake's
+    catalog or share did; the transaction was rolled back whole."""
 
-    def __init__(self, reason: str) -> None:
-        self.reason = reason
-        super().__init__(f"the database could not be written: {reason}")
+    def __init__(self, reason: str, lake: str | None = None) -> None:
+        self.reason, self.lake = reason, lake  # lake: a lake's URL (its catalog or share)
+        super().__init__(
+            f"{f'the lake {lake}' if lake else 'the database'} could not be written: {reason}"
+        )
 
 
 class TaskExists(RedlineError):

@@ -18,19 +18,17 @@ request's credentials are never reused.
 from __future__ import annotations
 
 import os
-import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-import platformdirs
-
+from redline.config import CONFIG_NAME, read_config
+from redline.config import config_path as config_path  # the surface exports it from here
 from redline.errors import RedlineError
 from redline.transcripts import wire
 
-CONFIG_NAME = "redline.toml"
 _LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 
 
@@ -80,25 +78,11 @@ class ModelSpec:
         }
 
 
-def config_path(cwd: Path | None = None) -> Path | None:
-    """`redline.toml` in the working directory, else in the user config directory."""
-    here = (cwd or Path.cwd()) / CONFIG_NAME
-    if here.is_file():
-        return here
-    user = Path(platformdirs.user_config_dir("redline")) / CONFIG_NAME
-    return user if user.is_file() else None
-
-
 def load_config(path: Path | None) -> dict[str, ModelSpec]:
     """The models a config file names; an empty mapping without a file."""
     if path is None:
         return {}
-    try:
-        document = tomllib.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise RedlineError(f"cannot read {path}: {exc.strerror}") from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise RedlineError(f"{path} is not valid TOML: {exc}") from None
+    document = read_config(path)
     models = document.get("models", {})
     if not isinstance(models, dict):
         raise RedlineError(f"{path}: [models] must be a table of [models.NAME] tables")

@@ -22,7 +22,6 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -36,6 +35,7 @@ from redline.analyzers import (
     run_checks,
     verdict_to_dict,
 )
+from redline.config import Location
 from redline.replay.cells import Outcome
 from redline.replay.executions import StoredVerdicts
 from redline.replay.executions import environments as prepare
@@ -211,7 +211,7 @@ class Settings:
 
 
 def replay(
-    db: Path,
+    db: Location,
     tasks: Sequence[Task],
     models: Sequence[ModelSpec],
     variants: Sequence[Variant],

@@ -16,9 +16,9 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from pathlib import Path
 from typing import Any
 
+from redline.config import Location
 from redline.transcripts import open_store
 
 __all__ = ["Writer"]
@@ -29,7 +29,7 @@ _FLUSH_SECONDS = 0.5
 
 
 class Writer:
-    def __init__(self, db: Path) -> None:
+    def __init__(self, db: Location) -> None:
         self.db = db
         self.steps: list[dict[str, Any]] = []
         self.samples: list[dict[str, Any]] = []

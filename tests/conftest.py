@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,6 +21,7 @@ from tests.fakes.fixtures import (  # noqa: F401
 )
 from tests.fakes.openai_chat import FakeOpenAI
 from tests.fakes.server import ServerThread
+from tests.postgres import LakeSetup, Postgres, make_server
 from tests.support import Cli
 
 PROXY_VARIABLES = (
@@ -40,11 +43,15 @@ PROXY_VARIABLES = (
 )
 
 
+# A lake's settings and PostgreSQL's credentials (docs/team.md): none of the user's.
+LAKE_VARIABLES = ("REDLINE_LAKE_DATA", "PGPASSWORD", "PGPASSFILE", "PGUSER", "PGHOST", "PGPORT")
+
+
 @pytest.fixture(autouse=True)
 def isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
     """Every test gets its own database and configuration directory (no redline.toml, no
     checks folder of the user's), and no proxy or API settings from the environment."""
-    for name in PROXY_VARIABLES:
+    for name in (*PROXY_VARIABLES, *LAKE_VARIABLES):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
     db = tmp_path / "redline.duckdb"
@@ -77,3 +84,33 @@ def proxy(fake_openai: FakeOpenAI, db_path: Path) -> Iterator[ThreadedProxy]:
 @pytest.fixture
 def cli() -> Cli:
     return Cli()
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[Postgres]:
+    """One PostgreSQL for the session's lake tests (skipped where no binaries exist)."""
+    server = make_server()
+    yield server
+    server.destroy()
+
+
+_lakes = itertools.count()
+
+
+@pytest.fixture
+def lake(
+    postgres: Postgres, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[LakeSetup]:
+    """A new, empty lake (a database of its own in the session's PostgreSQL), which this
+    process's `--db` default names; other processes take `lake.env(home)`."""
+    database = f"lake{os.getpid()}_{next(_lakes)}"
+    setup = LakeSetup(postgres.url(database), tmp_path / "lake-data", postgres, database)
+    postgres.create_lake(database, setup.data)
+    monkeypatch.setenv("REDLINE_DB", setup.url)
+    monkeypatch.setenv("REDLINE_LAKE_DATA", str(setup.data))
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg-data"))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg-config"))
+    yield setup
+    from redline.transcripts.store import lake as lakes
+
+    lakes.close_all()

@@ -217,6 +217,19 @@ def segment_is_live(path: Path) -> bool:
         return False
 
 
+@contextlib.contextmanager
+def ingest_lock(directory: Path) -> Iterator[None]:
+    """Held while one process ingests this spool: a second waits for it (and then finds the
+    records stored). A database file's own lock does this for a file; a lake has none."""
+    directory.mkdir(parents=True, exist_ok=True)
+    with open(directory / ".ingest.lock", "ab") as f:
+        fcntl.flock(f.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f.fileno(), fcntl.LOCK_UN)
+
+
 def segments(directory: Path) -> list[Path]:
     if not directory.is_dir():
         return []

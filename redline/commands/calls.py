@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import typer
@@ -44,7 +43,7 @@ def ls(
         50, "--limit", "-n", min=0, help="Show at most this many conversations (0: all)."
     ),
     as_json: bool = JSON_OPTION,
-    db: Path | None = DB_OPTION,
+    db: str | None = DB_OPTION,
 ) -> None:
     """List conversations, newest first; or, given one, its calls in order."""
     from rich.markup import escape
@@ -195,7 +194,7 @@ def show(
     ),
     raw: bool = typer.Option(False, "--raw", help="Print the response body exactly as recorded."),
     as_json: bool = JSON_OPTION,
-    db: Path | None = DB_OPTION,
+    db: str | None = DB_OPTION,
 ) -> None:
     """Show one call: messages, tool calls, the answer, tokens and timings."""
     from redline.transcripts import open_store

@@ -79,7 +79,7 @@ def check_command(
     ] = None,
     no_sandbox: Annotated[bool, typer.Option("--no-sandbox", help=NO_SANDBOX_HELP)] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the verdicts as JSON.")] = False,
-    db: Path | None = DB_OPTION,
+    db: str | None = DB_OPTION,
 ) -> None:
     """Run checks on a recorded output or on files; exit 0 if all pass, 1 if any finds something."""
     from redline.analyzers import load_call, load_file, parse_check, prepared, run_checks, runs_code
@@ -169,7 +169,7 @@ def analyzers_command(
         ),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the list as JSON.")] = False,
-    db: Path | None = DB_OPTION,
+    db: str | None = DB_OPTION,
 ) -> None:
     """List the checks `redline check --check` accepts, with their options."""
     from redline.analyzers import describe_option

@@ -97,7 +97,7 @@ def draft_command(
         help="The models file (default: ./redline.toml, else the user config dir).",
     ),
     as_json: bool = JSON_OPTION,
-    db: Path | None = DB_OPTION,
+    db: str | None = DB_OPTION,
 ) -> None:
     """Have a model draft a check from a failure; keep it only when the sandbox proves it."""
     from redline import config as paths
@@ -141,7 +141,7 @@ def draft_command(
             _print_attempt(attempt, len(case.good))
 
     try:
-        with recording(spec.base_url, paths.spool_dir(paths.db_path(db))) as base_url:
+        with recording(spec.base_url, paths.spool_dir(paths.location(db))) as base_url:
             drafted = draft(
                 case,
                 replace(spec, base_url=base_url),

@@ -72,7 +72,7 @@ def proxy(
         help="On SIGTERM/Ctrl-C, let calls under way finish for at most this long, then cut "
         "them (recorded as cut). A second signal cuts them at once.",
     ),
-    db: Path | None = DB_OPTION,
+    db: str | None = DB_OPTION,
 ) -> None:
     """Run the recording proxy: point your agent's base URL at it (or HTTPS_PROXY, --mode mitm)."""
     _check_options(mode, upstream, route, host_match, upstream_ca, print_ca)
@@ -84,7 +84,7 @@ def proxy(
     from redline.proxy import ProxyRunner, parse_routes, run_forever
 
     routes = parse_routes(upstream, route)
-    db_path = config.db_path(db)
+    db_path = config.location(db)
     runner = ProxyRunner(
         routes, config.spool_dir(db_path), host, port, drain=drain, ingest_into=db_path
     )
@@ -143,7 +143,7 @@ def _mitm(
     upstream_ca: Path | None,
     print_ca: bool,
     drain: float,
-    db: Path | None,
+    db: str | None,
 ) -> None:
     """`redline proxy --mode mitm`: the HTTPS intercepting proxy in the foreground."""
     from redline.proxy import DEFAULT_PATTERNS, ensure_ca, parse_pattern
@@ -158,7 +158,7 @@ def _mitm(
         kind = "error" if level >= logging.ERROR else "warning"
         typer.echo(f"{kind}: mitmproxy: {message}", err=True)
 
-    db_path = config.db_path(db)
+    db_path = config.location(db)
     runner = MitmRunner(
         config.spool_dir(db_path),
         host,

@@ -108,7 +108,7 @@ def replay_command(
         help="The models file (default: ./redline.toml, else the user config dir).",
     ),
     as_json: bool = JSON_OPTION,
-    db: Path | None = DB_OPTION,
+    db: str | None = DB_OPTION,
 ) -> None:
     """Replay tasks to models and prompt variants, judge the answers, report pass rates."""
     from redline.replay import (
@@ -135,7 +135,7 @@ def replay_command(
                 "there are no tasks yet; make one with `redline flag`, or `redline import --examples`"
             )
         task_list = [store.task(name) for name in chosen]
-        path = store.path
+        path = store.location
         if dry_run:
             from redline.replay import reach
 
@@ -362,7 +362,7 @@ def _print_report(store: Any, run_id: str, fmt: str, out: Path | None) -> None:
 
 
 @user_errors
-def runs_command(as_json: bool = JSON_OPTION, db: Path | None = DB_OPTION) -> None:
+def runs_command(as_json: bool = JSON_OPTION, db: str | None = DB_OPTION) -> None:
     """List replay runs, newest first."""
     from redline.commands.display import make_console, print_table
     from redline.transcripts import open_store
@@ -410,7 +410,7 @@ def report_command(
         None, "--out", "-o", help="Write to this file instead of printing."
     ),
     as_json: bool = typer.Option(False, "--json", help="The same as --format json."),
-    db: Path | None = DB_OPTION,
+    db: str | None = DB_OPTION,
 ) -> None:
     """Report a run: pass rates with intervals, paired comparisons, tokens, cost."""
     from redline.transcripts import open_store
@@ -452,7 +452,7 @@ def recheck_command(
     no_sandbox: bool = NO_SANDBOX_OPTION,
     plugin: list[Path] | None = PLUGIN_OPTION,
     as_json: bool = JSON_OPTION,
-    db: Path | None = DB_OPTION,
+    db: str | None = DB_OPTION,
 ) -> None:
     """Judge a run's stored answers again (new or changed checks); nothing is sent."""
     from redline.replay import recheck

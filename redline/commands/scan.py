@@ -83,7 +83,7 @@ def scan_command(
     task_file: list[Path] | None = FILE_OPTION,
     no_sandbox: bool = NO_SANDBOX_OPTION,
     as_json: bool = JSON_OPTION,
-    db: Path | None = DB_OPTION,
+    db: str | None = DB_OPTION,
 ) -> None:
     """Run checks over every recorded answer, or find the answers the user corrected."""
     from redline.analyzers import prepared, runs_code

@@ -43,8 +43,15 @@ def describe(exc: RedlineError) -> str:
         hint = _LISTED_BY.get(exc.what)
     elif isinstance(exc, StoreLocked):
         hint = "wait for it to finish, or stop it"
+    elif isinstance(exc, StoreUnavailable) and str(exc.path).startswith("ducklake:"):
+        hint = "check the lake's settings (docs/team.md)"
     elif isinstance(exc, StoreUnavailable):
         hint = "choose another file with --db or $REDLINE_DB"
+    elif isinstance(exc, StoreWriteFailed) and exc.lake:
+        hint = (
+            "check that its PostgreSQL catalog and its data folder can be reached and written "
+            "(docs/team.md), then run it again (what the proxy recorded waits in the spool)"
+        )
     elif isinstance(exc, StoreWriteFailed):
         hint = "free some disk space and run it again (what the proxy recorded waits in the spool)"
     return f"{exc}; {hint}" if hint else str(exc)
@@ -111,7 +118,12 @@ def print_json(value: Any) -> None:
 
 JSON_OPTION = typer.Option(False, "--json", help="Print stable JSON (documented in docs/json.md).")
 DB_OPTION = typer.Option(
-    None, "--db", envvar="REDLINE_DB", help="The database file.", show_default="user data dir"
+    None,
+    "--db",
+    envvar="REDLINE_DB",
+    metavar="PATH",
+    help="The database file, or a team's lake (ducklake:..., docs/team.md).",
+    show_default="user data dir",
 )
 PLUGIN_OPTION = typer.Option(
     None, "--plugin", metavar="FILE", help="Load checks from this Python file; repeatable."

@@ -122,7 +122,7 @@ def flag(
     task_file: list[Path] | None = FILE_OPTION,
     no_sandbox: bool = NO_SANDBOX_OPTION,
     as_json: bool = JSON_OPTION,
-    db: Path | None = DB_OPTION,
+    db: str | None = DB_OPTION,
 ) -> None:
     """Make a task from a recorded call: its transcript, its bad output, the checks that catch it."""
     from redline.analyzers import runs_code
@@ -183,7 +183,7 @@ def flag(
 
 
 @user_errors
-def tasks_command(as_json: bool = JSON_OPTION, db: Path | None = DB_OPTION) -> None:
+def tasks_command(as_json: bool = JSON_OPTION, db: str | None = DB_OPTION) -> None:
     """List the tasks: name, origin call, model, wire format, checks, created."""
     from redline.commands.display import make_console, print_table
     from redline.commands.shared import report_ingest
@@ -235,7 +235,7 @@ def task_show(
     plugin: list[Path] | None = PLUGIN_OPTION,
     no_sandbox: bool = NO_SANDBOX_OPTION,
     as_json: bool = JSON_OPTION,
-    db: Path | None = DB_OPTION,
+    db: str | None = DB_OPTION,
 ) -> None:
     """Show a task: its transcript's end, outputs, workspace and its checks' verdicts now."""
     from redline.commands.task_workspaces import workspace_json
@@ -320,7 +320,7 @@ def _show_task(task: Task, validation: Validation, last: int, workspace: Workspa
 @user_errors
 def task_rm(
     name: str = typer.Argument(..., help="The task's exact name."),
-    db: Path | None = DB_OPTION,
+    db: str | None = DB_OPTION,
 ) -> None:
     """Remove a task (its transcript stays recorded)."""
     from redline.transcripts import open_store
@@ -336,7 +336,7 @@ def export(
     out: Path = typer.Option(
         ..., "--out", "-o", help="The folder to write task files to (created if missing)."
     ),
-    db: Path | None = DB_OPTION,
+    db: str | None = DB_OPTION,
 ) -> None:
     """Write tasks as JSON files, their workspaces as archives beside them, secrets masked."""
     from redline.commands.task_workspaces import archive_name, pack_workspace
@@ -436,7 +436,7 @@ def import_command(
         False, "--replace", help="Overwrite same-named tasks whose content differs."
     ),
     plugin: list[Path] | None = PLUGIN_OPTION,
-    db: Path | None = DB_OPTION,
+    db: str | None = DB_OPTION,
 ) -> None:
     """Import task files and their workspaces; all of them, or none when any is invalid."""
     from redline.commands.task_workspaces import read_archive

@@ -18,7 +18,7 @@ def ui(
     ),
     open_browser: bool = typer.Option(False, "--open", help="Open the page in a browser."),
     plugin: list[Path] | None = PLUGIN_OPTION,
-    db: Path | None = DB_OPTION,
+    db: str | None = DB_OPTION,
 ) -> None:
     """Serve the web view: read conversations, flag calls, see reports (until Ctrl-C)."""
     from redline import config
@@ -27,7 +27,7 @@ def ui(
 
     registry = load_registry(plugin)
     serve(
-        config.db_path(db),
+        config.location(db),
         port=port,
         registry=registry,
         say=lambda text: typer.echo(text, err=False),

@@ -20,11 +20,11 @@ import contextlib
 import errno
 import threading
 from collections.abc import Callable
-from pathlib import Path
 
 from aiohttp import web
 
 from redline.analyzers import Registry
+from redline.config import Location
 from redline.errors import RedlineError
 from redline.ui.server import HOST, allow_port, make_app
 from redline.ui.shared import TOKEN
@@ -32,7 +32,7 @@ from redline.ui.shared import TOKEN
 INDEX_BATCH = 20_000  # calls indexed per short transaction when the UI starts
 
 
-def prepare(db: Path, say: Callable[[str], None]) -> None:
+def prepare(db: Location, say: Callable[[str], None]) -> None:
     """Open the store once (create, migrate, ingest) and bring the search index up to date, a
     batch at a time, each batch on a connection of its own: a store of 100,000 calls that was
     never browsed takes some seconds, once."""
@@ -54,7 +54,7 @@ class UiServer:
     """The web view on its own event loop in a background thread (tests, benchmarks, the
     screenshots); `redline ui` runs `serve` in the foreground instead."""
 
-    def __init__(self, db: Path, registry: Registry | None = None, port: int = 0) -> None:
+    def __init__(self, db: Location, registry: Registry | None = None, port: int = 0) -> None:
         from redline.analyzers import default_registry
 
         self.db = db
@@ -100,7 +100,7 @@ def _bound_port(runner: web.AppRunner) -> int:
 
 
 def serve(
-    db: Path,
+    db: Location,
     *,
     port: int,
     registry: Registry,

@@ -14,22 +14,28 @@ import asyncio
 import contextlib
 import json
 import os
-from pathlib import Path
+import time
 from typing import Any
 
 from aiohttp import web
 
 from redline import config
+from redline.config import Location
 from redline.ui.shared import GATE, StoreGate
 
 INTERVAL = 1.0  # seconds between looks at the files
+LAKE_INTERVAL = 5.0  # seconds between looks at a lake
 KEEPALIVE = 15.0  # seconds between comments on an idle stream
 
 
-def fingerprint(db: Path) -> tuple[tuple[Any, ...], tuple[Any, ...]]:
-    """What changes when anything writes: (the database and its WAL, the spool's segments)."""
+def fingerprint(db: Location) -> tuple[tuple[Any, ...], tuple[Any, ...]]:
+    """What changes when anything writes: (the database and its WAL, the spool's segments). A
+    lake is written by other machines too, which no file here shows: it is looked at every
+    LAKE_INTERVAL seconds."""
     files: list[Any] = []
-    for path in (db, db.with_name(db.name + ".wal")):
+    if isinstance(db, config.Lake):
+        files.append(int(time.monotonic() // LAKE_INTERVAL))
+    for path in () if isinstance(db, config.Lake) else (db, db.with_name(db.name + ".wal")):
         try:
             st = path.stat()
             files.append((path.name, st.st_size, st.st_mtime_ns))

@@ -28,6 +28,7 @@ from pathlib import Path
 from aiohttp import web
 
 from redline.analyzers import Registry
+from redline.config import Location
 from redline.errors import NotFound, RedlineError, StoreLocked, StoreUnavailable
 from redline.ui import conversations, draft_routes, live, runs, task_routes
 from redline.ui.shared import ALLOWED_HOSTS, GATE, REGISTRY, TOKEN, StoreGate, json_response
@@ -119,7 +120,7 @@ async def static(request: web.Request) -> web.FileResponse:
     return web.FileResponse(path, headers={"Cache-Control": "no-cache"})
 
 
-def make_app(db: Path, registry: Registry, *, token: str | None = None) -> web.Application:
+def make_app(db: Location, registry: Registry, *, token: str | None = None) -> web.Application:
     """The application. `allow_port(app, port)` must be called once the port is known."""
     app = web.Application(middlewares=[security], client_max_size=4 * 1024 * 1024)
     app[GATE] = StoreGate(db)

@@ -7,12 +7,12 @@ import asyncio
 import json
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from aiohttp import web
 
 from redline.analyzers import Registry
+from redline.config import Location
 from redline.errors import RedlineError
 
 if TYPE_CHECKING:
@@ -26,7 +26,7 @@ class StoreGate:
     """Runs work on the store on one worker thread, opening it for each piece of work and
     closing it after: requests queue up rather than open the file side by side."""
 
-    def __init__(self, db: Path) -> None:
+    def __init__(self, db: Location) -> None:
         self.db = db
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="redline-ui-store")
 

@@ -5,14 +5,15 @@ from __future__ import annotations
 import importlib
 import logging
 from collections.abc import Collection, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import duckdb
 
 from redline import config
-from redline.errors import StoreUnavailable
+from redline.config import Location
+from redline.errors import RedlineError, StoreUnavailable, StoreWriteFailed
 from redline.transcripts.model import Request, message_from_dict
 from redline.transcripts.store import queries
 from redline.transcripts.store.db import LOCK_WAIT_SECONDS, connect, looks_like_duckdb, set_aside
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
     from redline.transcripts.store.browse import Browse
     from redline.transcripts.store.check_runs import CheckRunStore
     from redline.transcripts.store.prefixes import PrefixCache
+    from redline.transcripts.store.push import PushReport
     from redline.transcripts.store.runs import RunStore, RunSummary
     from redline.transcripts.store.scan import (
         CallOutput,
@@ -48,6 +50,7 @@ _LAZY = {
         "scan",
     ),
     "TaskSummary": "task_store",
+    "PushReport": "push",
 }
 
 
@@ -64,18 +67,42 @@ log = logging.getLogger("redline.store")
 def rebuild(path: str | Path | None = None) -> tuple[Path | None, IngestReport]:
     """A new database from the spool segments that are still there: the current one (if any)
     is set aside first. Returns where it went and what was ingested."""
-    db = config.db_path(path)
+    db = config.location(path)
+    if isinstance(db, config.Lake):
+        raise RedlineError(
+            "store rebuild makes a new database file from this machine's spool; a lake is "
+            "not rebuilt (its catalog keeps every snapshot): give a file with --db"
+        )
     aside = set_aside(db) if db.exists() else None
     with open_store(db) as store:
         return aside, store.last_ingest
 
 
+def push_store(source: str | Path | None, to: str | Location | None) -> PushReport:
+    """Copy the store file `source` (default: the usual one) into the lake `to` (see push.py);
+    the file is migrated and its spool ingested first."""
+    from redline.transcripts.store.push import push
+
+    lake = to if isinstance(to, config.Lake) else config.location(to) if to else None
+    if not isinstance(lake, config.Lake):
+        raise RedlineError("push copies a store into a lake: give --to ducklake:...")
+    path = config.db_path(source)
+    if str(path).startswith(config.LAKE_PREFIX):
+        raise RedlineError("push copies a database file: give its path with --db")
+    if not path.is_file():
+        raise StoreUnavailable(path, "no such database file")
+    with open_store(path):
+        pass
+    with open_store(lake, ingest=False) as store:
+        return push(store.con, path)
+
+
 class Store:
     """An open store. Use `open_store()`; the connection closes when the block ends."""
 
-    def __init__(self, con: duckdb.DuckDBPyConnection, path: Path) -> None:
+    def __init__(self, con: duckdb.DuckDBPyConnection, location: Location) -> None:
         self.con = con
-        self.path = path
+        self.location = location  # a file's path, or a lake
         self.last_ingest = IngestReport()
 
     def ingest(
@@ -84,18 +111,22 @@ class Store:
         """Read what the proxy spooled into the store. `progress` defaults to
         `config.ingest_progress`, which a front end may set (the CLI draws a bar on a
         terminal)."""
-        spool = config.spool_dir(self.path)
+        spool = config.spool_dir(self.location)
         if not _pending(self.con, spool):
             self.last_ingest = IngestReport()
             return self.last_ingest
+        from redline.transcripts.spool import ingest_lock
         from redline.transcripts.store.ingest import ingest_spool
 
-        self.last_ingest = ingest_spool(
-            self.con,
-            spool,
-            prefixes=prefixes,
-            progress=progress if progress is not None else config.ingest_progress,
-        )
+        # A file's lock keeps a second process from ingesting beside this one; a lake has
+        # none, so the spool is locked (the second finds nothing left when its turn comes).
+        with ingest_lock(spool) if isinstance(self.location, config.Lake) else nullcontext():
+            self.last_ingest = ingest_spool(
+                self.con,
+                spool,
+                prefixes=prefixes,
+                progress=progress if progress is not None else config.ingest_progress,
+            )
         return self.last_ingest
 
     def conversations(self, limit: int | None = None) -> list[ConversationSummary]:
@@ -199,11 +230,13 @@ class Store:
 
     def delete_task(self, name: str) -> None:
         from redline.transcripts.store import task_store, workspaces
-        from redline.transcripts.store.db import transaction
+        from redline.transcripts.store.db import write
 
-        with transaction(self.con):
+        def delete() -> None:
             task_store.delete_task(self.con, name)
             workspaces.delete_workspace(self.con, name)
+
+        write(self.con, delete)
 
     def put_workspace(self, task: str, workspace: Workspace, blobs: Mapping[str, bytes]) -> int:
         """Give the stored task named `task` its workspace (replacing any it had), storing the
@@ -250,15 +283,21 @@ def _pending(con: duckdb.DuckDBPyConnection, spool: Path) -> bool:
 
 @contextmanager
 def open_store(
-    path: str | Path | None = None, *, ingest: bool = True, wait: float = LOCK_WAIT_SECONDS
+    path: str | Location | None = None, *, ingest: bool = True, wait: float = LOCK_WAIT_SECONDS
 ) -> Iterator[Store]:
     """Open (creating and migrating as needed) and, by default, ingest what the proxy spooled.
+    `path`: a database file, a lake (`ducklake:...`, see lake.py), or None for the default.
 
     A database that will not open although it is one (damaged: DuckDB's header is there) is
     set aside under a `.broken-TIME` name, loudly, and a new one is made, so no command and no
     proxy loops on it; `rebuild` recovers what the spool still holds. `wait`: how long to wait
     for another process that holds the database (then StoreLocked)."""
-    db = config.db_path(path)
+    where = path if isinstance(path, config.Lake) else config.location(path)
+    if isinstance(where, config.Lake):
+        with _open_lake(where, ingest=ingest) as store:
+            yield store
+        return
+    db = where
     try:
         con = connect(db, wait=wait)
     except StoreUnavailable:
@@ -282,6 +321,28 @@ def open_store(
         con.close()
 
 
+@contextmanager
+def _open_lake(where: config.Lake, *, ingest: bool) -> Iterator[Store]:
+    """A lake's store, on a connection of this process's pool (connecting costs half a second,
+    and a lake has no lock to give back between uses)."""
+    from redline.transcripts.store import lake
+
+    con = lake.checkout(where)
+    healthy = True
+    try:
+        migrate(con)
+        store = Store(con, where)
+        if ingest:
+            store.ingest()
+        yield store
+    except BaseException as exc:
+        # A user's mistake is not the connection's; a write the catalog refused may be.
+        healthy = isinstance(exc, RedlineError) and not isinstance(exc, StoreWriteFailed)
+        raise
+    finally:
+        lake.checkin(con, healthy=healthy)
+
+
 __all__ = [
     "BackgroundIngest",
     "Call",
@@ -292,6 +353,7 @@ __all__ = [
     "IngestProcess",
     "IngestReport",
     "OutputRows",
+    "PushReport",
     "RunStore",
     "RunSummary",
     "ScanCall",
@@ -299,6 +361,7 @@ __all__ = [
     "Store",
     "TaskSummary",
     "open_store",
+    "push_store",
     "rebuild",
     "rebuild_outputs",
 ]

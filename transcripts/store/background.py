@@ -2,7 +2,8 @@
 left to read from the spool after a day of recording.
 
 A thread wakes when told that lines were written (or every `interval` seconds), opens the
-database only for as long as one ingest takes, and closes it. When a command holds the database
+database only for as long as one ingest takes, and closes it (a lake's connection is kept for
+the next round instead: a lake has no lock to give back, and connecting costs half a second). When a command holds the database
 it does not wait: it tries again later, backing off, because the commands' reads come first and
 the spool keeps every line meanwhile. It never touches the request path and never stops the
 proxy: a failure is logged and retried.
@@ -18,14 +19,18 @@ import threading
 import time
 from pathlib import Path
 
+import duckdb
+
+from redline.config import Lake, Location
 from redline.errors import RedlineError, StoreLocked
 from redline.transcripts.store.prefixes import PrefixCache
 
 log = logging.getLogger("redline.store")
+MAINTAIN_EVERY = 600.0  # seconds between foldings of a lake's small writes (lake.maintain)
 
 
 class BackgroundIngest:
-    def __init__(self, db: Path, *, interval: float = 5.0, max_backoff: float = 60.0) -> None:
+    def __init__(self, db: Location, *, interval: float = 5.0, max_backoff: float = 60.0) -> None:
         self.db, self.interval, self.max_backoff = db, interval, max_backoff
         # Histories seen in earlier rounds: the next round reuses them (see prefixes.py).
         self.prefixes = PrefixCache()
@@ -36,6 +41,7 @@ class BackgroundIngest:
         self._seen: tuple[tuple[str, int], ...] | None = None  # the spool at the last round
         self.rounds = 0
         self.ingested = 0
+        self._maintained = time.monotonic()  # a lake's first maintenance after MAINTAIN_EVERY
 
     def start(self) -> BackgroundIngest:
         self._thread.start()
@@ -62,8 +68,10 @@ class BackgroundIngest:
                 delay = self.interval
             except StoreLocked:  # a command is reading: its turn first
                 delay = min(max(delay * 2, 1.0), self.max_backoff)
-            except (RedlineError, OSError) as exc:
-                log.warning("background ingest failed, will retry: %s", exc)
+            except (RedlineError, OSError, duckdb.Error) as exc:
+                # A lake whose catalog cannot be reached is one of these: the spool keeps
+                # every record until it comes back.
+                log.warning("background ingest failed, will retry: %s", " ".join(str(exc).split()))
                 delay = min(max(delay * 2, 1.0), self.max_backoff)
             except Exception:  # never let the proxy lose its ingest thread to a bug
                 log.exception("background ingest failed, will retry")
@@ -90,6 +98,8 @@ class BackgroundIngest:
         t0 = time.perf_counter()
         with open_store(self.db, ingest=False, wait=0.5) as store:
             report = store.ingest(prefixes=self.prefixes)
+            if isinstance(self.db, Lake) and report.ingested:
+                self._maintain(store.con)
         self._seen = seen
         self.rounds += 1
         self.ingested += report.ingested
@@ -99,7 +109,18 @@ class BackgroundIngest:
             log.debug("ingested %d exchanges in %.2fs", report.ingested, time.perf_counter() - t0)
         return report.ingested
 
+    def _maintain(self, con: duckdb.DuckDBPyConnection) -> None:
+        """A lake's small writes folded together, every MAINTAIN_EVERY seconds at most."""
+        if time.monotonic() - self._maintained < MAINTAIN_EVERY:
+            return
+        from redline.transcripts.store.lake import maintain
+
+        if maintain(con):
+            self._maintained = time.monotonic()
+
     def _db_identity(self) -> tuple[int, int] | None:
+        if isinstance(self.db, Lake):  # a lake is never replaced by a new one under us
+            return None
         try:
             stat = self.db.stat()
         except OSError:
@@ -112,18 +133,21 @@ class IngestProcess:
     proxy's event loop for the interpreter (the proxy's latency stays its own), and it ends
     when the proxy does, however the proxy ends (it watches its stdin, which the parent holds)."""
 
-    def __init__(self, db: Path, *, interval: float = 2.0) -> None:
+    def __init__(self, db: Location, *, interval: float = 2.0) -> None:
         self.db, self.interval = db, interval
         self._proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> IngestProcess:
+        where = [str(self.db)]
+        if isinstance(self.db, Lake):  # no password in these: never one in a process list
+            where = [self.db.url, self.db.data_path, str(self.db.password_file or "")]
         self._proc = subprocess.Popen(
             [
                 sys.executable,
                 "-m",
                 "redline.transcripts.store.background",
-                str(self.db),
                 str(self.interval),
+                *where,
             ],
             stdin=subprocess.PIPE,
         )
@@ -142,7 +166,7 @@ class IngestProcess:
             proc.wait()
 
 
-def _child(db: Path, interval: float) -> None:
+def _child(db: Location, interval: float) -> None:
     """The child's life: ingest until stdin closes (the parent stopped or died)."""
     handler = logging.StreamHandler()
     handler.setFormatter(logging.Formatter("redline ingest: %(levelname)s: %(message)s"))
@@ -155,5 +179,12 @@ def _child(db: Path, interval: float) -> None:
     background.stop()
 
 
+def _where(args: list[str]) -> Location:
+    if len(args) == 1:
+        return Path(args[0])
+    url, data, password_file = args
+    return Lake(url, data, Path(password_file) if password_file else None)
+
+
 if __name__ == "__main__":
-    _child(Path(sys.argv[1]), float(sys.argv[2]))
+    _child(_where(sys.argv[2:]), float(sys.argv[1]))

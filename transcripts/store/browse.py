@@ -18,8 +18,10 @@ are derived, can be dropped at any time, and are rebuilt by the next search):
 
 Prose is what a search reads by default (a few tens of MB at 100,000 calls); tool calls and
 results are an order of magnitude more (file contents), searched only when asked (`tools`).
-DuckDB's full-text extension would have to be downloaded (it is not built into the Python
-package) and redline runs offline, so the index is our own.
+DuckDB's full-text extension (its 1.5.5 wheel exists) is not used: its index matches whole
+words, not the substrings this search promises; it is built whole and does not follow the rows
+added after; and it cannot be made in a lake (DuckLake refuses its tables at commit). So the
+index is our own, the same on a file and on a lake.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ from typing import Any
 import duckdb
 
 from redline.errors import NotFound
-from redline.transcripts.store.db import transaction
+from redline.transcripts.store.db import write
 from redline.transcripts.store.queries import record_json, records, resolve
 from redline.transcripts.store.timeline import (
     FIRST_ROWS,
@@ -156,16 +158,31 @@ _TOOLS = """lower(
 
 def ensure_index(con: duckdb.DuckDBPyConnection) -> None:
     """Create the derived tables, or rebuild them when this redline shapes them otherwise."""
-    con.execute("CREATE TABLE IF NOT EXISTS browse_meta (version INTEGER NOT NULL)")
-    row = con.execute("SELECT max(version) FROM browse_meta").fetchone()
-    if row is not None and row[0] == INDEX_VERSION:
+    if _index_version(con) == INDEX_VERSION:
         return
-    with transaction(con):
+
+    def make() -> None:
+        con.execute("CREATE TABLE IF NOT EXISTS browse_meta (version INTEGER NOT NULL)")
+        if _index_version(con) == INDEX_VERSION:  # another process made it meanwhile
+            return
         for name, columns in _TABLES.items():
             con.execute(f"DROP TABLE IF EXISTS {name}")
             con.execute(f"CREATE TABLE {name} ({columns})")
         con.execute("DELETE FROM browse_meta")
         con.execute("INSERT INTO browse_meta VALUES (?)", [INDEX_VERSION])
+
+    write(con, make)
+
+
+def _index_version(con: duckdb.DuckDBPyConnection) -> int | None:
+    found = con.execute(
+        "SELECT count(*) FROM information_schema.tables "
+        "WHERE table_name = 'browse_meta' AND table_catalog = current_database()"
+    ).fetchone()
+    if not found or not found[0]:
+        return None
+    row = con.execute("SELECT max(version) FROM browse_meta").fetchone()
+    return None if row is None or row[0] is None else int(row[0])
 
 
 def pending(con: duckdb.DuckDBPyConnection) -> int:
@@ -188,70 +205,71 @@ def refresh_index(con: duckdb.DuckDBPyConnection, batch: int | None = None) -> I
     if waiting == 0:
         return IndexState(0, 0)
     limit = "" if batch is None else f"LIMIT {int(batch)}"
-    try:
-        with transaction(con):
-            con.execute(
-                f"""
-                CREATE OR REPLACE TEMP TABLE browse_fresh AS
-                SELECT e.id, e.conversation_id, e.request_node, e.response_node FROM exchanges e
-                WHERE e.conversation_id IS NOT NULL
-                  AND NOT EXISTS (SELECT 1 FROM browse_calls b WHERE b.id = e.id)
-                ORDER BY e.started_at, e.id {limit}
-                """
-            )
-            # Up each new call's chain until a message already known to be in its conversation.
-            con.execute(
-                """
-                CREATE OR REPLACE TEMP TABLE browse_fresh_nodes AS
-                WITH RECURSIVE walk(node, conversation_id) AS (
-                    SELECT request_node, conversation_id FROM browse_fresh WHERE request_node IS NOT NULL
-                    UNION
-                    SELECT response_node, conversation_id FROM browse_fresh
-                    WHERE response_node IS NOT NULL
-                    UNION
-                    SELECT n.parent, w.conversation_id FROM walk w JOIN nodes n ON n.id = w.node
-                    WHERE n.parent IS NOT NULL AND NOT EXISTS (
-                        SELECT 1 FROM browse_nodes b
-                        WHERE b.node = n.parent AND b.conversation_id = w.conversation_id)
-                )
-                SELECT DISTINCT node, conversation_id FROM walk w WHERE NOT EXISTS (
+
+    def index() -> int:
+        con.execute(
+            f"""
+            CREATE OR REPLACE TEMP TABLE browse_fresh AS
+            SELECT e.id, e.conversation_id, e.request_node, e.response_node FROM exchanges e
+            WHERE e.conversation_id IS NOT NULL
+              AND NOT EXISTS (SELECT 1 FROM browse_calls b WHERE b.id = e.id)
+            ORDER BY e.started_at, e.id {limit}
+            """
+        )
+        # Up each new call's chain until a message already known to be in its conversation.
+        con.execute(
+            """
+            CREATE OR REPLACE TEMP TABLE browse_fresh_nodes AS
+            WITH RECURSIVE walk(node, conversation_id) AS (
+                SELECT request_node, conversation_id FROM browse_fresh WHERE request_node IS NOT NULL
+                UNION
+                SELECT response_node, conversation_id FROM browse_fresh
+                WHERE response_node IS NOT NULL
+                UNION
+                SELECT n.parent, w.conversation_id FROM walk w JOIN nodes n ON n.id = w.node
+                WHERE n.parent IS NOT NULL AND NOT EXISTS (
                     SELECT 1 FROM browse_nodes b
-                    WHERE b.node = w.node AND b.conversation_id = w.conversation_id)
-                """
+                    WHERE b.node = n.parent AND b.conversation_id = w.conversation_id)
             )
-            con.execute(
-                "INSERT INTO browse_nodes SELECT node, conversation_id FROM browse_fresh_nodes"
+            SELECT DISTINCT node, conversation_id FROM walk w WHERE NOT EXISTS (
+                SELECT 1 FROM browse_nodes b
+                WHERE b.node = w.node AND b.conversation_id = w.conversation_id)
+            """
+        )
+        con.execute("INSERT INTO browse_nodes SELECT node, conversation_id FROM browse_fresh_nodes")
+        con.execute(
+            f"""
+            INSERT INTO browse_text
+            SELECT id, lower(written), tools, written FROM (
+                SELECT id, {_WRITTEN} AS written, {_TOOLS} AS tools FROM nodes
+                WHERE id IN (SELECT node FROM browse_fresh_nodes)
+                  AND id NOT IN (SELECT node FROM browse_text)
             )
-            con.execute(
-                f"""
-                INSERT INTO browse_text
-                SELECT id, lower(written), tools, written FROM (
-                    SELECT id, {_WRITTEN} AS written, {_TOOLS} AS tools FROM nodes
-                    WHERE id IN (SELECT node FROM browse_fresh_nodes)
-                      AND id NOT IN (SELECT node FROM browse_text)
-                )
-                """
-            )
-            # The list's line of each conversation the new calls belong to, made again.
-            con.execute(
-                """
-                DELETE FROM browse_conversations
-                WHERE id IN (SELECT conversation_id FROM browse_fresh)
-                """
-            )
-            con.execute(
-                f"""
-                INSERT INTO browse_conversations
-                {_SUMMARY} AND conversation_id IN (SELECT conversation_id FROM browse_fresh)
-                GROUP BY conversation_id
-                """
-            )
-            row = con.execute("SELECT count(*) FROM browse_fresh").fetchone()
-            con.execute("INSERT INTO browse_calls SELECT id FROM browse_fresh")
+            """
+        )
+        # The list's line of each conversation the new calls belong to, made again.
+        con.execute(
+            """
+            DELETE FROM browse_conversations
+            WHERE id IN (SELECT conversation_id FROM browse_fresh)
+            """
+        )
+        con.execute(
+            f"""
+            INSERT INTO browse_conversations
+            {_SUMMARY} AND conversation_id IN (SELECT conversation_id FROM browse_fresh)
+            GROUP BY conversation_id
+            """
+        )
+        row = con.execute("SELECT count(*) FROM browse_fresh").fetchone()
+        con.execute("INSERT INTO browse_calls SELECT id FROM browse_fresh")
+        return int(row[0]) if row else 0
+
+    try:
+        added = write(con, index)
     finally:
         con.execute("DROP TABLE IF EXISTS browse_fresh")
         con.execute("DROP TABLE IF EXISTS browse_fresh_nodes")
-    added = int(row[0]) if row else 0
     return IndexState(added, max(waiting - added, 0))
 
 

@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 import duckdb
 
 from redline.transcripts.store import bulk
-from redline.transcripts.store.db import transaction
+from redline.transcripts.store.db import write
 
 
 class CheckRunStore:
@@ -43,7 +43,10 @@ class CheckRunStore:
         if not fresh:
             return 0
         keys = sorted(fresh)
-        with transaction(self.con):
+
+        def save() -> None:
+            # Delete and insert in one write: on a lake (no key) a racing writer's commit
+            # conflicts and runs again, so a key is never kept twice.
             self.con.execute(
                 "DELETE FROM check_runs WHERE key IN (SELECT unnest(?::JSON::VARCHAR[]))",
                 [bulk.listed(keys)],
@@ -58,4 +61,6 @@ class CheckRunStore:
                     "judged_at": [datetime.now(UTC)] * len(keys),
                 },
             )
+
+        write(self.con, save)
         return len(keys)

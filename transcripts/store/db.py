@@ -16,20 +16,24 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import random
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import duckdb
 
 from redline.errors import StoreLocked, StoreUnavailable, StoreWriteFailed
+from redline.transcripts.store.lake import conflicted, exclusive, fence, lake_of
 
 log = logging.getLogger("redline.store")
 
 # How long to wait for another process that holds the database. Commands wait as long as a
 # live process holds it (ingest is quick; a reader must not fail because another is ingesting).
 LOCK_WAIT_SECONDS = 600.0
+# How long a write on a lake keeps running again while other writers' commits win.
+CONFLICT_WAIT = 300.0
 BLOCK_SIZE = 16 * 1024
 STORAGE_VERSION = "v1.5.0"
 _HOLDER = re.compile(r"held in (.+?) \(PID (\d+)\)")
@@ -118,22 +122,50 @@ def connect(path: Path, *, wait: float = LOCK_WAIT_SECONDS) -> duckdb.DuckDBPyCo
 @contextlib.contextmanager
 def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
     """Everything the block writes is kept, or nothing: an error rolls back and goes on. A
-    write the disk refused (full, or a file size limit) is a StoreWriteFailed."""
+    write the disk refused (full, or a file size limit) is a StoreWriteFailed. On a lake the
+    transaction is fenced (lake.py): its commit fails if another writer committed meanwhile
+    (that error is raised as it is, and `write` runs the work again)."""
     con.execute("BEGIN TRANSACTION")
     try:
+        if lake_of(con) is not None:
+            fence(con)
         yield
         con.execute("COMMIT")
     except BaseException as exc:
-        # A COMMIT that failed (a full disk) has ended the transaction already: then there is
-        # nothing to roll back, and the error to report is the one that ended it.
+        # A COMMIT that failed (a full disk, a lost race on a lake) has ended the transaction
+        # already: then there is nothing to roll back, and the error to report is the one that
+        # ended it.
         with contextlib.suppress(duckdb.TransactionException):
             con.execute("ROLLBACK")
-        if isinstance(exc, duckdb.IOException) or (
-            isinstance(exc, duckdb.TransactionException) and "Failed to commit" in str(exc)
+        if not conflicted(exc) and (
+            isinstance(exc, duckdb.IOException)
+            or (isinstance(exc, duckdb.TransactionException) and "Failed to commit" in str(exc))
         ):
             reason = str(exc).split("Failed to commit: ", 1)[-1].removeprefix("IO Error: ")
-            raise StoreWriteFailed(reason) from None
+            lake = lake_of(con)
+            raise StoreWriteFailed(reason, lake.url if lake else None) from None
         raise
+
+
+def write[T](con: duckdb.DuckDBPyConnection, work: Callable[[], T]) -> T:
+    """`work()` in a transaction, run again (from the start, on what the other writer
+    committed) as long as its commit conflicts with another writer's: only on a lake, where
+    writers do not lock each other out. StoreLocked after CONFLICT_WAIT seconds of that."""
+    deadline = time.monotonic() + CONFLICT_WAIT
+    delay = 0.02
+    while True:
+        try:
+            with exclusive(con), transaction(con):
+                return work()
+        except duckdb.TransactionException as exc:
+            if not conflicted(exc):
+                raise
+            if time.monotonic() >= deadline:
+                lake = lake_of(con)
+                raise StoreLocked(lake.url if lake else "the database") from None
+        # A random wait: writers that conflicted do not all come back at once.
+        time.sleep(random.uniform(delay / 2, delay))
+        delay = min(delay * 2, 1.0)
 
 
 # Bytes 8-11 of every DuckDB file, damaged or not.

@@ -37,7 +37,8 @@ from redline.transcripts.spool import (
     segments,
 )
 from redline.transcripts.store import bulk, rethreading
-from redline.transcripts.store.db import transaction
+from redline.transcripts.store.db import write
+from redline.transcripts.store.lake import lake_of
 from redline.transcripts.store.layout import Placed, place
 from redline.transcripts.store.prefixes import PrefixCache
 from redline.transcripts.store.report import IngestReport, Progress
@@ -123,11 +124,18 @@ def ingest_spool(
                 progress(done, total)
     finally:
         placer.close()
-    for path, size, final in found:
-        if final and tracker.offset(path.name) >= size:
-            # File first: a crash in between leaves a harmless row, never a re-read segment.
-            path.unlink(missing_ok=True)
-            con.execute("DELETE FROM spool_progress WHERE segment = ?", [path.name])
+    done_with = [p for p, size, final in found if final and tracker.offset(p.name) >= size]
+    for path in done_with:
+        # File first: a crash in between leaves a harmless row, never a re-read segment.
+        path.unlink(missing_ok=True)
+    if done_with:
+        write(
+            con,
+            lambda: con.execute(
+                "DELETE FROM spool_progress WHERE segment IN (SELECT unnest(?::JSON::VARCHAR[]))",
+                [bulk.listed(p.name for p in done_with)],
+            ),
+        )
     if refused is not None:
         raise refused
     return report
@@ -269,30 +277,50 @@ def _commit(
     batch retried after a refusal is laid out here, from scratch (`placed` None)."""
     problems = [e for e in batch if isinstance(e, Unreadable)]
     records = [e for e in batch if isinstance(e, Record)]
-    try:
-        with transaction(con):
-            if placed is None or fresh is None:
-                fresh, retry = _fresh(con, records), PrefixCache()
-                placed = [place(x, retry, (raw_only or {}).get(x.id)) for x in load(fresh)]
-            stored = _Batch(con, writer).store(placed)
-            now = datetime.now(UTC)
-            bulk.insert(
-                con,
-                "ingest_problems",
-                {
-                    "segment": [p.segment.name for p in problems],
-                    "byte_offset": [p.end for p in problems],
-                    "problem": [p.problem for p in problems],
-                    "seen_at": [now] * len(problems),
-                },
+    attempts = 0
+
+    def store() -> int:
+        nonlocal attempts, fresh, placed
+        attempts += 1
+        if attempts > 1:  # run again after a conflict: what the writer saw was not kept
+            writer.forget()
+        if placed is None or fresh is None:
+            fresh, retry = _fresh(con, records), PrefixCache()
+            placed = [place(x, retry, (raw_only or {}).get(x.id)) for x in load(fresh)]
+        elif lake_of(con) is not None:
+            # Another process may have stored some since they were found fresh (on a file its
+            # lock rules that out); in this fenced transaction, what is stored is certain.
+            present = bulk.existing(con, "exchanges", "id", {c.id for c in placed})
+            placed = [c for c in placed if c.id not in present]
+            fresh = [r for r in fresh if r.id not in present]
+        stored = _Batch(con, writer).store(placed)
+        now = datetime.now(UTC)
+        bulk.insert(
+            con,
+            "ingest_problems",
+            {
+                "segment": [p.segment.name for p in problems],
+                "byte_offset": [p.end for p in problems],
+                "problem": [p.problem for p in problems],
+                "seen_at": [now] * len(problems),
+            },
+        )
+        moved = tracker.after(batch)
+        if moved:
+            segments = bulk.listed(moved)
+            con.execute(
+                "DELETE FROM spool_progress WHERE segment IN (SELECT unnest(?::JSON::VARCHAR[]))",
+                [segments],
             )
-            moved = tracker.after(batch)
-            if moved:
-                con.execute(
-                    "INSERT OR REPLACE INTO spool_progress "
-                    "SELECT unnest(?::JSON::VARCHAR[]), unnest(?::JSON::BIGINT[])",
-                    [bulk.listed(moved), bulk.listed(moved.values())],
-                )
+            con.execute(
+                "INSERT INTO spool_progress "
+                "SELECT unnest(?::JSON::VARCHAR[]), unnest(?::JSON::BIGINT[])",
+                [segments, bulk.listed(moved.values())],
+            )
+        return stored
+
+    try:
+        stored = write(con, store)
     except BaseException as exc:
         writer.forget()  # what it saw in the failed transaction was not kept
         placer.forget()

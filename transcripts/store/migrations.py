@@ -1,44 +1,76 @@
 """Numbered schema migrations, each recorded in `schema_migrations` when applied.
 
-Add a migration by appending a function to MIGRATIONS; never edit one that has shipped.
+Add a migration by appending a function to MIGRATIONS; never edit one that has shipped. Create
+tables with `table` and indexes with `index`: a lake (lake.py) has neither keys nor indexes, so
+there the key is left out (the column stays NOT NULL) and the index is not made.
+
+Each migration runs in a write transaction of its own that first checks it is still to do: on a
+lake two first starts may migrate at once, and the one whose commit conflicts finds the work
+done when it runs again.
 """
 
 from __future__ import annotations
 
+import functools
+import re
 from collections.abc import Callable
 from datetime import UTC, datetime
 
 import duckdb
 
 from redline.errors import RedlineError
-from redline.transcripts.store.db import transaction
+from redline.transcripts.store.db import write
+from redline.transcripts.store.lake import lake_of
 
 Migration = Callable[[duckdb.DuckDBPyConnection], None]
+_KEY = re.compile(r"\s+PRIMARY KEY\b")
+
+
+def table(con: duckdb.DuckDBPyConnection, sql: str) -> None:
+    """CREATE TABLE `sql`; on a lake without its key (DuckLake has none)."""
+    con.execute(_KEY.sub(" NOT NULL", sql) if lake_of(con) is not None else sql)
+
+
+def index(con: duckdb.DuckDBPyConnection, sql: str) -> None:
+    """CREATE INDEX `sql`; nothing on a lake (DuckLake has none: it prunes by file statistics)."""
+    if lake_of(con) is None:
+        con.execute(sql)
 
 
 def m001_initial(con: duckdb.DuckDBPyConnection) -> None:
-    con.execute("""
+    table(
+        con,
+        """
         CREATE TABLE nodes (
             id VARCHAR PRIMARY KEY,          -- hash(parent id, canonical message)
             parent VARCHAR,                  -- NULL for the first message of a conversation
             depth INTEGER NOT NULL,          -- 0 for the first message
             role VARCHAR NOT NULL,
             content VARCHAR NOT NULL         -- the canonical message, as JSON
-        )""")
-    con.execute("""
+        )""",
+    )
+    table(
+        con,
+        """
         CREATE TABLE blobs (
             hash VARCHAR PRIMARY KEY,        -- large repeated values: tool lists, system prompts
             kind VARCHAR NOT NULL,
             content VARCHAR NOT NULL
-        )""")
-    con.execute("""
+        )""",
+    )
+    table(
+        con,
+        """
         CREATE TABLE conversations (
             id VARCHAR PRIMARY KEY,
             started_at TIMESTAMPTZ NOT NULL,
             session_key VARCHAR,
             title VARCHAR
-        )""")
-    con.execute("""
+        )""",
+    )
+    table(
+        con,
+        """
         CREATE TABLE exchanges (
             id VARCHAR PRIMARY KEY,
             conversation_id VARCHAR,
@@ -76,22 +108,29 @@ def m001_initial(con: duckdb.DuckDBPyConnection) -> None:
             duration_ms DOUBLE,
             user_agent VARCHAR,
             session_key VARCHAR
-        )""")
-    con.execute("CREATE INDEX exchanges_conversation ON exchanges (conversation_id)")
-    con.execute("CREATE INDEX exchanges_request_node ON exchanges (request_node)")
-    con.execute("CREATE INDEX exchanges_response_node ON exchanges (response_node)")
-    con.execute("""
+        )""",
+    )
+    index(con, "CREATE INDEX exchanges_conversation ON exchanges (conversation_id)")
+    index(con, "CREATE INDEX exchanges_request_node ON exchanges (request_node)")
+    index(con, "CREATE INDEX exchanges_response_node ON exchanges (response_node)")
+    table(
+        con,
+        """
         CREATE TABLE spool_progress (
             segment VARCHAR PRIMARY KEY,
             byte_offset BIGINT NOT NULL
-        )""")
-    con.execute("""
+        )""",
+    )
+    table(
+        con,
+        """
         CREATE TABLE ingest_problems (
             segment VARCHAR NOT NULL,
             byte_offset BIGINT NOT NULL,
             problem VARCHAR NOT NULL,
             seen_at TIMESTAMPTZ NOT NULL
-        )""")
+        )""",
+    )
 
 
 def m002_response_ids(con: duckdb.DuckDBPyConnection) -> None:
@@ -101,7 +140,7 @@ def m002_response_ids(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(
         "UPDATE exchanges SET response_id = json_extract_string(response, '$.id') WHERE response IS NOT NULL"
     )
-    con.execute("CREATE INDEX exchanges_response_id ON exchanges (response_id)")
+    index(con, "CREATE INDEX exchanges_response_id ON exchanges (response_id)")
 
 
 def m003_request_decorations(con: duckdb.DuckDBPyConnection) -> None:
@@ -112,7 +151,9 @@ def m003_request_decorations(con: duckdb.DuckDBPyConnection) -> None:
 def m004_tasks(con: duckdb.DuckDBPyConnection) -> None:
     """Tasks: a transcript (by reference to the message tree), its known-bad output, the checks
     that catch it, an optional known-good output, and where it came from."""
-    con.execute("""
+    table(
+        con,
+        """
         CREATE TABLE tasks (
             name VARCHAR PRIMARY KEY,
             created_at TIMESTAMPTZ NOT NULL,
@@ -136,13 +177,16 @@ def m004_tasks(con: duckdb.DuckDBPyConnection) -> None:
             origin_client VARCHAR,
             origin_at TIMESTAMPTZ,
             content_hash VARCHAR NOT NULL    -- of the task file form: same file, same hash
-        )""")
+        )""",
+    )
 
 
 def m005_runs(con: duckdb.DuckDBPyConnection) -> None:
     """Replay runs: what was sent where, each sample's answer, and the checks' verdicts on them
     (an evaluation per judging: the run's own, then one per `redline recheck`)."""
-    con.execute("""
+    table(
+        con,
+        """
         CREATE TABLE runs (
             id VARCHAR PRIMARY KEY,
             started_at TIMESTAMPTZ NOT NULL,
@@ -153,8 +197,11 @@ def m005_runs(con: duckdb.DuckDBPyConnection) -> None:
             tasks VARCHAR NOT NULL,          -- JSON: name, checks, conversion losses per model
             models VARCHAR NOT NULL,         -- JSON: name, wire, model id, base URL, prices
             variants VARCHAR NOT NULL        -- JSON: name, mode, path, text, sha256
-        )""")
-    con.execute("""
+        )""",
+    )
+    table(
+        con,
+        """
         CREATE TABLE samples (
             run_id VARCHAR NOT NULL,
             task VARCHAR NOT NULL,
@@ -177,17 +224,23 @@ def m005_runs(con: duckdb.DuckDBPyConnection) -> None:
             latency_ms DOUBLE,
             cost DOUBLE,
             from_cache BOOLEAN NOT NULL
-        )""")
-    con.execute("CREATE INDEX samples_run ON samples (run_id)")
-    con.execute("CREATE INDEX samples_request_key ON samples (request_key)")
-    con.execute("""
+        )""",
+    )
+    index(con, "CREATE INDEX samples_run ON samples (run_id)")
+    index(con, "CREATE INDEX samples_request_key ON samples (request_key)")
+    table(
+        con,
+        """
         CREATE TABLE evaluations (
             run_id VARCHAR NOT NULL,
             evaluation INTEGER NOT NULL,     -- 0: the run's own; then one per recheck
             created_at TIMESTAMPTZ NOT NULL,
             checks VARCHAR NOT NULL          -- JSON: the check specs of each task
-        )""")
-    con.execute("""
+        )""",
+    )
+    table(
+        con,
+        """
         CREATE TABLE verdicts (
             run_id VARCHAR NOT NULL,
             evaluation INTEGER NOT NULL,
@@ -197,32 +250,39 @@ def m005_runs(con: duckdb.DuckDBPyConnection) -> None:
             sample INTEGER NOT NULL,
             passed BOOLEAN NOT NULL,
             verdicts VARCHAR NOT NULL        -- JSON: each check's verdict and findings
-        )""")
-    con.execute("CREATE INDEX verdicts_run ON verdicts (run_id, evaluation)")
+        )""",
+    )
+    index(con, "CREATE INDEX verdicts_run ON verdicts (run_id, evaluation)")
 
 
 def m006_scan_verdicts(con: duckdb.DuckDBPyConnection) -> None:
     """`redline scan`'s verdict cache: each check's verdict on each recorded answer, keyed by
     the call and the check's key (a hash of its name, options and version), so a scan judges
     an answer once per version of a check."""
-    con.execute("""
+    table(
+        con,
+        """
         CREATE TABLE scan_checks (
             key VARCHAR PRIMARY KEY,         -- hash of name, options, version
             name VARCHAR NOT NULL,
             options VARCHAR NOT NULL,        -- canonical JSON of the options
             version VARCHAR NOT NULL,        -- the check's version and the readers' (see scan.py)
             created_at TIMESTAMPTZ NOT NULL
-        )""")
+        )""",
+    )
     # No key constraint: a scan only adds verdicts it did not find, one statement per batch, and
     # DuckDB keeps an index on (call_id, check_key) far slower to insert into than to scan.
-    con.execute("""
+    table(
+        con,
+        """
         CREATE TABLE scan_verdicts (
             call_id VARCHAR NOT NULL,
             check_key VARCHAR NOT NULL,
             passed BOOLEAN NOT NULL,
             verdict VARCHAR NOT NULL,        -- JSON: passed, findings, unparsed
             judged_at TIMESTAMPTZ NOT NULL
-        )""")
+        )""",
+    )
 
 
 def m007_threaded_in_call_order(con: duckdb.DuckDBPyConnection) -> None:
@@ -244,19 +304,25 @@ def m007_threaded_in_call_order(con: duckdb.DuckDBPyConnection) -> None:
 def m008_workspaces(con: duckdb.DuckDBPyConnection) -> None:
     """Workspaces: the files a task's model saw. Each file's content is stored once, under its
     SHA-256, however many tasks hold it; a task's manifest lists its files by that hash."""
-    con.execute("""
+    table(
+        con,
+        """
         CREATE TABLE workspace_files (
             sha256 VARCHAR PRIMARY KEY,      -- of the content
             size BIGINT NOT NULL,
             content BLOB NOT NULL
-        )""")
-    con.execute("""
+        )""",
+    )
+    table(
+        con,
+        """
         CREATE TABLE task_workspaces (
             task VARCHAR PRIMARY KEY,        -- tasks.name
             workspace_id VARCHAR NOT NULL,   -- the manifest's own hash
             manifest VARCHAR NOT NULL,       -- JSON: source, kind, revision, files, left out
             created_at TIMESTAMPTZ NOT NULL
-        )""")
+        )""",
+    )
 
 
 def m009_replay_steps(con: duckdb.DuckDBPyConnection) -> None:
@@ -273,7 +339,9 @@ def m009_replay_steps(con: duckdb.DuckDBPyConnection) -> None:
     )  # edited|ended|cut_off|max_steps|error
     con.execute("ALTER TABLE samples ADD COLUMN diverged VARCHAR")  # how step 1 parted, or NULL
     con.execute("ALTER TABLE verdicts ADD COLUMN outcome VARCHAR")
-    con.execute("""
+    table(
+        con,
+        """
         CREATE TABLE steps (
             run_id VARCHAR NOT NULL,
             task VARCHAR NOT NULL,
@@ -298,9 +366,10 @@ def m009_replay_steps(con: duckdb.DuckDBPyConnection) -> None:
             cost DOUBLE,
             from_cache BOOLEAN NOT NULL,
             calls VARCHAR                    -- JSON: each tool call, its answer's source and size
-        )""")
-    con.execute("CREATE INDEX steps_run ON steps (run_id)")
-    con.execute("CREATE INDEX steps_request_key ON steps (request_key)")
+        )""",
+    )
+    index(con, "CREATE INDEX steps_run ON steps (run_id)")
+    index(con, "CREATE INDEX steps_request_key ON steps (request_key)")
     con.execute("""
         INSERT INTO steps
         SELECT run_id, task, model, variant, sample, 1, request_key, created_at, status, error,
@@ -317,13 +386,16 @@ def m010_run_checks(con: duckdb.DuckDBPyConnection) -> None:
     answer, the transcript, the check, the workspace and files, the sandbox), so running the
     same command on the same answer again costs nothing."""
     con.execute("ALTER TABLE tasks ADD COLUMN files VARCHAR")  # JSON: path, sha256, size, ...
-    con.execute("""
+    table(
+        con,
+        """
         CREATE TABLE check_runs (
             scope VARCHAR NOT NULL,          -- hash of the check and its environment
             key VARCHAR PRIMARY KEY,         -- hash of the scope, the transcript and the answer
             verdict VARCHAR NOT NULL,        -- JSON, as `redline check --json` gives it
             judged_at TIMESTAMPTZ NOT NULL
-        )""")
+        )""",
+    )
 
 
 MIGRATIONS: list[Migration] = [
@@ -341,8 +413,16 @@ MIGRATIONS: list[Migration] = [
 
 
 def schema_version(con: duckdb.DuckDBPyConnection) -> int:
+    if lake_of(con) is not None:  # one query, not two: each costs a round trip to the catalog
+        try:
+            found = con.execute("SELECT coalesce(max(version), 0) FROM schema_migrations")
+        except duckdb.CatalogException:
+            return 0
+        row = found.fetchone()
+        return int(row[0]) if row else 0
     row = con.execute(
-        "SELECT count(*) FROM information_schema.tables WHERE table_name = 'schema_migrations'"
+        "SELECT count(*) FROM information_schema.tables "
+        "WHERE table_name = 'schema_migrations' AND table_catalog = current_database()"
     ).fetchone()
     if not row or row[0] == 0:
         return 0
@@ -351,24 +431,48 @@ def schema_version(con: duckdb.DuckDBPyConnection) -> int:
 
 
 def migrate(con: duckdb.DuckDBPyConnection) -> int:
-    """Bring the schema up to date; returns the version reached."""
-    con.execute("""
-        CREATE TABLE IF NOT EXISTS schema_migrations (
-            version INTEGER PRIMARY KEY, name VARCHAR NOT NULL, applied_at TIMESTAMPTZ NOT NULL
-        )""")
+    """Bring the schema up to date; returns the version reached. An up-to-date schema is only
+    read (on a lake, a write would make a snapshot at every open)."""
     current = schema_version(con)
     if current > len(MIGRATIONS):
         raise RedlineError(
             f"this database has schema version {current}, newer than this redline knows "
             f"({len(MIGRATIONS)}); upgrade redline to read it"
         )
-    for version, migration in enumerate(MIGRATIONS, start=1):
-        if version <= current:
-            continue
-        with transaction(con):
-            migration(con)
-            con.execute(
-                "INSERT INTO schema_migrations VALUES (?, ?, ?)",
-                [version, migration.__name__, datetime.now(UTC)],
-            )
+    if current == len(MIGRATIONS):
+        return current
+    write(
+        con,
+        lambda: table(
+            con,
+            """
+            CREATE TABLE IF NOT EXISTS schema_migrations (
+                version INTEGER PRIMARY KEY, name VARCHAR NOT NULL,
+                applied_at TIMESTAMPTZ NOT NULL
+            )""",
+        ),
+    )
+    todo = [(v, m) for v, m in enumerate(MIGRATIONS, start=1) if v > current]
+    if lake_of(con) is not None:
+        # One commit for all: on a lake each costs a round of catalog writes.
+        write(con, functools.partial(_apply_all, con, todo))
+        return len(MIGRATIONS)
+    for version, migration in todo:
+        write(con, functools.partial(_apply, con, version, migration))
     return len(MIGRATIONS)
+
+
+def _apply_all(con: duckdb.DuckDBPyConnection, todo: list[tuple[int, Migration]]) -> None:
+    for version, migration in todo:
+        _apply(con, version, migration)
+
+
+def _apply(con: duckdb.DuckDBPyConnection, version: int, migration: Migration) -> None:
+    """Apply `migration` unless another process did meanwhile."""
+    if schema_version(con) >= version:
+        return
+    migration(con)
+    con.execute(
+        "INSERT INTO schema_migrations VALUES (?, ?, ?)",
+        [version, migration.__name__, datetime.now(UTC)],
+    )

@@ -19,7 +19,7 @@ import duckdb
 
 from redline.errors import NotFound
 from redline.transcripts.store import bulk
-from redline.transcripts.store.db import transaction
+from redline.transcripts.store.db import write
 from redline.transcripts.store.queries import records
 
 # What a step says of its answer: a later run sending the same request copies these (its cost
@@ -165,24 +165,28 @@ class RunStore:
         max_steps: int = 1,
     ) -> None:
         now = datetime.now(UTC)
-        self.con.execute(
-            """INSERT INTO runs (id, started_at, finished_at, status, samples, temperature,
-                                 tasks, models, variants, max_steps)
-               VALUES (?, ?, NULL, 'running', ?, ?, ?, ?, ?, ?)""",
-            [
-                run_id,
-                now,
-                samples,
-                temperature,
-                json.dumps(tasks),
-                json.dumps(models),
-                json.dumps(variants),
-                max_steps,
-            ],
-        )
-        self.con.execute(
-            "INSERT INTO evaluations VALUES (?, 0, ?, ?)", [run_id, now, json.dumps(checks)]
-        )
+
+        def create() -> None:
+            self.con.execute(
+                """INSERT INTO runs (id, started_at, finished_at, status, samples, temperature,
+                                     tasks, models, variants, max_steps)
+                   VALUES (?, ?, NULL, 'running', ?, ?, ?, ?, ?, ?)""",
+                [
+                    run_id,
+                    now,
+                    samples,
+                    temperature,
+                    json.dumps(tasks),
+                    json.dumps(models),
+                    json.dumps(variants),
+                    max_steps,
+                ],
+            )
+            self.con.execute(
+                "INSERT INTO evaluations VALUES (?, 0, ?, ?)", [run_id, now, json.dumps(checks)]
+            )
+
+        write(self.con, create)
 
     def add_results(
         self,
@@ -191,7 +195,8 @@ class RunStore:
         verdicts: Sequence[dict[str, Any]],
     ) -> None:
         """Store answered steps, finished samples and their verdicts, in one transaction."""
-        with transaction(self.con):
+
+        def add() -> None:
             for table, rows, columns in (
                 ("steps", steps, STEP_COLUMNS),
                 ("samples", samples, SAMPLE_COLUMNS),
@@ -200,10 +205,15 @@ class RunStore:
                 if rows:
                     bulk.insert(self.con, table, {c: [r[c] for r in rows] for c in columns})
 
+        write(self.con, add)
+
     def finish(self, run_id: str, status: str) -> None:
-        self.con.execute(
-            "UPDATE runs SET status = ?, finished_at = ? WHERE id = ?",
-            [status, datetime.now(UTC), run_id],
+        write(
+            self.con,
+            lambda: self.con.execute(
+                "UPDATE runs SET status = ?, finished_at = ? WHERE id = ?",
+                [status, datetime.now(UTC), run_id],
+            ),
         )
 
     def cached(self, keys: Sequence[str]) -> dict[str, dict[str, Any]]:
@@ -272,18 +282,21 @@ class RunStore:
         verdicts: Sequence[dict[str, Any]],
     ) -> int:
         """A new judging of a run's samples; returns its number."""
-        row = self.con.execute(
-            "SELECT max(evaluation) + 1 FROM evaluations WHERE run_id = ?", [run_id]
-        ).fetchone()
-        number = int(row[0]) if row and row[0] is not None else 0
-        with transaction(self.con):
+
+        def add() -> int:
+            row = self.con.execute(
+                "SELECT max(evaluation) + 1 FROM evaluations WHERE run_id = ?", [run_id]
+            ).fetchone()
+            number = int(row[0]) if row and row[0] is not None else 0
             self.con.execute(
                 "INSERT INTO evaluations VALUES (?, ?, ?, ?)",
                 [run_id, number, datetime.now(UTC), json.dumps(checks)],
             )
             rows = [{**v, "evaluation": number} for v in verdicts]
             bulk.insert(self.con, "verdicts", {c: [v[c] for v in rows] for c in VERDICT_COLUMNS})
-        return number
+            return number
+
+        return write(self.con, add)
 
     def samples(self, run_id: str) -> list[dict[str, Any]]:
         return records(

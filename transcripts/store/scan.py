@@ -29,6 +29,7 @@ from redline.transcripts.model import (
     response_from_dict,
 )
 from redline.transcripts.store import bulk
+from redline.transcripts.store.db import write
 from redline.transcripts.store.decorations import restore
 from redline.transcripts.store.queries import records, resolve
 from redline.transcripts.store.stored_requests import blob_digests, blob_texts, request_shell
@@ -259,9 +260,13 @@ class ScanStore:
 
     def save_check(self, key: str, name: str, options: str, version: str) -> None:
         """Record what a check key stands for (once)."""
-        self.con.execute(
-            "INSERT INTO scan_checks VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-            [key, name, options, version, datetime.now(UTC)],
+        write(
+            self.con,
+            lambda: self.con.execute(
+                "INSERT INTO scan_checks SELECT ?, ?, ?, ?, ? "
+                "WHERE NOT EXISTS (SELECT 1 FROM scan_checks WHERE key = ?)",
+                [key, name, options, version, datetime.now(UTC), key],
+            ),
         )
 
     def save_verdicts(self, verdicts: Sequence[tuple[str, str, bool, str]]) -> None:
@@ -270,17 +275,14 @@ class ScanStore:
         once), the two are the same verdict and `cached` reads either."""
         if not verdicts:
             return
-        bulk.insert(
-            self.con,
-            "scan_verdicts",
-            {
-                "call_id": [v[0] for v in verdicts],
-                "check_key": [v[1] for v in verdicts],
-                "passed": [v[2] for v in verdicts],
-                "verdict": [v[3] for v in verdicts],
-                "judged_at": [datetime.now(UTC)] * len(verdicts),
-            },
-        )
+        columns: dict[str, Sequence[Any]] = {
+            "call_id": [v[0] for v in verdicts],
+            "check_key": [v[1] for v in verdicts],
+            "passed": [v[2] for v in verdicts],
+            "verdict": [v[3] for v in verdicts],
+            "judged_at": [datetime.now(UTC)] * len(verdicts),
+        }
+        write(self.con, lambda: bulk.insert(self.con, "scan_verdicts", columns))
 
     # -- what followed ---------------------------------------------------------------------------
 

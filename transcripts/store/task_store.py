@@ -30,7 +30,7 @@ from redline.transcripts.model import (
     tool_from_dict,
     tool_to_dict,
 )
-from redline.transcripts.store.db import transaction
+from redline.transcripts.store.db import write
 from redline.transcripts.store.decorations import restore
 from redline.transcripts.store.queries import records
 from redline.transcripts.store.tree import DedupWriter, chain, messages_up_to
@@ -96,28 +96,35 @@ def save_tasks(
     identical to its stored one) is left as it is; a different one is TaskExists unless
     `replace_existing`. A task replaced without a workspace loses the one it had. Returns
     (stored, left unchanged)."""
-    workspaces = workspaces or {}
-    todo = []
-    for task in tasks:
-        digest = task_hash(task)
-        row = con.execute("SELECT content_hash FROM tasks WHERE name = ?", [task.name]).fetchone()
-        given = workspaces.get(task.name)
-        same_workspace = given is None or workspace_id(con, task.name) == given[0].id
-        if row is not None and row[0] == digest and same_workspace:
-            continue
-        if row is not None and not replace_existing:
-            raise TaskExists(task.name)
-        todo.append((task, digest))
-    writer = DedupWriter(con)
-    with transaction(con):
+    given_workspaces = workspaces or {}
+
+    def save() -> tuple[int, int]:
+        # Looked up in the write transaction: on a lake, another machine may save a task of
+        # the same name at the same time, and one of the two commits then runs again.
+        todo = []
+        for task in tasks:
+            digest = task_hash(task)
+            row = con.execute(
+                "SELECT content_hash FROM tasks WHERE name = ?", [task.name]
+            ).fetchone()
+            given = given_workspaces.get(task.name)
+            same_workspace = given is None or workspace_id(con, task.name) == given[0].id
+            if row is not None and row[0] == digest and same_workspace:
+                continue
+            if row is not None and not replace_existing:
+                raise TaskExists(task.name)
+            todo.append((task, digest))
+        writer = DedupWriter(con)
         for task, digest in todo:
             _insert(con, writer, task, digest)
-            given = workspaces.get(task.name)
+            given = given_workspaces.get(task.name)
             if given is None:
                 delete_workspace(con, task.name)
             else:
                 write_workspace(con, task.name, *given)
-    return len(todo), len(tasks) - len(todo)
+        return len(todo), len(tasks) - len(todo)
+
+    return write(con, save)
 
 
 def _insert(con: duckdb.DuckDBPyConnection, writer: DedupWriter, task: Task, digest: str) -> None:

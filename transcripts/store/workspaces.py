@@ -19,7 +19,7 @@ import duckdb
 
 from redline.errors import NotFound, RedlineError
 from redline.transcripts.store import bulk
-from redline.transcripts.store.db import transaction
+from redline.transcripts.store.db import write
 from redline.transcripts.workspace import Workspace
 
 
@@ -30,8 +30,7 @@ def put_workspace(
     from `blobs` (sha256 -> bytes); returns how many contents were new."""
     if not con.execute("SELECT 1 FROM tasks WHERE name = ?", [task]).fetchone():
         raise NotFound("task", task)
-    with transaction(con):
-        return write_workspace(con, task, workspace, blobs)
+    return write(con, lambda: write_workspace(con, task, workspace, blobs))
 
 
 def write_workspace(
