@@ -15,6 +15,7 @@ from redline.commands.shared import (
     FILE_OPTION,
     INCLUDE_OPTION,
     JSON_OPTION,
+    MODELS_FILE_OPTION,
     PLUGIN_OPTION,
     REV_OPTION,
     WORKSPACE_AT_CUT,
@@ -91,11 +92,7 @@ def draft_command(
     include: list[str] | None = INCLUDE_OPTION,
     task_file: list[Path] | None = FILE_OPTION,
     plugin: list[Path] | None = PLUGIN_OPTION,
-    config: Path | None = typer.Option(
-        None,
-        "--config",
-        help="The models file (default: ./redline.toml, else the user config dir).",
-    ),
+    config: Path | None = MODELS_FILE_OPTION,
     as_json: bool = JSON_OPTION,
     db: str | None = DB_OPTION,
 ) -> None:

@@ -14,8 +14,10 @@ import typer
 from redline.commands.shared import (
     DB_OPTION,
     JSON_OPTION,
+    MODELS_FILE_OPTION,
     NO_SANDBOX_OPTION,
     PLUGIN_OPTION,
+    RUN_JOBS_OPTION,
     print_json,
     user_errors,
     warn_unsandboxed,
@@ -83,14 +85,7 @@ def replay_command(
         "--no-cache",
         help="Send everything, even what was answered before (and run again the commands of checks that run code).",
     ),
-    jobs: int = typer.Option(
-        0,
-        "--jobs",
-        "-j",
-        min=0,
-        metavar="N",
-        help="Checks that run code (run) running at once (0: one per core).",
-    ),
+    jobs: int = RUN_JOBS_OPTION,
     no_sandbox: bool = typer.Option(
         False,
         "--no-sandbox",
@@ -102,11 +97,7 @@ def replay_command(
         help="Print requests, tokens, estimated cost and the smallest difference the run could detect; send nothing.",
     ),
     plugin: list[Path] | None = PLUGIN_OPTION,
-    config: Path | None = typer.Option(
-        None,
-        "--config",
-        help="The models file (default: ./redline.toml, else the user config dir).",
-    ),
+    config: Path | None = MODELS_FILE_OPTION,
     as_json: bool = JSON_OPTION,
     db: str | None = DB_OPTION,
 ) -> None:
@@ -436,14 +427,7 @@ def recheck_command(
         metavar="NAME[:OPTIONS]",
         help="Judge with these checks instead of each task's own; repeatable.",
     ),
-    jobs: int = typer.Option(
-        0,
-        "--jobs",
-        "-j",
-        min=0,
-        metavar="N",
-        help="Checks that run code (run) running at once (0: one per core).",
-    ),
+    jobs: int = RUN_JOBS_OPTION,
     no_cache: bool = typer.Option(
         False,
         "--no-cache",
@@ -463,7 +447,7 @@ def recheck_command(
         warn_unsandboxed()
     with open_store(db) as store:
         run_id = store.runs.resolve(run)
-        path = store.path
+        path = store.location
     done = recheck(
         path, run_id, registry, check, jobs=jobs, sandbox=not no_sandbox, use_cache=not no_cache
     )

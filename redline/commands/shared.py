@@ -158,6 +158,17 @@ INCLUDE_OPTION = typer.Option(
     "over 1 MB), gitignore syntax; repeatable.",
 )
 NO_SANDBOX_OPTION = typer.Option(False, "--no-sandbox", help=NO_SANDBOX_HELP)
+MODELS_FILE_OPTION = typer.Option(
+    None, "--config", help="The models file (default: ./redline.toml, else the user config dir)."
+)
+RUN_JOBS_OPTION = typer.Option(
+    0,
+    "--jobs",
+    "-j",
+    min=0,
+    metavar="N",
+    help="Checks that run code (run) running at once (0: one per core).",
+)
 
 
 def warn_unsandboxed(what: str = "the answer's code runs") -> None:
