@@ -2,12 +2,33 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from typing import Any
 
+import pytest
 from typer.testing import CliRunner
 
 from redline.cli import app
+
+
+@functools.cache
+def sandbox_unavailable() -> str | None:
+    """Why bubblewrap cannot start here (None: it can)."""
+    from redline.analyzers import sandbox
+
+    try:
+        sandbox.require()
+    except sandbox.SandboxUnavailable as error:
+        return str(error)
+    return None
+
+
+# A module of tests of code run in the sandbox: skipped, with the reason, only where it cannot start.
+needs_sandbox = pytest.mark.skipif(
+    sandbox_unavailable() is not None,
+    reason=f"bubblewrap cannot start here: {sandbox_unavailable()}",
+)
 
 
 class Cli:

@@ -4,17 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.support import Cli
-
-
-def sandbox_unavailable() -> str | None:
-    from redline.analyzers import sandbox
-
-    try:
-        sandbox.require()
-    except sandbox.SandboxUnavailable as error:
-        return str(error)
-    return None
+from tests.support import Cli, sandbox_unavailable
 
 
 def test_the_demo_runs_the_loop_and_the_rules_variant_helps(cli: Cli, db_path: Path) -> None:

@@ -22,21 +22,10 @@ from tests.agents import call_ids, claude_code_session, write_block
 from tests.fakes import drafting
 from tests.fakes.anthropic import FakeAnthropic
 from tests.fakes.openai_chat import Answer, FakeOpenAI
-from tests.support import Cli
+from tests.support import Cli, needs_sandbox
 from tests.test_docs import documented_json, key_paths
 
-
-def _unavailable() -> str | None:
-    try:
-        sandbox.require()
-    except sandbox.SandboxUnavailable as error:
-        return str(error)
-    return None
-
-
-pytestmark = pytest.mark.skipif(
-    bool(_unavailable()), reason=f"bubblewrap cannot start here: {_unavailable()}"
-)
+pytestmark = needs_sandbox
 
 
 @pytest.fixture

@@ -19,7 +19,6 @@ import openai
 import pytest
 
 from redline import config
-from redline.analyzers import sandbox
 from redline.proxy import ThreadedProxy
 from redline.replay import StandInServer, standin_drafts
 from redline.replay.draft_prompt import RUN_BLOCK
@@ -29,22 +28,11 @@ from tests.fakes import drafting
 from tests.fakes.anthropic import FakeAnthropic
 from tests.fakes.openai_chat import Answer, FakeOpenAI
 from tests.run_repo import make_repo
-from tests.support import Cli
+from tests.support import Cli, needs_sandbox
 from tests.test_docs import documented_json, key_paths
 from tests.test_run_check_tasks import claude_code_wrote
 
-
-def _unavailable() -> str | None:
-    try:
-        sandbox.require()
-    except sandbox.SandboxUnavailable as error:
-        return str(error)
-    return None
-
-
-pytestmark = pytest.mark.skipif(
-    bool(_unavailable()), reason=f"bubblewrap cannot start here: {_unavailable()}"
-)
+pytestmark = needs_sandbox
 
 
 @pytest.fixture

@@ -21,25 +21,13 @@ from redline.analyzers import (
     parse_check,
     prepared,
     run_checks,
-    sandbox,
 )
-from redline.errors import RedlineError, SandboxUnavailable
+from redline.errors import RedlineError
 from redline.transcripts import Message, OwnFile, Request, Text, agents, snapshot
 from tests.run_repo import CAREFUL_NEW, COMMAND, SWALLOW_NEW, SWALLOW_OLD, make_repo
-from tests.support import Cli
+from tests.support import Cli, needs_sandbox
 
-
-def _unavailable() -> str | None:
-    try:
-        sandbox.require()
-    except SandboxUnavailable as error:
-        return str(error)
-    return None
-
-
-pytestmark = pytest.mark.skipif(
-    bool(_unavailable()), reason=f"bubblewrap cannot start here: {_unavailable()}"
-)
+pytestmark = needs_sandbox
 
 REGISTRY = default_registry(entry_points=False)
 SUM = "import sys\nprint(sum(int(x) for x in open('input.txt').read().split()))\n"

@@ -13,8 +13,6 @@ from typing import Any
 import openai
 import pytest
 
-from redline.analyzers import sandbox
-from redline.errors import SandboxUnavailable
 from redline.proxy import ThreadedProxy
 from redline.transcripts import open_store
 from tests.agents import CLAUDE_ENVIRONMENT, CLAUDE_REMINDER, CLAUDE_TOOLS, SWALLOWING, call_ids
@@ -24,20 +22,9 @@ from tests.fakes.fixtures import claude_code_client, serving
 from tests.fakes.flaky import FlakyModel
 from tests.fakes.openai_chat import Answer, FakeOpenAI
 from tests.run_repo import COMMAND, make_repo
-from tests.support import Cli
+from tests.support import Cli, needs_sandbox
 
-
-def _unavailable() -> str | None:
-    try:
-        sandbox.require()
-    except SandboxUnavailable as error:
-        return str(error)
-    return None
-
-
-pytestmark = pytest.mark.skipif(
-    bool(_unavailable()), reason=f"bubblewrap cannot start here: {_unavailable()}"
-)
+pytestmark = needs_sandbox
 
 PROMPT = "Write a Python program that prints the sum of the numbers in input.txt."
 RIGHT = "print(sum(int(x) for x in open('input.txt').read().split()))\n"

@@ -13,29 +13,16 @@ from typing import Any
 
 import pytest
 
-from redline.analyzers import sandbox
-from redline.errors import SandboxUnavailable
 from redline.proxy import ThreadedProxy
 from tests.agents import CAREFUL, SWALLOWING, call_ids
 from tests.fakes.agentic import CLAUDE_CODE, AgenticAnthropic, Seen
 from tests.fakes.anthropic import FakeAnthropic
 from tests.fakes.fixtures import serving
 from tests.run_repo import COMMAND, make_repo
-from tests.support import Cli
+from tests.support import Cli, needs_sandbox
 from tests.test_run_check_tasks import claude_code_wrote
 
-
-def _unavailable() -> str | None:
-    try:
-        sandbox.require()
-    except SandboxUnavailable as error:
-        return str(error)
-    return None
-
-
-pytestmark = pytest.mark.skipif(
-    bool(_unavailable()), reason=f"bubblewrap cannot start here: {_unavailable()}"
-)
+pytestmark = needs_sandbox
 
 KEY = "sk-test-fake-key-0123456789"
 RULE = "STRICT: let a missing config file raise"

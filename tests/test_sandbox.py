@@ -14,21 +14,12 @@ import pytest
 
 from redline.analyzers import sandbox
 from redline.errors import RedlineError, SandboxUnavailable
+from tests.support import needs_sandbox
 
 MiB = 1 << 20
 
 
-def _unavailable() -> str | None:
-    try:
-        sandbox.require()
-    except SandboxUnavailable as error:
-        return str(error)
-    return None
-
-
-pytestmark = pytest.mark.skipif(
-    bool(_unavailable()), reason=f"bubblewrap cannot start here: {_unavailable()}"
-)
+pytestmark = needs_sandbox
 
 
 @pytest.fixture

@@ -10,24 +10,13 @@ from typing import Any
 import pytest
 
 from redline import config
-from redline.analyzers import sandbox
 from redline.replay import StandInServer
 from redline.ui import UiServer
+from tests.support import needs_sandbox
 from tests.test_ui import Client, first_call
 from tests.test_ui_fixtures import CHROMIUM, CHROMIUM_ARGS, recorded  # noqa: F401
 
-
-def _unavailable() -> str | None:
-    try:
-        sandbox.require()
-    except sandbox.SandboxUnavailable as error:
-        return str(error)
-    return None
-
-
-pytestmark = pytest.mark.skipif(
-    bool(_unavailable()), reason=f"bubblewrap cannot start here: {_unavailable()}"
-)
+pytestmark = needs_sandbox
 
 
 @pytest.fixture
