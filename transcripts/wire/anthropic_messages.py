@@ -27,6 +27,7 @@ import re
 from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
+from redline.transcripts import fastjson
 from redline.transcripts.model import (
     JSON,
     Image,
@@ -461,7 +462,7 @@ class _Block:
         raw = "".join(self.json)
         if raw.strip():
             try:
-                self.block["input"] = json.loads(raw)
+                self.block["input"] = fastjson.loads(raw)
             except ValueError as e:
                 return self._cut_off(raw, str(e))
         return parse_block(self.block, drop_null=True)
@@ -491,7 +492,7 @@ def reassemble(events: list[SSEEvent]) -> Reassembly:
     error: str | None = None
     for ev in events:
         try:
-            data = json.loads(ev.data)
+            data = fastjson.loads(ev.data)
         except ValueError:
             continue
         if not isinstance(data, Mapping):

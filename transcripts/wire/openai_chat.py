@@ -12,6 +12,7 @@ import json
 from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
+from redline.transcripts import fastjson
 from redline.transcripts.model import (
     JSON,
     Image,
@@ -372,7 +373,7 @@ def reassemble(events: list[SSEEvent]) -> Reassembly:
             complete = True
             break
         try:
-            chunk = json.loads(ev.data)
+            chunk = fastjson.loads(ev.data)
         except ValueError:
             continue
         if not isinstance(chunk, Mapping):

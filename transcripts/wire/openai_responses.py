@@ -32,6 +32,7 @@ import json
 from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
+from redline.transcripts import fastjson
 from redline.transcripts.model import (
     JSON,
     Image,
@@ -597,7 +598,7 @@ def reassemble(events: list[SSEEvent]) -> Reassembly:
     error: str | None = None
     for ev in events:
         try:
-            data = json.loads(ev.data)
+            data = fastjson.loads(ev.data)
         except ValueError:
             continue
         if not isinstance(data, Mapping):
