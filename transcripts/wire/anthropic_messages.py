@@ -27,7 +27,6 @@ import re
 from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
-from redline.transcripts import fastjson
 from redline.transcripts.model import (
     JSON,
     Image,
@@ -459,6 +458,8 @@ class _Block:
         return True
 
     def part(self) -> Part:
+        from redline.transcripts import fastjson  # here, not at the top: see reassemble
+
         raw = "".join(self.json)
         if raw.strip():
             try:
@@ -484,6 +485,10 @@ def reassemble(events: list[SSEEvent]) -> Reassembly:
     cumulative, so it overwrites. The stream is complete at `message_stop`, or after a
     `message_delta` with a stop_reason. Events of unknown type, deltas of unknown type and
     events for a block never started are kept verbatim in `extra["unknown_events"]`."""
+    # Imported here, where a stream is read (ingest, replay): `show` uses this module for its
+    # requests only and need not load msgspec (9 ms of a cold start).
+    from redline.transcripts import fastjson
+
     message: JSON = {}
     usage: JSON = {}
     blocks: dict[int, _Block] = {}

@@ -12,7 +12,6 @@ import json
 from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
-from redline.transcripts import fastjson
 from redline.transcripts.model import (
     JSON,
     Image,
@@ -360,6 +359,8 @@ def reassemble(events: list[SSEEvent]) -> Reassembly:
     """Rebuild the answer from chunks: text joined, tool calls merged by `index` (a new `id` at
     a seen index starts a new call, as some providers reuse index 0), usage from the last
     chunk that carried it."""
+    from redline.transcripts import fastjson  # here: see anthropic_messages.reassemble
+
     role, text, refusal, reasoning = "", [], [], []
     calls: list[_CallBuilder] = []
     by_index: dict[int, _CallBuilder] = {}

@@ -32,7 +32,6 @@ import json
 from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
-from redline.transcripts import fastjson
 from redline.transcripts.model import (
     JSON,
     Image,
@@ -590,6 +589,8 @@ def reassemble(events: list[SSEEvent]) -> Reassembly:
     `error` / `response.error` events and `response.failed` set `error`. Other `response.*`
     events only report progress of what `output_item.done` carries, and are not needed; events
     outside that namespace are kept verbatim in `extra["unknown_events"]`."""
+    from redline.transcripts import fastjson  # here: see anthropic_messages.reassemble
+
     base: JSON = {}
     added: dict[int, JSON] = {}
     done: dict[int, JSON] = {}
