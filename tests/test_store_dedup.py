@@ -10,7 +10,9 @@ import openai
 import pytest
 
 from redline.proxy import ThreadedProxy
+from redline.transcripts import wire
 from redline.transcripts.store import open_store
+from redline.transcripts.store.tree import chain
 from tests.fakes import http
 from tests.fakes.openai_chat import Answer, FakeOpenAI
 from tests.support import Cli
@@ -54,6 +56,64 @@ def test_a_40_call_agent_conversation_stores_each_message_once(
             f"{stored / 1e6:.3f} MB of messages: {sent_bytes / stored:.1f}x smaller"
         )
     assert sent_bytes / stored > 15
+
+
+# A history with what serializers disagree on: text outside ASCII, control characters, U+2028,
+# a float in exponent form, an integer past 64 bits, keys out of order, a cache breakpoint.
+STABLE_HISTORY: dict[str, Any] = {
+    "model": "claude-sonnet-4-5",
+    "max_tokens": 1024,
+    "messages": [
+        {"role": "user", "content": "Réparez le chargeur: « ça plante » \u2028 ok\ttab \x01 😀"},
+        {
+            "role": "assistant",
+            "content": [
+                {"type": "text", "text": "I'll look."},
+                {
+                    "type": "tool_use",
+                    "id": "toolu_1",
+                    "name": "Edit",
+                    "input": {"z": 1.5e-7, "a": [1, 2**70, None, True], "path": "/r/é.py"},
+                },
+            ],
+        },
+        {
+            "role": "user",
+            "content": [
+                {
+                    "type": "tool_result",
+                    "tool_use_id": "toolu_1",
+                    "content": "done",
+                    "cache_control": {"type": "ephemeral"},
+                }
+            ],
+        },
+    ],
+}
+
+
+def test_node_ids_and_stored_messages_are_the_ones_existing_stores_hold() -> None:
+    # A store written by an earlier version dedups against new calls only if the same message
+    # still serializes to the same bytes and hashes to the same id: these are those bytes.
+    request = wire.get("anthropic-messages").parse_request(STABLE_HISTORY)
+    nodes, _ = chain(request.messages)
+    assert [(n.id, n.content) for n in nodes] == [
+        (
+            "709a3af82df307ba5d18ec039195a522",
+            '{"extra":{"content_form":"string"},"parts":[{"text":"Réparez le chargeur: '
+            '« ça plante » \u2028 ok\\ttab \\u0001 😀","type":"text"}],"role":"user"}',
+        ),
+        (
+            "e6a856423b67468e609b2151d4877762",
+            '{"parts":[{"text":"I\'ll look.","type":"text"},{"arguments":"{\\"z\\":1.5e-07,'
+            '\\"a\\":[1,1180591620717411303424,null,true],\\"path\\":\\"/r/é.py\\"}",'
+            '"id":"toolu_1","name":"Edit","type":"tool_call"}],"role":"assistant"}',
+        ),
+        (
+            "801759aa2a3ee00c823185f7a68b79f0",
+            '{"parts":[{"call_id":"toolu_1","content":"done","type":"tool_result"}],"role":"user"}',
+        ),
+    ]
 
 
 def test_the_same_message_at_two_places_is_two_nodes(

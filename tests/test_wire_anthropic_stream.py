@@ -354,6 +354,30 @@ data: {"type":"message_stop"}
     assert _reassemble(stream).response.message.parts == (ToolCall("toolu_01", "TodoRead", "{}"),)
 
 
+def test_tool_use_arguments_the_fast_parser_refuses_are_read_as_the_standard_library_reads_them() -> (
+    None
+):
+    # NaN is not JSON, but Python clients send it; msgspec refuses it, json.loads reads it.
+    partial = json.dumps(json.dumps({"ratio": float("nan"), "big": 2**70}))[1:-1]
+    stream = (
+        "event: message_start\n"
+        'data: {"type":"message_start","message":{"id":"msg_1","role":"assistant",'
+        '"content":[],"usage":{"input_tokens":9,"output_tokens":1}}}\n\n'
+        "event: content_block_start\n"
+        'data: {"type":"content_block_start","index":0,"content_block":'
+        '{"type":"tool_use","id":"toolu_01","name":"Tune","input":{}}}\n\n'
+        "event: content_block_delta\n"
+        'data: {"type":"content_block_delta","index":0,"delta":'
+        f'{{"type":"input_json_delta","partial_json":"{partial}"}}}}\n\n'
+        "event: message_stop\n"
+        'data: {"type":"message_stop"}\n\n'
+    )
+    (call,) = _reassemble(stream).response.message.parts
+    assert isinstance(call, ToolCall)
+    assert call.parse_error is None
+    assert call.arguments == '{"ratio":NaN,"big":1180591620717411303424}'
+
+
 def test_parallel_tool_uses_are_keyed_by_block_index_not_by_arrival() -> None:
     stream = r"""event: message_start
 data: {"type":"message_start","message":{"id":"msg_1","type":"message","role":"assistant","model":"claude-sonnet-4-5-20250929","content":[],"stop_reason":null,"stop_sequence":null,"usage":{"input_tokens":9,"output_tokens":1}}}

@@ -321,9 +321,14 @@ def response_from_dict(d: Mapping[str, Any]) -> Response:
     )
 
 
+# What json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False) builds on
+# every call, built once: the same encoder, so the same text (ingest serializes every message).
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
 def canonical_json(value: Any) -> str:
     """The one serialization that is hashed: sorted keys, no whitespace, UTF-8 kept."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return _CANONICAL.encode(value)
 
 
 def content_hash(value: Any) -> str:

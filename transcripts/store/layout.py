@@ -72,7 +72,9 @@ class Placed:
     def chain_depths(self) -> Iterator[tuple[str, int]]:
         """Each node of `chain` with its depth."""
         first = self.depth + len(self.nodes) - len(self.chain)
-        return ((node, first + i) for i, node in enumerate(self.chain))
+        # zip, not a generator: ingest reads every call's whole chain (a long history's calls
+        # carry hundreds of nodes each), and this way the pairs are made in C.
+        return zip(self.chain, range(first, first + len(self.chain)), strict=True)
 
     def relink(self, parent: str | None, depth: int) -> None:
         """Hang the request's messages under `parent` (at `depth`): a call that continues an

@@ -41,6 +41,11 @@ class Node:
     role: str
     content: str
 
+    def __reduce__(self) -> tuple[type[Node], tuple[str, str | None, int, str, str]]:
+        # Workers send their new nodes back pickled: as constructor arguments this takes a
+        # third of the time the field-by-field state of a frozen slots dataclass takes.
+        return Node, (self.id, self.parent, self.depth, self.role, self.content)
+
 
 def chain(
     messages: Iterable[Message], parent: str | None = None, depth: int = 0

@@ -458,10 +458,12 @@ class _Block:
         return True
 
     def part(self) -> Part:
+        from redline.transcripts import fastjson  # here, not at the top: see reassemble
+
         raw = "".join(self.json)
         if raw.strip():
             try:
-                self.block["input"] = json.loads(raw)
+                self.block["input"] = fastjson.loads(raw)
             except ValueError as e:
                 return self._cut_off(raw, str(e))
         return parse_block(self.block, drop_null=True)
@@ -483,6 +485,10 @@ def reassemble(events: list[SSEEvent]) -> Reassembly:
     cumulative, so it overwrites. The stream is complete at `message_stop`, or after a
     `message_delta` with a stop_reason. Events of unknown type, deltas of unknown type and
     events for a block never started are kept verbatim in `extra["unknown_events"]`."""
+    # Imported here, where a stream is read (ingest, replay): `show` uses this module for its
+    # requests only and need not load msgspec (9 ms of a cold start).
+    from redline.transcripts import fastjson
+
     message: JSON = {}
     usage: JSON = {}
     blocks: dict[int, _Block] = {}
@@ -491,7 +497,7 @@ def reassemble(events: list[SSEEvent]) -> Reassembly:
     error: str | None = None
     for ev in events:
         try:
-            data = json.loads(ev.data)
+            data = fastjson.loads(ev.data)
         except ValueError:
             continue
         if not isinstance(data, Mapping):

@@ -359,6 +359,8 @@ def reassemble(events: list[SSEEvent]) -> Reassembly:
     """Rebuild the answer from chunks: text joined, tool calls merged by `index` (a new `id` at
     a seen index starts a new call, as some providers reuse index 0), usage from the last
     chunk that carried it."""
+    from redline.transcripts import fastjson  # here: see anthropic_messages.reassemble
+
     role, text, refusal, reasoning = "", [], [], []
     calls: list[_CallBuilder] = []
     by_index: dict[int, _CallBuilder] = {}
@@ -372,7 +374,7 @@ def reassemble(events: list[SSEEvent]) -> Reassembly:
             complete = True
             break
         try:
-            chunk = json.loads(ev.data)
+            chunk = fastjson.loads(ev.data)
         except ValueError:
             continue
         if not isinstance(chunk, Mapping):

@@ -589,6 +589,8 @@ def reassemble(events: list[SSEEvent]) -> Reassembly:
     `error` / `response.error` events and `response.failed` set `error`. Other `response.*`
     events only report progress of what `output_item.done` carries, and are not needed; events
     outside that namespace are kept verbatim in `extra["unknown_events"]`."""
+    from redline.transcripts import fastjson  # here: see anthropic_messages.reassemble
+
     base: JSON = {}
     added: dict[int, JSON] = {}
     done: dict[int, JSON] = {}
@@ -597,7 +599,7 @@ def reassemble(events: list[SSEEvent]) -> Reassembly:
     error: str | None = None
     for ev in events:
         try:
-            data = json.loads(ev.data)
+            data = fastjson.loads(ev.data)
         except ValueError:
             continue
         if not isinstance(data, Mapping):
