@@ -7,6 +7,7 @@ Bodies and streams are shaped as Chat Completions and its clients send them
 from __future__ import annotations
 
 import dataclasses
+import json
 from typing import Any
 
 import pytest
@@ -311,6 +312,20 @@ def test_text_stream_reassembles_to_the_non_streamed_response() -> None:
     assert (result.complete, result.error) == (True, None)
     assert result.response == chat.parse_response(TEXT_ANSWER)
     assert result.response.message.text == "Narrow the except clause."
+
+
+def test_text_with_unicode_line_separators_left_unescaped_is_not_cut_apart() -> None:
+    # JSON may carry U+2028, U+0085 or a form feed unescaped; SSE lines end only at CR and LF.
+    text = "one\u2028two\x85three\x0cfour"
+    chunk = {
+        "id": "c",
+        "object": "chat.completion.chunk",
+        "model": "m",
+        "choices": [{"index": 0, "delta": {"content": text}, "finish_reason": "stop"}],
+    }
+    stream = f"data: {json.dumps(chunk, ensure_ascii=False)}\r\n\r\ndata: [DONE]\n\n"
+    result = _reassemble(stream)
+    assert (result.complete, result.response.message.text) == (True, text)
 
 
 def test_parallel_calls_interleaved_by_index_reassemble_to_the_non_streamed_response() -> None:

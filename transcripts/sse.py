@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+
+# SSE lines end at CR LF, CR or LF only: str.splitlines would also break inside a JSON string at
+# U+2028, U+0085, form feeds... which JSON leaves unescaped.
+_LINE_END = re.compile(r"\r\n|\r|\n")
 
 
 @dataclass(frozen=True, slots=True)
@@ -18,7 +23,9 @@ def parse_sse(text: str) -> list[SSEEvent]:
     event = ""
     data: list[str] = []
     has_data = False
-    for line in text.splitlines():
+    # The last piece ends no line (it is "" when the text ends with a line end): it cannot
+    # close an event, so it is left out.
+    for line in _LINE_END.split(text)[:-1]:
         if line == "":
             if has_data:
                 events.append(SSEEvent(event or "message", "\n".join(data)))
