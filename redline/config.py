@@ -45,12 +45,17 @@ class Lake:
 Location = Path | Lake
 
 
+def config_dir() -> Path:
+    """The user's config directory: redline.toml, the checks folder, the mitm CA."""
+    return Path(platformdirs.user_config_dir("redline"))
+
+
 def config_path(cwd: Path | None = None) -> Path | None:
     """`redline.toml` in the working directory, else in the user config directory."""
     here = (cwd or Path.cwd()) / CONFIG_NAME
     if here.is_file():
         return here
-    user = Path(platformdirs.user_config_dir("redline")) / CONFIG_NAME
+    user = config_dir() / CONFIG_NAME
     return user if user.is_file() else None
 
 
@@ -139,7 +144,7 @@ def _lake_settings() -> dict[str, Any]:
 def checks_dir() -> Path:
     """The user's own checks: every command loads each `*.py` file here as a plugin, and
     `redline draft` saves the checks it proves here."""
-    return Path(platformdirs.user_config_dir("redline")) / "checks"
+    return config_dir() / "checks"
 
 
 def spool_dir(db: Location) -> Path:

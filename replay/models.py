@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from redline.config import CONFIG_NAME, read_config
+from redline.config import CONFIG_NAME, config_dir, read_config
 from redline.config import config_path as config_path  # the surface exports it from here
 from redline.errors import RedlineError
 from redline.transcripts import wire
@@ -203,5 +203,4 @@ def resolve_models(
 
 def _searched() -> str:
     """Where `config_path` looks, for a user who has no models file yet."""
-    user = Path(platformdirs.user_config_dir("redline"))
-    return f"in the working directory or in {user}"
+    return f"in the working directory or in {config_dir()}"

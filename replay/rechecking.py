@@ -16,10 +16,10 @@ import json
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from redline.analyzers import Check, Registry
+from redline.config import Location
 from redline.errors import NotFound, RedlineError
 from redline.replay.executions import StoredVerdicts, environments
 from redline.replay.flagging import checks_of
@@ -38,7 +38,7 @@ class Recheck:
 
 
 def recheck(
-    db: Path,
+    db: Location,
     run_id: str,
     registry: Registry,
     specs: Sequence[str] | None = None,

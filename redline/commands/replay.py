@@ -463,7 +463,7 @@ def recheck_command(
         warn_unsandboxed()
     with open_store(db) as store:
         run_id = store.runs.resolve(run)
-        path = store.path
+        path = store.location
     done = recheck(
         path, run_id, registry, check, jobs=jobs, sandbox=not no_sandbox, use_cache=not no_cache
     )
