@@ -311,6 +311,8 @@ def test_draft_on_a_lake_proves_a_run_check_in_the_workspace_and_flag_uses_it(
         "--workspace", str(repo), "--good", str(good), "--db", lake.url,
     ).output  # fmt: skip
     assert f"attempt 1: holds: {drafting.RUNS_THE_TESTS}" in out
+    agents = {c["user_agent"].split("/")[0] for c in cli.json("ls")["conversations"]}
+    assert agents == {"claude-cli", "redline-draft"}  # the drafting call recorded into the lake
     (line,) = [line for line in out.splitlines() if line.startswith("use it:  ")]
     flag = shlex.split(line.removeprefix("use it:  "))
     assert flag[:3] == ["redline", "flag", bad_call]
