@@ -1,9 +1,10 @@
 """`redline store push`: a personal store (a DuckDB file) copied into a lake.
 
 What is copied: the message tree and blobs, conversations and their calls, tasks and their
-workspaces, finished replay runs (with their steps, samples, judgings and verdicts) and `redline scan`'s
-verdict cache. What is not: the spool's bookkeeping (the file's own spool stays with the file)
-and the web view's search index (derived; the lake makes its own).
+workspaces (and their own files), finished replay runs (with their steps, samples, judgings and
+verdicts), `redline scan`'s verdict cache and the `run` checks' (check_runs: a command that ran
+on the file is not run again on the lake). What is not: the spool's bookkeeping (the file's own
+spool stays with the file) and the web view's search index (derived; the lake makes its own).
 
 Idempotent and resumable. Every row is copied only when the lake lacks its key (rows are
 content-addressed or carry global ids: ULIDs), in write transactions of a bounded size: the tree
@@ -63,6 +64,7 @@ def push(lake: duckdb.DuckDBPyConnection, source: Path) -> PushReport:
         report.tasks, report.conflicting_tasks = _tasks(lake)
         report.runs = _runs(lake)
         report.verdicts = _scan_verdicts(lake)
+        _by_hash(lake, "check_runs", "key")
     return report
 
 
