@@ -325,12 +325,7 @@ class WorkspaceSource:
                 break
         if not found:
             return self._served("No files found", "nothing matched")
-        note = ""
-        if len(found) > MAX_LISTED:
-            found = found[:MAX_LISTED]
-            note = f"the first {MAX_LISTED} paths"
-            found.append(f"[redline: more than {MAX_LISTED} paths; the first {MAX_LISTED} shown]")
-        return self._served("\n".join(found) + "\n", note)
+        return self._served(*_capped(found, MAX_LISTED, "paths"))
 
     def _search(self, use: agents.ToolUse) -> Served:
         if not use.pattern:
@@ -362,12 +357,7 @@ class WorkspaceSource:
             )
         if not lines:
             return self._served("No matches found", "nothing matched")
-        note = ""
-        if len(lines) > MAX_MATCHES:
-            lines = lines[:MAX_MATCHES]
-            note = f"the first {MAX_MATCHES} matching lines"
-            lines.append(f"[redline: more than {MAX_MATCHES} matching lines; the first shown]")
-        return self._served("\n".join(lines) + "\n", note)
+        return self._served(*_capped(lines, MAX_MATCHES, "matching lines"))
 
     # -- commands ------------------------------------------------------------------------------
 
@@ -501,3 +491,12 @@ def _matches(
         if len(found) >= most:
             break
     return found
+
+
+def _capped(lines: list[str], limit: int, what: str) -> tuple[str, str]:
+    """The answer's text and its note: at most `limit` lines, and a last line saying so when
+    there were more (the model should know it did not see everything)."""
+    if len(lines) <= limit:
+        return "\n".join(lines) + "\n", ""
+    shown = [*lines[:limit], f"[redline: more than {limit} {what}; the first {limit} shown]"]
+    return "\n".join(shown) + "\n", f"the first {limit} {what}"
