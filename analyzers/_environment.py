@@ -84,11 +84,17 @@ def prepared(
     sandbox: bool = True,
     cache: VerdictCache | None = None,
     before_cut: bool = False,
+    written: Path | None = None,
 ) -> Iterator[Environment]:
     """An environment for the life of the block: `workspace` (with `read_blob(sha256)` giving
-    its files' contents) written once into a temporary folder, removed at the end."""
+    its files' contents) written once into a temporary folder, removed at the end. `written`:
+    a folder the caller has already written the workspace into (and keeps, never writing it
+    while the block lasts), used as it is."""
     if workspace is None:
         yield Environment(None, None, tuple(files), sandbox, cache)
+        return
+    if written is not None:
+        yield Environment(written, workspace.id, tuple(files), sandbox, cache, before_cut)
         return
     if read_blob is None:
         raise ValueError("a workspace needs read_blob to read its files")

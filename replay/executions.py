@@ -20,6 +20,7 @@ import json
 import os
 import threading
 from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
 
 from redline.analyzers import (
     Check,
@@ -110,10 +111,12 @@ def environments(
     sandbox: bool = True,
     cache: StoredVerdicts | None = None,
     read: bool = True,
+    written: Mapping[str, Path] | None = None,
 ) -> dict[str, Environment]:
     """An environment for each task whose checks run code, kept until `stack` closes; its
-    workspace, when the store holds one, written once into a temporary folder. With a
-    `cache`, its verdicts in these environments are read from the store (unless `read` is
+    workspace, when the store holds one, written once into a temporary folder (or the folder
+    `written` gives for the task: replay's, already written for its models' tool calls). With
+    a `cache`, its verdicts in these environments are read from the store (unless `read` is
     False: judge everything again)."""
     out: dict[str, Environment] = {}
     for task in tasks:
@@ -121,9 +124,18 @@ def environments(
         if not any(runs_code(c) for c in own):
             continue
         workspace = store.workspace(task.name)
-        contents = store.workspace_files({f.sha256 for f in workspace.files}) if workspace else {}
+        folder = (written or {}).get(task.name)
+        wanted = {f.sha256 for f in workspace.files} if workspace and folder is None else set()
+        contents = store.workspace_files(wanted) if wanted else {}
         environment = stack.enter_context(
-            prepared(workspace, contents.__getitem__, task.files, sandbox=sandbox, cache=cache)
+            prepared(
+                workspace,
+                contents.__getitem__,
+                task.files,
+                sandbox=sandbox,
+                cache=cache,
+                written=folder,
+            )
         )
         if cache is not None and read:
             cache.read(store, scopes(own, environment))

@@ -246,6 +246,7 @@ def replay(
                 sandbox=settings.sandboxed,
                 cache=verdicts,
                 read=settings.use_cache,
+                written=workspaces.folders(),
             )
             store.runs.create(
                 run_id,

@@ -154,6 +154,11 @@ class TaskWorkspaces:
     def __contains__(self, task: str) -> bool:
         return task in self._copies
 
+    def folders(self) -> dict[str, Path]:
+        """Each task's workspace as written once, by task: shared, never to be written (checks
+        that run code copy it, as samples do)."""
+        return {name: copies.base for name, copies in self._copies.items()}
+
     def recorded(self) -> dict[str, dict[str, Any]]:
         """What a run records of each task's workspace: which one, and whether the commands
         its models ask for run in the sandbox."""

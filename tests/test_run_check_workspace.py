@@ -139,3 +139,30 @@ def test_replay_separates_the_rules_variant_that_writes_working_code(
     with pytest.raises(TimeoutError):
         listener.accept()  # nothing connected
     listener.close()
+
+
+def test_a_replay_writes_a_tasks_workspace_once_for_tool_calls_and_checks_alike(
+    task: str, cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from redline.analyzers import _environment
+    from redline.replay import workspace_answers
+
+    written: list[Path] = []
+
+    def counted(workspace: Any, read_blob: Any, dest: Path) -> None:
+        written.append(dest)
+        materialize(workspace, read_blob, dest)
+
+    materialize = workspace_answers.materialize
+    monkeypatch.setattr(workspace_answers, "materialize", counted)
+    monkeypatch.setattr(_environment, "materialize", counted)
+    with serving(AgenticAnthropic(lambda seen: [CLAUDE_CODE.write("config.py", CAREFUL)])) as fake:
+        fake.api_key = KEY
+        config = tmp_path / "redline.toml"
+        config.write_text(
+            f'[models.m]\nbase_url = "{fake.url}"\nwire = "anthropic-messages"\n'
+            'model = "m-1"\napi_key_env = "FAKE_KEY"\n'
+        )
+        report = cli.json("replay", task, "--config", str(config), "-m", "m", "-n", "2")
+    assert [(r["passes"], r["samples"]) for r in report["summary"]] == [(2, 2)]
+    assert len(written) == 1  # 3,000 files take seconds to write: once per run, not per use
