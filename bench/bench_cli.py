@@ -1,7 +1,7 @@
 """Cold start of the commands a user types most: `redline --help`, `ls` and `show`, each a new
 process as from a shell, on a small store and on a 100,000-call store.
 
-The large store is generated once (bench_ui's generator; a few minutes) and kept in
+The large store is generated once (bench/big_store.py; a few minutes) and kept in
 bench/.cache/. Goal (issue 10): <= 0.25 s each on the small store. Median of 7 runs.
 """
 
@@ -74,11 +74,11 @@ def small_store(tmp: Path) -> Path:
 def large_store() -> Path:
     db = CACHE / "calls-100k.duckdb"
     if not db.exists():
-        import bench_ui
+        import big_store
 
         CACHE.mkdir(exist_ok=True)
         print("generating a 100,000-call store (once; kept in bench/.cache/)...", flush=True)
-        bench_ui.generate(db, 100_000)
+        big_store.generate(db, 100_000)
     return db
 
 
