@@ -21,27 +21,7 @@ def test_ctrl_c_keeps_finished_samples_and_the_next_run_resumes(
     cli("import", "--examples")
     with serving(FlakyModel()) as fake:
         fake.script.extend([Behaviour("hang", seconds=0.3)] * 12)
-        config = tmp_path / "redline.toml"
-        config.write_text(
-            f'[models.slow]\nbase_url = "{fake.url}/v1"\nwire = "openai-chat"\n'
-            'model = "slow-1"\napi_key_env = ""\n'
-        )
-        command = [
-            sys.executable,
-            "-m",
-            "redline",
-            "replay",
-            "aider-swallows-config-errors",
-            "--config",
-            str(config),
-            "-m",
-            "slow",
-            "-n",
-            "6",
-            "--concurrency",
-            "1",
-        ]
-        env = {**os.environ, "REDLINE_DB": str(db_path)}
+        command, env = _replay_command(fake, tmp_path, db_path, "-n", "6", "--concurrency", "1")
         proc = subprocess.Popen(
             command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
         )
@@ -67,9 +47,10 @@ def test_ctrl_c_keeps_finished_samples_and_the_next_run_resumes(
     assert len(fake.requests) - sent_before == 6 - kept
 
 
-def _replay_process(
+def _replay_command(
     fake: FlakyModel, tmp_path: Path, db_path: Path, *extra: str
-) -> subprocess.Popen[str]:
+) -> tuple[list[str], dict[str, str]]:
+    """`redline replay` of the aider example to `fake` as a command line, and its environment."""
     config = tmp_path / "redline.toml"
     config.write_text(
         f'[models.slow]\nbase_url = "{fake.url}/v1"\nwire = "openai-chat"\n'
@@ -85,11 +66,15 @@ def _replay_process(
         str(config),
         "-m",
         "slow",
-        "-n",
-        "1",
         *extra,
     ]
-    env = {**os.environ, "REDLINE_DB": str(db_path)}
+    return command, {**os.environ, "REDLINE_DB": str(db_path)}
+
+
+def _replay_process(
+    fake: FlakyModel, tmp_path: Path, db_path: Path, *extra: str
+) -> subprocess.Popen[str]:
+    command, env = _replay_command(fake, tmp_path, db_path, "-n", "1", *extra)
     return subprocess.Popen(
         command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
