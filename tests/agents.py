@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import openai
@@ -75,6 +76,15 @@ def agents_block(rules: str, folder: str = "/repo") -> str:
 
 CLAUDE_MD = "Never catch Exception or BaseException; let errors reach the caller."
 CLAUDE_REMINDER = claude_reminder(CLAUDE_MD)
+
+
+def careful_answer_file(path: Path) -> Path:
+    """A known-good answer as a file `--good` reads: one Write of the loader whole, a missing
+    file still raising."""
+    write = {"file_path": "/repo/config.py", "content": CAREFUL}
+    call = {"type": "tool_call", "id": "w", "name": "Write", "arguments": json.dumps(write)}
+    path.write_text(json.dumps({"role": "assistant", "parts": [call]}))
+    return path
 
 
 def write_block(code: str, path: str = "/repo/config.py") -> fake_anthropic_module.ToolUse:

@@ -23,7 +23,7 @@ from redline.proxy import ThreadedProxy
 from redline.replay import StandInServer, standin_drafts
 from redline.replay.draft_prompt import RUN_BLOCK
 from redline.ui import UiServer
-from tests.agents import CAREFUL, SWALLOWING, call_ids
+from tests.agents import CAREFUL, SWALLOWING, call_ids, careful_answer_file
 from tests.fakes import drafting
 from tests.fakes.anthropic import FakeAnthropic
 from tests.fakes.openai_chat import Answer, FakeOpenAI
@@ -56,11 +56,7 @@ def bad_call(
 @pytest.fixture
 def good(tmp_path: Path) -> Path:
     """A known-good answer: the loader written whole, a missing file still raising."""
-    write = {"file_path": "/repo/config.py", "content": CAREFUL}
-    call = {"type": "tool_call", "id": "w", "name": "Write", "arguments": json.dumps(write)}
-    path = tmp_path / "good.json"
-    path.write_text(json.dumps({"role": "assistant", "parts": [call]}))
-    return path
+    return careful_answer_file(tmp_path / "good.json")
 
 
 @pytest.fixture

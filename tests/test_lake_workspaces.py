@@ -19,7 +19,7 @@ import pytest
 from redline import config
 from redline.proxy import ProxyRunner, Route, ThreadedProxy
 from redline.transcripts import open_store
-from tests.agents import CAREFUL, SWALLOWING, call_ids
+from tests.agents import CAREFUL, SWALLOWING, call_ids, careful_answer_file
 from tests.fakes import drafting
 from tests.fakes.agentic import CLAUDE_CODE, AgenticAnthropic, Seen
 from tests.fakes.anthropic import FakeAnthropic
@@ -72,11 +72,7 @@ def bad_call(fake_anthropic: FakeAnthropic, lake_proxy: ThreadedProxy, cli: Cli,
 @pytest.fixture
 def good(tmp_path: Path) -> Path:
     """A known-good answer: the loader written whole, a missing file still raising."""
-    write = {"file_path": "/repo/config.py", "content": CAREFUL}
-    call = {"type": "tool_call", "id": "w", "name": "Write", "arguments": json.dumps(write)}
-    path = tmp_path / "good.json"
-    path.write_text(json.dumps({"role": "assistant", "parts": [call]}))
-    return path
+    return careful_answer_file(tmp_path / "good.json")
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from redline.proxy import ThreadedProxy
-from tests.agents import CAREFUL, SWALLOWING, call_ids
+from tests.agents import CAREFUL, SWALLOWING, call_ids, careful_answer_file
 from tests.fakes.agentic import CLAUDE_CODE, AgenticAnthropic, Seen
 from tests.fakes.anthropic import FakeAnthropic
 from tests.fakes.fixtures import serving
@@ -56,23 +56,7 @@ def task(
     claude_code_wrote(fake_anthropic, anthropic_proxy.url, head, SWALLOWING)
     anthropic_proxy.flush()
     (call,) = call_ids(cli)
-    good = tmp_path / "good.json"
-    write = {"file_path": "/repo/config.py", "content": CAREFUL}
-    good.write_text(
-        json.dumps(
-            {
-                "role": "assistant",
-                "parts": [
-                    {
-                        "type": "tool_call",
-                        "id": "w",
-                        "name": "Write",
-                        "arguments": json.dumps(write),
-                    }
-                ],
-            }
-        )
-    )
+    good = careful_answer_file(tmp_path / "good.json")
     workspace = str(tmp_path / "repo")
     flagged = cli.json(
         "flag", call, "-c", CHECK, "--workspace", workspace, "--good", str(good), "--name", "loader"
