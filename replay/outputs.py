@@ -10,18 +10,19 @@ from collections.abc import Sequence
 from typing import Any
 
 from redline.analyzers import Check, Context, Verdict, verdict_to_dict
-from redline.transcripts import Message, Request
+from redline.transcripts import Message
 
 __all__ = ["code_of", "findings", "ran", "verdicts"]
 
 
-def code_of(message: Message, request: Request | None = None) -> list[dict[str, Any]]:
+def code_of(message: Message, context: Context | None = None) -> list[dict[str, Any]]:
     """The code an output wrote, file by file: each edit's new text, then each fenced block.
 
     `first_line` is where the text starts in its file (1 for a whole file or a block), so a
     finding's line can be marked; `kind` is the edit's kind, or `block`. An edit is placed in
-    its file as the checks place it: from the files `request` showed (an `Edit`'s old text
-    found in a file the agent read), so give the request the output answered.
+    its file as the checks place it: from the files the request showed (an `Edit`'s old text
+    found in a file the agent read), so give the `Context` of the request the output answered
+    (one per request: it reads the request's files once for all its outputs).
     """
     return [
         {
@@ -31,7 +32,7 @@ def code_of(message: Message, request: Request | None = None) -> list[dict[str, 
             "first_line": c.first_line,
             "kind": c.kind,
         }
-        for c in Context(request).changes(message)
+        for c in (context or Context()).changes(message)
     ]
 
 

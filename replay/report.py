@@ -25,12 +25,12 @@ from collections.abc import Iterable
 from itertools import combinations
 from typing import Any
 
-from redline.analyzers import judgement, verdict_from_dict
+from redline.analyzers import Context, judgement, verdict_from_dict
 from redline.replay.intervals import Interval
 from redline.replay.outputs import code_of, findings, ran
 from redline.replay.power import Spread, detectable, spread_of
 from redline.replay.stats import Cell, Comparison, Outcome, compare, pass_hat_k, summarize
-from redline.transcripts import Message, Request, Store, message_from_dict
+from redline.transcripts import Message, Store, message_from_dict
 
 Sides = dict[tuple[str, str], dict[str, Cell]]
 """Per (model, variant), its cells by task: what the statistics take."""
@@ -58,11 +58,14 @@ Groups = dict[tuple[str, str, str], list[dict[str, Any]]]
 """A run's stored samples by (task, model, variant), each with its verdict and outcome."""
 
 
-def _requests(store: Store, tasks: Iterable[str]) -> dict[str, Request | None]:
-    """Each task's request, as far as the store still has the task: where a sample's edits sit
-    in their files (`code_of`). A removed task's samples show their code from line 1."""
+def _contexts(store: Store, tasks: Iterable[str]) -> dict[str, Context]:
+    """Each task's request as the checks read it, as far as the store still has the task: where
+    a sample's edits sit in their files (`code_of`). A removed task's samples show their code
+    from line 1."""
     kept = store.task_names()
-    return {name: store.task(name).request if name in kept else None for name in set(tasks)}
+    return {
+        name: Context(store.task(name).request if name in kept else None) for name in set(tasks)
+    }
 
 
 def _judged(store: Store, run_id: str, evaluation: int) -> Groups:
@@ -98,7 +101,7 @@ def build_report(store: Store, run_id: str) -> dict[str, Any]:
     groups = _judged(store, run_id, evaluation["evaluation"])
     samples = [s for rows in groups.values() for s in rows]
     steps = runs.steps(run_id)
-    requests = _requests(store, (s["task"] for s in samples))
+    contexts = _contexts(store, (s["task"] for s in samples))
     listed: list[dict[str, Any]] = []
     for s in samples:
         verdict, message = s["verdict"], _message(s["output"])
@@ -120,7 +123,7 @@ def build_report(store: Store, run_id: str) -> dict[str, Any]:
                 "diverged": None if s["diverged"] is None else {"step": 1, "why": s["diverged"]},
                 "steps": [_step(step) for step in taken],
                 "text": "" if message is None else message.text,
-                "code": [] if message is None else code_of(message, requests[s["task"]]),
+                "code": [] if message is None else code_of(message, contexts[s["task"]]),
                 "findings": findings(json.loads(verdict["verdicts"])) if verdict else [],
                 "ran": ran(json.loads(verdict["verdicts"])) if verdict else [],
             }

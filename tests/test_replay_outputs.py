@@ -3,6 +3,7 @@ its line in the file, where the checks' findings point, so the finding's line ca
 
 from __future__ import annotations
 
+from redline.analyzers import Context
 from redline.replay import code_of
 from tests.corpus import assistant, call
 from tests.test_analyzers_files import numbered, transcript
@@ -22,7 +23,7 @@ EDIT = call(
 
 def test_an_edit_of_a_file_the_agent_read_starts_at_its_line_in_that_file() -> None:
     request = transcript((call("Read", {"file_path": "/repo/config.py"}), numbered(SOURCE)))
-    (code,) = code_of(assistant(EDIT), request)
+    (code,) = code_of(assistant(EDIT), Context(request))
     assert (code["path"], code["first_line"], code["kind"]) == ("/repo/config.py", 6, "replace")
     assert code["code"].startswith("        try:\n")
 

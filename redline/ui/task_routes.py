@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from redline.analyzers import Registry
+from redline.analyzers import Context, Registry
 from redline.errors import RedlineError
 from redline.replay import code_of, findings, verdicts
 from redline.ui.shared import (
@@ -95,7 +95,8 @@ def _judge(store: Store, registry: Registry, call_id: str, body: dict[str, Any])
         tool_call=tool_call,
         drop=_whole(body, "drop_last") or 0,
     )
-    bad_code = code_of(task.output.message, task.request)
+    context = Context(task.request)  # the request's files read once, for both outputs
+    bad_code = code_of(task.output.message, context)
     good = good_from_body(store, body.get("good"), bad_code)
     if good is not None:
         task = replace(task, good=good)
@@ -135,7 +136,7 @@ def _judge(store: Store, registry: Registry, call_id: str, body: dict[str, Any])
         if good is None
         else {
             "source": good.source,
-            "code": code_of(good.message, task.request),
+            "code": code_of(good.message, context),
             "findings": findings(on_good or []),
         },
     }
@@ -203,6 +204,7 @@ async def show_task(request: web.Request) -> web.Response:
             if validation.good is None
             else verdicts(checks, [j.verdict for j in validation.good])
         )
+        context = Context(task.request)
         return {
             "task": document,
             "catches": validation.catches,
@@ -210,13 +212,13 @@ async def show_task(request: web.Request) -> web.Response:
             "verdicts": {"output": on_bad, "good_output": on_good},
             "workspace": workspace,
             "output": {
-                "code": code_of(task.output.message, task.request),
+                "code": code_of(task.output.message, context),
                 "findings": findings(on_bad),
             },
             "good_output": None
             if task.good is None
             else {
-                "code": code_of(task.good.message, task.request),
+                "code": code_of(task.good.message, context),
                 "findings": findings(on_good or []),
             },
         }
